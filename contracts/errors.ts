@@ -1,0 +1,60 @@
+/**
+ * The one error vocabulary. Each value is used as an ApplicationFailure type, in the worker's
+ * nonRetryableErrorTypes, and as the `code` of a BackfillFailure thrown outside workflows.
+ * Kept dependency-free so workflow, activities, client and tests all import the same strings.
+ */
+export const BackfillError = {
+  /** The spec (YAML or object) does not validate; the message names the YAML path. */
+  InvalidSpec: 'BackfillInvalidSpec',
+  /** The spec validates but lacks something a run needs (e.g. transform). */
+  SpecNotRunnable: 'BackfillSpecNotRunnable',
+  /** An identifier is not a plain, safe name. */
+  InvalidIdentifier: 'BackfillInvalidIdentifier',
+  /** A configuration file or environment variable is wrong. */
+  InvalidConfig: 'BackfillInvalidConfig',
+  /** Another backfill holds the target table's lease. */
+  TargetLeased: 'BackfillTargetLeased',
+  /** A table the spec names does not exist or lacks a named column. */
+  MissingObject: 'BackfillMissingObject',
+  /** The warehouse refused a statement for a reason a retry will not fix. */
+  WarehousePermanent: 'BackfillWarehousePermanent',
+  /** The warehouse failed in a way a retry may fix (lock conflict, connection drop, timeout). */
+  WarehouseTransient: 'BackfillWarehouseTransient',
+  /** The warehouse file is held by another process (DuckDB allows one writer per file). */
+  WarehouseLocked: 'BackfillWarehouseLocked',
+  /** The Temporal CLI could not be found or installed. */
+  TemporalUnavailable: 'BackfillTemporalUnavailable',
+} as const;
+
+export type BackfillErrorType = (typeof BackfillError)[keyof typeof BackfillError];
+
+/** Error types an activity retry cannot fix; the worker lists them as non-retryable. */
+export const nonRetryableErrorTypes: BackfillErrorType[] = [
+  BackfillError.InvalidSpec,
+  BackfillError.SpecNotRunnable,
+  BackfillError.InvalidIdentifier,
+  BackfillError.InvalidConfig,
+  BackfillError.TargetLeased,
+  BackfillError.MissingObject,
+  BackfillError.WarehousePermanent,
+  BackfillError.WarehouseLocked,
+];
+
+/**
+ * Thrown by non-workflow code (spec loading, warehouse, CLI). Activities convert it to an
+ * ApplicationFailure of the same type at one choke point (activities/failure.ts).
+ */
+export class BackfillFailure extends Error {
+  override readonly name = 'BackfillFailure';
+  constructor(
+    readonly code: BackfillErrorType,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function isBackfillFailure(e: unknown, code?: BackfillErrorType): e is BackfillFailure {
+  return e instanceof BackfillFailure && (code === undefined || e.code === code);
+}

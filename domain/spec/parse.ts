@@ -1,0 +1,145 @@
+/**
+ * Turns a spec object (already read from YAML) into the runtime BackfillSpec, or a list of issues
+ * that each name a YAML path and say what to do. Pure: reading sql_file is an injected function.
+ */
+import type { z } from 'zod';
+import { transformProblems } from '../transform-sql';
+import { specSchema, type BackfillSpec, type Measure, type ParsedSpec } from './schema';
+import { editDistance } from './values';
+
+export interface SpecIssue {
+  /** YAML path, e.g. execution.max_concurrency or approval.approvers[0]. */
+  path: string;
+  message: string;
+}
+
+export type ParseResult = { ok: true; spec: BackfillSpec; warnings: SpecIssue[] } | { ok: false; issues: SpecIssue[] };
+
+export interface ParseOptions {
+  /** Reads transform.sql_file (resolved against the spec's folder by the caller); throws if missing. */
+  readSqlFile?: (path: string) => string;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, part) => {
+    if (typeof part === 'number') return `${acc}[${part}]`;
+    const key = String(part);
+    return acc ? `${acc}.${key}` : key;
+  }, '');
+}
+
+/** Unwraps optional/default/pipe wrappers to reach an object schema's keys. */
+function shapeKeys(schema: unknown, path: readonly PropertyKey[]): string[] {
+  let s = schema as { def?: Record<string, unknown>; shape?: Record<string, unknown> } | undefined;
+  const unwrap = () => {
+    for (let i = 0; i < 10 && s?.def; i++) {
+      const inner = (s.def.innerType ?? s.def.in ?? (s.def.type === 'record' ? s.def.valueType : undefined)) as typeof s;
+      if (!inner || s.shape) break;
+      s = inner;
+    }
+  };
+  unwrap();
+  for (const part of path) {
+    if (typeof part === 'number') s = (s?.def?.element as typeof s) ?? undefined;
+    else s = s?.shape?.[String(part)] as typeof s;
+    unwrap();
+  }
+  return Object.keys(s?.shape ?? {});
+}
+
+function issuesFrom(error: z.ZodError): SpecIssue[] {
+  return error.issues.flatMap((issue): SpecIssue[] => {
+    if (issue.code === 'unrecognized_keys') {
+      const known = shapeKeys(specSchema, issue.path);
+      return issue.keys.map((key) => {
+        const best = known
+          .map((k) => [k, editDistance(k, key)] as const)
+          .sort((a, b) => a[1] - b[1])[0];
+        const hint = best && best[1] <= Math.max(2, Math.floor(key.length / 3)) ? `did you mean ${best[0]}?` : `known fields: ${known.join(', ')}`;
+        return { path: formatPath([...issue.path, key]), message: `unknown field (typos are not ignored); ${hint}` };
+      });
+    }
+    if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && issue.input === undefined) {
+      const expected = issue.code === 'invalid_type' ? ` (${issue.expected})` : '';
+      return [{ path: formatPath(issue.path), message: `is required${expected}; add it to the spec` }];
+    }
+    if (issue.code === 'invalid_type') {
+      return [{ path: formatPath(issue.path), message: `must be ${issue.expected}, got ${JSON.stringify(issue.input)}` }];
+    }
+    if (issue.code === 'invalid_value' && 'values' in issue) {
+      return [{ path: formatPath(issue.path), message: `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}` }];
+    }
+    return [{ path: formatPath(issue.path), message: issue.message }];
+  });
+}
+
+function measuresOf(v: ParsedSpec['validation']): Measure[] {
+  const measures: Measure[] = Object.entries(v.measures).map(([column, m]) => ({ column, ...m }));
+  if (v.revenue_delta_expected && !v.measures[v.revenue_measure]) {
+    measures.unshift({ column: v.revenue_measure, expected_delta: v.revenue_delta_expected, abs_tolerance: 0.005 });
+  }
+  return measures;
+}
+
+export function shadowTableFor(table: string, backfillId: string): string {
+  return `${table}__shadow_${backfillId.replace(/-/g, '_')}`;
+}
+
+export function parseSpec(input: unknown, options: ParseOptions = {}): ParseResult {
+  const parsed = specSchema.safeParse(input, { reportInput: true });
+  if (!parsed.success) return { ok: false, issues: issuesFrom(parsed.error) };
+  const p = parsed.data;
+  const issues: SpecIssue[] = [];
+  const warnings: SpecIssue[] = [];
+
+  let transform: BackfillSpec['transform'];
+  if (p.transform) {
+    let sql = p.transform.sql;
+    const where = p.transform.sql_file ? 'transform.sql_file' : 'transform.sql';
+    if (p.transform.sql_file) {
+      try {
+        if (!options.readSqlFile) throw new Error('no file reader was given');
+        sql = options.readSqlFile(p.transform.sql_file);
+      } catch (e) {
+        issues.push({ path: 'transform.sql_file', message: `cannot read "${p.transform.sql_file}" (${e instanceof Error ? e.message : e}); the path is relative to the spec file` });
+      }
+    }
+    if (sql !== undefined) {
+      for (const problem of transformProblems(sql)) issues.push({ path: where, message: problem });
+      transform = { sql, code_version: p.transform.code_version, ...(p.transform.sql_file ? { sql_file: p.transform.sql_file } : {}) };
+    }
+  }
+
+  const shadow = p.target.shadow_table ?? shadowTableFor(p.target.table, p.backfill_id);
+  if (!p.target.shadow_table && shadow.split('.').at(-1)!.length > 128) {
+    issues.push({ path: 'target.shadow_table', message: 'the derived shadow name is too long; set target.shadow_table explicitly' });
+  }
+  if ([p.rollback.snapshot, p.publish.view].some((t) => t?.toLowerCase() === shadow.toLowerCase())) {
+    issues.push({ path: 'target.shadow_table', message: `"${shadow}" collides with rollback.snapshot or publish.view; choose another name` });
+  }
+
+  const measures = measuresOf(p.validation);
+  if (measures.length === 0) {
+    warnings.push({ path: 'validation.measures', message: 'no measure has an expected delta; aggregate reconciliation will only compare row counts' });
+  }
+  if (p.execution.pause_during_live_pipeline && !p.execution.live_pipeline && p.execution.pause_windows.length === 0) {
+    warnings.push({ path: 'execution.pause_during_live_pipeline', message: 'is true but no live_pipeline or pause_windows are set; only live_pipeline_started/finished signals will pause the backfill' });
+  }
+  if (issues.length) return { ok: false, issues };
+
+  const { transform: _t, ...rest } = p;
+  return {
+    ok: true,
+    warnings,
+    spec: { ...rest, target: { ...p.target, shadow_table: shadow }, ...(transform ? { transform } : {}), measures },
+  };
+}
+
+/** What a run needs beyond a valid spec; each problem names the YAML path to add. */
+export function runnableProblems(spec: BackfillSpec): SpecIssue[] {
+  const problems: SpecIssue[] = [];
+  if (!spec.transform) problems.push({ path: 'transform', message: 'is missing; add transform.sql or transform.sql_file with transform.code_version' });
+  if (!spec.target.unique_key) problems.push({ path: 'target.unique_key', message: 'is missing; list the columns that identify a row, e.g. [revenue_date, merchant_id]' });
+  if (!spec.approval) problems.push({ path: 'approval.approvers', message: 'is missing; list who may approve publication' });
+  return problems;
+}

@@ -1,0 +1,104 @@
+/**
+ * The corrected transform is SQL for one partition with two named parameters, :partition_start and
+ * :partition_end. They are replaced by the dialect's typed placeholders and always bound, never
+ * spliced. Scanning skips string literals, quoted identifiers and comments, and leaves casts (::)
+ * and Snowflake path access (col:field) alone.
+ */
+export const PARTITION_PARAMS = ['partition_start', 'partition_end'] as const;
+
+export interface CompiledTransform {
+  sql: string;
+  /** Named parameters in positional order: params[i] binds placeholder i + 1. */
+  params: typeof PARTITION_PARAMS;
+}
+
+export interface TransformProblem {
+  message: string;
+}
+
+type Piece = { kind: 'code' | 'skip'; text: string };
+
+/** Splits SQL into code and non-code (strings, quoted identifiers, comments). */
+function pieces(sql: string): Piece[] | { unterminated: string } {
+  const out: Piece[] = [];
+  let code = '';
+  let i = 0;
+  const flush = () => {
+    if (code) out.push({ kind: 'code', text: code });
+    code = '';
+  };
+  while (i < sql.length) {
+    const c = sql[i]!;
+    const two = sql.slice(i, i + 2);
+    let end = -1;
+    if (c === "'" || c === '"') {
+      end = i + 1;
+      for (;;) {
+        end = sql.indexOf(c, end);
+        if (end === -1) return { unterminated: c === "'" ? 'string literal' : 'quoted identifier' };
+        if (sql[end + 1] === c) end += 2;
+        else break;
+      }
+      end += 1;
+    } else if (two === '--') {
+      end = sql.indexOf('\n', i);
+      end = end === -1 ? sql.length : end;
+    } else if (two === '/*') {
+      end = sql.indexOf('*/', i + 2);
+      if (end === -1) return { unterminated: 'block comment' };
+      end += 2;
+    }
+    if (end === -1) {
+      code += c;
+      i += 1;
+    } else {
+      flush();
+      out.push({ kind: 'skip', text: sql.slice(i, end) });
+      i = end;
+    }
+  }
+  flush();
+  return out;
+}
+
+const NAMED = /(^|[^A-Za-z0-9_:$.\]"])(:)([A-Za-z_][A-Za-z0-9_]*)/g;
+
+/** Problems that make a transform unusable, each phrased as what to change. */
+export function transformProblems(sql: string): string[] {
+  const parts = pieces(sql);
+  if (!Array.isArray(parts)) return [`has an unterminated ${parts.unterminated}; close it`];
+  const code = parts.filter((p) => p.kind === 'code').map((p) => p.text).join(' ');
+  const problems: string[] = [];
+  const body = code.trim().replace(/;\s*$/, '');
+  if (body.includes(';')) problems.push('contains more than one statement; give a single SELECT (a WITH … SELECT is fine)');
+  if (!/^\(?\s*(with|select|from)\b/i.test(body)) problems.push('must be a SELECT (or WITH … SELECT) producing the target table\'s columns');
+  const used = new Set([...code.matchAll(NAMED)].map((m) => m[3]!));
+  for (const name of used) {
+    if (!(PARTITION_PARAMS as readonly string[]).includes(name)) {
+      problems.push(`uses :${name}; only :partition_start and :partition_end are bound`);
+    }
+  }
+  for (const name of PARTITION_PARAMS) {
+    if (!used.has(name)) problems.push(`must filter on :${name} so that it reads and returns one partition`);
+  }
+  return problems;
+}
+
+/** Replaces the named parameters with `placeholder(1)` / `placeholder(2)`; the SQL must be problem-free. */
+export function compileTransform(sql: string, placeholder: (index: number) => string): CompiledTransform {
+  const parts = pieces(sql);
+  if (!Array.isArray(parts)) throw new Error(`transform SQL has an unterminated ${parts.unterminated}`);
+  const text = parts
+    .map((p) =>
+      p.kind === 'skip'
+        ? p.text
+        : p.text.replace(NAMED, (_m, before: string, _colon, name: string) => {
+            const index = (PARTITION_PARAMS as readonly string[]).indexOf(name);
+            return index === -1 ? _m : `${before}${placeholder(index + 1)}`;
+          }),
+    )
+    .join('')
+    .trim()
+    .replace(/;\s*$/, '');
+  return { sql: text, params: PARTITION_PARAMS };
+}

@@ -1,0 +1,116 @@
+/**
+ * Warehouse = stateless dialect (SQL text) + driver (connections, transactions, binds, timeouts,
+ * cancellation, tagging). Call sites use these interfaces only; engine differences are members of
+ * the dialect or the driver, never `if (engine === ...)`.
+ */
+import type { TableName } from './identifiers';
+
+/** A bound value. Dates and timestamps travel as ISO strings and are cast in SQL by the dialect. */
+export type SqlValue = string | number | boolean | null;
+
+/** SQL text plus positional parameters; placeholders already rendered by the dialect. */
+export interface Statement {
+  readonly sql: string;
+  readonly params: readonly SqlValue[];
+}
+
+/** A result row with JSON-friendly values (big integers and decimals as strings). */
+export type Row = Record<string, SqlValue>;
+
+/** Identifies a statement for cost attribution (Snowflake QUERY_TAG) and logs. */
+export interface QueryTag {
+  backfillId: string;
+  phase: string;
+  batch?: number;
+  partition?: string;
+}
+
+export interface QueryOptions {
+  tag?: QueryTag;
+  /** Per-statement timeout; the driver cancels the statement when it elapses. */
+  timeoutMs?: number;
+  /** Aborting cancels the running statement (activities wire their cancellation signal here). */
+  signal?: AbortSignal;
+}
+
+/** Column of a table, as the warehouse reports it. */
+export interface ColumnInfo {
+  name: string;
+  type: string;
+  nullable: boolean;
+}
+
+export type PartitionGrain = 'hour' | 'day' | 'month';
+
+/** What a fingerprint covers: a slice [from, to) of a table on its partition key. */
+export interface FingerprintSpec {
+  table: TableName;
+  partitionKey: string;
+  grain: PartitionGrain;
+  from: string;
+  to: string;
+  uniqueKey: readonly string[];
+  measures: readonly string[];
+  /** Columns hashed into the row hash (audit columns such as recalculated_at left out). */
+  hashColumns: readonly string[];
+}
+
+export interface Dialect {
+  readonly name: string;
+  /** Quote one already-validated identifier part. */
+  quoteIdent(part: string): string;
+  /** Quote a validated qualified table name. */
+  table(name: TableName): string;
+  /** Placeholder for the 1-based positional parameter `index`. */
+  placeholder(index: number): string;
+  /** A bound partition bound cast to the partition key's type at this grain. */
+  boundValue(index: number, grain: PartitionGrain): string;
+
+  createSchema(schema: string): string;
+  /** Copy of a table with its data (restore point). DuckDB: CTAS; Snowflake: zero-copy CLONE. */
+  cloneTable(target: TableName, source: TableName): string;
+  /** Empty table with the same columns (shadow). */
+  createTableLike(target: TableName, source: TableName): string;
+  /** Exchange two tables' contents/names in one step. */
+  swapTables(a: TableName, b: TableName): string[];
+  dropTable(name: TableName): string;
+  createOrReplaceView(view: TableName, source: TableName): string;
+  begin(): string;
+  commit(): string;
+  rollback(): string;
+  /** Row count, distinct unique keys, per-measure sums and an order-independent row hash. */
+  fingerprint(spec: FingerprintSpec): Statement;
+  /** Existing rows per partition in [from, to): columns `partition_start` (ISO text), `row_count`. */
+  rowsPerPartition(table: TableName, partitionKey: string, grain: PartitionGrain, from: string, to: string): Statement;
+  /** Columns of a table: columns `name`, `type`, `nullable`. */
+  describeTable(table: TableName): Statement;
+  /** Plan for a query, as rows the driver knows how to read (see Driver.explain). */
+  explain(sql: string): string;
+}
+
+export interface ScanEstimate {
+  /** Rows the statement is estimated to read. */
+  rows: number | null;
+  /** Bytes the statement is estimated to read. */
+  bytes: number | null;
+  /** Seconds the statement took, when the estimate came from running it once. */
+  seconds: number | null;
+}
+
+/** A connection-scoped session: statements inside one transaction share it. */
+export interface Session {
+  query(stmt: Statement | string, opts?: QueryOptions): Promise<Row[]>;
+  /** Runs a statement and returns the number of rows it changed. */
+  execute(stmt: Statement | string, opts?: QueryOptions): Promise<number>;
+}
+
+export interface Driver extends Session {
+  readonly dialect: Dialect;
+  /** Runs `fn` inside BEGIN/COMMIT on one dedicated session; rolls back when it throws. */
+  transaction<T>(fn: (tx: Session) => Promise<T>, opts?: QueryOptions): Promise<T>;
+  /** Rows and bytes a read-only query scans (EXPLAIN; on engines whose EXPLAIN is too coarse, a profiled run). */
+  explain(stmt: Statement, opts?: QueryOptions): Promise<ScanEstimate>;
+  /** Price of warehouse time, when the engine has one (credits or currency per hour), else null. */
+  readonly pricePerHour: { amount: number; unit: string } | null;
+  close(): Promise<void>;
+}
