@@ -1,0 +1,22 @@
+import { BackfillError, type BackfillErrorType } from '../contracts/errors';
+
+/** Exit codes: scripts can tell bad input (2) from an unreachable system (3) from a refusal (4). */
+export const ExitCode = { ok: 0, unexpected: 1, badInput: 2, unavailable: 3, refused: 4 } as const;
+
+export function exitCodeFor(code: BackfillErrorType): number {
+  switch (code) {
+    case BackfillError.InvalidSpec:
+    case BackfillError.SpecNotRunnable:
+    case BackfillError.InvalidIdentifier:
+    case BackfillError.InvalidConfig:
+    case BackfillError.MissingObject:
+      return ExitCode.badInput;
+    case BackfillError.WarehouseLocked:
+    case BackfillError.WarehouseTransient:
+    case BackfillError.TemporalUnavailable:
+      return ExitCode.unavailable;
+    case BackfillError.TargetLeased:
+    case BackfillError.WarehousePermanent:
+      return ExitCode.refused;
+  }
+}

@@ -1,0 +1,60 @@
+/** Human formatting for CLI output. */
+import type { Plan } from '../domain/plan';
+
+export function formatNumber(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+export function formatBytes(bytes: number | null): string {
+  if (bytes === null) return 'n/a';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v >= 100 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
+}
+
+export function formatSeconds(seconds: number | null): string {
+  if (seconds === null) return 'n/a';
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const m = Math.floor(seconds / 60);
+  if (m < 60) return `${m}m ${Math.round(seconds % 60)}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function formatPlan(plan: Plan, opts: { engine: string; maxRows?: number }): string {
+  const rows = plan.batches.map((b) => [
+    String(b.index + 1), b.first, b.last, String(b.partitions), formatNumber(b.rows), formatBytes(b.bytes), formatSeconds(b.seconds),
+  ]);
+  const shown = opts.maxRows && rows.length > opts.maxRows
+    ? [...rows.slice(0, opts.maxRows - 1), ['…', `${rows.length - opts.maxRows} more`, '', '', '', '', ''], rows[rows.length - 1]!]
+    : rows;
+  const t = plan.totals;
+  const cost = t.cost ? `${t.cost.amount.toFixed(2)} ${t.cost.unit}` : `n/a (${opts.engine} has no price)`;
+  const sample = plan.sample
+    ? `Estimates scale a ${plan.sample.measured ? 'measured' : 'explained'} read of ${plan.sample.partition} ` +
+      `(${formatNumber(plan.sample.rows ?? 0)} rows, ${formatBytes(plan.sample.bytes)} scanned, ${formatSeconds(plan.sample.seconds)}) by each partition's rows.`
+    : 'Bytes and time need a sample read of one partition: run with --sample.';
+  return [
+    `Plan for ${plan.backfillId}: ${plan.range.start} .. ${plan.range.end} by ${plan.grain}, ${plan.order.replace('_', ' ')}, ` +
+      `${plan.partitionsPerBatch} partitions per batch, concurrency ${plan.maxConcurrency}`,
+    '',
+    table(['batch', 'first', 'last', 'partitions', 'rows', 'est. bytes', 'est. time'], shown),
+    '',
+    `Total: ${formatNumber(t.partitions)} ${plan.grain} partitions in ${formatNumber(t.batches)} batches · ` +
+      `${formatNumber(t.rows)} rows · ${formatBytes(t.bytes)} scanned · ${formatSeconds(t.seconds)} · cost ${cost}`,
+    `Idempotency proof partition: ${plan.representativePartition}` +
+      (plan.emptyPartitions ? ` · ${plan.emptyPartitions} partitions have no rows in the target yet` : ''),
+    sample,
+  ].join('\n');
+}

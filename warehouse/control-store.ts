@@ -1,0 +1,176 @@
+/**
+ * The control schema (backfill_control): plans, per-batch checkpoints with provenance, an
+ * append-only audit log, releases, and one lease per target table. Created idempotently; written
+ * with portable SQL (VARCHAR/BIGINT/DOUBLE/TIMESTAMP) through the dialect, values always bound.
+ */
+import { BackfillError, BackfillFailure } from '../contracts/errors';
+import type { Plan } from '../domain/plan';
+import type { TableName } from './identifiers';
+import type { Driver, QueryOptions, Row, Session, SqlValue, Statement } from './warehouse';
+
+export const CONTROL_SCHEMA = 'backfill_control';
+
+const TABLES = {
+  plans: `backfill_id VARCHAR NOT NULL PRIMARY KEY, recorded_at TIMESTAMP NOT NULL, code_version VARCHAR,
+    partitions BIGINT NOT NULL, batches BIGINT NOT NULL, est_rows BIGINT, est_bytes DOUBLE, est_seconds DOUBLE,
+    spec_json VARCHAR NOT NULL, plan_json VARCHAR NOT NULL`,
+  plan_batches: `backfill_id VARCHAR NOT NULL, batch_index BIGINT NOT NULL, first_partition VARCHAR NOT NULL,
+    last_partition VARCHAR NOT NULL, partitions BIGINT NOT NULL, est_rows BIGINT, est_bytes DOUBLE, est_seconds DOUBLE,
+    PRIMARY KEY (backfill_id, batch_index)`,
+  checkpoints: `backfill_id VARCHAR NOT NULL, batch_index BIGINT NOT NULL, first_partition VARCHAR NOT NULL,
+    last_partition VARCHAR NOT NULL, partitions BIGINT NOT NULL, rows_written BIGINT, code_version VARCHAR,
+    verdict VARCHAR NOT NULL, provenance_json VARCHAR NOT NULL, started_at TIMESTAMP, finished_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (backfill_id, batch_index)`,
+  audit_log: `backfill_id VARCHAR NOT NULL, logged_at TIMESTAMP NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL,
+    detail_json VARCHAR NOT NULL`,
+  releases: `release_id VARCHAR NOT NULL PRIMARY KEY, dataset VARCHAR NOT NULL, backfill_id VARCHAR NOT NULL,
+    published_at TIMESTAMP NOT NULL, source_range VARCHAR NOT NULL, code_version VARCHAR, approved_by VARCHAR NOT NULL,
+    restore_point VARCHAR, rollback_expires_at TIMESTAMP, publish_mode VARCHAR NOT NULL, status VARCHAR NOT NULL`,
+  leases: `target_table VARCHAR NOT NULL PRIMARY KEY, backfill_id VARCHAR NOT NULL, workflow_id VARCHAR,
+    acquired_at TIMESTAMP NOT NULL`,
+} as const;
+
+export type ControlTable = keyof typeof TABLES;
+
+export interface AuditEntry {
+  backfillId: string;
+  at: string;
+  actor: string;
+  action: string;
+  detail: Record<string, unknown>;
+}
+
+export interface Lease {
+  targetTable: string;
+  backfillId: string;
+  workflowId: string | null;
+  acquiredAt: string;
+}
+
+export class ControlStore {
+  constructor(private readonly db: Driver) {}
+
+  table(name: ControlTable): TableName {
+    return { schema: CONTROL_SCHEMA, name };
+  }
+
+  private ref(name: ControlTable): string {
+    return this.db.dialect.table(this.table(name));
+  }
+
+  /** `sql` with ? markers rendered as the dialect's numbered placeholders. */
+  private stmt(sql: string, params: SqlValue[]): Statement {
+    let i = 0;
+    return { sql: sql.replace(/\?/g, () => this.db.dialect.placeholder(++i)), params };
+  }
+
+  async ensure(opts?: QueryOptions): Promise<void> {
+    await this.db.execute(this.db.dialect.createSchema(CONTROL_SCHEMA), opts);
+    for (const [name, columns] of Object.entries(TABLES)) {
+      await this.db.execute(`CREATE TABLE IF NOT EXISTS ${this.ref(name as ControlTable)} (${columns.replace(/\s+/g, ' ')})`, opts);
+    }
+  }
+
+  /** Replaces the recorded plan of a backfill (re-planning the same spec is idempotent). */
+  async recordPlan(plan: Plan, spec: { transform?: { code_version: string } }, at: string, opts?: QueryOptions): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.execute(this.stmt(`DELETE FROM ${this.ref('plan_batches')} WHERE backfill_id = ?`, [plan.backfillId]));
+      await tx.execute(this.stmt(`DELETE FROM ${this.ref('plans')} WHERE backfill_id = ?`, [plan.backfillId]));
+      const { batches, ...summary } = plan;
+      await tx.execute(
+        this.stmt(
+          `INSERT INTO ${this.ref('plans')} VALUES (?, CAST(? AS TIMESTAMP), ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [plan.backfillId, at, spec.transform?.code_version ?? null, plan.totals.partitions, plan.totals.batches,
+            plan.totals.rows, plan.totals.bytes, plan.totals.seconds, JSON.stringify(spec), JSON.stringify(summary)],
+        ),
+      );
+      // Batches go in chunks of multi-row VALUES so a 10-year hourly plan is a few statements.
+      for (let i = 0; i < batches.length; i += 500) {
+        const chunk = batches.slice(i, i + 500);
+        await tx.execute(
+          this.stmt(
+            `INSERT INTO ${this.ref('plan_batches')} VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+            chunk.flatMap((b) => [plan.backfillId, b.index, b.first, b.last, b.partitions, b.rows, b.bytes, b.seconds]),
+          ),
+        );
+      }
+    }, opts);
+  }
+
+  async recordedPlan(backfillId: string, opts?: QueryOptions): Promise<{ summary: Record<string, unknown>; batches: Row[] } | null> {
+    const [row] = await this.db.query(this.stmt(`SELECT plan_json FROM ${this.ref('plans')} WHERE backfill_id = ?`, [backfillId]), opts);
+    if (!row) return null;
+    const batches = await this.db.query(
+      this.stmt(`SELECT * FROM ${this.ref('plan_batches')} WHERE backfill_id = ? ORDER BY batch_index`, [backfillId]),
+      opts,
+    );
+    return { summary: JSON.parse(String(row.plan_json)) as Record<string, unknown>, batches };
+  }
+
+  /** Append-only: entries are never updated or deleted. */
+  async audit(entry: AuditEntry, db: Session = this.db, opts?: QueryOptions): Promise<void> {
+    await db.execute(
+      this.stmt(`INSERT INTO ${this.ref('audit_log')} VALUES (?, CAST(? AS TIMESTAMP), ?, ?, ?)`, [
+        entry.backfillId, entry.at, entry.actor, entry.action, JSON.stringify(entry.detail),
+      ]),
+      opts,
+    );
+  }
+
+  async auditTrail(backfillId: string, opts?: QueryOptions): Promise<AuditEntry[]> {
+    const rows = await this.db.query(
+      this.stmt(`SELECT backfill_id, CAST(logged_at AS VARCHAR) AS logged_at, actor, action, detail_json FROM ${this.ref('audit_log')} WHERE backfill_id = ? ORDER BY logged_at`, [backfillId]),
+      opts,
+    );
+    return rows.map((r) => ({
+      backfillId: String(r.backfill_id), at: String(r.logged_at), actor: String(r.actor), action: String(r.action),
+      detail: JSON.parse(String(r.detail_json)) as Record<string, unknown>,
+    }));
+  }
+
+  /**
+   * Takes the target's lease for `backfillId`; re-taking one's own lease is a no-op. Refuses with
+   * TargetLeased when another backfill holds it, so two backfills never write one table.
+   */
+  async acquireLease(targetTable: string, backfillId: string, workflowId: string | null, at: string, opts?: QueryOptions): Promise<Lease> {
+    const attempt = () =>
+      this.db.transaction(async (tx) => {
+        const holder = await this.leaseOf(targetTable, tx);
+        if (holder) return holder;
+        await tx.execute(
+          this.stmt(`INSERT INTO ${this.ref('leases')} VALUES (?, ?, ?, CAST(? AS TIMESTAMP))`, [targetTable, backfillId, workflowId, at]),
+        );
+        return { targetTable, backfillId, workflowId, acquiredAt: at };
+      }, opts);
+    let lease: Lease;
+    try {
+      lease = await attempt();
+    } catch {
+      // A concurrent acquire won the insert; whoever holds it now is the answer.
+      lease = (await this.leaseOf(targetTable)) ?? (await attempt());
+    }
+    if (lease.backfillId !== backfillId) {
+      throw new BackfillFailure(
+        BackfillError.TargetLeased,
+        `${targetTable} is leased by backfill ${lease.backfillId} (since ${lease.acquiredAt}); two backfills may not write one table. ` +
+          `Wait for it to finish, or abort it and release its lease.`,
+        { holder: lease.backfillId, targetTable },
+      );
+    }
+    return lease;
+  }
+
+  async leaseOf(targetTable: string, db: Session = this.db): Promise<Lease | null> {
+    const [row] = await db.query(
+      this.stmt(`SELECT target_table, backfill_id, workflow_id, CAST(acquired_at AS VARCHAR) AS acquired_at FROM ${this.ref('leases')} WHERE target_table = ?`, [targetTable]),
+    );
+    return row
+      ? { targetTable: String(row.target_table), backfillId: String(row.backfill_id), workflowId: row.workflow_id === null ? null : String(row.workflow_id), acquiredAt: String(row.acquired_at) }
+      : null;
+  }
+
+  /** Releases the lease if `backfillId` holds it; idempotent. */
+  async releaseLease(targetTable: string, backfillId: string, opts?: QueryOptions): Promise<void> {
+    await this.db.execute(this.stmt(`DELETE FROM ${this.ref('leases')} WHERE target_table = ? AND backfill_id = ?`, [targetTable, backfillId]), opts);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Everything the planner asks the warehouse: does the target have the columns the spec names,
+ * how many rows each partition holds, and what reading one partition costs.
+ */
+import { BackfillError, BackfillFailure } from '../contracts/errors';
+import { buildPlan, planShape, representativePartition, type Plan, type PlanEstimates } from '../domain/plan';
+import { partitionAtOrdinal, partitionOrdinal } from '../domain/partitions';
+import type { BackfillSpec } from '../domain/spec/schema';
+import { compileTransform } from '../domain/transform-sql';
+import { parseTableName } from './identifiers';
+import type { ColumnInfo, Driver, QueryOptions } from './warehouse';
+
+export async function describeTable(db: Driver, table: string, opts?: QueryOptions): Promise<ColumnInfo[]> {
+  const rows = await db.query(db.dialect.describeTable(parseTableName(table)), opts);
+  return rows.map((r) => ({ name: String(r.name), type: String(r.type), nullable: Boolean(r.nullable) }));
+}
+
+/** Refuses with MissingObject, naming the YAML path, when the target or a column the spec names is absent. */
+export async function checkTargetColumns(db: Driver, spec: BackfillSpec, opts?: QueryOptions): Promise<ColumnInfo[]> {
+  const columns = await describeTable(db, spec.target.table, opts);
+  if (columns.length === 0) {
+    throw new BackfillFailure(
+      BackfillError.MissingObject,
+      `target.table: ${spec.target.table} does not exist in the ${db.dialect.name} warehouse; check the name, or create it before backfilling.`,
+      { path: 'target.table' },
+    );
+  }
+  const have = new Set(columns.map((c) => c.name));
+  const named: Array<[string, string]> = [
+    ['target.partition_key', spec.target.partition_key],
+    ...(spec.target.unique_key ?? []).map((c, i): [string, string] => [`target.unique_key[${i}]`, c]),
+    ...spec.target.audit_columns.map((c, i): [string, string] => [`target.audit_columns[${i}]`, c]),
+    ...spec.validation.not_null.map((c, i): [string, string] => [`validation.not_null[${i}]`, c]),
+    ...spec.measures.map((m): [string, string] => [`validation.measures.${m.column}`, m.column]),
+  ];
+  const missing = named.filter(([, c]) => !have.has(c));
+  if (missing.length) {
+    throw new BackfillFailure(
+      BackfillError.MissingObject,
+      missing.map(([path, c]) => `${path}: column ${c} does not exist in ${spec.target.table}`).join('; ') +
+        ` (its columns: ${[...have].join(', ')}); fix the spec.`,
+      { paths: missing.map(([p]) => p) },
+    );
+  }
+  return columns;
+}
+
+export interface EstimateOptions extends QueryOptions {
+  /** Read the transform for the representative partition to estimate bytes and time. */
+  sample?: boolean;
+}
+
+export async function estimatePlan(db: Driver, spec: BackfillSpec, opts: EstimateOptions = {}): Promise<Plan> {
+  await checkTargetColumns(db, spec, opts);
+  const shape = planShape(spec);
+  const { grain } = spec.source_range;
+  const from = partitionAtOrdinal(shape.firstOrdinal, grain).start;
+  const to = partitionAtOrdinal(shape.lastOrdinal, grain).end;
+  const table = parseTableName(spec.target.table, 'target.table');
+  const rows = await db.query(db.dialect.rowsPerPartition(table, spec.target.partition_key, grain, from, to), opts);
+  const rowsByPartition: Record<string, number> = {};
+  for (const r of rows) rowsByPartition[String(r.partition_start)] = Number(r.row_count);
+
+  let sample: PlanEstimates['sample'] = null;
+  if (opts.sample && spec.transform) {
+    const partition = representativePartition(spec, rowsByPartition);
+    const compiled = compileTransform(spec.transform.sql, (i) => db.dialect.boundValue(i, grain));
+    const bounds = partitionAtOrdinal(partitionOrdinal(partition, grain)!, grain);
+    const started = performance.now();
+    const scan = await db.explain({ sql: compiled.sql, params: [bounds.start, bounds.end] }, opts);
+    sample = {
+      partition,
+      rows: scan.rows,
+      bytes: scan.bytes,
+      seconds: scan.seconds ?? (performance.now() - started) / 1000,
+      measured: scan.seconds !== null,
+    };
+  }
+  return buildPlan(spec, { rowsByPartition, sample, pricePerHour: db.pricePerHour });
+}

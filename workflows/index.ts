@@ -1,0 +1,1 @@
+export { backfillWorkflow } from './backfill-workflow';
