@@ -1,0 +1,107 @@
+/**
+ * The CLI as a user runs it: the real bin entry in a child process, against a real DuckDB file.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ExitCode } from '../../client/exit-codes';
+import { seedRevenueScenario } from '../../demo/revenue-scenario';
+import type { Plan } from '../../domain/plan';
+import { openDuckDb } from '../../warehouse/duckdb/driver';
+
+const run = promisify(execFile);
+const BIN = join(__dirname, '..', '..', 'bin', 'backfill.cjs');
+
+async function backfill(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1' } });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+let warehouseFile: string;
+
+beforeAll(async () => {
+  warehouseFile = join(mkdtempSync(join(tmpdir(), 'backfill-cli-')), 'warehouse.duckdb');
+  const db = await openDuckDb({ path: warehouseFile });
+  await seedRevenueScenario(db);
+  await db.close();
+});
+
+describe('backfill validate', () => {
+  it('accepts the completed example', async () => {
+    const r = await backfill('validate', 'examples/revenue-tax-fix.yaml');
+    expect(r.code).toBe(ExitCode.ok);
+    expect(r.stdout).toContain('valid spec revenue-tax-fix-2026-06');
+    expect(r.stdout).not.toContain('not runnable');
+  });
+
+  it("accepts the article's original block and says what a run still needs", async () => {
+    const r = await backfill('validate', 'examples/seed-original.yaml');
+    expect(r.code).toBe(ExitCode.ok);
+    expect(r.stdout).toContain('not runnable yet');
+    expect(r.stdout).toContain('transform');
+  });
+
+  const invalid = readdirSync('examples/invalid').filter((f) => f.endsWith('.yaml'));
+  it.each(invalid)('refuses examples/invalid/%s naming its YAML path, exit code 2', async (file) => {
+    const path = /expect-error-at: (\S+)/.exec(readFileSync(join('examples/invalid', file), 'utf8'))![1]!;
+    const r = await backfill('validate', join('examples/invalid', file));
+    expect(r.code).toBe(ExitCode.badInput);
+    expect(r.stderr).toContain('BackfillInvalidSpec');
+    expect(r.stderr).toContain(`- ${path} (line `);
+  });
+});
+
+describe('backfill plan', () => {
+  it('reports 547 daily partitions in 79 batches with estimates, as JSON', async () => {
+    const r = await backfill('plan', 'examples/revenue-tax-fix.yaml', '--json', '--warehouse', warehouseFile);
+    expect(r.code, r.stderr).toBe(ExitCode.ok);
+    const plan = JSON.parse(r.stdout) as Plan;
+    expect(plan.totals.partitions).toBe(547);
+    expect(plan.totals.batches).toBe(79);
+    expect(plan.batches).toHaveLength(79);
+    expect(plan.totals.rows).toBe(plan.batches.reduce((a, b) => a + b.rows, 0));
+    expect(plan.totals.rows).toBeGreaterThan(0);
+    expect(plan.totals.bytes).toBeGreaterThan(0);
+    expect(plan.totals.seconds).toBeGreaterThan(0);
+    expect(plan.totals.cost).toBeNull();
+  });
+
+  it('prints a readable table and a total line', async () => {
+    const r = await backfill('plan', 'examples/revenue-tax-fix.yaml', '--warehouse', warehouseFile);
+    expect(r.code, r.stderr).toBe(ExitCode.ok);
+    expect(r.stdout).toMatch(/^1\s+2024-12-01\s+2024-12-07\s+7\s/m);
+    expect(r.stdout).toMatch(/^79\s+2026-05-31\s+2026-05-31\s+1\s/m);
+    expect(r.stdout).toMatch(/Total: 547 day partitions in 79 batches · [\d,]+ rows · [\d.]+ [KMG]?B scanned/);
+  });
+
+  it('names the missing target table (YAML path included) when the warehouse is empty', async () => {
+    const empty = join(mkdtempSync(join(tmpdir(), 'backfill-cli-')), 'empty.duckdb');
+    const db = await openDuckDb({ path: empty });
+    await db.close();
+    const r = await backfill('plan', 'examples/revenue-tax-fix.yaml', '--warehouse', empty);
+    expect(r.code).toBe(ExitCode.badInput);
+    expect(r.stderr).toContain('BackfillMissingObject');
+    expect(r.stderr).toContain('target.table: finance.daily_revenue does not exist');
+  });
+});
+
+describe('backfill schema', () => {
+  it('prints a JSON Schema that refuses unknown keys and lists the seed fields', async () => {
+    const r = await backfill('schema');
+    expect(r.code).toBe(ExitCode.ok);
+    const schema = JSON.parse(r.stdout) as { properties: Record<string, { properties?: Record<string, unknown>; additionalProperties?: boolean }>; required: string[] };
+    expect(schema.required).toEqual(expect.arrayContaining(['backfill_id', 'owner', 'source_range', 'target', 'reason', 'execution', 'validation', 'rollback']));
+    expect(Object.keys(schema.properties.execution!.properties!)).toEqual(
+      expect.arrayContaining(['partitions_per_batch', 'max_concurrency', 'pause_during_live_pipeline']),
+    );
+    expect(schema.properties.execution!.additionalProperties).toBe(false);
+  });
+});
