@@ -88,6 +88,10 @@ export function transformProblems(sql: string): string[] {
 export function compileTransform(sql: string, placeholder: (index: number) => string): CompiledTransform {
   const parts = pieces(sql);
   if (!Array.isArray(parts)) throw new Error(`transform SQL has an unterminated ${parts.unterminated}`);
+  // Trailing comments go first: otherwise a final `;` hides behind them, and a final `--` comment
+  // would swallow the `)` of a caller that wraps the SQL as a subquery.
+  const isTrailingNoise = (p: Piece) => (p.kind === 'skip' ? /^(--|\/\*)/.test(p.text) : p.text.trim() === '');
+  while (parts.length && isTrailingNoise(parts[parts.length - 1]!)) parts.pop();
   const text = parts
     .map((p) =>
       p.kind === 'skip'

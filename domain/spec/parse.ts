@@ -28,21 +28,26 @@ export function formatPath(path: readonly PropertyKey[]): string {
   }, '');
 }
 
-/** Unwraps optional/default/pipe wrappers to reach an object schema's keys. */
+type SchemaNode = { def?: Record<string, unknown>; shape?: Record<string, unknown> } | undefined;
+
+/** Strips optional/default/pipe wrappers (not records: a record is entered only by consuming a key). */
+function unwrap(s: SchemaNode): SchemaNode {
+  for (let i = 0; i < 10 && s?.def && !s.shape; i++) {
+    const inner = (s.def.innerType ?? s.def.in) as SchemaNode;
+    if (!inner) break;
+    s = inner;
+  }
+  return s;
+}
+
+/** Field names of the object schema at `path`, for "did you mean" hints. */
 function shapeKeys(schema: unknown, path: readonly PropertyKey[]): string[] {
-  let s = schema as { def?: Record<string, unknown>; shape?: Record<string, unknown> } | undefined;
-  const unwrap = () => {
-    for (let i = 0; i < 10 && s?.def; i++) {
-      const inner = (s.def.innerType ?? s.def.in ?? (s.def.type === 'record' ? s.def.valueType : undefined)) as typeof s;
-      if (!inner || s.shape) break;
-      s = inner;
-    }
-  };
-  unwrap();
+  let s = unwrap(schema as SchemaNode);
   for (const part of path) {
-    if (typeof part === 'number') s = (s?.def?.element as typeof s) ?? undefined;
-    else s = s?.shape?.[String(part)] as typeof s;
-    unwrap();
+    if (s?.def?.type === 'record') s = s.def.valueType as SchemaNode;
+    else if (typeof part === 'number') s = s?.def?.element as SchemaNode;
+    else s = s?.shape?.[String(part)] as SchemaNode;
+    s = unwrap(s);
   }
   return Object.keys(s?.shape ?? {});
 }

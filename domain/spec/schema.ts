@@ -53,9 +53,9 @@ const boundary = z.union([z.string(), z.date()]).transform((v) =>
 
 const positiveInt = (what: string, max: number) =>
   z.number({ error: `must be a whole number of ${what}` })
-    .int({ message: `must be a whole number of ${what}` })
     .min(1, { message: `must be at least 1 ${what.replace(/s$/, '')}` })
-    .max(max, { message: `must be at most ${max} ${what}` });
+    .max(max, { message: `must be at most ${max} ${what}` })
+    .refine(Number.isInteger, { message: `must be a whole number of ${what}` });
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9_-]{2,99}$/, {
   message: 'must be 3–100 lowercase letters, digits, "-" or "_", starting with a letter or digit (it names the workflow and tables)',
@@ -221,7 +221,7 @@ export const specSchema = z
       if (problem) ctx.addIssue({ code: 'custom', path: ['validation', 'measures', m], message: `measure name "${m}" ${problem}` });
     }
     const key = spec.target.partition_key;
-    if (spec.target.unique_key && !spec.target.unique_key.includes(key)) {
+    if (spec.target.unique_key?.length && !spec.target.unique_key.includes(key)) {
       ctx.addIssue({ code: 'custom', path: ['target', 'unique_key'], message: `must include the partition key ${key}, so a key never spans partitions` });
     }
     if (spec.target.audit_columns.includes(key)) {

@@ -6,7 +6,7 @@ import { BackfillError, BackfillFailure, type BackfillErrorType } from '../../co
 const RULES: Array<[RegExp, BackfillErrorType, string]> = [
   [/Could not set lock on file|Conflicting lock is held/i, BackfillError.WarehouseLocked,
     'DuckDB allows one writing process per file: stop the process holding it (normally the backfill worker) or point at another file.'],
-  [/Catalog Error/i, BackfillError.MissingObject, 'Check that the table and columns the spec names exist.'],
+  [/Catalog Error|Binder Error: Referenced column .* not found/i, BackfillError.MissingObject, 'Check that the table and columns the spec names exist.'],
   [/(TransactionContext Error|Transaction conflict|write-write conflict|Conflict on)/i, BackfillError.WarehouseTransient,
     'Another transaction touched the same rows; the step is retried.'],
   [/INTERRUPT|Interrupted/i, BackfillError.WarehouseTransient, 'The statement was cancelled (timeout or cancellation).'],

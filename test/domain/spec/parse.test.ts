@@ -1,0 +1,295 @@
+/**
+ * parseSpec's own work (unknown-key hints, sql_file, measures, derived names, warnings,
+ * runnability) and the file edge in client/load-spec.ts over every example spec.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { loadRunnableSpec, loadSpecFile, loadSpecText, type LocatedIssue } from '../../../client/load-spec';
+import { BackfillError, BackfillFailure, type BackfillErrorType } from '../../../contracts/errors';
+import { formatPath, parseSpec, runnableProblems, shadowTableFor, type SpecIssue } from '../../../domain/spec/parse';
+
+const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
+const SEED = join(EXAMPLES, 'seed-original.yaml');
+const RUNNABLE = join(EXAMPLES, 'revenue-tax-fix.yaml');
+const INVALID = join(EXAMPLES, 'invalid');
+
+/** A spec as a YAML loader returns it: edited freely before parsing. */
+type Raw = any;
+const seed = (): Raw => parse(readFileSync(SEED, 'utf8'));
+const edited = (edit: (s: Raw) => void): Raw => {
+  const s = seed();
+  edit(s);
+  return s;
+};
+
+function issuesOf(input: unknown, readSqlFile?: (p: string) => string): SpecIssue[] {
+  const r = parseSpec(input, readSqlFile ? { readSqlFile } : {});
+  if (r.ok) throw new Error('expected the spec to be refused');
+  return r.issues;
+}
+
+/** Runs `fn`, which must throw a BackfillFailure of `code`; returns it. */
+function failureOf(fn: () => unknown, code: BackfillErrorType): BackfillFailure {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown, 'expected a BackfillFailure').toBeInstanceOf(BackfillFailure);
+  const failure = thrown as BackfillFailure;
+  expect(failure.code, failure.message).toBe(code);
+  return failure;
+}
+
+const locatedIssues = (f: BackfillFailure): LocatedIssue[] => (f.details.issues ?? []) as LocatedIssue[];
+
+describe('formatPath', () => {
+  it('writes YAML paths with dots and [index]', () => {
+    expect(formatPath([])).toBe('');
+    expect(formatPath(['execution', 'max_concurrency'])).toBe('execution.max_concurrency');
+    expect(formatPath(['approval', 'approvers', 0])).toBe('approval.approvers[0]');
+    expect(formatPath(['execution', 'pause_windows', 1, 'start'])).toBe('execution.pause_windows[1].start');
+  });
+});
+
+describe('unknown keys', () => {
+  it('are refused with a "did you mean" hint at the top level', () => {
+    const issues = issuesOf(edited((s) => {
+      s.ownr = s.owner;
+      delete s.owner;
+    }));
+    const unknown = issues.find((i) => i.path === 'ownr');
+    expect(unknown?.message).toMatch(/unknown field/);
+    expect(unknown?.message).toContain('did you mean owner?');
+  });
+
+  it('are refused with a hint inside a section', () => {
+    const issues = issuesOf(edited((s) => {
+      s.execution.max_concurency = 2;
+      delete s.execution.max_concurrency;
+    }));
+    expect(issues.find((i) => i.path === 'execution.max_concurency')?.message).toContain('did you mean max_concurrency?');
+  });
+
+  it('list the known fields when nothing is close', () => {
+    const issues = issuesOf(edited((s) => { s.zzzzzzzzzzz = 1; }));
+    const message = issues.find((i) => i.path === 'zzzzzzzzzzz')?.message;
+    expect(message).toContain('known fields: backfill_id, owner, source_range');
+    expect(message).not.toContain('did you mean');
+  });
+
+  it('get a hint inside a measure (a record value)', () => {
+    const issues = issuesOf(edited((s) => { s.validation.measures = { net_revenue: { expected_delt: '0%' } }; }));
+    const message = issues.find((i) => i.path === 'validation.measures.net_revenue.expected_delt')?.message;
+    expect(message).toContain('unknown field');
+    // The measure schema's fields are expected_delta and abs_tolerance.
+    expect(message).toContain('did you mean expected_delta?');
+  });
+});
+
+describe('transform', () => {
+  const withFile = (s: Raw) => { s.transform = { sql_file: 'sql/fix.sql', code_version: 'git:abc' }; };
+  const goodSql = 'SELECT * FROM staging.e WHERE d >= :partition_start AND d < :partition_end';
+
+  it('reads sql_file through the injected reader and keeps the file name', () => {
+    const seen: string[] = [];
+    const r = parseSpec(edited(withFile), { readSqlFile: (p) => { seen.push(p); return goodSql; } });
+    expect(seen).toEqual(['sql/fix.sql']);
+    expect(r.ok && r.spec.transform).toEqual({ sql: goodSql, sql_file: 'sql/fix.sql', code_version: 'git:abc' });
+  });
+
+  it('reports an unreadable sql_file at transform.sql_file with the reason', () => {
+    const issues = issuesOf(edited(withFile), () => { throw new Error('ENOENT: no such file'); });
+    expect(issues).toEqual([{ path: 'transform.sql_file', message: expect.stringContaining('ENOENT: no such file') }]);
+    expect(issues[0]!.message).toContain('"sql/fix.sql"');
+  });
+
+  it('reports sql_file at transform.sql_file when no reader is given', () => {
+    expect(issuesOf(edited(withFile)).map((i) => i.path)).toEqual(['transform.sql_file']);
+  });
+
+  it('reports transform problems at the field that holds the SQL', () => {
+    const inline = issuesOf(edited((s) => { s.transform = { sql: 'DELETE FROM x', code_version: 'git:abc' }; }));
+    expect(inline.map((i) => i.path)).toContain('transform.sql');
+    expect(inline.every((i) => i.path === 'transform.sql')).toBe(true);
+    const fromFile = issuesOf(edited(withFile), () => 'SELECT 1 WHERE d >= :partition_start');
+    expect(fromFile).toEqual([{ path: 'transform.sql_file', message: expect.stringContaining(':partition_end') }]);
+  });
+
+  it('keeps inline SQL without a sql_file key', () => {
+    const r = parseSpec(edited((s) => { s.transform = { sql: goodSql, code_version: 'git:abc' }; }));
+    expect(r.ok && r.spec.transform).toEqual({ sql: goodSql, code_version: 'git:abc' });
+  });
+});
+
+describe('measures', () => {
+  it('folds revenue_delta_expected in as the revenue measure, first', () => {
+    const r = parseSpec(edited((s) => { s.validation.measures = { order_count: { expected_delta: '0%', abs_tolerance: 0 } }; }));
+    expect(r.ok && r.spec.measures).toEqual([
+      { column: 'net_revenue', expected_delta: { min: -1.5, max: -0.8 }, abs_tolerance: 0.005 },
+      { column: 'order_count', expected_delta: { min: 0, max: 0 }, abs_tolerance: 0 },
+    ]);
+  });
+
+  it('warns when nothing has an expected delta', () => {
+    const r = parseSpec(edited((s) => { delete s.validation.revenue_delta_expected; }));
+    expect(r.ok && r.spec.measures).toEqual([]);
+    expect(r.ok && r.warnings.map((w) => w.path)).toContain('validation.measures');
+  });
+});
+
+describe('derived names and warnings', () => {
+  it('derives the shadow table from the target and backfill_id', () => {
+    expect(shadowTableFor('finance.daily_revenue', 'revenue-tax-fix-2026-06')).toBe('finance.daily_revenue__shadow_revenue_tax_fix_2026_06');
+    const r = parseSpec(seed());
+    expect(r.ok && r.spec.target.shadow_table).toBe('finance.daily_revenue__shadow_revenue_tax_fix_2026_06');
+  });
+
+  it('refuses a derived shadow name longer than 128 characters', () => {
+    const issues = issuesOf(edited((s) => {
+      s.backfill_id = 'x'.repeat(100);
+      s.target.table = `finance.${'d'.repeat(100)}`;
+    }));
+    expect(issues.map((i) => i.path)).toEqual(['target.shadow_table']);
+  });
+
+  it('warns about pause_during_live_pipeline with nothing to watch, and not once a window is set', () => {
+    const bare = parseSpec(seed());
+    expect(bare.ok && bare.warnings.map((w) => w.path)).toEqual(['execution.pause_during_live_pipeline']);
+    const windowed = parseSpec(edited((s) => { s.execution.pause_windows = [{ start: '01:00', end: '02:00' }]; }));
+    expect(windowed.ok && windowed.warnings).toEqual([]);
+  });
+});
+
+describe('runnableProblems', () => {
+  it('names transform, target.unique_key and approval.approvers for the seed block', () => {
+    const r = parseSpec(seed());
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    expect(runnableProblems(r.spec).map((p) => p.path)).toEqual(['transform', 'target.unique_key', 'approval.approvers']);
+  });
+});
+
+describe('examples/seed-original.yaml (the article block)', () => {
+  it('validates as written but is not runnable', () => {
+    const loaded = loadSpecFile(SEED);
+    expect(loaded.file).toBe(SEED);
+    expect(loaded.notRunnable.map((p) => p.path)).toEqual(['transform', 'target.unique_key', 'approval.approvers']);
+    expect(loaded.spec.transform).toBeUndefined();
+    expect(loaded.spec.measures).toEqual([
+      { column: 'net_revenue', expected_delta: { min: -1.5, max: -0.8 }, abs_tolerance: 0.005 },
+    ]);
+    expect(loaded.spec.target.table).toBe('finance.daily_revenue');
+    expect(loaded.spec.execution).toMatchObject({ partitions_per_batch: 7, max_concurrency: 2, pause_during_live_pipeline: true });
+  });
+
+  it('is refused by loadRunnableSpec with SpecNotRunnable listing each missing path', () => {
+    const failure = failureOf(() => loadRunnableSpec(SEED), BackfillError.SpecNotRunnable);
+    expect((failure.details.issues as SpecIssue[]).map((i) => i.path)).toEqual(['transform', 'target.unique_key', 'approval.approvers']);
+    expect(failure.message).toContain('valid but cannot run yet');
+    for (const path of ['transform', 'target.unique_key', 'approval.approvers']) expect(failure.message).toContain(path);
+  });
+});
+
+describe('examples/revenue-tax-fix.yaml', () => {
+  it('validates and is runnable, with the transform read from examples/sql', () => {
+    const loaded = loadRunnableSpec(RUNNABLE);
+    expect(loaded.notRunnable).toEqual([]);
+    expect(loaded.warnings).toEqual([]);
+    const sql = readFileSync(join(EXAMPLES, 'sql', 'revenue-tax-fix.sql'), 'utf8');
+    expect(loaded.spec.transform).toEqual({ sql, sql_file: 'sql/revenue-tax-fix.sql', code_version: 'git:8f31c2a' });
+    expect(loaded.spec.target.shadow_table).toBe('finance.daily_revenue_v2');
+    expect(loaded.spec.target.unique_key).toEqual(['revenue_date', 'merchant_id']);
+    expect(loaded.spec.execution.query_timeout).toBe(15 * 60_000);
+    expect(loaded.spec.execution.daily_scan_budget).toBe(2e12);
+    expect(loaded.spec.approval).toEqual({ approvers: ['finance-controller', 'head-of-finance-data'], allow_owner: false, timeout: 7 * 86_400_000 });
+    expect(loaded.spec.measures.map((m) => m.column)).toEqual(['net_revenue', 'gross_revenue', 'order_count']);
+  });
+
+  it('resolves sql_file against the spec file, not the working directory', () => {
+    const text = readFileSync(RUNNABLE, 'utf8');
+    // Same text, placed as if it lived elsewhere: the relative sql_file no longer resolves.
+    const failure = failureOf(() => loadSpecText(text, join(EXAMPLES, 'invalid', 'moved.yaml')), BackfillError.InvalidSpec);
+    const issue = locatedIssues(failure).find((i) => i.path === 'transform.sql_file');
+    expect(issue?.line).toBe(text.split('\n').findIndex((l) => l.includes('sql_file:')) + 1);
+  });
+});
+
+describe('examples/invalid/*.yaml', () => {
+  const files = readdirSync(INVALID).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml')).sort();
+
+  it('holds examples', () => {
+    expect(files.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it.each(files)('%s is refused with InvalidSpec at its expected path and line', (file) => {
+    const path = join(INVALID, file);
+    const text = readFileSync(path, 'utf8');
+    const expected = /^# expect-error-at: (\S+)\s*$/m.exec(text)?.[1];
+    expect(expected, `${file} lacks a "# expect-error-at: <yaml path>" header`).toBeDefined();
+
+    const failure = failureOf(() => loadSpecFile(path), BackfillError.InvalidSpec);
+    const issue = locatedIssues(failure).find((i) => i.path === expected);
+    expect(issue, `issues: ${JSON.stringify(failure.details.issues)}`).toBeDefined();
+    expect(issue!.line).toEqual(expect.any(Number));
+    expect(issue!.line).toBeGreaterThan(2);
+    expect(issue!.line).toBeLessThanOrEqual(text.split('\n').length);
+    expect(failure.message).toContain(path);
+    expect(failure.message).toContain(`  - ${expected} (line ${issue!.line}): `);
+  });
+
+  it('places the line on the offending key', () => {
+    const text = readFileSync(join(INVALID, 'negative-concurrency.yaml'), 'utf8');
+    const failure = failureOf(() => loadSpecFile(join(INVALID, 'negative-concurrency.yaml')), BackfillError.InvalidSpec);
+    const line = text.split('\n').findIndex((l) => l.includes('max_concurrency: -1')) + 1;
+    expect(locatedIssues(failure).find((i) => i.path === 'execution.max_concurrency')?.line).toBe(line);
+  });
+});
+
+describe('loadSpecText / loadSpecFile failures', () => {
+  const seedText = () => readFileSync(SEED, 'utf8');
+
+  it('refuses YAML syntax errors with InvalidSpec and a line', () => {
+    const failure = failureOf(() => loadSpecText('backfill_id: x\nowner: [a,\nreason: b\n', 'broken.yaml'), BackfillError.InvalidSpec);
+    const [issue] = locatedIssues(failure);
+    expect(issue?.path).toBe('(yaml)');
+    expect(issue?.line).toEqual(expect.any(Number));
+    expect(failure.message).toContain('broken.yaml');
+    expect(failure.message).toContain('fix the YAML syntax');
+  });
+
+  it('refuses a duplicate key with InvalidSpec at the second occurrence', () => {
+    const text = `${seedText()}\nowner: someone-else\n`;
+    const failure = failureOf(() => loadSpecText(text, 'dup.yaml'), BackfillError.InvalidSpec);
+    const [issue] = locatedIssues(failure);
+    expect(issue?.path).toBe('(yaml)');
+    expect(issue?.line).toBe(text.split('\n').indexOf('owner: someone-else') + 1);
+    expect(issue?.message).toMatch(/unique/i);
+  });
+
+  it('refuses an unknown key with its line and a hint', () => {
+    const text = seedText().replace('  max_concurrency: 2', '  max_concurency: 2');
+    const failure = failureOf(() => loadSpecText(text, join(EXAMPLES, 'typo.yaml')), BackfillError.InvalidSpec);
+    const issue = locatedIssues(failure).find((i) => i.path === 'execution.max_concurency');
+    expect(issue?.line).toBe(text.split('\n').indexOf('  max_concurency: 2') + 1);
+    expect(failure.message).toContain('did you mean max_concurrency?');
+  });
+
+  it('refuses a missing sql_file at transform.sql_file', () => {
+    const text = `${seedText()}\ntransform:\n  sql_file: sql/does-not-exist.sql\n  code_version: git:1\n`;
+    const failure = failureOf(() => loadSpecText(text, join(EXAMPLES, 'x.yaml')), BackfillError.InvalidSpec);
+    const issue = locatedIssues(failure).find((i) => i.path === 'transform.sql_file');
+    expect(issue?.message).toContain('does-not-exist.sql');
+    expect(issue?.line).toBe(text.split('\n').indexOf('  sql_file: sql/does-not-exist.sql') + 1);
+  });
+
+  it('refuses an unreadable spec file with InvalidSpec naming the path', () => {
+    const missing = join(EXAMPLES, 'no-such-spec.yaml');
+    const failure = failureOf(() => loadSpecFile(missing), BackfillError.InvalidSpec);
+    expect(failure.message).toContain(missing);
+    expect(failure.message).toContain('ENOENT');
+  });
+});

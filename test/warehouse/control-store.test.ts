@@ -1,0 +1,200 @@
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadSpecFile } from '../../client/load-spec';
+import { BackfillError, BackfillFailure } from '../../contracts/errors';
+import { buildPlan, type Plan } from '../../domain/plan';
+import { CONTROL_SCHEMA, ControlStore, type ControlTable } from '../../warehouse/control-store';
+import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
+
+const { spec } = loadSpecFile(fileURLToPath(new URL('../../examples/revenue-tax-fix.yaml', import.meta.url)));
+const TABLES: ControlTable[] = ['plans', 'plan_batches', 'checkpoints', 'audit_log', 'releases', 'leases'];
+const TARGET = 'finance.daily_revenue';
+
+function planWith(rows: number): Plan {
+  const rowsByPartition: Record<string, number> = { '2024-12-01': rows, '2025-06-01': rows * 2 };
+  return buildPlan(spec, { rowsByPartition, sample: { partition: '2024-12-01', rows, bytes: 1000, seconds: 1, measured: true }, pricePerHour: null });
+}
+
+async function leaseFailure(p: Promise<unknown>): Promise<BackfillFailure> {
+  const e = await p.then(() => undefined, (err: unknown) => err);
+  expect(e).toBeInstanceOf(BackfillFailure);
+  expect((e as BackfillFailure).code).toBe(BackfillError.TargetLeased);
+  return e as BackfillFailure;
+}
+
+describe('ControlStore on DuckDB', () => {
+  let db: DuckDbDriver;
+  let store: ControlStore;
+  const count = async (table: ControlTable, where = '') =>
+    Number((await db.query(`SELECT count(*) AS n FROM ${CONTROL_SCHEMA}.${table} ${where}`))[0]!.n);
+
+  beforeEach(async () => {
+    db = await openDuckDb({ path: ':memory:' });
+    store = new ControlStore(db);
+    await store.ensure();
+  });
+  afterEach(async () => {
+    await db?.close();
+  });
+
+  describe('ensure', () => {
+    it('creates every control table, and a second run changes nothing', async () => {
+      await store.audit({ backfillId: 'b', at: '2026-06-01T00:00:00Z', actor: 'me', action: 'x', detail: {} });
+      await store.ensure();
+      const rows = await db.query({ sql: 'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', params: [CONTROL_SCHEMA] });
+      expect(rows.map((r) => r.table_name)).toEqual([...TABLES].sort());
+      expect(await count('audit_log')).toBe(1);
+    });
+
+    it('names tables inside the control schema', () => {
+      expect(store.table('leases')).toEqual({ schema: 'backfill_control', name: 'leases' });
+    });
+  });
+
+  describe('recordPlan', () => {
+    it('stores the summary and one row per batch', async () => {
+      const plan = planWith(10);
+      await store.recordPlan(plan, spec, '2026-06-01T10:00:00Z');
+      expect(await count('plans')).toBe(1);
+      expect(await count('plan_batches')).toBe(79);
+      const [row] = await db.query(`SELECT code_version, partitions, batches, est_rows, spec_json FROM ${CONTROL_SCHEMA}.plans`);
+      expect(row).toMatchObject({ code_version: 'git:8f31c2a', partitions: '547', batches: '79', est_rows: '30' });
+      expect(JSON.parse(String(row!.spec_json))).toEqual(JSON.parse(JSON.stringify(spec)));
+
+      const recorded = await store.recordedPlan(plan.backfillId);
+      expect(recorded?.summary).toMatchObject({ backfillId: 'revenue-tax-fix-2026-06', totals: { partitions: 547, batches: 79, rows: 30 } });
+      expect(recorded?.summary).not.toHaveProperty('batches');
+      expect(recorded?.batches).toHaveLength(79);
+      expect(recorded?.batches[0]).toMatchObject({ batch_index: '0', first_partition: '2024-12-01', last_partition: '2024-12-07', partitions: '7', est_rows: '10' });
+      expect(recorded?.batches[78]).toMatchObject({ batch_index: '78', first_partition: '2026-05-31', last_partition: '2026-05-31', partitions: '1' });
+    });
+
+    it('replaces the previous plan of the same backfill', async () => {
+      await store.recordPlan(planWith(10), spec, '2026-06-01T10:00:00Z');
+      await store.recordPlan(planWith(20), spec, '2026-06-01T11:00:00Z');
+      expect(await count('plans')).toBe(1);
+      expect(await count('plan_batches')).toBe(79);
+      const recorded = await store.recordedPlan(spec.backfill_id);
+      expect(recorded?.summary).toMatchObject({ totals: { rows: 60 } });
+    });
+
+    it('keeps other backfills\' plans', async () => {
+      await store.recordPlan(planWith(10), spec, '2026-06-01T10:00:00Z');
+      await store.recordPlan({ ...planWith(10), backfillId: 'other' }, spec, '2026-06-01T10:00:00Z');
+      await store.recordPlan(planWith(10), spec, '2026-06-01T11:00:00Z');
+      expect(await count('plans')).toBe(2);
+      expect(await count('plan_batches')).toBe(158);
+    });
+
+    it('writes plans with more batches than one VALUES chunk', async () => {
+      const wide = { ...spec, execution: { ...spec.execution, partitions_per_batch: 1 } };
+      const plan = buildPlan(wide, { rowsByPartition: {}, sample: null, pricePerHour: null });
+      expect(plan.batches.length).toBe(547);
+      await store.recordPlan(plan, wide, '2026-06-01T10:00:00Z');
+      expect(await count('plan_batches')).toBe(547);
+      const recorded = await store.recordedPlan(plan.backfillId);
+      expect(recorded?.batches.map((b) => b.first_partition).slice(499, 502)).toEqual(['2026-04-14', '2026-04-15', '2026-04-16']);
+    });
+
+    it('returns null for a backfill with no plan', async () => {
+      expect(await store.recordedPlan('nobody')).toBeNull();
+    });
+  });
+
+  describe('audit', () => {
+    it('appends entries and reads them back in time order', async () => {
+      await store.audit({ backfillId: 'b1', at: '2026-06-01T10:00:01Z', actor: 'alice', action: 'approved', detail: { note: "it's fine; -- really", n: 1 } });
+      await store.audit({ backfillId: 'b1', at: '2026-06-01T10:00:00Z', actor: 'worker', action: 'planned', detail: {} });
+      await store.audit({ backfillId: 'b2', at: '2026-06-01T09:00:00Z', actor: 'bob', action: 'planned', detail: {} });
+      await store.audit({ backfillId: 'b1', at: '2026-06-01T10:00:00Z', actor: 'worker', action: 'planned', detail: {} });
+      const trail = await store.auditTrail('b1');
+      expect(trail.map((e) => [e.actor, e.action])).toEqual([['worker', 'planned'], ['worker', 'planned'], ['alice', 'approved']]);
+      expect(trail[2]).toEqual({
+        backfillId: 'b1',
+        at: expect.stringMatching(/^2026-06-01[ T]10:00:01/),
+        actor: 'alice',
+        action: 'approved',
+        detail: { note: "it's fine; -- really", n: 1 },
+      });
+      expect(await count('audit_log')).toBe(4);
+    });
+
+    it('can write inside a caller\'s transaction, and rolls back with it', async () => {
+      await db
+        .transaction(async (tx) => {
+          await store.audit({ backfillId: 'b1', at: '2026-06-01T10:00:00Z', actor: 'w', action: 'x', detail: {} }, tx);
+          throw new Error('abort');
+        })
+        .catch(() => undefined);
+      expect(await store.auditTrail('b1')).toEqual([]);
+    });
+  });
+
+  describe('leases', () => {
+    it('grants a free target and records the holder', async () => {
+      const lease = await store.acquireLease(TARGET, 'b1', 'backfill-b1', '2026-06-01T10:00:00Z');
+      expect(lease).toEqual({ targetTable: TARGET, backfillId: 'b1', workflowId: 'backfill-b1', acquiredAt: '2026-06-01T10:00:00Z' });
+      expect(await store.leaseOf(TARGET)).toMatchObject({ targetTable: TARGET, backfillId: 'b1', workflowId: 'backfill-b1' });
+    });
+
+    it('re-acquiring by the same backfill is a no-op that keeps the original lease', async () => {
+      await store.acquireLease(TARGET, 'b1', 'backfill-b1', '2026-06-01T10:00:00Z');
+      const again = await store.acquireLease(TARGET, 'b1', 'backfill-b1', '2026-06-02T10:00:00Z');
+      expect(again.acquiredAt).toMatch(/^2026-06-01/);
+      expect(await count('leases')).toBe(1);
+    });
+
+    it('refuses another backfill with TargetLeased naming the holder', async () => {
+      await store.acquireLease(TARGET, 'b1', null, '2026-06-01T10:00:00Z');
+      const failure = await leaseFailure(store.acquireLease(TARGET, 'b2', null, '2026-06-01T11:00:00Z'));
+      expect(failure.details).toEqual({ holder: 'b1', targetTable: TARGET });
+      expect(failure.message).toContain(`${TARGET} is leased by backfill b1`);
+      expect((await store.leaseOf(TARGET))?.backfillId).toBe('b1');
+    });
+
+    it('leases each target separately', async () => {
+      await store.acquireLease(TARGET, 'b1', null, '2026-06-01T10:00:00Z');
+      await expect(store.acquireLease('finance.other', 'b2', null, '2026-06-01T10:00:00Z')).resolves.toMatchObject({ backfillId: 'b2' });
+    });
+
+    it('releaseLease frees the target for another backfill; only the holder can release', async () => {
+      await store.acquireLease(TARGET, 'b1', null, '2026-06-01T10:00:00Z');
+      await store.releaseLease(TARGET, 'b2');
+      expect((await store.leaseOf(TARGET))?.backfillId).toBe('b1');
+      await store.releaseLease(TARGET, 'b1');
+      expect(await store.leaseOf(TARGET)).toBeNull();
+      await store.releaseLease(TARGET, 'b1'); // idempotent
+      await expect(store.acquireLease(TARGET, 'b2', null, '2026-06-01T12:00:00Z')).resolves.toMatchObject({ backfillId: 'b2' });
+    });
+
+    it('lets exactly one of two concurrent backfills win a target', async () => {
+      for (let round = 0; round < 5; round++) {
+        const target = `finance.t${round}`;
+        const results = await Promise.allSettled([
+          store.acquireLease(target, 'b1', null, '2026-06-01T10:00:00Z'),
+          store.acquireLease(target, 'b2', null, '2026-06-01T10:00:00Z'),
+        ]);
+        const won = results.filter((r) => r.status === 'fulfilled');
+        const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+        expect(won, JSON.stringify(results)).toHaveLength(1);
+        expect(lost).toHaveLength(1);
+        expect(lost[0]!.reason).toBeInstanceOf(BackfillFailure);
+        expect((lost[0]!.reason as BackfillFailure).code).toBe(BackfillError.TargetLeased);
+        const winner = (won[0] as PromiseFulfilledResult<{ backfillId: string }>).value.backfillId;
+        expect((lost[0]!.reason as BackfillFailure).details.holder).toBe(winner);
+        expect((await store.leaseOf(target))?.backfillId).toBe(winner);
+      }
+      expect(await count('leases')).toBe(5);
+    });
+
+    it('lets the same backfill acquire concurrently twice without error', async () => {
+      const [a, b] = await Promise.all([
+        store.acquireLease(TARGET, 'b1', null, '2026-06-01T10:00:00Z'),
+        store.acquireLease(TARGET, 'b1', null, '2026-06-01T10:00:00Z'),
+      ]);
+      expect(a.backfillId).toBe('b1');
+      expect(b.backfillId).toBe('b1');
+      expect(await count('leases')).toBe(1);
+    });
+  });
+});
