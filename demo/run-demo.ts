@@ -56,7 +56,8 @@ async function main(): Promise<void> {
   try {
     const handle = await startBackfill(client, spec, { startedBy: 'demo' });
     const ui = server.uiUrl ? workflowUiUrl(server.namespace, handle.workflowId, { TEMPORAL_UI_URL: server.uiUrl }) : null;
-    console.log(`Started workflow ${handle.workflowId}${ui ? `\n  UI: ${ui}` : ''}`);
+    console.log(`Started workflow ${handle.workflowId}`);
+    if (ui) console.log(`  UI: ${ui}${opts.keepOpen ? '' : '  (run with --keep-open to keep the server and UI up afterwards)'}`);
     await handle.result();
     const status = await handle.query(statusQuery);
     console.log(`\n${status.backfillId}: ${status.state} — ${status.phase}`);
