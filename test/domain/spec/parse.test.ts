@@ -4,26 +4,15 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { EXAMPLES, SEED, edited, seed, type Raw } from '../../support/spec-fixtures';
 import { loadRunnableSpec, loadSpecFile, loadSpecText, type LocatedIssue } from '../../../client/load-spec';
 import { BackfillError, BackfillFailure, type BackfillErrorType } from '../../../contracts/errors';
 import { formatPath, parseSpec, runnableProblems, shadowTableFor, type SpecIssue } from '../../../domain/spec/parse';
 
-const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
-const SEED = join(EXAMPLES, 'seed-original.yaml');
 const RUNNABLE = join(EXAMPLES, 'revenue-tax-fix.yaml');
 const INVALID = join(EXAMPLES, 'invalid');
 
-/** A spec as a YAML loader returns it: edited freely before parsing. */
-type Raw = any;
-const seed = (): Raw => parse(readFileSync(SEED, 'utf8'));
-const edited = (edit: (s: Raw) => void): Raw => {
-  const s = seed();
-  edit(s);
-  return s;
-};
 
 function issuesOf(input: unknown, readSqlFile?: (p: string) => string): SpecIssue[] {
   const r = parseSpec(input, readSqlFile ? { readSqlFile } : {});

@@ -3,23 +3,12 @@
  * The base object is the runbook article's block (examples/seed-original.yaml), so every case is one
  * edit away from a spec known to validate.
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { edited, seed } from '../../support/spec-fixtures';
 import { parseSpec, type SpecIssue } from '../../../domain/spec/parse';
 import { DEFAULT_MAX_PARTITIONS } from '../../../domain/spec/schema';
 
-const SEED = fileURLToPath(new URL('../../../examples/seed-original.yaml', import.meta.url));
 
-/** A spec as a YAML loader returns it: edited freely before parsing. */
-type Raw = any;
-const seed = (): Raw => parse(readFileSync(SEED, 'utf8'));
-const edited = (edit: (s: Raw) => void): Raw => {
-  const s = seed();
-  edit(s);
-  return s;
-};
 
 function issuesOf(input: unknown): SpecIssue[] {
   const r = parseSpec(input);
