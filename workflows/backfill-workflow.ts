@@ -9,7 +9,7 @@ import { messageDescriptions, statusQuery } from '../contracts/messages';
 import { BackfillStateKey } from '../contracts/search-attributes';
 import type { BackfillInput, BackfillState, BackfillStatus } from '../contracts/status';
 import { canMove, inputProblems } from '../domain/lifecycle';
-import { planShape } from '../domain/plan';
+import { planShape, type PlanShape } from '../domain/plan';
 
 /** Short metadata calls (plan, control-schema bookkeeping). */
 const metadata = proxyActivities<Activities>({
@@ -17,13 +17,22 @@ const metadata = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes },
 });
 
+/** A plain Error here would fail the workflow task and retry forever; a bad range is bad input. */
+function shapeOf(spec: BackfillInput['spec']): PlanShape {
+  try {
+    return planShape(spec);
+  } catch (e) {
+    throw ApplicationFailure.nonRetryable(`Invalid backfill input: ${(e as Error).message}`, BackfillError.InvalidSpec);
+  }
+}
+
 export async function backfillWorkflow(input: BackfillInput): Promise<BackfillStatus> {
   const problems = inputProblems(input);
   if (problems.length) {
     throw ApplicationFailure.nonRetryable(`Invalid backfill input: ${problems.join('; ')}`, BackfillError.InvalidSpec);
   }
   const { spec } = input;
-  const shape = planShape(spec);
+  const shape = shapeOf(spec);
   const status: BackfillStatus = {
     backfillId: spec.backfill_id,
     state: 'planning',

@@ -107,4 +107,20 @@ describe('backfillWorkflow (walking skeleton)', () => {
     expect(started).toHaveLength(1);
     expect(started[0]?.activityTaskStartedEventAttributes?.attempt).toBe(1);
   });
+
+  it('fails with InvalidSpec, without retrying the workflow task, when started with an inverted range', async () => {
+    // A client that skips `backfill start`'s zod parse can still hand the workflow a bad spec.
+    const spec = specWith('inverted', { source_range: { ...baseSpec.source_range, start: '2026-05-31', end: '2024-12-01' } });
+    const handle = await env.client.workflow.start('backfillWorkflow', {
+      workflowId: workflowIdFor(spec.backfill_id),
+      taskQueue,
+      args: [{ spec, startedBy: 'vitest' }],
+    });
+    const error = await handle.result().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const cause = (error as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe(BackfillError.InvalidSpec);
+    expect((cause as ApplicationFailure).message).toContain('2026-05-31..2024-12-01');
+  });
 });
