@@ -17,6 +17,8 @@ export function exitCodeFor(code: BackfillErrorType): number {
       return ExitCode.unavailable;
     case BackfillError.TargetLeased:
     case BackfillError.WarehousePermanent:
+    case BackfillError.NotIdempotent:
+    case BackfillError.TransformOutOfPartition:
       return ExitCode.refused;
   }
 }

@@ -22,6 +22,10 @@ export const BackfillError = {
   WarehouseTransient: 'BackfillWarehouseTransient',
   /** The warehouse file is held by another process (DuckDB allows one writer per file). */
   WarehouseLocked: 'BackfillWarehouseLocked',
+  /** Rewriting one partition twice gave different results: the transform is not deterministic. */
+  NotIdempotent: 'BackfillNotIdempotent',
+  /** The transform returned rows outside the partition it was asked for. */
+  TransformOutOfPartition: 'BackfillTransformOutOfPartition',
   /** The Temporal CLI could not be found or installed. */
   TemporalUnavailable: 'BackfillTemporalUnavailable',
 } as const;
@@ -38,6 +42,8 @@ export const nonRetryableErrorTypes: BackfillErrorType[] = [
   BackfillError.MissingObject,
   BackfillError.WarehousePermanent,
   BackfillError.WarehouseLocked,
+  BackfillError.NotIdempotent,
+  BackfillError.TransformOutOfPartition,
 ];
 
 /**
