@@ -40,6 +40,22 @@ export interface AuditEntry {
   detail: Record<string, unknown>;
 }
 
+/** One checkpointed batch: the provenance stamp of what was written and how it was judged. */
+export interface Checkpoint {
+  backfillId: string;
+  batchIndex: number;
+  firstPartition: string;
+  lastPartition: string;
+  partitions: number;
+  rowsWritten: number;
+  codeVersion: string | null;
+  verdict: 'passed' | 'failed' | 'accepted';
+  /** Inputs, fingerprints, checks and timings; plain JSON. */
+  provenance: Record<string, unknown>;
+  startedAt: string | null;
+  finishedAt: string;
+}
+
 export interface Lease {
   targetTable: string;
   backfillId: string;
@@ -105,6 +121,47 @@ export class ControlStore {
       opts,
     );
     return { summary: JSON.parse(String(row.plan_json)) as Record<string, unknown>, batches };
+  }
+
+  /**
+   * Records a batch's checkpoint. Re-recording the same batch (an activity retry, or an operator
+   * accepting a failed verdict) replaces it in one transaction, so there is one row per batch.
+   */
+  async recordCheckpoint(c: Checkpoint, opts?: QueryOptions): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.execute(this.stmt(`DELETE FROM ${this.ref('checkpoints')} WHERE backfill_id = ? AND batch_index = ?`, [c.backfillId, c.batchIndex]));
+      await tx.execute(
+        this.stmt(`INSERT INTO ${this.ref('checkpoints')} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP))`, [
+          c.backfillId, c.batchIndex, c.firstPartition, c.lastPartition, c.partitions, c.rowsWritten, c.codeVersion,
+          c.verdict, JSON.stringify(c.provenance), c.startedAt, c.finishedAt,
+        ]),
+      );
+    }, opts);
+  }
+
+  async checkpoints(backfillId: string, opts?: QueryOptions): Promise<Checkpoint[]> {
+    const rows = await this.db.query(
+      this.stmt(
+        `SELECT backfill_id, batch_index, first_partition, last_partition, partitions, rows_written, code_version, verdict, provenance_json, ` +
+          `CAST(started_at AS VARCHAR) AS started_at, CAST(finished_at AS VARCHAR) AS finished_at ` +
+          `FROM ${this.ref('checkpoints')} WHERE backfill_id = ? ORDER BY batch_index`,
+        [backfillId],
+      ),
+      opts,
+    );
+    return rows.map((r) => ({
+      backfillId: String(r.backfill_id),
+      batchIndex: Number(r.batch_index),
+      firstPartition: String(r.first_partition),
+      lastPartition: String(r.last_partition),
+      partitions: Number(r.partitions),
+      rowsWritten: Number(r.rows_written),
+      codeVersion: r.code_version === null ? null : String(r.code_version),
+      verdict: String(r.verdict) as Checkpoint['verdict'],
+      provenance: JSON.parse(String(r.provenance_json)) as Record<string, unknown>,
+      startedAt: r.started_at === null ? null : String(r.started_at),
+      finishedAt: String(r.finished_at),
+    }));
   }
 
   /** Append-only: entries are never updated or deleted. */

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSpecFile } from '../../client/load-spec';
 import { BackfillError, BackfillFailure } from '../../contracts/errors';
 import { buildPlan, type Plan } from '../../domain/plan';
-import { CONTROL_SCHEMA, ControlStore, type ControlTable } from '../../warehouse/control-store';
+import { CONTROL_SCHEMA, ControlStore, type Checkpoint, type ControlTable } from '../../warehouse/control-store';
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
 
 const { spec } = loadSpecFile(fileURLToPath(new URL('../../examples/revenue-tax-fix.yaml', import.meta.url)));
@@ -35,6 +35,39 @@ describe('ControlStore on DuckDB', () => {
   });
   afterEach(async () => {
     await db?.close();
+  });
+
+  describe('checkpoints', () => {
+    const checkpoint = (batchIndex: number, verdict: Checkpoint['verdict'] = 'passed'): Checkpoint => ({
+      backfillId: spec.backfill_id,
+      batchIndex,
+      firstPartition: '2024-12-01',
+      lastPartition: '2024-12-07',
+      partitions: 7,
+      rowsWritten: 227,
+      codeVersion: 'git:8f31c2a',
+      verdict,
+      provenance: { fingerprints: { rows: 227 }, checks: [{ name: 'row-count', passed: verdict !== 'failed' }] },
+      startedAt: '2026-11-21T08:00:00.000Z',
+      finishedAt: '2026-11-21T08:00:05.000Z',
+    });
+
+    it('records one row per batch with its provenance, read back as plain JSON', async () => {
+      await store.recordCheckpoint(checkpoint(0));
+      await store.recordCheckpoint(checkpoint(1));
+      const rows = await store.checkpoints(spec.backfill_id);
+      expect(rows.map((r) => r.batchIndex)).toEqual([0, 1]);
+      expect(rows[0]).toMatchObject({ verdict: 'passed', rowsWritten: 227, codeVersion: 'git:8f31c2a', partitions: 7 });
+      expect(rows[0]!.provenance).toEqual(checkpoint(0).provenance);
+      expect(rows[0]!.finishedAt).toBe('2026-11-21 08:00:05');
+    });
+
+    it('replaces a batch recorded twice (a retry, or a failed verdict later accepted)', async () => {
+      await store.recordCheckpoint(checkpoint(3, 'failed'));
+      await store.recordCheckpoint(checkpoint(3, 'accepted'));
+      expect(await count('checkpoints')).toBe(1);
+      expect((await store.checkpoints(spec.backfill_id))[0]!.verdict).toBe('accepted');
+    });
   });
 
   describe('ensure', () => {
