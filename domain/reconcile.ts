@@ -1,0 +1,630 @@
+/**
+ * Reconciliation of one batch (runbook step 5): the shadow's planned partitions against production,
+ * at three levels — structural, aggregate, row-level — as a plain-JSON verdict. The warehouse layer
+ * measures and hands in the figures; this module only judges, so the workflow can call it and tests
+ * need no database. A failed check of severity 'fail' halts the workflow; 'warn' checks are shown to
+ * the approver and never stop a batch.
+ */
+import { partitionLabel, partitionOrdinal, type Grain } from './partitions';
+import type { BackfillSpec, Measure } from './spec/schema';
+import { formatDeltaRange } from './spec/values';
+
+/** The parts of the spec reconciliation reads; BackfillSpec satisfies it. */
+export type ReconcileSpec = Pick<BackfillSpec, 'measures' | 'validation' | 'source_range'>;
+
+/**
+ * One planned partition of the batch, production (old) against shadow (new). Labels are partition
+ * starts exactly as domain/plan.ts writes them; they are matched against `plannedPartitions` as text.
+ */
+export interface PartitionComparison {
+  partition: string;
+  oldRows: number;
+  /** 0 when the partition is absent from the shadow. */
+  newRows: number;
+  /** Distinct unique keys in the shadow partition (equal to newRows when the spec has no unique key). */
+  newDistinctKeys: number;
+  /** Column → count of NULLs in the shadow, for every validation.not_null column. */
+  nullViolations: Record<string, number>;
+  /** Measure column → exact sum as decimal text; null when the slice is empty or all NULL. Every measure must have a key. */
+  oldSums: Record<string, string | null>;
+  newSums: Record<string, string | null>;
+}
+
+/** A changed row, joined on the unique key; delta = new - old of `measure`. */
+export interface ChangedRow {
+  key: Record<string, string | number | null>;
+  measure: string;
+  oldValue: number | null;
+  newValue: number | null;
+  delta: number;
+}
+
+export interface BatchEvidence {
+  batchIndex: number;
+  partitions: PartitionComparison[];
+  plannedPartitions: string[];
+  topChangedRows: ChangedRow[];
+}
+
+/** Per-measure delta% of one partition; null where no percentage applies. */
+export type PartitionDeltas = Record<string, number | null>;
+
+/** Running totals over the batches reconciled so far. Plain JSON: it travels in workflow state. */
+export interface CumulativeTotals {
+  oldSums: Record<string, number>;
+  newSums: Record<string, number>;
+  oldRows: number;
+  newRows: number;
+  partitions: number;
+  /**
+   * Partitions at a month edge whose neighbour across the boundary belongs to a batch not yet
+   * reconciled, keyed by partition label: the month-boundary check pairs them when that batch comes.
+   */
+  monthEdges?: Record<string, PartitionDeltas>;
+}
+
+export type CheckKind = 'structural' | 'aggregate' | 'row-level';
+
+export interface Check {
+  kind: CheckKind;
+  name: string;
+  passed: boolean;
+  severity: 'fail' | 'warn';
+  /** What failed, where, the figures, and what to do. One line. */
+  message: string;
+  /** The (first) offending partition, when the check is about partitions. */
+  partition?: string;
+  measure?: string;
+}
+
+export interface MeasureVerdict {
+  column: string;
+  oldSum: number;
+  newSum: number;
+  /** 100 * (new - old) / |old| over the batch; null when old is 0. */
+  deltaPct: number | null;
+  /** The same over every batch reconciled so far, this one included. */
+  cumulativeDeltaPct: number | null;
+  expected: { min: number; max: number };
+}
+
+export interface BatchVerdict {
+  batchIndex: number;
+  passed: boolean;
+  checks: Check[];
+  /** Totals after this batch: hand them to the next batch's reconciliation. */
+  cumulative: CumulativeTotals;
+  measures: MeasureVerdict[];
+  /** Rows of the batch's planned partitions, production and shadow. */
+  rows: { old: number; new: number };
+  /** Largest changes first, at most validation.sample_rows, for the report. */
+  topChangedRows: ChangedRow[];
+}
+
+/**
+ * Percentage points a delta may sit outside its expected range and still pass. It absorbs the float
+ * error of 100 * (new - old) / |old| (and a delta that rounds onto a bound), and is far below any
+ * change a person would write a range for.
+ */
+export const PCT_EPSILON = 1e-6;
+
+/** The smallest month-boundary jump, in percentage points, that earns a warning. */
+export const MONTH_JUMP_FLOOR = 0.5;
+
+/** Offenders named in one message; the rest are counted, so a verdict stays small in history. */
+const MAX_LISTED = 10;
+
+export function emptyCumulative(): CumulativeTotals {
+  return { oldSums: {}, newSums: {}, oldRows: 0, newRows: 0, partitions: 0, monthEdges: {} };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evidence
+
+interface EvidenceView {
+  batchIndex: number;
+  /** Planned labels, distinct, in plan order. */
+  planned: string[];
+  /** The first comparison of each planned partition that has one. */
+  found: PartitionComparison[];
+  byLabel: Map<string, PartitionComparison>;
+  unplanned: string[];
+  duplicated: string[];
+}
+
+function viewOf(evidence: BatchEvidence): EvidenceView {
+  const planned = [...new Set(evidence.plannedPartitions)];
+  const plannedSet = new Set(planned);
+  const byLabel = new Map<string, PartitionComparison>();
+  const unplanned: string[] = [];
+  const duplicated: string[] = [];
+  for (const c of evidence.partitions) {
+    if (!plannedSet.has(c.partition)) unplanned.push(c.partition);
+    else if (byLabel.has(c.partition)) duplicated.push(c.partition);
+    else byLabel.set(c.partition, c);
+  }
+  const found = planned.flatMap((p) => {
+    const c = byLabel.get(p);
+    return c ? [c] : [];
+  });
+  return { batchIndex: evidence.batchIndex, planned, found, byLabel, unplanned, duplicated };
+}
+
+type SumRead = { value: number; problem: null } | { value: 0; problem: string };
+
+/** A sum as a number: null (empty slice) is 0; an absent key or non-numeric text is a problem. */
+function readSum(c: PartitionComparison, side: 'old' | 'new', column: string): SumRead {
+  const sums = side === 'old' ? c.oldSums : c.newSums;
+  const where = `${c.partition} ${side === 'old' ? 'production' : 'shadow'}`;
+  if (!Object.hasOwn(sums, column)) return { value: 0, problem: `${where} has no sum of ${column}` };
+  const text = sums[column];
+  if (text === null || text === undefined) return { value: 0, problem: null };
+  const value = text.trim() === '' ? Number.NaN : Number(text);
+  return Number.isFinite(value) ? { value, problem: null } : { value: 0, problem: `${where} sum of ${column} is ${JSON.stringify(text)}, not a number` };
+}
+
+function sideSum(found: PartitionComparison[], side: 'old' | 'new', column: string): { sum: number; problems: string[] } {
+  let sum = 0;
+  const problems: string[] = [];
+  for (const c of found) {
+    const r = readSum(c, side, column);
+    sum += r.value;
+    if (r.problem) problems.push(r.problem);
+  }
+  return { sum, problems };
+}
+
+/**
+ * The totals with one batch added: rows and the sum of every column the evidence or the totals
+ * carry, over the batch's planned partitions. Unreadable sums count as 0 here; the batch's
+ * measure checks fail on them. Month edges are carried over unchanged (reconcileBatch updates them).
+ */
+export function addBatch(before: CumulativeTotals, evidence: BatchEvidence): CumulativeTotals {
+  const { found, planned } = viewOf(evidence);
+  const columns = new Set([...Object.keys(before.oldSums), ...Object.keys(before.newSums)]);
+  for (const c of found) for (const k of [...Object.keys(c.oldSums), ...Object.keys(c.newSums)]) columns.add(k);
+  const oldSums: Record<string, number> = {};
+  const newSums: Record<string, number> = {};
+  for (const col of columns) {
+    oldSums[col] = (before.oldSums[col] ?? 0) + sideSum(found, 'old', col).sum;
+    newSums[col] = (before.newSums[col] ?? 0) + sideSum(found, 'new', col).sum;
+  }
+  return {
+    oldSums,
+    newSums,
+    oldRows: before.oldRows + found.reduce((a, c) => a + c.oldRows, 0),
+    newRows: before.newRows + found.reduce((a, c) => a + c.newRows, 0),
+    partitions: before.partitions + planned.length,
+    monthEdges: { ...(before.monthEdges ?? {}) },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting (messages are one line; figures are plain, locale-free)
+
+function num(x: number): string {
+  return String(Number(x.toPrecision(12)));
+}
+
+function signed(x: number): string {
+  const s = num(x);
+  return x > 0 && s !== '0' ? `+${s}` : s;
+}
+
+/** A percentage with a sign; more digits when two decimals would print it as one of `bounds`. */
+function pct(x: number | null, bounds: number[] = []): string {
+  if (x === null) return 'n/a';
+  let digits = 2;
+  while (digits < 8 && bounds.some((b) => Number(x.toFixed(digits)) === b && x !== b)) digits++;
+  const zero = (0).toFixed(digits);
+  const s = Math.abs(x) < 0.5 * 10 ** -digits ? zero : x.toFixed(digits);
+  return `${x > 0 && s !== zero ? '+' : ''}${s}%`;
+}
+
+function listed(items: string[]): string {
+  const shown = items.slice(0, MAX_LISTED).join('; ');
+  return items.length > MAX_LISTED ? `${shown}; and ${items.length - MAX_LISTED} more` : shown;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function keyText(key: ChangedRow['key']): string {
+  return Object.entries(key).map(([k, v]) => `${k}=${v === null ? 'NULL' : v}`).join(', ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Structural
+
+function partitionsPresent(v: EvidenceView): Check {
+  const base = { kind: 'structural', name: 'partitions-present', severity: 'fail' } as const;
+  if (v.planned.length === 0) {
+    return { ...base, passed: false, message: `batch ${v.batchIndex} has no planned partitions to reconcile; a batch never passes vacuously — the plan or the evidence is wrong, so recompute the batch's partitions from the plan and rerun reconciliation` };
+  }
+  const missing: Array<{ partition: string; text: string }> = [];
+  for (const p of v.planned) {
+    const c = v.byLabel.get(p);
+    if (!c) missing.push({ partition: p, text: `${p} (no comparison was made)` });
+    else if (c.oldRows > 0 && c.newRows <= 0) missing.push({ partition: p, text: `${p} (production ${c.oldRows} rows, shadow 0)` });
+  }
+  const problems: string[] = [];
+  if (missing.length) {
+    problems.push(`${missing.length} of ${v.planned.length} planned partitions are missing from the shadow: ${listed(missing.map((m) => m.text))}; rerun those partitions of batch ${v.batchIndex} — a batch never passes with a planned partition absent`);
+  }
+  if (v.unplanned.length) {
+    problems.push(`the evidence covers partitions outside batch ${v.batchIndex}'s plan: ${listed([...new Set(v.unplanned)])}; the comparison must cover exactly the planned partitions`);
+  }
+  if (v.duplicated.length) {
+    problems.push(`partitions compared more than once: ${listed([...new Set(v.duplicated)])}; the comparison must return one row per partition`);
+  }
+  if (problems.length === 0) {
+    const empty = v.found.filter((c) => c.oldRows <= 0 && c.newRows <= 0).length;
+    return { ...base, passed: true, message: `all ${v.planned.length} planned partitions of batch ${v.batchIndex} are present${empty ? ` (${empty} empty in production and shadow)` : ''}` };
+  }
+  const first = missing[0]?.partition ?? v.unplanned[0] ?? v.duplicated[0];
+  return { ...base, passed: false, message: problems.join('. '), ...(first ? { partition: first } : {}) };
+}
+
+function rowCount(v: EvidenceView, tolerance: number): Check {
+  const base = { kind: 'structural', name: 'row-count', severity: 'fail' } as const;
+  const tolText = tolerance === 0 ? '0 (exact)' : `${num(tolerance)} (${num(tolerance * 100)}%)`;
+  // The slack absorbs float error in tolerance * oldRows (0.29 * 100 is 28.999999999999996).
+  const allowed = (c: PartitionComparison) => Math.floor(tolerance * c.oldRows + 1e-9);
+  const offenders = v.found.filter((c) => Math.abs(c.newRows - c.oldRows) > allowed(c));
+  const oldRows = v.found.reduce((a, c) => a + c.oldRows, 0);
+  const newRows = v.found.reduce((a, c) => a + c.newRows, 0);
+  if (offenders.length === 0) {
+    return { ...base, passed: true, message: `row counts within row_count_tolerance ${tolText} in all ${v.found.length} compared partitions of batch ${v.batchIndex} (production ${oldRows}, shadow ${newRows})` };
+  }
+  const items = offenders.map((c) => `${c.partition}: production ${c.oldRows}, shadow ${c.newRows} (${signed(c.newRows - c.oldRows)}, allowed ±${allowed(c)})`);
+  return {
+    ...base,
+    passed: false,
+    partition: offenders[0]!.partition,
+    message: `row counts differ beyond row_count_tolerance ${tolText} in ${offenders.length} of ${v.found.length} partitions of batch ${v.batchIndex}: ${listed(items)}; compare the keys of production and shadow in those partitions to find the lost or extra rows and fix the transform — raise validation.row_count_tolerance only if the grain legitimately changed`,
+  };
+}
+
+function uniqueKey(v: EvidenceView): Check {
+  const base = { kind: 'structural', name: 'unique-key', severity: 'fail' } as const;
+  const offenders = v.found.filter((c) => c.newDistinctKeys !== c.newRows);
+  if (offenders.length === 0) {
+    return { ...base, passed: true, message: `unique key is unique in all ${v.found.length} compared partitions of batch ${v.batchIndex}` };
+  }
+  const items = offenders.map((c) =>
+    c.newDistinctKeys < c.newRows
+      ? `${c.partition}: ${c.newRows} rows but ${c.newDistinctKeys} distinct keys (${c.newRows - c.newDistinctKeys} duplicate rows)`
+      : `${c.partition}: ${c.newDistinctKeys} distinct keys but only ${c.newRows} rows (inconsistent evidence)`,
+  );
+  return {
+    ...base,
+    passed: false,
+    partition: offenders[0]!.partition,
+    message: `unique key is not unique in the shadow in ${offenders.length} of ${v.found.length} partitions of batch ${v.batchIndex}: ${listed(items)}; find the keys with count(*) > 1 in those partitions (target.unique_key), fix the join or deduplication in the transform, and rerun the batch`,
+  };
+}
+
+function notNull(v: EvidenceView, required: string[]): Check {
+  const base = { kind: 'structural', name: 'not-null', severity: 'fail' } as const;
+  const items: string[] = [];
+  let first: string | undefined;
+  for (const c of v.found) {
+    const before = items.length;
+    for (const [column, count] of Object.entries(c.nullViolations)) {
+      if (count !== 0) items.push(`${c.partition}: ${column} has ${count} NULLs`);
+    }
+    if (c.newRows > 0) {
+      for (const column of required) {
+        if (!Object.hasOwn(c.nullViolations, column)) items.push(`${c.partition}: no NULL count for required column ${column} (the comparison must count every validation.not_null column)`);
+      }
+    }
+    if (items.length > before) first ??= c.partition;
+  }
+  if (items.length === 0) {
+    const what = required.length ? `required columns (${required.join(', ')})` : 'required columns';
+    return { ...base, passed: true, message: `${what} hold no NULLs in the ${v.found.length} compared partitions of batch ${v.batchIndex}` };
+  }
+  return {
+    ...base,
+    passed: false,
+    ...(first ? { partition: first } : {}),
+    message: `required columns are not all non-null in the shadow of batch ${v.batchIndex}: ${listed(items)}; fix the transform so it fills those columns (or filters such rows upstream) and rerun the batch`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Aggregate
+
+interface DeltaJudgement {
+  deltaPct: number | null;
+  /** |new - old| is within abs_tolerance: equal, whatever the percentage says. */
+  withinTolerance: boolean;
+  passed: boolean;
+}
+
+/**
+ * |new - old| within abs_tolerance is equal (float noise, data-diff#649); the slack covers the
+ * rounding of the subtraction itself. Otherwise the percentage must lie in the expected range,
+ * widened by PCT_EPSILON. With old 0 no percentage applies, so only the tolerance can pass.
+ */
+function judgeDelta(m: Measure, oldSum: number, newSum: number): DeltaJudgement {
+  const diff = newSum - oldSum;
+  const slack = 4 * Number.EPSILON * Math.max(Math.abs(oldSum), Math.abs(newSum));
+  const withinTolerance = Math.abs(diff) <= m.abs_tolerance + slack;
+  const deltaPct = oldSum === 0 ? null : (100 * diff) / Math.abs(oldSum);
+  const inRange = deltaPct !== null && deltaPct >= m.expected_delta.min - PCT_EPSILON && deltaPct <= m.expected_delta.max + PCT_EPSILON;
+  return { deltaPct, withinTolerance, passed: withinTolerance || inRange };
+}
+
+/** Where the spec sets this measure's expected range, for "what to do". */
+function expectedPath(spec: ReconcileSpec, column: string): string {
+  if (spec.validation.measures?.[column]) return `validation.measures.${column}.expected_delta`;
+  if (column === spec.validation.revenue_measure && spec.validation.revenue_delta_expected) return 'validation.revenue_delta_expected';
+  return `the expected_delta of ${column}`;
+}
+
+function measureCheck(
+  spec: ReconcileSpec,
+  m: Measure,
+  scope: { name: string; where: string; oldSum: number; newSum: number; problems: string[] },
+): { check: Check; judgement: DeltaJudgement } {
+  const base = { kind: 'aggregate', name: scope.name, severity: 'fail', measure: m.column } as const;
+  const judgement = judgeDelta(m, scope.oldSum, scope.newSum);
+  const range = formatDeltaRange(m.expected_delta);
+  const figures = `production ${num(scope.oldSum)}, shadow ${num(scope.newSum)}, difference ${signed(scope.newSum - scope.oldSum)}`;
+  if (scope.problems.length) {
+    return {
+      judgement: { ...judgement, passed: false },
+      check: { ...base, passed: false, message: `${m.column} cannot be reconciled ${scope.where}: ${listed(scope.problems)}; the comparison must sum every measure for every planned partition — fix it and rerun reconciliation` },
+    };
+  }
+  const { deltaPct, withinTolerance, passed } = judgement;
+  let message: string;
+  if (passed) {
+    message = withinTolerance
+      ? `${m.column} unchanged ${scope.where} (${figures}): the difference is within abs_tolerance ${num(m.abs_tolerance)}`
+      : `${m.column} changed ${pct(deltaPct)} ${scope.where} (${figures}), within the expected ${range}`;
+  } else if (deltaPct === null) {
+    message = `${m.column} changed ${scope.where} from a production sum of 0 (${figures}), so no percentage applies and the difference exceeds abs_tolerance ${num(m.abs_tolerance)}; read the top changed rows to see where the new values come from, and fix the transform or the spec`;
+  } else {
+    message = `${m.column} changed ${pct(deltaPct, [m.expected_delta.min, m.expected_delta.max])} ${scope.where} (${figures}), outside the expected ${range} (${expectedPath(spec, m.column)}; abs_tolerance ${num(m.abs_tolerance)}); read the top changed rows to see what moved — fix the transform and rerun the batch, or, if the change is intended, correct the expected range and start a new run`;
+  }
+  return { judgement, check: { ...base, passed, message } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Month boundaries
+//
+// Rule: a correction should move a measure by about the same percentage on both sides of a month
+// boundary; a jump there points at month-keyed logic (a rate table, a calendar join, a month-end
+// job) that the change did not intend. At day and hour grain, for every boundary between the last
+// partition of one month and the first of the next (both inside the source range), each measure's
+// per-partition delta% on the two sides is compared. A jump of more than
+// max(expected range width, MONTH_JUMP_FLOOR) percentage points is flagged: within the range's
+// width both sides could be legitimate, and the floor keeps "0%" measures from flagging noise.
+// A partition's delta is 0 when |new - old| is within abs_tolerance, and unknown (skipped) when the
+// partition is empty on either side or its production sum is 0. A boundary whose other side is in
+// a batch not yet reconciled waits in CumulativeTotals.monthEdges and is checked with that batch.
+// The check is a warning: a real discontinuity can be explained (a tax rate effective on the 1st),
+// so it goes to the approver rather than halting; glaring errors are caught by the range checks.
+// At month grain every partition is a month, so the check does not apply.
+
+const monthOf = (label: string) => label.slice(0, 7);
+
+function partitionDeltas(measures: Measure[], c: PartitionComparison | undefined): PartitionDeltas {
+  const out: PartitionDeltas = {};
+  for (const m of measures) {
+    if (!c || c.oldRows <= 0 || c.newRows <= 0) {
+      out[m.column] = null;
+      continue;
+    }
+    const o = readSum(c, 'old', m.column);
+    const n = readSum(c, 'new', m.column);
+    if (o.problem || n.problem) {
+      out[m.column] = null;
+      continue;
+    }
+    const j = judgeDelta(m, o.value, n.value);
+    out[m.column] = j.withinTolerance ? 0 : j.deltaPct;
+  }
+  return out;
+}
+
+interface Jump {
+  measure: string;
+  before: string;
+  after: string;
+  from: number;
+  to: number;
+  jump: number;
+  threshold: number;
+}
+
+function monthBoundary(
+  spec: ReconcileSpec,
+  v: EvidenceView,
+  edgesBefore: Record<string, PartitionDeltas>,
+): { check: Check; edges: Record<string, PartitionDeltas> } {
+  const base = { kind: 'aggregate', name: 'month-boundary', severity: 'warn' } as const;
+  const grain: Grain = spec.source_range.grain;
+  const edges = { ...edgesBefore };
+  if (grain === 'month') {
+    return { edges, check: { ...base, passed: true, message: 'month-boundary check does not apply at month grain (each partition is a month)' } };
+  }
+  const rangeFirst = partitionOrdinal(spec.source_range.start, grain);
+  const rangeLast = partitionOrdinal(spec.source_range.end, grain);
+  // Canonical label → planned label, so neighbours computed by ordinal find the evidence.
+  const planned = new Map<string, { ordinal: number; label: string }>();
+  for (const label of v.planned) {
+    const o = partitionOrdinal(label, grain);
+    if (o !== null) planned.set(partitionLabel(o, grain), { ordinal: o, label });
+  }
+  const inRange = (o: number) => rangeFirst !== null && rangeLast !== null && o >= rangeFirst && o <= rangeLast;
+  const deltasOf = (canonical: string) => partitionDeltas(spec.measures, v.byLabel.get(planned.get(canonical)?.label ?? canonical));
+
+  const jumps: Jump[] = [];
+  const checked: string[] = [];
+  const pending: string[] = [];
+  const compare = (before: string, from: PartitionDeltas, after: string, to: PartitionDeltas) => {
+    checked.push(`${before} → ${after}`);
+    for (const m of spec.measures) {
+      const a = from[m.column];
+      const b = to[m.column];
+      if (a === null || a === undefined || b === null || b === undefined) continue;
+      const threshold = Math.max(m.expected_delta.max - m.expected_delta.min, MONTH_JUMP_FLOOR);
+      const jump = Math.abs(b - a);
+      if (jump > threshold + PCT_EPSILON) jumps.push({ measure: m.column, before, after, from: a, to: b, jump, threshold });
+    }
+  };
+
+  const ordered = [...planned.entries()].sort((x, y) => x[1].ordinal - y[1].ordinal);
+  for (const [label, { ordinal }] of ordered) {
+    const next = partitionLabel(ordinal + 1, grain);
+    if (inRange(ordinal + 1) && monthOf(next) !== monthOf(label)) {
+      if (planned.has(next)) compare(label, deltasOf(label), next, deltasOf(next));
+      else if (edges[next]) {
+        compare(label, deltasOf(label), next, edges[next]);
+        delete edges[next];
+      } else {
+        edges[label] = deltasOf(label);
+        pending.push(`${label} → ${next}`);
+      }
+    }
+    const prev = partitionLabel(ordinal - 1, grain);
+    if (inRange(ordinal - 1) && monthOf(prev) !== monthOf(label) && !planned.has(prev)) {
+      if (edges[prev]) {
+        compare(prev, edges[prev], label, deltasOf(label));
+        delete edges[prev];
+      } else {
+        edges[label] = deltasOf(label);
+        pending.push(`${prev} → ${label}`);
+      }
+    }
+  }
+
+  const later = pending.length ? `; ${pending.join(', ')} will be checked when the batch on its other side is reconciled` : '';
+  if (jumps.length === 0) {
+    const message = checked.length
+      ? `month boundaries ${checked.join(', ')}: no measure's delta% jumps by more than max(expected range width, ${MONTH_JUMP_FLOOR} points)${later}`
+      : `no month boundary is complete within batch ${v.batchIndex}${later}`;
+    return { edges, check: { ...base, passed: true, message } };
+  }
+  jumps.sort((x, y) => y.jump - x.jump);
+  const items = jumps.map((j) => `${j.measure} ${pct(j.from)} on ${j.before} → ${pct(j.to)} on ${j.after} (${j.jump.toFixed(2)} points, threshold ${j.threshold.toFixed(2)})`);
+  const top = jumps[0]!;
+  return {
+    edges,
+    check: {
+      ...base,
+      passed: false,
+      measure: top.measure,
+      partition: top.after,
+      message: `delta% jumps across a month boundary: ${listed(items)}; a jump wider than the expected range is a discontinuity the change does not explain — confirm the cause (e.g. a rate effective on the 1st) before approving, or look for month-keyed lookups in the transform (warning: the batch is not failed)${later}`,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row level
+
+function topChanged(spec: ReconcileSpec, batchIndex: number, rows: ChangedRow[]): { check: Check; rows: ChangedRow[] } {
+  const base = { kind: 'row-level', name: 'top-changed', severity: 'warn', passed: true } as const;
+  const tolerance = new Map(spec.measures.map((m) => [m.column, m.abs_tolerance]));
+  // A row that moved by no more than its measure's abs_tolerance is float noise, not a change.
+  const changed = rows.filter((r) => Number.isFinite(r.delta) && Math.abs(r.delta) > (tolerance.get(r.measure) ?? 0));
+  const noise = rows.length - changed.length;
+  const sorted = [...changed].sort(
+    (a, b) =>
+      Math.abs(b.delta) - Math.abs(a.delta) ||
+      a.measure.localeCompare(b.measure) ||
+      JSON.stringify(a.key).localeCompare(JSON.stringify(b.key)),
+  );
+  const kept = sorted.slice(0, Math.max(0, spec.validation.sample_rows)).map((r) => ({ ...r, key: { ...r.key } }));
+  const noiseText = noise ? `; ${plural(noise, 'row')} within abs_tolerance left out as float noise` : '';
+  const largest = sorted[0];
+  let message: string;
+  if (!largest) message = `no row changed beyond its measure's abs_tolerance in batch ${batchIndex}${noiseText}`;
+  else {
+    const what = `${largest.measure} ${signed(largest.delta)} at ${keyText(largest.key)} (${largest.oldValue === null ? 'NULL' : num(largest.oldValue)} → ${largest.newValue === null ? 'NULL' : num(largest.newValue)})`;
+    message = kept.length
+      ? `kept the ${kept.length} largest of ${plural(sorted.length, 'changed row')} in batch ${batchIndex} for the report; largest: ${what}${noiseText}`
+      : `validation.sample_rows is 0, so none of the ${plural(sorted.length, 'changed row')} in batch ${batchIndex} is kept; largest: ${what}${noiseText}`;
+  }
+  return { rows: kept, check: { ...base, message, ...(largest ? { measure: largest.measure } : {}) } };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Judges one batch. `cumulativeBefore` holds the batches reconciled before this one; the verdict's
+ * `cumulative` includes this batch and is what the next batch receives (when a batch is rerun, pass
+ * the totals from before its first attempt again).
+ */
+export function reconcileBatch(spec: ReconcileSpec, evidence: BatchEvidence, cumulativeBefore: CumulativeTotals): BatchVerdict {
+  const v = viewOf(evidence);
+  const cumulative = addBatch(cumulativeBefore, evidence);
+  const where = `in batch ${v.batchIndex}`;
+  const checks: Check[] = [
+    partitionsPresent(v),
+    rowCount(v, spec.validation.row_count_tolerance),
+    uniqueKey(v),
+    notNull(v, spec.validation.not_null ?? []),
+  ];
+
+  const measures: MeasureVerdict[] = [];
+  if (spec.measures.length === 0) {
+    checks.push({ kind: 'aggregate', name: 'measure-delta', severity: 'warn', passed: true, message: 'no measure has an expected delta, so only row counts were reconciled; add validation.measures to check sums' });
+  }
+  for (const m of spec.measures) {
+    const oldSide = sideSum(v.found, 'old', m.column);
+    const newSide = sideSum(v.found, 'new', m.column);
+    const problems = [...oldSide.problems, ...newSide.problems];
+    const batch = measureCheck(spec, m, { name: 'measure-delta', where, oldSum: oldSide.sum, newSum: newSide.sum, problems });
+    const cum = measureCheck(spec, m, {
+      name: 'measure-delta-cumulative',
+      where: `over the ${cumulative.partitions} partitions reconciled so far`,
+      oldSum: cumulative.oldSums[m.column] ?? 0,
+      newSum: cumulative.newSums[m.column] ?? 0,
+      problems: problems.length ? [`batch ${v.batchIndex}'s sums are unreadable (see measure-delta)`] : [],
+    });
+    checks.push(batch.check, cum.check);
+    measures.push({
+      column: m.column,
+      oldSum: oldSide.sum,
+      newSum: newSide.sum,
+      deltaPct: batch.judgement.deltaPct,
+      cumulativeDeltaPct: cum.judgement.deltaPct,
+      expected: { min: m.expected_delta.min, max: m.expected_delta.max },
+    });
+  }
+
+  const boundary = monthBoundary(spec, v, cumulativeBefore.monthEdges ?? {});
+  checks.push(boundary.check);
+  cumulative.monthEdges = boundary.edges;
+
+  const top = topChanged(spec, v.batchIndex, evidence.topChangedRows);
+  checks.push(top.check);
+
+  return {
+    batchIndex: v.batchIndex,
+    passed: checks.every((c) => c.passed || c.severity === 'warn'),
+    checks,
+    cumulative,
+    measures,
+    rows: { old: v.found.reduce((a, c) => a + c.oldRows, 0), new: v.found.reduce((a, c) => a + c.newRows, 0) },
+    topChangedRows: top.rows,
+  };
+}
+
+/** One line for logs and status. */
+export function summarizeVerdict(v: BatchVerdict): string {
+  const failed = v.checks.filter((c) => !c.passed && c.severity === 'fail');
+  if (failed.length) {
+    const more = failed.length > 1 ? ` (+${failed.length - 1} more failed: ${failed.slice(1).map((c) => c.name).join(', ')})` : '';
+    return `batch ${v.batchIndex} FAILED: ${failed[0]!.message}${more}`;
+  }
+  const measures = v.measures.map((m) => `${m.column} ${m.deltaPct === null ? 'n/a (production 0)' : pct(m.deltaPct)} (cum ${pct(m.cumulativeDeltaPct)})`);
+  const rows = v.rows.old === v.rows.new ? `rows ${v.rows.old}=${v.rows.new}` : `rows ${v.rows.old}→${v.rows.new}`;
+  const warnings = v.checks.filter((c) => !c.passed);
+  const warned = warnings.length ? `; ${plural(warnings.length, 'warning')}: ${warnings.map((c) => c.name).join(', ')}` : '';
+  return `batch ${v.batchIndex} passed: ${[...measures, rows].join(', ')}${warned}`;
+}

@@ -1,0 +1,490 @@
+/**
+ * Batch reconciliation over the runbook's spec: structural, aggregate (batch, cumulative, month
+ * boundary) and row-level checks, with the figures and places each message must name.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  addBatch,
+  emptyCumulative,
+  reconcileBatch,
+  summarizeVerdict,
+  type BatchEvidence,
+  type BatchVerdict,
+  type ChangedRow,
+  type Check,
+  type CumulativeTotals,
+  type PartitionComparison,
+  type ReconcileSpec,
+} from '../../domain/reconcile';
+import { partitionLabel, partitionOrdinal, type Grain } from '../../domain/partitions';
+import { parseSpec } from '../../domain/spec/parse';
+import { edited, type Raw } from '../support/spec-fixtures';
+
+const REQUIRED = ['revenue_date', 'merchant_id', 'gross_revenue', 'net_revenue'];
+
+/** The seed spec (net_revenue -1.5% to -0.8%) plus gross_revenue at 0%, parsed as a run would. */
+function specWith(edit?: (s: Raw) => void): ReconcileSpec {
+  const r = parseSpec(
+    edited((s) => {
+      s.validation.measures = { gross_revenue: { expected_delta: '0%' } };
+      s.validation.not_null = REQUIRED;
+      s.validation.sample_rows = 5;
+      edit?.(s);
+    }),
+  );
+  if (!r.ok) throw new Error(`test spec is invalid: ${JSON.stringify(r.issues)}`);
+  return r.spec;
+}
+
+const SPEC = specWith();
+
+function labels(first: string, n: number, grain: Grain = 'day'): string[] {
+  const o = partitionOrdinal(first, grain)!;
+  return Array.from({ length: n }, (_, i) => partitionLabel(o + i, grain));
+}
+
+/** 100 rows, net_revenue 1000 → 988 (-1.2%), gross_revenue 1200 with float noise of 1e-7. */
+function comparison(partition: string, over: Partial<PartitionComparison> = {}): PartitionComparison {
+  return {
+    partition,
+    oldRows: 100,
+    newRows: 100,
+    newDistinctKeys: 100,
+    nullViolations: Object.fromEntries(REQUIRED.map((c) => [c, 0])),
+    oldSums: { net_revenue: '1000.00', gross_revenue: '1200.00' },
+    newSums: { net_revenue: '988.00', gross_revenue: '1200.0000001' },
+    ...over,
+  };
+}
+
+/** Net revenue old → new for one partition, gross unchanged. */
+const net = (oldSum: string, newSum: string): Partial<PartitionComparison> => ({
+  oldSums: { net_revenue: oldSum, gross_revenue: '1200.00' },
+  newSums: { net_revenue: newSum, gross_revenue: '1200.00' },
+});
+
+function evidence(
+  batchIndex: number,
+  planned: string[],
+  edit: (p: string, i: number) => Partial<PartitionComparison> = () => ({}),
+  topChangedRows: ChangedRow[] = [],
+): BatchEvidence {
+  return { batchIndex, plannedPartitions: planned, partitions: planned.map((p, i) => comparison(p, edit(p, i))), topChangedRows };
+}
+
+function check(v: BatchVerdict, name: string, measure?: string): Check {
+  const found = v.checks.filter((c) => c.name === name && (measure === undefined || c.measure === measure));
+  expect(found, `exactly one ${name} check${measure ? ` for ${measure}` : ''}`).toHaveLength(1);
+  return found[0]!;
+}
+
+const failedNames = (v: BatchVerdict) => v.checks.filter((c) => !c.passed && c.severity === 'fail').map((c) => c.name);
+
+const WEEK = labels('2025-06-09', 7);
+
+describe('the spec reconciliation reads', () => {
+  it('holds expected deltas in percent and the row tolerance as a fraction', () => {
+    expect(SPEC.measures).toEqual([
+      { column: 'net_revenue', expected_delta: { min: -1.5, max: -0.8 }, abs_tolerance: 0.005 },
+      { column: 'gross_revenue', expected_delta: { min: 0, max: 0 }, abs_tolerance: 0.005 },
+    ]);
+    expect(SPEC.validation.row_count_tolerance).toBe(0);
+    expect(specWith((s) => (s.validation.row_count_tolerance = '1%')).validation.row_count_tolerance).toBe(0.01);
+  });
+});
+
+describe('a batch that reconciles', () => {
+  const v = reconcileBatch(SPEC, evidence(3, WEEK), emptyCumulative());
+
+  it('passes every check, with gross_revenue float noise inside abs_tolerance', () => {
+    expect(v.passed).toBe(true);
+    expect(v.checks.filter((c) => !c.passed)).toEqual([]);
+    expect(v.checks.map((c) => `${c.kind}/${c.name}${c.measure ? `:${c.measure}` : ''}`)).toEqual([
+      'structural/partitions-present',
+      'structural/row-count',
+      'structural/unique-key',
+      'structural/not-null',
+      'aggregate/measure-delta:net_revenue',
+      'aggregate/measure-delta-cumulative:net_revenue',
+      'aggregate/measure-delta:gross_revenue',
+      'aggregate/measure-delta-cumulative:gross_revenue',
+      'aggregate/month-boundary',
+      'row-level/top-changed',
+    ]);
+    expect(check(v, 'measure-delta', 'gross_revenue').message).toMatch(/gross_revenue unchanged in batch 3 .*within abs_tolerance 0\.005/);
+  });
+
+  it('reports each measure with batch and cumulative deltas in percent', () => {
+    expect(v.measures).toHaveLength(2);
+    const [netM, grossM] = v.measures;
+    expect(netM).toMatchObject({ column: 'net_revenue', oldSum: 7000, newSum: 6916, expected: { min: -1.5, max: -0.8 } });
+    expect(netM!.deltaPct).toBeCloseTo(-1.2, 10);
+    expect(netM!.cumulativeDeltaPct).toBeCloseTo(-1.2, 10);
+    expect(grossM!.column).toBe('gross_revenue');
+    expect(grossM!.deltaPct).toBeGreaterThan(0);
+    expect(grossM!.deltaPct).toBeLessThan(1e-6);
+    expect(v.rows).toEqual({ old: 700, new: 700 });
+  });
+
+  it('summarizes in one line', () => {
+    expect(summarizeVerdict(v)).toBe('batch 3 passed: net_revenue -1.20% (cum -1.20%), gross_revenue 0.00% (cum 0.00%), rows 700=700');
+  });
+
+  it('is plain JSON', () => {
+    expect(JSON.parse(JSON.stringify(v))).toEqual(v);
+  });
+});
+
+describe('structural: partitions present', () => {
+  it('fails when a planned partition has production rows but none in the shadow, naming it with its counts', () => {
+    const v = reconcileBatch(SPEC, evidence(4, WEEK, (p) => (p === '2025-06-11' ? { newRows: 0, newDistinctKeys: 0, newSums: { net_revenue: null, gross_revenue: null } } : {})), emptyCumulative());
+    const c = check(v, 'partitions-present');
+    expect(v.passed).toBe(false);
+    expect(c).toMatchObject({ kind: 'structural', passed: false, severity: 'fail', partition: '2025-06-11' });
+    expect(c.message).toContain('1 of 7 planned partitions are missing from the shadow: 2025-06-11 (production 100 rows, shadow 0)');
+    expect(c.message).toMatch(/rerun/);
+    expect(summarizeVerdict(v)).toMatch(/^batch 4 FAILED: 1 of 7 planned partitions are missing/);
+  });
+
+  it('fails when a planned partition was not compared at all', () => {
+    const e = evidence(4, WEEK);
+    e.partitions = e.partitions.filter((c) => c.partition !== '2025-06-15');
+    const c = check(reconcileBatch(SPEC, e, emptyCumulative()), 'partitions-present');
+    expect(c.passed).toBe(false);
+    expect(c.message).toContain('2025-06-15 (no comparison was made)');
+  });
+
+  it('accepts a partition that is empty in production and in the shadow', () => {
+    const empty = { oldRows: 0, newRows: 0, newDistinctKeys: 0, oldSums: { net_revenue: null, gross_revenue: null }, newSums: { net_revenue: null, gross_revenue: null } };
+    const v = reconcileBatch(SPEC, evidence(4, WEEK, (p) => (p === '2025-06-12' ? empty : {})), emptyCumulative());
+    expect(v.passed).toBe(true);
+    expect(check(v, 'partitions-present').message).toContain('(1 empty in production and shadow)');
+  });
+
+  it('fails on evidence for a partition outside the plan, or a batch with no planned partitions', () => {
+    const e = evidence(4, WEEK);
+    e.partitions.push(comparison('2025-06-16'));
+    const c = check(reconcileBatch(SPEC, e, emptyCumulative()), 'partitions-present');
+    expect(c.passed).toBe(false);
+    expect(c.message).toContain("outside batch 4's plan: 2025-06-16");
+
+    const none = reconcileBatch(SPEC, evidence(5, []), emptyCumulative());
+    expect(none.passed).toBe(false);
+    expect(check(none, 'partitions-present').message).toContain('batch 5 has no planned partitions');
+  });
+});
+
+describe('structural: row count', () => {
+  const offByOne = (p: string) => (p === '2025-06-13' ? { oldRows: 1000, newRows: 999, newDistinctKeys: 999 } : {});
+
+  it('is exact at tolerance 0: one row fewer fails, naming the partition and both counts', () => {
+    const v = reconcileBatch(SPEC, evidence(6, WEEK, offByOne), emptyCumulative());
+    const c = check(v, 'row-count');
+    expect(v.passed).toBe(false);
+    expect(failedNames(v)).toEqual(['row-count']);
+    expect(c).toMatchObject({ passed: false, severity: 'fail', partition: '2025-06-13' });
+    expect(c.message).toContain('row_count_tolerance 0 (exact)');
+    expect(c.message).toContain('2025-06-13: production 1000, shadow 999 (-1, allowed ±0)');
+  });
+
+  it('allows tolerance × production rows: 1% of 1000 is 10', () => {
+    const spec = specWith((s) => (s.validation.row_count_tolerance = 0.01));
+    const rows = (newRows: number) => (p: string) => (p === '2025-06-13' ? { oldRows: 1000, newRows, newDistinctKeys: newRows } : {});
+    expect(reconcileBatch(spec, evidence(6, WEEK, offByOne), emptyCumulative()).passed).toBe(true);
+    expect(reconcileBatch(spec, evidence(6, WEEK, rows(1010)), emptyCumulative()).passed).toBe(true);
+    const over = reconcileBatch(spec, evidence(6, WEEK, rows(1011)), emptyCumulative());
+    expect(over.passed).toBe(false);
+    expect(check(over, 'row-count').message).toContain('production 1000, shadow 1011 (+11, allowed ±10)');
+  });
+
+  it('does not lose a row to float error in the tolerance (0.29 × 100 is 28.999…)', () => {
+    const spec = specWith((s) => (s.validation.row_count_tolerance = 0.29));
+    const v = reconcileBatch(spec, evidence(6, WEEK, (p) => (p === '2025-06-13' ? { newRows: 71, newDistinctKeys: 71 } : {})), emptyCumulative());
+    expect(check(v, 'row-count').passed).toBe(true);
+  });
+});
+
+describe('structural: unique key and required fields', () => {
+  it('fails on duplicate keys, naming the partition and the duplicate count', () => {
+    const v = reconcileBatch(SPEC, evidence(7, WEEK, (p) => (p === '2025-06-14' ? { newDistinctKeys: 98 } : {})), emptyCumulative());
+    const c = check(v, 'unique-key');
+    expect(v.passed).toBe(false);
+    expect(c).toMatchObject({ passed: false, partition: '2025-06-14' });
+    expect(c.message).toContain('2025-06-14: 100 rows but 98 distinct keys (2 duplicate rows)');
+  });
+
+  it('fails on NULLs in a required column, naming partition, column and count', () => {
+    const nulls = { ...Object.fromEntries(REQUIRED.map((c) => [c, 0])), net_revenue: 3 };
+    const v = reconcileBatch(SPEC, evidence(7, WEEK, (p) => (p === '2025-06-10' ? { nullViolations: nulls } : {})), emptyCumulative());
+    const c = check(v, 'not-null');
+    expect(v.passed).toBe(false);
+    expect(failedNames(v)).toEqual(['not-null']);
+    expect(c).toMatchObject({ passed: false, partition: '2025-06-10' });
+    expect(c.message).toContain('2025-06-10: net_revenue has 3 NULLs');
+  });
+
+  it('fails when a required column was not counted, rather than passing unchecked', () => {
+    const v = reconcileBatch(SPEC, evidence(7, WEEK, (p) => (p === '2025-06-10' ? { nullViolations: { revenue_date: 0 } } : {})), emptyCumulative());
+    const c = check(v, 'not-null');
+    expect(c.passed).toBe(false);
+    expect(c.message).toContain('2025-06-10: no NULL count for required column merchant_id');
+  });
+});
+
+describe('aggregate: measure delta, batch and cumulative', () => {
+  /** 70 partitions before this batch, net_revenue at `pct`% overall. */
+  const before = (pct: number): CumulativeTotals => ({
+    ...emptyCumulative(),
+    oldSums: { net_revenue: 70_000, gross_revenue: 84_000 },
+    newSums: { net_revenue: 70_000 * (1 + pct / 100), gross_revenue: 84_000 },
+    oldRows: 7000,
+    newRows: 7000,
+    partitions: 70,
+  });
+
+  it('fails a batch outside its range even when the cumulative delta is within', () => {
+    const v = reconcileBatch(SPEC, evidence(10, WEEK, () => net('1000.00', '980.00')), before(-1.2));
+    const batch = check(v, 'measure-delta', 'net_revenue');
+    const cum = check(v, 'measure-delta-cumulative', 'net_revenue');
+    expect(v.passed).toBe(false);
+    expect(failedNames(v)).toEqual(['measure-delta']);
+    expect(batch).toMatchObject({ kind: 'aggregate', passed: false, severity: 'fail', measure: 'net_revenue' });
+    expect(batch.message).toContain('net_revenue changed -2.00% in batch 10 (production 7000, shadow 6860, difference -140)');
+    expect(batch.message).toContain('outside the expected -1.5% to -0.8% (validation.revenue_delta_expected; abs_tolerance 0.005)');
+    expect(cum.passed).toBe(true);
+    expect(v.measures[0]!.cumulativeDeltaPct).toBeCloseTo((100 * (69_160 + 6860 - 77_000)) / 77_000, 10);
+  });
+
+  it('fails when the cumulative delta drifts outside the range while the batch is within', () => {
+    const v = reconcileBatch(SPEC, evidence(10, WEEK), before(-1.7));
+    const cum = check(v, 'measure-delta-cumulative', 'net_revenue');
+    expect(v.passed).toBe(false);
+    expect(failedNames(v)).toEqual(['measure-delta-cumulative']);
+    expect(check(v, 'measure-delta', 'net_revenue').passed).toBe(true);
+    expect(cum.message).toMatch(/net_revenue changed -1\.65% over the 77 partitions reconciled so far .*outside the expected -1\.5% to -0\.8%/);
+  });
+
+  it('names the measures path when the range is set there', () => {
+    const v = reconcileBatch(SPEC, evidence(10, WEEK, () => ({ newSums: { net_revenue: '988.00', gross_revenue: '1212.00' } })), emptyCumulative());
+    const c = check(v, 'measure-delta', 'gross_revenue');
+    expect(c.passed).toBe(false);
+    expect(c.message).toContain('gross_revenue changed +1.00% in batch 10');
+    expect(c.message).toContain('outside the expected 0% (validation.measures.gross_revenue.expected_delta');
+  });
+
+  it('treats a delta on a bound as inside, despite float error', () => {
+    // 100 * (1.0835 - 1.1) / 1.1 is -1.5000000000000164 in floating point; exactly -1.5 in decimal.
+    const v = reconcileBatch(SPEC, evidence(11, ['2025-06-09'], () => net('1.1', '1.0835')), emptyCumulative());
+    expect(v.measures[0]!.deltaPct!).toBeLessThan(-1.5);
+    expect(check(v, 'measure-delta', 'net_revenue').passed).toBe(true);
+  });
+
+  it('fails just outside a bound, printing enough digits to show it', () => {
+    const v = reconcileBatch(SPEC, evidence(11, ['2025-06-09'], () => net('1000', '992.001')), emptyCumulative());
+    const c = check(v, 'measure-delta', 'net_revenue');
+    expect(c.passed).toBe(false);
+    expect(c.message).toContain('changed -0.7999% in batch 11');
+  });
+
+  it('treats a difference within abs_tolerance as unchanged whatever the percentage, and only then', () => {
+    const tiny = () => ({ oldSums: { net_revenue: '1000', gross_revenue: '1.000' }, newSums: { net_revenue: '988', gross_revenue: '1.004' } });
+    expect(check(reconcileBatch(SPEC, evidence(12, ['2025-06-09'], tiny), emptyCumulative()), 'measure-delta', 'gross_revenue').passed).toBe(true);
+    const strict = specWith((s) => (s.validation.measures.gross_revenue.abs_tolerance = 0.001));
+    const c = check(reconcileBatch(strict, evidence(12, ['2025-06-09'], tiny), emptyCumulative()), 'measure-delta', 'gross_revenue');
+    expect(c.passed).toBe(false);
+    expect(c.message).toContain('gross_revenue changed +0.40% in batch 12 (production 1, shadow 1.004, difference +0.004)');
+  });
+
+  it('measures a negative production sum against its magnitude, so a fall stays negative', () => {
+    const v = reconcileBatch(SPEC, evidence(12, ['2025-06-09'], () => net('-1000', '-1012')), emptyCumulative());
+    expect(v.measures[0]!.deltaPct).toBeCloseTo(-1.2, 10);
+    expect(check(v, 'measure-delta', 'net_revenue').passed).toBe(true);
+  });
+
+  it('handles a production sum of 0: no percentage, and only abs_tolerance can pass', () => {
+    const zero = (newSum: string | null) => () => ({ oldSums: { net_revenue: '0', gross_revenue: null }, newSums: { net_revenue: newSum, gross_revenue: null } });
+    const same = reconcileBatch(SPEC, evidence(13, ['2025-06-09'], zero('0.0000001')), emptyCumulative());
+    expect(same.passed).toBe(true);
+    expect(same.measures[0]!.deltaPct).toBeNull();
+    expect(summarizeVerdict(same)).toContain('net_revenue n/a (production 0)');
+
+    const strict = specWith((s) => (s.validation.measures = { gross_revenue: { expected_delta: '0%' }, net_revenue: { expected_delta: '-1.5% to -0.8%', abs_tolerance: 0 } }));
+    expect(reconcileBatch(strict, evidence(13, ['2025-06-09'], zero('0.0000001')), emptyCumulative()).passed).toBe(false);
+
+    const grown = reconcileBatch(SPEC, evidence(13, ['2025-06-09'], zero('5')), emptyCumulative());
+    const c = check(grown, 'measure-delta', 'net_revenue');
+    expect(c.passed).toBe(false);
+    expect(c.message).toContain('from a production sum of 0 (production 0, shadow 5, difference +5)');
+  });
+
+  it('fails, naming the partition, when a sum is missing or not a number', () => {
+    const bad = reconcileBatch(SPEC, evidence(14, WEEK, (p) => (p === '2025-06-12' ? { newSums: { net_revenue: 'abc', gross_revenue: '1200' } } : {})), emptyCumulative());
+    expect(bad.passed).toBe(false);
+    expect(check(bad, 'measure-delta', 'net_revenue').message).toContain('2025-06-12 shadow sum of net_revenue is "abc", not a number');
+    expect(check(bad, 'measure-delta-cumulative', 'net_revenue').passed).toBe(false);
+    expect(JSON.parse(JSON.stringify(bad.cumulative))).toEqual(bad.cumulative);
+
+    const absent = reconcileBatch(SPEC, evidence(14, WEEK, (p) => (p === '2025-06-12' ? { oldSums: { net_revenue: '1000' } } : {})), emptyCumulative());
+    expect(check(absent, 'measure-delta', 'gross_revenue').message).toContain('2025-06-12 production has no sum of gross_revenue');
+    expect(check(absent, 'measure-delta', 'net_revenue').passed).toBe(true);
+  });
+});
+
+describe('aggregate: cumulative totals', () => {
+  it('accumulate over three batches', () => {
+    const batches = [
+      evidence(0, labels('2024-12-01', 7), () => net('1000', '990')),
+      evidence(1, labels('2024-12-08', 7), () => net('2000', '1976')),
+      evidence(2, labels('2024-12-15', 7), (_p, i) => ({ ...net('500', '494'), oldRows: 50 + i, newRows: 50 + i, newDistinctKeys: 50 + i })),
+    ];
+    let cumulative = emptyCumulative();
+    const verdicts: BatchVerdict[] = [];
+    for (const e of batches) {
+      const v = reconcileBatch(SPEC, e, cumulative);
+      verdicts.push(v);
+      cumulative = v.cumulative;
+    }
+    expect(verdicts.map((v) => v.passed)).toEqual([true, true, true]);
+    expect(cumulative).toMatchObject({
+      oldSums: { net_revenue: 24_500, gross_revenue: 25_200 },
+      newSums: { net_revenue: 24_220, gross_revenue: 25_200 },
+      oldRows: 1400 + 7 * 50 + 21,
+      newRows: 1400 + 7 * 50 + 21,
+      partitions: 21,
+    });
+    expect(verdicts.map((v) => v.measures[0]!.deltaPct)).toEqual([-1, -1.2, -1.2]);
+    expect(verdicts[1]!.measures[0]!.cumulativeDeltaPct).toBeCloseTo((100 * (6930 + 13_832 - 21_000)) / 21_000, 12);
+    expect(verdicts[2]!.measures[0]!.cumulativeDeltaPct).toBeCloseTo((100 * (24_220 - 24_500)) / 24_500, 12);
+    expect(summarizeVerdict(verdicts[2]!)).toMatch(/^batch 2 passed: net_revenue -1\.20% \(cum -1\.14%\)/);
+  });
+
+  it('addBatch adds only planned partitions and leaves the totals it was given alone', () => {
+    const before = emptyCumulative();
+    const e = evidence(0, ['2025-06-09', '2025-06-10']);
+    e.partitions.push(comparison('2025-06-20'));
+    const after = addBatch(before, e);
+    expect(after).toMatchObject({ oldRows: 200, newRows: 200, partitions: 2, oldSums: { net_revenue: 2000 } });
+    expect(before).toEqual(emptyCumulative());
+  });
+});
+
+describe('aggregate: month boundary', () => {
+  /** net_revenue delta% per day; the batch as a whole stays inside -1.5%..-0.8%. */
+  const byDay = (deltas: Record<string, number>) => (p: string) => {
+    const d = deltas[p] ?? -1.2;
+    return net('1000', String(1000 * (1 + d / 100)));
+  };
+  const SPANNING = labels('2025-01-29', 7);
+
+  it('warns, without failing the batch, when the delta jumps across the boundary inside a batch', () => {
+    const v = reconcileBatch(SPEC, evidence(8, SPANNING, byDay({ '2025-01-31': -0.5, '2025-02-01': -1.45 })), emptyCumulative());
+    const c = check(v, 'month-boundary');
+    expect(v.passed).toBe(true);
+    expect(check(v, 'measure-delta', 'net_revenue').passed).toBe(true);
+    expect(c).toMatchObject({ kind: 'aggregate', passed: false, severity: 'warn', measure: 'net_revenue', partition: '2025-02-01' });
+    expect(c.message).toContain('net_revenue -0.50% on 2025-01-31 → -1.45% on 2025-02-01 (0.95 points, threshold 0.70)');
+    expect(summarizeVerdict(v)).toMatch(/^batch 8 passed: .*; 1 warning: month-boundary$/);
+  });
+
+  it('does not warn on a jump within the expected range width', () => {
+    const v = reconcileBatch(SPEC, evidence(8, SPANNING, byDay({ '2025-01-31': -0.85, '2025-02-01': -1.45 })), emptyCumulative());
+    const c = check(v, 'month-boundary');
+    expect(c.passed).toBe(true);
+    expect(c.message).toContain('month boundaries 2025-01-31 → 2025-02-01');
+  });
+
+  it('uses a floor of 0.5 points for a 0% measure', () => {
+    const gross = (after: string) => (p: string) =>
+      p === '2025-02-01' ? { newSums: { net_revenue: '988.00', gross_revenue: after } } : {};
+    const small = reconcileBatch(SPEC, evidence(8, SPANNING, gross('1204.8')), emptyCumulative());
+    expect(check(small, 'month-boundary').passed).toBe(true);
+    const big = reconcileBatch(SPEC, evidence(8, SPANNING, gross('1207.2')), emptyCumulative());
+    expect(check(big, 'month-boundary')).toMatchObject({ passed: false, measure: 'gross_revenue' });
+    expect(check(big, 'month-boundary').message).toContain('threshold 0.50');
+  });
+
+  it('says so when no boundary falls in the batch', () => {
+    const c = check(reconcileBatch(SPEC, evidence(9, WEEK), emptyCumulative()), 'month-boundary');
+    expect(c.passed).toBe(true);
+    expect(c.message).toContain('no month boundary');
+  });
+
+  it('pairs a boundary that falls between two batches, in either order', () => {
+    const january = evidence(0, labels('2025-01-25', 7), byDay({ '2025-01-31': -0.5 }));
+    const february = evidence(1, labels('2025-02-01', 7), byDay({ '2025-02-01': -1.45 }));
+
+    const first = reconcileBatch(SPEC, january, emptyCumulative());
+    expect(check(first, 'month-boundary').passed).toBe(true);
+    expect(check(first, 'month-boundary').message).toContain('2025-01-31 → 2025-02-01 will be checked when the batch on its other side is reconciled');
+    expect(Object.keys(first.cumulative.monthEdges ?? {})).toEqual(['2025-01-31']);
+    const second = reconcileBatch(SPEC, february, first.cumulative);
+    expect(check(second, 'month-boundary')).toMatchObject({ passed: false, severity: 'warn', partition: '2025-02-01' });
+    expect(second.passed).toBe(true);
+    expect(second.cumulative.monthEdges).toEqual({});
+
+    const newestFirst = reconcileBatch(SPEC, { ...january, batchIndex: 1 }, reconcileBatch(SPEC, { ...february, batchIndex: 0 }, emptyCumulative()).cumulative);
+    expect(check(newestFirst, 'month-boundary').message).toContain('-0.50% on 2025-01-31 → -1.45% on 2025-02-01');
+  });
+
+  it('leaves no edge waiting at the start of the source range', () => {
+    const v = reconcileBatch(SPEC, evidence(0, labels('2024-12-01', 7)), emptyCumulative());
+    expect(v.cumulative.monthEdges).toEqual({});
+  });
+
+  it('works at hour grain and does not apply at month grain', () => {
+    const hourly = specWith((s) => Object.assign(s.source_range, { grain: 'hour', start: '2025-01-31T20:00', end: '2025-02-01T03:00' }));
+    const hours = labels('2025-01-31T20:00:00', 8, 'hour');
+    const v = reconcileBatch(hourly, evidence(0, hours, byDay({ '2025-01-31T23:00:00': -0.5, '2025-02-01T00:00:00': -1.45 })), emptyCumulative());
+    expect(check(v, 'month-boundary')).toMatchObject({ passed: false, partition: '2025-02-01T00:00:00' });
+
+    const monthly = specWith((s) => Object.assign(s.source_range, { grain: 'month', start: '2025-01', end: '2025-03' }));
+    const m = reconcileBatch(monthly, evidence(0, ['2025-01-01', '2025-02-01', '2025-03-01'], byDay({ '2025-02-01': -0.5 })), emptyCumulative());
+    expect(check(m, 'month-boundary')).toMatchObject({ passed: true, severity: 'warn' });
+    expect(check(m, 'month-boundary').message).toContain('does not apply at month grain');
+  });
+});
+
+describe('row level: top changed rows', () => {
+  const row = (merchant: number, delta: number, measure = 'net_revenue'): ChangedRow => ({
+    key: { revenue_date: '2025-06-09', merchant_id: merchant },
+    measure,
+    oldValue: 100,
+    newValue: 100 + delta,
+    delta,
+  });
+
+  it('keeps the largest absolute deltas first, capped at sample_rows, leaving out float noise', () => {
+    const rows = [row(1, -1), row(2, 7.5), row(3, -12.25), row(4, 0.5), row(5, -3), row(6, 2), row(7, -0.75), row(8, 0.0000001, 'gross_revenue')];
+    const v = reconcileBatch(SPEC, evidence(2, WEEK, () => ({}), rows), emptyCumulative());
+    const c = check(v, 'top-changed');
+    expect(v.topChangedRows.map((r) => r.delta)).toEqual([-12.25, 7.5, -3, 2, -1]);
+    expect(c).toMatchObject({ kind: 'row-level', passed: true, severity: 'warn', measure: 'net_revenue' });
+    expect(c.message).toContain('kept the 5 largest of 7 changed rows in batch 2');
+    expect(c.message).toContain('largest: net_revenue -12.25 at revenue_date=2025-06-09, merchant_id=3 (100 → 87.75)');
+    expect(c.message).toContain('1 row within abs_tolerance left out as float noise');
+    expect(v.passed).toBe(true);
+  });
+
+  it('keeps none when sample_rows is 0, and still passes', () => {
+    const spec = specWith((s) => (s.validation.sample_rows = 0));
+    const v = reconcileBatch(spec, evidence(2, WEEK, () => ({}), [row(1, -4)]), emptyCumulative());
+    expect(v.topChangedRows).toEqual([]);
+    expect(check(v, 'top-changed').message).toContain('validation.sample_rows is 0');
+    expect(v.passed).toBe(true);
+  });
+});
+
+describe('summarizeVerdict on failure', () => {
+  it('leads with the first failing check and counts the others', () => {
+    const v = reconcileBatch(
+      SPEC,
+      evidence(12, WEEK, (p) => (p === '2025-06-13' ? { newRows: 99, newDistinctKeys: 98, ...net('1000', '900') } : {})),
+      emptyCumulative(),
+    );
+    expect(failedNames(v)).toEqual(['row-count', 'unique-key', 'measure-delta', 'measure-delta-cumulative']);
+    const line = summarizeVerdict(v);
+    expect(line).toMatch(/^batch 12 FAILED: row counts differ beyond row_count_tolerance 0 \(exact\) in 1 of 7 partitions of batch 12: 2025-06-13: production 100, shadow 99/);
+    expect(line).toContain('(+3 more failed: unique-key, measure-delta, measure-delta-cumulative)');
+    expect(line).not.toContain('\n');
+  });
+});
