@@ -55,6 +55,29 @@ export interface FingerprintSpec {
   hashColumns: readonly string[];
 }
 
+export interface PartitionStatsSpec {
+  table: TableName;
+  partitionKey: string;
+  grain: PartitionGrain;
+  from: string;
+  to: string;
+  uniqueKey: readonly string[];
+  measures: readonly string[];
+  notNull: readonly string[];
+}
+
+export interface ChangedRowsSpec {
+  before: TableName;
+  after: TableName;
+  partitionKey: string;
+  grain: PartitionGrain;
+  from: string;
+  to: string;
+  uniqueKey: readonly string[];
+  measure: string;
+  limit: number;
+}
+
 export interface Dialect {
   readonly name: string;
   /** Quote one already-validated identifier part. */
@@ -82,6 +105,16 @@ export interface Dialect {
   fingerprint(spec: FingerprintSpec): Statement;
   /** Existing rows per partition in [from, to): columns `partition_start` (ISO text), `row_count`. */
   rowsPerPartition(table: TableName, partitionKey: string, grain: PartitionGrain, from: string, to: string): Statement;
+  /**
+   * Per-partition statistics of a slice: columns `partition_start`, `row_count`, `distinct_keys`,
+   * `measure_<i>` (exact sum as text) and `nulls_<i>` (NULL count of notNull[i]).
+   */
+  partitionStats(spec: PartitionStatsSpec): Statement;
+  /**
+   * Rows whose `measure` differs between `before` and `after` in [from, to), joined on the unique
+   * key, largest absolute change first: key columns plus `old_value`, `new_value`, `delta`.
+   */
+  changedRows(spec: ChangedRowsSpec): Statement;
   /** Columns of a table: columns `name`, `type`, `nullable`. */
   describeTable(table: TableName): Statement;
   /** Plan for a query, as rows the driver knows how to read (see Driver.explain). */

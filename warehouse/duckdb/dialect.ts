@@ -4,7 +4,7 @@
  * renames, which DuckDB runs transactionally.
  */
 import type { TableName } from '../identifiers';
-import type { Dialect, FingerprintSpec, PartitionGrain, Statement } from '../warehouse';
+import type { ChangedRowsSpec, Dialect, FingerprintSpec, PartitionGrain, PartitionStatsSpec, Statement } from '../warehouse';
 
 const quoteIdent = (part: string): string => `"${part.replace(/"/g, '""')}"`;
 
@@ -77,6 +77,40 @@ export const duckDbDialect: Dialect = {
         `SELECT ${partitionLabel(key, grain)} AS "partition_start", count(*) AS "row_count" ` +
         `FROM ${table(t)} WHERE ${rangeFilter(key, grain)} GROUP BY 1 ORDER BY 1`,
       params: [from, to],
+    };
+  },
+
+  partitionStats(spec: PartitionStatsSpec): Statement {
+    const key = quoteIdent(spec.partitionKey);
+    const keys = spec.uniqueKey.map(quoteIdent);
+    const distinctKeys = keys.length === 1 ? `count(DISTINCT ${keys[0]})` : `count(DISTINCT row(${keys.join(', ')}))`;
+    const columns = [
+      `${partitionLabel(key, spec.grain)} AS "partition_start"`,
+      `count(*) AS "row_count"`,
+      `${distinctKeys} AS "distinct_keys"`,
+      ...spec.measures.map((m, i) => `CAST(sum(${quoteIdent(m)}) AS VARCHAR) AS "measure_${i}"`),
+      ...spec.notNull.map((c, i) => `count(*) - count(${quoteIdent(c)}) AS "nulls_${i}"`),
+    ];
+    return {
+      sql: `SELECT ${columns.join(', ')} FROM ${table(spec.table)} WHERE ${rangeFilter(key, spec.grain)} GROUP BY 1 ORDER BY 1`,
+      params: [spec.from, spec.to],
+    };
+  },
+
+  changedRows(spec: ChangedRowsSpec): Statement {
+    const key = quoteIdent(spec.partitionKey);
+    const m = quoteIdent(spec.measure);
+    const slice = (t: TableName) => `(SELECT * FROM ${table(t)} WHERE ${rangeFilter(key, spec.grain)})`;
+    const oldValue = `CAST(o.${m} AS DOUBLE)`;
+    const newValue = `CAST(n.${m} AS DOUBLE)`;
+    return {
+      sql:
+        `SELECT ${spec.uniqueKey.map(quoteIdent).join(', ')}, ${oldValue} AS "old_value", ${newValue} AS "new_value", ` +
+        `coalesce(${newValue}, 0) - coalesce(${oldValue}, 0) AS "delta" ` +
+        `FROM ${slice(spec.before)} AS o FULL OUTER JOIN ${slice(spec.after)} AS n USING (${spec.uniqueKey.map(quoteIdent).join(', ')}) ` +
+        `WHERE o.${m} IS DISTINCT FROM n.${m} ORDER BY abs(coalesce(${newValue}, 0) - coalesce(${oldValue}, 0)) DESC, 1 ` +
+        `LIMIT ${Math.max(0, Math.floor(spec.limit))}`,
+      params: [spec.from, spec.to],
     };
   },
 

@@ -182,3 +182,30 @@ describe('the text runs on DuckDB', () => {
     await db.execute(d.dropTable(shadow));
   });
 });
+
+describe('reconciliation statements', () => {
+  it('partitionStats groups by partition label with sums, distinct keys and NULL counts, bounds bound', () => {
+    const stmt = d.partitionStats({
+      table: revenue, partitionKey: 'revenue_date', grain: 'day', from: '2025-01-01', to: '2025-01-08',
+      uniqueKey: ['revenue_date', 'merchant_id'], measures: ['net_revenue'], notNull: ['merchant_id'],
+    });
+    expect(stmt.sql).toBe(
+      `SELECT strftime(CAST("revenue_date" AS DATE), '%Y-%m-%d') AS "partition_start", count(*) AS "row_count", ` +
+        `count(DISTINCT row("revenue_date", "merchant_id")) AS "distinct_keys", CAST(sum("net_revenue") AS VARCHAR) AS "measure_0", ` +
+        `count(*) - count("merchant_id") AS "nulls_0" FROM "finance"."daily_revenue" ` +
+        `WHERE "revenue_date" >= CAST($1 AS DATE) AND "revenue_date" < CAST($2 AS DATE) GROUP BY 1 ORDER BY 1`,
+    );
+    expect(stmt.params).toEqual(['2025-01-01', '2025-01-08']);
+  });
+
+  it('changedRows full-joins both slices on the unique key, largest change first, limit inlined as an integer', () => {
+    const stmt = d.changedRows({
+      before: revenue, after: v2, partitionKey: 'revenue_date', grain: 'day', from: '2025-01-01', to: '2025-01-08',
+      uniqueKey: ['revenue_date', 'merchant_id'], measure: 'net_revenue', limit: 100.7,
+    });
+    expect(stmt.sql).toContain(`FROM (SELECT * FROM "finance"."daily_revenue" WHERE "revenue_date" >= CAST($1 AS DATE) AND "revenue_date" < CAST($2 AS DATE)) AS o FULL OUTER JOIN (SELECT * FROM "finance"."daily_revenue_v2" WHERE`);
+    expect(stmt.sql).toContain('USING ("revenue_date", "merchant_id") WHERE o."net_revenue" IS DISTINCT FROM n."net_revenue"');
+    expect(stmt.sql).toMatch(/ORDER BY abs\(.*\) DESC, 1 LIMIT 100$/);
+    expect(stmt.params).toEqual(['2025-01-01', '2025-01-08']);
+  });
+});

@@ -1,0 +1,92 @@
+/**
+ * What reconciliation needs from the warehouse for one batch: per-partition statistics of
+ * production (old) and shadow (new), and the largest changed rows joined on the unique key.
+ * The verdict itself is pure (domain/reconcile.ts).
+ */
+import type { Partition } from '../domain/partitions';
+import type { BatchEvidence, ChangedRow, PartitionComparison } from '../domain/reconcile';
+import type { BackfillSpec } from '../domain/spec/schema';
+import { tablesOf } from './shadow';
+import type { Driver, QueryOptions, Row } from './warehouse';
+import type { TableName } from './identifiers';
+
+type Stats = { rows: number; distinctKeys: number; sums: Record<string, string | null>; nulls: Record<string, number> };
+
+async function statsByPartition(db: Driver, spec: BackfillSpec, table: TableName, from: string, to: string, opts?: QueryOptions) {
+  const measures = spec.measures.map((m) => m.column);
+  const notNull = spec.validation.not_null;
+  const rows = await db.query(
+    db.dialect.partitionStats({
+      table, partitionKey: spec.target.partition_key, grain: spec.source_range.grain, from, to,
+      uniqueKey: spec.target.unique_key ?? [spec.target.partition_key], measures, notNull,
+    }),
+    opts,
+  );
+  const out: Record<string, Stats> = {};
+  for (const r of rows) {
+    out[String(r.partition_start)] = {
+      rows: Number(r.row_count),
+      distinctKeys: Number(r.distinct_keys),
+      sums: Object.fromEntries(measures.map((m, i) => [m, r[`measure_${i}`] === null ? null : String(r[`measure_${i}`])])),
+      nulls: Object.fromEntries(notNull.map((c, i) => [c, Number(r[`nulls_${i}`])])),
+    };
+  }
+  return out;
+}
+
+function emptyStats(spec: BackfillSpec): Stats {
+  return {
+    rows: 0,
+    distinctKeys: 0,
+    sums: Object.fromEntries(spec.measures.map((m) => [m.column, null])),
+    nulls: Object.fromEntries(spec.validation.not_null.map((c) => [c, 0])),
+  };
+}
+
+const changedRow = (keys: readonly string[], measure: string) => (r: Row): ChangedRow => ({
+  key: Object.fromEntries(keys.map((k) => [k, r[k] as string | number | null])),
+  measure,
+  oldValue: r.old_value === null ? null : Number(r.old_value),
+  newValue: r.new_value === null ? null : Number(r.new_value),
+  delta: Number(r.delta),
+});
+
+export async function gatherBatchEvidence(
+  db: Driver,
+  spec: BackfillSpec,
+  batchIndex: number,
+  partitions: Partition[],
+  opts?: QueryOptions,
+): Promise<BatchEvidence> {
+  const { target, shadow } = tablesOf(spec);
+  const from = partitions[0]!.start;
+  const to = partitions[partitions.length - 1]!.end;
+  const before = await statsByPartition(db, spec, target, from, to, opts);
+  const after = await statsByPartition(db, spec, shadow, from, to, opts);
+  const comparisons: PartitionComparison[] = partitions.map((p) => {
+    const o = before[p.start] ?? emptyStats(spec);
+    const n = after[p.start] ?? emptyStats(spec);
+    return {
+      partition: p.start,
+      oldRows: o.rows,
+      newRows: n.rows,
+      newDistinctKeys: n.distinctKeys,
+      nullViolations: n.nulls,
+      oldSums: o.sums,
+      newSums: n.sums,
+    };
+  });
+  const keys = spec.target.unique_key ?? [spec.target.partition_key];
+  const topChangedRows: ChangedRow[] = [];
+  for (const m of spec.measures) {
+    const rows = await db.query(
+      db.dialect.changedRows({
+        before: target, after: shadow, partitionKey: spec.target.partition_key, grain: spec.source_range.grain,
+        from, to, uniqueKey: keys, measure: m.column, limit: spec.validation.sample_rows,
+      }),
+      opts,
+    );
+    topChangedRows.push(...rows.map(changedRow(keys, m.column)));
+  }
+  return { batchIndex, partitions: comparisons, plannedPartitions: partitions.map((p) => p.start), topChangedRows };
+}
