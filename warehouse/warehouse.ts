@@ -42,38 +42,33 @@ export interface ColumnInfo {
 
 export type PartitionGrain = 'hour' | 'day' | 'month';
 
-/** What a fingerprint covers: a slice [from, to) of a table on its partition key. */
-export interface FingerprintSpec {
-  table: TableName;
+/** A slice [from, to) of a table's partition key, and the key that identifies its rows. */
+export interface SliceSpec {
   partitionKey: string;
   grain: PartitionGrain;
   from: string;
   to: string;
   uniqueKey: readonly string[];
+}
+
+/** What a fingerprint covers. */
+export interface FingerprintSpec extends SliceSpec {
+  table: TableName;
   measures: readonly string[];
   /** Columns hashed into the row hash (audit columns such as recalculated_at left out). */
   hashColumns: readonly string[];
 }
 
-export interface PartitionStatsSpec {
+export interface PartitionStatsSpec extends SliceSpec {
   table: TableName;
-  partitionKey: string;
-  grain: PartitionGrain;
-  from: string;
-  to: string;
-  uniqueKey: readonly string[];
   measures: readonly string[];
   notNull: readonly string[];
 }
 
-export interface ChangedRowsSpec {
+/** Rows of one measure that differ between two tables over the same slice. */
+export interface ChangedRowsSpec extends SliceSpec {
   before: TableName;
   after: TableName;
-  partitionKey: string;
-  grain: PartitionGrain;
-  from: string;
-  to: string;
-  uniqueKey: readonly string[];
   measure: string;
   limit: number;
 }
