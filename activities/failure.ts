@@ -3,7 +3,7 @@
  * of the same type, non-retryable when retrying cannot help; anything else stays retryable.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { BackfillError, isBackfillFailure, nonRetryableErrorTypes } from '../contracts/errors';
+import { isBackfillFailure, nonRetryableErrorTypes } from '../contracts/errors';
 
 export function toApplicationFailure(e: unknown): unknown {
   if (e instanceof ApplicationFailure) return e;
@@ -33,4 +33,3 @@ export function withFailureTranslation<T extends Record<string, (...args: never[
   return wrapped as T;
 }
 
-export { BackfillError };

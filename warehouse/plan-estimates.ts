@@ -7,13 +7,9 @@ import { buildPlan, planShape, representativePartition, type Plan, type PlanEsti
 import { partitionAtOrdinal, partitionOrdinal } from '../domain/partitions';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { compileTransform } from '../domain/transform-sql';
+import { describeTable } from './catalog';
 import { parseTableName } from './identifiers';
 import type { ColumnInfo, Driver, QueryOptions } from './warehouse';
-
-export async function describeTable(db: Driver, table: string, opts?: QueryOptions): Promise<ColumnInfo[]> {
-  const rows = await db.query(db.dialect.describeTable(parseTableName(table)), opts);
-  return rows.map((r) => ({ name: String(r.name), type: String(r.type), nullable: Boolean(r.nullable) }));
-}
 
 /** Refuses with MissingObject, naming the YAML path, when the target or a column the spec names is absent. */
 export async function checkTargetColumns(db: Driver, spec: BackfillSpec, opts?: QueryOptions): Promise<ColumnInfo[]> {

@@ -8,8 +8,8 @@ import type { Partition } from '../domain/partitions';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { compileTransform } from '../domain/transform-sql';
 import { fingerprint, fingerprintDifferences, type Fingerprint } from './fingerprint';
+import { columnNames, tableExists } from './catalog';
 import { parseTableName, type TableName } from './identifiers';
-import { describeTable } from './plan-estimates';
 import type { Driver, FingerprintSpec, QueryOptions } from './warehouse';
 
 /** Bounds wide enough to cover any partition, for "everything outside this partition". */
@@ -30,13 +30,9 @@ export function tablesOf(spec: BackfillSpec): ShadowTables {
   };
 }
 
-async function exists(db: Driver, table: TableName, opts?: QueryOptions): Promise<boolean> {
-  return (await db.query(db.dialect.describeTable(table), opts)).length > 0;
-}
-
 /** Creates `table` with `create` unless it exists; returns whether it was created now. */
 async function createOnce(db: Driver, table: TableName, create: string, opts?: QueryOptions): Promise<boolean> {
-  if (await exists(db, table, opts)) return false;
+  if (await tableExists(db, table, opts)) return false;
   await db.execute(create, opts);
   return true;
 }
@@ -53,7 +49,7 @@ export function createShadow(db: Driver, spec: BackfillSpec, opts?: QueryOptions
   return createOnce(db, t.shadow, db.dialect.createTableLike(t.shadow, t.target), opts);
 }
 
-export function fingerprintSpec(spec: BackfillSpec, table: TableName, columns: string[], from: string, to: string): FingerprintSpec {
+export function fingerprintSpec(spec: BackfillSpec, table: TableName, columns: readonly string[], from: string, to: string): FingerprintSpec {
   return {
     table,
     partitionKey: spec.target.partition_key,
@@ -74,14 +70,21 @@ export interface RewriteResult {
 /**
  * Rewrites one partition of the shadow: DELETE then INSERT from the transform inside ONE explicit
  * transaction, so a failed insert never leaves the partition empty (dbt-adapters#1931). Rows the
- * transform returns outside the partition abort the transaction.
+ * transform returns outside the partition abort the transaction. `columns` are the target's
+ * (catalog.columnNames), read once by the caller rather than once per partition.
  */
-export async function rewritePartition(db: Driver, spec: BackfillSpec, partition: Partition, opts: QueryOptions = {}): Promise<RewriteResult> {
+export async function rewritePartition(
+  db: Driver,
+  spec: BackfillSpec,
+  partition: Partition,
+  columns: readonly string[],
+  opts: QueryOptions = {},
+): Promise<RewriteResult> {
   if (!spec.transform) throw new BackfillFailure(BackfillError.SpecNotRunnable, 'transform: the spec has no transform; add transform.sql or transform.sql_file.');
   const { shadow } = tablesOf(spec);
   const d = db.dialect;
   const grain = spec.source_range.grain;
-  const columns = (await describeTable(db, spec.target.table, opts)).map((c) => d.quoteIdent(c.name));
+  const list = columns.map(d.quoteIdent).join(', ');
   const key = d.quoteIdent(spec.target.partition_key);
   const inPartition = `${key} >= ${d.boundValue(1, grain)} AND ${key} < ${d.boundValue(2, grain)}`;
   const bounds = [partition.start, partition.end];
@@ -89,7 +92,7 @@ export async function rewritePartition(db: Driver, spec: BackfillSpec, partition
   return db.transaction(async (tx) => {
     await tx.execute({ sql: `DELETE FROM ${d.table(shadow)} WHERE ${inPartition}`, params: bounds });
     const inserted = await tx.execute({
-      sql: `INSERT INTO ${d.table(shadow)} (${columns.join(', ')}) SELECT ${columns.join(', ')} FROM (${transform.sql}) AS transformed`,
+      sql: `INSERT INTO ${d.table(shadow)} (${list}) SELECT ${list} FROM (${transform.sql}) AS transformed`,
       params: bounds,
     });
     const [row] = await tx.query({ sql: `SELECT count(*) AS n FROM ${d.table(shadow)} WHERE ${inPartition}`, params: bounds });
@@ -120,14 +123,14 @@ export interface IdempotencyProof {
  */
 export async function proveIdempotency(db: Driver, spec: BackfillSpec, partition: Partition, opts: QueryOptions = {}): Promise<IdempotencyProof> {
   const { shadow } = tablesOf(spec);
-  const columns = (await describeTable(db, spec.target.table, opts)).map((c) => c.name);
+  const columns = await columnNames(db, spec.target.table, opts);
   const slice = (from: string, to: string) => fingerprint(db, fingerprintSpec(spec, shadow, columns, from, to), opts);
   const outside = async () => [await slice(BEFORE_ALL, partition.start), await slice(partition.end, AFTER_ALL)];
 
   const outsideBefore = await outside();
-  const { rowsWritten } = await rewritePartition(db, spec, partition, opts);
+  const { rowsWritten } = await rewritePartition(db, spec, partition, columns, opts);
   const first = await slice(partition.start, partition.end);
-  await rewritePartition(db, spec, partition, opts);
+  await rewritePartition(db, spec, partition, columns, opts);
   const second = await slice(partition.start, partition.end);
   const outsideAfter = await outside();
 

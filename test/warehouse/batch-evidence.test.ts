@@ -10,6 +10,7 @@ import { emptyCumulative, reconcileBatch } from '../../domain/reconcile';
 import type { BackfillSpec } from '../../domain/spec/schema';
 import { gatherBatchEvidence } from '../../warehouse/batch-evidence';
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
+import { columnNames } from '../../warehouse/catalog';
 import { createShadow, rewritePartition } from '../../warehouse/shadow';
 
 const base = loadSpecFile('examples/revenue-tax-fix.yaml').spec;
@@ -24,7 +25,8 @@ function specWith(sql = base.transform!.sql): BackfillSpec {
 async function runBatch(spec: BackfillSpec, index: number, skip: string[] = []) {
   await createShadow(db, spec);
   const partitions = batchPartitions(spec, index);
-  for (const p of partitions) if (!skip.includes(p.start)) await rewritePartition(db, spec, p);
+  const columns = await columnNames(db, spec.target.table);
+  for (const p of partitions) if (!skip.includes(p.start)) await rewritePartition(db, spec, p, columns);
   const evidence = await gatherBatchEvidence(db, spec, index, partitions);
   return { evidence, verdict: reconcileBatch(spec, evidence, emptyCumulative()) };
 }

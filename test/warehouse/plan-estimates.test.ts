@@ -5,7 +5,8 @@ import { BackfillError, BackfillFailure } from '../../contracts/errors';
 import type { BackfillSpec } from '../../domain/spec/schema';
 import { seedRevenueScenario } from '../../demo/revenue-scenario';
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
-import { checkTargetColumns, describeTable, estimatePlan } from '../../warehouse/plan-estimates';
+import { describeTable } from '../../warehouse/catalog';
+import { checkTargetColumns, estimatePlan } from '../../warehouse/plan-estimates';
 
 const { spec } = loadSpecFile(fileURLToPath(new URL('../../examples/revenue-tax-fix.yaml', import.meta.url)));
 
