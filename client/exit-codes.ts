@@ -10,6 +10,7 @@ export function exitCodeFor(code: BackfillErrorType): number {
     case BackfillError.InvalidIdentifier:
     case BackfillError.InvalidConfig:
     case BackfillError.MissingObject:
+    case BackfillError.InvalidRequest:
       return ExitCode.badInput;
     case BackfillError.WarehouseLocked:
     case BackfillError.WarehouseTransient:
@@ -19,6 +20,11 @@ export function exitCodeFor(code: BackfillErrorType): number {
     case BackfillError.WarehousePermanent:
     case BackfillError.NotIdempotent:
     case BackfillError.TransformOutOfPartition:
+    case BackfillError.IncompleteShadow:
+    case BackfillError.Aborted:
+    case BackfillError.Rejected:
+    case BackfillError.ApprovalExpired:
+    case BackfillError.NotAllowed:
       return ExitCode.refused;
   }
 }

@@ -28,6 +28,18 @@ export const BackfillError = {
   TransformOutOfPartition: 'BackfillTransformOutOfPartition',
   /** The Temporal CLI could not be found or installed. */
   TemporalUnavailable: 'BackfillTemporalUnavailable',
+  /** Completion check: a planned partition is not checkpointed or not present in the shadow. */
+  IncompleteShadow: 'BackfillIncompleteShadow',
+  /** An operator aborted the backfill after a halt; production untouched. */
+  Aborted: 'BackfillAborted',
+  /** An approver rejected the backfill; production untouched. */
+  Rejected: 'BackfillRejected',
+  /** Nobody approved within approval.timeout; production untouched. */
+  ApprovalExpired: 'BackfillApprovalExpired',
+  /** A signal or update payload is malformed (missing `by`, unknown action, ...). */
+  InvalidRequest: 'BackfillInvalidRequest',
+  /** The request is well formed but not allowed: wrong state, or a person not entitled to it. */
+  NotAllowed: 'BackfillNotAllowed',
 } as const;
 
 export type BackfillErrorType = (typeof BackfillError)[keyof typeof BackfillError];
@@ -44,6 +56,12 @@ export const nonRetryableErrorTypes: BackfillErrorType[] = [
   BackfillError.WarehouseLocked,
   BackfillError.NotIdempotent,
   BackfillError.TransformOutOfPartition,
+  BackfillError.IncompleteShadow,
+  BackfillError.Aborted,
+  BackfillError.Rejected,
+  BackfillError.ApprovalExpired,
+  BackfillError.InvalidRequest,
+  BackfillError.NotAllowed,
 ];
 
 /**

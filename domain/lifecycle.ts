@@ -5,11 +5,25 @@
 import type { BackfillState } from '../contracts/status';
 
 const NEXT: Record<BackfillState, readonly BackfillState[]> = {
-  planning: ['planned', 'failed'],
-  planned: ['completed', 'failed'],
+  planning: ['preparing', 'failed'],
+  // snapshot, shadow, idempotency proof
+  // the first batch's gate or halt, or straight to approval when every batch was checkpointed before
+  preparing: ['running', 'paused', 'halted', 'awaiting_approval', 'failed'],
+  running: ['paused', 'halted', 'awaiting_approval', 'failed'],
+  paused: ['running', 'failed'],
+  // a failed check: retry or accept goes back to running, abort fails
+  halted: ['running', 'paused', 'failed'],
+  awaiting_approval: ['publishing', 'failed'],
+  publishing: ['published', 'failed'],
+  // the rollback window
+  published: ['rolled_back', 'completed', 'failed'],
+  rolled_back: [],
   completed: [],
   failed: [],
 };
+
+/** States in which production may have been written (publish started). */
+export const PUBLISHED_STATES: readonly BackfillState[] = ['publishing', 'published', 'rolled_back', 'completed'];
 
 export function canMove(from: BackfillState, to: BackfillState): boolean {
   return NEXT[from].includes(to);

@@ -4,6 +4,7 @@
  * with portable SQL (VARCHAR/BIGINT/DOUBLE/TIMESTAMP) through the dialect, values always bound.
  */
 import { BackfillError, BackfillFailure } from '../contracts/errors';
+import type { ReleaseRecord } from '../contracts/status';
 import type { Plan } from '../domain/plan';
 import type { TableName } from './identifiers';
 import type { Driver, QueryOptions, Row, Session, SqlValue, Statement } from './warehouse';
@@ -61,6 +62,41 @@ export interface Lease {
   backfillId: string;
   workflowId: string | null;
   acquiredAt: string;
+}
+
+/**
+ * `text` as the ISO instant 'YYYY-MM-DDTHH:MM:SS.sssZ'. Accepts what callers pass (ISO with Z or an
+ * offset) and what the warehouse returns for a TIMESTAMP cast to text ('YYYY-MM-DD HH:MM:SS[.ffffff]',
+ * UTC). Values are normalised before binding because DuckDB's CAST(? AS TIMESTAMP) drops an offset
+ * instead of applying it, and after reading so a record read back equals the one written.
+ */
+export function isoTimestamp(text: string, where = 'timestamp'): string {
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d+)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i.exec(text.trim());
+  const t = m ? new Date(`${m[1]}T${m[2] ?? '00:00'}${(m[3] ?? '').slice(0, 4)}${m[4] ?? 'Z'}`) : null;
+  if (!t || Number.isNaN(t.getTime())) {
+    throw new BackfillFailure(BackfillError.InvalidRequest, `${where}: "${text}" is not an ISO timestamp; write e.g. 2026-06-01T10:00:00Z.`, { where });
+  }
+  return t.toISOString();
+}
+
+const RELEASE_COLUMNS =
+  'release_id, dataset, backfill_id, published_at, source_range, code_version, approved_by, restore_point, rollback_expires_at, publish_mode, status';
+
+function releaseFromRow(r: Row): ReleaseRecord {
+  const range = JSON.parse(String(r.source_range)) as ReleaseRecord['sourceRange'];
+  return {
+    releaseId: String(r.release_id),
+    dataset: String(r.dataset),
+    backfillId: String(r.backfill_id),
+    publishedAt: isoTimestamp(String(r.published_at), 'releases.published_at'),
+    sourceRange: { start: range.start, end: range.end, grain: range.grain },
+    codeVersion: r.code_version === null ? null : String(r.code_version),
+    approvedBy: String(r.approved_by),
+    restorePoint: String(r.restore_point),
+    rollbackExpiresAt: isoTimestamp(String(r.rollback_expires_at), 'releases.rollback_expires_at'),
+    publishMode: String(r.publish_mode) as ReleaseRecord['publishMode'],
+    status: String(r.status) as ReleaseRecord['status'],
+  };
 }
 
 export class ControlStore {
@@ -229,5 +265,54 @@ export class ControlStore {
   /** Releases the lease if `backfillId` holds it; idempotent. */
   async releaseLease(targetTable: string, backfillId: string, opts?: QueryOptions): Promise<void> {
     await this.db.execute(this.stmt(`DELETE FROM ${this.ref('leases')} WHERE target_table = ? AND backfill_id = ?`, [targetTable, backfillId]), opts);
+  }
+
+  /**
+   * Records a release inside the transaction that publishes it, so the row exists exactly when the
+   * publish committed: a retried publish finds it and writes nothing.
+   */
+  async recordRelease(r: ReleaseRecord, tx: Session): Promise<void> {
+    await tx.execute(
+      this.stmt(
+        `INSERT INTO ${this.ref('releases')} (${RELEASE_COLUMNS}) VALUES (?, ?, ?, CAST(? AS TIMESTAMP), ?, ?, ?, ?, CAST(? AS TIMESTAMP), ?, ?)`,
+        [
+          r.releaseId, r.dataset, r.backfillId, isoTimestamp(r.publishedAt, 'publishedAt'),
+          JSON.stringify({ start: r.sourceRange.start, end: r.sourceRange.end, grain: r.sourceRange.grain }),
+          r.codeVersion, r.approvedBy, r.restorePoint, isoTimestamp(r.rollbackExpiresAt, 'rollbackExpiresAt'), r.publishMode, r.status,
+        ],
+      ),
+    );
+  }
+
+  private releaseSelect(where: string): string {
+    return (
+      `SELECT release_id, dataset, backfill_id, CAST(published_at AS VARCHAR) AS published_at, source_range, code_version, ` +
+      `approved_by, restore_point, CAST(rollback_expires_at AS VARCHAR) AS rollback_expires_at, publish_mode, status ` +
+      `FROM ${this.ref('releases')} WHERE ${where}`
+    );
+  }
+
+  async release(releaseId: string, db: Session = this.db, opts?: QueryOptions): Promise<ReleaseRecord | null> {
+    const [row] = await db.query(this.stmt(this.releaseSelect('release_id = ?'), [releaseId]), opts);
+    return row ? releaseFromRow(row) : null;
+  }
+
+  /** The latest release of a backfill, or null when it never published. */
+  async releaseOf(backfillId: string, opts?: QueryOptions): Promise<ReleaseRecord | null> {
+    const [row] = await this.db.query(
+      this.stmt(`${this.releaseSelect('backfill_id = ?')} ORDER BY published_at DESC, release_id DESC LIMIT 1`, [backfillId]),
+      opts,
+    );
+    return row ? releaseFromRow(row) : null;
+  }
+
+  /** Sets a release's status inside the caller's transaction; refuses an unknown release. */
+  async setReleaseStatus(releaseId: string, status: ReleaseRecord['status'], tx: Session): Promise<void> {
+    const changed = await tx.execute(this.stmt(`UPDATE ${this.ref('releases')} SET status = ? WHERE release_id = ?`, [status, releaseId]));
+    if (changed === 0) {
+      throw new BackfillFailure(BackfillError.NotAllowed, `release ${releaseId} is not recorded in ${CONTROL_SCHEMA}.releases; nothing to mark ${status}.`, {
+        releaseId,
+      });
+    }
   }
 }

@@ -43,10 +43,14 @@ export function createSnapshot(db: Driver, spec: BackfillSpec, opts?: QueryOptio
   return createOnce(db, t.snapshot, db.dialect.cloneTable(t.snapshot, t.target), opts);
 }
 
-/** The shadow: same columns as the target, where corrected history is built. */
+/**
+ * The shadow, where corrected history is built. Range publish copies only the range out of it, so it
+ * starts empty; view and swap publish it as a whole table, so it starts as a full copy of the target.
+ */
 export function createShadow(db: Driver, spec: BackfillSpec, opts?: QueryOptions): Promise<boolean> {
   const t = tablesOf(spec);
-  return createOnce(db, t.shadow, db.dialect.createTableLike(t.shadow, t.target), opts);
+  const create = spec.publish.mode === 'range' ? db.dialect.createTableLike(t.shadow, t.target) : db.dialect.cloneTable(t.shadow, t.target);
+  return createOnce(db, t.shadow, create, opts);
 }
 
 export function fingerprintSpec(spec: BackfillSpec, table: TableName, columns: readonly string[], from: string, to: string): FingerprintSpec {

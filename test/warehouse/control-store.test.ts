@@ -1,9 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSpecFile } from '../../client/load-spec';
-import { BackfillError, BackfillFailure } from '../../contracts/errors';
+import { BackfillError, BackfillFailure, isBackfillFailure } from '../../contracts/errors';
+import type { ReleaseRecord } from '../../contracts/status';
 import { buildPlan, type Plan } from '../../domain/plan';
-import { CONTROL_SCHEMA, ControlStore, type Checkpoint, type ControlTable } from '../../warehouse/control-store';
+import { CONTROL_SCHEMA, ControlStore, isoTimestamp, type Checkpoint, type ControlTable } from '../../warehouse/control-store';
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
 
 const { spec } = loadSpecFile(fileURLToPath(new URL('../../examples/revenue-tax-fix.yaml', import.meta.url)));
@@ -160,6 +161,90 @@ describe('ControlStore on DuckDB', () => {
         })
         .catch(() => undefined);
       expect(await store.auditTrail('b1')).toEqual([]);
+    });
+  });
+
+  describe('releases', () => {
+    const release = (releaseId: string, publishedAt = '2026-06-20T09:30:00.000Z'): ReleaseRecord => ({
+      releaseId,
+      dataset: TARGET,
+      backfillId: spec.backfill_id,
+      publishedAt,
+      sourceRange: { start: '2024-12-01', end: '2026-05-31', grain: 'day' },
+      codeVersion: 'git:8f31c2a',
+      approvedBy: 'finance-controller',
+      restorePoint: 'finance.daily_revenue_pre_FIN_2841',
+      rollbackExpiresAt: '2026-07-04T09:30:00.123Z',
+      publishMode: 'range',
+      status: 'published',
+    });
+
+    it('reads a recorded release back exactly as written', async () => {
+      await db.transaction((tx) => store.recordRelease(release('r1'), tx));
+      expect(await store.release('r1')).toEqual(release('r1'));
+      expect(await store.release('r2')).toBeNull();
+      const [row] = await db.query(`SELECT CAST(published_at AS VARCHAR) AS at, source_range FROM ${CONTROL_SCHEMA}.releases`);
+      expect(row).toEqual({ at: '2026-06-20 09:30:00', source_range: '{"start":"2024-12-01","end":"2026-05-31","grain":"day"}' });
+    });
+
+    it('stores timestamps as UTC instants, whatever offset the caller wrote', async () => {
+      await db.transaction((tx) => store.recordRelease({ ...release('r1'), publishedAt: '2026-06-20T11:30:00+02:00', codeVersion: null }, tx));
+      expect(await store.release('r1')).toEqual({ ...release('r1'), codeVersion: null });
+    });
+
+    it('writes nothing when the publishing transaction rolls back', async () => {
+      const error = await db
+        .transaction(async (tx) => {
+          await store.recordRelease(release('r1'), tx);
+          throw new Error('publish failed');
+        })
+        .catch((e: unknown) => e);
+      expect((error as Error).message).toBe('publish failed');
+      expect(await store.release('r1')).toBeNull();
+    });
+
+    it('releaseOf returns the latest release of a backfill', async () => {
+      await db.transaction(async (tx) => {
+        await store.recordRelease(release('r1', '2026-06-20T09:30:00.000Z'), tx);
+        await store.recordRelease(release('r2', '2026-06-22T09:30:00.000Z'), tx);
+        await store.recordRelease({ ...release('r3', '2026-06-23T09:30:00.000Z'), backfillId: 'other' }, tx);
+      });
+      expect((await store.releaseOf(spec.backfill_id))?.releaseId).toBe('r2');
+      expect(await store.releaseOf('nobody')).toBeNull();
+    });
+
+    it('setReleaseStatus changes one release and refuses an unknown one', async () => {
+      await db.transaction(async (tx) => {
+        await store.recordRelease(release('r1'), tx);
+        await store.recordRelease(release('r2'), tx);
+      });
+      await db.transaction((tx) => store.setReleaseStatus('r1', 'rolled_back', tx));
+      expect((await store.release('r1'))?.status).toBe('rolled_back');
+      expect((await store.release('r2'))?.status).toBe('published');
+      const error = await db.transaction((tx) => store.setReleaseStatus('r9', 'signed_off', tx)).catch((e: unknown) => e);
+      expect(isBackfillFailure(error, BackfillError.NotAllowed)).toBe(true);
+    });
+  });
+
+  describe('isoTimestamp', () => {
+    it('normalises caller and warehouse spellings to one ISO instant', () => {
+      expect(isoTimestamp('2026-06-20T09:30:00Z')).toBe('2026-06-20T09:30:00.000Z');
+      expect(isoTimestamp('2026-06-20 09:30:00.123456')).toBe('2026-06-20T09:30:00.123Z');
+      expect(isoTimestamp('2026-06-20T11:30:00+02:00')).toBe('2026-06-20T09:30:00.000Z');
+      expect(isoTimestamp('2026-06-20')).toBe('2026-06-20T00:00:00.000Z');
+    });
+
+    it('refuses text that is not a timestamp, naming where it came from', () => {
+      for (const bad of ['tomorrow', '2026-13-01T00:00:00Z', '']) {
+        let error: unknown;
+        try {
+          isoTimestamp(bad, 'publishedAt');
+        } catch (e) {
+          error = e;
+        }
+        expect(isBackfillFailure(error, BackfillError.InvalidRequest), bad).toBe(true);
+        expect((error as Error).message).toContain('publishedAt');
+      }
     });
   });
 

@@ -1,0 +1,381 @@
+/**
+ * Publish and rollback: the only code that writes production tables. Each step is ONE transaction
+ * that also writes or updates the release row, so the row says "published" exactly when production
+ * holds the corrected data. A retry after the commit finds the row and writes nothing; a failure
+ * before it leaves production as it was. Auditing is the caller's job.
+ */
+import { BackfillError, BackfillFailure } from '../contracts/errors';
+import type { ReleaseRecord } from '../contracts/status';
+import { partitionAtOrdinal, rangeOrdinals, type Partition } from '../domain/partitions';
+import type { BackfillSpec } from '../domain/spec/schema';
+import { columnNames } from './catalog';
+import { ControlStore, isoTimestamp } from './control-store';
+import { formatTableName, parseTableName, type TableName } from './identifiers';
+import { tablesOf } from './shadow';
+import type { Dialect, Driver, PartitionGrain, QueryOptions, Session } from './warehouse';
+
+export interface PublishRequest {
+  releaseId: string;
+  approvedBy: string;
+  /** ISO instant. */
+  publishedAt: string;
+  /** ISO instant. */
+  rollbackExpiresAt: string;
+}
+
+export interface PublishResult {
+  release: ReleaseRecord;
+  /** Range rows production no longer serves (0 when alreadyPublished: this call wrote nothing). */
+  rowsDeleted: number;
+  /** Range rows production serves from the shadow (0 when alreadyPublished). */
+  rowsInserted: number;
+  alreadyPublished: boolean;
+}
+
+export interface RollbackRequest {
+  releaseId: string;
+  by: string;
+  reason: string;
+  at: string;
+}
+
+export interface RollbackResult {
+  release: ReleaseRecord;
+  /** Range rows production serves from the restore point (0 when alreadyRolledBack). */
+  rowsRestored: number;
+  alreadyRolledBack: boolean;
+}
+
+/** The spec's inclusive source_range as the half-open [start, end) a publish replaces. */
+export function publishedRange(range: { start: string; end: string; grain: string }): Partition {
+  const grain = range.grain as PartitionGrain;
+  const r = rangeOrdinals(range.start, range.end, grain);
+  if (!r || r.last < r.first) {
+    throw new BackfillFailure(BackfillError.InvalidSpec, `source_range: ${range.start} .. ${range.end} is not a valid ${range.grain} range.`);
+  }
+  return { start: partitionAtOrdinal(r.first, grain).start, end: partitionAtOrdinal(r.last, grain).end };
+}
+
+/** SQL over one table's slice of the range; every statement binds [start, end) as $1, $2. */
+class RangeSql {
+  private readonly key: string;
+  private readonly from: string;
+  private readonly to: string;
+  readonly params: string[];
+
+  constructor(
+    private readonly d: Dialect,
+    partitionKey: string,
+    grain: PartitionGrain,
+    range: Partition,
+    private readonly columns: readonly string[],
+  ) {
+    this.key = d.quoteIdent(partitionKey);
+    this.from = d.boundValue(1, grain);
+    this.to = d.boundValue(2, grain);
+    this.params = [range.start, range.end];
+  }
+
+  private get inside(): string {
+    return `${this.key} >= ${this.from} AND ${this.key} < ${this.to}`;
+  }
+
+  /** Rows with a NULL key are outside every range, so whole-table copies keep them too. */
+  private get outside(): string {
+    return `(${this.key} IS NULL OR ${this.key} < ${this.from} OR ${this.key} >= ${this.to})`;
+  }
+
+  private copy(into: TableName, from: TableName, where: string) {
+    const list = this.columns.map(this.d.quoteIdent).join(', ');
+    return { sql: `INSERT INTO ${this.d.table(into)} (${list}) SELECT ${list} FROM ${this.d.table(from)} WHERE ${where}`, params: this.params };
+  }
+
+  /** Replaces `into`'s range with `from`'s. */
+  async replaceRange(tx: Session, into: TableName, from: TableName): Promise<{ deleted: number; inserted: number }> {
+    const deleted = await tx.execute({ sql: `DELETE FROM ${this.d.table(into)} WHERE ${this.inside}`, params: this.params });
+    const inserted = await tx.execute(this.copy(into, from, this.inside));
+    return { deleted, inserted };
+  }
+
+  /** Makes `into` hold `from`'s rows outside the range (rows the backfill did not correct). */
+  async replaceOutside(tx: Session, into: TableName, from: TableName): Promise<void> {
+    await tx.execute({ sql: `DELETE FROM ${this.d.table(into)} WHERE ${this.outside}`, params: this.params });
+    await tx.execute(this.copy(into, from, this.outside));
+  }
+
+  async count(tx: Session, table: TableName): Promise<number> {
+    const [row] = await tx.query({ sql: `SELECT count(*) AS n FROM ${this.d.table(table)} WHERE ${this.inside}`, params: this.params });
+    return Number(row?.n ?? 0);
+  }
+}
+
+function requireText(value: string, where: string): void {
+  if (!value?.trim()) throw new BackfillFailure(BackfillError.InvalidRequest, `${where} is required and must not be blank.`, { where });
+}
+
+/** The target, shadow and restore point must exist, and the shadow must have the target's columns. */
+async function guardPublish(db: Driver, spec: BackfillSpec, opts?: QueryOptions): Promise<string[]> {
+  const t = tablesOf(spec);
+  const mode = spec.publish.mode;
+  const target = await columnNames(db, t.target, opts);
+  if (target.length === 0) {
+    throw new BackfillFailure(BackfillError.MissingObject, `target.table: ${spec.target.table} does not exist; nothing can be published to it.`, {
+      table: spec.target.table,
+    });
+  }
+  const shadow = await columnNames(db, t.shadow, opts);
+  if (shadow.length === 0) {
+    throw new BackfillFailure(
+      BackfillError.MissingObject,
+      `target.shadow_table: ${spec.target.shadow_table} does not exist, so there is no corrected data to publish; ` +
+        `re-run the backfill's batches (it was dropped, or the backfill never ran). Production was not touched.`,
+      { table: spec.target.shadow_table },
+    );
+  }
+  const missing = target.filter((c) => !shadow.includes(c));
+  // View and swap serve the shadow as a whole table, so an extra column would reach consumers.
+  const extra = mode === 'range' ? [] : shadow.filter((c) => !target.includes(c));
+  if (missing.length || extra.length) {
+    throw new BackfillFailure(
+      BackfillError.MissingObject,
+      `target.shadow_table: ${spec.target.shadow_table} does not have the columns of ${spec.target.table}` +
+        (missing.length ? `; it lacks ${missing.join(', ')}` : '') +
+        (extra.length ? `; it has extra ${extra.join(', ')}` : '') +
+        `. Recreate the shadow and re-run the batches. Production was not touched.`,
+      { table: spec.target.shadow_table, missing, extra },
+    );
+  }
+  // In view mode the restore point is the target itself, which publish never writes.
+  if (mode !== 'view' && (await columnNames(db, t.snapshot, opts)).length === 0) {
+    throw new BackfillFailure(
+      BackfillError.NotAllowed,
+      `rollback.snapshot: the restore point ${spec.rollback.snapshot} does not exist, so a publish could not be rolled back; ` +
+        `refusing to write ${spec.target.table}. Take the snapshot (the backfill's snapshot step) before publishing.`,
+      { table: spec.rollback.snapshot },
+    );
+  }
+  return target;
+}
+
+/**
+ * A swap must leave both names in place. An engine whose swap is renames cannot move a table across
+ * schemas, so a shadow in another schema would take the target's name there: refuse inside the
+ * transaction, which rolls the renames back.
+ */
+async function checkSwapped(tx: Session, d: Dialect, spec: BackfillSpec): Promise<void> {
+  const t = tablesOf(spec);
+  for (const [name, table] of [[spec.target.table, t.target], [spec.target.shadow_table, t.shadow]] as const) {
+    if ((await tx.query(d.describeTable(table))).length === 0) {
+      throw new BackfillFailure(
+        BackfillError.NotAllowed,
+        `swap of ${spec.target.table} and ${spec.target.shadow_table} would leave no table named ${name}, so it was undone; ` +
+          `on ${d.name} keep target.shadow_table in the schema of target.table. Production was not touched.`,
+        { table: name },
+      );
+    }
+  }
+}
+
+/** What a publish finds when the release is already recorded: the same result, or a refusal. */
+function existingPublish(release: ReleaseRecord, spec: BackfillSpec): PublishResult {
+  if (release.backfillId !== spec.backfill_id) {
+    throw new BackfillFailure(
+      BackfillError.NotAllowed,
+      `release ${release.releaseId} belongs to backfill ${release.backfillId}, not ${spec.backfill_id}; publish under a release id of this backfill.`,
+      { releaseId: release.releaseId, backfillId: release.backfillId },
+    );
+  }
+  if (release.status === 'rolled_back') {
+    throw new BackfillFailure(
+      BackfillError.NotAllowed,
+      `release ${release.releaseId} of ${release.dataset} was rolled back; a rolled-back release is not published again. ` +
+        `Publish under a new release id if the correction should go out after all.`,
+      { releaseId: release.releaseId, status: release.status },
+    );
+  }
+  return { release, rowsDeleted: 0, rowsInserted: 0, alreadyPublished: true };
+}
+
+/**
+ * Publishes the shadow's corrected range in one transaction, per publish.mode:
+ * - range: DELETE the range from the target, INSERT it from the shadow.
+ * - view: bring the shadow's rows outside the range up to date from the target, then point
+ *   publish.view at the shadow. The target is not written (it is the restore point).
+ * - swap: bring the shadow's rows outside the range up to date, then swap it with the target.
+ * The release row is written in the same transaction. Idempotent by releaseId.
+ */
+export async function publish(db: Driver, spec: BackfillSpec, req: PublishRequest, opts: QueryOptions = {}): Promise<PublishResult> {
+  requireText(req.releaseId, 'releaseId');
+  requireText(req.approvedBy, 'approvedBy');
+  const store = new ControlStore(db);
+  await store.ensure(opts);
+  // A retry after the commit answers before the guards: by then the swap or a cleanup may have
+  // changed the tables the guards look at.
+  const previous = await store.release(req.releaseId, db, opts);
+  if (previous) return existingPublish(previous, spec);
+
+  const t = tablesOf(spec);
+  const mode = spec.publish.mode;
+  const view = mode === 'view' ? parseTableName(spec.publish.view ?? '', 'publish.view') : null;
+  const columns = await guardPublish(db, spec, opts);
+  const range = publishedRange(spec.source_range);
+  const sql = new RangeSql(db.dialect, spec.target.partition_key, spec.source_range.grain, range, columns);
+  const release: ReleaseRecord = {
+    releaseId: req.releaseId,
+    dataset: view ? formatTableName(view) : spec.target.table,
+    backfillId: spec.backfill_id,
+    publishedAt: isoTimestamp(req.publishedAt, 'publishedAt'),
+    sourceRange: { start: spec.source_range.start, end: spec.source_range.end, grain: spec.source_range.grain },
+    codeVersion: spec.transform?.code_version ?? null,
+    approvedBy: req.approvedBy,
+    restorePoint: view ? spec.target.table : spec.rollback.snapshot,
+    rollbackExpiresAt: isoTimestamp(req.rollbackExpiresAt, 'rollbackExpiresAt'),
+    publishMode: mode,
+    status: 'published',
+  };
+
+  return db.transaction(async (tx) => {
+    const existing = await store.release(req.releaseId, tx);
+    if (existing) return existingPublish(existing, spec);
+    let rowsDeleted: number;
+    let rowsInserted: number;
+    if (mode === 'range') {
+      ({ deleted: rowsDeleted, inserted: rowsInserted } = await sql.replaceRange(tx, t.target, t.shadow));
+    } else {
+      await sql.replaceOutside(tx, t.shadow, t.target);
+      rowsDeleted = await sql.count(tx, t.target);
+      rowsInserted = await sql.count(tx, t.shadow);
+      if (view) {
+        await tx.execute(db.dialect.createOrReplaceView(view, t.shadow));
+      } else {
+        for (const statement of db.dialect.swapTables(t.target, t.shadow)) await tx.execute(statement);
+        await checkSwapped(tx, db.dialect, spec);
+      }
+    }
+    await store.recordRelease(release, tx);
+    return { release, rowsDeleted, rowsInserted, alreadyPublished: false };
+  }, opts);
+}
+
+/** The release a rollback may act on; refuses unknown, foreign and signed-off releases. */
+function rollbackable(release: ReleaseRecord | null, releaseId: string, spec: BackfillSpec): ReleaseRecord {
+  if (!release) {
+    throw new BackfillFailure(
+      BackfillError.NotAllowed,
+      `release ${releaseId} is not recorded in backfill_control.releases: nothing was published under it, so there is nothing to roll back.`,
+      { releaseId },
+    );
+  }
+  if (release.backfillId !== spec.backfill_id) {
+    throw new BackfillFailure(
+      BackfillError.NotAllowed,
+      `release ${releaseId} belongs to backfill ${release.backfillId}, not ${spec.backfill_id}; roll it back with that backfill's spec.`,
+      { releaseId, backfillId: release.backfillId },
+    );
+  }
+  if (release.status === 'signed_off') {
+    throw new BackfillFailure(
+      BackfillError.NotAllowed,
+      `release ${releaseId} of ${release.dataset} was signed off, which closed its rollback window (its restore point may be gone). ` +
+        `To undo it now, run a new backfill.`,
+      { releaseId, status: release.status },
+    );
+  }
+  return release;
+}
+
+/**
+ * Undoes a release in one transaction, driven by its record: range and swap restore the range of
+ * the target from the restore point (the snapshot); view points the view back at the target.
+ * Idempotent: a rolled-back release is returned as is.
+ */
+export async function rollbackRelease(db: Driver, spec: BackfillSpec, req: RollbackRequest, opts: QueryOptions = {}): Promise<RollbackResult> {
+  requireText(req.by, 'by');
+  requireText(req.reason, 'reason');
+  const store = new ControlStore(db);
+  const seen = rollbackable(await store.release(req.releaseId, db, opts), req.releaseId, spec);
+  if (seen.status === 'rolled_back') return { release: seen, rowsRestored: 0, alreadyRolledBack: true };
+
+  // range/swap: dataset is the target, restorePoint the snapshot; view: dataset is the view, restorePoint the target.
+  const dataset = parseTableName(seen.dataset, `release ${seen.releaseId} dataset`);
+  const restorePoint = parseTableName(seen.restorePoint, `release ${seen.releaseId} restore point`);
+  const target = seen.publishMode === 'view' ? restorePoint : dataset;
+  const columns = await columnNames(db, target, opts);
+  if (columns.length === 0) {
+    throw new BackfillFailure(BackfillError.MissingObject, `${formatTableName(target)} does not exist; release ${seen.releaseId} cannot be rolled back onto it.`, {
+      table: formatTableName(target),
+    });
+  }
+  if (seen.publishMode !== 'view' && (await columnNames(db, restorePoint, opts)).length === 0) {
+    throw new BackfillFailure(
+      BackfillError.MissingObject,
+      `the restore point ${seen.restorePoint} of release ${seen.releaseId} does not exist (cleaned up?), so it cannot be rolled back; ` +
+        `restore ${seen.dataset} from warehouse backups or time travel. Nothing was written.`,
+      { table: seen.restorePoint },
+    );
+  }
+  const sql = new RangeSql(db.dialect, spec.target.partition_key, seen.sourceRange.grain as PartitionGrain, publishedRange(seen.sourceRange), columns);
+
+  return db.transaction(async (tx) => {
+    const release = rollbackable(await store.release(req.releaseId, tx), req.releaseId, spec);
+    if (release.status === 'rolled_back') return { release, rowsRestored: 0, alreadyRolledBack: true };
+    let rowsRestored: number;
+    if (release.publishMode === 'view') {
+      await tx.execute(db.dialect.createOrReplaceView(dataset, target));
+      rowsRestored = await sql.count(tx, target);
+    } else {
+      rowsRestored = (await sql.replaceRange(tx, target, restorePoint)).inserted;
+    }
+    await store.setReleaseStatus(release.releaseId, 'rolled_back', tx);
+    return { release: { ...release, status: 'rolled_back' as const }, rowsRestored, alreadyRolledBack: false };
+  }, opts);
+}
+
+/** Closes a release's rollback window: 'published' → 'signed_off'. Idempotent. */
+export async function signoffRelease(db: Driver, releaseId: string, opts: QueryOptions = {}): Promise<ReleaseRecord> {
+  const store = new ControlStore(db);
+  return db.transaction(async (tx) => {
+    const release = await store.release(releaseId, tx);
+    if (!release) {
+      throw new BackfillFailure(BackfillError.NotAllowed, `release ${releaseId} is not recorded in backfill_control.releases; there is nothing to sign off.`, {
+        releaseId,
+      });
+    }
+    if (release.status === 'signed_off') return release;
+    if (release.status !== 'published') {
+      throw new BackfillFailure(BackfillError.NotAllowed, `release ${releaseId} is ${release.status}; only a published release can be signed off.`, {
+        releaseId,
+        status: release.status,
+      });
+    }
+    await store.setReleaseStatus(releaseId, 'signed_off', tx);
+    return { ...release, status: 'signed_off' as const };
+  }, opts);
+}
+
+/**
+ * Drops the backfill's own tables: the snapshot, and the shadow unless a view still serves it (view
+ * mode, release not rolled back). Never the target or the view. Returns the tables that are gone
+ * now, the same on every retry.
+ */
+export async function cleanupBackfillTables(db: Driver, spec: BackfillSpec, opts: QueryOptions = {}): Promise<{ dropped: string[] }> {
+  const t = tablesOf(spec);
+  const drop: Array<[string, TableName]> = [[spec.rollback.snapshot, t.snapshot]];
+  let shadowServed = false;
+  if (spec.publish.mode === 'view') {
+    const store = new ControlStore(db);
+    await store.ensure(opts);
+    const release = await store.releaseOf(spec.backfill_id, opts);
+    shadowServed = release !== null && release.status !== 'rolled_back';
+  }
+  if (!shadowServed) drop.push([spec.target.shadow_table, t.shadow]);
+  // The spec keeps these names distinct; a hand-built spec must not get a production table dropped.
+  const kept = new Set([spec.target.table, spec.publish.view].filter(Boolean).map((n) => n!.toLowerCase()));
+  const dropped: string[] = [];
+  for (const [name, table] of drop) {
+    if (kept.has(name.toLowerCase())) continue;
+    await db.execute(db.dialect.dropTable(table), opts);
+    dropped.push(name);
+  }
+  return { dropped };
+}
