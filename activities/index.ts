@@ -1,22 +1,148 @@
 /**
  * Activities come from a factory over injected dependencies, so tests hand in a real in-memory
- * DuckDB and a fixed clock. The workflow proxies `Activities` by type only.
+ * DuckDB and a fixed clock. The workflow proxies `Activities` by type only. Every activity is
+ * idempotent: a retry after a crash or a lost completion must leave the warehouse as one run would.
  */
-import { summarize, type PlanSummary } from '../domain/plan';
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { BackfillError, BackfillFailure } from '../contracts/errors';
+import type { BatchSummary, IdempotencyProofInfo, ReleaseRecord } from '../contracts/status';
+import { batchPartitions, planShape, summarize, type PlanSummary } from '../domain/plan';
+import { partitionAtOrdinal, partitionOrdinal } from '../domain/partitions';
+import { emptyCumulative, reconcileBatch, type BatchVerdict, type CumulativeTotals } from '../domain/reconcile';
 import type { BackfillSpec } from '../domain/spec/schema';
-import { ControlStore } from '../warehouse/control-store';
+import { gatherBatchEvidence } from '../warehouse/batch-evidence';
+import { rewriteBatch } from '../warehouse/batch-rewrite';
+import { columnNames } from '../warehouse/catalog';
+import { isDone, verifyCompletion, type CompletionCheck } from '../warehouse/completion';
+import { ControlStore, type Checkpoint } from '../warehouse/control-store';
 import { estimatePlan } from '../warehouse/plan-estimates';
-import type { Driver } from '../warehouse/warehouse';
+import { cleanupBackfillTables, publish, rollbackRelease, signoffRelease } from '../warehouse/publish';
+import { createShadow, createSnapshot, proveIdempotency } from '../warehouse/shadow';
+import type { Driver, QueryOptions } from '../warehouse/warehouse';
 import { withFailureTranslation } from './failure';
 
 export interface ActivityDeps {
   warehouse: Driver;
   clock?: () => Date;
+  /** For the live-pipeline visibility query (execution.live_pipeline.visibility_query). */
+  temporal?: { client: Client };
 }
 
-export function createActivities({ warehouse, clock = () => new Date() }: ActivityDeps) {
-  const control = new ControlStore(warehouse);
+/** What a batch attempt returns to the workflow: small, plain JSON. Full evidence is in the checkpoint. */
+export interface BatchOutcome {
+  summary: BatchSummary;
+  /** Cumulative totals including this batch (fold them in when the verdict passes or is accepted). */
+  cumulative: CumulativeTotals;
+}
+
+export interface BatchRequest {
+  batchIndex: number;
+  /** Totals of the batches before this one; null for a redo found by the completion check. */
+  cumulativeBefore: CumulativeTotals | null;
+  concurrency: number;
+  /** The workflow's attempt at this batch (operator retries count up). */
+  attempt: number;
+}
+
+export interface ResumePoint {
+  /** Batches 0..n-1 have passing or accepted checkpoints from this code version. */
+  batchesDone: number;
+  partitionsDone: number;
+  cumulative: CumulativeTotals;
+  recent: BatchSummary[];
+  /** Checkpoints left unused because the code version or transform changed since they were written. */
+  stale: number;
+}
+
+/** Batch summaries kept in workflow state; older ones are read from the control schema. */
+export const RECENT_BATCHES = 50;
+/** How often long activities heartbeat; the workflow's heartbeatTimeout is a few times this. */
+const HEARTBEAT_MS = 2_000;
+
+function activityContext(): Context | null {
+  try {
+    return Context.current();
+  } catch {
+    return null; // called directly, outside a worker (unit tests, scripts)
+  }
+}
+
+/**
+ * Runs `fn` while heartbeating, with the activity's cancellation wired to the running statement,
+ * so a cancelled or timed-out activity interrupts the warehouse instead of finishing in the dark.
+ */
+async function heartbeating<T>(fn: (signal: AbortSignal | undefined, beat: (details?: unknown) => void) => Promise<T>): Promise<T> {
+  const ctx = activityContext();
+  let details: unknown;
+  const beat = (d?: unknown) => {
+    if (d !== undefined) details = d;
+    ctx?.heartbeat(details);
+  };
+  const timer = ctx ? setInterval(() => beat(), HEARTBEAT_MS) : null;
+  try {
+    return await fn(ctx?.cancellationSignal, beat);
+  } finally {
+    if (timer) clearInterval(timer);
+  }
+}
+
+/** Identifies the transform a checkpoint was written with; a changed transform never resumes old checkpoints. */
+export function transformHash(spec: BackfillSpec): string {
+  const basis = JSON.stringify([spec.transform?.sql ?? null, spec.target.table, spec.target.shadow_table, spec.source_range.grain]);
+  return createHash('sha256').update(basis).digest('hex').slice(0, 16);
+}
+
+function summaryOf(spec: BackfillSpec, index: number, verdict: BatchVerdict, rowsWritten: number, seconds: number, attempt: number): BatchSummary {
+  const parts = batchPartitions(spec, index);
+  return {
+    index,
+    first: parts[0]!.start,
+    last: parts[parts.length - 1]!.start,
+    partitions: parts.length,
+    rowsWritten,
+    verdict: verdict.passed ? 'passed' : 'failed',
+    failures: verdict.checks.filter((c) => !c.passed && c.severity === 'fail').map((c) => c.message),
+    warnings: verdict.checks.filter((c) => !c.passed && c.severity === 'warn').map((c) => c.message),
+    measures: verdict.measures.map((m) => ({ column: m.column, deltaPct: m.deltaPct, cumulativeDeltaPct: m.cumulativeDeltaPct, expected: m.expected })),
+    rows: verdict.rows,
+    seconds,
+    bytesScanned: 0,
+    attempt,
+  };
+}
+
+function summaryFromCheckpoint(c: Checkpoint): BatchSummary | null {
+  const s = c.provenance.summary as BatchSummary | undefined;
+  return s ? { ...s, verdict: c.verdict } : null;
+}
+
+export function createActivities({ warehouse: db, clock = () => new Date(), temporal }: ActivityDeps) {
+  const control = new ControlStore(db);
   const now = () => clock().toISOString();
+  const opts = (spec: BackfillSpec, phase: string, signal?: AbortSignal, batch?: number): QueryOptions => ({
+    tag: { backfillId: spec.backfill_id, phase, batch },
+    timeoutMs: spec.execution.query_timeout,
+    signal,
+  });
+  // The control schema is created once per worker; a signal may be audited before the plan step ran.
+  let ensured: Promise<void> | null = null;
+  const ensureControl = () => (ensured ??= control.ensure().catch((e: unknown) => {
+    ensured = null;
+    throw e;
+  }));
+  const audit = async (spec: BackfillSpec, actor: string, action: string, detail: Record<string, unknown>) => {
+    await ensureControl();
+    await control.audit({ backfillId: spec.backfill_id, at: now(), actor, action, detail });
+  };
+  const checkpointsOf = async (spec: BackfillSpec) => {
+    const hash = transformHash(spec);
+    const all = await control.checkpoints(spec.backfill_id);
+    const current = all.filter((c) => c.codeVersion === (spec.transform?.code_version ?? null) && c.provenance.transformHash === hash);
+    return { all, current };
+  };
 
   return withFailureTranslation({
     /**
@@ -25,8 +151,8 @@ export function createActivities({ warehouse, clock = () => new Date() }: Activi
      */
     async planBackfill(spec: BackfillSpec, startedBy: string): Promise<PlanSummary> {
       const tag = { backfillId: spec.backfill_id, phase: 'plan' };
-      await control.ensure({ tag });
-      const plan = await estimatePlan(warehouse, spec, { tag, sample: true, timeoutMs: spec.execution.query_timeout });
+      await ensureControl();
+      const plan = await estimatePlan(db, spec, { tag, sample: true, timeoutMs: spec.execution.query_timeout });
       const at = now();
       await control.recordPlan(plan, spec, at, { tag });
       await control.audit({
@@ -37,6 +163,240 @@ export function createActivities({ warehouse, clock = () => new Date() }: Activi
         detail: { partitions: plan.totals.partitions, batches: plan.totals.batches, rows: plan.totals.rows },
       });
       return summarize(plan);
+    },
+
+    /** One active backfill per target table (sqlmesh#3866). Re-taking one's own lease is a no-op. */
+    async acquireLease(spec: BackfillSpec, workflowId: string, startedBy: string): Promise<void> {
+      await ensureControl();
+      const had = await control.leaseOf(spec.target.table);
+      await control.acquireLease(spec.target.table, spec.backfill_id, workflowId, now());
+      if (!had) await audit(spec, startedBy, 'lease_acquired', { target: spec.target.table, workflowId });
+    },
+
+    async releaseLease(spec: BackfillSpec, reason: string): Promise<void> {
+      const held = await control.leaseOf(spec.target.table);
+      if (held?.backfillId !== spec.backfill_id) return;
+      await control.releaseLease(spec.target.table, spec.backfill_id);
+      await audit(spec, 'workflow', 'lease_released', { target: spec.target.table, reason });
+    },
+
+    /** Appends to the audit log (operator decisions, refusals, pauses). */
+    async recordAudit(spec: BackfillSpec, actor: string, action: string, detail: Record<string, unknown>): Promise<void> {
+      await audit(spec, actor, action, detail);
+    },
+
+    /** Runbook step 1: the restore point, taken once before any write and never overwritten. */
+    async takeSnapshot(spec: BackfillSpec): Promise<{ created: boolean; table: string }> {
+      return heartbeating(async (signal) => {
+        const created = await createSnapshot(db, spec, opts(spec, 'snapshot', signal));
+        if (created) await audit(spec, 'workflow', 'snapshot_taken', { snapshot: spec.rollback.snapshot });
+        return { created, table: spec.rollback.snapshot };
+      });
+    },
+
+    async prepareShadow(spec: BackfillSpec): Promise<{ created: boolean; table: string }> {
+      return heartbeating(async (signal) => {
+        const created = await createShadow(db, spec, opts(spec, 'shadow', signal));
+        if (created) await audit(spec, 'workflow', 'shadow_created', { shadow: spec.target.shadow_table, mode: spec.publish.mode });
+        return { created, table: spec.target.shadow_table };
+      });
+    },
+
+    /** Runbook step 2: the representative partition rewritten twice must come out identical. */
+    async proveIdempotency(spec: BackfillSpec, partition: string): Promise<IdempotencyProofInfo> {
+      return heartbeating(async (signal) => {
+        const grain = spec.source_range.grain;
+        const ordinal = partitionOrdinal(partition, grain);
+        if (ordinal === null) throw new BackfillFailure(BackfillError.InvalidSpec, `proof partition "${partition}" is not a ${grain} partition`);
+        const proof = await proveIdempotency(db, spec, partitionAtOrdinal(ordinal, grain), opts(spec, 'proof', signal));
+        const info = { partition: proof.partition, rowsWritten: proof.rowsWritten, rowHash: String(proof.second.rowHash) };
+        await audit(spec, 'workflow', 'idempotency_proven', { ...info });
+        return info;
+      });
+    },
+
+    /** Where a new run of the same spec picks up: passing checkpoints written by the same code. */
+    async resumePoint(spec: BackfillSpec): Promise<ResumePoint> {
+      const { all, current } = await checkpointsOf(spec);
+      const byIndex = new Map(current.map((c) => [c.batchIndex, c]));
+      const shape = planShape(spec);
+      let n = 0;
+      let partitionsDone = 0;
+      while (n < shape.batches && isDone(byIndex.get(n))) {
+        partitionsDone += byIndex.get(n)!.partitions;
+        n++;
+      }
+      const last = n > 0 ? byIndex.get(n - 1)! : null;
+      const recent: BatchSummary[] = [];
+      for (let i = Math.max(0, n - RECENT_BATCHES); i < n; i++) {
+        const s = summaryFromCheckpoint(byIndex.get(i)!);
+        if (s) recent.push(s);
+      }
+      return {
+        batchesDone: n,
+        partitionsDone,
+        cumulative: (last?.provenance.cumulative as CumulativeTotals | undefined) ?? emptyCumulative(),
+        recent,
+        stale: all.length - current.length,
+      };
+    },
+
+    /**
+     * Runbook steps 4–5 for one batch: rewrite its planned partitions into the shadow (each a
+     * delete + insert in one transaction, at most `concurrency` at once), reconcile against
+     * production, and checkpoint the verdict with its provenance. A failed verdict is checkpointed
+     * as failed (never counted as done) and returned, so the workflow halts instead of failing.
+     */
+    async runBatch(spec: BackfillSpec, req: BatchRequest): Promise<BatchOutcome> {
+      const ctx = activityContext();
+      const { batchIndex: i } = req;
+      const partitions = batchPartitions(spec, i);
+      const startedAt = now();
+      const t0 = performance.now();
+      // A retry after a crash skips partitions the previous attempt committed (from its heartbeat).
+      const previous = ctx?.info.heartbeatDetails as { batchIndex?: number; partitionRows?: Record<string, number> } | undefined;
+      const prior = previous?.batchIndex === i && previous.partitionRows ? previous.partitionRows : {};
+      let cumulativeBefore = req.cumulativeBefore;
+      if (cumulativeBefore === null) {
+        const existing = (await control.checkpoints(spec.backfill_id)).find((c) => c.batchIndex === i);
+        cumulativeBefore = (existing?.provenance.cumulativeBefore as CumulativeTotals | undefined) ?? emptyCumulative();
+      }
+      return heartbeating(async (signal, beat) => {
+        const o = opts(spec, 'batch', signal, i);
+        const columns = await columnNames(db, spec.target.table, o);
+        const partitionRows: Record<string, number> = { ...prior };
+        beat({ batchIndex: i, partitionRows });
+        await rewriteBatch(db, spec, partitions, columns, {
+          ...o,
+          concurrency: req.concurrency,
+          skip: new Set(Object.keys(prior)),
+          onPartition: (p, n) => {
+            partitionRows[p] = n;
+            beat({ batchIndex: i, partitionRows });
+          },
+        }, prior);
+        const evidence = await gatherBatchEvidence(db, spec, i, partitions, o);
+        const verdict = reconcileBatch(spec, evidence, cumulativeBefore);
+        const rowsWritten = Object.values(partitionRows).reduce((a, b) => a + b, 0);
+        const seconds = (performance.now() - t0) / 1000;
+        const summary = summaryOf(spec, i, verdict, rowsWritten, seconds, req.attempt);
+        await control.recordCheckpoint({
+          backfillId: spec.backfill_id,
+          batchIndex: i,
+          firstPartition: partitions[0]!.start,
+          lastPartition: partitions[partitions.length - 1]!.start,
+          partitions: partitions.length,
+          rowsWritten,
+          codeVersion: spec.transform?.code_version ?? null,
+          verdict: verdict.passed ? 'passed' : 'failed',
+          provenance: {
+            transformHash: transformHash(spec),
+            workflowId: ctx?.info.workflowExecution?.workflowId ?? null,
+            runId: ctx?.info.workflowExecution?.runId ?? null,
+            activityAttempt: ctx?.info.attempt ?? null,
+            worker: `${hostname()}:${process.pid}`,
+            partitionRows,
+            resumedPartitions: Object.keys(prior),
+            checks: verdict.checks,
+            measures: verdict.measures,
+            rows: verdict.rows,
+            topChangedRows: verdict.topChangedRows,
+            cumulativeBefore,
+            cumulative: verdict.cumulative,
+            summary,
+            seconds,
+          },
+          startedAt,
+          finishedAt: now(),
+        }, o);
+        if (!verdict.passed) await audit(spec, 'workflow', 'batch_failed', { batch: i, failures: summary.failures });
+        return { summary, cumulative: verdict.cumulative };
+      });
+    },
+
+    /** An operator accepted a failed verdict: the checkpoint is kept, marked accepted with who and why. */
+    async acceptBatch(spec: BackfillSpec, batchIndex: number, by: string, reason: string): Promise<void> {
+      const existing = (await control.checkpoints(spec.backfill_id)).find((c) => c.batchIndex === batchIndex);
+      if (!existing) {
+        throw new BackfillFailure(BackfillError.NotAllowed, `batch ${batchIndex + 1} has no checkpoint to accept; retry it instead.`);
+      }
+      if (existing.verdict !== 'accepted') {
+        const at = now();
+        await control.recordCheckpoint({ ...existing, verdict: 'accepted', provenance: { ...existing.provenance, accepted: { by, reason, at } } });
+      }
+    },
+
+    /** Every planned partition checkpointed and present in the shadow with the recorded rows. */
+    async verifyCompletion(spec: BackfillSpec): Promise<CompletionCheck> {
+      return heartbeating(async (signal) => {
+        const { current } = await checkpointsOf(spec);
+        const check = await verifyCompletion(db, spec, current, opts(spec, 'completion', signal));
+        await audit(spec, 'workflow', check.complete ? 'completion_verified' : 'completion_failed', { ...check });
+        return check;
+      });
+    },
+
+    /** Running live-pipeline workflows matching the spec's visibility query. */
+    async countLivePipelines(query: string): Promise<number> {
+      if (!temporal) {
+        throw new BackfillFailure(
+          BackfillError.InvalidConfig,
+          'execution.live_pipeline.visibility_query is set but this worker has no Temporal client for visibility queries; start it with worker/main.ts.',
+        );
+      }
+      try {
+        return (await temporal.client.workflow.count(query)).count;
+      } catch (e) {
+        const message = (e as Error).message ?? String(e);
+        if (/invalid|syntax|unknown|not.*defined/i.test(message)) {
+          throw new BackfillFailure(
+            BackfillError.InvalidSpec,
+            `execution.live_pipeline.visibility_query: the Temporal server refused "${query}": ${message}. Fix the query (try it with \`temporal workflow count --query\`).`,
+          );
+        }
+        throw e;
+      }
+    },
+
+    /** Runbook step 6: one short transaction replaces the range and writes the release record. */
+    async publishRelease(spec: BackfillSpec, approvedBy: string): Promise<ReleaseRecord> {
+      return heartbeating(async (signal) => {
+        const publishedAt = clock();
+        const result = await publish(db, spec, {
+          releaseId: `${spec.backfill_id}-release`,
+          approvedBy,
+          publishedAt: publishedAt.toISOString(),
+          rollbackExpiresAt: new Date(publishedAt.getTime() + spec.rollback.window).toISOString(),
+        }, opts(spec, 'publish', signal));
+        if (!result.alreadyPublished) {
+          await audit(spec, approvedBy, 'published', { releaseId: result.release.releaseId, rowsDeleted: result.rowsDeleted, rowsInserted: result.rowsInserted });
+        }
+        return result.release;
+      });
+    },
+
+    /** Runbook step 7: restore the pre-publish result of the range in one transaction. */
+    async rollbackRelease(spec: BackfillSpec, releaseId: string, by: string, reason: string): Promise<{ release: ReleaseRecord; rowsRestored: number }> {
+      return heartbeating(async (signal) => {
+        const result = await rollbackRelease(db, spec, { releaseId, by, reason, at: now() }, opts(spec, 'rollback', signal));
+        if (!result.alreadyRolledBack) await audit(spec, by, 'rolled_back', { releaseId, reason, rowsRestored: result.rowsRestored });
+        return { release: result.release, rowsRestored: result.rowsRestored };
+      });
+    },
+
+    async signoffRelease(spec: BackfillSpec, releaseId: string, by: string, comment: string | null): Promise<ReleaseRecord> {
+      const release = await signoffRelease(db, releaseId);
+      await audit(spec, by, 'signed_off', { releaseId, comment });
+      return release;
+    },
+
+    /** Drops the snapshot and shadow (after signoff, or after the window when the spec says so). */
+    async cleanupTables(spec: BackfillSpec, why: string): Promise<string[]> {
+      return heartbeating(async (signal) => {
+        const { dropped } = await cleanupBackfillTables(db, spec, opts(spec, 'cleanup', signal));
+        await audit(spec, 'workflow', 'cleaned_up', { dropped, why });
+        return dropped;
+      });
     },
   });
 }

@@ -3,7 +3,8 @@
  * in-memory DuckDB and the real dev server.
  */
 import { join } from 'node:path';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { TASK_QUEUE } from '../contracts/settings';
 import type { Driver } from '../warehouse/warehouse';
@@ -14,6 +15,10 @@ export interface BackfillWorkerOptions {
   warehouse: Driver;
   taskQueue?: string;
   clock?: () => Date;
+  /** For live-pipeline visibility queries (execution.live_pipeline.visibility_query). */
+  client?: Client;
+  /** A pre-built bundle (tests build one per file instead of one per worker). */
+  workflowBundle?: WorkflowBundleOption;
 }
 
 /** The bundler reads TypeScript directly; no build step. */
@@ -24,7 +29,7 @@ export function createBackfillWorker(opts: BackfillWorkerOptions): Promise<Worke
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
-    workflowsPath,
-    activities: createActivities({ warehouse: opts.warehouse, clock: opts.clock }),
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+    activities: createActivities({ warehouse: opts.warehouse, clock: opts.clock, temporal: opts.client ? { client: opts.client } : undefined }),
   });
 }

@@ -2,6 +2,7 @@
  * The worker process: owns the warehouse connection (DuckDB allows one writing process per file)
  * and runs workflows and activities for the backfills task queue until SIGINT/SIGTERM.
  */
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { isBackfillFailure } from '../contracts/errors';
 import { DEFAULT_NAMESPACE, DEFAULT_TEMPORAL_ADDRESS, TASK_QUEUE } from '../contracts/settings';
@@ -14,12 +15,16 @@ async function main(): Promise<void> {
   const config = warehouseConfigFromEnv();
   const warehouse = await openWarehouse(config);
   const connection = await NativeConnection.connect({ address });
-  const worker = await createBackfillWorker({ connection, namespace, warehouse });
+  // A client connection for visibility queries (is the live pipeline running?).
+  const clientConnection = await Connection.connect({ address });
+  const client = new Client({ connection: clientConnection, namespace });
+  const worker = await createBackfillWorker({ connection, namespace, warehouse, client });
   console.log(`backfill worker: task queue ${TASK_QUEUE} on ${address}/${namespace}, warehouse ${config.engine}:${config.path}`);
   try {
     await worker.run();
   } finally {
     await connection.close();
+    await clientConnection.close();
     await warehouse.close();
   }
 }

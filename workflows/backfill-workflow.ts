@@ -1,67 +1,591 @@
 /**
- * One workflow per backfill; it reads like the runbook. Orchestration only: state rules live in
- * domain/lifecycle.ts, planning in domain/plan.ts, all I/O in activities.
+ * One workflow per backfill; it reads like the runbook (../shared/seeds/001): plan and lease →
+ * snapshot → shadow → prove idempotency → batches (gate, rewrite, reconcile, halt) → verify
+ * completion → approval → atomic publish → rollback window. Orchestration only: state rules live
+ * in domain/ (lifecycle, throttle, approval, report), all I/O in activities. State is one
+ * plain-JSON cursor, carried across continue-as-new.
  */
-import { ApplicationFailure, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import { BackfillError, nonRetryableErrorTypes } from '../contracts/errors';
-import { messageDescriptions, statusQuery } from '../contracts/messages';
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  allHandlersFinished,
+  ContinueAsNew,
+} from '@temporalio/workflow';
+import type { Activities, BatchOutcome } from '../activities';
+import { BackfillError, nonRetryableErrorTypes, type BackfillErrorType } from '../contracts/errors';
+import * as m from '../contracts/messages';
 import { BackfillStateKey } from '../contracts/search-attributes';
-import type { BackfillInput, BackfillState, BackfillStatus } from '../contracts/status';
-import { canMove, inputProblems } from '../domain/lifecycle';
-import { planShape, type PlanShape } from '../domain/plan';
+import type {
+  BackfillCursor,
+  BackfillInput,
+  BackfillState,
+  BackfillStatus,
+  BatchSummary,
+  Decision,
+  PauseInfo,
+  ResolveRequest,
+  UpdateAck,
+} from '../contracts/status';
+import {
+  concurrencyProblem,
+  decisionProblem,
+  pauseProblem,
+  resolveProblem,
+  rollbackProblem,
+  signoffProblem,
+  type ApprovalRules,
+} from '../domain/approval';
+import { canMove, inputProblems, isTerminal, PUBLISHED_STATES } from '../domain/lifecycle';
+import { batchPartitions, planShape, type PlanShape } from '../domain/plan';
+import { emptyCumulative } from '../domain/reconcile';
+import { buildReport } from '../domain/report';
+import { activePauseWindow, budgetDecision, chargeBudget, estimateFinish, formatBytes } from '../domain/throttle';
 
-/** Short metadata calls (plan, control-schema bookkeeping). */
+/** Short metadata calls (plan, lease, audit, control-schema bookkeeping). */
 const metadata = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes },
 });
+
+/**
+ * Long warehouse statements: they heartbeat every 2 s, so a dead worker is noticed within the
+ * heartbeat timeout and the batch retried elsewhere; cancellation reaches the running statement.
+ */
+const warehouse = proxyActivities<Activities>({
+  startToCloseTimeout: '12 hours',
+  heartbeatTimeout: '15 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes },
+});
+
+/** Batch summaries kept in state for the `batches` query; every verdict is in the control schema. */
+const RECENT_BATCHES = 50;
+
+const fail = (type: BackfillErrorType, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
+const errorText = (e: unknown) => (e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e));
 
 /** A plain Error here would fail the workflow task and retry forever; a bad range is bad input. */
 function shapeOf(spec: BackfillInput['spec']): PlanShape {
   try {
     return planShape(spec);
   } catch (e) {
-    throw ApplicationFailure.nonRetryable(`Invalid backfill input: ${(e as Error).message}`, BackfillError.InvalidSpec);
+    throw fail(BackfillError.InvalidSpec, `Invalid backfill input: ${(e as Error).message}`);
   }
+}
+
+function initialCursor(input: BackfillInput, shape: PlanShape): BackfillCursor {
+  const { spec } = input;
+  return {
+    status: {
+      backfillId: spec.backfill_id,
+      state: 'planning',
+      phase: 'planning: checking the target and estimating the range',
+      target: spec.target.table,
+      shadow: spec.target.shadow_table,
+      snapshot: spec.rollback.snapshot,
+      owner: spec.owner,
+      startedBy: input.startedBy,
+      range: { start: spec.source_range.start, end: spec.source_range.end, grain: spec.source_range.grain },
+      partitions: { done: 0, total: shape.partitions },
+      batches: { done: 0, total: shape.batches, resumed: 0 },
+      currentBatch: null,
+      concurrency: spec.execution.max_concurrency,
+      pause: null,
+      halt: null,
+      budget: { dailyBytes: spec.execution.daily_scan_budget ?? null, day: null, spentToday: 0, left: spec.execution.daily_scan_budget ?? null },
+      eta: null,
+      lastVerdict: null,
+      proof: null,
+      approval: spec.approval
+        ? { approvers: spec.approval.approvers, allowOwner: spec.approval.allow_owner, deadline: null, approved: null, rejected: null, refusals: [] }
+        : null,
+      release: null,
+      rollback: { windowMs: spec.rollback.window, expiresAt: null, open: false, rolledBack: null, signedOff: null, cleanup: spec.rollback.cleanup, cleanedUp: null },
+      plan: null,
+      error: null,
+      continuedAsNew: 0,
+    },
+    nextBatch: 0,
+    redo: [],
+    cumulative: emptyCumulative(),
+    recentBatches: [],
+    omittedBatches: 0,
+    verdicts: { passed: 0, failed: 0, accepted: 0 },
+    liveRuns: [],
+    operatorPause: null,
+    setupDone: false,
+    batchMs: 0,
+    batchPartitions: 0,
+    lastVisibilityClear: null,
+    warnings: [],
+  };
 }
 
 export async function backfillWorkflow(input: BackfillInput): Promise<BackfillStatus> {
   const problems = inputProblems(input);
-  if (problems.length) {
-    throw ApplicationFailure.nonRetryable(`Invalid backfill input: ${problems.join('; ')}`, BackfillError.InvalidSpec);
-  }
-  const { spec } = input;
+  if (problems.length) throw fail(BackfillError.InvalidSpec, `Invalid backfill input: ${problems.join('; ')}`);
+  const { spec, startedBy } = input;
   const shape = shapeOf(spec);
-  const status: BackfillStatus = {
-    backfillId: spec.backfill_id,
-    state: 'planning',
-    phase: 'planning: checking the target and estimating the range',
-    target: spec.target.table,
-    range: { start: spec.source_range.start, end: spec.source_range.end, grain: spec.source_range.grain },
-    partitions: { done: 0, total: shape.partitions },
-    batches: { done: 0, total: shape.batches },
-    plan: null,
-    error: null,
+  const s: BackfillCursor = input.cursor ?? initialCursor(input, shape);
+  const status = s.status;
+  const { workflowId } = workflowInfo();
+  const nowIso = () => new Date().toISOString();
+  const rules: ApprovalRules = {
+    approvers: spec.approval?.approvers ?? [],
+    allowOwner: spec.approval?.allow_owner ?? false,
+    owner: spec.owner,
+    startedBy,
   };
-  setHandler(statusQuery, () => status, { description: messageDescriptions.status });
+
+  // ---- operator requests, set by handlers and consumed by the phases below ----
+  let wake = 0; // bumped by every signal a waiting phase may care about
+  let resolution: ResolveRequest | null = null;
+  let rollbackRequest: Decision | null = null;
+  let signoffRequest: Decision | null = null;
 
   const moveTo = (state: BackfillState, phase: string) => {
-    if (!canMove(status.state, state)) throw new Error(`illegal transition ${status.state} -> ${state}`);
-    status.state = state;
+    if (state !== status.state) {
+      if (!canMove(status.state, state)) throw new Error(`illegal transition ${status.state} -> ${state}`);
+      status.state = state;
+      upsertSearchAttributes([{ key: BackfillStateKey, value: state }]);
+    }
     status.phase = phase;
-    upsertSearchAttributes([{ key: BackfillStateKey, value: state }]);
+  };
+  /**
+   * Handlers audit too, and a handler must never throw (it would fail the workflow task): an audit
+   * write that fails after its retries is noted in the status warnings instead.
+   */
+  const audit = (actor: string, action: string, detail: Record<string, unknown>) =>
+    metadata.recordAudit(spec, actor, action, detail).catch((e: unknown) => {
+      if (isCancellation(e)) throw e;
+      if (s.warnings.length < 50) s.warnings.push(`audit entry ${action} by ${actor} was not written: ${errorText(e)}`);
+    });
+  const decision = (req: { by: string; comment?: string; reason?: string }): Decision => ({
+    by: req.by.trim(),
+    comment: req.comment ?? req.reason ?? null,
+    at: nowIso(),
+  });
+  const refuse = (problem: string): never => {
+    throw fail(BackfillError.NotAllowed, problem);
+  };
+  const ack = (message: string): UpdateAck => ({ accepted: true, state: status.state, message });
+  /** An update validator from a problem finder: synchronous, and rejects with the vocabulary type. */
+  const validateWith = <T>(problemOf: (req: T) => string | null) => (req: T) => {
+    const problem = problemOf(req);
+    if (problem) refuse(problem);
   };
 
+  // ---- queries ----
+  setHandler(m.statusQuery, () => ({
+    ...status,
+    eta: status.state === 'running' || status.state === 'paused'
+      ? isoOrNull(estimateFinish(Date.now(), s.batchMs, s.batchPartitions, status.partitions.total - status.partitions.done))
+      : status.eta,
+  }), { description: m.messageDescriptions.status });
+  setHandler(m.batchesQuery, () => ({ total: status.batches.done, omitted: s.omittedBatches, items: s.recentBatches }), {
+    description: m.messageDescriptions.batches,
+  });
+  setHandler(m.reportQuery, () => buildReport({ spec, status, cumulative: s.cumulative, verdicts: s.verdicts, warnings: s.warnings }), {
+    description: m.messageDescriptions.report,
+  });
+
+  // ---- throttle signals ----
+  setHandler(m.pauseSignal, async (req) => {
+    const problem = pauseProblem(req);
+    if (problem) return void (await audit(String(req?.by ?? 'unknown'), 'pause_refused', { problem }));
+    s.operatorPause = { by: req.by?.trim() || null, reason: req.reason.trim(), since: nowIso() };
+    wake++;
+    await audit(req.by ?? 'operator', 'paused', { reason: req.reason });
+  }, { description: m.messageDescriptions.pause });
+  setHandler(m.resumeSignal, async (req) => {
+    if (!s.operatorPause) return;
+    s.operatorPause = null;
+    wake++;
+    await audit(req?.by ?? 'operator', 'resumed', { reason: req?.reason ?? null });
+  }, { description: m.messageDescriptions.resume });
+  setHandler(m.livePipelineStartedSignal, (e) => {
+    const id = String(e?.run_id ?? '').trim() || 'unnamed';
+    if (!s.liveRuns.includes(id)) s.liveRuns.push(id);
+    wake++;
+  }, { description: m.messageDescriptions.live_pipeline_started });
+  setHandler(m.livePipelineFinishedSignal, (e) => {
+    const id = String(e?.run_id ?? '').trim() || 'unnamed';
+    s.liveRuns = s.liveRuns.filter((r) => r !== id);
+    wake++;
+  }, { description: m.messageDescriptions.live_pipeline_finished });
+  setHandler(m.setConcurrencySignal, async (req) => {
+    const problem = concurrencyProblem(req);
+    if (problem) return void (await audit(String(req?.by ?? 'unknown'), 'concurrency_refused', { problem }));
+    const before = status.concurrency;
+    status.concurrency = req.concurrency;
+    await audit(req.by ?? 'operator', 'concurrency_changed', { from: before, to: req.concurrency, reason: req.reason ?? null });
+  }, { description: m.messageDescriptions.set_concurrency });
+
+  // ---- approval: the signal records a refusal; the update refuses before it enters history ----
+  const decisionState = (kind: 'approve' | 'reject', req: unknown): string | null => {
+    const a = status.approval;
+    if (a?.approved || a?.rejected) {
+      const d = (a.approved ?? a.rejected)!;
+      return `${kind} refused: the backfill was already ${a.approved ? 'approved' : 'rejected'} by ${d.by} at ${d.at}`;
+    }
+    return decisionProblem(kind, req, status.state, rules);
+  };
+  const decide = async (kind: 'approve' | 'reject', req: { by: string; comment?: string }) => {
+    const d = decision(req);
+    if (kind === 'approve') status.approval!.approved = d;
+    else status.approval!.rejected = d;
+    wake++;
+    await audit(d.by, kind === 'approve' ? 'approved' : 'rejected', { comment: d.comment });
+  };
+  const refusedDecision = async (kind: 'approve' | 'reject', req: unknown, problem: string) => {
+    const by = typeof (req as { by?: unknown })?.by === 'string' ? (req as { by: string }).by : 'unknown';
+    status.approval?.refusals.push({ by, reason: problem, at: nowIso() });
+    await audit(by, `${kind}_refused`, { problem });
+  };
+  for (const kind of ['approve', 'reject'] as const) {
+    const signal = kind === 'approve' ? m.approveSignal : m.rejectSignal;
+    const update = kind === 'approve' ? m.approveUpdate : m.rejectUpdate;
+    setHandler(signal, async (req) => {
+      const problem = decisionState(kind, req);
+      if (problem) return refusedDecision(kind, req, problem);
+      await decide(kind, req);
+    }, { description: m.messageDescriptions[kind] });
+    setHandler(update, async (req) => {
+      await decide(kind, req);
+      return ack(`${kind === 'approve' ? 'approved' : 'rejected'} by ${req.by.trim()}`);
+    }, {
+      validator: validateWith((req) => decisionState(kind, req)),
+      description: m.messageDescriptions[`${kind}_update`],
+    });
+  }
+
+  // ---- halt resolution, rollback, signoff ----
+  const resolveState = (req: unknown) => (resolution ? 'resolve refused: a decision for this halt is already being applied' : resolveProblem(req, status.state));
+  const applyResolve = async (req: ResolveRequest) => {
+    resolution = { action: req.action, by: req.by.trim(), reason: req.reason?.trim() };
+    wake++;
+    await audit(req.by, `resolve_${req.action}`, { batch: status.halt?.batch ?? null, reason: req.reason ?? null });
+  };
+  setHandler(m.resolveSignal, async (req) => {
+    const problem = resolveState(req);
+    if (problem) return void (await audit(String(req?.by ?? 'unknown'), 'resolve_refused', { problem }));
+    await applyResolve(req);
+  }, { description: m.messageDescriptions.resolve });
+  setHandler(m.resolveUpdate, async (req) => {
+    await applyResolve(req);
+    return ack(`${req.action} accepted`);
+  }, { validator: validateWith(resolveState), description: m.messageDescriptions.resolve_update });
+
+  const windowView = () => ({
+    expiresAtMs: status.rollback.expiresAt ? Date.parse(status.rollback.expiresAt) : null,
+    signedOff: status.rollback.signedOff !== null,
+  });
+  const rollbackState = (req: unknown) =>
+    rollbackRequest || signoffRequest ? 'rollback refused: a rollback or signoff is already in progress' : rollbackProblem(req, status.state, windowView(), Date.now());
+  const signoffState = (req: unknown) =>
+    rollbackRequest || signoffRequest ? 'signoff refused: a rollback or signoff is already in progress' : signoffProblem(req, status.state, rules);
+  setHandler(m.rollbackSignal, async (req) => {
+    const problem = rollbackState(req);
+    if (problem) return void (await audit(String(req?.by ?? 'unknown'), 'rollback_refused', { problem }));
+    rollbackRequest = decision(req);
+    wake++;
+  }, { description: m.messageDescriptions.rollback });
+  setHandler(m.rollbackUpdate, (req) => {
+    rollbackRequest = decision(req);
+    wake++;
+    return ack(`rollback requested by ${req.by.trim()}; the pre-publish result is being restored`);
+  }, { validator: validateWith(rollbackState), description: m.messageDescriptions.rollback_update });
+  setHandler(m.signoffSignal, async (req) => {
+    const problem = signoffState(req);
+    if (problem) return void (await audit(String(req?.by ?? 'unknown'), 'signoff_refused', { problem }));
+    signoffRequest = decision(req);
+    wake++;
+  }, { description: m.messageDescriptions.signoff });
+  setHandler(m.signoffUpdate, (req) => {
+    signoffRequest = decision(req);
+    wake++;
+    return ack(`signed off by ${req.by.trim()}`);
+  }, { validator: validateWith(signoffState), description: m.messageDescriptions.signoff_update });
+
+  // ---- continue-as-new: plain-JSON cursor, handlers drained first ----
+  const maybeContinueAsNew = async () => {
+    if (!workflowInfo().continueAsNewSuggested) return;
+    await condition(allHandlersFinished);
+    status.continuedAsNew++;
+    await continueAsNew<typeof backfillWorkflow>({ spec, startedBy, cursor: s });
+  };
+
+  // ---- Step 0–3: plan, lease, snapshot, shadow, idempotency proof ----
+  async function prepare(): Promise<void> {
+    status.plan = await metadata.planBackfill(spec, startedBy);
+    await metadata.acquireLease(spec, workflowId, startedBy);
+    const resumed = await metadata.resumePoint(spec);
+    if (resumed.batchesDone > 0) {
+      s.nextBatch = resumed.batchesDone;
+      s.cumulative = resumed.cumulative;
+      s.recentBatches = resumed.recent;
+      s.omittedBatches = resumed.batchesDone - resumed.recent.length;
+      status.batches.done = status.batches.resumed = resumed.batchesDone;
+      status.partitions.done = resumed.partitionsDone;
+      s.verdicts.passed = resumed.batchesDone;
+    }
+    if (resumed.stale > 0) s.warnings.push(`${resumed.stale} checkpoint(s) from another code version or transform were not reused`);
+    const resumedNote = resumed.batchesDone ? `; resuming after ${resumed.batchesDone} checkpointed batches` : '';
+    moveTo('preparing', `preparing: taking the restore point ${spec.rollback.snapshot}${resumedNote}`);
+    await warehouse.takeSnapshot(spec);
+    status.phase = `preparing: creating the shadow ${spec.target.shadow_table}`;
+    await warehouse.prepareShadow(spec);
+    const partition = status.plan.representativePartition;
+    status.phase = `preparing: proving idempotency on ${partition} (rewriting it twice)`;
+    status.proof = await warehouse.proveIdempotency(spec, partition);
+    s.setupDone = true;
+  }
+
+  // ---- Step 4 gate: operator pause, live pipeline, pause windows, daily scan budget ----
+  const batchBytes = (i: number) => {
+    const p = status.plan;
+    if (!p?.totals.bytes || !p.totals.partitions) return 0;
+    return (p.totals.bytes / p.totals.partitions) * batchPartitions(spec, i, shape).length;
+  };
+
+  async function blocker(i: number): Promise<PauseInfo | null> {
+    const now = Date.now();
+    const since = status.pause?.since ?? nowIso();
+    if (s.operatorPause) return { kind: 'operator', reason: s.operatorPause.reason, by: s.operatorPause.by, since, until: null };
+    const live = spec.execution.pause_during_live_pipeline;
+    if (live && spec.execution.live_pipeline?.signals !== false && s.liveRuns.length) {
+      return { kind: 'live_pipeline', reason: `live pipeline running (${s.liveRuns.join(', ')}); waiting for live_pipeline_finished`, by: null, since, until: null };
+    }
+    const window = activePauseWindow(now, spec.execution.pause_windows);
+    if (window) {
+      return { kind: 'pause_window', reason: `inside the pause window ${window.window.start}–${window.window.end} UTC`, by: null, since, until: new Date(window.endsAtMs).toISOString() };
+    }
+    const budget = budgetDecision(spec.execution.daily_scan_budget, { day: status.budget.day, spentToday: status.budget.spentToday }, now, batchBytes(i));
+    if (!budget.run) return { kind: 'scan_budget', reason: budget.reason, by: null, since, until: new Date(budget.resumeAtMs).toISOString() };
+    const query = spec.execution.live_pipeline?.visibility_query;
+    if (live && query) {
+      const poll = spec.execution.live_pipeline!.poll_interval;
+      const fresh = s.lastVisibilityClear !== null && now - Date.parse(s.lastVisibilityClear) < poll && status.pause?.kind !== 'live_pipeline';
+      if (!fresh) {
+        const running = await metadata.countLivePipelines(query);
+        if (running > 0) {
+          return { kind: 'live_pipeline', reason: `${running} live pipeline run(s) match ${query}`, by: null, since, until: new Date(Date.now() + poll).toISOString() };
+        }
+        s.lastVisibilityClear = nowIso();
+      }
+    }
+    return null;
+  }
+
+  async function gate(i: number): Promise<void> {
+    for (;;) {
+      const block = await blocker(i);
+      if (!block) {
+        if (status.pause) await audit('workflow', 'yield_ended', { kind: status.pause.kind, since: status.pause.since });
+        status.pause = null;
+        return;
+      }
+      if (status.pause?.kind !== block.kind || status.pause.reason !== block.reason) {
+        if (status.pause?.kind !== block.kind) await audit(block.by ?? 'workflow', 'yielding', { kind: block.kind, reason: block.reason });
+      }
+      status.pause = block;
+      moveTo('paused', `paused before batch ${i + 1}: ${block.reason}`);
+      const seen = wake;
+      const ms = block.until ? Math.max(1, Date.parse(block.until) - Date.now()) : undefined;
+      await (ms === undefined ? condition(() => wake !== seen) : condition(() => wake !== seen, ms));
+      await maybeContinueAsNew();
+    }
+  }
+
+  // ---- Steps 4–5: batches, each reconciled; a failed check halts for an operator ----
+  const record = (summary: BatchSummary) => {
+    s.recentBatches.push(summary);
+    if (s.recentBatches.length > RECENT_BATCHES) {
+      s.recentBatches.shift();
+      s.omittedBatches++;
+    }
+    status.lastVerdict = summary;
+  };
+
+  async function halt(i: number, reason: string, failures: string[], canAccept: boolean): Promise<ResolveRequest> {
+    status.halt = { batch: i, reason, failures, since: nowIso(), options: canAccept ? ['retry', 'abort', 'accept'] : ['retry', 'abort'] };
+    moveTo('halted', `halted at batch ${i + 1}: ${reason}. Production is untouched; send resolve with retry, abort${canAccept ? ' or accept' : ''}.`);
+    resolution = null;
+    await condition(() => resolution !== null && (canAccept || resolution.action !== 'accept'));
+    const r = resolution!;
+    resolution = null;
+    status.halt = null;
+    return r;
+  }
+
+  async function runBatch(i: number, redo: boolean): Promise<void> {
+    const parts = batchPartitions(spec, i, shape);
+    for (let attempt = 1; ; attempt++) {
+      await gate(i);
+      moveTo('running', `running batch ${i + 1} of ${shape.batches} (${parts[0]!.start}..${parts[parts.length - 1]!.start})${redo ? ', again after the completion check' : ''}`);
+      status.currentBatch = { index: i, first: parts[0]!.start, last: parts[parts.length - 1]!.start, attempt };
+      const started = Date.now();
+      let outcome: BatchOutcome;
+      try {
+        outcome = await warehouse.runBatch(spec, { batchIndex: i, cumulativeBefore: redo ? null : s.cumulative, concurrency: status.concurrency, attempt });
+      } catch (e) {
+        if (isCancellation(e)) throw e;
+        const r = await halt(i, `the batch could not run: ${errorText(e)}`, [errorText(e)], false);
+        if (r.action === 'abort') throw fail(BackfillError.Aborted, `aborted by ${r.by} at batch ${i + 1}: ${r.reason ?? ''}`);
+        continue;
+      }
+      const bytes = batchBytes(i);
+      const budget = chargeBudget({ day: status.budget.day, spentToday: status.budget.spentToday }, Date.now(), bytes);
+      status.budget = { ...status.budget, ...budget, left: status.budget.dailyBytes === null ? null : Math.max(0, status.budget.dailyBytes - budget.spentToday) };
+      const summary = { ...outcome.summary, bytesScanned: bytes };
+      record(summary);
+      for (const w of summary.warnings) if (!s.warnings.includes(w) && s.warnings.length < 50) s.warnings.push(w);
+      if (summary.verdict === 'passed') {
+        s.verdicts.passed++;
+        s.batchMs += Date.now() - started;
+        s.batchPartitions += parts.length;
+        if (!redo) s.cumulative = outcome.cumulative;
+        return;
+      }
+      s.verdicts.failed++;
+      const r = await halt(i, `reconciliation failed: ${summary.failures[0] ?? 'a check failed'}`, summary.failures, true);
+      if (r.action === 'abort') throw fail(BackfillError.Aborted, `aborted by ${r.by} at batch ${i + 1}: ${r.reason ?? ''}`);
+      if (r.action === 'accept') {
+        await metadata.acceptBatch(spec, i, r.by, r.reason ?? '');
+        s.verdicts.accepted++;
+        summary.verdict = 'accepted';
+        if (!redo) s.cumulative = outcome.cumulative;
+        moveTo('running', `batch ${i + 1} accepted by ${r.by}: ${r.reason ?? ''}`);
+        return;
+      }
+    }
+  }
+
+  async function runBatches(): Promise<void> {
+    for (;;) {
+      const redo = s.redo.length > 0;
+      const i = redo ? s.redo[0]! : s.nextBatch;
+      if (!redo && i >= shape.batches) break;
+      await runBatch(i, redo);
+      status.currentBatch = null;
+      if (redo) s.redo.shift();
+      else s.nextBatch++;
+      status.batches.done++;
+      status.partitions.done += batchPartitions(spec, i, shape).length;
+      status.eta = isoOrNull(estimateFinish(Date.now(), s.batchMs, s.batchPartitions, status.partitions.total - status.partitions.done));
+      await maybeContinueAsNew();
+    }
+  }
+
+  /** Completion requires every planned partition checkpointed and present in the shadow. */
+  async function verifyCompletion(): Promise<void> {
+    for (;;) {
+      status.phase = 'verifying: every planned partition checkpointed and present in the shadow';
+      const check = await warehouse.verifyCompletion(spec);
+      if (check.complete) return;
+      const r = await halt(-1, `completion check: ${check.problems[0]}`, check.problems, false);
+      if (r.action === 'abort') throw fail(BackfillError.Aborted, `aborted by ${r.by} at the completion check: ${r.reason ?? ''}`);
+      s.redo = check.missingBatches;
+      status.batches.done -= check.missingBatches.length;
+      status.partitions.done -= check.missingBatches.reduce((a, b) => a + batchPartitions(spec, b, shape).length, 0);
+      await runBatches();
+    }
+  }
+
+  // ---- Step 6: a human approves the reconciled shadow ----
+  async function awaitApproval(): Promise<Decision> {
+    const a = status.approval;
+    if (!a) throw fail(BackfillError.SpecNotRunnable, 'approval: the spec names no approvers; add approval.approvers before running.');
+    const timeout = spec.approval!.timeout;
+    a.deadline ??= new Date(Date.now() + timeout).toISOString();
+    const report = buildReport({ spec, status, cumulative: s.cumulative, verdicts: s.verdicts, warnings: s.warnings });
+    const moved = report.measures.map((x) => `${x.column} ${x.deltaPct === null ? 'n/a' : `${x.deltaPct.toFixed(3)}%`}`).join(', ');
+    moveTo('awaiting_approval', `awaiting approval from ${a.approvers.join(' or ')} until ${a.deadline}: ${moved}. Send approve or reject with {"by": "...", "comment": "..."}.`);
+    const decided = await condition(() => a.approved !== null || a.rejected !== null, Math.max(1, Date.parse(a.deadline) - Date.now()));
+    if (!decided) throw fail(BackfillError.ApprovalExpired, `nobody approved within approval.timeout (deadline ${a.deadline}); production is untouched. Start a new run to try again.`);
+    if (a.rejected) throw fail(BackfillError.Rejected, `rejected by ${a.rejected.by}${a.rejected.comment ? `: ${a.rejected.comment}` : ''}; production is untouched.`);
+    return a.approved!;
+  }
+
+  // ---- Step 6: atomic publish and the release record ----
+  async function publish(approved: Decision): Promise<void> {
+    moveTo('publishing', `publishing ${spec.source_range.start}..${spec.source_range.end} into ${spec.target.table} (${spec.publish.mode}) in one transaction`);
+    status.release = await warehouse.publishRelease(spec, approved.by);
+    status.rollback.expiresAt = status.release.rollbackExpiresAt;
+    status.rollback.open = true;
+    moveTo('published', `published as ${status.release.releaseId}; rollback window open until ${status.rollback.expiresAt}`);
+  }
+
+  // ---- Step 7: the rollback window ----
+  async function rollbackWindow(): Promise<void> {
+    const release = status.release!;
+    const untilMs = Date.parse(release.rollbackExpiresAt) - Date.now();
+    if (status.rollback.open) {
+      await condition(() => rollbackRequest !== null || signoffRequest !== null, Math.max(1, untilMs));
+    }
+    if (rollbackRequest) {
+      const r = rollbackRequest;
+      status.phase = `rolling back ${release.releaseId}: restoring ${spec.rollback.snapshot} over the range`;
+      const result = await warehouse.rollbackRelease(spec, release.releaseId, r.by, r.comment ?? '');
+      status.release = result.release;
+      status.rollback.rolledBack = { ...r, rowsRestored: result.rowsRestored };
+      status.rollback.open = false;
+      await metadata.releaseLease(spec, 'rolled back');
+      moveTo('rolled_back', `rolled back by ${r.by}: production restored to the pre-publish result; ${spec.rollback.snapshot} and ${spec.target.shadow_table} kept for investigation`);
+      return;
+    }
+    status.rollback.open = false;
+    await metadata.releaseLease(spec, signoffRequest ? 'signed off' : 'rollback window ended');
+    if (!signoffRequest && spec.rollback.cleanup === 'after_signoff') {
+      status.phase = `rollback window ended; waiting for signoff to drop ${spec.rollback.snapshot} and ${spec.target.shadow_table}`;
+      await condition(() => signoffRequest !== null);
+    }
+    if (signoffRequest) {
+      status.release = await metadata.signoffRelease(spec, release.releaseId, signoffRequest.by, signoffRequest.comment);
+      status.rollback.signedOff = signoffRequest;
+    }
+    status.rollback.cleanedUp = await warehouse.cleanupTables(spec, signoffRequest ? `signed off by ${signoffRequest.by}` : 'rollback window ended');
+    moveTo('completed', `completed: ${release.releaseId} ${signoffRequest ? `signed off by ${signoffRequest.by}` : 'kept after the rollback window'}; dropped ${status.rollback.cleanedUp.join(', ') || 'nothing'}`);
+  }
+
   try {
-    status.plan = await metadata.planBackfill(spec, input.startedBy);
-    moveTo('planned', `planned: ${shape.partitions} partitions in ${shape.batches} batches, recorded in the control schema`);
+    if (!s.setupDone) await prepare();
+    if (status.state === 'preparing' || status.state === 'running' || status.state === 'paused' || status.state === 'halted') {
+      await runBatches();
+      await verifyCompletion();
+    }
+    if (status.state !== 'published') {
+      const approved = await awaitApproval();
+      await publish(approved);
+    }
+    await rollbackWindow();
   } catch (e) {
-    status.error = e instanceof Error ? e.message : String(e);
-    moveTo('failed', 'failed while planning');
+    if (e instanceof ContinueAsNew) throw e;
+    status.error = errorText(e);
+    const wrote = PUBLISHED_STATES.includes(status.state);
+    if (!isTerminal(status.state)) {
+      status.halt = null;
+      status.pause = null;
+      status.currentBatch = null;
+      moveTo('failed', `failed${wrote ? ' after publishing' : '; production untouched'}: ${status.error}`);
+    }
+    // Cancellation must not stop the bookkeeping: the lease is released in a non-cancellable scope.
+    if (!wrote) await CancellationScope.nonCancellable(() => metadata.releaseLease(spec, `failed: ${status.error}`)).catch(() => undefined);
+    await condition(allHandlersFinished);
     throw e;
   }
-  // The lifecycle (snapshot, shadow batches, approval, publish) builds on this; the skeleton ends here.
-  moveTo('completed', 'completed: plan recorded');
+  await condition(allHandlersFinished);
   return status;
+}
+
+function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
 }

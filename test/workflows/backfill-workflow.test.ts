@@ -1,126 +1,392 @@
 /**
- * The walking skeleton on real parts: the shared Temporal dev server, a real worker bundling the
- * real workflow code, and a real (in-memory) DuckDB seeded with the tax-bug scenario.
+ * The backfill lifecycle end to end on real parts: the shared Temporal dev server, a real worker
+ * running the real workflow bundle, and a real DuckDB seeded with the tax-bug scenario.
  */
-import { NativeConnection, type Worker } from '@temporalio/worker';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSpecFile } from '../../client/load-spec';
-import { startBackfill } from '../../client/start-backfill';
 import { BackfillError, isBackfillFailure } from '../../contracts/errors';
-import { statusQuery } from '../../contracts/messages';
+import * as m from '../../contracts/messages';
 import { BackfillStateKey, BackfillTargetKey } from '../../contracts/search-attributes';
 import { workflowIdFor } from '../../contracts/settings';
-import { seedRevenueScenario } from '../../demo/revenue-scenario';
-import type { BackfillSpec } from '../../domain/spec/schema';
-import { createBackfillWorker } from '../../worker/create-worker';
 import { ControlStore } from '../../warehouse/control-store';
-import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
+import {
+  exampleSpec,
+  failureTypeOf,
+  lab,
+  rangeFingerprint,
+  testSpec,
+  waitForStatus,
+  type Env,
+  type Lab,
+} from '../support/backfill-harness';
 import { temporalTestEnv } from '../support/temporal';
 
-const taskQueue = `backfill-skeleton-${process.pid}`;
-let env: Awaited<ReturnType<typeof temporalTestEnv>>;
-let nativeConnection: NativeConnection;
-let warehouse: DuckDbDriver;
-let worker: Worker;
-let running: Promise<void>;
-
-const baseSpec = loadSpecFile('examples/revenue-tax-fix.yaml').spec;
-/** A unique backfill_id per test so reruns of the suite never collide on workflow IDs. */
-const specWith = (suffix: string, patch: Partial<BackfillSpec> = {}): BackfillSpec => ({
-  ...baseSpec,
-  backfill_id: `${baseSpec.backfill_id}-${suffix}-${Date.now().toString(36)}`,
-  ...patch,
-});
+let env: Env;
+const labs: Lab[] = [];
+const newLab = async () => {
+  const l = await lab(env);
+  labs.push(l);
+  return l;
+};
 
 beforeAll(async () => {
   env = await temporalTestEnv();
-  warehouse = await openDuckDb({ path: ':memory:' });
-  await seedRevenueScenario(warehouse);
-  nativeConnection = await NativeConnection.connect({ address: env.address });
-  worker = await createBackfillWorker({ connection: nativeConnection, namespace: env.namespace, warehouse, taskQueue });
-  running = worker.run();
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await nativeConnection?.close();
+  for (const l of labs) await l.stop();
   await env?.connection.close();
-  await warehouse?.close();
 });
 
-describe('backfillWorkflow (walking skeleton)', () => {
-  it('plans the seed range, records the plan in the control schema and answers the status query', async () => {
-    const spec = specWith('plan');
-    const handle = await startBackfill(env.client, spec, { startedBy: 'vitest', taskQueue });
+describe('backfillWorkflow: the happy path', () => {
+  it('snapshots, proves, rewrites and reconciles every batch, waits for approval, publishes atomically, signs off and cleans up', async () => {
+    const l = await newLab();
+    const spec = testSpec('happy');
+    const prodBefore = await rangeFingerprint(l.warehouse, spec, 'target');
+    const outsideBefore = await rangeFingerprint(l.warehouse, spec, 'target', { from: '2025-03-01', to: '2025-04-01' });
+    const handle = await l.start(spec);
     expect(handle.workflowId).toBe(workflowIdFor(spec.backfill_id));
 
+    const waiting = await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
+    expect(waiting.partitions).toEqual({ done: 59, total: 59 });
+    expect(waiting.batches).toMatchObject({ done: 9, total: 9 });
+    expect(waiting.proof?.partition).toBe(waiting.plan?.representativePartition);
+    expect(waiting.approval?.deadline).not.toBeNull();
+    // Production is untouched until publish; the shadow holds the corrected range.
+    expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(prodBefore);
+    const shadow = await rangeFingerprint(l.warehouse, spec, 'shadow');
+    expect(shadow.rows).toBe(prodBefore.rows);
+
+    const report = await handle.query(m.reportQuery);
+    const net = report.measures.find((x) => x.column === 'net_revenue')!;
+    expect(net.deltaPct).toBeGreaterThan(-1.5);
+    expect(net.deltaPct).toBeLessThan(-0.8);
+    expect(net.withinExpected).toBe(true);
+    expect(report.measures.find((x) => x.column === 'gross_revenue')!.deltaPct).toBeCloseTo(0, 9);
+    expect(report.batches).toEqual({ passed: 9, failed: 0, accepted: 0, total: 9 });
+    const batches = await handle.query(m.batchesQuery);
+    expect(batches.items).toHaveLength(9);
+    expect(batches.items.every((b) => b.verdict === 'passed')).toBe(true);
+
+    const ack = await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller', comment: 'deltas as expected' }] });
+    expect(ack.accepted).toBe(true);
+    const published = await waitForStatus(handle, (s) => s.state === 'published');
+    const release = published.release!;
+    expect(release).toMatchObject({
+      dataset: spec.target.table,
+      backfillId: spec.backfill_id,
+      sourceRange: { start: '2025-01-01', end: '2025-02-28', grain: 'day' },
+      codeVersion: 'git:8f31c2a',
+      approvedBy: 'finance-controller',
+      restorePoint: spec.rollback.snapshot,
+      publishMode: 'range',
+      status: 'published',
+    });
+    expect(Date.parse(release.rollbackExpiresAt) - Date.parse(release.publishedAt)).toBe(spec.rollback.window);
+    // Production's range now equals the reconciled shadow; rows outside the range are untouched.
+    expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(shadow);
+    expect(await rangeFingerprint(l.warehouse, spec, 'target', { from: '2025-03-01', to: '2025-04-01' })).toEqual(outsideBefore);
+    const control = new ControlStore(l.warehouse);
+    expect(await control.release(release.releaseId)).toMatchObject({ releaseId: release.releaseId, status: 'published' });
+
+    await handle.signal(m.signoffSignal, { by: 'head-of-finance-data', comment: 'announced' });
     const result = await handle.result();
     expect(result.state).toBe('completed');
-    expect(result.partitions.total).toBe(547);
-    expect(result.batches.total).toBe(79);
-    expect(result.plan?.totals.rows).toBeGreaterThan(0);
-    expect(result.plan?.totals.bytes).toBeGreaterThan(0);
+    expect(result.rollback.signedOff?.by).toBe('head-of-finance-data');
+    expect(result.rollback.cleanedUp?.sort()).toEqual([spec.rollback.snapshot, spec.target.shadow_table].sort());
+    expect((await control.release(release.releaseId))?.status).toBe('signed_off');
+    expect(await control.leaseOf(spec.target.table)).toBeNull();
 
-    // The query answers after completion too, from the same plain-JSON state.
-    const status = await handle.query(statusQuery);
-    expect(status).toEqual(result);
-    expect(JSON.parse(JSON.stringify(status))).toEqual(status);
-
-    const recorded = await new ControlStore(warehouse).recordedPlan(spec.backfill_id);
-    expect(recorded?.batches).toHaveLength(79);
-    expect(recorded?.batches[0]).toMatchObject({ first_partition: '2024-12-01', last_partition: '2024-12-07', partitions: '7' });
-    expect(recorded?.batches[78]).toMatchObject({ first_partition: '2026-05-31', last_partition: '2026-05-31', partitions: '1' });
-    const audit = await new ControlStore(warehouse).auditTrail(spec.backfill_id);
-    expect(audit.map((a) => [a.action, a.actor])).toEqual([['planned', 'vitest']]);
+    const actions = (await control.auditTrail(spec.backfill_id)).map((a) => a.action);
+    expect(actions).toEqual(expect.arrayContaining([
+      'planned', 'lease_acquired', 'snapshot_taken', 'shadow_created', 'idempotency_proven', 'completion_verified',
+      'approved', 'published', 'signed_off', 'lease_released', 'cleaned_up',
+    ]));
+    const checkpoints = await control.checkpoints(spec.backfill_id);
+    expect(checkpoints).toHaveLength(9);
+    expect(checkpoints.every((c) => c.verdict === 'passed' && c.codeVersion === 'git:8f31c2a')).toBe(true);
+    expect(checkpoints[0]!.provenance).toMatchObject({ partitionRows: expect.any(Object), checks: expect.any(Array), topChangedRows: expect.any(Array) });
 
     const description = await handle.describe();
     expect(description.typedSearchAttributes.get(BackfillStateKey)).toBe('completed');
-    expect(description.typedSearchAttributes.get(BackfillTargetKey)).toBe('finance.daily_revenue');
+    expect(description.typedSearchAttributes.get(BackfillTargetKey)).toBe(spec.target.table);
+  });
+});
+
+const untilAwaitingApproval = (handle: Parameters<typeof waitForStatus>[0]) => waitForStatus(handle, (s) => s.state === 'awaiting_approval');
+
+describe('backfillWorkflow: throttle and yield', () => {
+  it('pauses on an operator signal between batches and resumes on resume, with both in the audit log', async () => {
+    const l = await newLab();
+    const spec = testSpec('pause');
+    const handle = await l.start(spec);
+    await handle.signal(m.pauseSignal, { by: 'oncall', reason: 'warehouse maintenance' });
+    const paused = await waitForStatus(handle, (s) => s.state === 'paused');
+    expect(paused.pause).toMatchObject({ kind: 'operator', by: 'oncall', reason: 'warehouse maintenance', until: null });
+    const done = paused.batches.done;
+    await new Promise((r) => setTimeout(r, 700));
+    expect((await handle.query(m.statusQuery)).batches.done).toBe(done);
+    await handle.signal(m.resumeSignal, { by: 'oncall', reason: 'done' });
+    const waiting = await untilAwaitingApproval(handle);
+    expect(waiting.pause).toBeNull();
+    expect(waiting.batches.done).toBe(9);
+    const actions = (await new ControlStore(l.warehouse).auditTrail(spec.backfill_id)).map((a) => [a.action, a.actor]);
+    expect(actions).toEqual(expect.arrayContaining([['paused', 'oncall'], ['resumed', 'oncall']]));
+    await handle.terminate('test over');
   });
 
-  it('refuses a duplicate start of the same backfill_id with a clear error', async () => {
-    const spec = specWith('dup');
-    const first = await startBackfill(env.client, spec, { startedBy: 'vitest', taskQueue });
-    await first.result();
-    const second = await startBackfill(env.client, spec, { startedBy: 'vitest', taskQueue }).catch((e: unknown) => e);
-    expect(isBackfillFailure(second, BackfillError.TargetLeased)).toBe(true);
-    expect(String((second as Error).message)).toContain(spec.backfill_id);
+  it('waits while the live pipeline signals it is running, and goes on when it signals finished', async () => {
+    const l = await newLab();
+    const spec = testSpec('live-signal', (s) => {
+      s.execution.pause_during_live_pipeline = true;
+      s.execution.live_pipeline = { signals: true, poll_interval: 1000 };
+    });
+    const handle = await l.start(spec);
+    await handle.signal(m.livePipelineStartedSignal, { run_id: 'daily-2026-11-21' });
+    const paused = await waitForStatus(handle, (s) => s.pause?.kind === 'live_pipeline');
+    expect(paused.state).toBe('paused');
+    expect(paused.pause?.reason).toContain('daily-2026-11-21');
+    await handle.signal(m.livePipelineFinishedSignal, { run_id: 'daily-2026-11-21' });
+    expect((await untilAwaitingApproval(handle)).batches.done).toBe(9);
+    await handle.terminate('test over');
+  });
+
+  it('waits while a Temporal visibility query finds the live pipeline running', async () => {
+    const l = await newLab();
+    const liveType = `dailyRevenuePipeline_${Date.now().toString(36)}`;
+    // A running workflow of the live pipeline's type; nothing polls its queue, so it stays running.
+    const live = await env.client.workflow.start(liveType, { workflowId: `${liveType}-run`, taskQueue: `${liveType}-queue`, args: [] });
+    const spec = testSpec('live-visibility', (s) => {
+      s.execution.pause_during_live_pipeline = true;
+      s.execution.live_pipeline = { visibility_query: `WorkflowType = '${liveType}' AND ExecutionStatus = 'Running'`, signals: true, poll_interval: 500 };
+    });
+    // Visibility is eventually consistent: wait until the server counts the live run.
+    for (let i = 0; i < 50 && (await env.client.workflow.count(spec.execution.live_pipeline!.visibility_query)).count === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const handle = await l.start(spec);
+    const paused = await waitForStatus(handle, (s) => s.pause?.kind === 'live_pipeline');
+    expect(paused.batches.done).toBe(0);
+    expect(paused.pause?.reason).toContain(liveType);
+    await live.terminate('live load finished');
+    expect((await untilAwaitingApproval(handle)).batches.done).toBe(9);
+    await handle.terminate('test over');
+  });
+
+  it('does not start a batch inside a UTC pause window', async () => {
+    const l = await newLab();
+    const hhmm = (d: Date) => d.toISOString().slice(11, 16);
+    const now = new Date();
+    const spec = testSpec('window', (s) => {
+      s.execution.pause_windows = [{ start: hhmm(now), end: hhmm(new Date(now.getTime() + 3 * 60_000)) }];
+    });
+    const handle = await l.start(spec);
+    const paused = await waitForStatus(handle, (s) => s.pause !== null);
+    expect(paused.pause).toMatchObject({ kind: 'pause_window', until: expect.any(String) });
+    expect(Date.parse(paused.pause!.until!)).toBeGreaterThan(Date.now());
+    expect(paused.batches.done).toBe(0);
+    await handle.terminate('test over');
+  });
+
+  it('stops for the day when the daily scan budget is spent, and takes a concurrency change', async () => {
+    const l = await newLab();
+    const spec = testSpec('budget', (s) => {
+      s.execution.daily_scan_budget = 1;
+    });
+    const handle = await l.start(spec);
+    await handle.signal(m.setConcurrencySignal, { concurrency: 1, by: 'oncall', reason: 'live load is heavy today' });
+    const paused = await waitForStatus(handle, (s) => s.pause?.kind === 'scan_budget');
+    // The first batch runs even though it alone exceeds the budget; the second waits for the next UTC day.
+    expect(paused.batches.done).toBe(1);
+    expect(paused.budget.spentToday).toBeGreaterThan(1);
+    expect(paused.pause?.until?.slice(11)).toBe('00:00:00.000Z');
+    expect(paused.concurrency).toBe(1);
+    await handle.terminate('test over');
+  });
+});
+
+describe('backfillWorkflow: reconciliation halts, operators resolve', () => {
+  it('halts on a failed row-count check with production untouched, then a retry after the upstream fix passes', async () => {
+    const l = await newLab();
+    const spec = testSpec('halt-retry');
+    const [victim] = await l.warehouse.query(
+      "SELECT CAST(revenue_date AS VARCHAR) AS d, merchant_id FROM finance.daily_revenue WHERE revenue_date = DATE '2025-01-02' ORDER BY merchant_id LIMIT 1",
+    );
+    const where = `revenue_date = DATE '2025-01-02' AND merchant_id = '${String(victim!.merchant_id)}'`;
+    await l.warehouse.execute(`CREATE TABLE staging.late_events AS SELECT * FROM staging.revenue_events WHERE ${where}`);
+    await l.warehouse.execute(`DELETE FROM staging.revenue_events WHERE ${where}`);
+    const prodBefore = await rangeFingerprint(l.warehouse, spec, 'target');
+
+    const handle = await l.start(spec);
+    const halted = await waitForStatus(handle, (s) => s.state === 'halted');
+    expect(halted.halt).toMatchObject({ batch: 0, options: ['retry', 'abort', 'accept'] });
+    expect(halted.halt!.reason).toContain('row');
+    expect(halted.lastVerdict?.verdict).toBe('failed');
+    expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(prodBefore);
+    // Accept needs a reason: the update says so at once, and nothing changes.
+    const refused = await handle.executeUpdate(m.resolveUpdate, { args: [{ action: 'accept', by: 'oncall' }] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe(BackfillError.NotAllowed);
+    expect((await handle.query(m.statusQuery)).state).toBe('halted');
+
+    await l.warehouse.execute('INSERT INTO staging.revenue_events SELECT * FROM staging.late_events');
+    await handle.executeUpdate(m.resolveUpdate, { args: [{ action: 'retry', by: 'oncall', reason: 'late events loaded' }] });
+    const waiting = await untilAwaitingApproval(handle);
+    expect(waiting.batches.done).toBe(9);
+    const report = await handle.query(m.reportQuery);
+    expect(report.batches).toMatchObject({ passed: 9, failed: 1, accepted: 0 });
+    const checkpoints = await new ControlStore(l.warehouse).checkpoints(spec.backfill_id);
+    expect(checkpoints.map((c) => c.verdict)).toEqual(Array(9).fill('passed'));
+    const actions = (await new ControlStore(l.warehouse).auditTrail(spec.backfill_id)).map((a) => a.action);
+    expect(actions).toEqual(expect.arrayContaining(['batch_failed', 'resolve_retry']));
+    await handle.terminate('test over');
+  });
+
+  it('halts when a measure moves outside its expected range; abort fails the run, releases the lease and leaves production as it was', async () => {
+    const l = await newLab();
+    const spec = testSpec('halt-abort', (s) => {
+      s.measures = s.measures.map((x) => (x.column === 'net_revenue' ? { ...x, expected_delta: { min: -0.1, max: 0.1 } } : x));
+    });
+    const prodBefore = await rangeFingerprint(l.warehouse, spec, 'target');
+    const handle = await l.start(spec);
+    const halted = await waitForStatus(handle, (s) => s.state === 'halted');
+    expect(halted.halt?.failures.join(' ')).toContain('net_revenue');
+    await handle.signal(m.resolveSignal, { action: 'abort', by: 'oncall', reason: 'expectation was wrong; re-spec' });
+    expect(await failureTypeOf(handle)).toBe(BackfillError.Aborted);
+    const final = await handle.query(m.statusQuery);
+    expect(final.state).toBe('failed');
+    expect(final.error).toContain('oncall');
+    expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(prodBefore);
+    expect(await new ControlStore(l.warehouse).leaseOf(spec.target.table)).toBeNull();
+  });
+
+  it('accepting a failed verdict with a reason checkpoints it as accepted and goes on', async () => {
+    const l = await newLab();
+    const spec = testSpec('halt-accept', (s) => {
+      s.source_range.end = '2025-01-07';
+      s.measures = s.measures.map((x) => (x.column === 'net_revenue' ? { ...x, expected_delta: { min: -0.1, max: 0.1 } } : x));
+    });
+    const handle = await l.start(spec);
+    await waitForStatus(handle, (s) => s.state === 'halted');
+    await handle.executeUpdate(m.resolveUpdate, { args: [{ action: 'accept', by: 'head-of-finance-data', reason: 'range in the spec was a typo' }] });
+    await untilAwaitingApproval(handle);
+    const [checkpoint] = await new ControlStore(l.warehouse).checkpoints(spec.backfill_id);
+    expect(checkpoint!.verdict).toBe('accepted');
+    expect(checkpoint!.provenance.accepted).toMatchObject({ by: 'head-of-finance-data', reason: 'range in the spec was a typo' });
+    await handle.terminate('test over');
+  });
+
+  it('fails the idempotency proof on a non-deterministic transform before any batch runs', async () => {
+    const l = await newLab();
+    const spec = testSpec('random', (s) => {
+      s.transform = { ...s.transform!, sql: s.transform!.sql.replace('CAST(sum(gross_amount - tax_amount) AS DECIMAL(18, 2))', 'CAST(sum(gross_amount - tax_amount) + random() AS DECIMAL(18, 2))') };
+    });
+    expect(spec.transform!.sql).toContain('random()');
+    const prodBefore = await rangeFingerprint(l.warehouse, spec, 'target');
+    const handle = await l.start(spec);
+    expect(await failureTypeOf(handle)).toBe(BackfillError.NotIdempotent);
+    const final = await handle.query(m.statusQuery);
+    expect(final.state).toBe('failed');
+    expect(final.error).toContain('not deterministic');
+    expect(final.batches.done).toBe(0);
+    expect(await new ControlStore(l.warehouse).checkpoints(spec.backfill_id)).toEqual([]);
+    expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(prodBefore);
+    expect(await new ControlStore(l.warehouse).leaseOf(spec.target.table)).toBeNull();
+  });
+});
+
+describe('backfillWorkflow: approval', () => {
+  it('refuses approval from a non-approver, from the owner and before the shadow is reconciled; records refusals; reject fails the run', async () => {
+    const l = await newLab();
+    const spec = testSpec('approval', (s) => {
+      s.approval = { ...s.approval!, approvers: ['finance-controller', 'Finance-Data', 'alice'] };
+    });
+    const handle = await l.start(spec, 'alice');
+    // Too early: the signal is recorded as a refusal, never fatal.
+    await handle.signal(m.approveSignal, { by: 'finance-controller', comment: 'looks fine' });
+    await untilAwaitingApproval(handle);
+    const early = (await handle.query(m.statusQuery)).approval!;
+    expect(early.approved).toBeNull();
+    expect(early.refusals[0]).toMatchObject({ by: 'finance-controller' });
+
+    const updateError = async (by: string) => {
+      const e = await handle.executeUpdate(m.approveUpdate, { args: [{ by }] }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(WorkflowUpdateFailedError);
+      const cause = (e as WorkflowUpdateFailedError).cause as ApplicationFailure;
+      expect(cause.type).toBe(BackfillError.NotAllowed);
+      return cause.message;
+    };
+    expect(await updateError('mallory')).toContain('finance-controller');
+    // The owner and the person who started the run are listed as approvers here, and still may not approve.
+    expect(await updateError('finance-data')).toMatch(/owner/i);
+    expect(await updateError('alice')).toMatch(/started/i);
+    await handle.signal(m.approveSignal, { by: 'mallory' });
+    await waitForStatus(handle, (s) => (s.approval?.refusals.length ?? 0) >= 2);
+
+    await handle.signal(m.rejectSignal, { by: 'finance-controller', comment: 'numbers need a second look' });
+    expect(await failureTypeOf(handle)).toBe(BackfillError.Rejected);
+    const final = await handle.query(m.statusQuery);
+    expect(final.state).toBe('failed');
+    expect(final.approval?.rejected?.by).toBe('finance-controller');
+    expect(final.release).toBeNull();
+    const actions = (await new ControlStore(l.warehouse).auditTrail(spec.backfill_id)).map((a) => [a.action, a.actor]);
+    expect(actions).toEqual(expect.arrayContaining([['approve_refused', 'finance-controller'], ['approve_refused', 'mallory'], ['rejected', 'finance-controller']]));
+    expect(actions.map(([a]) => a)).not.toContain('published');
+  });
+});
+
+describe('backfillWorkflow: one backfill per target', () => {
+  it('refuses a duplicate start of the same backfill_id, and a second backfill on a leased target', async () => {
+    const l = await newLab();
+    const spec = testSpec('lease');
+    const first = await l.start(spec);
+    const duplicate = await l.start(spec).catch((e: unknown) => e);
+    expect(isBackfillFailure(duplicate, BackfillError.TargetLeased)).toBe(true);
+    expect(String((duplicate as Error).message)).toContain(spec.backfill_id);
+    await waitForStatus(first, (s) => s.state !== 'planning');
+
+    const other = testSpec('lease-other');
+    const second = await l.start(other);
+    expect(await failureTypeOf(second)).toBe(BackfillError.TargetLeased);
+    const status = await second.query(m.statusQuery);
+    expect(status.error).toContain(spec.backfill_id);
+    // The refused backfill did not take or release the holder's lease.
+    expect((await new ControlStore(l.warehouse).leaseOf(spec.target.table))?.backfillId).toBe(spec.backfill_id);
+    await first.terminate('test over');
   });
 
   it('fails without retrying when the spec names a column the target lacks, and says which YAML path', async () => {
-    const spec = specWith('missing-col', { target: { ...baseSpec.target, unique_key: ['revenue_date', 'merchant_idx'] } });
-    const handle = await startBackfill(env.client, spec, { startedBy: 'vitest', taskQueue });
+    const l = await newLab();
+    const spec = testSpec('missing-col', (s) => {
+      s.target = { ...s.target, unique_key: ['revenue_date', 'merchant_idx'] };
+    });
+    const handle = await l.start(spec);
     const error = await handle.result().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkflowFailedError);
     const cause = (error as WorkflowFailedError).cause?.cause;
     expect(cause).toBeInstanceOf(ApplicationFailure);
     expect((cause as ApplicationFailure).type).toBe(BackfillError.MissingObject);
     expect((cause as ApplicationFailure).message).toContain('target.unique_key[1]');
-    const status = await handle.query(statusQuery);
-    expect(status.state).toBe('failed');
-    // Non-retryable: one attempt only.
+    expect((await handle.query(m.statusQuery)).state).toBe('failed');
     const history = await handle.fetchHistory();
-    const started = history.events?.filter((e) => e.activityTaskStartedEventAttributes) ?? [];
-    expect(started).toHaveLength(1);
-    expect(started[0]?.activityTaskStartedEventAttributes?.attempt).toBe(1);
+    const planAttempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes) ?? [];
+    expect(planAttempts[0]?.activityTaskStartedEventAttributes?.attempt).toBe(1);
   });
 
   it('fails with InvalidSpec, without retrying the workflow task, when started with an inverted range', async () => {
-    // A client that skips `backfill start`'s zod parse can still hand the workflow a bad spec.
-    const spec = specWith('inverted', { source_range: { ...baseSpec.source_range, start: '2026-05-31', end: '2024-12-01' } });
+    const l = await newLab();
+    const spec = { ...exampleSpec(), backfill_id: `inverted-${Date.now().toString(36)}` };
+    spec.source_range = { ...spec.source_range, start: '2026-05-31', end: '2024-12-01' };
     const handle = await env.client.workflow.start('backfillWorkflow', {
       workflowId: workflowIdFor(spec.backfill_id),
-      taskQueue,
+      taskQueue: l.taskQueue,
       args: [{ spec, startedBy: 'vitest' }],
     });
     const error = await handle.result().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkflowFailedError);
-    const cause = (error as WorkflowFailedError).cause;
-    expect(cause).toBeInstanceOf(ApplicationFailure);
-    expect((cause as ApplicationFailure).type).toBe(BackfillError.InvalidSpec);
-    expect((cause as ApplicationFailure).message).toContain('2026-05-31..2024-12-01');
+    const cause = (error as WorkflowFailedError).cause as ApplicationFailure;
+    expect(cause.type).toBe(BackfillError.InvalidSpec);
+    expect(cause.message).toContain('2026-05-31..2024-12-01');
   });
 });

@@ -1,0 +1,142 @@
+/**
+ * Real parts for lifecycle tests: the shared Temporal dev server, a real worker running the real
+ * workflow bundle, and a real DuckDB seeded with the tax-bug scenario. Each `lab()` has its own
+ * in-memory warehouse and task queue, so tests never share a lease or a table.
+ */
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowHandle } from '@temporalio/client';
+import { loadSpecFile } from '../../client/load-spec';
+import { startBackfill } from '../../client/start-backfill';
+import { statusQuery } from '../../contracts/messages';
+import type { BackfillStatus } from '../../contracts/status';
+import { seedRevenueScenario } from '../../demo/revenue-scenario';
+import type { BackfillSpec } from '../../domain/spec/schema';
+import { fingerprint } from '../../warehouse/fingerprint';
+import { columnNames } from '../../warehouse/catalog';
+import { fingerprintSpec, tablesOf } from '../../warehouse/shadow';
+import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
+import { createBackfillWorker, workflowsPath } from '../../worker/create-worker';
+import type { backfillWorkflow } from '../../workflows';
+import { temporalTestEnv } from './temporal';
+
+export type Env = Awaited<ReturnType<typeof temporalTestEnv>>;
+export type BackfillHandle = WorkflowHandle<typeof backfillWorkflow>;
+
+// Worker state changes at INFO drown the test output; warnings and errors still show.
+try {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+} catch {
+  // already installed in this process
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** One bundle per test file (webpack is the slow part of starting a worker). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } as never });
+  return bundle;
+}
+
+export const exampleSpec = (): BackfillSpec => loadSpecFile('examples/revenue-tax-fix.yaml').spec;
+
+let counter = 0;
+/**
+ * The example spec narrowed for speed: 2025-01-01..2025-02-28 (59 days, 9 batches of 7; a month
+ * boundary inside), no live-pipeline query or pause windows unless a test adds them.
+ */
+export function testSpec(name: string, patch: (s: BackfillSpec) => void = () => {}): BackfillSpec {
+  const base = exampleSpec();
+  const spec: BackfillSpec = {
+    ...base,
+    backfill_id: `${name}-${process.pid}-${Date.now().toString(36)}-${counter++}`,
+    source_range: { ...base.source_range, start: '2025-01-01', end: '2025-02-28' },
+    execution: {
+      ...base.execution,
+      pause_during_live_pipeline: false,
+      live_pipeline: undefined,
+      pause_windows: [],
+      daily_scan_budget: undefined,
+    },
+    approval: { ...base.approval!, timeout: 10 * 60_000 },
+    rollback: { ...base.rollback, window: 60 * 60_000 },
+  };
+  patch(spec);
+  return spec;
+}
+
+export interface Lab {
+  warehouse: DuckDbDriver;
+  taskQueue: string;
+  worker: Worker;
+  start(spec: BackfillSpec, startedBy?: string): Promise<BackfillHandle>;
+  stop(): Promise<void>;
+}
+
+export async function lab(env: Env, opts: { warehouse?: DuckDbDriver; worker?: boolean } = {}): Promise<Lab> {
+  const warehouse = opts.warehouse ?? (await openDuckDb({ path: ':memory:' }));
+  if (!opts.warehouse) await seedRevenueScenario(warehouse);
+  const taskQueue = `lab-${process.pid}-${Date.now().toString(36)}-${counter++}`;
+  const connection = await NativeConnection.connect({ address: env.address });
+  const worker = await createBackfillWorker({
+    connection, namespace: env.namespace, warehouse, taskQueue, client: env.client, workflowBundle: await workflowBundle(),
+  });
+  const running = worker.run();
+  return {
+    warehouse,
+    taskQueue,
+    worker,
+    start: (spec, startedBy = 'vitest') => startBackfill(env.client, spec, { startedBy, taskQueue }),
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running.catch(() => undefined);
+      await connection.close();
+      if (!opts.warehouse) await warehouse.close();
+    },
+  };
+}
+
+/** Polls the status query until `done` holds; fails with the last status when it never does. */
+export async function waitForStatus(
+  handle: BackfillHandle,
+  done: (s: BackfillStatus) => boolean,
+  timeoutMs = 45_000,
+): Promise<BackfillStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: BackfillStatus | undefined;
+  for (;;) {
+    try {
+      last = await handle.query(statusQuery);
+      if (done(last)) return last;
+    } catch (e) {
+      // The first workflow task may not have run yet.
+      if (!/not found|no.*query|did not register/i.test(String(e))) throw e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting; last status: ${JSON.stringify(last, null, 1)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Fingerprint of the spec's range in one of its tables (audit columns left out of the row hash). */
+export async function rangeFingerprint(db: DuckDbDriver, spec: BackfillSpec, which: 'target' | 'shadow' | 'snapshot', range?: { from: string; to: string }) {
+  const tables = tablesOf(spec);
+  const columns = await columnNames(db, spec.target.table);
+  const from = range?.from ?? spec.source_range.start;
+  const to = range?.to ?? nextDay(spec.source_range.end);
+  return fingerprint(db, fingerprintSpec(spec, tables[which], columns, from, to));
+}
+
+export function nextDay(day: string): string {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString().slice(0, 10);
+}
+
+/** Failure type of a failed workflow result (ApplicationFailure type, or its cause's). */
+export async function failureTypeOf(handle: BackfillHandle): Promise<string | undefined> {
+  const error = await handle.result().then(() => undefined, (e: unknown) => e);
+  let cause = (error as { cause?: unknown } | undefined)?.cause as { type?: string; cause?: unknown } | undefined;
+  while (cause) {
+    if (cause.type) return cause.type;
+    cause = cause.cause as typeof cause;
+  }
+  return undefined;
+}

@@ -1,0 +1,66 @@
+/**
+ * The completion check (temporal PR #11162: a backfill silently skipped a range and reported
+ * success): every planned batch must be checkpointed with a passing or accepted verdict, and every
+ * partition must hold in the shadow exactly the rows its checkpoint recorded.
+ */
+import { batchPartitions, planShape } from '../domain/plan';
+import { partitionAtOrdinal } from '../domain/partitions';
+import type { BackfillSpec } from '../domain/spec/schema';
+import type { Checkpoint } from './control-store';
+import { tablesOf } from './shadow';
+import type { Driver, QueryOptions } from './warehouse';
+
+export interface CompletionCheck {
+  complete: boolean;
+  /** Batches to run again: never checkpointed, or their shadow rows no longer match the checkpoint. */
+  missingBatches: number[];
+  /** One line each, the first few. */
+  problems: string[];
+}
+
+const MAX_PROBLEMS = 10;
+
+/** Rows per partition a checkpoint recorded (provenance.partitionRows), or null when absent. */
+export function recordedPartitionRows(c: Checkpoint): Record<string, number> | null {
+  const rows = c.provenance.partitionRows;
+  return rows && typeof rows === 'object' ? (rows as Record<string, number>) : null;
+}
+
+export function isDone(c: Checkpoint | undefined): boolean {
+  return c !== undefined && (c.verdict === 'passed' || c.verdict === 'accepted');
+}
+
+export async function verifyCompletion(db: Driver, spec: BackfillSpec, checkpoints: Checkpoint[], opts?: QueryOptions): Promise<CompletionCheck> {
+  const shape = planShape(spec);
+  const { grain } = spec.source_range;
+  const { shadow } = tablesOf(spec);
+  const from = partitionAtOrdinal(shape.firstOrdinal, grain).start;
+  const to = partitionAtOrdinal(shape.lastOrdinal, grain).end;
+  const rows = await db.query(db.dialect.rowsPerPartition(shadow, spec.target.partition_key, grain, from, to), opts);
+  const inShadow: Record<string, number> = {};
+  for (const r of rows) inShadow[String(r.partition_start)] = Number(r.row_count);
+
+  const byIndex = new Map(checkpoints.map((c) => [c.batchIndex, c]));
+  const missingBatches: number[] = [];
+  const problems: string[] = [];
+  const note = (line: string) => problems.length < MAX_PROBLEMS && problems.push(line);
+  for (let i = 0; i < shape.batches; i++) {
+    const parts = batchPartitions(spec, i, shape);
+    const c = byIndex.get(i);
+    if (!isDone(c)) {
+      missingBatches.push(i);
+      note(`batch ${i + 1} (${parts[0]!.start}..${parts[parts.length - 1]!.start}) has no passing checkpoint`);
+      continue;
+    }
+    const recorded = recordedPartitionRows(c!);
+    const wrong = parts.find((p) => (recorded?.[p.start] ?? -1) !== (inShadow[p.start] ?? 0));
+    if (wrong) {
+      missingBatches.push(i);
+      note(
+        `partition ${wrong.start}: checkpoint of batch ${i + 1} recorded ${recorded?.[wrong.start] ?? 'no'} rows, ` +
+          `the shadow holds ${inShadow[wrong.start] ?? 0}`,
+      );
+    }
+  }
+  return { complete: missingBatches.length === 0, missingBatches, problems };
+}
