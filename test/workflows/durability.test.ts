@@ -136,7 +136,9 @@ describe('worker crash', () => {
 
     const taskQueue = `crash-${process.pid}-${Date.now().toString(36)}`;
     const startWorker = async () => {
-      const child = spawn(join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx'), [join(__dirname, '..', 'support', 'worker-process.ts'), env.address, env.namespace, taskQueue, dbPath], {
+      // node itself (not the tsx wrapper, which would leave its child alive after SIGKILL).
+      const script = join(__dirname, '..', 'support', 'worker-process.ts');
+      const child = spawn(process.execPath, ['--require', 'tsx/cjs', script, env.address, env.namespace, taskQueue, dbPath], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       children.push(child);
@@ -166,7 +168,12 @@ describe('worker crash', () => {
       const shadow = await rangeFingerprint(db, spec, 'shadow');
       expect(shadow).toEqual(expected);
       expect(shadow.distinctKeys).toBe(shadow.rows);
-      expect(await new ControlStore(db).checkpoints(spec.backfill_id)).toHaveLength(waiting.batches.total);
+      const checkpoints = await new ControlStore(db).checkpoints(spec.backfill_id);
+      expect(checkpoints).toHaveLength(waiting.batches.total);
+      // Both worker processes wrote batches: the run really crossed the crash.
+      expect(new Set(checkpoints.map((c) => c.provenance.worker)).size).toBe(2);
+      // The batch in flight at the kill was retried after its heartbeat timed out.
+      expect(checkpoints.some((c) => Number(c.provenance.activityAttempt) >= 2)).toBe(true);
     } finally {
       await db.close();
     }
