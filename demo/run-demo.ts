@@ -1,9 +1,11 @@
 /**
  * `npm run demo` — the main job on the embedded default. Seeds the FIN-2841 tax-bug warehouse in
- * DuckDB, prints the plan for examples/revenue-tax-fix.yaml, then (unless --only-plan) starts a
- * Temporal dev server with its UI and a worker, runs the backfill workflow and prints its status.
+ * DuckDB, prints the plan for examples/revenue-tax-fix.yaml, starts a Temporal dev server with its
+ * UI and a worker, and runs the backfill: batch-by-batch progress, the reconciliation summary at
+ * "awaiting approval", then an approval from the Temporal UI (or `--approve-as <name>`), the
+ * atomic publish and its release record, and a short rollback window.
  */
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { Command } from 'commander';
 import { resolve } from 'node:path';
@@ -12,15 +14,64 @@ import { formatPlan, formatSeconds } from '../client/format';
 import { startBackfill } from '../client/start-backfill';
 import { workflowUiUrl } from '../client/temporal';
 import { isBackfillFailure } from '../contracts/errors';
-import { statusQuery } from '../contracts/messages';
+import { approveUpdate, batchesQuery, reportQuery, statusQuery } from '../contracts/messages';
+import type { BackfillStatus, BatchSummary } from '../contracts/status';
+import { reportLines } from '../domain/report';
+import { parseDuration } from '../domain/spec/values';
 import { startDevServer } from '../scripts/dev-server';
+import { CONTROL_SCHEMA } from '../warehouse/control-store';
 import { estimatePlan } from '../warehouse/plan-estimates';
 import { openDuckDb } from '../warehouse/duckdb/driver';
+import { parseTableName } from '../warehouse/identifiers';
 import { DEFAULT_DUCKDB_PATH } from '../warehouse/open';
 import { createBackfillWorker } from '../worker/create-worker';
+import type { backfillWorkflow } from '../workflows';
+import type { WorkflowHandle } from '@temporalio/client';
 import { seedRevenueScenario } from './revenue-scenario';
 
 const SPEC = resolve(__dirname, '..', 'examples', 'revenue-tax-fix.yaml');
+
+interface DemoOptions {
+  onlyPlan?: boolean;
+  scale: number;
+  db: string;
+  keepOpen?: boolean;
+  headless?: boolean;
+  approveAs?: string;
+  rollbackWindow: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pct = (v: number | null) => (v === null ? 'n/a' : `${v >= 0 ? '+' : ''}${v.toFixed(3)}%`);
+
+function batchLine(b: BatchSummary, total: number): string {
+  const measures = b.measures.map((m) => `${m.column} ${pct(m.deltaPct)}`).join(', ');
+  const rows = b.rows.old === b.rows.new ? `${b.rows.new} rows` : `rows ${b.rows.old}→${b.rows.new}`;
+  return `  batch ${String(b.index + 1).padStart(String(total).length)}/${total} ${b.first}..${b.last} ${b.verdict}: ${measures}; ${rows}${b.warnings.length ? ` (${b.warnings.length} warning)` : ''}`;
+}
+
+/** Prints each batch verdict as it lands and every change of state, until `until` holds. */
+const shown = { batch: -1, phase: '' };
+async function follow(handle: WorkflowHandle<typeof backfillWorkflow>, until: (s: BackfillStatus) => boolean): Promise<BackfillStatus> {
+  for (;;) {
+    const status = await handle.query(statusQuery);
+    const batches = await handle.query(batchesQuery);
+    for (const b of batches.items) {
+      const n = batches.total - batches.items.length + batches.items.indexOf(b);
+      if (n > shown.batch) {
+        console.log(batchLine(b, status.batches.total));
+        shown.batch = n;
+      }
+    }
+    const phase = `${status.state}: ${status.phase}`;
+    if (phase !== shown.phase && !(status.state === 'running' && shown.phase.startsWith('running'))) {
+      console.log(`[${status.state}] ${status.phase}`);
+      shown.phase = phase;
+    }
+    if (until(status)) return status;
+    await sleep(200);
+  }
+}
 
 async function main(): Promise<void> {
   const opts = new Command('demo')
@@ -28,12 +79,20 @@ async function main(): Promise<void> {
     .option('--only-plan', 'seed and print the plan, start nothing')
     .option('--scale <n>', 'scenario size multiplier (1, 10, 100)', (v) => Number(v), 1)
     .option('--db <path>', 'DuckDB file', DEFAULT_DUCKDB_PATH)
-    .option('--keep-open', 'keep the dev server, its UI and the worker running until Ctrl-C')
+    .option('--approve-as <name>', 'approve as this demo approver instead of waiting for the Temporal UI (e.g. finance-controller)')
+    .option('--rollback-window <duration>', 'the demo\'s rollback window (the spec says 14d)', '30s')
+    .option('--headless', 'start the dev server without its web UI')
+    .option('--keep-open', 'keep the dev server, its UI and the worker running until Ctrl-C at the end')
     .parse()
-    .opts<{ onlyPlan?: boolean; scale: number; db: string; keepOpen?: boolean }>();
+    .opts<DemoOptions>();
+  const windowMs = parseDuration(opts.rollbackWindow);
+  if (windowMs === null) throw new Error(`--rollback-window: "${opts.rollbackWindow}" is not a duration; write e.g. 30s or 5m`);
 
   const { spec } = loadRunnableSpec(SPEC);
   const warehouse = await openDuckDb({ path: opts.db });
+  // A fresh demo: the previous run's control schema, shadow and restore point go with the old data.
+  await warehouse.execute(`DROP SCHEMA IF EXISTS ${CONTROL_SCHEMA} CASCADE`);
+  for (const t of [spec.target.shadow_table, spec.rollback.snapshot]) await warehouse.execute(warehouse.dialect.dropTable(parseTableName(t)));
   const seeded = await seedRevenueScenario(warehouse, { scale: opts.scale, replace: true });
   console.log(
     `Seeded ${opts.db}: ${seeded.events.toLocaleString('en-US')} revenue events, ${seeded.dailyRows.toLocaleString('en-US')} rows in ` +
@@ -46,24 +105,55 @@ async function main(): Promise<void> {
     return;
   }
 
-  console.log('\nStarting a Temporal dev server with its UI…');
-  const server = await startDevServer({ headless: false });
+  // The demo keeps the spec but not its UTC pause window (it would hold the run for an hour at
+  // 01:00) and shortens the rollback window so the whole lifecycle fits in a minute.
+  const demoSpec = { ...spec, execution: { ...spec.execution, pause_windows: [] }, rollback: { ...spec.rollback, window: windowMs } };
+  console.log(`\nDemo settings: no pause windows, rollback window ${opts.rollbackWindow}; everything else as in ${SPEC}.`);
+  console.log('Starting a Temporal dev server…');
+  // The worker's INFO lines (bundling, state changes) would bury the progress; warnings still show.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const server = await startDevServer({ headless: opts.headless ?? false });
   const native = await NativeConnection.connect({ address: server.address });
-  const worker = await createBackfillWorker({ connection: native, namespace: server.namespace, warehouse });
-  const running = worker.run();
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: server.namespace });
+  const worker = await createBackfillWorker({ connection: native, namespace: server.namespace, warehouse, client });
+  const running = worker.run();
   try {
-    const handle = await startBackfill(client, spec, { startedBy: 'demo' });
+    const handle = await startBackfill(client, demoSpec, { startedBy: 'demo' });
     const ui = server.uiUrl ? workflowUiUrl(server.namespace, handle.workflowId, { TEMPORAL_UI_URL: server.uiUrl }) : null;
-    console.log(`Started workflow ${handle.workflowId}`);
-    if (ui) console.log(`  UI: ${ui}${opts.keepOpen ? '' : '  (run with --keep-open to keep the server and UI up afterwards)'}`);
-    await handle.result();
-    const status = await handle.query(statusQuery);
-    console.log(`\n${status.backfillId}: ${status.state} — ${status.phase}`);
-    console.log(`  partitions ${status.partitions.done}/${status.partitions.total}, batches ${status.batches.done}/${status.batches.total}`);
+    console.log(`Started workflow ${handle.workflowId} on the dev server at ${server.address} (namespace ${server.namespace})${ui ? `\n  UI: ${ui}` : ''}\n`);
+
+    const waiting = await follow(handle, (s) => s.state === 'awaiting_approval' || s.state === 'failed' || s.state === 'halted');
+    if (waiting.state !== 'awaiting_approval') throw new Error(`the backfill stopped before approval: ${waiting.state} — ${waiting.phase}`);
+    const report = await handle.query(reportQuery);
+    console.log(`\nReconciliation over ${report.partitions.done} partitions (${report.batches.passed} batches passed, ${report.rows.old} rows → ${report.rows.new}):`);
+    for (const line of reportLines(report)) console.log(`  ${line}`);
+    for (const w of report.warnings.slice(0, 3)) console.log(`  warning: ${w}`);
+
+    if (opts.approveAs) {
+      console.log(`\nApproving as ${opts.approveAs} (--approve-as)…`);
+      await handle.executeUpdate(approveUpdate, { args: [{ by: opts.approveAs, comment: 'demo approval: deltas within the expected ranges' }] });
+    } else {
+      const approver = spec.approval!.approvers[0];
+      console.log('\nWaiting for approval. In the Temporal UI open the workflow' + (ui ? `:\n  ${ui}` : ' (start the demo without --headless for the UI)'));
+      console.log(`  choose "Send a Signal", signal name: approve, input (JSON):\n  {"by": "${approver}", "comment": "reconciliation reviewed"}`);
+      console.log(`  approvers: ${spec.approval!.approvers.join(', ')} (the owner ${spec.owner} may not approve). Or rerun with --approve-as ${approver}.`);
+    }
+
+    const published = await follow(handle, (s) => s.state === 'published' || s.state === 'failed');
+    if (published.state !== 'published') throw new Error(`not published: ${published.state} — ${published.phase}`);
+    console.log('\nRelease record (backfill_control.releases, written in the publish transaction):');
+    console.log(JSON.stringify(published.release, null, 2).replace(/^/gm, '  '));
+    console.log(`\nRollback window open until ${published.rollback.expiresAt}. To roll back, send signal "rollback" with {"by": "you", "reason": "why"};`);
+    console.log('to confirm the release early, signal "signoff" with {"by": "finance-controller"}.');
+
+    const end = await follow(handle, (s) => !s.rollback.open || s.state !== 'published');
+    const final = await handle.query(statusQuery);
+    console.log(`\n${final.backfillId}: ${final.state} — ${final.phase}`);
+    console.log(`  partitions ${final.partitions.done}/${final.partitions.total}, batches ${final.batches.done}/${final.batches.total}, continued-as-new ${final.continuedAsNew}×`);
+    if (end.state === 'published') console.log(`  ${spec.rollback.snapshot} and ${spec.target.shadow_table} stay until a signoff (rollback.cleanup: ${spec.rollback.cleanup}).`);
     if (opts.keepOpen) {
-      console.log(`\nDev server ${server.address}, UI ${server.uiUrl}. Ctrl-C to stop.`);
+      console.log(`\nDev server ${server.address}${server.uiUrl ? `, UI ${server.uiUrl}` : ''}. Ctrl-C to stop.`);
       await new Promise<void>((done) => process.once('SIGINT', () => done()));
     }
   } finally {
@@ -77,6 +167,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(isBackfillFailure(e) ? `error (${e.code}): ${e.message}` : e);
+  console.error(isBackfillFailure(e) ? `error (${e.code}): ${e.message}` : e instanceof Error ? `error: ${e.message}` : e);
   process.exit(1);
 });
