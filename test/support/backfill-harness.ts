@@ -67,7 +67,7 @@ export interface Lab {
   warehouse: DuckDbDriver;
   taskQueue: string;
   worker: Worker;
-  start(spec: BackfillSpec, startedBy?: string): Promise<BackfillHandle>;
+  start(spec: BackfillSpec, startedBy?: string): ReturnType<typeof startBackfill>;
   stop(): Promise<void>;
 }
 
