@@ -71,13 +71,20 @@ export interface Lab {
   stop(): Promise<void>;
 }
 
-export async function lab(env: Env, opts: { warehouse?: DuckDbDriver; worker?: boolean } = {}): Promise<Lab> {
-  const warehouse = opts.warehouse ?? (await openDuckDb({ path: ':memory:' }));
-  if (!opts.warehouse) await seedRevenueScenario(warehouse);
+export interface LabOptions {
+  /** Statement log of the lab's warehouse (the DuckDB driver's onStatement hook). */
+  onStatement?: Parameters<typeof openDuckDb>[0]['onStatement'];
+  /** The activities' clock. */
+  clock?: () => Date;
+}
+
+export async function lab(env: Env, opts: LabOptions = {}): Promise<Lab> {
+  const warehouse = await openDuckDb({ path: ':memory:', onStatement: opts.onStatement });
+  await seedRevenueScenario(warehouse);
   const taskQueue = `lab-${process.pid}-${Date.now().toString(36)}-${counter++}`;
   const connection = await NativeConnection.connect({ address: env.address });
   const worker = await createBackfillWorker({
-    connection, namespace: env.namespace, warehouse, taskQueue, client: env.client, workflowBundle: await workflowBundle(),
+    connection, namespace: env.namespace, warehouse, taskQueue, client: env.client, clock: opts.clock, workflowBundle: await workflowBundle(),
   });
   const running = worker.run();
   return {
@@ -89,7 +96,7 @@ export async function lab(env: Env, opts: { warehouse?: DuckDbDriver; worker?: b
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);
       await connection.close();
-      if (!opts.warehouse) await warehouse.close();
+      await warehouse.close();
     },
   };
 }

@@ -390,3 +390,29 @@ describe('backfillWorkflow: one backfill per target', () => {
     expect(cause.message).toContain('2026-05-31..2024-12-01');
   });
 });
+
+describe('backfillWorkflow: publish modes', () => {
+  it('view mode repoints the consumer view to the corrected table in one statement and rollback points it back; the table itself is never written', async () => {
+    const l = await newLab();
+    const spec = testSpec('view', (s) => {
+      s.publish = { mode: 'view', view: 'finance.daily_revenue_current' };
+    });
+    const prodBefore = await rangeFingerprint(l.warehouse, spec, 'target');
+    const handle = await l.start(spec);
+    await untilAwaitingApproval(handle);
+    await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller' }] });
+    const published = await waitForStatus(handle, (s) => s.state === 'published');
+    expect(published.release).toMatchObject({ publishMode: 'view', dataset: 'finance.daily_revenue_current' });
+    const viewSum = async () => Number((await l.warehouse.query(
+      "SELECT sum(net_revenue) AS s FROM finance.daily_revenue_current WHERE revenue_date BETWEEN DATE '2025-01-01' AND DATE '2025-02-28'",
+    ))[0]!.s);
+    const shadowSum = Number((await l.warehouse.query(
+      "SELECT sum(net_revenue) AS s FROM finance.daily_revenue_v2 WHERE revenue_date BETWEEN DATE '2025-01-01' AND DATE '2025-02-28'",
+    ))[0]!.s);
+    expect(await viewSum()).toBeCloseTo(shadowSum, 2);
+    expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(prodBefore);
+    await handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'finance-controller', reason: 'exercise' }] });
+    expect((await handle.result()).state).toBe('rolled_back');
+    expect(await viewSum()).toBeCloseTo(Number(prodBefore.sums.net_revenue), 2);
+  });
+});
