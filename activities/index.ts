@@ -135,7 +135,11 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
   }));
   const audit = async (spec: BackfillSpec, actor: string, action: string, detail: Record<string, unknown>) => {
     await ensureControl();
-    await control.audit({ backfillId: spec.backfill_id, at: now(), actor, action, detail });
+    const info = activityContext()?.info;
+    if (!info) return control.audit({ backfillId: spec.backfill_id, at: now(), actor, action, detail });
+    // The activity's identity makes the entry unique, so a retry after a lost completion is a no-op.
+    const source = `${info.workflowExecution?.runId ?? info.workflowType}/${info.activityId}`;
+    await control.auditOnce({ backfillId: spec.backfill_id, at: now(), actor, action, detail: { ...detail, source } });
   };
   const checkpointsOf = async (spec: BackfillSpec) => {
     const hash = transformHash(spec);

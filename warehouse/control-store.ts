@@ -210,6 +210,23 @@ export class ControlStore {
     );
   }
 
+  /**
+   * Appends `entry` unless an entry with the same action and detail exists: activities put their
+   * run and activity ID in the detail, so a retried activity never logs the same event twice.
+   */
+  async auditOnce(entry: AuditEntry, opts?: QueryOptions): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const [seen] = await tx.query(
+        this.stmt(`SELECT 1 AS seen FROM ${this.ref('audit_log')} WHERE backfill_id = ? AND action = ? AND detail_json = ?`, [
+          entry.backfillId, entry.action, JSON.stringify(entry.detail),
+        ]),
+      );
+      if (seen) return false;
+      await this.audit(entry, tx);
+      return true;
+    }, opts);
+  }
+
   async auditTrail(backfillId: string, opts?: QueryOptions): Promise<AuditEntry[]> {
     const rows = await this.db.query(
       this.stmt(`SELECT backfill_id, CAST(logged_at AS VARCHAR) AS logged_at, actor, action, detail_json FROM ${this.ref('audit_log')} WHERE backfill_id = ? ORDER BY logged_at`, [backfillId]),

@@ -164,6 +164,14 @@ describe('ControlStore on DuckDB', () => {
     });
   });
 
+  it('auditOnce writes an entry once: a retried activity with the same source is a no-op', async () => {
+    const entry = { backfillId: 'b1', at: '2026-11-21T10:00:00.000Z', actor: 'oncall', action: 'paused', detail: { reason: 'x', source: 'run-1/7' } };
+    expect(await store.auditOnce(entry)).toBe(true);
+    expect(await store.auditOnce({ ...entry, at: '2026-11-21T10:00:05.000Z' })).toBe(false);
+    expect(await store.auditOnce({ ...entry, detail: { ...entry.detail, source: 'run-1/8' } })).toBe(true);
+    expect((await store.auditTrail('b1')).map((a) => a.detail.source)).toEqual(['run-1/7', 'run-1/8']);
+  });
+
   describe('releases', () => {
     const release = (releaseId: string, publishedAt = '2026-06-20T09:30:00.000Z'): ReleaseRecord => ({
       releaseId,

@@ -416,3 +416,57 @@ describe('backfillWorkflow: publish modes', () => {
     expect(await viewSum()).toBeCloseTo(Number(prodBefore.sums.net_revenue), 2);
   });
 });
+
+describe('backfillWorkflow: ends without publishing', () => {
+  it('fails with ApprovalExpired when nobody decides within approval.timeout, and releases the lease', async () => {
+    const l = await newLab();
+    const spec = testSpec('expiry', (s) => {
+      s.source_range.end = '2025-01-07';
+      s.approval = { ...s.approval!, timeout: 1500 };
+    });
+    const handle = await l.start(spec);
+    expect(await failureTypeOf(handle)).toBe(BackfillError.ApprovalExpired);
+    const status = await handle.query(m.statusQuery);
+    expect(status.state).toBe('failed');
+    expect(status.release).toBeNull();
+    expect(await new ControlStore(l.warehouse).leaseOf(spec.target.table)).toBeNull();
+  });
+
+  it('a cancelled workflow stops its running batch, leaves production untouched and releases the lease', async () => {
+    const l = await newLab();
+    const spec = testSpec('cancel', (s) => {
+      s.source_range.end = '2025-06-30';
+      s.execution.max_concurrency = 1;
+    });
+    const prodBefore = await rangeFingerprint(l.warehouse, spec, 'target');
+    const handle = await l.start(spec);
+    await waitForStatus(handle, (s) => s.batches.done >= 2);
+    await handle.cancel();
+    const error = await handle.result().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    expect((await handle.query(m.statusQuery)).state).toBe('failed');
+    expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(prodBefore);
+    expect(await new ControlStore(l.warehouse).leaseOf(spec.target.table)).toBeNull();
+  });
+
+  it('refuses a rollback once the window has closed, and keeps the release', async () => {
+    const l = await newLab();
+    const spec = testSpec('late-rollback', (s) => {
+      s.source_range.end = '2025-01-07';
+      s.rollback = { ...s.rollback, window: 1000, cleanup: 'after_signoff' };
+    });
+    const handle = await l.start(spec);
+    await untilAwaitingApproval(handle);
+    await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller' }] });
+    await waitForStatus(handle, (s) => s.state === 'published' && !s.rollback.open);
+    const refused = await handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'oncall', reason: 'too late' }] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).message).toMatch(/window/i);
+    // Waiting for the signoff that drops the snapshot and shadow; then it completes.
+    await handle.signal(m.signoffSignal, { by: 'finance-controller' });
+    const result = await handle.result();
+    expect(result.state).toBe('completed');
+    expect(result.release?.status).toBe('signed_off');
+  });
+});
