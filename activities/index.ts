@@ -141,6 +141,19 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
     const source = `${info.workflowExecution?.runId ?? info.workflowType}/${info.activityId}`;
     await control.auditOnce({ backfillId: spec.backfill_id, at: now(), actor, action, detail: { ...detail, source } });
   };
+  // Target columns per backfill, read once per worker: they were checked at plan time, and a
+  // catalog lookup per batch costs as much as rewriting a small partition.
+  const columnCache = new Map<string, Promise<string[]>>();
+  const columnsOf = (spec: BackfillSpec, o: QueryOptions) => {
+    const key = `${spec.backfill_id}\u0000${spec.target.table}`;
+    let cols = columnCache.get(key);
+    if (!cols) {
+      cols = columnNames(db, spec.target.table, o);
+      cols.catch(() => columnCache.delete(key));
+      columnCache.set(key, cols);
+    }
+    return cols;
+  };
   const checkpointsOf = async (spec: BackfillSpec) => {
     const hash = transformHash(spec);
     const all = await control.checkpoints(spec.backfill_id);
@@ -267,7 +280,7 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
       }
       return heartbeating(async (signal, beat) => {
         const o = opts(spec, 'batch', signal, i);
-        const columns = await columnNames(db, spec.target.table, o);
+        const columns = await columnsOf(spec, o);
         const partitionRows: Record<string, number> = { ...prior };
         beat({ batchIndex: i, partitionRows });
         await rewriteBatch(db, spec, partitions, columns, {
