@@ -105,6 +105,12 @@ program
         console.log(`${status.backfillId}: ${status.state} — ${status.phase}`);
         console.log(`  target ${status.target}, ${status.range.start}..${status.range.end} by ${status.range.grain}`);
         console.log(`  partitions ${status.partitions.done}/${status.partitions.total}, batches ${status.batches.done}/${status.batches.total}`);
+        if (status.eta) console.log(`  ETA ${status.eta} (concurrency ${status.concurrency})`);
+        if (status.pause) console.log(`  paused (${status.pause.kind}): ${status.pause.reason}${status.pause.until ? ` — until ${status.pause.until}` : ''}`);
+        if (status.halt) console.log(`  halted: ${status.halt.reason}; resolve with ${status.halt.options.join(' | ')}`);
+        if (status.lastVerdict) console.log(`  last batch ${status.lastVerdict.index + 1}: ${status.lastVerdict.verdict}`);
+        if (status.state === 'awaiting_approval' && status.approval) console.log(`  approvers: ${status.approval.approvers.join(', ')}; deadline ${status.approval.deadline}`);
+        if (status.release) console.log(`  release ${status.release.releaseId} (${status.release.status}); rollback window until ${status.release.rollbackExpiresAt}`);
         if (status.error) console.log(`  error: ${status.error}`);
       }
     } finally {
