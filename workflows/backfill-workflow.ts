@@ -268,7 +268,14 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
   }
 
   // ---- halt resolution, rollback, signoff ----
-  const resolveState = (req: unknown) => (resolution ? 'resolve refused: a decision for this halt is already being applied' : resolveProblem(req, status.state));
+  const resolveState = (req: unknown): string | null => {
+    if (resolution) return 'resolve refused: a decision for this halt is already being applied';
+    const problem = resolveProblem(req, status.state);
+    if (problem) return problem;
+    const action = (req as ResolveRequest).action;
+    const options = status.halt?.options ?? [];
+    return options.includes(action) ? null : `resolve refused: "${action}" is not possible for this halt (${status.halt?.reason}); send one of ${options.join(', ')}`;
+  };
   const applyResolve = async (req: ResolveRequest) => {
     resolution = { action: req.action, by: req.by.trim(), reason: req.reason?.trim() };
     wake++;
@@ -419,7 +426,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     status.halt = { batch: i, reason, failures, since: nowIso(), options: canAccept ? ['retry', 'abort', 'accept'] : ['retry', 'abort'] };
     moveTo('halted', `halted at batch ${i + 1}: ${reason}. Production is untouched; send resolve with retry, abort${canAccept ? ' or accept' : ''}.`);
     resolution = null;
-    await condition(() => resolution !== null && (canAccept || resolution.action !== 'accept'));
+    await condition(() => resolution !== null);
     const r = resolution!;
     resolution = null;
     status.halt = null;

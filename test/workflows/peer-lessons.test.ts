@@ -89,6 +89,10 @@ describe('peer lessons', () => {
     const caught = await waitForStatus(handle, (s) => s.state === 'halted' && s.halt?.reason.startsWith('completion check') === true);
     expect(caught.halt?.reason).toContain('2025-01-03');
     expect(caught.batches.done).toBe(9);
+    expect(caught.halt?.options).toEqual(['retry', 'abort']);
+    // A missing range cannot be accepted: the update refuses at once and the halt stays open.
+    const refused = await handle.executeUpdate(m.resolveUpdate, { args: [{ action: 'accept', by: 'oncall', reason: 'ship it' }] }).catch((e: unknown) => e);
+    expect(String((refused as Error).cause ?? refused)).toContain('not possible');
     await handle.executeUpdate(m.resolveUpdate, { args: [{ action: 'retry', by: 'oncall', reason: 'rewrite it' }] });
     const waiting = await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
     expect(waiting.batches.done).toBe(9);
