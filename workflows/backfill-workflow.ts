@@ -400,9 +400,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
         status.pause = null;
         return;
       }
-      if (status.pause?.kind !== block.kind || status.pause.reason !== block.reason) {
-        if (status.pause?.kind !== block.kind) await audit(block.by ?? 'workflow', 'yielding', { kind: block.kind, reason: block.reason });
-      }
+      if (status.pause?.kind !== block.kind) await audit(block.by ?? 'workflow', 'yielding', { kind: block.kind, reason: block.reason });
       status.pause = block;
       moveTo('paused', `paused before batch ${i + 1}: ${block.reason}`);
       const seen = wake;
