@@ -104,7 +104,8 @@ export interface ReleaseRecord {
   restorePoint: string;
   rollbackExpiresAt: string;
   publishMode: 'range' | 'view' | 'swap';
-  status: 'published' | 'rolled_back' | 'signed_off';
+  /** `publishing`: recorded before the DDL of a view/swap publish on an engine whose DDL autocommits. */
+  status: 'publishing' | 'published' | 'rolled_back' | 'signed_off';
 }
 
 export interface RollbackInfo {

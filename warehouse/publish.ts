@@ -11,7 +11,8 @@ import type { BackfillSpec } from '../domain/spec/schema';
 import { columnNames } from './catalog';
 import { ControlStore, isoTimestamp } from './control-store';
 import { formatTableName, parseTableName, type TableName } from './identifiers';
-import { tablesOf } from './shadow';
+import { fingerprint, fingerprintDifferences } from './fingerprint';
+import { fingerprintSpec, tablesOf } from './shadow';
 import type { Dialect, Driver, PartitionGrain, QueryOptions, Session } from './warehouse';
 
 export interface PublishRequest {
@@ -212,7 +213,7 @@ export async function publish(db: Driver, spec: BackfillSpec, req: PublishReques
   // A retry after the commit answers before the guards: by then the swap or a cleanup may have
   // changed the tables the guards look at.
   const previous = await store.release(req.releaseId, db, opts);
-  if (previous) return existingPublish(previous, spec);
+  if (previous && !(previous.status === 'publishing' && !db.dialect.transactionalDdl)) return existingPublish(previous, spec);
 
   const t = tablesOf(spec);
   const mode = spec.publish.mode;
@@ -233,6 +234,8 @@ export async function publish(db: Driver, spec: BackfillSpec, req: PublishReques
     publishMode: mode,
     status: 'published',
   };
+
+  if (mode !== 'range' && !db.dialect.transactionalDdl) return publishWithAutocommitDdl(db, spec, release, sql, view, opts);
 
   return db.transaction(async (tx) => {
     const existing = await store.release(req.releaseId, tx);
@@ -255,6 +258,50 @@ export async function publish(db: Driver, spec: BackfillSpec, req: PublishReques
     await store.recordRelease(release, tx);
     return { release, rowsDeleted, rowsInserted, alreadyPublished: false };
   }, opts);
+}
+
+/**
+ * View and swap publish where DDL autocommits (Snowflake): the DDL cannot share a transaction
+ * with the sync and the release row, so the release is recorded as `publishing` with the sync, the
+ * one-statement DDL runs (a view repoint or SWAP WITH is atomic by itself), and the release is then
+ * marked `published`. A retry finds `publishing` and finishes: a repoint is simply repeated; a swap
+ * is repeated only while the target's range still equals the restore point's, i.e. it did not happen.
+ */
+async function publishWithAutocommitDdl(
+  db: Driver, spec: BackfillSpec, release: ReleaseRecord, sql: RangeSql, view: TableName | null, opts: QueryOptions,
+): Promise<PublishResult> {
+  const store = new ControlStore(db);
+  const t = tablesOf(spec);
+  const counts = await db.transaction(async (tx) => {
+    const existing = await store.release(release.releaseId, tx);
+    if (existing && existing.status !== 'publishing') return existingPublish(existing, spec);
+    if (existing) return null;
+    await sql.replaceOutside(tx, t.shadow, t.target);
+    const rowsDeleted = await sql.count(tx, t.target);
+    const rowsInserted = await sql.count(tx, t.shadow);
+    await store.recordRelease({ ...release, status: 'publishing' }, tx);
+    return { rowsDeleted, rowsInserted };
+  }, opts);
+  if (counts && 'alreadyPublished' in counts) return counts;
+  if (view) {
+    await db.execute(db.dialect.createOrReplaceView(view, t.shadow), opts);
+  } else if (counts || (await sameRange(db, spec, t.target, t.snapshot, opts))) {
+    for (const statement of db.dialect.swapTables(t.target, t.shadow)) await db.execute(statement, opts);
+  }
+  const recorded = await db.transaction(async (tx) => {
+    const existing = (await store.release(release.releaseId, tx))!;
+    if (existing.status === 'publishing') await store.setReleaseStatus(release.releaseId, 'published', tx);
+    return { ...existing, status: 'published' as const };
+  }, opts);
+  return { release: recorded, rowsDeleted: counts?.rowsDeleted ?? 0, rowsInserted: counts?.rowsInserted ?? 0, alreadyPublished: counts === null };
+}
+
+/** Whether two tables hold the same rows over the spec's range (row hash of the non-audit columns). */
+async function sameRange(db: Driver, spec: BackfillSpec, a: TableName, b: TableName, opts: QueryOptions): Promise<boolean> {
+  const columns = await columnNames(db, a, opts);
+  const range = publishedRange(spec.source_range);
+  const [fa, fb] = await Promise.all([a, b].map((t) => fingerprint(db, fingerprintSpec(spec, t, columns, range.start, range.end), opts)));
+  return fingerprintDifferences(fa!, fb!).length === 0;
 }
 
 /** The release a rollback may act on; refuses unknown, foreign and signed-off releases. */
@@ -316,12 +363,17 @@ export async function rollbackRelease(db: Driver, spec: BackfillSpec, req: Rollb
   }
   const sql = new RangeSql(db.dialect, spec.target.partition_key, seen.sourceRange.grain as PartitionGrain, publishedRange(seen.sourceRange), columns);
 
+  // Where DDL autocommits, the repoint runs first on its own (it is one atomic statement, and
+  // repeating it is harmless); the release is marked rolled back after it.
+  const ddlApart = seen.publishMode === 'view' && !db.dialect.transactionalDdl;
+  if (ddlApart) await db.execute(db.dialect.createOrReplaceView(dataset, target), opts);
+
   return db.transaction(async (tx) => {
     const release = rollbackable(await store.release(req.releaseId, tx), req.releaseId, spec);
     if (release.status === 'rolled_back') return { release, rowsRestored: 0, alreadyRolledBack: true };
     let rowsRestored: number;
     if (release.publishMode === 'view') {
-      await tx.execute(db.dialect.createOrReplaceView(dataset, target));
+      if (!ddlApart) await tx.execute(db.dialect.createOrReplaceView(dataset, target));
       rowsRestored = await sql.count(tx, target);
     } else {
       rowsRestored = (await sql.replaceRange(tx, target, restorePoint)).inserted;

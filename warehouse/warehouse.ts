@@ -83,6 +83,11 @@ export interface Dialect {
   placeholder(index: number): string;
   /** A bound partition bound cast to the partition key's type at this grain. */
   boundValue(index: number, grain: PartitionGrain): string;
+  /**
+   * Whether DDL (CREATE/ALTER/DROP) may sit inside a transaction. Snowflake autocommits DDL and
+   * commits an open transaction with it, so there DDL must run outside transactions.
+   */
+  readonly transactionalDdl: boolean;
 
   createSchema(schema: string): string;
   /** Copy of a table with its data (restore point). DuckDB: CTAS; Snowflake: zero-copy CLONE. */

@@ -35,6 +35,7 @@ export const duckDbDialect: Dialect = {
   table,
   placeholder: (index) => `$${index}`,
   boundValue,
+  transactionalDdl: true,
 
   createSchema: (schema) => `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`,
   cloneTable: (target, source) => `CREATE TABLE ${table(target)} AS SELECT * FROM ${table(source)}`,
