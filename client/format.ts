@@ -56,5 +56,6 @@ export function formatPlan(plan: Plan, opts: { engine: string; maxRows?: number 
     `Idempotency proof partition: ${plan.representativePartition}` +
       (plan.emptyPartitions ? ` · ${plan.emptyPartitions} partitions have no rows in the target yet` : ''),
     sample,
+    ...plan.warnings.map((w) => `Warning: ${w}`),
   ].join('\n');
 }

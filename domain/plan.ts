@@ -103,6 +103,8 @@ export interface Plan {
   batches: BatchPlan[];
   totals: PlanTotals;
   sample: PlanEstimates['sample'];
+  /** Things the approver should know before running (e.g. Time Travel shorter than the rollback window). */
+  warnings: string[];
 }
 
 /**
@@ -159,6 +161,7 @@ export function buildPlan(spec: PlanInput, estimates: PlanEstimates): Plan {
     emptyPartitions,
     batches,
     sample,
+    warnings: [],
     totals: {
       partitions: shape.partitions,
       batches: shape.batches,

@@ -72,5 +72,32 @@ export async function estimatePlan(db: Driver, spec: BackfillSpec, opts: Estimat
       measured: scan.seconds !== null,
     };
   }
-  return buildPlan(spec, { rowsByPartition, sample, pricePerHour: db.pricePerHour });
+  const plan = buildPlan(spec, { rowsByPartition, sample, pricePerHour: db.pricePerHour });
+  if (db.retention) plan.warnings.push(...retentionWarnings(spec, await db.retention(table, opts)));
+  return plan;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Time Travel is the warehouse's own safety net behind the snapshot: warn when the rollback window
+ * outlives it, or when the target is transient (0–1 day of Time Travel and no Fail-safe).
+ */
+export function retentionWarnings(spec: BackfillSpec, retention: { days: number; transient: boolean } | null): string[] {
+  if (!retention) return [];
+  const warnings: string[] = [];
+  const windowDays = spec.rollback.window / DAY_MS;
+  if (retention.transient) {
+    warnings.push(
+      `${spec.target.table} is a transient table (Time Travel ${retention.days} day(s), no Fail-safe), and so is a clone of it; ` +
+        `the snapshot ${spec.rollback.snapshot} is the only restore point — keep rollback.cleanup: after_signoff.`,
+    );
+  }
+  if (retention.days * DAY_MS < spec.rollback.window) {
+    warnings.push(
+      `rollback.window (${+windowDays.toFixed(2)} days) is longer than ${spec.target.table}'s Time Travel retention (${retention.days} day(s)): ` +
+        `after that only the snapshot ${spec.rollback.snapshot} can restore the range. Raise DATA_RETENTION_TIME_IN_DAYS or shorten the window.`,
+    );
+  }
+  return warnings;
 }

@@ -143,6 +143,11 @@ export interface Driver extends Session {
   transaction<T>(fn: (tx: Session) => Promise<T>, opts?: QueryOptions): Promise<T>;
   /** Rows and bytes a read-only query scans (EXPLAIN; on engines whose EXPLAIN is too coarse, a profiled run). */
   explain(stmt: Statement, opts?: QueryOptions): Promise<ScanEstimate>;
+  /**
+   * Time Travel retention of a table and whether it is transient, on engines that have Time Travel
+   * (Snowflake); absent elsewhere. The plan warns when the rollback window outlives it.
+   */
+  retention?(table: TableName, opts?: QueryOptions): Promise<{ days: number; transient: boolean } | null>;
   /** Price of warehouse time, when the engine has one (credits or currency per hour), else null. */
   readonly pricePerHour: { amount: number; unit: string } | null;
   close(): Promise<void>;

@@ -333,6 +333,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
   // ---- Step 0–3: plan, lease, snapshot, shadow, idempotency proof ----
   async function prepare(): Promise<void> {
     status.plan = await metadata.planBackfill(spec, startedBy);
+    for (const w of status.plan.warnings ?? []) if (!s.warnings.includes(w)) s.warnings.push(w);
     await metadata.acquireLease(spec, workflowId, startedBy);
     const resumed = await metadata.resumePoint(spec);
     if (resumed.batchesDone > 0) {

@@ -6,7 +6,7 @@ import type { BackfillSpec } from '../../domain/spec/schema';
 import { seedRevenueScenario } from '../../demo/revenue-scenario';
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
 import { describeTable } from '../../warehouse/catalog';
-import { checkTargetColumns, estimatePlan } from '../../warehouse/plan-estimates';
+import { checkTargetColumns, estimatePlan, retentionWarnings } from '../../warehouse/plan-estimates';
 
 const { spec } = loadSpecFile(fileURLToPath(new URL('../../examples/revenue-tax-fix.yaml', import.meta.url)));
 
@@ -145,5 +145,28 @@ describe('plan estimates over the FIN-2841 scenario', () => {
     it('refuses a spec whose columns are missing before planning', async () => {
       await missingObject(estimatePlan(db, withTarget({ unique_key: ['revenue_date', 'merchant'] })));
     });
+  });
+});
+
+describe('retentionWarnings', () => {
+  const base = spec; // rollback.window 14d
+
+  it('says nothing where the engine has no Time Travel, or retention covers the window', () => {
+    expect(retentionWarnings(base, null)).toEqual([]);
+    expect(retentionWarnings(base, { days: 30, transient: false })).toEqual([]);
+  });
+
+  it('warns when the rollback window outlives Time Travel, naming both and what to do', () => {
+    const [w, ...rest] = retentionWarnings(base, { days: 1, transient: false });
+    expect(rest).toEqual([]);
+    expect(w).toContain('rollback.window (14 days)');
+    expect(w).toContain('Time Travel retention (1 day(s))');
+    expect(w).toContain('DATA_RETENTION_TIME_IN_DAYS');
+  });
+
+  it('warns about a transient target even when retention covers the window', () => {
+    const short = { ...base, rollback: { ...base.rollback, window: 3_600_000 } };
+    expect(retentionWarnings(short, { days: 1, transient: true })).toEqual([expect.stringContaining('is a transient table')]);
+    expect(retentionWarnings(base, { days: 0, transient: true })).toHaveLength(2);
   });
 });
