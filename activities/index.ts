@@ -22,6 +22,7 @@ import { estimatePlan } from '../warehouse/plan-estimates';
 import { cleanupBackfillTables, publish, rollbackRelease, signoffRelease } from '../warehouse/publish';
 import { createShadow, createSnapshot, proveIdempotency } from '../warehouse/shadow';
 import type { Driver, QueryOptions } from '../warehouse/warehouse';
+import { withDefaults } from '../warehouse/tagged';
 import { withFailureTranslation } from './failure';
 
 export interface ActivityDeps {
@@ -120,7 +121,9 @@ function summaryFromCheckpoint(c: Checkpoint): BatchSummary | null {
 }
 
 export function createActivities({ warehouse: db, clock = () => new Date(), temporal }: ActivityDeps) {
-  const control = new ControlStore(db);
+  // Control-schema bookkeeping is tagged like everything else (Snowflake QUERY_TAG, cost attribution).
+  const tagged = (spec: BackfillSpec, phase: string) => withDefaults(db, { tag: { backfillId: spec.backfill_id, phase } });
+  const controlOf = (spec: BackfillSpec) => new ControlStore(tagged(spec, 'control'));
   const now = () => clock().toISOString();
   const opts = (spec: BackfillSpec, phase: string, signal?: AbortSignal, batch?: number): QueryOptions => ({
     tag: { backfillId: spec.backfill_id, phase, batch },
@@ -129,17 +132,17 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
   });
   // The control schema is created once per worker; a signal may be audited before the plan step ran.
   let ensured: Promise<void> | null = null;
-  const ensureControl = () => (ensured ??= control.ensure().catch((e: unknown) => {
+  const ensureControl = (spec: BackfillSpec) => (ensured ??= controlOf(spec).ensure().catch((e: unknown) => {
     ensured = null;
     throw e;
   }));
   const audit = async (spec: BackfillSpec, actor: string, action: string, detail: Record<string, unknown>) => {
-    await ensureControl();
+    await ensureControl(spec);
     const info = activityContext()?.info;
-    if (!info) return control.audit({ backfillId: spec.backfill_id, at: now(), actor, action, detail });
+    if (!info) return controlOf(spec).audit({ backfillId: spec.backfill_id, at: now(), actor, action, detail });
     // The activity's identity makes the entry unique, so a retry after a lost completion is a no-op.
     const source = `${info.workflowExecution?.runId ?? info.workflowType}/${info.activityId}`;
-    await control.auditOnce({ backfillId: spec.backfill_id, at: now(), actor, action, detail: { ...detail, source } });
+    await controlOf(spec).auditOnce({ backfillId: spec.backfill_id, at: now(), actor, action, detail: { ...detail, source } });
   };
   // Target columns per backfill, read once per worker: they were checked at plan time, and a
   // catalog lookup per batch costs as much as rewriting a small partition.
@@ -156,7 +159,7 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
   };
   const checkpointsOf = async (spec: BackfillSpec) => {
     const hash = transformHash(spec);
-    const all = await control.checkpoints(spec.backfill_id);
+    const all = await controlOf(spec).checkpoints(spec.backfill_id);
     const current = all.filter((c) => c.codeVersion === (spec.transform?.code_version ?? null) && c.provenance.transformHash === hash);
     return { all, current };
   };
@@ -168,11 +171,11 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
      */
     async planBackfill(spec: BackfillSpec, startedBy: string): Promise<PlanSummary> {
       const tag = { backfillId: spec.backfill_id, phase: 'plan' };
-      await ensureControl();
+      await ensureControl(spec);
       const plan = await estimatePlan(db, spec, { tag, sample: true, timeoutMs: spec.execution.query_timeout });
       const at = now();
-      await control.recordPlan(plan, spec, at, { tag });
-      await control.audit({
+      await controlOf(spec).recordPlan(plan, spec, at, { tag });
+      await controlOf(spec).audit({
         backfillId: spec.backfill_id,
         at,
         actor: startedBy,
@@ -184,16 +187,16 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
 
     /** One active backfill per target table (sqlmesh#3866). Re-taking one's own lease is a no-op. */
     async acquireLease(spec: BackfillSpec, workflowId: string, startedBy: string): Promise<void> {
-      await ensureControl();
-      const had = await control.leaseOf(spec.target.table);
-      await control.acquireLease(spec.target.table, spec.backfill_id, workflowId, now());
+      await ensureControl(spec);
+      const had = await controlOf(spec).leaseOf(spec.target.table);
+      await controlOf(spec).acquireLease(spec.target.table, spec.backfill_id, workflowId, now());
       if (!had) await audit(spec, startedBy, 'lease_acquired', { target: spec.target.table, workflowId });
     },
 
     async releaseLease(spec: BackfillSpec, reason: string): Promise<void> {
-      const held = await control.leaseOf(spec.target.table);
+      const held = await controlOf(spec).leaseOf(spec.target.table);
       if (held?.backfillId !== spec.backfill_id) return;
-      await control.releaseLease(spec.target.table, spec.backfill_id);
+      await controlOf(spec).releaseLease(spec.target.table, spec.backfill_id);
       await audit(spec, 'workflow', 'lease_released', { target: spec.target.table, reason });
     },
 
@@ -275,7 +278,7 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
       const prior = previous?.batchIndex === i && previous.partitionRows ? previous.partitionRows : {};
       let cumulativeBefore = req.cumulativeBefore;
       if (cumulativeBefore === null) {
-        const existing = (await control.checkpoints(spec.backfill_id)).find((c) => c.batchIndex === i);
+        const existing = (await controlOf(spec).checkpoints(spec.backfill_id)).find((c) => c.batchIndex === i);
         cumulativeBefore = (existing?.provenance.cumulativeBefore as CumulativeTotals | undefined) ?? emptyCumulative();
       }
       return heartbeating(async (signal, beat) => {
@@ -297,7 +300,7 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
         const rowsWritten = Object.values(partitionRows).reduce((a, b) => a + b, 0);
         const seconds = (performance.now() - t0) / 1000;
         const summary = summaryOf(spec, i, verdict, rowsWritten, seconds, req.attempt);
-        await control.recordCheckpoint({
+        await controlOf(spec).recordCheckpoint({
           backfillId: spec.backfill_id,
           batchIndex: i,
           firstPartition: partitions[0]!.start,
@@ -333,13 +336,13 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
 
     /** An operator accepted a failed verdict: the checkpoint is kept, marked accepted with who and why. */
     async acceptBatch(spec: BackfillSpec, batchIndex: number, by: string, reason: string): Promise<void> {
-      const existing = (await control.checkpoints(spec.backfill_id)).find((c) => c.batchIndex === batchIndex);
+      const existing = (await controlOf(spec).checkpoints(spec.backfill_id)).find((c) => c.batchIndex === batchIndex);
       if (!existing) {
         throw new BackfillFailure(BackfillError.NotAllowed, `batch ${batchIndex + 1} has no checkpoint to accept; retry it instead.`);
       }
       if (existing.verdict !== 'accepted') {
         const at = now();
-        await control.recordCheckpoint({ ...existing, verdict: 'accepted', provenance: { ...existing.provenance, accepted: { by, reason, at } } });
+        await controlOf(spec).recordCheckpoint({ ...existing, verdict: 'accepted', provenance: { ...existing.provenance, accepted: { by, reason, at } } });
       }
     },
 
@@ -402,7 +405,7 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
     },
 
     async signoffRelease(spec: BackfillSpec, releaseId: string, by: string, comment: string | null): Promise<ReleaseRecord> {
-      const release = await signoffRelease(db, releaseId);
+      const release = await signoffRelease(tagged(spec, 'signoff'), releaseId);
       await audit(spec, by, 'signed_off', { releaseId, comment });
       return release;
     },

@@ -259,6 +259,16 @@ export class ControlStore {
       // A concurrent acquire won the insert; whoever holds it now is the answer.
       lease = (await this.leaseOf(targetTable)) ?? (await attempt());
     }
+    // Where primary keys are not enforced (Snowflake), two concurrent acquires can both insert.
+    // A lease holds only if it is the target's only row; on a tie both back off (nobody writes).
+    if (lease.backfillId === backfillId) {
+      const rows = await this.db.query(this.stmt(`SELECT backfill_id FROM ${this.ref('leases')} WHERE target_table = ?`, [targetTable]), opts);
+      const other = rows.map((r) => String(r.backfill_id)).find((b) => b !== backfillId);
+      if (other !== undefined) {
+        await this.db.execute(this.stmt(`DELETE FROM ${this.ref('leases')} WHERE target_table = ? AND backfill_id = ?`, [targetTable, backfillId]), opts);
+        lease = { ...lease, backfillId: other };
+      }
+    }
     if (lease.backfillId !== backfillId) {
       throw new BackfillFailure(
         BackfillError.TargetLeased,

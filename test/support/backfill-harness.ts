@@ -14,7 +14,10 @@ import type { BackfillSpec } from '../../domain/spec/schema';
 import { fingerprint } from '../../warehouse/fingerprint';
 import { columnNames } from '../../warehouse/catalog';
 import { fingerprintSpec, tablesOf } from '../../warehouse/shadow';
-import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
+import { openDuckDb } from '../../warehouse/duckdb/driver';
+import { openSnowflake } from '../../warehouse/snowflake/driver';
+import type { Driver } from '../../warehouse/warehouse';
+import { startSnowflakeEmulator, type SnowflakeEmulator } from './snowflake-emulator';
 import { createBackfillWorker, workflowsPath } from '../../worker/create-worker';
 import type { backfillWorkflow } from '../../workflows';
 import { temporalTestEnv } from './temporal';
@@ -64,7 +67,11 @@ export function testSpec(name: string, patch: (s: BackfillSpec) => void = () => 
 }
 
 export interface Lab {
-  warehouse: DuckDbDriver;
+  /** What the worker writes through. */
+  warehouse: Driver;
+  /** The DuckDB underneath (the warehouse itself, or the emulator's backing store): read it back with the DuckDB dialect. */
+  backing: Driver;
+  emulator: SnowflakeEmulator | null;
   taskQueue: string;
   worker: Worker;
   start(spec: BackfillSpec, startedBy?: string): ReturnType<typeof startBackfill>;
@@ -76,11 +83,31 @@ export interface LabOptions {
   onStatement?: Parameters<typeof openDuckDb>[0]['onStatement'];
   /** The activities' clock. */
   clock?: () => Date;
+  /**
+   * The warehouse the worker writes through: the embedded DuckDB, or the real snowflake-sdk driver
+   * against the local wire emulator (built on its own DuckDB, seeded the same way).
+   */
+  engine?: 'duckdb' | 'snowflake';
+}
+
+async function openLabWarehouse(opts: LabOptions): Promise<{ warehouse: Driver; backing: Driver; emulator: SnowflakeEmulator | null; close(): Promise<void> }> {
+  if (opts.engine === 'snowflake') {
+    const emulator = await startSnowflakeEmulator();
+    await seedRevenueScenario(emulator.backing);
+    const warehouse = await openSnowflake({
+      account: 'emulator', user: 'backfill', warehouse: 'BACKFILL_WH', database: 'ANALYTICS',
+      auth: { kind: 'password', password: 'emulator' }, accessUrl: emulator.accessUrl, maxConnections: 4,
+    });
+    return { warehouse, backing: emulator.backing, emulator, close: async () => { await warehouse.close(); await emulator.close(); } };
+  }
+  const db = await openDuckDb({ path: ':memory:', onStatement: opts.onStatement });
+  await seedRevenueScenario(db);
+  return { warehouse: db, backing: db, emulator: null, close: () => db.close() };
 }
 
 export async function lab(env: Env, opts: LabOptions = {}): Promise<Lab> {
-  const warehouse = await openDuckDb({ path: ':memory:', onStatement: opts.onStatement });
-  await seedRevenueScenario(warehouse);
+  const opened = await openLabWarehouse(opts);
+  const { warehouse } = opened;
   const taskQueue = `lab-${process.pid}-${Date.now().toString(36)}-${counter++}`;
   const connection = await NativeConnection.connect({ address: env.address });
   const worker = await createBackfillWorker({
@@ -89,6 +116,8 @@ export async function lab(env: Env, opts: LabOptions = {}): Promise<Lab> {
   const running = worker.run();
   return {
     warehouse,
+    backing: opened.backing,
+    emulator: opened.emulator,
     taskQueue,
     worker,
     start: (spec, startedBy = 'vitest') => startBackfill(env.client, spec, { startedBy, taskQueue }),
@@ -96,7 +125,7 @@ export async function lab(env: Env, opts: LabOptions = {}): Promise<Lab> {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);
       await connection.close();
-      await warehouse.close();
+      await opened.close();
     },
   };
 }
@@ -123,7 +152,7 @@ export async function waitForStatus(
 }
 
 /** Fingerprint of the spec's range in one of its tables (audit columns left out of the row hash). */
-export async function rangeFingerprint(db: DuckDbDriver, spec: BackfillSpec, which: 'target' | 'shadow' | 'snapshot', range?: { from: string; to: string }) {
+export async function rangeFingerprint(db: Driver, spec: BackfillSpec, which: 'target' | 'shadow' | 'snapshot', range?: { from: string; to: string }) {
   const tables = tablesOf(spec);
   const columns = await columnNames(db, spec.target.table);
   const from = range?.from ?? spec.source_range.start;

@@ -26,7 +26,8 @@ const boundValue = (index: number, grain: PartitionGrain): string =>
 function partitionLabel(column: string, grain: PartitionGrain): string {
   switch (grain) {
     case 'hour':
-      return `TO_CHAR(DATE_TRUNC('HOUR', ${column}), 'YYYY-MM-DD"T"HH24:00:00')`;
+      // The literal tail is quoted too, so no part of it can be read as a format element.
+      return `TO_CHAR(DATE_TRUNC('HOUR', ${column}), 'YYYY-MM-DD"T"HH24":00:00"')`;
     case 'month':
       return `TO_CHAR(DATE_TRUNC('MONTH', ${column}), 'YYYY-MM-DD')`;
     case 'day':

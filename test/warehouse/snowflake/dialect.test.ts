@@ -59,7 +59,7 @@ describe('snowflake dialect', () => {
   it.each([
     ['day', `TO_CHAR(CAST("REVENUE_DATE" AS DATE), 'YYYY-MM-DD')`, 'DATE'],
     ['month', `TO_CHAR(DATE_TRUNC('MONTH', "REVENUE_DATE"), 'YYYY-MM-DD')`, 'DATE'],
-    ['hour', `TO_CHAR(DATE_TRUNC('HOUR', "REVENUE_DATE"), 'YYYY-MM-DD"T"HH24:00:00')`, 'TIMESTAMP_NTZ'],
+    ['hour', `TO_CHAR(DATE_TRUNC('HOUR', "REVENUE_DATE"), 'YYYY-MM-DD"T"HH24":00:00"')`, 'TIMESTAMP_NTZ'],
   ] as const)('labels %s partitions as the planner writes them', (grain, label, type) => {
     expect(d.rowsPerPartition(revenue, 'revenue_date', grain, 'a', 'b')).toEqual({
       sql:
