@@ -22,7 +22,7 @@ const program = new Command()
   .showHelpAfterError();
 
 const warehouseOption = () =>
-  new Option('--warehouse <path>', 'DuckDB file of the warehouse (default: $BACKFILL_WAREHOUSE or .data/warehouse.duckdb)');
+  new Option('--warehouse <where>', 'a DuckDB file, snowflake (SNOWFLAKE_* variables) or snowflake:<config file> (default: $BACKFILL_WAREHOUSE or .data/warehouse.duckdb)');
 const addressOption = () => new Option('--address <host:port>', 'Temporal frontend (default: $TEMPORAL_ADDRESS or 127.0.0.1:7233)');
 const namespaceOption = () => new Option('--namespace <ns>', 'Temporal namespace (default: $TEMPORAL_NAMESPACE or default)');
 
@@ -50,10 +50,10 @@ program
   .addOption(warehouseOption())
   .action(async (file: string, opts: { json?: boolean; sample: boolean; maxRows?: number; warehouse?: string }) => {
     const { spec } = loadSpecFile(file);
-    const config = opts.warehouse ? { engine: 'duckdb' as const, path: opts.warehouse } : warehouseConfigFromEnv();
+    const config = warehouseConfigFromEnv(opts.warehouse ? { ...process.env, BACKFILL_WAREHOUSE: opts.warehouse } : process.env);
     const db = await openWarehouse({ ...config, readOnly: true });
     try {
-      const plan = await estimatePlan(db, spec, { sample: opts.sample && Boolean(spec.transform), timeoutMs: spec.execution.query_timeout });
+      const plan = await estimatePlan(db, spec, { tag: { backfillId: spec.backfill_id, phase: 'plan' }, sample: opts.sample && Boolean(spec.transform), timeoutMs: spec.execution.query_timeout });
       console.log(opts.json ? JSON.stringify(plan, null, 2) : formatPlan(plan, { engine: db.dialect.name, maxRows: opts.maxRows }));
     } finally {
       await db.close();

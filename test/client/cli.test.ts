@@ -11,13 +11,16 @@ import { ExitCode } from '../../client/exit-codes';
 import { seedRevenueScenario } from '../../demo/revenue-scenario';
 import type { Plan } from '../../domain/plan';
 import { openDuckDb } from '../../warehouse/duckdb/driver';
+import { startSnowflakeEmulator } from '../support/snowflake-emulator';
 
 const run = promisify(execFile);
 const BIN = join(__dirname, '..', '..', 'bin', 'backfill.cjs');
 
-async function backfill(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+const backfill = (...args: string[]) => backfillWith({}, ...args);
+
+async function backfillWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1' } });
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...env } });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -90,6 +93,34 @@ describe('backfill plan', () => {
     expect(r.code).toBe(ExitCode.badInput);
     expect(r.stderr).toContain('BackfillMissingObject');
     expect(r.stderr).toContain('target.table: finance.daily_revenue does not exist');
+  });
+});
+
+describe('backfill plan on Snowflake', () => {
+  it('plans through snowflake-sdk against the wire emulator: the same partitions, batches and rows as on DuckDB', async () => {
+    const emulator = await startSnowflakeEmulator();
+    try {
+      await seedRevenueScenario(emulator.backing);
+      const r = await backfillWith(
+        { SNOWFLAKE_ACCOUNT: 'emulator', SNOWFLAKE_USER: 'backfill', SNOWFLAKE_PASSWORD: 'x', SNOWFLAKE_WAREHOUSE: 'BACKFILL_WH', SNOWFLAKE_DATABASE: 'ANALYTICS', SNOWFLAKE_ACCESS_URL: emulator.accessUrl },
+        'plan', 'examples/revenue-tax-fix.yaml', '--warehouse', 'snowflake', '--json',
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const plan = JSON.parse(r.stdout) as { totals: { partitions: number; batches: number; rows: number; bytes: number | null } };
+      expect(plan.totals).toMatchObject({ partitions: 547, batches: 79, rows: 18_077 });
+      expect(plan.totals.bytes).toBeGreaterThan(0);
+      expect(emulator.log.filter((e) => e.kind !== 'session' && !(e.queryTag ?? '').includes('"phase":"plan"')).map((e) => e.sql)).toEqual([]);
+    } finally {
+      await emulator.close();
+    }
+  });
+
+  it('refuses a bad Snowflake config with every problem named by its variable (exit 2)', async () => {
+    const r = await backfillWith({ SNOWFLAKE_ACCOUNT: 'https://xy12345.snowflakecomputing.com', SNOWFLAKE_USER: 'u' }, 'plan', 'examples/revenue-tax-fix.yaml', '--warehouse', 'snowflake');
+    expect(r.code).toBe(ExitCode.badInput);
+    expect(r.stderr).toContain('SNOWFLAKE_ACCOUNT');
+    expect(r.stderr).toContain('not a URL');
+    expect(r.stderr).toContain('SNOWFLAKE_WAREHOUSE');
   });
 });
 
