@@ -4,7 +4,8 @@
  * renames, which DuckDB runs transactionally.
  */
 import type { TableName } from '../identifiers';
-import type { ChangedRowsSpec, Dialect, FingerprintSpec, PartitionGrain, PartitionStatsSpec, Statement } from '../warehouse';
+import { reconcileSql } from '../reconcile-sql';
+import type { Dialect, PartitionGrain, Statement } from '../warehouse';
 
 const quoteIdent = (part: string): string => `"${part.replace(/"/g, '""')}"`;
 
@@ -26,8 +27,16 @@ function partitionLabel(column: string, grain: PartitionGrain): string {
   }
 }
 
-const rangeFilter = (column: string, grain: PartitionGrain): string =>
-  `${column} >= ${boundValue(1, grain)} AND ${column} < ${boundValue(2, grain)}`;
+const reconcile = reconcileSql({
+  quoteIdent,
+  table,
+  boundValue,
+  partitionLabel,
+  distinctKeys: (keys) => (keys.length === 1 ? `COUNT(DISTINCT ${keys[0]})` : `COUNT(DISTINCT row(${keys.join(', ')}))`),
+  sumText: (column) => `CAST(SUM(${column}) AS VARCHAR)`,
+  // Summing 64-bit row hashes as HUGEINT is order-independent and, unlike XOR, duplicates do not cancel.
+  rowHash: (columns) => `CAST(COALESCE(SUM(CAST(hash(${columns.join(', ')}) AS HUGEINT)), 0) AS VARCHAR)`,
+});
 
 export const duckDbDialect: Dialect = {
   name: 'duckdb',
@@ -54,66 +63,7 @@ export const duckDbDialect: Dialect = {
   commit: () => 'COMMIT',
   rollback: () => 'ROLLBACK',
 
-  fingerprint(spec: FingerprintSpec): Statement {
-    const keys = spec.uniqueKey.map(quoteIdent);
-    const distinctKeys = keys.length === 1 ? `count(DISTINCT ${keys[0]})` : `count(DISTINCT row(${keys.join(', ')}))`;
-    const sums = spec.measures.map((m, i) => `CAST(sum(${quoteIdent(m)}) AS VARCHAR) AS "measure_${i}"`);
-    // Summing 64-bit row hashes as HUGEINT is order-independent and, unlike XOR, duplicates do not cancel.
-    const rowHash = `CAST(coalesce(sum(CAST(hash(${spec.hashColumns.map(quoteIdent).join(', ')}) AS HUGEINT)), 0) AS VARCHAR)`;
-    return {
-      sql: [
-        `SELECT count(*) AS "row_count", ${distinctKeys} AS "distinct_keys"`,
-        ...sums.map((s) => `, ${s}`),
-        `, ${rowHash} AS "row_hash"`,
-        `FROM ${table(spec.table)} WHERE ${rangeFilter(quoteIdent(spec.partitionKey), spec.grain)}`,
-      ].join(' '),
-      params: [spec.from, spec.to],
-    };
-  },
-
-  rowsPerPartition(t, partitionKey, grain, from, to): Statement {
-    const key = quoteIdent(partitionKey);
-    return {
-      sql:
-        `SELECT ${partitionLabel(key, grain)} AS "partition_start", count(*) AS "row_count" ` +
-        `FROM ${table(t)} WHERE ${rangeFilter(key, grain)} GROUP BY 1 ORDER BY 1`,
-      params: [from, to],
-    };
-  },
-
-  partitionStats(spec: PartitionStatsSpec): Statement {
-    const key = quoteIdent(spec.partitionKey);
-    const keys = spec.uniqueKey.map(quoteIdent);
-    const distinctKeys = keys.length === 1 ? `count(DISTINCT ${keys[0]})` : `count(DISTINCT row(${keys.join(', ')}))`;
-    const columns = [
-      `${partitionLabel(key, spec.grain)} AS "partition_start"`,
-      `count(*) AS "row_count"`,
-      `${distinctKeys} AS "distinct_keys"`,
-      ...spec.measures.map((m, i) => `CAST(sum(${quoteIdent(m)}) AS VARCHAR) AS "measure_${i}"`),
-      ...spec.notNull.map((c, i) => `count(*) - count(${quoteIdent(c)}) AS "nulls_${i}"`),
-    ];
-    return {
-      sql: `SELECT ${columns.join(', ')} FROM ${table(spec.table)} WHERE ${rangeFilter(key, spec.grain)} GROUP BY 1 ORDER BY 1`,
-      params: [spec.from, spec.to],
-    };
-  },
-
-  changedRows(spec: ChangedRowsSpec): Statement {
-    const key = quoteIdent(spec.partitionKey);
-    const m = quoteIdent(spec.measure);
-    const slice = (t: TableName) => `(SELECT * FROM ${table(t)} WHERE ${rangeFilter(key, spec.grain)})`;
-    const oldValue = `CAST(o.${m} AS DOUBLE)`;
-    const newValue = `CAST(n.${m} AS DOUBLE)`;
-    return {
-      sql:
-        `SELECT ${spec.uniqueKey.map(quoteIdent).join(', ')}, ${oldValue} AS "old_value", ${newValue} AS "new_value", ` +
-        `coalesce(${newValue}, 0) - coalesce(${oldValue}, 0) AS "delta" ` +
-        `FROM ${slice(spec.before)} AS o FULL OUTER JOIN ${slice(spec.after)} AS n USING (${spec.uniqueKey.map(quoteIdent).join(', ')}) ` +
-        `WHERE o.${m} IS DISTINCT FROM n.${m} ORDER BY abs(coalesce(${newValue}, 0) - coalesce(${oldValue}, 0)) DESC, 1 ` +
-        `LIMIT ${Math.max(0, Math.floor(spec.limit))}`,
-      params: [spec.from, spec.to],
-    };
-  },
+  ...reconcile,
 
   describeTable(t): Statement {
     return {

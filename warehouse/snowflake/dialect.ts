@@ -12,7 +12,8 @@
  * autocommits in Snowflake, so `transactionalDdl` is false: callers keep DDL out of transactions.
  */
 import type { TableName } from '../identifiers';
-import type { ChangedRowsSpec, Dialect, FingerprintSpec, PartitionGrain, PartitionStatsSpec, Statement } from '../warehouse';
+import { reconcileSql } from '../reconcile-sql';
+import type { Dialect, PartitionGrain, Statement } from '../warehouse';
 
 const quoteIdent = (part: string): string => `"${part.toUpperCase().replace(/"/g, '""')}"`;
 
@@ -35,10 +36,16 @@ function partitionLabel(column: string, grain: PartitionGrain): string {
   }
 }
 
-const rangeFilter = (column: string, grain: PartitionGrain): string =>
-  `${column} >= ${boundValue(1, grain)} AND ${column} < ${boundValue(2, grain)}`;
-
-const distinctKeys = (keys: readonly string[]) => `COUNT(DISTINCT ${keys.map(quoteIdent).join(', ')})`;
+const reconcile = reconcileSql({
+  quoteIdent,
+  table,
+  boundValue,
+  partitionLabel,
+  distinctKeys: (keys) => `COUNT(DISTINCT ${keys.join(', ')})`,
+  sumText: (column) => `TO_VARCHAR(SUM(${column}))`,
+  // HASH_AGG is Snowflake's order-independent aggregate hash of whole rows.
+  rowHash: (columns) => `TO_VARCHAR(COALESCE(HASH_AGG(${columns.join(', ')}), 0))`,
+});
 
 export const snowflakeDialect: Dialect = {
   name: 'snowflake',
@@ -58,63 +65,7 @@ export const snowflakeDialect: Dialect = {
   commit: () => 'COMMIT',
   rollback: () => 'ROLLBACK',
 
-  fingerprint(spec: FingerprintSpec): Statement {
-    const sums = spec.measures.map((m, i) => `TO_VARCHAR(SUM(${quoteIdent(m)})) AS "measure_${i}"`);
-    // HASH_AGG is Snowflake's order-independent aggregate hash of whole rows.
-    const rowHash = `TO_VARCHAR(COALESCE(HASH_AGG(${spec.hashColumns.map(quoteIdent).join(', ')}), 0))`;
-    return {
-      sql: [
-        `SELECT COUNT(*) AS "row_count", ${distinctKeys(spec.uniqueKey)} AS "distinct_keys"`,
-        ...sums.map((s) => `, ${s}`),
-        `, ${rowHash} AS "row_hash"`,
-        `FROM ${table(spec.table)} WHERE ${rangeFilter(quoteIdent(spec.partitionKey), spec.grain)}`,
-      ].join(' '),
-      params: [spec.from, spec.to],
-    };
-  },
-
-  rowsPerPartition(t, partitionKey, grain, from, to): Statement {
-    const key = quoteIdent(partitionKey);
-    return {
-      sql:
-        `SELECT ${partitionLabel(key, grain)} AS "partition_start", COUNT(*) AS "row_count" ` +
-        `FROM ${table(t)} WHERE ${rangeFilter(key, grain)} GROUP BY 1 ORDER BY 1`,
-      params: [from, to],
-    };
-  },
-
-  partitionStats(spec: PartitionStatsSpec): Statement {
-    const key = quoteIdent(spec.partitionKey);
-    const columns = [
-      `${partitionLabel(key, spec.grain)} AS "partition_start"`,
-      `COUNT(*) AS "row_count"`,
-      `${distinctKeys(spec.uniqueKey)} AS "distinct_keys"`,
-      ...spec.measures.map((m, i) => `TO_VARCHAR(SUM(${quoteIdent(m)})) AS "measure_${i}"`),
-      ...spec.notNull.map((c, i) => `COUNT(*) - COUNT(${quoteIdent(c)}) AS "nulls_${i}"`),
-    ];
-    return {
-      sql: `SELECT ${columns.join(', ')} FROM ${table(spec.table)} WHERE ${rangeFilter(key, spec.grain)} GROUP BY 1 ORDER BY 1`,
-      params: [spec.from, spec.to],
-    };
-  },
-
-  changedRows(spec: ChangedRowsSpec): Statement {
-    const key = quoteIdent(spec.partitionKey);
-    const m = quoteIdent(spec.measure);
-    const keys = spec.uniqueKey.map(quoteIdent).join(', ');
-    const slice = (t: TableName) => `(SELECT * FROM ${table(t)} WHERE ${rangeFilter(key, spec.grain)})`;
-    const oldValue = `CAST(o.${m} AS DOUBLE)`;
-    const newValue = `CAST(n.${m} AS DOUBLE)`;
-    return {
-      sql:
-        `SELECT ${keys}, ${oldValue} AS "old_value", ${newValue} AS "new_value", ` +
-        `COALESCE(${newValue}, 0) - COALESCE(${oldValue}, 0) AS "delta" ` +
-        `FROM ${slice(spec.before)} AS o FULL OUTER JOIN ${slice(spec.after)} AS n USING (${keys}) ` +
-        `WHERE o.${m} IS DISTINCT FROM n.${m} ORDER BY ABS(COALESCE(${newValue}, 0) - COALESCE(${oldValue}, 0)) DESC, 1 ` +
-        `LIMIT ${Math.max(0, Math.floor(spec.limit))}`,
-      params: [spec.from, spec.to],
-    };
-  },
+  ...reconcile,
 
   describeTable(t): Statement {
     // Names are stored upper case; compare upper case and hand back lower case, as the spec writes them.

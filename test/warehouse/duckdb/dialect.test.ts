@@ -46,10 +46,10 @@ describe('statement text', () => {
   it('fingerprint: counts, distinct composite keys, exact sums as text, summed row hash; bounds bound', () => {
     expect(d.fingerprint(spec)).toEqual({
       sql:
-        'SELECT count(*) AS "row_count", count(DISTINCT row("revenue_date", "merchant_id")) AS "distinct_keys"' +
-        ' , CAST(sum("net_revenue") AS VARCHAR) AS "measure_0"' +
-        ' , CAST(sum("order_count") AS VARCHAR) AS "measure_1"' +
-        ' , CAST(coalesce(sum(CAST(hash("revenue_date", "merchant_id", "net_revenue", "order_count") AS HUGEINT)), 0) AS VARCHAR) AS "row_hash"' +
+        'SELECT COUNT(*) AS "row_count", COUNT(DISTINCT row("revenue_date", "merchant_id")) AS "distinct_keys"' +
+        ' , CAST(SUM("net_revenue") AS VARCHAR) AS "measure_0"' +
+        ' , CAST(SUM("order_count") AS VARCHAR) AS "measure_1"' +
+        ' , CAST(COALESCE(SUM(CAST(hash("revenue_date", "merchant_id", "net_revenue", "order_count") AS HUGEINT)), 0) AS VARCHAR) AS "row_hash"' +
         ' FROM "finance"."daily_revenue" WHERE "revenue_date" >= CAST($1 AS DATE) AND "revenue_date" < CAST($2 AS DATE)',
       params: ['2025-01-01', '2025-01-08'],
     });
@@ -59,8 +59,8 @@ describe('statement text', () => {
     const s = d.fingerprint({ ...spec, uniqueKey: ['id'], measures: [], hashColumns: ['id'], partitionKey: 'ts', grain: 'hour', from: '2025-01-01T00:00:00', to: '2025-01-01T01:00:00' });
     expect(s).toEqual({
       sql:
-        'SELECT count(*) AS "row_count", count(DISTINCT "id") AS "distinct_keys"' +
-        ' , CAST(coalesce(sum(CAST(hash("id") AS HUGEINT)), 0) AS VARCHAR) AS "row_hash"' +
+        'SELECT COUNT(*) AS "row_count", COUNT(DISTINCT "id") AS "distinct_keys"' +
+        ' , CAST(COALESCE(SUM(CAST(hash("id") AS HUGEINT)), 0) AS VARCHAR) AS "row_hash"' +
         ' FROM "finance"."daily_revenue" WHERE "ts" >= CAST($1 AS TIMESTAMP) AND "ts" < CAST($2 AS TIMESTAMP)',
       params: ['2025-01-01T00:00:00', '2025-01-01T01:00:00'],
     });
@@ -73,7 +73,7 @@ describe('statement text', () => {
   ] as const)('rowsPerPartition at %s grain', (grain, label, type) => {
     expect(d.rowsPerPartition(revenue, 'k', grain, 'A', 'B')).toEqual({
       sql:
-        `SELECT ${label} AS "partition_start", count(*) AS "row_count" FROM "finance"."daily_revenue" ` +
+        `SELECT ${label} AS "partition_start", COUNT(*) AS "row_count" FROM "finance"."daily_revenue" ` +
         `WHERE "k" >= CAST($1 AS ${type}) AND "k" < CAST($2 AS ${type}) GROUP BY 1 ORDER BY 1`,
       params: ['A', 'B'],
     });
@@ -190,9 +190,9 @@ describe('reconciliation statements', () => {
       uniqueKey: ['revenue_date', 'merchant_id'], measures: ['net_revenue'], notNull: ['merchant_id'],
     });
     expect(stmt.sql).toBe(
-      `SELECT strftime(CAST("revenue_date" AS DATE), '%Y-%m-%d') AS "partition_start", count(*) AS "row_count", ` +
-        `count(DISTINCT row("revenue_date", "merchant_id")) AS "distinct_keys", CAST(sum("net_revenue") AS VARCHAR) AS "measure_0", ` +
-        `count(*) - count("merchant_id") AS "nulls_0" FROM "finance"."daily_revenue" ` +
+      `SELECT strftime(CAST("revenue_date" AS DATE), '%Y-%m-%d') AS "partition_start", COUNT(*) AS "row_count", ` +
+        `COUNT(DISTINCT row("revenue_date", "merchant_id")) AS "distinct_keys", CAST(SUM("net_revenue") AS VARCHAR) AS "measure_0", ` +
+        `COUNT(*) - COUNT("merchant_id") AS "nulls_0" FROM "finance"."daily_revenue" ` +
         `WHERE "revenue_date" >= CAST($1 AS DATE) AND "revenue_date" < CAST($2 AS DATE) GROUP BY 1 ORDER BY 1`,
     );
     expect(stmt.params).toEqual(['2025-01-01', '2025-01-08']);
@@ -205,7 +205,7 @@ describe('reconciliation statements', () => {
     });
     expect(stmt.sql).toContain(`FROM (SELECT * FROM "finance"."daily_revenue" WHERE "revenue_date" >= CAST($1 AS DATE) AND "revenue_date" < CAST($2 AS DATE)) AS o FULL OUTER JOIN (SELECT * FROM "finance"."daily_revenue_v2" WHERE`);
     expect(stmt.sql).toContain('USING ("revenue_date", "merchant_id") WHERE o."net_revenue" IS DISTINCT FROM n."net_revenue"');
-    expect(stmt.sql).toMatch(/ORDER BY abs\(.*\) DESC, 1 LIMIT 100$/);
+    expect(stmt.sql).toMatch(/ORDER BY ABS\(.*\) DESC, 1 LIMIT 100$/);
     expect(stmt.params).toEqual(['2025-01-01', '2025-01-08']);
   });
 });

@@ -1,0 +1,84 @@
+/**
+ * The shape of the reconciliation statements (fingerprint, rows per partition, partition stats,
+ * changed rows), shared by every dialect. A dialect supplies only what differs between engines:
+ * quoting, bound values, the partition label, distinct-key counting, exact sums as text and the
+ * order-independent row hash.
+ */
+import type { TableName } from './identifiers';
+import type { ChangedRowsSpec, FingerprintSpec, PartitionGrain, PartitionStatsSpec, Statement } from './warehouse';
+
+export interface SqlFragments {
+  quoteIdent(part: string): string;
+  table(name: TableName): string;
+  boundValue(index: number, grain: PartitionGrain): string;
+  /** A key value's partition start as the ISO text the planner uses for labels. */
+  partitionLabel(column: string, grain: PartitionGrain): string;
+  /** Count of distinct values of the (already quoted) key columns. */
+  distinctKeys(keys: readonly string[]): string;
+  /** Exact sum of a quoted column as text (no float rounding on the way out). */
+  sumText(column: string): string;
+  /** Order-independent hash of whole rows over the quoted columns, as text; '0' for no rows. */
+  rowHash(columns: readonly string[]): string;
+}
+
+export function reconcileSql(f: SqlFragments) {
+  const range = (column: string, grain: PartitionGrain) => `${column} >= ${f.boundValue(1, grain)} AND ${column} < ${f.boundValue(2, grain)}`;
+  const quoted = (columns: readonly string[]) => columns.map(f.quoteIdent);
+
+  return {
+    fingerprint(spec: FingerprintSpec): Statement {
+      return {
+        sql: [
+          `SELECT COUNT(*) AS "row_count", ${f.distinctKeys(quoted(spec.uniqueKey))} AS "distinct_keys"`,
+          ...spec.measures.map((m, i) => `, ${f.sumText(f.quoteIdent(m))} AS "measure_${i}"`),
+          `, ${f.rowHash(quoted(spec.hashColumns))} AS "row_hash"`,
+          `FROM ${f.table(spec.table)} WHERE ${range(f.quoteIdent(spec.partitionKey), spec.grain)}`,
+        ].join(' '),
+        params: [spec.from, spec.to],
+      };
+    },
+
+    rowsPerPartition(t: TableName, partitionKey: string, grain: PartitionGrain, from: string, to: string): Statement {
+      const key = f.quoteIdent(partitionKey);
+      return {
+        sql:
+          `SELECT ${f.partitionLabel(key, grain)} AS "partition_start", COUNT(*) AS "row_count" ` +
+          `FROM ${f.table(t)} WHERE ${range(key, grain)} GROUP BY 1 ORDER BY 1`,
+        params: [from, to],
+      };
+    },
+
+    partitionStats(spec: PartitionStatsSpec): Statement {
+      const key = f.quoteIdent(spec.partitionKey);
+      const columns = [
+        `${f.partitionLabel(key, spec.grain)} AS "partition_start"`,
+        `COUNT(*) AS "row_count"`,
+        `${f.distinctKeys(quoted(spec.uniqueKey))} AS "distinct_keys"`,
+        ...spec.measures.map((m, i) => `${f.sumText(f.quoteIdent(m))} AS "measure_${i}"`),
+        ...spec.notNull.map((c, i) => `COUNT(*) - COUNT(${f.quoteIdent(c)}) AS "nulls_${i}"`),
+      ];
+      return {
+        sql: `SELECT ${columns.join(', ')} FROM ${f.table(spec.table)} WHERE ${range(key, spec.grain)} GROUP BY 1 ORDER BY 1`,
+        params: [spec.from, spec.to],
+      };
+    },
+
+    changedRows(spec: ChangedRowsSpec): Statement {
+      const key = f.quoteIdent(spec.partitionKey);
+      const m = f.quoteIdent(spec.measure);
+      const keys = quoted(spec.uniqueKey).join(', ');
+      const slice = (t: TableName) => `(SELECT * FROM ${f.table(t)} WHERE ${range(key, spec.grain)})`;
+      const oldValue = `CAST(o.${m} AS DOUBLE)`;
+      const newValue = `CAST(n.${m} AS DOUBLE)`;
+      return {
+        sql:
+          `SELECT ${keys}, ${oldValue} AS "old_value", ${newValue} AS "new_value", ` +
+          `COALESCE(${newValue}, 0) - COALESCE(${oldValue}, 0) AS "delta" ` +
+          `FROM ${slice(spec.before)} AS o FULL OUTER JOIN ${slice(spec.after)} AS n USING (${keys}) ` +
+          `WHERE o.${m} IS DISTINCT FROM n.${m} ORDER BY ABS(COALESCE(${newValue}, 0) - COALESCE(${oldValue}, 0)) DESC, 1 ` +
+          `LIMIT ${Math.max(0, Math.floor(spec.limit))}`,
+        params: [spec.from, spec.to],
+      };
+    },
+  };
+}
