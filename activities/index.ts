@@ -316,6 +316,8 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
             activityAttempt: ctx?.info.attempt ?? null,
             worker: `${hostname()}:${process.pid}`,
             partitionRows,
+            // Per-partition old and new sums of every measure: the report's per-day chart.
+            partitions: evidence.partitions,
             resumedPartitions: Object.keys(prior),
             checks: verdict.checks,
             measures: verdict.measures,
