@@ -2,11 +2,9 @@
  * `backfill` — the operator CLI. Each command loads input once at the edge (zod), talks to the
  * warehouse or Temporal, and maps failures to an exit code with a message that says what to do.
  */
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { z } from 'zod';
 import { isBackfillFailure } from '../contracts/errors';
-import { statusQuery } from '../contracts/messages';
-import { workflowIdFor } from '../contracts/settings';
 import { specSchema } from '../domain/spec/schema';
 import { estimatePlan } from '../warehouse/plan-estimates';
 import { openWarehouse, warehouseConfigFromEnv } from '../warehouse/open';
@@ -14,7 +12,9 @@ import { ExitCode, exitCodeFor } from './exit-codes';
 import { formatPlan } from './format';
 import { loadRunnableSpec, loadSpecFile } from './load-spec';
 import { startBackfill } from './start-backfill';
-import { connectClient, workflowUiUrl } from './temporal';
+import type { Client } from '@temporalio/client';
+import * as op from './operate';
+import { connectClient, workflowUiUrl, type ConnectionFlags } from './temporal';
 
 const program = new Command()
   .name('backfill')
@@ -23,8 +23,32 @@ const program = new Command()
 
 const warehouseOption = () =>
   new Option('--warehouse <where>', 'a DuckDB file, snowflake (SNOWFLAKE_* variables) or snowflake:<config file> (default: $BACKFILL_WAREHOUSE or .data/warehouse.duckdb)');
-const addressOption = () => new Option('--address <host:port>', 'Temporal frontend (default: $TEMPORAL_ADDRESS or 127.0.0.1:7233)');
-const namespaceOption = () => new Option('--namespace <ns>', 'Temporal namespace (default: $TEMPORAL_NAMESPACE or default)');
+const addressOption = () => new Option('--address <host:port>', 'Temporal frontend (default: $TEMPORAL_ADDRESS, the profile, or 127.0.0.1:7233)');
+const namespaceOption = () => new Option('--namespace <ns>', 'Temporal namespace (default: $TEMPORAL_NAMESPACE, the profile, or default)');
+
+/** Temporal connection flags on a command: address, namespace, envconfig profile, Cloud API key, TLS. */
+function connected(cmd: Command): Command {
+  return cmd
+    .addOption(addressOption())
+    .addOption(namespaceOption())
+    .addOption(new Option('--profile <name>', 'Temporal envconfig profile (TOML; default: $TEMPORAL_PROFILE or "default")'))
+    .addOption(new Option('--api-key <key>', 'API key, e.g. for Temporal Cloud (default: $TEMPORAL_API_KEY or the profile)'))
+    .addOption(new Option('--tls', 'use TLS (implied by an API key)'));
+}
+
+type Connected = ConnectionFlags;
+
+async function withClient<T>(flags: Connected, fn: (client: Client, namespace: string) => Promise<T>): Promise<T> {
+  const { client, connection, namespace } = await connectClient(flags);
+  try {
+    return await fn(client, namespace);
+  } finally {
+    await connection.close();
+  }
+}
+
+const by = (description: string) => new Option('--by <name>', description).makeOptionMandatory();
+const defaultBy = process.env.USER ?? 'cli';
 
 program
   .command('validate')
@@ -68,14 +92,12 @@ program
     console.log(JSON.stringify({ title: 'Backfill spec', ...schema }, null, 2));
   });
 
-program
-  .command('start')
+connected(program
+  .command('start'))
   .description('Start the backfill workflow for a spec; prints the workflow ID and the UI link.')
   .argument('<spec>', 'backfill spec (YAML)')
-  .option('--by <name>', 'who starts it, for the audit log', process.env.USER ?? 'cli')
-  .addOption(addressOption())
-  .addOption(namespaceOption())
-  .action(async (file: string, opts: { by: string; address?: string; namespace?: string }) => {
+  .option('--by <name>', 'who starts it, for the audit log', defaultBy)
+  .action(async (file: string, opts: { by: string } & Connected) => {
     const { spec } = loadRunnableSpec(file);
     const { client, connection, namespace } = await connectClient(opts);
     try {
@@ -89,17 +111,15 @@ program
     }
   });
 
-program
+connected(program
   .command('status')
   .description("Query a backfill's state and progress.")
   .argument('<backfill-id>', 'the spec\'s backfill_id')
-  .option('--json', 'print the status as JSON')
-  .addOption(addressOption())
-  .addOption(namespaceOption())
-  .action(async (id: string, opts: { json?: boolean; address?: string; namespace?: string }) => {
+  .option('--json', 'print the status as JSON'))
+  .action(async (id: string, opts: { json?: boolean } & Connected) => {
     const { client, connection } = await connectClient(opts);
     try {
-      const status = await client.workflow.getHandle(workflowIdFor(id)).query(statusQuery);
+      const status = await op.status(client, id);
       if (opts.json) console.log(JSON.stringify(status, null, 2));
       else {
         console.log(`${status.backfillId}: ${status.state} — ${status.phase}`);
@@ -116,6 +136,111 @@ program
     } finally {
       await connection.close();
     }
+  });
+
+connected(program
+  .command('watch')
+  .description('Live progress (partitions, rate, ETA, phase, pause or halt reason) until the backfill waits for a person or ends.')
+  .argument('<backfill-id>', "the spec's backfill_id")
+  .option('--interval <ms>', 'poll interval', (v) => Number(v), 500))
+  .action(async (id: string, opts: { interval: number } & Connected) => {
+    const tty = process.stdout.isTTY;
+    let last = '';
+    const final = await withClient(opts, (client) =>
+      op.watch(client, id, {
+        intervalMs: opts.interval,
+        onStatus: (s, rate) => {
+          const line = op.progressLine(s, rate);
+          if (tty) process.stdout.write(`\r\x1b[2K${line}`);
+          else if (line.replace(/ · [\d.]+\/s/, '') !== last.replace(/ · [\d.]+\/s/, '')) console.log(line);
+          last = line;
+        },
+      }),
+    );
+    if (tty) process.stdout.write('\n');
+    console.log(`${final.backfillId}: ${final.state} — ${final.phase}`);
+    if (final.state === 'halted' || final.state === 'failed') process.exitCode = ExitCode.stopped;
+  });
+
+connected(program
+  .command('list')
+  .description('Backfills on the server, from their search attributes (newest first).')
+  .option('--state <state>', `only this state (${op.STATES.join(', ')})`)
+  .option('--json', 'print as JSON'))
+  .action(async (opts: { state?: string; json?: boolean } & Connected) => {
+    const rows = await withClient(opts, (client) => op.list(client, { state: opts.state }));
+    if (opts.json) return console.log(JSON.stringify(rows, null, 2));
+    if (rows.length === 0) return console.log(opts.state ? `no backfills in state ${opts.state}` : 'no backfills');
+    for (const r of rows) console.log(`${r.backfillId.padEnd(40)} ${(r.state ?? '?').padEnd(18)} ${(r.target ?? '').padEnd(28)} ${r.owner ?? ''} (${r.status}, started ${r.startTime})`);
+  });
+
+connected(program
+  .command('pause')
+  .description('Stop starting batches after the current one.')
+  .argument('<backfill-id>')
+  .requiredOption('--reason <text>', 'why (shown in status and the audit log)')
+  .option('--by <name>', 'who pauses', defaultBy))
+  .action(async (id: string, opts: { reason: string; by: string } & Connected) => {
+    await withClient(opts, (client) => op.pause(client, id, { by: opts.by, reason: opts.reason }));
+    console.log(`pause sent to ${id}; it takes effect before the next batch (\`backfill status ${id}\`)`);
+  });
+
+connected(program
+  .command('resume')
+  .description('Lift an operator pause.')
+  .argument('<backfill-id>')
+  .option('--reason <text>', 'why')
+  .option('--by <name>', 'who resumes', defaultBy))
+  .action(async (id: string, opts: { reason?: string; by: string } & Connected) => {
+    await withClient(opts, (client) => op.resume(client, id, { by: opts.by, reason: opts.reason }));
+    console.log(`resume sent to ${id}`);
+  });
+
+for (const [name, verb] of [['approve', 'Approve publishing'], ['reject', 'Reject: nothing is published']] as const) {
+  connected(program
+    .command(name)
+    .description(`${verb} (listed approvers only; a refusal is an immediate error).`)
+    .argument('<backfill-id>')
+    .addOption(by('your name as listed in approval.approvers'))
+    .option('--comment <text>', 'recorded with the decision'))
+    .action(async (id: string, opts: { by: string; comment?: string } & Connected) => {
+      const ack = await withClient(opts, (client) => op[name](client, id, { by: opts.by, comment: opts.comment }));
+      console.log(`${id}: ${ack.message}`);
+    });
+}
+
+connected(program
+  .command('resolve')
+  .description('After a halt: retry the batch, abort the backfill, or accept the failed verdict (with a reason).')
+  .argument('<backfill-id>')
+  .addArgument(new Argument('<action>').choices(['retry', 'abort', 'accept']))
+  .addOption(by('who decides'))
+  .option('--reason <text>', 'required for accept and abort'))
+  .action(async (id: string, action: 'retry' | 'abort' | 'accept', opts: { by: string; reason?: string } & Connected) => {
+    const ack = await withClient(opts, (client) => op.resolve(client, id, { action, by: opts.by, reason: opts.reason }));
+    console.log(`${id}: ${ack.message}`);
+  });
+
+connected(program
+  .command('rollback')
+  .description('Within the rollback window: restore the pre-publish result atomically.')
+  .argument('<backfill-id>')
+  .addOption(by('who rolls back'))
+  .requiredOption('--reason <text>', 'why'))
+  .action(async (id: string, opts: { by: string; reason: string } & Connected) => {
+    const ack = await withClient(opts, (client) => op.rollback(client, id, { by: opts.by, reason: opts.reason }));
+    console.log(`${id}: ${ack.message}`);
+  });
+
+connected(program
+  .command('signoff')
+  .description('Confirm the release: the rollback window closes and the snapshot and shadow are dropped.')
+  .argument('<backfill-id>')
+  .addOption(by('an approver, the owner or the starter'))
+  .option('--comment <text>', 'recorded with the signoff'))
+  .action(async (id: string, opts: { by: string; comment?: string } & Connected) => {
+    const ack = await withClient(opts, (client) => op.signoff(client, id, { by: opts.by, comment: opts.comment }));
+    console.log(`${id}: ${ack.message}`);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -1,7 +1,10 @@
 import { BackfillError, type BackfillErrorType } from '../contracts/errors';
 
-/** Exit codes: scripts can tell bad input (2) from an unreachable system (3) from a refusal (4). */
-export const ExitCode = { ok: 0, unexpected: 1, badInput: 2, unavailable: 3, refused: 4 } as const;
+/**
+ * Exit codes: scripts can tell bad input (2) from an unreachable system (3) from a refusal (4),
+ * and `watch` says when the backfill it watched halted or failed (5).
+ */
+export const ExitCode = { ok: 0, unexpected: 1, badInput: 2, unavailable: 3, refused: 4, stopped: 5 } as const;
 
 export function exitCodeFor(code: BackfillErrorType): number {
   switch (code) {
@@ -11,6 +14,7 @@ export function exitCodeFor(code: BackfillErrorType): number {
     case BackfillError.InvalidConfig:
     case BackfillError.MissingObject:
     case BackfillError.InvalidRequest:
+    case BackfillError.UnknownBackfill:
       return ExitCode.badInput;
     case BackfillError.WarehouseLocked:
     case BackfillError.WarehouseTransient:

@@ -1,29 +1,66 @@
-/** Client connection settings from flags and environment, with errors that say what to do. */
-import { Client, Connection } from '@temporalio/client';
+/**
+ * Client connection settings, with errors that say what to do. Precedence: flags, then the
+ * TEMPORAL_* environment, then a Temporal envconfig profile (TOML: --profile / TEMPORAL_PROFILE,
+ * file from TEMPORAL_CONFIG_FILE or ~/.config/temporalio/temporal.toml — address, namespace, TLS,
+ * API key for Temporal Cloud), then the local dev server defaults.
+ */
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { BackfillError, BackfillFailure } from '../contracts/errors';
 import { DEFAULT_NAMESPACE, DEFAULT_TEMPORAL_ADDRESS, DEFAULT_UI_PORT } from '../contracts/settings';
 
 export interface ConnectionFlags {
   address?: string;
   namespace?: string;
+  /** envconfig profile name. */
+  profile?: string;
+  apiKey?: string;
+  tls?: boolean;
 }
 
-export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env) {
+export interface ResolvedConnection {
+  options: ConnectionOptions & { address: string };
+  namespace: string;
+}
+
+export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): ResolvedConnection {
+  let profile: ReturnType<typeof loadClientConnectConfig>;
+  try {
+    profile = loadClientConnectConfig({
+      profile: flags.profile,
+      overrideEnvVars: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string')),
+    });
+  } catch (e) {
+    throw new BackfillFailure(
+      BackfillError.InvalidConfig,
+      `Temporal profile${flags.profile ? ` "${flags.profile}"` : ''} could not be loaded: ${(e as Error).message}. ` +
+        'Check TEMPORAL_CONFIG_FILE / ~/.config/temporalio/temporal.toml, or pass --address and --namespace.',
+    );
+  }
+  const fromProfile = profile.connectionOptions as ConnectionOptions;
+  const apiKey = flags.apiKey ?? (typeof fromProfile.apiKey === 'string' ? fromProfile.apiKey : undefined);
   return {
-    address: flags.address ?? env.TEMPORAL_ADDRESS ?? DEFAULT_TEMPORAL_ADDRESS,
-    namespace: flags.namespace ?? env.TEMPORAL_NAMESPACE ?? DEFAULT_NAMESPACE,
+    options: {
+      ...fromProfile,
+      address: flags.address ?? fromProfile.address ?? DEFAULT_TEMPORAL_ADDRESS,
+      ...(apiKey ? { apiKey } : {}),
+      // An API key (Temporal Cloud) implies TLS unless told otherwise.
+      ...(flags.tls !== undefined ? { tls: flags.tls } : apiKey && fromProfile.tls === undefined ? { tls: true } : {}),
+    },
+    namespace: flags.namespace ?? profile.namespace ?? DEFAULT_NAMESPACE,
   };
 }
 
 export async function connectClient(flags: ConnectionFlags): Promise<{ client: Client; connection: Connection; address: string; namespace: string }> {
-  const { address, namespace } = resolveConnection(flags);
+  const { options, namespace } = resolveConnection(flags);
   try {
-    const connection = await Connection.connect({ address, connectTimeout: '5s' });
-    return { client: new Client({ connection, namespace }), connection, address, namespace };
+    const connection = await Connection.connect({ ...options, connectTimeout: '5s' });
+    return { client: new Client({ connection, namespace }), connection, address: options.address, namespace };
   } catch (e) {
     throw new BackfillFailure(
       BackfillError.TemporalUnavailable,
-      `cannot reach Temporal at ${address} (${e instanceof Error ? e.message : e}); start it with \`npm run temporal:dev\` or set TEMPORAL_ADDRESS / --address.`,
+      `cannot reach Temporal at ${options.address} (${e instanceof Error ? e.message : e}); start it with \`npm run temporal:dev\`, ` +
+        'or set --address / TEMPORAL_ADDRESS (or a --profile) for another server.',
     );
   }
 }

@@ -40,6 +40,8 @@ export const BackfillError = {
   InvalidRequest: 'BackfillInvalidRequest',
   /** The request is well formed but not allowed: wrong state, or a person not entitled to it. */
   NotAllowed: 'BackfillNotAllowed',
+  /** No workflow for that backfill_id on the server and namespace the client talks to. */
+  UnknownBackfill: 'BackfillUnknown',
 } as const;
 
 export type BackfillErrorType = (typeof BackfillError)[keyof typeof BackfillError];
@@ -62,6 +64,7 @@ export const nonRetryableErrorTypes: BackfillErrorType[] = [
   BackfillError.ApprovalExpired,
   BackfillError.InvalidRequest,
   BackfillError.NotAllowed,
+  BackfillError.UnknownBackfill,
 ];
 
 /**

@@ -1,0 +1,174 @@
+/**
+ * What an operator does to a running backfill, over a Temporal client: signals for pause/resume
+ * (they never fail), updates for decisions (a refusal is an immediate error), queries to watch,
+ * and visibility to list. Temporal's own errors become the backfill vocabulary here, so the CLI
+ * maps them to exit codes in one place.
+ */
+import {
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { BackfillError, BackfillFailure, type BackfillErrorType } from '../contracts/errors';
+import * as m from '../contracts/messages';
+import { BackfillOwnerKey, BackfillStateKey, BackfillTargetKey } from '../contracts/search-attributes';
+import { workflowIdFor } from '../contracts/settings';
+import type {
+  ApprovalRequest,
+  BackfillState,
+  BackfillStatus,
+  PauseRequest,
+  ResolveRequest,
+  ResumeRequest,
+  RollbackRequest,
+  SignoffRequest,
+  UpdateAck,
+} from '../contracts/status';
+import type { backfillWorkflow } from '../workflows';
+
+export const STATES: readonly BackfillState[] = [
+  'planning', 'preparing', 'running', 'paused', 'halted', 'awaiting_approval', 'publishing', 'published', 'rolled_back', 'completed', 'failed',
+];
+
+/** States in which the workflow waits for a person (watch stops there). */
+export const HUMAN_WAITS: readonly BackfillState[] = ['halted', 'awaiting_approval', 'published'];
+export const ENDS: readonly BackfillState[] = ['completed', 'rolled_back', 'failed'];
+
+type Handle = WorkflowHandle<typeof backfillWorkflow>;
+
+function handleOf(client: Client, backfillId: string): Handle {
+  return client.workflow.getHandle<typeof backfillWorkflow>(workflowIdFor(backfillId));
+}
+
+/** Temporal errors in the backfill vocabulary: unknown backfill, refused update, anything else as is. */
+function translate(e: unknown, backfillId: string): unknown {
+  // Checked first: the server reports an update to a closed workflow as "not found" too.
+  if (e instanceof Error && /workflow execution already completed/i.test(e.message)) {
+    return new BackfillFailure(BackfillError.NotAllowed, `backfill ${backfillId} has ended; \`backfill status ${backfillId}\` shows how.`);
+  }
+  if (e instanceof WorkflowNotFoundError || (e instanceof Error && /workflow not found|not found for ID/i.test(e.message))) {
+    return new BackfillFailure(
+      BackfillError.UnknownBackfill,
+      `no backfill ${backfillId} (workflow ${workflowIdFor(backfillId)}) on this server/namespace; \`backfill list\` shows the ones there are.`,
+    );
+  }
+  if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) {
+    const type = (e.cause.type ?? BackfillError.NotAllowed) as BackfillErrorType;
+    return new BackfillFailure(Object.values(BackfillError).includes(type) ? type : BackfillError.NotAllowed, e.cause.message);
+  }
+  return e;
+}
+
+async function on<T>(backfillId: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw translate(e, backfillId);
+  }
+}
+
+export const status = (client: Client, id: string): Promise<BackfillStatus> => on(id, () => handleOf(client, id).query(m.statusQuery));
+
+export async function pause(client: Client, id: string, req: PauseRequest): Promise<void> {
+  if (!req.reason?.trim()) throw new BackfillFailure(BackfillError.InvalidRequest, 'pause needs a reason: --reason "why"');
+  await on(id, () => handleOf(client, id).signal(m.pauseSignal, req));
+}
+
+export async function resume(client: Client, id: string, req: ResumeRequest): Promise<void> {
+  await on(id, () => handleOf(client, id).signal(m.resumeSignal, req));
+}
+
+export function approve(client: Client, id: string, req: ApprovalRequest): Promise<UpdateAck> {
+  return on(id, () => handleOf(client, id).executeUpdate(m.approveUpdate, { args: [req] }));
+}
+
+export function reject(client: Client, id: string, req: ApprovalRequest): Promise<UpdateAck> {
+  return on(id, () => handleOf(client, id).executeUpdate(m.rejectUpdate, { args: [req] }));
+}
+
+export function resolve(client: Client, id: string, req: ResolveRequest): Promise<UpdateAck> {
+  return on(id, () => handleOf(client, id).executeUpdate(m.resolveUpdate, { args: [req] }));
+}
+
+export function rollback(client: Client, id: string, req: RollbackRequest): Promise<UpdateAck> {
+  return on(id, () => handleOf(client, id).executeUpdate(m.rollbackUpdate, { args: [req] }));
+}
+
+export function signoff(client: Client, id: string, req: SignoffRequest): Promise<UpdateAck> {
+  return on(id, () => handleOf(client, id).executeUpdate(m.signoffUpdate, { args: [req] }));
+}
+
+export interface ListedBackfill {
+  backfillId: string;
+  workflowId: string;
+  state: string | null;
+  target: string | null;
+  owner: string | null;
+  status: string;
+  startTime: string;
+}
+
+/** Backfills from visibility (search attributes), newest first; `state` filters on BackfillState. */
+export async function list(client: Client, opts: { state?: string; limit?: number } = {}): Promise<ListedBackfill[]> {
+  if (opts.state !== undefined && !STATES.includes(opts.state as BackfillState)) {
+    throw new BackfillFailure(BackfillError.InvalidRequest, `--state "${opts.state}" is not a backfill state; use one of ${STATES.join(', ')}`);
+  }
+  const query = `WorkflowType = 'backfillWorkflow'${opts.state ? ` AND BackfillState = '${opts.state}'` : ''}`;
+  const out: ListedBackfill[] = [];
+  for await (const w of client.workflow.list({ query })) {
+    out.push({
+      backfillId: w.workflowId.replace(/^backfill-/, ''),
+      workflowId: w.workflowId,
+      state: w.typedSearchAttributes.get(BackfillStateKey) ?? null,
+      target: w.typedSearchAttributes.get(BackfillTargetKey) ?? null,
+      owner: w.typedSearchAttributes.get(BackfillOwnerKey) ?? null,
+      status: w.status.name,
+      startTime: w.startTime.toISOString(),
+    });
+    if (out.length >= (opts.limit ?? 100)) break;
+  }
+  return out;
+}
+
+export interface WatchOptions {
+  intervalMs?: number;
+  /** Called with every status polled (the CLI draws its progress line from it). */
+  onStatus?: (s: BackfillStatus, rate: number | null) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Polls the status until the workflow waits for a person (halted, awaiting approval, rollback
+ * window) or ends; returns the last status. `rate` is partitions per second since watching began.
+ */
+export async function watch(client: Client, id: string, opts: WatchOptions = {}): Promise<BackfillStatus> {
+  const started = Date.now();
+  let first: number | null = null;
+  for (;;) {
+    const s = await status(client, id);
+    first ??= s.partitions.done;
+    const seconds = (Date.now() - started) / 1000;
+    opts.onStatus?.(s, seconds > 0.5 ? (s.partitions.done - first) / seconds : null);
+    if (HUMAN_WAITS.includes(s.state) || ENDS.includes(s.state)) return s;
+    if (opts.signal?.aborted) return s;
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));
+  }
+}
+
+/** One progress line: bar, partitions, rate, ETA, phase, and why it is paused or halted. */
+export function progressLine(s: BackfillStatus, rate: number | null, width = 24): string {
+  const done = s.partitions.total ? s.partitions.done / s.partitions.total : 0;
+  const filled = Math.round(done * width);
+  const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+  const parts = [
+    `${bar} ${s.partitions.done}/${s.partitions.total} partitions`,
+    `batch ${s.batches.done}/${s.batches.total}`,
+    rate !== null && rate > 0 ? `${rate.toFixed(1)}/s` : null,
+    s.eta && (s.state === 'running' || s.state === 'paused') ? `ETA ${s.eta.slice(11, 19)}Z` : null,
+    s.state,
+  ].filter(Boolean);
+  const why = s.halt ? `halted: ${s.halt.reason}` : s.pause ? `paused (${s.pause.kind}): ${s.pause.reason}` : null;
+  return `${parts.join(' · ')}${why ? ` — ${why}` : ''}`;
+}

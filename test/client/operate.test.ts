@@ -1,0 +1,154 @@
+/**
+ * The operator's verbs on a real backfill (shared dev server, real worker and DuckDB): in-process
+ * through client/operate.ts, and through the real `backfill` bin for exit codes and output.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitCode } from '../../client/exit-codes';
+import * as op from '../../client/operate';
+import { resolveConnection } from '../../client/temporal';
+import { BackfillError, isBackfillFailure } from '../../contracts/errors';
+import { lab, testSpec, waitForStatus, type Env, type Lab } from '../support/backfill-harness';
+import { temporalTestEnv } from '../support/temporal';
+
+const BIN = join(__dirname, '..', '..', 'bin', 'backfill.cjs');
+let env: Env;
+let l: Lab;
+
+beforeAll(async () => {
+  env = await temporalTestEnv();
+  l = await lab(env);
+});
+afterAll(async () => {
+  await l?.stop();
+  await env?.connection.close();
+});
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args, '--address', env.address, '--namespace', env.namespace], {
+      env: { ...process.env, NO_COLOR: '1', TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+const failure = async (p: Promise<unknown>, code: string) => {
+  const e = await p.then(() => null, (x: unknown) => x);
+  expect(isBackfillFailure(e), String(e)).toBe(true);
+  expect((e as { code: string }).code).toBe(code);
+  return (e as Error).message;
+};
+
+describe('operating a backfill', () => {
+  it('pause, resume, watch to approval, list by state, refused and accepted approval, watch to publish, rollback', async () => {
+    const spec = testSpec('operate', (s) => {
+      s.source_range.end = '2025-01-28';
+    });
+    const handle = await l.start(spec);
+    const id = spec.backfill_id;
+    await op.pause(env.client, id, { by: 'oncall', reason: 'look first' });
+    const paused = await waitForStatus(handle, (s) => s.state === 'paused');
+    expect(paused.pause?.reason).toBe('look first');
+    await op.resume(env.client, id, { by: 'oncall' });
+
+    const lines: string[] = [];
+    const waiting = await op.watch(env.client, id, { intervalMs: 100, onStatus: (s, rate) => lines.push(op.progressLine(s, rate)) });
+    expect(waiting.state).toBe('awaiting_approval');
+    expect(lines.at(-1)).toContain('28/28 partitions');
+    expect(lines.some((x) => x.includes('['))).toBe(true);
+
+    const listed = await op.list(env.client, { state: 'awaiting_approval' });
+    expect(listed.find((r) => r.backfillId === id)).toMatchObject({ state: 'awaiting_approval', target: spec.target.table, owner: spec.owner, status: 'RUNNING' });
+    expect(await failure(op.list(env.client, { state: "x' OR '1'='1" }), BackfillError.InvalidRequest)).toContain('not a backfill state');
+
+    expect(await failure(op.approve(env.client, id, { by: 'mallory' }), BackfillError.NotAllowed)).toContain('not an approver');
+    const ack = await op.approve(env.client, id, { by: 'finance-controller', comment: 'checked' });
+    expect(ack.message).toContain('approved by finance-controller');
+    const published = await op.watch(env.client, id, { intervalMs: 100 });
+    expect(published.state).toBe('published');
+
+    await op.rollback(env.client, id, { by: 'oncall', reason: 'downstream mismatch' });
+    expect((await handle.result()).state).toBe('rolled_back');
+    expect(await failure(op.signoff(env.client, id, { by: 'finance-controller' }), BackfillError.NotAllowed)).toContain('ended');
+  });
+
+  it('names an unknown backfill and what to do', async () => {
+    expect(await failure(op.status(env.client, 'no-such-backfill'), BackfillError.UnknownBackfill)).toContain('backfill list');
+  });
+});
+
+describe('the backfill bin', () => {
+  it('watch exits 0 at approval; approve by a non-approver exits 4; list shows it; approve, then signoff after publish', async () => {
+    const spec = testSpec('bin', (s) => {
+      s.source_range.end = '2025-01-07';
+    });
+    const handle = await l.start(spec);
+    const id = spec.backfill_id;
+    const watched = await cli('watch', id, '--interval', '100');
+    expect(watched.code, watched.stderr).toBe(ExitCode.ok);
+    expect(watched.stdout).toContain(`${id}: awaiting_approval`);
+    expect(watched.stdout).toContain('7/7 partitions');
+
+    const listed = await cli('list', '--state', 'awaiting_approval');
+    expect(listed.stdout).toContain(id);
+
+    const refused = await cli('approve', id, '--by', 'finance-data');
+    expect(refused.code).toBe(ExitCode.refused);
+    expect(refused.stderr).toContain('BackfillNotAllowed');
+    expect(refused.stderr).toContain('not an approver');
+
+    const missingBy = await cli('approve', id);
+    expect(missingBy.code).not.toBe(0);
+    expect(missingBy.stderr).toContain('--by');
+
+    expect((await cli('approve', id, '--by', 'finance-controller', '--comment', 'ok')).code).toBe(ExitCode.ok);
+    await waitForStatus(handle, (s) => s.state === 'published');
+    const signed = await cli('signoff', id, '--by', 'head-of-finance-data');
+    expect(signed.code, signed.stderr).toBe(ExitCode.ok);
+    expect((await handle.result()).state).toBe('completed');
+    const unknown = await cli('status', 'no-such-backfill');
+    expect(unknown.code).toBe(ExitCode.badInput);
+  });
+
+  it('watch exits 5 when the backfill halts, and resolve abort ends it', async () => {
+    // A range no earlier test in this file published (the lab's warehouse is shared).
+    const spec = testSpec('bin-halt', (s) => {
+      s.source_range.start = '2025-02-01';
+      s.source_range.end = '2025-02-07';
+      s.measures = s.measures.map((x) => (x.column === 'net_revenue' ? { ...x, expected_delta: { min: -0.1, max: 0.1 } } : x));
+    });
+    const handle = await l.start(spec);
+    const watched = await cli('watch', spec.backfill_id, '--interval', '100');
+    expect(watched.code, watched.stdout + watched.stderr).toBe(ExitCode.stopped);
+    expect(watched.stdout).toContain('halted');
+    const noReason = await cli('resolve', spec.backfill_id, 'abort', '--by', 'oncall');
+    expect(noReason.code).toBe(ExitCode.refused);
+    expect((await cli('resolve', spec.backfill_id, 'abort', '--by', 'oncall', '--reason', 'spec was wrong')).code).toBe(ExitCode.ok);
+    await expect(handle.result()).rejects.toThrow();
+  });
+});
+
+describe('connection settings', () => {
+  it('reads a Temporal envconfig profile (address, namespace, API key → TLS); flags win over it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'backfill-profile-'));
+    const file = join(dir, 'temporal.toml');
+    writeFileSync(file, '[profile.cloud]\naddress = "acme.a1b2c.tmprl.cloud:7233"\nnamespace = "acme.a1b2c"\napi_key = "secret-key"\n');
+    const cloud = resolveConnection({ profile: 'cloud' }, { TEMPORAL_CONFIG_FILE: file });
+    expect(cloud.options).toMatchObject({ address: 'acme.a1b2c.tmprl.cloud:7233', apiKey: 'secret-key', tls: true });
+    expect(cloud.namespace).toBe('acme.a1b2c');
+    const flagged = resolveConnection({ profile: 'cloud', address: '127.0.0.1:7233', namespace: 'default' }, { TEMPORAL_CONFIG_FILE: file });
+    expect(flagged.options.address).toBe('127.0.0.1:7233');
+    expect(flagged.namespace).toBe('default');
+    const plain = resolveConnection({}, { TEMPORAL_CONFIG_FILE: join(dir, 'missing.toml') });
+    expect(plain.options.address).toBe('127.0.0.1:7233');
+    expect(plain.namespace).toBe('default');
+  });
+});
