@@ -13,6 +13,7 @@ import {
   continueAsNew,
   isCancellation,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -151,6 +152,21 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
   let rollbackRequest: Decision | null = null;
   let signoffRequest: Decision | null = null;
 
+  /** The Temporal UI's "current details" (Markdown): where the backfill stands right now. */
+  const showProgress = () => {
+    const v = status.lastVerdict;
+    setCurrentDetails(
+      [
+        `**${status.state}** — ${status.phase}`,
+        `Partitions ${status.partitions.done}/${status.partitions.total} · batches ${status.batches.done}/${status.batches.total}` +
+          (status.eta ? ` · ETA ${status.eta}` : ''),
+        v ? `Last batch ${v.index + 1} (${v.first}..${v.last}): ${v.verdict}; ${v.measures.map((x) => `${x.column} ${x.deltaPct === null ? 'n/a' : `${x.deltaPct.toFixed(3)}%`}`).join(', ')}` : null,
+        status.pause ? `Paused (${status.pause.kind}): ${status.pause.reason}` : null,
+        status.halt ? `Halted: ${status.halt.reason}` : null,
+        status.release ? `Release ${status.release.releaseId} (${status.release.status}); rollback until ${status.release.rollbackExpiresAt}` : null,
+      ].filter(Boolean).join('\n\n'),
+    );
+  };
   const moveTo = (state: BackfillState, phase: string) => {
     if (state !== status.state) {
       if (!canMove(status.state, state)) throw new Error(`illegal transition ${status.state} -> ${state}`);
@@ -158,6 +174,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
       upsertSearchAttributes([{ key: BackfillStateKey, value: state }]);
     }
     status.phase = phase;
+    showProgress();
   };
   /**
    * Handlers audit too, and a handler must never throw (it would fail the workflow task): an audit
@@ -419,6 +436,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
       s.omittedBatches++;
     }
     status.lastVerdict = summary;
+    showProgress();
   };
 
   async function halt(i: number, reason: string, failures: string[], canAccept: boolean): Promise<ResolveRequest> {

@@ -58,6 +58,14 @@ describe('backfillWorkflow: the happy path', () => {
     const shadow = await rangeFingerprint(l.warehouse, spec, 'shadow');
     expect(shadow.rows).toBe(prodBefore.rows);
 
+    // What the Temporal UI shows: current details, and the message descriptions for its signal form.
+    const metadata = await handle.query<{ currentDetails: string; definition: { signalDefinitions: Array<{ name: string; description: string }> } }>(
+      '__temporal_workflow_metadata',
+    );
+    expect(metadata.currentDetails).toContain('**awaiting_approval**');
+    expect(metadata.currentDetails).toContain('Partitions 59/59 · batches 9/9');
+    expect(metadata.definition.signalDefinitions.find((d) => d.name === 'approve')?.description).toContain('{"by": "finance-controller"');
+
     const report = await handle.query(m.reportQuery);
     const net = report.measures.find((x) => x.column === 'net_revenue')!;
     expect(net.deltaPct).toBeGreaterThan(-1.5);
