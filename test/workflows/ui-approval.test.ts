@@ -1,0 +1,105 @@
+/**
+ * Approval the way a finance approver gives it: in the Temporal Web UI, not the CLI. Runs its own
+ * dev server WITH the UI (the suite's shared one is headless), the real worker and a seeded DuckDB,
+ * and drives the UI with Chromium: find the backfill by its BackfillState search attribute, send
+ * `approve` from the workflow page's signal form, then check through the client that it published.
+ * Screenshots land in test-artifacts/ui-approval-*.png.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { messageDescriptions } from '../../contracts/messages';
+import { startDevServer, type DevServer } from '../../scripts/dev-server';
+import { lab, testSpec, waitForStatus, type Lab } from '../support/backfill-harness';
+import { launchBrowser } from '../support/browser';
+import {
+  artifactPath,
+  expectEmptyList,
+  openUiPage,
+  sendSignalThroughUi,
+  uiStep,
+  waitForListedWorkflow,
+} from '../support/temporal-ui';
+
+const FAILURE_PREFIX = 'ui-approval-failed';
+const APPROVAL = { by: 'finance-controller', comment: 'approved in the Temporal UI' };
+/** What the approver types into the form, as README's messages table shows it. */
+const APPROVAL_JSON = '{"by": "finance-controller", "comment": "approved in the Temporal UI"}';
+
+let server: DevServer | undefined;
+let connection: Connection | undefined;
+let l: Lab | undefined;
+let browser: Browser | undefined;
+let page: Page;
+
+beforeAll(async () => {
+  server = await startDevServer({ headless: false, startTimeoutMs: 120_000 });
+  connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace: server.namespace });
+  l = await lab({ address: server.address, namespace: server.namespace, connection, client });
+  browser = await launchBrowser();
+  page = await openUiPage(browser, server.uiUrl!);
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await l?.stop();
+  await connection?.close();
+  await server?.stop();
+});
+
+describe('approval through the Temporal UI', () => {
+  it('lists the backfill under BackfillState="awaiting_approval", approves it with the UI\'s signal form, and it publishes', async () => {
+    const uiUrl = server!.uiUrl!;
+    const namespace = server!.namespace;
+    // Two weeks: two batches of seven days, enough to reach approval in a few seconds.
+    const spec = testSpec('ui-approval', (s) => {
+      s.source_range = { ...s.source_range, start: '2025-01-01', end: '2025-01-14' };
+    });
+    const handle = await l!.start(spec);
+    const { workflowId } = handle;
+    await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
+
+    await uiStep(page, FAILURE_PREFIX, 'list filtered by BackfillState', async () => {
+      // The filter must exclude too: the only workflow on this server is not published yet.
+      await expectEmptyList(page, { uiUrl, namespace, query: 'BackfillState="published"' });
+      await waitForListedWorkflow(page, { uiUrl, namespace, query: 'BackfillState="awaiting_approval"', workflowId });
+    });
+    await page.screenshot({ path: artifactPath('ui-approval-list.png') });
+
+    const { description } = await sendSignalThroughUi(page, {
+      uiUrl,
+      namespace,
+      workflowId,
+      signalName: 'approve',
+      inputJson: APPROVAL_JSON,
+      formScreenshot: artifactPath('ui-approval-signal-form.png'),
+      failurePrefix: FAILURE_PREFIX,
+    });
+    // The UI lists the handler with the description the workflow registered for it.
+    expect(description).toBe(messageDescriptions.approve);
+
+    const published = await waitForStatus(handle, (s) => s.state === 'published' || s.state === 'failed');
+    expect(published.state).toBe('published');
+    expect(published.release?.approvedBy).toBe(APPROVAL.by);
+    expect(published.approval?.approved).toMatchObject(APPROVAL);
+    expect(published.approval?.refusals).toEqual([]);
+
+    // The UI sent exactly one json/plain payload, the object typed into the form.
+    const history = await handle.fetchHistory();
+    const signals = (history.events ?? [])
+      .map((e) => e.workflowExecutionSignaledEventAttributes)
+      .filter((a) => a?.signalName === 'approve');
+    expect(signals).toHaveLength(1);
+    const payloads = signals[0]!.input?.payloads ?? [];
+    expect(payloads).toHaveLength(1);
+    expect(Buffer.from(payloads[0]!.metadata!.encoding!).toString()).toBe('json/plain');
+    expect(defaultPayloadConverter.fromPayload(payloads[0]!)).toEqual(APPROVAL);
+
+    await uiStep(page, FAILURE_PREFIX, 'list filtered by BackfillState after publish', () =>
+      waitForListedWorkflow(page, { uiUrl, namespace, query: 'BackfillState="published"', workflowId }),
+    );
+    await page.screenshot({ path: artifactPath('ui-approval-published.png') });
+  }, 120_000);
+});
