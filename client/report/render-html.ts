@@ -1,0 +1,509 @@
+/**
+ * The reconciliation report as one self-contained HTML file: inline CSS and inline SVG charts, no
+ * script, no external font, image or stylesheet, so it opens offline, attaches to a ticket and
+ * prints cleanly. Every piece of data goes through `escapeHtml` (spec values are user input).
+ *
+ * Charts: per measure, the per-partition sums before (production) and after (the backfill) as two
+ * polylines, and below them the per-partition change in percent against the expected range. Long
+ * ranges are drawn in buckets of consecutive partitions (sums add up exactly), at most
+ * MAX_CHART_POINTS points per line.
+ */
+import type { ReportBatch, ReportData, ReportPoint, ReportSeries } from '../../contracts/report';
+import {
+  amount,
+  change,
+  decimalsFor,
+  duration,
+  expectedRange,
+  keyText,
+  percent,
+  signedAmount,
+  STATE_LABELS,
+  summarySentences,
+  unchanged,
+  when,
+} from './format';
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** Text safe in HTML content and in quoted attribute values. */
+export function escapeHtml(value: unknown): string {
+  return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+}
+
+const h = escapeHtml;
+
+/** Points per polyline at most; longer series are summed in buckets of consecutive partitions. */
+export const MAX_CHART_POINTS = 800;
+
+// ---------------------------------------------------------------------------------------------
+// Charts
+
+interface ChartPoint {
+  partition: string;
+  old: number;
+  new: number;
+  deltaPct: number | null;
+}
+
+function bucketed(points: ReportPoint[]): { points: ChartPoint[]; bucket: number } {
+  const bucket = Math.max(1, Math.ceil(points.length / MAX_CHART_POINTS));
+  const out: ChartPoint[] = [];
+  for (let i = 0; i < points.length; i += bucket) {
+    const slice = points.slice(i, i + bucket);
+    const old = slice.reduce((a, p) => a + p.old, 0);
+    const neu = slice.reduce((a, p) => a + p.new, 0);
+    out.push({ partition: slice[0]!.partition, old, new: neu, deltaPct: old === 0 ? null : (100 * (neu - old)) / Math.abs(old) });
+  }
+  return { points: out, bucket };
+}
+
+/** Round tick values covering [lo, hi]: 1, 2 or 5 times a power of ten apart. */
+function niceTicks(lo: number, hi: number, target = 5): number[] {
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [0];
+  if (lo === hi) {
+    const pad = Math.abs(lo) * 0.05 || 1;
+    lo -= pad;
+    hi += pad;
+  }
+  const raw = (hi - lo) / target;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((f) => f * mag).find((s) => raw <= s) ?? 10 * mag;
+  const ticks: number[] = [];
+  for (let v = Math.floor(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
+  if (ticks[ticks.length - 1]! < hi) ticks.push(Number((ticks[ticks.length - 1]! + step).toPrecision(12)));
+  return ticks;
+}
+
+/** A tick label: 1.2M, 350k, 12, 0.5. */
+function compact(v: number): string {
+  const a = Math.abs(v);
+  const fmt = (x: number, unit: string) => `${Number(x.toPrecision(3))}${unit}`;
+  if (a >= 1e9) return fmt(v / 1e9, 'B');
+  if (a >= 1e6) return fmt(v / 1e6, 'M');
+  if (a >= 1e3) return fmt(v / 1e3, 'k');
+  return String(Number(v.toPrecision(3)));
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** Indexes where a new month starts, labelled; thinned so labels never crowd. */
+function monthTicks(points: ChartPoint[], maxLabels = 12): Array<{ index: number; label: string }> {
+  const starts: Array<{ index: number; label: string }> = [];
+  let prev = '';
+  points.forEach((p, index) => {
+    const month = p.partition.slice(0, 7);
+    if (month !== prev) {
+      const [y, m] = month.split('-');
+      const name = MONTHS[Number(m) - 1] ?? month;
+      starts.push({ index, label: name === 'Jan' || starts.length === 0 ? `${name} ${y}` : name });
+      prev = month;
+    }
+  });
+  const every = Math.max(1, Math.ceil(starts.length / maxLabels));
+  return starts.filter((_, i) => i % every === 0);
+}
+
+interface Frame {
+  width: number;
+  height: number;
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+}
+
+const xOf = (f: Frame, n: number) => (i: number) => (n <= 1 ? (f.left + f.width - f.right) / 2 : f.left + (i / (n - 1)) * (f.width - f.left - f.right));
+const yOf = (f: Frame, lo: number, hi: number) => (v: number) => f.top + (1 - (v - lo) / (hi - lo || 1)) * (f.height - f.top - f.bottom);
+const xy = (x: number, y: number) => `${x.toFixed(1)},${y.toFixed(1)}`;
+
+function axes(f: Frame, points: ChartPoint[], ticks: number[], y: (v: number) => number, label: (v: number) => string): string {
+  const x = xOf(f, points.length);
+  const grid = ticks
+    .map((t) => `<line class="grid" x1="${f.left}" x2="${f.width - f.right}" y1="${y(t).toFixed(1)}" y2="${y(t).toFixed(1)}"/>` +
+      `<text class="tick y-tick" x="${f.left - 6}" y="${(y(t) + 3.5).toFixed(1)}" text-anchor="end">${h(label(t))}</text>`)
+    .join('');
+  const bottom = f.height - f.bottom;
+  const months = monthTicks(points)
+    .map((t) => `<line class="month" x1="${x(t.index).toFixed(1)}" x2="${x(t.index).toFixed(1)}" y1="${bottom}" y2="${bottom + 5}"/>` +
+      `<text class="tick x-tick" x="${x(t.index).toFixed(1)}" y="${bottom + 17}" text-anchor="middle">${h(t.label)}</text>`)
+    .join('');
+  return `<g class="axes">${grid}<line class="axis" x1="${f.left}" x2="${f.width - f.right}" y1="${bottom}" y2="${bottom}"/>` +
+    `<line class="axis" x1="${f.left}" x2="${f.left}" y1="${f.top}" y2="${bottom}"/>${months}</g>`;
+}
+
+function sumsChart(series: ReportSeries, points: ChartPoint[], bucket: number, grain: string): string {
+  const f: Frame = { width: 760, height: 250, left: 64, right: 14, top: 30, bottom: 30 };
+  const values = points.flatMap((p) => [p.old, p.new]);
+  const ticks = niceTicks(Math.min(...values), Math.max(...values));
+  const lo = ticks[0]!;
+  const hi = ticks[ticks.length - 1]!;
+  const x = xOf(f, points.length);
+  const y = yOf(f, lo, hi);
+  const line = (cls: string, pick: (p: ChartPoint) => number) =>
+    `<polyline class="${cls}" points="${points.map((p, i) => xy(x(i), y(pick(p)))).join(' ')}"/>`;
+  const per = bucket === 1 ? `per ${grain}` : `per ${bucket} ${grain}s`;
+  const legendY = 14;
+  return (
+    `<svg class="chart" data-measure="${h(series.column)}" viewBox="0 0 ${f.width} ${f.height}" role="img" aria-label="${h(`${series.column} ${per}, before and after`)}">` +
+    `<title>${h(`${series.column} ${per}: before (production) and after (backfill)`)}</title>` +
+    axes(f, points, ticks, y, compact) +
+    line('series-old', (p) => p.old) +
+    line('series-new', (p) => p.new) +
+    `<g class="legend"><line class="series-old" x1="${f.left}" x2="${f.left + 22}" y1="${legendY}" y2="${legendY}"/>` +
+    `<text x="${f.left + 28}" y="${legendY + 4}">before (production)</text>` +
+    `<line class="series-new" x1="${f.left + 170}" x2="${f.left + 192}" y1="${legendY}" y2="${legendY}"/>` +
+    `<text x="${f.left + 198}" y="${legendY + 4}">after (backfill)</text>` +
+    `<text class="unit" x="${f.width - f.right}" y="${legendY + 4}" text-anchor="end">${h(`sum of ${series.column} ${per}`)}</text></g>` +
+    `</svg>`
+  );
+}
+
+function deltaChart(series: ReportSeries, points: ChartPoint[], expected: { min: number; max: number } | undefined): string {
+  const f: Frame = { width: 760, height: 130, left: 64, right: 14, top: 22, bottom: 26 };
+  const known = points.map((p) => p.deltaPct).filter((v): v is number => v !== null);
+  const bounds = [...known, 0, ...(expected ? [expected.min, expected.max] : [])];
+  const ticks = niceTicks(Math.min(...bounds), Math.max(...bounds), 3);
+  const lo = ticks[0]!;
+  const hi = ticks[ticks.length - 1]!;
+  const x = xOf(f, points.length);
+  const y = yOf(f, lo, hi);
+  // A partition without a percentage (production 0) breaks the line rather than inventing a value.
+  let d = '';
+  let pen = false;
+  points.forEach((p, i) => {
+    if (p.deltaPct === null) {
+      pen = false;
+      return;
+    }
+    d += `${pen ? 'L' : 'M'}${xy(x(i), y(p.deltaPct))}`;
+    pen = true;
+  });
+  const band = expected
+    ? `<rect class="expected-band" x="${f.left}" width="${f.width - f.left - f.right}" y="${y(expected.max).toFixed(1)}" height="${Math.max(1, y(expected.min) - y(expected.max)).toFixed(1)}"/>`
+    : '';
+  return (
+    `<svg class="delta-chart" data-measure="${h(series.column)}" viewBox="0 0 ${f.width} ${f.height}" role="img" aria-label="${h(`${series.column} change in percent per partition`)}">` +
+    `<title>${h(`${series.column}: change per partition in percent${expected ? `, expected ${expectedRange(expected)}` : ''}`)}</title>` +
+    band +
+    axes(f, points, ticks, y, (v) => `${Number(v.toPrecision(3))}%`) +
+    `<line class="zero" x1="${f.left}" x2="${f.width - f.right}" y1="${y(0).toFixed(1)}" y2="${y(0).toFixed(1)}"/>` +
+    `<path class="series-delta" d="${d}"/>` +
+    `<g class="legend"><line class="series-delta" x1="${f.left}" x2="${f.left + 22}" y1="12" y2="12"/><text x="${f.left + 28}" y="16">change %</text>` +
+    (expected ? `<rect class="expected-band" x="${f.left + 110}" y="6" width="22" height="12"/><text x="${f.left + 138}" y="16">${h(`expected ${expectedRange(expected)}`)}</text>` : '') +
+    `</g></svg>`
+  );
+}
+
+function chartFigure(data: ReportData, series: ReportSeries): string {
+  const m = data.measures.find((x) => x.column === series.column);
+  const expected = data.spec.measures.find((x) => x.column === series.column)?.expected;
+  if (series.points.length === 0) {
+    return `<figure class="measure-chart" data-measure="${h(series.column)}"><figcaption><code>${h(series.column)}</code></figcaption><p class="muted">No reconciled partitions yet.</p></figure>`;
+  }
+  const { points, bucket } = bucketed(series.points);
+  return (
+    `<figure class="measure-chart" data-measure="${h(series.column)}">` +
+    `<figcaption><code>${h(series.column)}</code>${m ? ` — ${h(change(data, m))}` : ''}</figcaption>` +
+    sumsChart(series, points, bucket, data.spec.range.grain) +
+    deltaChart(series, points, expected) +
+    `</figure>`
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+
+function section(id: string, title: string, body: string): string {
+  return `<section id="${h(id)}"><h2>${h(title)}</h2>${body}</section>`;
+}
+
+function dl(items: Array<[string, string | null]>): string {
+  return `<dl class="facts">${items
+    .filter((i): i is [string, string] => i[1] !== null)
+    .map(([k, v]) => `<div><dt>${h(k)}</dt><dd>${v}</dd></div>`)
+    .join('')}</dl>`;
+}
+
+/** `cells` are already escaped HTML. */
+function table(cls: string, header: string[], rows: Array<{ cells: string[]; cls?: string }>, numeric: number[] = []): string {
+  const th = header.map((c, i) => `<th${numeric.includes(i) ? ' class="num"' : ''}>${h(c)}</th>`).join('');
+  const body = rows
+    .map((r) => `<tr${r.cls ? ` class="${h(r.cls)}"` : ''}>${r.cells.map((c, i) => `<td${numeric.includes(i) ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`)
+    .join('');
+  return `<table class="${h(cls)}"><thead><tr>${th}</tr></thead><tbody>${body}</tbody></table>`;
+}
+
+const code = (s: string) => `<code>${h(s)}</code>`;
+
+function stateDetail(data: ReportData): string {
+  const { release, rollback } = data;
+  switch (data.state) {
+    case 'published':
+      return rollback.status === 'open' ? `rollback possible until ${when(rollback.expiresAt)}` : `rollback window ended ${when(rollback.expiresAt)}`;
+    case 'completed':
+      return rollback.signedOff ? `signed off by ${rollback.signedOff.by}` : 'rollback window ended';
+    case 'rolled_back':
+      return rollback.rolledBack ? `by ${rollback.rolledBack.by}, ${when(rollback.rolledBack.at)}` : (release?.releaseId ?? '');
+    default:
+      return data.stateSince ? `since ${when(data.stateSince)}` : '';
+  }
+}
+
+function measuresTable(data: ReportData): string {
+  if (!data.measures.length) return '<p class="muted">The spec declares no measures; only row counts were reconciled.</p>';
+  return table(
+    'measures',
+    ['Measure', 'Before', 'After', 'Difference', 'Change', 'Expected', 'Verdict'],
+    data.measures.map((m) => ({
+      cls: m.withinExpected ? 'ok' : 'out',
+      cells: [
+        code(m.column),
+        h(amount(m.oldSum, decimalsFor(m.oldSum, m.newSum))),
+        h(amount(m.newSum, decimalsFor(m.oldSum, m.newSum))),
+        h(unchanged(data, m) ? '0' : signedAmount(m.delta, decimalsFor(m.oldSum, m.newSum))),
+        h(percent(m.deltaPct)),
+        h(expectedRange(m.expected)),
+        m.withinExpected ? '<span class="badge ok">ok</span>' : '<span class="badge out">OUT</span>',
+      ],
+    })),
+    [1, 2, 3, 4],
+  );
+}
+
+function batchRow(data: ReportData, b: ReportBatch): { cells: string[]; cls: string } {
+  const notes = [
+    ...(b.accepted ? [`accepted by ${b.accepted.by}: ${b.accepted.reason}`] : []),
+    ...b.failures,
+    ...b.warnings.map((w) => `warning: ${w}`),
+    ...(b.stale ? [`stale: written by ${b.codeVersion ?? 'no code version'}`] : []),
+  ];
+  return {
+    cls: [b.verdict, b.stale ? 'stale' : '', b.warnings.length ? 'warned' : ''].filter(Boolean).join(' '),
+    cells: [
+      h(b.index),
+      h(b.first === b.last ? b.first : `${b.first} – ${b.last}`),
+      `<span class="badge ${h(b.verdict)}">${h(b.verdict)}</span>`,
+      h(`${b.rows.old.toLocaleString('en-US')} → ${b.rows.new.toLocaleString('en-US')}`),
+      ...data.spec.measures.map((m) => h(percent(b.measures.find((x) => x.column === m.column)?.deltaPct ?? null))),
+      notes.length ? `<ul class="notes">${notes.map((n) => `<li>${h(n)}</li>`).join('')}</ul>` : '',
+    ],
+  };
+}
+
+function batchesSection(data: ReportData): string {
+  const b = data.batches;
+  const counts = `<p>${h(`${b.checkpointed} of ${b.planned} planned batches reconciled: ${b.passed} passed, ${b.accepted} accepted, ${b.failed} failed`)}` +
+    `${b.stale ? h(`; ${b.stale} stale (earlier code version, not counted)`) : ''}.</p>`;
+  if (!b.items.length) return counts;
+  const header = ['#', 'Partitions', 'Verdict', 'Rows before → after', ...data.spec.measures.map((m) => `${m.column} Δ%`), 'Notes'];
+  const numeric = [0, 3, ...data.spec.measures.map((_, i) => 4 + i)];
+  return counts + table('batches', header, b.items.map((x) => batchRow(data, x)), numeric);
+}
+
+function topRowsSection(data: ReportData): string {
+  if (!data.topChangedRows.length) return '<p class="muted">No row changed beyond its measure\'s tolerance.</p>';
+  return (
+    `<p class="muted">${h(`The ${data.topChangedRows.length} largest changes by absolute difference, joined on the unique key (${data.spec.target.uniqueKey.join(', ') || data.spec.target.partitionKey}).`)}</p>` +
+    table(
+      'top-rows',
+      ['Key', 'Measure', 'Before', 'After', 'Difference', 'Batch'],
+      data.topChangedRows.map((r) => {
+        const d = decimalsFor(r.oldValue, r.newValue);
+        return { cells: [h(keyText(r.key)), code(r.measure), h(amount(r.oldValue, d)), h(amount(r.newValue, d)), h(signedAmount(r.delta, d)), h(r.batch)] };
+      }),
+      [2, 3, 4, 5],
+    )
+  );
+}
+
+function approvalSection(data: ReportData): string {
+  const a = data.approval;
+  const decision = (d: { by: string; comment: string | null; at: string } | null) =>
+    d ? `${h(d.by)}, ${h(when(d.at))}${d.comment ? ` — <q>${h(d.comment)}</q>` : ''}` : null;
+  const facts = dl([
+    ['Approvers', a.approvers.length ? h(a.approvers.join(', ')) : '<span class="muted">none listed</span>'],
+    ['Approved by', decision(a.approved)],
+    ['Rejected by', decision(a.rejected)],
+    ['Owner may approve', data.spec.approval ? (data.spec.approval.allowOwner ? 'yes' : 'no') : null],
+    ['Approval timeout', data.spec.approval ? h(duration(data.spec.approval.timeoutMs)) : null],
+  ]);
+  const refused = a.refused.length
+    ? `<h3>Refused</h3>${table('refusals', ['Who', 'Kind', 'When', 'Why'], a.refused.map((r) => ({ cells: [h(r.by), h(r.kind), h(when(r.at)), h(r.problem)] })))}`
+    : '';
+  return facts + refused;
+}
+
+function releaseSection(data: ReportData): string {
+  const r = data.release;
+  if (!r) return '<p class="muted">Not published: production is untouched.</p>';
+  return dl([
+    ['Release', code(r.releaseId)],
+    ['Status', `<span class="badge ${h(r.status)}">${h(r.status.replace('_', ' '))}</span>`],
+    ['Published', h(when(r.publishedAt))],
+    ['Dataset', code(r.dataset)],
+    ['Range', h(`${r.sourceRange.start} to ${r.sourceRange.end} (${r.sourceRange.grain})`)],
+    ['Publish mode', h(r.publishMode)],
+    ['Approved by', h(r.approvedBy)],
+    ['Code version', r.codeVersion ? code(r.codeVersion) : null],
+    ['Restore point', code(r.restorePoint)],
+    ['Rollback until', h(when(r.rollbackExpiresAt))],
+  ]);
+}
+
+function rollbackSection(data: ReportData): string {
+  const rb = data.rollback;
+  const status: Record<typeof rb.status, string> = {
+    not_published: 'nothing published, nothing to roll back',
+    open: `open until ${when(rb.expiresAt)}`,
+    rolled_back: 'rolled back: production restored to its pre-backfill result',
+    closed: rb.signedOff ? 'closed by signoff' : `closed (window ended ${when(rb.expiresAt)})`,
+  };
+  return dl([
+    ['Status', `<span class="badge rb-${h(rb.status)}">${h(status[rb.status])}</span>`],
+    ['Window', h(`${duration(rb.windowMs)} after publish`)],
+    ['Rolled back', rb.rolledBack
+      ? h(`by ${rb.rolledBack.by}, ${when(rb.rolledBack.at)}${rb.rolledBack.rowsRestored === null ? '' : `, ${rb.rolledBack.rowsRestored.toLocaleString('en-US')} rows restored`}${rb.rolledBack.reason ? ` — ${rb.rolledBack.reason}` : ''}`)
+      : null],
+    ['Signed off', rb.signedOff ? h(`by ${rb.signedOff.by}, ${when(rb.signedOff.at)}${rb.signedOff.comment ? ` — ${rb.signedOff.comment}` : ''}`) : null],
+    ['Cleanup', h(rb.cleanup === 'after_signoff' ? 'snapshot and shadow dropped after signoff' : 'snapshot and shadow dropped when the window ends')],
+    ['Dropped', rb.cleanedUp ? h(`${rb.cleanedUp.dropped.join(', ') || 'nothing'} (${when(rb.cleanedUp.at)})`) : null],
+  ]);
+}
+
+function timelineSection(data: ReportData): string {
+  if (!data.timeline.length) return '<p class="muted">The audit log has no entries.</p>';
+  return table(
+    'timeline',
+    ['When (UTC)', 'Actor', 'Action', 'Detail'],
+    data.timeline.map((e) => ({
+      cls: `action-${e.action.replace(/[^a-z0-9_-]/gi, '')}`,
+      cells: [h(e.at.replace('T', ' ').replace(/\.\d+Z$|Z$/, '')), h(e.actor), code(e.action), e.note ? h(e.note) : ''],
+    })),
+  );
+}
+
+const CSS = `
+:root{--ink:#1d2330;--muted:#5f6b7a;--line:#d9dee5;--bg:#fff;--soft:#f5f7fa;--old:#8a94a3;--new:#1f6feb;--ok:#1a7f37;--bad:#cf222e;--warn:#9a6700;--band:#e6f0ff}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+main{max-width:1000px;margin:0 auto;padding:28px 24px 48px}
+h1{font-size:24px;line-height:1.25;margin:0 0 6px}
+h2{font-size:17px;margin:32px 0 10px;padding-bottom:4px;border-bottom:1px solid var(--line)}
+h3{font-size:14px;margin:16px 0 6px}
+code{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--soft);padding:1px 4px;border-radius:3px}
+.subtitle{color:var(--muted);margin:0 0 14px}
+.muted{color:var(--muted)}
+.state{display:inline-flex;gap:10px;align-items:baseline;border:1px solid var(--line);border-radius:6px;padding:8px 12px;margin:4px 0 14px}
+.state strong{font-size:15px}
+.state.published strong,.state.completed strong{color:var(--ok)}
+.state.rolled_back strong,.state.failed strong,.state.rejected strong,.state.halted strong{color:var(--bad)}
+.state.awaiting_approval strong,.state.approved strong,.state.publishing strong{color:var(--warn)}
+.summary p{margin:0 0 8px;font-size:15px}
+.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:6px 18px;margin:10px 0}
+.facts div{min-width:0}
+.facts dt{color:var(--muted);font-size:12px}
+.facts dd{margin:0;overflow-wrap:anywhere}
+table{border-collapse:collapse;width:100%;margin:8px 0;font-size:13px}
+th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
+th{font-weight:600;background:var(--soft)}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tr.out td{background:#fff0f0}
+tr.failed td{background:#fff0f0}
+tr.accepted td{background:#fff8e5}
+tr.stale td{color:var(--muted)}
+.notes{margin:0;padding-left:16px;font-size:12px;overflow-wrap:anywhere}
+.badge{display:inline-block;font-size:11.5px;font-weight:600;padding:1px 7px;border-radius:10px;border:1px solid currentColor;white-space:nowrap}
+.badge.ok,.badge.passed,.badge.published,.badge.rb-open{color:var(--ok)}
+.badge.out,.badge.failed,.badge.rolled_back,.badge.rb-rolled_back{color:var(--bad)}
+.badge.accepted,.badge.publishing{color:var(--warn)}
+.badge.signed_off,.badge.rb-closed,.badge.rb-not_published{color:var(--muted)}
+ul.warnings li{margin-bottom:4px;overflow-wrap:anywhere}
+figure.measure-chart{margin:14px 0 22px;break-inside:avoid;page-break-inside:avoid}
+figcaption{font-weight:600;margin-bottom:4px}
+svg{display:block;width:100%;height:auto;overflow:visible}
+svg text{font:11px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;fill:var(--muted)}
+svg .legend text{fill:var(--ink)}
+svg .grid{stroke:#eceff3;stroke-width:1}
+svg .axis,svg .month{stroke:#9aa4b2;stroke-width:1}
+svg .zero{stroke:#9aa4b2;stroke-width:1;stroke-dasharray:3 3}
+svg .series-old{fill:none;stroke:var(--old);stroke-width:3;stroke-linejoin:round;stroke-linecap:round}
+svg .series-new{fill:none;stroke:var(--new);stroke-width:1.5;stroke-linejoin:round;stroke-linecap:round}
+svg .series-delta{fill:none;stroke:var(--new);stroke-width:1.5;stroke-linejoin:round}
+svg .expected-band{fill:var(--band);stroke:none}
+footer{margin-top:36px;color:var(--muted);font-size:12px;border-top:1px solid var(--line);padding-top:8px}
+@media print{
+  body{font-size:11px}
+  h1{font-size:20px}
+  .summary p{font-size:12.5px}
+  main{max-width:none;padding:0}
+  h2{break-after:avoid;page-break-after:avoid}
+  table,tr,figure,.facts{break-inside:avoid;page-break-inside:avoid}
+  table.batches,table.timeline{break-inside:auto;page-break-inside:auto}
+  *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+}
+@page{margin:14mm}
+`;
+
+export function renderReportHtml(data: ReportData): string {
+  const { spec } = data;
+  const title = `${spec.reason.issue}: ${spec.reason.change}`;
+  const header =
+    `<header><h1>${h(title)}</h1>` +
+    `<p class="subtitle">${h(`Changed history in ${spec.target.table}, ${spec.range.start} to ${spec.range.end}`)} · backfill ${code(spec.backfillId)}` +
+    `${spec.codeVersion ? ` · code ${code(spec.codeVersion)}` : ''}</p>` +
+    `<div class="state ${h(data.state)}"><strong>${h(STATE_LABELS[data.state])}</strong><span class="muted">${h(stateDetail(data))}</span></div>` +
+    `<div class="summary">${summarySentences(data).map((s) => `<p>${h(s)}</p>`).join('')}</div></header>`;
+
+  const what = section(
+    'what',
+    'What changed and why',
+    dl([
+      ['Issue', h(spec.reason.issue)],
+      ['Change', h(spec.reason.change)],
+      ['Code version', spec.codeVersion ? code(spec.codeVersion) : '<span class="muted">none recorded</span>'],
+      ['Owner', h(spec.owner)],
+      ['Started by', data.plan.startedBy ? h(data.plan.startedBy) : null],
+      ['Target', code(spec.target.table)],
+      ['Range', h(`${spec.range.start} to ${spec.range.end}, by ${spec.range.grain} (${data.plan.partitions.toLocaleString('en-US')} partitions in ${data.plan.batches.toLocaleString('en-US')} batches)`)],
+      ['Rows in range when planned', h(data.plan.rows.toLocaleString('en-US'))],
+      ['Partition key', code(spec.target.partitionKey)],
+      ['Unique key', spec.target.uniqueKey.length ? h(spec.target.uniqueKey.join(', ')) : null],
+      ['Shadow', code(spec.target.shadow)],
+      ['Restore point', code(spec.snapshot)],
+      ['Publish', h(spec.publish.mode + (spec.publish.view ? ` via ${spec.publish.view}` : ''))],
+      ['Idempotency proof', data.proof ? h(`${data.proof.partition} rewritten twice, identical (${data.proof.rowsWritten.toLocaleString('en-US')} rows, hash ${data.proof.rowHash}), ${when(data.proof.at)}`) : '<span class="muted">not recorded</span>'],
+    ]),
+  );
+
+  const rows = data.coverage.rows;
+  const measures = section(
+    'measures',
+    'Measures over the range',
+    measuresTable(data) +
+      `<p class="muted">${h(`Over ${data.coverage.partitions.toLocaleString('en-US')} reconciled partitions; rows ${rows.old.toLocaleString('en-US')} before, ${rows.new.toLocaleString('en-US')} after.`)}</p>`,
+  );
+  const charts = section(
+    'charts',
+    'Per partition: before and after',
+    data.series.length ? data.series.map((s) => chartFigure(data, s)).join('') : '<p class="muted">No measures to chart.</p>',
+  );
+  const warnings = data.warnings.length || data.plan.warnings.length
+    ? section('warnings', 'Warnings', `<ul class="warnings">${[...data.plan.warnings.map((w) => `plan: ${w}`), ...data.warnings].map((w) => `<li>${h(w)}</li>`).join('')}</ul>`)
+    : '';
+
+  return (
+    `<!doctype html>\n<html lang="en"><head><meta charset="utf-8">` +
+    `<meta name="viewport" content="width=device-width, initial-scale=1">` +
+    `<title>${h(`${title} — backfill report`)}</title><style>${CSS}</style></head>` +
+    `<body><main>${header}${what}${measures}${charts}${warnings}` +
+    section('batches', 'Batch verdicts', batchesSection(data)) +
+    section('top-rows', 'Largest changed rows', topRowsSection(data)) +
+    section('approval', 'Approval', approvalSection(data)) +
+    section('release', 'Release', releaseSection(data)) +
+    section('rollback', 'Rollback', rollbackSection(data)) +
+    section('timeline', 'Audit timeline', timelineSection(data)) +
+    `<footer>${h(`Generated ${when(data.generatedAt)} from the backfill control schema (report version ${data.version}).`)}</footer>` +
+    `</main></body></html>\n`
+  );
+}

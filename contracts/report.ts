@@ -1,0 +1,194 @@
+/**
+ * The reconciliation report as data: everything a data owner announces about changed history,
+ * read from the control schema alone (warehouse/report-data.ts) and rendered to HTML and Markdown
+ * (client/report/). Plain JSON — no Map, Date or class instances — so it can be written to a file,
+ * diffed, or rendered elsewhere. Type-only imports keep it dependency-free.
+ */
+import type { ChangedRow } from '../domain/reconcile';
+import type { ReleaseRecord } from './status';
+
+/**
+ * Where the backfill stands, as the control schema shows it (no workflow is asked):
+ * `awaiting_approval` = every planned batch reconciled and the completion check passed;
+ * `approved` = approved, no release yet; `completed` = the rollback window ended or the release
+ * was signed off; `failed` = the run stopped without publishing (abort, rejection, expiry, error).
+ */
+export type ReportState =
+  | 'planned'
+  | 'running'
+  | 'halted'
+  | 'awaiting_approval'
+  | 'approved'
+  | 'publishing'
+  | 'published'
+  | 'rolled_back'
+  | 'completed'
+  | 'rejected'
+  | 'failed';
+
+export interface ReportMeasureSpec {
+  column: string;
+  /** Expected change of the measure's sum over the range, in percent. */
+  expected: { min: number; max: number };
+  absTolerance: number;
+}
+
+/** The spec's essentials, as recorded with the plan. All strings are user input: escape them. */
+export interface ReportSpec {
+  backfillId: string;
+  owner: string;
+  target: { table: string; partitionKey: string; uniqueKey: string[]; shadow: string };
+  snapshot: string;
+  range: { start: string; end: string; grain: 'hour' | 'day' | 'month' };
+  reason: { issue: string; change: string };
+  codeVersion: string | null;
+  measures: ReportMeasureSpec[];
+  publish: { mode: 'range' | 'view' | 'swap'; view: string | null };
+  rollback: { windowMs: number; cleanup: 'after_signoff' | 'after_window' };
+  approval: { approvers: string[]; allowOwner: boolean; timeoutMs: number } | null;
+}
+
+export interface ReportPlan {
+  recordedAt: string;
+  /** Who started the run that recorded the plan (the audit log's `planned` entry), when known. */
+  startedBy: string | null;
+  partitions: number;
+  batches: number;
+  /** Rows in the target's range when planned. */
+  rows: number;
+  bytes: number | null;
+  seconds: number | null;
+  representativePartition: string | null;
+  emptyPartitions: number | null;
+  warnings: string[];
+}
+
+export interface ReportBatch {
+  index: number;
+  first: string;
+  last: string;
+  partitions: number;
+  rowsWritten: number;
+  verdict: 'passed' | 'failed' | 'accepted';
+  /** Set when an operator accepted a failed verdict. */
+  accepted: { by: string; reason: string; at: string } | null;
+  failures: string[];
+  warnings: string[];
+  measures: Array<{ column: string; oldSum: number | null; newSum: number | null; deltaPct: number | null; cumulativeDeltaPct: number | null }>;
+  rows: { old: number; new: number };
+  codeVersion: string | null;
+  /** Written by another code version than the recorded plan's: left out of totals, series and top rows. */
+  stale: boolean;
+  startedAt: string | null;
+  finishedAt: string;
+}
+
+/** One partition of a measure's series: production (old) against the rewritten result (new). */
+export interface ReportPoint {
+  partition: string;
+  old: number;
+  new: number;
+  delta: number;
+  /** 100 * delta / |old|; null when old is 0. */
+  deltaPct: number | null;
+  oldRows: number;
+  newRows: number;
+}
+
+export interface ReportSeries {
+  column: string;
+  /** Every reconciled partition in partition order (one point per partition). */
+  points: ReportPoint[];
+}
+
+/** A measure over every reconciled partition (passing and accepted batches). */
+export interface ReportMeasureTotal {
+  column: string;
+  oldSum: number;
+  newSum: number;
+  delta: number;
+  deltaPct: number | null;
+  expected: { min: number; max: number };
+  withinExpected: boolean;
+}
+
+export interface ReportChangedRow extends ChangedRow {
+  batch: number;
+}
+
+export interface ReportDecision {
+  by: string;
+  comment: string | null;
+  at: string;
+}
+
+export interface ReportApproval {
+  approvers: string[];
+  approved: ReportDecision | null;
+  rejected: ReportDecision | null;
+  /** Approvals or rejections refused (not an approver, the owner, wrong state); never fatal. */
+  refused: Array<{ by: string; kind: 'approve' | 'reject'; problem: string; at: string }>;
+}
+
+export interface ReportRollback {
+  windowMs: number;
+  cleanup: 'after_signoff' | 'after_window';
+  /** When the rollback window ends; null until published. */
+  expiresAt: string | null;
+  /**
+   * `open`: a rollback is still possible; `closed`: the window ended or was signed off;
+   * `not_published`: nothing to roll back.
+   */
+  status: 'not_published' | 'open' | 'rolled_back' | 'closed';
+  rolledBack: { by: string; reason: string | null; at: string; rowsRestored: number | null } | null;
+  signedOff: ReportDecision | null;
+  cleanedUp: { dropped: string[]; at: string } | null;
+}
+
+export interface ReportProof {
+  partition: string;
+  rowsWritten: number;
+  rowHash: string;
+  at: string;
+}
+
+export interface ReportAuditEntry {
+  at: string;
+  actor: string;
+  action: string;
+  /** The entry's gist in one line (a comment, a reason, a release id), when it has one. */
+  note: string | null;
+}
+
+export interface ReportData {
+  /** Shape version of this document. */
+  version: 1;
+  generatedAt: string;
+  spec: ReportSpec;
+  state: ReportState;
+  /** When the state was reached, from the audit log or the release; null when unknown. */
+  stateSince: string | null;
+  plan: ReportPlan;
+  batches: {
+    planned: number;
+    checkpointed: number;
+    passed: number;
+    failed: number;
+    accepted: number;
+    stale: number;
+    items: ReportBatch[];
+  };
+  /** Partitions and rows of the passing and accepted batches (what totals and series cover). */
+  coverage: { partitions: number; rows: { old: number; new: number } };
+  measures: ReportMeasureTotal[];
+  series: ReportSeries[];
+  /** Largest |delta| first, across all batches. */
+  topChangedRows: ReportChangedRow[];
+  /** Distinct warning messages of all batches (e.g. month-boundary discontinuities). */
+  warnings: string[];
+  proof: ReportProof | null;
+  approval: ReportApproval;
+  release: ReleaseRecord | null;
+  rollback: ReportRollback;
+  timeline: ReportAuditEntry[];
+}
