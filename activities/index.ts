@@ -6,8 +6,9 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Context } from '@temporalio/activity';
+import type { Logger } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
-import { BackfillError, BackfillFailure } from '../contracts/errors';
+import { BackfillError, BackfillFailure, isBackfillFailure } from '../contracts/errors';
 import type { BatchSummary, IdempotencyProofInfo, ReleaseRecord } from '../contracts/status';
 import { batchPartitions, planShape, summarize, type PlanSummary } from '../domain/plan';
 import { partitionAtOrdinal, partitionOrdinal } from '../domain/partitions';
@@ -30,6 +31,25 @@ export interface ActivityDeps {
   clock?: () => Date;
   /** For the live-pipeline visibility query (execution.live_pipeline.visibility_query). */
   temporal?: { client: Client };
+  /** Operator counters (worker/metrics.ts serves them to Prometheus); nothing is counted when absent. */
+  metrics?: BackfillMetrics;
+}
+
+/**
+ * What the activities count. Declared here, where it is used, so activities never import the
+ * worker; the worker's Prometheus registry implements it. Calls are cheap and never throw.
+ */
+export interface BackfillMetrics {
+  /** One partition committed into the shadow by a batch; `bytes` is the plan's estimate, null when it has none. */
+  partitionRewritten(backfillId: string, rows: number, bytes: number | null): void;
+  /** A batch was reconciled (its verdict) in `seconds`, rewrite included. */
+  batchFinished(backfillId: string, verdict: 'passed' | 'failed', seconds: number): void;
+  /** An operator accepted a failed verdict. */
+  batchAccepted(backfillId: string): void;
+  /** A validation failed: a batch's reconciliation, the completion check, or the idempotency proof. */
+  validationFailed(backfillId: string): void;
+  /** The backfill stopped starting batches (operator pause, live pipeline, pause window, scan budget). */
+  paused(backfillId: string, kind: string): void;
 }
 
 /** What a batch attempt returns to the workflow: small, plain JSON. Full evidence is in the checkpoint. */
@@ -120,7 +140,14 @@ function summaryFromCheckpoint(c: Checkpoint): BatchSummary | null {
   return s ? { ...s, verdict: c.verdict } : null;
 }
 
-export function createActivities({ warehouse: db, clock = () => new Date(), temporal }: ActivityDeps) {
+/** The activity's logger (Context.current().log); silent when called outside a worker. */
+function logger(): Logger | undefined {
+  return activityContext()?.log;
+}
+
+const roundSeconds = (s: number) => Math.round(s * 1000) / 1000;
+
+export function createActivities({ warehouse: db, clock = () => new Date(), temporal, metrics }: ActivityDeps) {
   // Control-schema bookkeeping is tagged like everything else (Snowflake QUERY_TAG, cost attribution).
   const tagged = (spec: BackfillSpec, phase: string) => withDefaults(db, { tag: { backfillId: spec.backfill_id, phase } });
   const controlOf = (spec: BackfillSpec) => new ControlStore(tagged(spec, 'control'));
@@ -136,13 +163,39 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
     ensured = null;
     throw e;
   }));
-  const audit = async (spec: BackfillSpec, actor: string, action: string, detail: Record<string, unknown>) => {
+  /** Resolves true when the entry was written, false when a retry found it already there. */
+  const audit = async (spec: BackfillSpec, actor: string, action: string, detail: Record<string, unknown>): Promise<boolean> => {
     await ensureControl(spec);
     const info = activityContext()?.info;
-    if (!info) return controlOf(spec).audit({ backfillId: spec.backfill_id, at: now(), actor, action, detail });
+    if (!info) {
+      await controlOf(spec).audit({ backfillId: spec.backfill_id, at: now(), actor, action, detail });
+      return true;
+    }
     // The activity's identity makes the entry unique, so a retry after a lost completion is a no-op.
     const source = `${info.workflowExecution?.runId ?? info.workflowType}/${info.activityId}`;
-    await controlOf(spec).auditOnce({ backfillId: spec.backfill_id, at: now(), actor, action, detail: { ...detail, source } });
+    return controlOf(spec).auditOnce({ backfillId: spec.backfill_id, at: now(), actor, action, detail: { ...detail, source } });
+  };
+  /**
+   * The plan's average bytes per partition (the basis the workflow charges the daily scan budget
+   * with), for the bytes-scanned counter. Kept per worker; read back from the recorded plan when
+   * another worker planned. Only looked up when metrics are counted; a failed read counts no bytes.
+   */
+  const bytesPerPartition = new Map<string, number | null>();
+  const rememberPlanBytes = (backfillId: string, totals: { bytes: number | null; partitions: number }) =>
+    bytesPerPartition.set(backfillId, totals.bytes === null || !totals.partitions ? null : totals.bytes / totals.partitions);
+  const planBytesOf = async (spec: BackfillSpec, o: QueryOptions): Promise<number | null> => {
+    if (!bytesPerPartition.has(spec.backfill_id)) {
+      try {
+        const recorded = await controlOf(spec).recordedPlan(spec.backfill_id, o);
+        const totals = recorded?.summary.totals as { bytes: number | null; partitions: number } | undefined;
+        if (totals) rememberPlanBytes(spec.backfill_id, totals);
+        else return null;
+      } catch (e) {
+        logger()?.warn('could not read the recorded plan for the bytes-scanned estimate; counting no bytes for this batch', { error: e });
+        return null;
+      }
+    }
+    return bytesPerPartition.get(spec.backfill_id) ?? null;
   };
   // Target columns per backfill, read once per worker: they were checked at plan time, and a
   // catalog lookup per batch costs as much as rewriting a small partition.
@@ -182,6 +235,11 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
         action: 'planned',
         detail: { partitions: plan.totals.partitions, batches: plan.totals.batches, rows: plan.totals.rows },
       });
+      rememberPlanBytes(spec.backfill_id, plan.totals);
+      logger()?.info(`planned ${plan.totals.partitions} partitions in ${plan.totals.batches} batches`, {
+        partitions: plan.totals.partitions, batches: plan.totals.batches, rows: plan.totals.rows, bytes: plan.totals.bytes,
+        representativePartition: plan.representativePartition,
+      });
       return summarize(plan);
     },
 
@@ -191,18 +249,32 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
       const had = await controlOf(spec).leaseOf(spec.target.table);
       await controlOf(spec).acquireLease(spec.target.table, spec.backfill_id, workflowId, now());
       if (!had) await audit(spec, startedBy, 'lease_acquired', { target: spec.target.table, workflowId });
+      logger()?.info(had ? `lease on ${spec.target.table} already held by this backfill` : `lease on ${spec.target.table} acquired`, {
+        target: spec.target.table,
+      });
     },
 
     async releaseLease(spec: BackfillSpec, reason: string): Promise<void> {
       const held = await controlOf(spec).leaseOf(spec.target.table);
-      if (held?.backfillId !== spec.backfill_id) return;
+      if (held?.backfillId !== spec.backfill_id) {
+        logger()?.info(`lease on ${spec.target.table} not held by this backfill; nothing to release`, { target: spec.target.table, reason });
+        return;
+      }
       await controlOf(spec).releaseLease(spec.target.table, spec.backfill_id);
       await audit(spec, 'workflow', 'lease_released', { target: spec.target.table, reason });
+      logger()?.info(`lease on ${spec.target.table} released: ${reason}`, { target: spec.target.table, reason });
     },
 
     /** Appends to the audit log (operator decisions, refusals, pauses). */
     async recordAudit(spec: BackfillSpec, actor: string, action: string, detail: Record<string, unknown>): Promise<void> {
-      await audit(spec, actor, action, detail);
+      const written = await audit(spec, actor, action, detail);
+      logger()?.info(`audit: ${action} by ${actor}`, { action, actor });
+      if (!written || !metrics) return;
+      // An operator's pause is audited twice: 'paused' by the signal, then 'yielding' (kind operator)
+      // when the gate stops before the next batch. It is counted once, from 'paused'.
+      const kind = typeof detail.kind === 'string' ? detail.kind : null;
+      if (action === 'paused') metrics.paused(spec.backfill_id, kind ?? 'operator');
+      else if (action === 'yielding' && kind && kind !== 'operator') metrics.paused(spec.backfill_id, kind);
     },
 
     /** Runbook step 1: the restore point, taken once before any write and never overwritten. */
@@ -210,6 +282,9 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
       return heartbeating(async (signal) => {
         const created = await createSnapshot(db, spec, opts(spec, 'snapshot', signal));
         if (created) await audit(spec, 'workflow', 'snapshot_taken', { snapshot: spec.rollback.snapshot });
+        logger()?.info(created ? `restore point ${spec.rollback.snapshot} taken` : `restore point ${spec.rollback.snapshot} already taken; kept as it is`, {
+          snapshot: spec.rollback.snapshot, created,
+        });
         return { created, table: spec.rollback.snapshot };
       });
     },
@@ -218,6 +293,9 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
       return heartbeating(async (signal) => {
         const created = await createShadow(db, spec, opts(spec, 'shadow', signal));
         if (created) await audit(spec, 'workflow', 'shadow_created', { shadow: spec.target.shadow_table, mode: spec.publish.mode });
+        logger()?.info(created ? `shadow ${spec.target.shadow_table} created` : `shadow ${spec.target.shadow_table} already exists; reused`, {
+          shadow: spec.target.shadow_table, created,
+        });
         return { created, table: spec.target.shadow_table };
       });
     },
@@ -228,9 +306,19 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
         const grain = spec.source_range.grain;
         const ordinal = partitionOrdinal(partition, grain);
         if (ordinal === null) throw new BackfillFailure(BackfillError.InvalidSpec, `proof partition "${partition}" is not a ${grain} partition`);
-        const proof = await proveIdempotency(db, spec, partitionAtOrdinal(ordinal, grain), opts(spec, 'proof', signal));
+        let proof: Awaited<ReturnType<typeof proveIdempotency>>;
+        try {
+          proof = await proveIdempotency(db, spec, partitionAtOrdinal(ordinal, grain), opts(spec, 'proof', signal));
+        } catch (e) {
+          // Counted here; logged by the SDK's "Activity failed" line, which carries the error.
+          if (isBackfillFailure(e, BackfillError.NotIdempotent)) metrics?.validationFailed(spec.backfill_id);
+          throw e;
+        }
         const info = { partition: proof.partition, rowsWritten: proof.rowsWritten, rowHash: String(proof.second.rowHash) };
         await audit(spec, 'workflow', 'idempotency_proven', { ...info });
+        logger()?.info(`idempotency proven on ${info.partition}: rewritten twice, identical (${info.rowsWritten} rows)`, {
+          partition: info.partition, rows: info.rowsWritten,
+        });
         return info;
       });
     },
@@ -252,6 +340,9 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
         const s = summaryFromCheckpoint(byIndex.get(i)!);
         if (s) recent.push(s);
       }
+      logger()?.info(n > 0 ? `resuming after ${n} checkpointed batches` : 'no checkpointed batches to resume from', {
+        batchesDone: n, partitionsDone, stale: all.length - current.length,
+      });
       return {
         batchesDone: n,
         partitionsDone,
@@ -284,6 +375,7 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
       return heartbeating(async (signal, beat) => {
         const o = opts(spec, 'batch', signal, i);
         const columns = await columnsOf(spec, o);
+        const bytesEach = metrics ? await planBytesOf(spec, o) : null;
         const partitionRows: Record<string, number> = { ...prior };
         beat({ batchIndex: i, partitionRows });
         await rewriteBatch(db, spec, partitions, columns, {
@@ -293,6 +385,9 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
           onPartition: (p, n) => {
             partitionRows[p] = n;
             beat({ batchIndex: i, partitionRows });
+            // Counted as each partition commits, so a long batch shows progress and a retry that
+            // skips the partitions an earlier attempt committed does not count them twice.
+            metrics?.partitionRewritten(spec.backfill_id, n, bytesEach);
           },
         }, prior);
         const evidence = await gatherBatchEvidence(db, spec, i, partitions, o);
@@ -332,6 +427,17 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
           finishedAt: now(),
         }, o);
         if (!verdict.passed) await audit(spec, 'workflow', 'batch_failed', { batch: i, failures: summary.failures });
+        metrics?.batchFinished(spec.backfill_id, summary.verdict === 'passed' ? 'passed' : 'failed', seconds);
+        if (!verdict.passed) metrics?.validationFailed(spec.backfill_id);
+        const total = planShape(spec).batches;
+        const line = `batch ${i + 1}/${total} ${summary.verdict}: ${partitions.length} partitions, ${rowsWritten} rows in ${roundSeconds(seconds)} s`;
+        const fields = {
+          batch: i + 1, batches: total, first: summary.first, last: summary.last, partitions: partitions.length,
+          rows: rowsWritten, seconds: roundSeconds(seconds), verdict: summary.verdict, attempt: req.attempt,
+          resumedPartitions: Object.keys(prior).length,
+        };
+        if (verdict.passed) logger()?.info(line, fields);
+        else logger()?.warn(`${line}; ${summary.failures[0] ?? 'a check failed'}`, { ...fields, failures: summary.failures });
         return { summary, cumulative: verdict.cumulative };
       });
     },
@@ -345,7 +451,9 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
       if (existing.verdict !== 'accepted') {
         const at = now();
         await controlOf(spec).recordCheckpoint({ ...existing, verdict: 'accepted', provenance: { ...existing.provenance, accepted: { by, reason, at } } });
+        metrics?.batchAccepted(spec.backfill_id);
       }
+      logger()?.info(`batch ${batchIndex + 1} accepted by ${by}: ${reason}`, { batch: batchIndex + 1, by, reason });
     },
 
     /** Every planned partition checkpointed and present in the shadow with the recorded rows. */
@@ -354,6 +462,12 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
         const { current } = await checkpointsOf(spec);
         const check = await verifyCompletion(db, spec, current, opts(spec, 'completion', signal));
         await audit(spec, 'workflow', check.complete ? 'completion_verified' : 'completion_failed', { ...check });
+        if (check.complete) {
+          logger()?.info('completion verified: every planned partition is checkpointed and in the shadow');
+        } else {
+          metrics?.validationFailed(spec.backfill_id);
+          logger()?.warn(`completion check failed: ${check.problems[0]}`, { problems: check.problems.length, missingBatches: check.missingBatches });
+        }
         return check;
       });
     },
@@ -367,7 +481,9 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
         );
       }
       try {
-        return (await temporal.client.workflow.count(query)).count;
+        const { count } = await temporal.client.workflow.count(query);
+        logger()?.debug(`${count} live pipeline run(s) match the visibility query`, { query, count });
+        return count;
       } catch (e) {
         const message = (e as Error).message ?? String(e);
         if (/invalid|syntax|unknown|not.*defined/i.test(message)) {
@@ -393,6 +509,12 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
         if (!result.alreadyPublished) {
           await audit(spec, approvedBy, 'published', { releaseId: result.release.releaseId, rowsDeleted: result.rowsDeleted, rowsInserted: result.rowsInserted });
         }
+        logger()?.info(result.alreadyPublished
+          ? `${result.release.releaseId} was already published`
+          : `published ${result.release.releaseId} into ${spec.target.table}: ${result.rowsDeleted} rows replaced by ${result.rowsInserted}`, {
+          releaseId: result.release.releaseId, approvedBy, rowsDeleted: result.rowsDeleted, rowsInserted: result.rowsInserted,
+          rollbackExpiresAt: result.release.rollbackExpiresAt,
+        });
         return result.release;
       });
     },
@@ -402,6 +524,7 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
       return heartbeating(async (signal) => {
         const result = await rollbackRelease(db, spec, { releaseId, by, reason, at: now() }, opts(spec, 'rollback', signal));
         if (!result.alreadyRolledBack) await audit(spec, by, 'rolled_back', { releaseId, reason, rowsRestored: result.rowsRestored });
+        logger()?.info(`rolled back ${releaseId} by ${by}: ${result.rowsRestored} rows restored (${reason})`, { releaseId, by, reason, rowsRestored: result.rowsRestored });
         return { release: result.release, rowsRestored: result.rowsRestored };
       });
     },
@@ -409,6 +532,7 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
     async signoffRelease(spec: BackfillSpec, releaseId: string, by: string, comment: string | null): Promise<ReleaseRecord> {
       const release = await signoffRelease(tagged(spec, 'signoff'), releaseId);
       await audit(spec, by, 'signed_off', { releaseId, comment });
+      logger()?.info(`${releaseId} signed off by ${by}`, { releaseId, by });
       return release;
     },
 
@@ -417,6 +541,7 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
       return heartbeating(async (signal) => {
         const { dropped } = await cleanupBackfillTables(db, spec, opts(spec, 'cleanup', signal));
         await audit(spec, 'workflow', 'cleaned_up', { dropped, why });
+        logger()?.info(`cleaned up: dropped ${dropped.join(', ') || 'nothing'} (${why})`, { dropped, why });
         return dropped;
       });
     },

@@ -5,9 +5,10 @@
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import { createActivities, type BackfillMetrics } from '../activities';
 import { TASK_QUEUE } from '../contracts/settings';
 import type { Driver } from '../warehouse/warehouse';
+import { backfillLogAttributes } from './logging';
 
 export interface BackfillWorkerOptions {
   connection: NativeConnection;
@@ -19,6 +20,8 @@ export interface BackfillWorkerOptions {
   client?: Client;
   /** A pre-built bundle (tests build one per file instead of one per worker). */
   workflowBundle?: WorkflowBundleOption;
+  /** Where the activities count partitions, rows, batches and pauses (worker/metrics.ts); not counted when absent. */
+  metrics?: BackfillMetrics;
 }
 
 /** The bundler reads TypeScript directly; no build step. */
@@ -30,6 +33,13 @@ export function createBackfillWorker(opts: BackfillWorkerOptions): Promise<Worke
     namespace: opts.namespace,
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
-    activities: createActivities({ warehouse: opts.warehouse, clock: opts.clock, temporal: opts.client ? { client: opts.client } : undefined }),
+    activities: createActivities({
+      warehouse: opts.warehouse,
+      clock: opts.clock,
+      temporal: opts.client ? { client: opts.client } : undefined,
+      metrics: opts.metrics,
+    }),
+    // Every activity log line carries the backfill_id (worker/logging.ts).
+    interceptors: { activity: [backfillLogAttributes] },
   });
 }

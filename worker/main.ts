@@ -1,31 +1,67 @@
 /**
  * The worker process: owns the warehouse connection (DuckDB allows one writing process per file)
- * and runs workflows and activities for the backfills task queue until SIGINT/SIGTERM.
+ * and runs workflows and activities for the backfills task queue until SIGINT/SIGTERM. Logs are
+ * JSON lines on stdout; Prometheus scrapes the SDK's metrics and the backfill counters on two ports
+ * (settings in worker/worker-settings.ts).
  */
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { isBackfillFailure } from '../contracts/errors';
-import { DEFAULT_NAMESPACE, DEFAULT_TEMPORAL_ADDRESS, TASK_QUEUE } from '../contracts/settings';
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import { BackfillError, BackfillFailure, isBackfillFailure } from '../contracts/errors';
 import { openWarehouse, warehouseConfigFromEnv } from '../warehouse/open';
 import { createBackfillWorker } from './create-worker';
+import { createJsonLogger } from './logging';
+import { Metrics } from './metrics';
+import { serveMetrics, type MetricsServer } from './metrics-server';
+import { formatBindAddress, workerSettingsFromEnv } from './worker-settings';
 
 async function main(): Promise<void> {
-  const address = process.env.TEMPORAL_ADDRESS ?? DEFAULT_TEMPORAL_ADDRESS;
-  const namespace = process.env.TEMPORAL_NAMESPACE ?? DEFAULT_NAMESPACE;
+  const settings = workerSettingsFromEnv();
+  const { address, namespace, taskQueue } = settings;
+  const logger = createJsonLogger({ level: settings.logLevel });
+  const sdkMetrics = settings.sdkMetrics && formatBindAddress(settings.sdkMetrics);
+  try {
+    Runtime.install({
+      logger,
+      telemetryOptions: {
+        // Core's own warnings go through the same JSON logger instead of straight to the console.
+        logging: { forward: {}, filter: { core: 'WARN', other: 'ERROR' } },
+        ...(sdkMetrics && { metrics: { prometheus: { bindAddress: sdkMetrics } } }),
+      },
+    });
+  } catch (e) {
+    throw new BackfillFailure(
+      BackfillError.InvalidConfig,
+      `The Temporal runtime did not start${sdkMetrics ? ` with its metrics exporter on ${sdkMetrics}` : ''}: ${(e as Error).message}. ` +
+        'Set BACKFILL_METRICS_SDK_ADDRESS to a free host:port, or to "off".',
+    );
+  }
+
+  const metrics = new Metrics();
+  let metricsServer: MetricsServer | null = null;
+  if (settings.metrics) {
+    metricsServer = await serveMetrics(metrics, settings.metrics).catch((e: Error) => {
+      throw new BackfillFailure(BackfillError.InvalidConfig, `${e.message}. Set BACKFILL_METRICS_ADDRESS to a free host:port, or to "off".`);
+    });
+  }
   const config = warehouseConfigFromEnv();
   const warehouse = await openWarehouse(config);
   const connection = await NativeConnection.connect({ address });
   // A client connection for visibility queries (is the live pipeline running?).
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection, namespace });
-  const worker = await createBackfillWorker({ connection, namespace, warehouse, client });
-  console.log(`backfill worker: task queue ${TASK_QUEUE} on ${address}/${namespace}, warehouse ${config.engine}:${config.path}`);
+  const worker = await createBackfillWorker({ connection, namespace, warehouse, client, taskQueue, metrics });
+  logger.info(`backfill worker: task queue ${taskQueue} on ${address}/${namespace}, warehouse ${config.engine}:${config.path}`, {
+    taskQueue, address, namespace, warehouse: `${config.engine}:${config.path}`,
+    metrics: metricsServer?.url ?? null,
+    sdkMetrics: sdkMetrics ? `http://${sdkMetrics}/metrics` : null,
+  });
   try {
     await worker.run();
   } finally {
     await connection.close();
     await clientConnection.close();
     await warehouse.close();
+    await metricsServer?.close();
   }
 }
 

@@ -1,0 +1,62 @@
+/** The worker's environment: defaults from contracts/settings.ts, "off", and errors that name the variable. */
+import { describe, expect, it } from 'vitest';
+import { BackfillError, isBackfillFailure } from '../../contracts/errors';
+import { DEFAULT_NAMESPACE, DEFAULT_TEMPORAL_ADDRESS, TASK_QUEUE } from '../../contracts/settings';
+import { formatBindAddress, parseBindAddress, workerSettingsFromEnv } from '../../worker/worker-settings';
+
+const failureOf = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('did not throw');
+};
+
+describe('workerSettingsFromEnv', () => {
+  it('defaults to the project settings and both metrics endpoints on all interfaces', () => {
+    expect(workerSettingsFromEnv({})).toEqual({
+      address: DEFAULT_TEMPORAL_ADDRESS,
+      namespace: DEFAULT_NAMESPACE,
+      taskQueue: TASK_QUEUE,
+      sdkMetrics: { host: '0.0.0.0', port: 9464 },
+      metrics: { host: '0.0.0.0', port: 9465 },
+      logLevel: 'INFO',
+    });
+  });
+
+  it('takes every variable, "off" for an endpoint, and a level in any case', () => {
+    expect(workerSettingsFromEnv({
+      TEMPORAL_ADDRESS: 'temporal:7233',
+      TEMPORAL_NAMESPACE: 'finance',
+      BACKFILL_TASK_QUEUE: 'backfills-eu',
+      BACKFILL_METRICS_SDK_ADDRESS: 'OFF',
+      BACKFILL_METRICS_ADDRESS: '[::]:9999',
+      BACKFILL_LOG_LEVEL: 'debug',
+    })).toEqual({
+      address: 'temporal:7233',
+      namespace: 'finance',
+      taskQueue: 'backfills-eu',
+      sdkMetrics: null,
+      metrics: { host: '::', port: 9999 },
+      logLevel: 'DEBUG',
+    });
+  });
+
+  it.each([
+    ['BACKFILL_METRICS_ADDRESS', '9465', /BACKFILL_METRICS_ADDRESS="9465": expected host:port such as 0\.0\.0\.0:9465, or "off"/],
+    ['BACKFILL_METRICS_SDK_ADDRESS', 'localhost:99999', /BACKFILL_METRICS_SDK_ADDRESS="localhost:99999": expected host:port such as 0\.0\.0\.0:9464/],
+    ['BACKFILL_LOG_LEVEL', 'verbose', /BACKFILL_LOG_LEVEL="verbose": expected one of TRACE, DEBUG, INFO, WARN, ERROR/],
+    ['TEMPORAL_ADDRESS', 'http://temporal:7233', /TEMPORAL_ADDRESS="http:\/\/temporal:7233": expected host:port/],
+  ])('refuses %s=%s as invalid config, naming the variable', (name, value, message) => {
+    const e = failureOf(() => workerSettingsFromEnv({ [name]: value }));
+    expect(isBackfillFailure(e, BackfillError.InvalidConfig)).toBe(true);
+    expect((e as Error).message).toMatch(message);
+  });
+
+  it('round-trips bind addresses, IPv6 in brackets', () => {
+    for (const text of ['0.0.0.0:9464', '[::]:9465', 'localhost:0']) {
+      expect(formatBindAddress(parseBindAddress(text, 'X'))).toBe(text);
+    }
+  });
+});
