@@ -24,6 +24,8 @@ import { cleanupBackfillTables, publish, rollbackRelease, signoffRelease } from 
 import { createShadow, createSnapshot, proveIdempotency } from '../warehouse/shadow';
 import type { Driver, QueryOptions } from '../warehouse/warehouse';
 import { withDefaults } from '../warehouse/tagged';
+import { gatherReportData } from '../warehouse/report-data';
+import type { ReportData, ReportPoint } from '../contracts/report';
 import { withFailureTranslation } from './failure';
 
 export interface ActivityDeps {
@@ -536,6 +538,16 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
       return release;
     },
 
+    /**
+     * The report's data from the control schema, for `backfill report` (the worker owns the
+     * warehouse). Series longer than REPORT_POINTS are summed into consecutive buckets so the
+     * result stays far below Temporal's payload limit on a ten-year range.
+     */
+    async reportData(spec: BackfillSpec): Promise<ReportData | null> {
+      const data = await gatherReportData(tagged(spec, 'report'), spec.backfill_id);
+      return data && { ...data, series: data.series.map((s) => ({ ...s, points: bucketPoints(s.points, REPORT_POINTS) })) };
+    },
+
     /** Drops the snapshot and shadow (after signoff, or after the window when the spec says so). */
     async cleanupTables(spec: BackfillSpec, why: string): Promise<string[]> {
       return heartbeating(async (signal) => {
@@ -549,3 +561,28 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** Points per measure a report carries through Temporal (the HTML draws at most 800). */
+export const REPORT_POINTS = 1000;
+
+/** Consecutive points summed into at most `max` buckets, each labelled by its first partition. */
+export function bucketPoints(points: ReportPoint[], max: number): ReportPoint[] {
+  if (points.length <= max) return points;
+  const size = Math.ceil(points.length / max);
+  const out: ReportPoint[] = [];
+  for (let i = 0; i < points.length; i += size) {
+    const group = points.slice(i, i + size);
+    const old = group.reduce((a, p) => a + p.old, 0);
+    const now = group.reduce((a, p) => a + p.new, 0);
+    out.push({
+      ...group[0]!,
+      old,
+      new: now,
+      delta: now - old,
+      deltaPct: old === 0 ? null : (100 * (now - old)) / Math.abs(old),
+      oldRows: group.reduce((a, p) => a + p.oldRows, 0),
+      newRows: group.reduce((a, p) => a + p.newRows, 0),
+    });
+  }
+  return out;
+}

@@ -4,7 +4,9 @@
  */
 import { Argument, Command, Option } from 'commander';
 import { z } from 'zod';
-import { isBackfillFailure } from '../contracts/errors';
+import { BackfillError, BackfillFailure, isBackfillFailure } from '../contracts/errors';
+import { gatherReportData } from '../warehouse/report-data';
+import { renderReportMarkdown, writeReport } from './report';
 import { specSchema } from '../domain/spec/schema';
 import { estimatePlan } from '../warehouse/plan-estimates';
 import { openWarehouse, warehouseConfigFromEnv } from '../warehouse/open';
@@ -242,6 +244,44 @@ connected(program
     const ack = await withClient(opts, (client) => op.signoff(client, id, { by: opts.by, comment: opts.comment }));
     console.log(`${id}: ${ack.message}`);
   });
+
+connected(program
+  .command('report')
+  .description('Write the reconciliation report: a self-contained HTML page and a Markdown announcement.')
+  .argument('<backfill-id>')
+  .option('--out <dir>', 'where to write <backfill-id>.html and .md', 'reports')
+  .addOption(warehouseOption().default(undefined, 'read the warehouse directly instead of asking the running workflow')))
+  .action(async (id: string, opts: { out: string; warehouse?: string } & Connected) => {
+    const data = opts.warehouse ? await reportFromWarehouse(id, opts.warehouse) : await reportFromWorkflow(id, opts);
+    if (!data) {
+      throw new BackfillFailure(BackfillError.UnknownBackfill, `the control schema has no plan for ${id}; check the id, or pass --warehouse for the warehouse it ran on.`);
+    }
+    const { htmlPath, markdownPath } = writeReport(data, opts.out);
+    console.log(renderReportMarkdown(data).split('\n').slice(0, 6).join('\n'));
+    console.log(`\nwrote ${htmlPath}\nwrote ${markdownPath}`);
+  });
+
+/** While the workflow runs, its worker (which owns the warehouse) reads the report's data. */
+async function reportFromWorkflow(id: string, flags: Connected) {
+  try {
+    return await withClient(flags, (client) => op.reportData(client, id));
+  } catch (e) {
+    if (isBackfillFailure(e, BackfillError.NotAllowed) || isBackfillFailure(e, BackfillError.UnknownBackfill)) {
+      // The workflow has ended (or was never on this server): read the warehouse this CLI is configured for.
+      return reportFromWarehouse(id, undefined);
+    }
+    throw e;
+  }
+}
+
+async function reportFromWarehouse(id: string, where: string | undefined) {
+  const db = await openWarehouse(warehouseConfigFromEnv(where ? { ...process.env, BACKFILL_WAREHOUSE: where } : process.env));
+  try {
+    return await gatherReportData(db, id);
+  } finally {
+    await db.close();
+  }
+}
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (isBackfillFailure(e)) {

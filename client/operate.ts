@@ -26,6 +26,7 @@ import type {
   SignoffRequest,
   UpdateAck,
 } from '../contracts/status';
+import type { ReportData } from '../contracts/report';
 import type { backfillWorkflow } from '../workflows';
 
 export const STATES: readonly BackfillState[] = [
@@ -98,6 +99,10 @@ export function rollback(client: Client, id: string, req: RollbackRequest): Prom
 
 export function signoff(client: Client, id: string, req: SignoffRequest): Promise<UpdateAck> {
   return on(id, () => handleOf(client, id).executeUpdate(m.signoffUpdate, { args: [req] }));
+}
+
+export function reportData(client: Client, id: string): Promise<ReportData | null> {
+  return on(id, () => handleOf(client, id).executeUpdate(m.reportDataUpdate, { args: [{}] }));
 }
 
 export interface ListedBackfill {

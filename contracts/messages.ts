@@ -5,6 +5,7 @@
  * name validate synchronously, so a CLI caller gets an immediate, clear error instead.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ReportData } from './report';
 import type {
   ApprovalRequest,
   BackfillStatus,
@@ -40,6 +41,8 @@ export const rejectUpdate = defineUpdate<UpdateAck, [ApprovalRequest]>('reject_u
 export const resolveUpdate = defineUpdate<UpdateAck, [ResolveRequest]>('resolve_update');
 export const rollbackUpdate = defineUpdate<UpdateAck, [RollbackRequest]>('rollback_update');
 export const signoffUpdate = defineUpdate<UpdateAck, [SignoffRequest]>('signoff_update');
+/** The report's data, read by the worker (which owns the warehouse) from the control schema. */
+export const reportDataUpdate = defineUpdate<ReportData | null, [Record<string, never>]>('report_data');
 
 /** Shown in the Temporal UI next to each handler (passed to setHandler); examples are what to type in its form. */
 export const messageDescriptions = {
@@ -61,4 +64,5 @@ export const messageDescriptions = {
   resolve_update: 'Resolve a halt, with an immediate error when refused. Same JSON as resolve.',
   rollback_update: 'Roll back, with an immediate error when refused. Same JSON as rollback.',
   signoff_update: 'Sign off, with an immediate error when refused. Same JSON as signoff.',
+  report_data: 'The reconciliation report as data (what `backfill report` renders); changes nothing. JSON: {}',
 } as const;

@@ -339,6 +339,8 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     return ack(`signed off by ${req.by.trim()}`);
   }, { validator: validateWith(signoffState), description: m.messageDescriptions.signoff_update });
 
+  setHandler(m.reportDataUpdate, () => metadata.reportData(spec), { description: m.messageDescriptions.report_data });
+
   // ---- continue-as-new: plain-JSON cursor, handlers drained first ----
   const maybeContinueAsNew = async () => {
     if (!workflowInfo().continueAsNewSuggested) return;

@@ -3,7 +3,7 @@
  * through client/operate.ts, and through the real `backfill` bin for exit codes and output.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -75,6 +75,11 @@ describe('operating a backfill', () => {
     const published = await op.watch(env.client, id, { intervalMs: 100 });
     expect(published.state).toBe('published');
 
+    // The report's data comes from the worker while the workflow runs.
+    const data = await op.reportData(env.client, id);
+    expect(data?.release?.releaseId).toBe(published.release?.releaseId);
+    expect(data?.series.find((x) => x.column === 'net_revenue')?.points).toHaveLength(28);
+
     await op.rollback(env.client, id, { by: 'oncall', reason: 'downstream mismatch' });
     expect((await handle.result()).state).toBe('rolled_back');
     expect(await failure(op.signoff(env.client, id, { by: 'finance-controller' }), BackfillError.NotAllowed)).toContain('ended');
@@ -111,6 +116,13 @@ describe('the backfill bin', () => {
 
     expect((await cli('approve', id, '--by', 'finance-controller', '--comment', 'ok')).code).toBe(ExitCode.ok);
     await waitForStatus(handle, (s) => s.state === 'published');
+    const out = mkdtempSync(join(tmpdir(), 'backfill-report-'));
+    const report = await cli('report', id, '--out', out);
+    expect(report.code, report.stderr).toBe(ExitCode.ok);
+    expect(report.stdout).toContain(`wrote ${join(out, `${id}.html`)}`);
+    expect(readFileSync(join(out, `${id}.html`), 'utf8')).toContain('class="chart"');
+    expect(readFileSync(join(out, `${id}.md`), 'utf8')).toContain('FIN-2841');
+
     const signed = await cli('signoff', id, '--by', 'head-of-finance-data');
     expect(signed.code, signed.stderr).toBe(ExitCode.ok);
     expect((await handle.result()).state).toBe('completed');
