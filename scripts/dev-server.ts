@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { BackfillError, BackfillFailure } from '../contracts/errors';
-import { DEFAULT_NAMESPACE, SEARCH_ATTRIBUTES } from '../contracts/settings';
+import { DEFAULT_NAMESPACE, DEFAULT_TEMPORAL_ADDRESS, DEFAULT_UI_PORT, SEARCH_ATTRIBUTES } from '../contracts/settings';
 import { findTemporalCli } from './temporal-cli';
 
 const HOST = '127.0.0.1';
@@ -222,10 +222,12 @@ async function main(): Promise<void> {
     return n;
   };
   let stopping = false;
+  // The ports and the persistent state file the worker, the CLI and the README expect
+  // (contracts/settings.ts), so `npm run temporal:dev` then `npm run worker` just works.
   const server = await startDevServer({
-    port: toPort('port', values.port),
-    uiPort: toPort('ui-port', values['ui-port']),
-    dbFilename: values['db-filename'],
+    port: toPort('port', values.port) ?? Number(DEFAULT_TEMPORAL_ADDRESS.split(':')[1]),
+    uiPort: toPort('ui-port', values['ui-port']) ?? DEFAULT_UI_PORT,
+    dbFilename: values['db-filename'] ?? path.join(__dirname, '..', '.data', 'temporal-dev.db'),
     // The server's shutdown chatter (failed polls, dial errors) is expected; hide it.
     log: (line) => {
       if (!(stopping && line.startsWith('[temporal]'))) console.error(line);
