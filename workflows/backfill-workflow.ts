@@ -203,9 +203,10 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
   // ---- queries ----
   setHandler(m.statusQuery, () => ({
     ...status,
-    eta: status.state === 'running' || status.state === 'paused'
+    // While paused nobody knows when it resumes, and workflow time stands still: no ETA.
+    eta: status.state === 'running'
       ? isoOrNull(estimateFinish(Date.now(), s.batchMs, s.batchPartitions, status.partitions.total - status.partitions.done))
-      : status.eta,
+      : status.state === 'paused' ? null : status.eta,
   }), { description: m.messageDescriptions.status });
   setHandler(m.batchesQuery, () => ({ total: status.batches.done, omitted: s.omittedBatches, items: s.recentBatches }), {
     description: m.messageDescriptions.batches,

@@ -132,6 +132,7 @@ describe('backfillWorkflow: throttle and yield', () => {
     await handle.signal(m.pauseSignal, { by: 'oncall', reason: 'warehouse maintenance' });
     const paused = await waitForStatus(handle, (s) => s.state === 'paused');
     expect(paused.pause).toMatchObject({ kind: 'operator', by: 'oncall', reason: 'warehouse maintenance', until: null });
+    expect(paused.eta).toBeNull();
     const done = paused.batches.done;
     await new Promise((r) => setTimeout(r, 700));
     expect((await handle.query(m.statusQuery)).batches.done).toBe(done);
