@@ -5,7 +5,7 @@
  * diffed, or rendered elsewhere. Type-only imports keep it dependency-free.
  */
 import type { ChangedRow } from '../domain/reconcile';
-import type { ReleaseRecord } from './status';
+import type { BatchSummary, ReleaseRecord } from './status';
 
 /**
  * Where the backfill stands, as the control schema shows it (no workflow is asked):
@@ -63,19 +63,11 @@ export interface ReportPlan {
   warnings: string[];
 }
 
-export interface ReportBatch {
-  index: number;
-  first: string;
-  last: string;
-  partitions: number;
-  rowsWritten: number;
-  verdict: 'passed' | 'failed' | 'accepted';
+/** A batch's verdict as the workflow summarises it (BatchSummary), plus what only the checkpoint knows. */
+export interface ReportBatch extends Pick<BatchSummary, 'index' | 'first' | 'last' | 'partitions' | 'rowsWritten' | 'verdict' | 'failures' | 'warnings' | 'rows'> {
   /** Set when an operator accepted a failed verdict. */
   accepted: { by: string; reason: string; at: string } | null;
-  failures: string[];
-  warnings: string[];
   measures: Array<{ column: string; oldSum: number | null; newSum: number | null; deltaPct: number | null; cumulativeDeltaPct: number | null }>;
-  rows: { old: number; new: number };
   codeVersion: string | null;
   /** Written by another code version than the recorded plan's: left out of totals, series and top rows. */
   stale: boolean;
