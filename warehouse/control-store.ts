@@ -195,8 +195,8 @@ export class ControlStore {
       codeVersion: r.code_version === null ? null : String(r.code_version),
       verdict: String(r.verdict) as Checkpoint['verdict'],
       provenance: JSON.parse(String(r.provenance_json)) as Record<string, unknown>,
-      startedAt: r.started_at === null ? null : String(r.started_at),
-      finishedAt: String(r.finished_at),
+      startedAt: r.started_at === null ? null : isoTimestamp(String(r.started_at), 'checkpoints.started_at'),
+      finishedAt: isoTimestamp(String(r.finished_at), 'checkpoints.finished_at'),
     }));
   }
 
@@ -233,7 +233,7 @@ export class ControlStore {
       opts,
     );
     return rows.map((r) => ({
-      backfillId: String(r.backfill_id), at: String(r.logged_at), actor: String(r.actor), action: String(r.action),
+      backfillId: String(r.backfill_id), at: isoTimestamp(String(r.logged_at), 'audit_log.logged_at'), actor: String(r.actor), action: String(r.action),
       detail: JSON.parse(String(r.detail_json)) as Record<string, unknown>,
     }));
   }
@@ -285,7 +285,7 @@ export class ControlStore {
       this.stmt(`SELECT target_table, backfill_id, workflow_id, CAST(acquired_at AS VARCHAR) AS acquired_at FROM ${this.ref('leases')} WHERE target_table = ?`, [targetTable]),
     );
     return row
-      ? { targetTable: String(row.target_table), backfillId: String(row.backfill_id), workflowId: row.workflow_id === null ? null : String(row.workflow_id), acquiredAt: String(row.acquired_at) }
+      ? { targetTable: String(row.target_table), backfillId: String(row.backfill_id), workflowId: row.workflow_id === null ? null : String(row.workflow_id), acquiredAt: isoTimestamp(String(row.acquired_at), 'leases.acquired_at') }
       : null;
   }
 

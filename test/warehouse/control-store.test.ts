@@ -60,7 +60,7 @@ describe('ControlStore on DuckDB', () => {
       expect(rows.map((r) => r.batchIndex)).toEqual([0, 1]);
       expect(rows[0]).toMatchObject({ verdict: 'passed', rowsWritten: 227, codeVersion: 'git:8f31c2a', partitions: 7 });
       expect(rows[0]!.provenance).toEqual(checkpoint(0).provenance);
-      expect(rows[0]!.finishedAt).toBe('2026-11-21 08:00:05');
+      expect(rows[0]!.finishedAt).toBe('2026-11-21T08:00:05.000Z'); // ISO, as written
     });
 
     it('replaces a batch recorded twice (a retry, or a failed verdict later accepted)', async () => {
