@@ -68,6 +68,8 @@ export interface BatchRequest {
   concurrency: number;
   /** The workflow's attempt at this batch (operator retries count up). */
   attempt: number;
+  /** The plan's estimated bytes per partition, for the bytes-scanned metric (null: no estimate). */
+  bytesPerPartition?: number | null;
 }
 
 export interface ResumePoint {
@@ -177,28 +179,6 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
     const source = `${info.workflowExecution?.runId ?? info.workflowType}/${info.activityId}`;
     return controlOf(spec).auditOnce({ backfillId: spec.backfill_id, at: now(), actor, action, detail: { ...detail, source } });
   };
-  /**
-   * The plan's average bytes per partition (the basis the workflow charges the daily scan budget
-   * with), for the bytes-scanned counter. Kept per worker; read back from the recorded plan when
-   * another worker planned. Only looked up when metrics are counted; a failed read counts no bytes.
-   */
-  const bytesPerPartition = new Map<string, number | null>();
-  const rememberPlanBytes = (backfillId: string, totals: { bytes: number | null; partitions: number }) =>
-    bytesPerPartition.set(backfillId, totals.bytes === null || !totals.partitions ? null : totals.bytes / totals.partitions);
-  const planBytesOf = async (spec: BackfillSpec, o: QueryOptions): Promise<number | null> => {
-    if (!bytesPerPartition.has(spec.backfill_id)) {
-      try {
-        const recorded = await controlOf(spec).recordedPlan(spec.backfill_id, o);
-        const totals = recorded?.summary.totals as { bytes: number | null; partitions: number } | undefined;
-        if (totals) rememberPlanBytes(spec.backfill_id, totals);
-        else return null;
-      } catch (e) {
-        logger()?.warn('could not read the recorded plan for the bytes-scanned estimate; counting no bytes for this batch', { error: e });
-        return null;
-      }
-    }
-    return bytesPerPartition.get(spec.backfill_id) ?? null;
-  };
   // Target columns per backfill, read once per worker: they were checked at plan time, and a
   // catalog lookup per batch costs as much as rewriting a small partition.
   const columnCache = new Map<string, Promise<string[]>>();
@@ -237,7 +217,6 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
         action: 'planned',
         detail: { partitions: plan.totals.partitions, batches: plan.totals.batches, rows: plan.totals.rows },
       });
-      rememberPlanBytes(spec.backfill_id, plan.totals);
       logger()?.info(`planned ${plan.totals.partitions} partitions in ${plan.totals.batches} batches`, {
         partitions: plan.totals.partitions, batches: plan.totals.batches, rows: plan.totals.rows, bytes: plan.totals.bytes,
         representativePartition: plan.representativePartition,
@@ -377,7 +356,7 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
       return heartbeating(async (signal, beat) => {
         const o = opts(spec, 'batch', signal, i);
         const columns = await columnsOf(spec, o);
-        const bytesEach = metrics ? await planBytesOf(spec, o) : null;
+        const bytesEach = req.bytesPerPartition ?? null;
         const partitionRows: Record<string, number> = { ...prior };
         beat({ batchIndex: i, partitionRows });
         await rewriteBatch(db, spec, partitions, columns, {

@@ -20,6 +20,7 @@ import {
   allHandlersFinished,
   ContinueAsNew,
 } from '@temporalio/workflow';
+import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { Activities, BatchOutcome } from '../activities';
 import { BackfillError, nonRetryableErrorTypes, type BackfillErrorType } from '../contracts/errors';
 import * as m from '../contracts/messages';
@@ -247,7 +248,34 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     await audit(req.by ?? 'operator', 'concurrency_changed', { from: before, to: req.concurrency, reason: req.reason ?? null });
   }, { description: m.messageDescriptions.set_concurrency });
 
-  // ---- approval: the signal records a refusal; the update refuses before it enters history ----
+  /**
+   * One request, two doors: the signal (what the UI's form sends) records a refusal and never
+   * fails; the update refuses synchronously in its validator, so the CLI gets the error at once.
+   * `apply` runs only for an allowed request and returns the update's acknowledgement.
+   */
+  type Door = 'approve' | 'reject' | 'resolve' | 'rollback' | 'signoff';
+  const actorOf = (req: unknown) => (typeof (req as { by?: unknown })?.by === 'string' ? (req as { by: string }).by : 'unknown');
+  function offer<T>(
+    door: Door,
+    signal: SignalDefinition<[T]>,
+    update: UpdateDefinition<UpdateAck, [T]>,
+    problemOf: (req: unknown) => string | null,
+    apply: (req: T) => Promise<string> | string,
+    onRefused: (req: unknown, problem: string) => void = () => {},
+  ): void {
+    setHandler(signal, async (req) => {
+      const problem = problemOf(req);
+      if (problem === null) return void (await apply(req));
+      onRefused(req, problem);
+      await audit(actorOf(req), `${door}_refused`, { problem });
+    }, { description: m.messageDescriptions[door] });
+    setHandler(update, async (req) => ack(await apply(req)), {
+      validator: validateWith(problemOf),
+      description: m.messageDescriptions[`${door}_update`],
+    });
+  }
+
+  // ---- approval ----
   const decisionState = (kind: 'approve' | 'reject', req: unknown): string | null => {
     const a = status.approval;
     if (a?.approved || a?.rejected) {
@@ -256,89 +284,55 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     }
     return decisionProblem(kind, req, status.state, rules);
   };
-  const decide = async (kind: 'approve' | 'reject', req: { by: string; comment?: string }) => {
-    const d = decision(req);
-    if (kind === 'approve') status.approval!.approved = d;
-    else status.approval!.rejected = d;
-    wake++;
-    await audit(d.by, kind === 'approve' ? 'approved' : 'rejected', { comment: d.comment });
-  };
-  const refusedDecision = async (kind: 'approve' | 'reject', req: unknown, problem: string) => {
-    const by = typeof (req as { by?: unknown })?.by === 'string' ? (req as { by: string }).by : 'unknown';
-    status.approval?.refusals.push({ by, reason: problem, at: nowIso() });
-    await audit(by, `${kind}_refused`, { problem });
-  };
   for (const kind of ['approve', 'reject'] as const) {
-    const signal = kind === 'approve' ? m.approveSignal : m.rejectSignal;
-    const update = kind === 'approve' ? m.approveUpdate : m.rejectUpdate;
-    setHandler(signal, async (req) => {
-      const problem = decisionState(kind, req);
-      if (problem) return refusedDecision(kind, req, problem);
-      await decide(kind, req);
-    }, { description: m.messageDescriptions[kind] });
-    setHandler(update, async (req) => {
-      await decide(kind, req);
-      return ack(`${kind === 'approve' ? 'approved' : 'rejected'} by ${req.by.trim()}`);
-    }, {
-      validator: validateWith((req) => decisionState(kind, req)),
-      description: m.messageDescriptions[`${kind}_update`],
-    });
+    offer(
+      kind,
+      kind === 'approve' ? m.approveSignal : m.rejectSignal,
+      kind === 'approve' ? m.approveUpdate : m.rejectUpdate,
+      (req) => decisionState(kind, req),
+      async (req) => {
+        const d = decision(req);
+        if (kind === 'approve') status.approval!.approved = d;
+        else status.approval!.rejected = d;
+        wake++;
+        await audit(d.by, kind === 'approve' ? 'approved' : 'rejected', { comment: d.comment });
+        return `${kind === 'approve' ? 'approved' : 'rejected'} by ${d.by}`;
+      },
+      (req, problem) => status.approval?.refusals.push({ by: actorOf(req), reason: problem, at: nowIso() }),
+    );
   }
 
-  // ---- halt resolution, rollback, signoff ----
-  const resolveState = (req: unknown): string | null => {
+  // ---- halt resolution ----
+  offer('resolve', m.resolveSignal, m.resolveUpdate, (req) => {
     if (resolution) return 'resolve refused: a decision for this halt is already being applied';
     const problem = resolveProblem(req, status.state);
     if (problem) return problem;
     const action = (req as ResolveRequest).action;
     const options = status.halt?.options ?? [];
     return options.includes(action) ? null : `resolve refused: "${action}" is not possible for this halt (${status.halt?.reason}); send one of ${options.join(', ')}`;
-  };
-  const applyResolve = async (req: ResolveRequest) => {
+  }, async (req) => {
     resolution = { action: req.action, by: req.by.trim(), reason: req.reason?.trim() };
     wake++;
     await audit(req.by, `resolve_${req.action}`, { batch: status.halt?.batch ?? null, reason: req.reason ?? null });
-  };
-  setHandler(m.resolveSignal, async (req) => {
-    const problem = resolveState(req);
-    if (problem) return void (await audit(String(req?.by ?? 'unknown'), 'resolve_refused', { problem }));
-    await applyResolve(req);
-  }, { description: m.messageDescriptions.resolve });
-  setHandler(m.resolveUpdate, async (req) => {
-    await applyResolve(req);
-    return ack(`${req.action} accepted`);
-  }, { validator: validateWith(resolveState), description: m.messageDescriptions.resolve_update });
+    return `${req.action} accepted`;
+  });
 
+  // ---- rollback window: rollback or signoff, one of them, once ----
+  const windowBusy = (what: string) => (rollbackRequest || signoffRequest ? `${what} refused: a rollback or signoff is already in progress` : null);
   const windowView = () => ({
     expiresAtMs: status.rollback.expiresAt ? Date.parse(status.rollback.expiresAt) : null,
     signedOff: status.rollback.signedOff !== null,
   });
-  const rollbackState = (req: unknown) =>
-    rollbackRequest || signoffRequest ? 'rollback refused: a rollback or signoff is already in progress' : rollbackProblem(req, status.state, windowView(), Date.now());
-  const signoffState = (req: unknown) =>
-    rollbackRequest || signoffRequest ? 'signoff refused: a rollback or signoff is already in progress' : signoffProblem(req, status.state, rules);
-  setHandler(m.rollbackSignal, async (req) => {
-    const problem = rollbackState(req);
-    if (problem) return void (await audit(String(req?.by ?? 'unknown'), 'rollback_refused', { problem }));
+  offer('rollback', m.rollbackSignal, m.rollbackUpdate, (req) => windowBusy('rollback') ?? rollbackProblem(req, status.state, windowView(), Date.now()), (req) => {
     rollbackRequest = decision(req);
     wake++;
-  }, { description: m.messageDescriptions.rollback });
-  setHandler(m.rollbackUpdate, (req) => {
-    rollbackRequest = decision(req);
-    wake++;
-    return ack(`rollback requested by ${req.by.trim()}; the pre-publish result is being restored`);
-  }, { validator: validateWith(rollbackState), description: m.messageDescriptions.rollback_update });
-  setHandler(m.signoffSignal, async (req) => {
-    const problem = signoffState(req);
-    if (problem) return void (await audit(String(req?.by ?? 'unknown'), 'signoff_refused', { problem }));
+    return `rollback requested by ${rollbackRequest.by}; the pre-publish result is being restored`;
+  });
+  offer('signoff', m.signoffSignal, m.signoffUpdate, (req) => windowBusy('signoff') ?? signoffProblem(req, status.state, rules), (req) => {
     signoffRequest = decision(req);
     wake++;
-  }, { description: m.messageDescriptions.signoff });
-  setHandler(m.signoffUpdate, (req) => {
-    signoffRequest = decision(req);
-    wake++;
-    return ack(`signed off by ${req.by.trim()}`);
-  }, { validator: validateWith(signoffState), description: m.messageDescriptions.signoff_update });
+    return `signed off by ${signoffRequest.by}`;
+  });
 
   setHandler(m.reportDataUpdate, () => metadata.reportData(spec), { description: m.messageDescriptions.report_data });
 
@@ -378,11 +372,12 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
   }
 
   // ---- Step 4 gate: operator pause, live pipeline, pause windows, daily scan budget ----
-  const batchBytes = (i: number) => {
+  /** The plan's estimated bytes per partition: what the daily budget is charged, and the worker's bytes metric counts. */
+  const bytesPerPartition = (): number | null => {
     const p = status.plan;
-    if (!p?.totals.bytes || !p.totals.partitions) return 0;
-    return (p.totals.bytes / p.totals.partitions) * batchPartitions(spec, i, shape).length;
+    return p?.totals.bytes && p.totals.partitions ? p.totals.bytes / p.totals.partitions : null;
   };
+  const batchBytes = (i: number) => (bytesPerPartition() ?? 0) * batchPartitions(spec, i, shape).length;
 
   async function blocker(i: number): Promise<PauseInfo | null> {
     const now = Date.now();
@@ -462,7 +457,9 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
       const started = Date.now();
       let outcome: BatchOutcome;
       try {
-        outcome = await warehouse.runBatch(spec, { batchIndex: i, cumulativeBefore: redo ? null : s.cumulative, concurrency: status.concurrency, attempt });
+        outcome = await warehouse.runBatch(spec, {
+          batchIndex: i, cumulativeBefore: redo ? null : s.cumulative, concurrency: status.concurrency, attempt, bytesPerPartition: bytesPerPartition(),
+        });
       } catch (e) {
         if (isCancellation(e)) throw e;
         const r = await halt(i, `the batch could not run: ${errorText(e)}`, [errorText(e)], false);
