@@ -55,16 +55,6 @@ describe.each(DIALECTS.map((d) => [d.name, d] as const))('%s dialect', (_name, d
     expect(stmt.sql.replace(/'[^']*'/g, '')).not.toMatch(other);
   });
 
-  it.each(HOSTILE_COLUMNS)('the column gate refuses %j', (text) => {
-    let error: unknown = null;
-    try {
-      parseColumnName(text, 'target.partition_key');
-    } catch (e) {
-      error = e;
-    }
-    expect(isBackfillFailure(error, BackfillError.InvalidIdentifier)).toBe(true);
-  });
-
   it('quotes every identifier part, so a reserved word or odd case stays one name', () => {
     for (const part of ['select', 'order', 'at', 'Daily_Revenue']) {
       const q = d.quoteIdent(part);
@@ -77,8 +67,11 @@ describe.each(DIALECTS.map((d) => [d.name, d] as const))('%s dialect', (_name, d
     const q = d.quoteIdent('x"; DROP TABLE t; --');
     expect(q.slice(1, -1).split('""').join('')).not.toContain('"');
   });
+});
 
-  it.each(HOSTILE)('the identifier gate refuses %j before it can reach this dialect', (text) => {
+// Names are refused before any dialect sees them, so these run once, not per dialect.
+describe('the identifier gate', () => {
+  it.each(HOSTILE)('the identifier gate refuses %j', (text) => {
     expect(identifierProblem(text, 3)).not.toBeNull();
     const e = (() => {
       try {
@@ -89,5 +82,15 @@ describe.each(DIALECTS.map((d) => [d.name, d] as const))('%s dialect', (_name, d
       return null;
     })();
     expect(isBackfillFailure(e, BackfillError.InvalidIdentifier)).toBe(true);
+  });
+
+  it.each(HOSTILE_COLUMNS)('the column gate refuses %j', (text) => {
+    let error: unknown = null;
+    try {
+      parseColumnName(text, 'target.partition_key');
+    } catch (e) {
+      error = e;
+    }
+    expect(isBackfillFailure(error, BackfillError.InvalidIdentifier)).toBe(true);
   });
 });

@@ -64,14 +64,18 @@ describe('continue-as-new and replay', () => {
     expect(await rangeFingerprint(l.warehouse, spec, 'target')).not.toEqual(prodBefore);
     const ack = await handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'finance-controller', reason: 'downstream report disagrees' }] });
     expect(ack.accepted).toBe(true);
+    // A second rollback while the first is being applied is refused at once.
+    const second = await handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'oncall', reason: 'again' }] }).catch((e: unknown) => e);
+    expect(String((second as Error).cause ?? second)).toContain('already in progress');
     const result = await handle.result();
     expect(result.state).toBe('rolled_back');
     expect(result.rollback.rolledBack).toMatchObject({ by: 'finance-controller', comment: 'downstream report disagrees' });
     expect(result.release?.status).toBe('rolled_back');
     expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(prodBefore);
     expect((await new ControlStore(l.warehouse).release(published.release!.releaseId))?.status).toBe('rolled_back');
-    // A rollback after the workflow ended is impossible; and a second one was refused while it ran.
+    // The run is over: the lease is free, and a rollback can no longer be requested.
     expect(await new ControlStore(l.warehouse).leaseOf(spec.target.table)).toBeNull();
+    await expect(handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'oncall', reason: 'late' }] })).rejects.toThrow();
 
     // Determinism: the first and the last run's recorded histories replay against the current code.
     const bundle = await workflowBundle();
