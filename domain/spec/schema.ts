@@ -151,6 +151,11 @@ export const specSchema = z
       not_null: columnList.default([]),
       /** Changed rows kept per batch for the report, largest deltas first. */
       sample_rows: z.number().int().min(0).max(10_000).default(100),
+      /**
+       * A fix may legitimately empty a partition (test users removed): such a partition then passes
+       * the partitions-present and row-count checks as long as its shadow holds no rows at all.
+       */
+      allow_empty_partitions: z.boolean().default(false),
     }),
     approval: z
       .strictObject({
@@ -172,6 +177,8 @@ export const specSchema = z
       snapshot: tableName,
       window: duration('7d').prefault('7d'),
       cleanup: z.enum(['after_signoff', 'after_window']).default('after_signoff'),
+      /** Who may roll back besides the approvers and the owner (on-call, data platform). */
+      operators: z.array(z.string().min(1)).default([]),
     }),
   })
   .superRefine((spec, ctx) => {
