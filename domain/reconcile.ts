@@ -3,7 +3,9 @@
  * at three levels — structural, aggregate, row-level — as a plain-JSON verdict. The warehouse layer
  * measures and hands in the figures; this module only judges, so the workflow can call it and tests
  * need no database. A failed check of severity 'fail' halts the workflow; 'warn' checks are shown to
- * the approver and never stop a batch.
+ * the approver and never stop a batch. A person may accept a failed batch only when every failed
+ * check is an aggregate one (BatchVerdict.acceptable): accepting must never lose or duplicate rows.
+ * Messages count batches from 1 ("batch 4" is batchIndex 3).
  */
 import { partitionLabel, partitionOrdinal, type Grain } from './partitions';
 import type { BackfillSpec, Measure } from './spec/schema';
@@ -91,6 +93,11 @@ export interface MeasureVerdict {
 export interface BatchVerdict {
   batchIndex: number;
   passed: boolean;
+  /**
+   * The batch failed, and only on aggregate checks: a person may accept it (resolve "accept").
+   * A structural failure (lost, extra or duplicate rows, NULLs) can only be retried or aborted.
+   */
+  acceptable: boolean;
   checks: Check[];
   /** Totals after this batch: hand them to the next batch's reconciliation. */
   cumulative: CumulativeTotals;
@@ -102,9 +109,10 @@ export interface BatchVerdict {
 }
 
 /**
- * Percentage points a delta may sit outside its expected range and still pass. It absorbs the float
- * error of 100 * (new - old) / |old| (and a delta that rounds onto a bound), and is far below any
- * change a person would write a range for.
+ * Percentage points by which two delta percentages may differ and still count as equal: it absorbs
+ * the float error of 100 * (new - old) / |old| where percentages are compared with each other (the
+ * month-boundary jump, the report) and is far below any change a person would write a range for.
+ * The pass/fail judgement of a measure (judgeDelta) works on the difference itself, not on this.
  */
 export const PCT_EPSILON = 1e-6;
 
@@ -113,6 +121,20 @@ export const MONTH_JUMP_FLOOR = 0.5;
 
 /** Offenders named in one message; the rest are counted, so a verdict stays small in history. */
 const MAX_LISTED = 10;
+
+/** A batch as people name it, counting from 1; batchIndex fields stay 0-based. */
+export function batchName(batchIndex: number): string {
+  return `batch ${batchIndex + 1}`;
+}
+
+/**
+ * Whether a check leaves the batch acceptable by a person: it passed, it is a warning, or it is an
+ * aggregate check (sums outside their expected range). Accepting must never publish lost or
+ * duplicated rows, so a failed structural or row-level check is not acceptable.
+ */
+export function isAcceptable(check: Check): boolean {
+  return check.passed || check.severity === 'warn' || check.kind === 'aggregate';
+}
 
 export function emptyCumulative(): CumulativeTotals {
   return { oldSums: {}, newSums: {}, oldRows: 0, newRows: 0, partitions: 0, monthEdges: {} };
@@ -123,6 +145,8 @@ export function emptyCumulative(): CumulativeTotals {
 
 interface EvidenceView {
   batchIndex: number;
+  /** "batch 4" for batchIndex 3: people count batches from 1. */
+  batch: string;
   /** Planned labels, distinct, in plan order. */
   planned: string[];
   /** The first comparison of each planned partition that has one. */
@@ -147,7 +171,7 @@ function viewOf(evidence: BatchEvidence): EvidenceView {
     const c = byLabel.get(p);
     return c ? [c] : [];
   });
-  return { batchIndex: evidence.batchIndex, planned, found, byLabel, unplanned, duplicated };
+  return { batchIndex: evidence.batchIndex, batch: batchName(evidence.batchIndex), planned, found, byLabel, unplanned, duplicated };
 }
 
 type SumRead = { value: number; problem: null } | { value: 0; problem: string };
@@ -235,52 +259,84 @@ function keyText(key: ChangedRow['key']): string {
 // ---------------------------------------------------------------------------------------------
 // Structural
 
-function partitionsPresent(v: EvidenceView): Check {
+/** Production has rows, the shadow none: the fix emptied the partition, or the write lost it. */
+const emptied = (c: PartitionComparison) => c.oldRows > 0 && c.newRows <= 0;
+
+const EMPTY_HINT = 'if the fix legitimately empties partitions (e.g. it removes test data), set validation.allow_empty_partitions: true in a new run';
+
+function partitionsPresent(v: EvidenceView, allowEmpty: boolean): Check {
   const base = { kind: 'structural', name: 'partitions-present', severity: 'fail' } as const;
   if (v.planned.length === 0) {
-    return { ...base, passed: false, message: `batch ${v.batchIndex} has no planned partitions to reconcile; a batch never passes vacuously — the plan or the evidence is wrong, so recompute the batch's partitions from the plan and rerun reconciliation` };
+    return { ...base, passed: false, message: `${v.batch} has no planned partitions to reconcile; a batch never passes vacuously — the plan or the evidence is wrong, so recompute the batch's partitions from the plan and rerun reconciliation` };
   }
-  const missing: Array<{ partition: string; text: string }> = [];
+  const missing: Array<{ partition: string; text: string; emptied: boolean }> = [];
   for (const p of v.planned) {
     const c = v.byLabel.get(p);
-    if (!c) missing.push({ partition: p, text: `${p} (no comparison was made)` });
-    else if (c.oldRows > 0 && c.newRows <= 0) missing.push({ partition: p, text: `${p} (production ${c.oldRows} rows, shadow 0)` });
+    if (!c) missing.push({ partition: p, text: `${p} (no comparison was made)`, emptied: false });
+    else if (emptied(c) && !allowEmpty) missing.push({ partition: p, text: `${p} (production ${c.oldRows} rows, shadow 0)`, emptied: true });
   }
   const problems: string[] = [];
   if (missing.length) {
-    problems.push(`${missing.length} of ${v.planned.length} planned partitions are missing from the shadow: ${listed(missing.map((m) => m.text))}; rerun those partitions of batch ${v.batchIndex} — a batch never passes with a planned partition absent`);
+    const hint = missing.some((m) => m.emptied) ? `; ${EMPTY_HINT}` : '';
+    problems.push(`${missing.length} of ${v.planned.length} planned partitions are missing from the shadow: ${listed(missing.map((m) => m.text))}; rerun those partitions of ${v.batch} — a batch never passes with a planned partition absent${hint}`);
   }
   if (v.unplanned.length) {
-    problems.push(`the evidence covers partitions outside batch ${v.batchIndex}'s plan: ${listed([...new Set(v.unplanned)])}; the comparison must cover exactly the planned partitions`);
+    problems.push(`the evidence covers partitions outside ${v.batch}'s plan: ${listed([...new Set(v.unplanned)])}; the comparison must cover exactly the planned partitions`);
   }
   if (v.duplicated.length) {
     problems.push(`partitions compared more than once: ${listed([...new Set(v.duplicated)])}; the comparison must return one row per partition`);
   }
   if (problems.length === 0) {
     const empty = v.found.filter((c) => c.oldRows <= 0 && c.newRows <= 0).length;
-    return { ...base, passed: true, message: `all ${v.planned.length} planned partitions of batch ${v.batchIndex} are present${empty ? ` (${empty} empty in production and shadow)` : ''}` };
+    const cleared = v.found.filter(emptied).length;
+    const notes = [
+      ...(empty ? [`${empty} empty in production and shadow`] : []),
+      ...(cleared ? [`${cleared} emptied by the fix, allowed by validation.allow_empty_partitions (see emptied-partitions)`] : []),
+    ];
+    return { ...base, passed: true, message: `all ${v.planned.length} planned partitions of ${v.batch} are present${notes.length ? ` (${notes.join('; ')})` : ''}` };
   }
   const first = missing[0]?.partition ?? v.unplanned[0] ?? v.duplicated[0];
   return { ...base, passed: false, message: problems.join('. '), ...(first ? { partition: first } : {}) };
 }
 
-function rowCount(v: EvidenceView, tolerance: number): Check {
+function rowCount(v: EvidenceView, tolerance: number, allowEmpty: boolean): Check {
   const base = { kind: 'structural', name: 'row-count', severity: 'fail' } as const;
   const tolText = tolerance === 0 ? '0 (exact)' : `${num(tolerance)} (${num(tolerance * 100)}%)`;
   // The slack absorbs float error in tolerance * oldRows (0.29 * 100 is 28.999999999999996).
   const allowed = (c: PartitionComparison) => Math.floor(tolerance * c.oldRows + 1e-9);
-  const offenders = v.found.filter((c) => Math.abs(c.newRows - c.oldRows) > allowed(c));
+  const offenders = v.found.filter((c) => Math.abs(c.newRows - c.oldRows) > allowed(c) && !(allowEmpty && emptied(c)));
   const oldRows = v.found.reduce((a, c) => a + c.oldRows, 0);
   const newRows = v.found.reduce((a, c) => a + c.newRows, 0);
   if (offenders.length === 0) {
-    return { ...base, passed: true, message: `row counts within row_count_tolerance ${tolText} in all ${v.found.length} compared partitions of batch ${v.batchIndex} (production ${oldRows}, shadow ${newRows})` };
+    const cleared = allowEmpty ? v.found.filter(emptied).length : 0;
+    const scope = cleared
+      ? `the ${v.found.length - cleared} compared partitions of ${v.batch} that the fix did not empty (${cleared} emptied, allowed by validation.allow_empty_partitions)`
+      : `all ${v.found.length} compared partitions of ${v.batch}`;
+    return { ...base, passed: true, message: `row counts within row_count_tolerance ${tolText} in ${scope} (production ${oldRows}, shadow ${newRows})` };
   }
   const items = offenders.map((c) => `${c.partition}: production ${c.oldRows}, shadow ${c.newRows} (${signed(c.newRows - c.oldRows)}, allowed ±${allowed(c)})`);
+  const hint = offenders.some(emptied) ? `; ${EMPTY_HINT}` : '';
   return {
     ...base,
     passed: false,
     partition: offenders[0]!.partition,
-    message: `row counts differ beyond row_count_tolerance ${tolText} in ${offenders.length} of ${v.found.length} partitions of batch ${v.batchIndex}: ${listed(items)}; compare the keys of production and shadow in those partitions to find the lost or extra rows and fix the transform — raise validation.row_count_tolerance only if the grain legitimately changed`,
+    message: `row counts differ beyond row_count_tolerance ${tolText} in ${offenders.length} of ${v.found.length} partitions of ${v.batch}: ${listed(items)}; compare the keys of production and shadow in those partitions to find the lost or extra rows and fix the transform — raise validation.row_count_tolerance only if the grain legitimately changed${hint}`,
+  };
+}
+
+/** With validation.allow_empty_partitions: the partitions the fix emptied, for the approver to confirm. */
+function emptiedPartitions(v: EvidenceView): Check {
+  const base = { kind: 'structural', name: 'emptied-partitions', severity: 'warn' } as const;
+  const cleared = v.found.filter(emptied);
+  if (cleared.length === 0) {
+    return { ...base, passed: true, message: `no planned partition of ${v.batch} was emptied (validation.allow_empty_partitions is true)` };
+  }
+  const items = cleared.map((c) => `${c.partition} (production ${c.oldRows} rows, shadow 0)`);
+  return {
+    ...base,
+    passed: false,
+    partition: cleared[0]!.partition,
+    message: `${cleared.length} of ${v.planned.length} planned partitions of ${v.batch} hold no rows in the shadow: ${listed(items)}; validation.allow_empty_partitions is true, so they pass — confirm the fix is meant to empty them before approving (warning: the batch is not failed)`,
   };
 }
 
@@ -288,7 +344,7 @@ function uniqueKey(v: EvidenceView): Check {
   const base = { kind: 'structural', name: 'unique-key', severity: 'fail' } as const;
   const offenders = v.found.filter((c) => c.newDistinctKeys !== c.newRows);
   if (offenders.length === 0) {
-    return { ...base, passed: true, message: `unique key is unique in all ${v.found.length} compared partitions of batch ${v.batchIndex}` };
+    return { ...base, passed: true, message: `unique key is unique in all ${v.found.length} compared partitions of ${v.batch}` };
   }
   const items = offenders.map((c) =>
     c.newDistinctKeys < c.newRows
@@ -299,7 +355,7 @@ function uniqueKey(v: EvidenceView): Check {
     ...base,
     passed: false,
     partition: offenders[0]!.partition,
-    message: `unique key is not unique in the shadow in ${offenders.length} of ${v.found.length} partitions of batch ${v.batchIndex}: ${listed(items)}; find the keys with count(*) > 1 in those partitions (target.unique_key), fix the join or deduplication in the transform, and rerun the batch`,
+    message: `unique key is not unique in the shadow in ${offenders.length} of ${v.found.length} partitions of ${v.batch}: ${listed(items)}; find the keys with count(*) > 1 in those partitions (target.unique_key), fix the join or deduplication in the transform, and rerun the batch`,
   };
 }
 
@@ -321,38 +377,47 @@ function notNull(v: EvidenceView, required: string[]): Check {
   }
   if (items.length === 0) {
     const what = required.length ? `required columns (${required.join(', ')})` : 'required columns';
-    return { ...base, passed: true, message: `${what} hold no NULLs in the ${v.found.length} compared partitions of batch ${v.batchIndex}` };
+    return { ...base, passed: true, message: `${what} hold no NULLs in the ${v.found.length} compared partitions of ${v.batch}` };
   }
   return {
     ...base,
     passed: false,
     ...(first ? { partition: first } : {}),
-    message: `required columns are not all non-null in the shadow of batch ${v.batchIndex}: ${listed(items)}; fix the transform so it fills those columns (or filters such rows upstream) and rerun the batch`,
+    message: `required columns are not all non-null in the shadow of ${v.batch}: ${listed(items)}; fix the transform so it fills those columns (or filters such rows upstream) and rerun the batch`,
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Aggregate
 
-interface DeltaJudgement {
+export interface DeltaJudgement {
+  /** 100 * (new - old) / |old|; null when old is 0. */
   deltaPct: number | null;
-  /** |new - old| is within abs_tolerance: equal, whatever the percentage says. */
+  /** |new - old| is within abs_tolerance: the measure did not change, beyond float noise. */
   withinTolerance: boolean;
+  /** new - old lies in the allowed interval (see judgeDelta). */
   passed: boolean;
 }
 
 /**
- * |new - old| within abs_tolerance is equal (float noise, data-diff#649); the slack covers the
- * rounding of the subtraction itself. Otherwise the percentage must lie in the expected range,
- * widened by PCT_EPSILON. With old 0 no percentage applies, so only the tolerance can pass.
+ * Expectations mean what they say: new - old must lie in
+ *   [min% * |old| / 100 - abs_tolerance - slack, max% * |old| / 100 + abs_tolerance + slack],
+ * where slack = 4 * EPSILON * max(|old|, |new|) covers the rounding of the subtraction and of the
+ * bounds. abs_tolerance only absorbs float noise around the bounds (data-diff#649), so a measure
+ * that did not move fails a range that excludes 0 ("-1.5% to -0.8%"), and a "0%" range passes a
+ * difference within abs_tolerance. With old 0 the interval is [-abs_tolerance, +abs_tolerance].
  */
-function judgeDelta(m: Measure, oldSum: number, newSum: number): DeltaJudgement {
+export function judgeDelta(m: Pick<Measure, 'expected_delta' | 'abs_tolerance'>, oldSum: number, newSum: number): DeltaJudgement {
   const diff = newSum - oldSum;
   const slack = 4 * Number.EPSILON * Math.max(Math.abs(oldSum), Math.abs(newSum));
-  const withinTolerance = Math.abs(diff) <= m.abs_tolerance + slack;
-  const deltaPct = oldSum === 0 ? null : (100 * diff) / Math.abs(oldSum);
-  const inRange = deltaPct !== null && deltaPct >= m.expected_delta.min - PCT_EPSILON && deltaPct <= m.expected_delta.max + PCT_EPSILON;
-  return { deltaPct, withinTolerance, passed: withinTolerance || inRange };
+  const scale = Math.abs(oldSum) / 100;
+  const low = m.expected_delta.min * scale - m.abs_tolerance - slack;
+  const high = m.expected_delta.max * scale + m.abs_tolerance + slack;
+  return {
+    deltaPct: oldSum === 0 ? null : (100 * diff) / Math.abs(oldSum),
+    withinTolerance: Math.abs(diff) <= m.abs_tolerance + slack,
+    passed: diff >= low && diff <= high,
+  };
 }
 
 /** Where the spec sets this measure's expected range, for "what to do". */
@@ -378,11 +443,19 @@ function measureCheck(
     };
   }
   const { deltaPct, withinTolerance, passed } = judgement;
+  const { min, max } = m.expected_delta;
+  const tolerance = `abs_tolerance ${num(m.abs_tolerance)}`;
   let message: string;
   if (passed) {
-    message = withinTolerance
-      ? `${m.column} unchanged ${scope.where} (${figures}): the difference is within abs_tolerance ${num(m.abs_tolerance)}`
-      : `${m.column} changed ${pct(deltaPct)} ${scope.where} (${figures}), within the expected ${range}`;
+    if (withinTolerance && (deltaPct === null || (min <= 0 && max >= 0))) {
+      message = `${m.column} unchanged ${scope.where} (${figures}): the difference is within ${tolerance}`;
+    } else if (deltaPct !== null && deltaPct >= min - PCT_EPSILON && deltaPct <= max + PCT_EPSILON) {
+      message = `${m.column} changed ${pct(deltaPct)} ${scope.where} (${figures}), within the expected ${range}`;
+    } else {
+      message = `${m.column} changed ${pct(deltaPct, [min, max])} ${scope.where} (${figures}), within ${tolerance} of the expected ${range}`;
+    }
+  } else if (withinTolerance && deltaPct !== null) {
+    message = `${m.column} did not change ${scope.where} (${figures}), but ${expectedPath(spec, m.column)} expects ${range}; the fix did not take effect — check the transform (is the fixed version deployed, does it read the corrected inputs?) and rerun the batch, or, if this measure should not move, correct the expected range and start a new run`;
   } else if (deltaPct === null) {
     message = `${m.column} changed ${scope.where} from a production sum of 0 (${figures}), so no percentage applies and the difference exceeds abs_tolerance ${num(m.abs_tolerance)}; read the top changed rows to see where the new values come from, and fix the transform or the spec`;
   } else {
@@ -505,7 +578,7 @@ function monthBoundary(
   if (jumps.length === 0) {
     const message = checked.length
       ? `month boundaries ${checked.join(', ')}: no measure's delta% jumps by more than max(expected range width, ${MONTH_JUMP_FLOOR} points)${later}`
-      : `no month boundary is complete within batch ${v.batchIndex}${later}`;
+      : `no month boundary is complete within ${v.batch}${later}`;
     return { edges, check: { ...base, passed: true, message } };
   }
   jumps.sort((x, y) => y.jump - x.jump);
@@ -526,7 +599,7 @@ function monthBoundary(
 // ---------------------------------------------------------------------------------------------
 // Row level
 
-function topChanged(spec: ReconcileSpec, batchIndex: number, rows: ChangedRow[]): { check: Check; rows: ChangedRow[] } {
+function topChanged(spec: ReconcileSpec, batch: string, rows: ChangedRow[]): { check: Check; rows: ChangedRow[] } {
   const base = { kind: 'row-level', name: 'top-changed', severity: 'warn', passed: true } as const;
   const tolerance = new Map(spec.measures.map((m) => [m.column, m.abs_tolerance]));
   // A row that moved by no more than its measure's abs_tolerance is float noise, not a change.
@@ -542,12 +615,12 @@ function topChanged(spec: ReconcileSpec, batchIndex: number, rows: ChangedRow[])
   const noiseText = noise ? `; ${plural(noise, 'row')} within abs_tolerance left out as float noise` : '';
   const largest = sorted[0];
   let message: string;
-  if (!largest) message = `no row changed beyond its measure's abs_tolerance in batch ${batchIndex}${noiseText}`;
+  if (!largest) message = `no row changed beyond its measure's abs_tolerance in ${batch}${noiseText}`;
   else {
     const what = `${largest.measure} ${signed(largest.delta)} at ${keyText(largest.key)} (${largest.oldValue === null ? 'NULL' : num(largest.oldValue)} → ${largest.newValue === null ? 'NULL' : num(largest.newValue)})`;
     message = kept.length
-      ? `kept the ${kept.length} largest of ${plural(sorted.length, 'changed row')} in batch ${batchIndex} for the report; largest: ${what}${noiseText}`
-      : `validation.sample_rows is 0, so none of the ${plural(sorted.length, 'changed row')} in batch ${batchIndex} is kept; largest: ${what}${noiseText}`;
+      ? `kept the ${kept.length} largest of ${plural(sorted.length, 'changed row')} in ${batch} for the report; largest: ${what}${noiseText}`
+      : `validation.sample_rows is 0, so none of the ${plural(sorted.length, 'changed row')} in ${batch} is kept; largest: ${what}${noiseText}`;
   }
   return { rows: kept, check: { ...base, message, ...(largest ? { measure: largest.measure } : {}) } };
 }
@@ -562,10 +635,12 @@ function topChanged(spec: ReconcileSpec, batchIndex: number, rows: ChangedRow[])
 export function reconcileBatch(spec: ReconcileSpec, evidence: BatchEvidence, cumulativeBefore: CumulativeTotals): BatchVerdict {
   const v = viewOf(evidence);
   const cumulative = addBatch(cumulativeBefore, evidence);
-  const where = `in batch ${v.batchIndex}`;
+  const where = `in ${v.batch}`;
+  const allowEmpty = spec.validation.allow_empty_partitions === true;
   const checks: Check[] = [
-    partitionsPresent(v),
-    rowCount(v, spec.validation.row_count_tolerance),
+    partitionsPresent(v, allowEmpty),
+    rowCount(v, spec.validation.row_count_tolerance, allowEmpty),
+    ...(allowEmpty ? [emptiedPartitions(v)] : []),
     uniqueKey(v),
     notNull(v, spec.validation.not_null ?? []),
   ];
@@ -584,7 +659,7 @@ export function reconcileBatch(spec: ReconcileSpec, evidence: BatchEvidence, cum
       where: `over the ${cumulative.partitions} partitions reconciled so far`,
       oldSum: cumulative.oldSums[m.column] ?? 0,
       newSum: cumulative.newSums[m.column] ?? 0,
-      problems: problems.length ? [`batch ${v.batchIndex}'s sums are unreadable (see measure-delta)`] : [],
+      problems: problems.length ? [`${v.batch}'s sums are unreadable (see measure-delta)`] : [],
     });
     checks.push(batch.check, cum.check);
     measures.push({
@@ -601,12 +676,14 @@ export function reconcileBatch(spec: ReconcileSpec, evidence: BatchEvidence, cum
   checks.push(boundary.check);
   cumulative.monthEdges = boundary.edges;
 
-  const top = topChanged(spec, v.batchIndex, evidence.topChangedRows);
+  const top = topChanged(spec, v.batch, evidence.topChangedRows);
   checks.push(top.check);
 
+  const passed = checks.every((c) => c.passed || c.severity === 'warn');
   return {
     batchIndex: v.batchIndex,
-    passed: checks.every((c) => c.passed || c.severity === 'warn'),
+    passed,
+    acceptable: !passed && checks.every(isAcceptable),
     checks,
     cumulative,
     measures,
@@ -620,11 +697,11 @@ export function summarizeVerdict(v: BatchVerdict): string {
   const failed = v.checks.filter((c) => !c.passed && c.severity === 'fail');
   if (failed.length) {
     const more = failed.length > 1 ? ` (+${failed.length - 1} more failed: ${failed.slice(1).map((c) => c.name).join(', ')})` : '';
-    return `batch ${v.batchIndex} FAILED: ${failed[0]!.message}${more}`;
+    return `${batchName(v.batchIndex)} FAILED: ${failed[0]!.message}${more}`;
   }
   const measures = v.measures.map((m) => `${m.column} ${m.deltaPct === null ? 'n/a (production 0)' : pct(m.deltaPct)} (cum ${pct(m.cumulativeDeltaPct)})`);
   const rows = v.rows.old === v.rows.new ? `rows ${v.rows.old}=${v.rows.new}` : `rows ${v.rows.old}→${v.rows.new}`;
   const warnings = v.checks.filter((c) => !c.passed);
   const warned = warnings.length ? `; ${plural(warnings.length, 'warning')}: ${warnings.map((c) => c.name).join(', ')}` : '';
-  return `batch ${v.batchIndex} passed: ${[...measures, rows].join(', ')}${warned}`;
+  return `${batchName(v.batchIndex)} passed: ${[...measures, rows].join(', ')}${warned}`;
 }

@@ -5,7 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   addBatch,
+  batchName,
   emptyCumulative,
+  isAcceptable,
+  judgeDelta,
   reconcileBatch,
   summarizeVerdict,
   type BatchEvidence,
@@ -37,6 +40,8 @@ function specWith(edit?: (s: Raw) => void): ReconcileSpec {
 }
 
 const SPEC = specWith();
+/** net_revenue with abs_tolerance 0: the expected range alone decides. */
+const STRICT_NET = specWith((s) => (s.validation.measures = { gross_revenue: { expected_delta: '0%' }, net_revenue: { expected_delta: '-1.5% to -0.8%', abs_tolerance: 0 } }));
 
 function labels(first: string, n: number, grain: Grain = 'day'): string[] {
   const o = partitionOrdinal(first, grain)!;
@@ -111,7 +116,7 @@ describe('a batch that reconciles', () => {
       'aggregate/month-boundary',
       'row-level/top-changed',
     ]);
-    expect(check(v, 'measure-delta', 'gross_revenue').message).toMatch(/gross_revenue unchanged in batch 3 .*within abs_tolerance 0\.005/);
+    expect(check(v, 'measure-delta', 'gross_revenue').message).toMatch(/gross_revenue unchanged in batch 4 .*within abs_tolerance 0\.005/);
   });
 
   it('reports each measure with batch and cumulative deltas in percent', () => {
@@ -127,7 +132,7 @@ describe('a batch that reconciles', () => {
   });
 
   it('summarizes in one line', () => {
-    expect(summarizeVerdict(v)).toBe('batch 3 passed: net_revenue -1.20% (cum -1.20%), gross_revenue 0.00% (cum 0.00%), rows 700=700');
+    expect(summarizeVerdict(v)).toBe('batch 4 passed: net_revenue -1.20% (cum -1.20%), gross_revenue 0.00% (cum 0.00%), rows 700=700');
   });
 
   it('is plain JSON', () => {
@@ -143,7 +148,7 @@ describe('structural: partitions present', () => {
     expect(c).toMatchObject({ kind: 'structural', passed: false, severity: 'fail', partition: '2025-06-11' });
     expect(c.message).toContain('1 of 7 planned partitions are missing from the shadow: 2025-06-11 (production 100 rows, shadow 0)');
     expect(c.message).toMatch(/rerun/);
-    expect(summarizeVerdict(v)).toMatch(/^batch 4 FAILED: 1 of 7 planned partitions are missing/);
+    expect(summarizeVerdict(v)).toMatch(/^batch 5 FAILED: 1 of 7 planned partitions are missing/);
   });
 
   it('fails when a planned partition was not compared at all', () => {
@@ -166,11 +171,11 @@ describe('structural: partitions present', () => {
     e.partitions.push(comparison('2025-06-16'));
     const c = check(reconcileBatch(SPEC, e, emptyCumulative()), 'partitions-present');
     expect(c.passed).toBe(false);
-    expect(c.message).toContain("outside batch 4's plan: 2025-06-16");
+    expect(c.message).toContain("outside batch 5's plan: 2025-06-16");
 
     const none = reconcileBatch(SPEC, evidence(5, []), emptyCumulative());
     expect(none.passed).toBe(false);
-    expect(check(none, 'partitions-present').message).toContain('batch 5 has no planned partitions');
+    expect(check(none, 'partitions-present').message).toContain('batch 6 has no planned partitions');
   });
 });
 
@@ -249,7 +254,7 @@ describe('aggregate: measure delta, batch and cumulative', () => {
     expect(v.passed).toBe(false);
     expect(failedNames(v)).toEqual(['measure-delta']);
     expect(batch).toMatchObject({ kind: 'aggregate', passed: false, severity: 'fail', measure: 'net_revenue' });
-    expect(batch.message).toContain('net_revenue changed -2.00% in batch 10 (production 7000, shadow 6860, difference -140)');
+    expect(batch.message).toContain('net_revenue changed -2.00% in batch 11 (production 7000, shadow 6860, difference -140)');
     expect(batch.message).toContain('outside the expected -1.5% to -0.8% (validation.revenue_delta_expected; abs_tolerance 0.005)');
     expect(cum.passed).toBe(true);
     expect(v.measures[0]!.cumulativeDeltaPct).toBeCloseTo((100 * (69_160 + 6860 - 77_000)) / 77_000, 10);
@@ -268,7 +273,7 @@ describe('aggregate: measure delta, batch and cumulative', () => {
     const v = reconcileBatch(SPEC, evidence(10, WEEK, () => ({ newSums: { net_revenue: '988.00', gross_revenue: '1212.00' } })), emptyCumulative());
     const c = check(v, 'measure-delta', 'gross_revenue');
     expect(c.passed).toBe(false);
-    expect(c.message).toContain('gross_revenue changed +1.00% in batch 10');
+    expect(c.message).toContain('gross_revenue changed +1.00% in batch 11');
     expect(c.message).toContain('outside the expected 0% (validation.measures.gross_revenue.expected_delta');
   });
 
@@ -277,13 +282,15 @@ describe('aggregate: measure delta, batch and cumulative', () => {
     const v = reconcileBatch(SPEC, evidence(11, ['2025-06-09'], () => net('1.1', '1.0835')), emptyCumulative());
     expect(v.measures[0]!.deltaPct!).toBeLessThan(-1.5);
     expect(check(v, 'measure-delta', 'net_revenue').passed).toBe(true);
+    // Without abs_tolerance only the float slack keeps the bound inside.
+    expect(check(reconcileBatch(STRICT_NET, evidence(11, ['2025-06-09'], () => net('1.1', '1.0835')), emptyCumulative()), 'measure-delta', 'net_revenue').passed).toBe(true);
   });
 
   it('fails just outside a bound, printing enough digits to show it', () => {
-    const v = reconcileBatch(SPEC, evidence(11, ['2025-06-09'], () => net('1000', '992.001')), emptyCumulative());
+    const v = reconcileBatch(STRICT_NET, evidence(11, ['2025-06-09'], () => net('1000', '992.001')), emptyCumulative());
     const c = check(v, 'measure-delta', 'net_revenue');
     expect(c.passed).toBe(false);
-    expect(c.message).toContain('changed -0.7999% in batch 11');
+    expect(c.message).toContain('changed -0.7999% in batch 12');
   });
 
   it('treats a difference within abs_tolerance as unchanged whatever the percentage, and only then', () => {
@@ -292,7 +299,7 @@ describe('aggregate: measure delta, batch and cumulative', () => {
     const strict = specWith((s) => (s.validation.measures.gross_revenue.abs_tolerance = 0.001));
     const c = check(reconcileBatch(strict, evidence(12, ['2025-06-09'], tiny), emptyCumulative()), 'measure-delta', 'gross_revenue');
     expect(c.passed).toBe(false);
-    expect(c.message).toContain('gross_revenue changed +0.40% in batch 12 (production 1, shadow 1.004, difference +0.004)');
+    expect(c.message).toContain('gross_revenue changed +0.40% in batch 13 (production 1, shadow 1.004, difference +0.004)');
   });
 
   it('measures a negative production sum against its magnitude, so a fall stays negative', () => {
@@ -355,7 +362,7 @@ describe('aggregate: cumulative totals', () => {
     expect(verdicts.map((v) => v.measures[0]!.deltaPct)).toEqual([-1, -1.2, -1.2]);
     expect(verdicts[1]!.measures[0]!.cumulativeDeltaPct).toBeCloseTo((100 * (6930 + 13_832 - 21_000)) / 21_000, 12);
     expect(verdicts[2]!.measures[0]!.cumulativeDeltaPct).toBeCloseTo((100 * (24_220 - 24_500)) / 24_500, 12);
-    expect(summarizeVerdict(verdicts[2]!)).toMatch(/^batch 2 passed: net_revenue -1\.20% \(cum -1\.14%\)/);
+    expect(summarizeVerdict(verdicts[2]!)).toMatch(/^batch 3 passed: net_revenue -1\.20% \(cum -1\.14%\)/);
   });
 
   it('addBatch adds only planned partitions and leaves the totals it was given alone', () => {
@@ -383,7 +390,7 @@ describe('aggregate: month boundary', () => {
     expect(check(v, 'measure-delta', 'net_revenue').passed).toBe(true);
     expect(c).toMatchObject({ kind: 'aggregate', passed: false, severity: 'warn', measure: 'net_revenue', partition: '2025-02-01' });
     expect(c.message).toContain('net_revenue -0.50% on 2025-01-31 → -1.45% on 2025-02-01 (0.95 points, threshold 0.70)');
-    expect(summarizeVerdict(v)).toMatch(/^batch 8 passed: .*; 1 warning: month-boundary$/);
+    expect(summarizeVerdict(v)).toMatch(/^batch 9 passed: .*; 1 warning: month-boundary$/);
   });
 
   it('does not warn on a jump within the expected range width', () => {
@@ -459,7 +466,7 @@ describe('row level: top changed rows', () => {
     const c = check(v, 'top-changed');
     expect(v.topChangedRows.map((r) => r.delta)).toEqual([-12.25, 7.5, -3, 2, -1]);
     expect(c).toMatchObject({ kind: 'row-level', passed: true, severity: 'warn', measure: 'net_revenue' });
-    expect(c.message).toContain('kept the 5 largest of 7 changed rows in batch 2');
+    expect(c.message).toContain('kept the 5 largest of 7 changed rows in batch 3');
     expect(c.message).toContain('largest: net_revenue -12.25 at revenue_date=2025-06-09, merchant_id=3 (100 → 87.75)');
     expect(c.message).toContain('1 row within abs_tolerance left out as float noise');
     expect(v.passed).toBe(true);
@@ -483,8 +490,185 @@ describe('summarizeVerdict on failure', () => {
     );
     expect(failedNames(v)).toEqual(['row-count', 'unique-key', 'measure-delta', 'measure-delta-cumulative']);
     const line = summarizeVerdict(v);
-    expect(line).toMatch(/^batch 12 FAILED: row counts differ beyond row_count_tolerance 0 \(exact\) in 1 of 7 partitions of batch 12: 2025-06-13: production 100, shadow 99/);
+    expect(line).toMatch(/^batch 13 FAILED: row counts differ beyond row_count_tolerance 0 \(exact\) in 1 of 7 partitions of batch 13: 2025-06-13: production 100, shadow 99/);
     expect(line).toContain('(+3 more failed: unique-key, measure-delta, measure-delta-cumulative)');
     expect(line).not.toContain('\n');
+  });
+});
+
+describe('aggregate: expectations mean what they say', () => {
+  it('fails a measure that did not change when the spec expects it to move, saying the fix did not take effect', () => {
+    const v = reconcileBatch(SPEC, evidence(3, WEEK, () => net('1000.00', '1000.00')), emptyCumulative());
+    const c = check(v, 'measure-delta', 'net_revenue');
+    expect(v.passed).toBe(false);
+    expect(failedNames(v)).toEqual(['measure-delta', 'measure-delta-cumulative']);
+    expect(c.message).toContain(
+      'net_revenue did not change in batch 4 (production 7000, shadow 7000, difference 0), but validation.revenue_delta_expected expects -1.5% to -0.8%; the fix did not take effect — check the transform',
+    );
+    expect(check(v, 'measure-delta-cumulative', 'net_revenue').message).toContain('net_revenue did not change over the 7 partitions reconciled so far');
+    expect(summarizeVerdict(v)).toMatch(/^batch 4 FAILED: net_revenue did not change in batch 4/);
+  });
+
+  it('fails an unchanged measure even with float noise inside abs_tolerance, and a negative one too', () => {
+    const noise = reconcileBatch(SPEC, evidence(3, WEEK, () => net('1000.00', '1000.000001')), emptyCumulative());
+    expect(check(noise, 'measure-delta', 'net_revenue')).toMatchObject({ passed: false });
+    expect(check(noise, 'measure-delta', 'net_revenue').message).toContain('did not change in batch 4');
+    const negative = reconcileBatch(SPEC, evidence(3, ['2025-06-09'], () => net('-1000', '-1000')), emptyCumulative());
+    expect(check(negative, 'measure-delta', 'net_revenue').passed).toBe(false);
+  });
+
+  it('passes a change within the expected range', () => {
+    const v = reconcileBatch(SPEC, evidence(3, WEEK, () => net('1000', '990')), emptyCumulative());
+    const c = check(v, 'measure-delta', 'net_revenue');
+    expect(v.passed).toBe(true);
+    expect(c.message).toContain('net_revenue changed -1.00% in batch 4 (production 7000, shadow 6930, difference -70), within the expected -1.5% to -0.8%');
+  });
+
+  it('passes within abs_tolerance of either bound, and fails just beyond it', () => {
+    // 1000 at -0.8% is 992 and at -1.5% is 985; abs_tolerance is 0.005.
+    const at = (newSum: string) => check(reconcileBatch(SPEC, evidence(3, ['2025-06-09'], () => net('1000', newSum)), emptyCumulative()), 'measure-delta', 'net_revenue');
+    expect(at('992.004').passed).toBe(true);
+    expect(at('992.004').message).toContain('within abs_tolerance 0.005 of the expected -1.5% to -0.8%');
+    expect(at('984.996').passed).toBe(true);
+    expect(at('992.006').passed).toBe(false);
+    expect(at('984.994').passed).toBe(false);
+    expect(at('984.994').message).toContain('outside the expected -1.5% to -0.8%');
+  });
+
+  it('fails a change in the wrong direction', () => {
+    const c = check(reconcileBatch(SPEC, evidence(3, WEEK, () => net('1000', '1010')), emptyCumulative()), 'measure-delta', 'net_revenue');
+    expect(c.passed).toBe(false);
+    expect(c.message).toContain('net_revenue changed +1.00% in batch 4');
+    expect(c.message).toContain('outside the expected -1.5% to -0.8%');
+  });
+
+  it('judgeDelta: the difference must lie in [min% × |old| − tol, max% × |old| + tol]', () => {
+    const m = { expected_delta: { min: -1.5, max: -0.8 }, abs_tolerance: 0.5 };
+    expect(judgeDelta(m, 1000, 1000)).toEqual({ deltaPct: 0, withinTolerance: true, passed: false });
+    expect(judgeDelta(m, 1000, 992.5).passed).toBe(true);
+    expect(judgeDelta(m, 1000, 992.6).passed).toBe(false);
+    expect(judgeDelta(m, 1000, 984.5).passed).toBe(true);
+    expect(judgeDelta(m, 1000, 984.4).passed).toBe(false);
+    // With old 0 the interval is [-tol, +tol] whatever the range.
+    expect(judgeDelta(m, 0, 0)).toEqual({ deltaPct: null, withinTolerance: true, passed: true });
+    expect(judgeDelta(m, 0, -0.5).passed).toBe(true);
+    expect(judgeDelta(m, 0, 0.6).passed).toBe(false);
+    // A "0%" range passes a difference within abs_tolerance, and nothing beyond it.
+    const zero = { expected_delta: { min: 0, max: 0 }, abs_tolerance: 0.5 };
+    expect(judgeDelta(zero, 1e6, 1e6 + 0.5).passed).toBe(true);
+    expect(judgeDelta(zero, 1e6, 1e6 + 0.51).passed).toBe(false);
+  });
+});
+
+describe('acceptable: only aggregate failures may be accepted by a person', () => {
+  it('is false for a batch that passed', () => {
+    expect(reconcileBatch(SPEC, evidence(3, WEEK), emptyCumulative()).acceptable).toBe(false);
+  });
+
+  it('is true when only aggregate checks failed', () => {
+    const v = reconcileBatch(SPEC, evidence(3, WEEK, () => net('1000', '980')), emptyCumulative());
+    expect(v.passed).toBe(false);
+    expect(failedNames(v)).toEqual(['measure-delta', 'measure-delta-cumulative']);
+    expect(v.acceptable).toBe(true);
+  });
+
+  it.each([
+    ['partitions-present', (p: string) => (p === '2025-06-11' ? { newRows: 0, newDistinctKeys: 0, newSums: { net_revenue: null, gross_revenue: null } } : {})],
+    ['row-count', (p: string) => (p === '2025-06-11' ? { newRows: 99, newDistinctKeys: 99 } : {})],
+    ['unique-key', (p: string) => (p === '2025-06-11' ? { newDistinctKeys: 98 } : {})],
+    ['not-null', (p: string) => (p === '2025-06-11' ? { nullViolations: { ...Object.fromEntries(REQUIRED.map((c) => [c, 0])), merchant_id: 1 } } : {})],
+  ] as const)('is false when %s failed', (name, edit) => {
+    const v = reconcileBatch(SPEC, evidence(3, WEEK, edit), emptyCumulative());
+    expect(failedNames(v)).toContain(name);
+    expect(v.acceptable).toBe(false);
+  });
+
+  it('is false when a structural check failed alongside aggregate ones', () => {
+    const v = reconcileBatch(SPEC, evidence(3, WEEK, (p) => (p === '2025-06-13' ? { newRows: 99, newDistinctKeys: 99, ...net('1000', '900') } : {})), emptyCumulative());
+    expect(failedNames(v)).toEqual(['row-count', 'measure-delta', 'measure-delta-cumulative']);
+    expect(v.acceptable).toBe(false);
+  });
+
+  it('isAcceptable: passed checks and warnings never block; a failed check blocks unless aggregate', () => {
+    const c = (kind: Check['kind'], passed: boolean, severity: Check['severity']): Check => ({ kind, name: 'x', passed, severity, message: '' });
+    expect(isAcceptable(c('structural', true, 'fail'))).toBe(true);
+    expect(isAcceptable(c('structural', false, 'warn'))).toBe(true);
+    expect(isAcceptable(c('aggregate', false, 'fail'))).toBe(true);
+    expect(isAcceptable(c('structural', false, 'fail'))).toBe(false);
+    expect(isAcceptable(c('row-level', false, 'fail'))).toBe(false);
+  });
+});
+
+describe('structural: validation.allow_empty_partitions', () => {
+  /** The fix removes test users: 2025-06-11 held only their rows, with no revenue. */
+  const emptiedBy = (p: string) =>
+    p === '2025-06-11'
+      ? { newRows: 0, newDistinctKeys: 0, oldSums: { net_revenue: '0', gross_revenue: '0' }, newSums: { net_revenue: null, gross_revenue: null } }
+      : {};
+  const ALLOW = specWith((s) => (s.validation.allow_empty_partitions = true));
+
+  it('when false (the default), fails an emptied partition and says how a legitimate fix can allow it', () => {
+    expect(SPEC.validation.allow_empty_partitions).toBe(false);
+    const v = reconcileBatch(SPEC, evidence(3, WEEK, emptiedBy), emptyCumulative());
+    expect(failedNames(v)).toEqual(['partitions-present', 'row-count']);
+    expect(v.acceptable).toBe(false);
+    for (const name of ['partitions-present', 'row-count']) {
+      expect(check(v, name).message).toContain('set validation.allow_empty_partitions: true in a new run');
+    }
+    expect(v.checks.some((c) => c.name === 'emptied-partitions')).toBe(false);
+  });
+
+  it('does not offer the hint when a partition is missing for another reason', () => {
+    const e = evidence(3, WEEK);
+    e.partitions = e.partitions.filter((c) => c.partition !== '2025-06-15');
+    expect(check(reconcileBatch(SPEC, e, emptyCumulative()), 'partitions-present').message).not.toContain('allow_empty_partitions');
+  });
+
+  it('when true, passes an emptied partition and lists it in a warning for the approver', () => {
+    const v = reconcileBatch(ALLOW, evidence(3, WEEK, emptiedBy), emptyCumulative());
+    expect(v.passed).toBe(true);
+    expect(v.checks.map((c) => c.name).slice(0, 4)).toEqual(['partitions-present', 'row-count', 'emptied-partitions', 'unique-key']);
+    expect(check(v, 'partitions-present')).toMatchObject({ passed: true });
+    expect(check(v, 'partitions-present').message).toContain('1 emptied by the fix');
+    expect(check(v, 'row-count').passed).toBe(true);
+    expect(check(v, 'row-count').message).toContain('in the 6 compared partitions of batch 4 that the fix did not empty (1 emptied');
+    const w = check(v, 'emptied-partitions');
+    expect(w).toMatchObject({ kind: 'structural', severity: 'warn', passed: false, partition: '2025-06-11' });
+    expect(w.message).toContain('1 of 7 planned partitions of batch 4 hold no rows in the shadow: 2025-06-11 (production 100 rows, shadow 0)');
+    expect(summarizeVerdict(v)).toMatch(/^batch 4 passed: .*; 1 warning: emptied-partitions$/);
+  });
+
+  it('when true, still fails a partition that was not compared or that lost only some rows', () => {
+    const e = evidence(3, WEEK, emptiedBy);
+    e.partitions = e.partitions.filter((c) => c.partition !== '2025-06-15');
+    expect(failedNames(reconcileBatch(ALLOW, e, emptyCumulative()))).toEqual(['partitions-present']);
+    const partial = reconcileBatch(ALLOW, evidence(3, WEEK, (p) => (p === '2025-06-12' ? { newRows: 1, newDistinctKeys: 1 } : {})), emptyCumulative());
+    expect(failedNames(partial)).toEqual(['row-count']);
+  });
+
+  it('when true and nothing was emptied, the warning check passes', () => {
+    const c = check(reconcileBatch(ALLOW, evidence(3, WEEK), emptyCumulative()), 'emptied-partitions');
+    expect(c).toMatchObject({ passed: true, severity: 'warn' });
+    expect(c.message).toContain('no planned partition of batch 4 was emptied');
+  });
+});
+
+describe('batch numbers in messages count from 1', () => {
+  it('batchName', () => {
+    expect(batchName(0)).toBe('batch 1');
+    expect(batchName(78)).toBe('batch 79');
+  });
+
+  it('every message of the first batch says batch 1, while batchIndex stays 0', () => {
+    const rows: ChangedRow[] = [{ key: { merchant_id: 1 }, measure: 'net_revenue', oldValue: 10, newValue: 9, delta: -1 }];
+    const failing = evidence(0, labels('2024-12-01', 7), (p) => (p === '2024-12-03' ? { newRows: 99, newDistinctKeys: 98, ...net('1000', '1000') } : {}), rows);
+    failing.partitions.push(comparison('2025-06-16'));
+    for (const v of [reconcileBatch(SPEC, failing, emptyCumulative()), reconcileBatch(SPEC, evidence(0, labels('2024-12-01', 7), () => ({}), rows), emptyCumulative())]) {
+      expect(v.batchIndex).toBe(0);
+      const texts = [...v.checks.map((c) => c.message), summarizeVerdict(v)];
+      const numbers = texts.flatMap((t) => [...t.matchAll(/batch (\d+)/g)].map((m) => m[1]));
+      expect(numbers.length).toBeGreaterThan(3);
+      expect(new Set(numbers)).toEqual(new Set(['1']));
+    }
   });
 });

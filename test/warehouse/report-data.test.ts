@@ -246,7 +246,7 @@ describe('gatherReportData: the state as the control schema shows it', () => {
       data = await read();
       expect(data).toMatchObject({ state: 'halted', stateSince: '2026-06-01T10:03:00.000Z' });
       expect(data.batches).toMatchObject({ checkpointed: 3, passed: 2, failed: 1, accepted: 0 });
-      expect(data.batches.items[2]!.failures[0]).toMatch(/net_revenue changed -5\.00% in batch 2/);
+      expect(data.batches.items[2]!.failures[0]).toMatch(/net_revenue changed -5\.00% in batch 3/);
       // Totals and series cover the passing batches only: 14 days.
       expect(data.coverage.partitions).toBe(14);
       expect(data.series[0]!.points).toHaveLength(14);
