@@ -3,16 +3,20 @@
  * signal handlers record the message, update validators reject with it. Payloads arrive as
  * `unknown` (the Temporal UI's JSON form sends whatever was typed), so shapes are checked by hand
  * here rather than with zod, which must not run in the workflow sandbox. Every message names the
- * field and shows the JSON to send.
+ * field and shows the JSON to send. Every payload field is bounded (PAYLOAD_LIMITS), and a message
+ * quotes a received value only as an excerpt, so a refusal stays small in history and status.
  */
+import { excerpt, PAYLOAD_LIMITS, SPEC_LIMITS } from '../contracts/limits';
 import type { BackfillState } from '../contracts/status';
 
 export interface ApprovalRules {
   approvers: readonly string[];
-  /** Whether the owner (and whoever started the run) may approve it. */
+  /** Whether the owner (and whoever started the run) may approve it, or accept a failed batch. */
   allowOwner: boolean;
   owner: string;
   startedBy: string;
+  /** rollback.operators: who may roll back besides the approvers and the owner (on-call, data platform). */
+  operators: readonly string[];
 }
 
 /** How names are compared: trimmed, case-insensitive. */
@@ -27,23 +31,88 @@ const isText = (v: unknown): v is string => typeof v === 'string' && v.trim() !=
 const isOptionalText = (v: unknown): boolean => v === undefined || v === null || typeof v === 'string';
 const sameName = (a: string, b: string): boolean => normalizeName(a) === normalizeName(b);
 const quoted = (names: readonly string[]): string => names.map((n) => `"${n}"`).join(', ');
+/** Names listed once each, compared with normalizeName, blanks left out. */
+const distinct = (names: readonly string[]): string[] =>
+  names.filter((n, i) => n.trim() !== '' && names.findIndex((m) => sameName(m, n)) === i);
 
-/** A received value for a message; never throws (a payload built in code may not be JSON). */
+/** A received value for a message, as an excerpt; never throws (a payload built in code may not be JSON). */
 function show(v: unknown): string {
   if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  let text: string;
   try {
-    return JSON.stringify(v) ?? String(v);
+    text = JSON.stringify(v) ?? String(v);
   } catch {
-    return String(v);
+    text = String(v);
   }
+  return excerpt(text);
 }
 
-/** Checks common to every request: an object with a non-blank `by` and text-or-absent optional fields. */
+/** A received name for a message: trimmed, as an excerpt. */
+const named = (by: string): string => excerpt(by.trim());
+
+/** Fields and their bounds: who or what (names), and free text. */
+const BOUNDS: Record<string, number> = {
+  by: PAYLOAD_LIMITS.nameChars,
+  run_id: PAYLOAD_LIMITS.nameChars,
+  pipeline: PAYLOAD_LIMITS.nameChars,
+  comment: PAYLOAD_LIMITS.textChars,
+  reason: PAYLOAD_LIMITS.textChars,
+};
+
+/** An optional text field: absent, null or text within its bound. */
+function optionalFieldProblem(name: string, req: Payload, field: string, example: string): string | null {
+  const v = req[field];
+  if (!isOptionalText(v)) return `${name} "${field}" must be text, got ${show(v)}: send ${example}`;
+  return lengthProblem(name, field, v, example);
+}
+
+function lengthProblem(name: string, field: string, v: unknown, example: string): string | null {
+  const max = BOUNDS[field];
+  if (typeof v !== 'string' || max === undefined || v.length <= max) return null;
+  return `${name} "${field}" is ${v.length} characters, more than the ${max} allowed (got ${show(v)}): send ${example}`;
+}
+
+/** Checks common to every request: an object with a non-blank, bounded `by` and bounded text-or-absent optional fields. */
 function shapeProblem(name: string, req: unknown, example: string, textFields: readonly string[]): string | null {
   if (!isPayload(req)) return `${name} needs a JSON object: send ${example}`;
   if (!isText(req.by)) return `${name} needs "by" (who is asking): send ${example}`;
+  const by = lengthProblem(name, 'by', req.by, example);
+  if (by) return by;
   for (const field of textFields) {
-    if (!isOptionalText(req[field])) return `${name} "${field}" must be text, got ${show(req[field])}: send ${example}`;
+    const problem = optionalFieldProblem(name, req, field, example);
+    if (problem) return problem;
+  }
+  return null;
+}
+
+/**
+ * Who made a request, for audit entries and refusal lists: the payload's `by`, trimmed; an excerpt
+ * when it is longer than PAYLOAD_LIMITS.nameChars; 'unknown' when absent, blank or not text.
+ */
+export function actorOf(req: unknown): string {
+  const by = isPayload(req) ? req.by : undefined;
+  if (!isText(by)) return 'unknown';
+  const name = by.trim();
+  return name.length <= PAYLOAD_LIMITS.nameChars ? name : excerpt(name);
+}
+
+/**
+ * The four-eyes rule shared by approve, reject and resolve "accept": only a listed approver, and
+ * neither the owner nor whoever started the run unless allowOwner (a second pair of eyes on
+ * production data). `what` leads the refusal, `may` completes "… and may not …".
+ */
+function fourEyesProblem(what: string, may: string, by: string, rules: ApprovalRules): string | null {
+  if (!rules.approvers.some((a) => sameName(a, by))) {
+    const approvers = rules.approvers.length ? `approvers are ${quoted(rules.approvers)}` : 'the spec lists no approvers (approval.approvers)';
+    return `${what} refused: "${named(by)}" is not an approver; ${approvers}`;
+  }
+  if (!rules.allowOwner) {
+    const role = sameName(rules.owner, by) ? 'owns' : sameName(rules.startedBy, by) ? 'started' : null;
+    if (role) {
+      const others = rules.approvers.filter((a) => !sameName(a, rules.owner) && !sameName(a, rules.startedBy));
+      const ask = others.length ? `ask another approver (${quoted(others)})` : 'add another approver to approval.approvers';
+      return `${what} refused: "${named(by)}" ${role} this backfill and may not ${may}; ${ask}, or set approval.allow_owner: true in the spec`;
+    }
   }
   return null;
 }
@@ -85,29 +154,22 @@ export function decisionProblem(
   const example = `{"by": "${rules.approvers[0] ?? 'finance-controller'}", "comment": "${kind === 'approve' ? 'checked the report' : 'why'}"}`;
   const shape = shapeProblem(kind, req, example, ['comment']);
   if (shape) return shape;
-  const by = (req as Payload).by as string;
-  if (!rules.approvers.some((a) => sameName(a, by))) {
-    return `${kind} refused: "${by.trim()}" is not an approver; approvers are ${quoted(rules.approvers)}`;
-  }
-  if (!rules.allowOwner) {
-    const role = sameName(rules.owner, by) ? 'owns' : sameName(rules.startedBy, by) ? 'started' : null;
-    if (role) {
-      const others = rules.approvers.filter((a) => !sameName(a, rules.owner) && !sameName(a, rules.startedBy));
-      const ask = others.length ? `ask another approver (${quoted(others)})` : 'add another approver to approval.approvers';
-      return `${kind} refused: "${by.trim()}" ${role} this backfill and may not decide on it; ${ask}, or set approval.allow_owner: true in the spec`;
-    }
-  }
-  return null;
+  return fourEyesProblem(kind, 'decide on it', (req as Payload).by as string, rules);
 }
 
 const RESOLVE_ACTIONS = ['retry', 'abort', 'accept'] as const;
 
-/** Resolve a halt: retry the batch, abort the run, or accept the failed verdict (with a reason). */
-export function resolveProblem(req: unknown, state: BackfillState): string | null {
+/**
+ * Resolve a halt: retry the batch, abort the run, or accept the failed verdict (with a reason).
+ * Retry and abort are safe directions, open to anyone named; accept publishes what failed its
+ * checks, so it follows the four-eyes rule of approve.
+ */
+export function resolveProblem(req: unknown, state: BackfillState, rules: ApprovalRules): string | null {
   if (state !== 'halted') {
     return `cannot resolve: the backfill is ${state}; resolve applies only while it is halted on a failed batch`;
   }
-  const example = (action: string) => `{"action": "${action}", "by": "your-name", "reason": "why"}`;
+  const example = (action: string) =>
+    `{"action": "${action}", "by": "${action === 'accept' ? (rules.approvers[0] ?? 'an-approver') : 'your-name'}", "reason": "why"}`;
   if (!isPayload(req)) return `resolve needs a JSON object: send ${example('retry')}`;
   const action = req.action;
   if (typeof action !== 'string' || !(RESOLVE_ACTIONS as readonly string[]).includes(action)) {
@@ -115,6 +177,10 @@ export function resolveProblem(req: unknown, state: BackfillState): string | nul
   }
   const shape = shapeProblem('resolve', req, example(action), ['reason']);
   if (shape) return shape;
+  if (action === 'accept') {
+    const problem = fourEyesProblem('resolve "accept"', "accept this backfill's failed batch", req.by as string, rules);
+    if (problem) return `${problem} (retry and abort are open to anyone named)`;
+  }
   if (action !== 'retry' && !isText(req.reason)) {
     return `resolve with "${action}" needs "reason" (it goes into the audit log): send ${example(action)}`;
   }
@@ -122,14 +188,16 @@ export function resolveProblem(req: unknown, state: BackfillState): string | nul
 }
 
 /**
- * Roll back within the rollback window. Anyone named may: a rollback restores the trusted result,
- * the safe direction, and waiting for an approver would prolong a bad release.
+ * Roll back within the rollback window: an approver, the owner or a listed operator
+ * (rollback.operators, e.g. on-call). No four-eyes rule: a rollback restores the trusted result, the
+ * safe direction, and waiting for a second person would prolong a bad release.
  */
 export function rollbackProblem(
   req: unknown,
   state: BackfillState,
   window: { expiresAtMs: number | null; signedOff: boolean },
   nowMs: number,
+  rules: ApprovalRules,
 ): string | null {
   if (state !== 'published') {
     return `cannot roll back: the backfill is ${state}; rollback is possible only while published, within the rollback window`;
@@ -142,6 +210,11 @@ export function rollbackProblem(
   const example = '{"by": "your-name", "reason": "why"}';
   const shape = shapeProblem('rollback', req, example, ['reason']);
   if (shape) return shape;
+  const by = (req as Payload).by as string;
+  const allowed = distinct([...rules.approvers, rules.owner, ...rules.operators]);
+  if (!allowed.some((n) => sameName(n, by))) {
+    return `rollback refused: "${named(by)}" is not an approver, the owner or a rollback operator; ask one of ${quoted(allowed)} (rollback.operators lists who may roll back besides approvers and the owner)`;
+  }
   if (!isText((req as Payload).reason)) return `rollback needs "reason" (it goes into the audit log): send ${example}`;
   return null;
 }
@@ -155,10 +228,9 @@ export function signoffProblem(req: unknown, state: BackfillState, rules: Approv
   const shape = shapeProblem('signoff', req, example, ['comment']);
   if (shape) return shape;
   const by = (req as Payload).by as string;
-  const allowed = [...rules.approvers, rules.owner, rules.startedBy].filter((n) => n.trim() !== '');
+  const allowed = distinct([...rules.approvers, rules.owner, rules.startedBy]);
   if (!allowed.some((n) => sameName(n, by))) {
-    const unique = allowed.filter((n, i) => allowed.findIndex((m) => sameName(m, n)) === i);
-    return `signoff refused: "${by.trim()}" is not an approver, the owner or who started the run; ask one of ${quoted(unique)}`;
+    return `signoff refused: "${named(by)}" is not an approver, the owner or who started the run; ask one of ${quoted(allowed)}`;
   }
   return null;
 }
@@ -168,23 +240,54 @@ export function pauseProblem(req: unknown): string | null {
   const example = '{"by": "your-name", "reason": "why"}';
   if (!isPayload(req)) return `pause needs a JSON object: send ${example}`;
   if (!isText(req.reason)) return `pause needs "reason" (shown in status while paused): send ${example}`;
-  if (!isOptionalText(req.by)) return `pause "by" must be text, got ${show(req.by)}: send ${example}`;
+  for (const field of ['reason', 'by']) {
+    const problem = optionalFieldProblem('pause', req, field, example);
+    if (problem) return problem;
+  }
   return null;
 }
 
-const MAX_CONCURRENCY = 64;
+/** Resume takes an optional, bounded "by" and "reason"; no payload at all is fine. */
+export function resumeProblem(req: unknown): string | null {
+  const example = '{"by": "your-name", "reason": "why"}';
+  if (req === undefined || req === null) return null;
+  if (!isPayload(req)) return `resume needs a JSON object: send ${example}`;
+  for (const field of ['by', 'reason']) {
+    const problem = optionalFieldProblem('resume', req, field, example);
+    if (problem) return problem;
+  }
+  return null;
+}
 
-/** set_concurrency takes a whole number of partitions, 1..64 (execution.max_concurrency's range). */
+/**
+ * live_pipeline_started / live_pipeline_finished: optional, bounded "run_id" and "pipeline". A
+ * missing or blank run_id is the caller's "unnamed" run; no payload at all is such a run too, so a
+ * pipeline that signals without input still pauses the backfill.
+ */
+export function livePipelineProblem(req: unknown): string | null {
+  const example = '{"run_id": "nightly-2026-06-01", "pipeline": "revenue-daily"}';
+  if (req === undefined || req === null) return null;
+  if (!isPayload(req)) return `live_pipeline needs a JSON object: send ${example}`;
+  for (const field of ['run_id', 'pipeline']) {
+    const problem = optionalFieldProblem('live_pipeline', req, field, example);
+    if (problem) return problem;
+  }
+  return null;
+}
+
+/** set_concurrency takes a whole number of partitions, 1..SPEC_LIMITS.concurrency (execution.max_concurrency's range). */
 export function concurrencyProblem(req: unknown): string | null {
+  const max = SPEC_LIMITS.concurrency;
   const example = '{"concurrency": 4, "by": "your-name", "reason": "why"}';
   if (!isPayload(req)) return `set_concurrency needs a JSON object: send ${example}`;
   const c = req.concurrency;
-  if (typeof c !== 'number' || !Number.isInteger(c) || c < 1 || c > MAX_CONCURRENCY) {
+  if (typeof c !== 'number' || !Number.isInteger(c) || c < 1 || c > max) {
     const got = c === undefined ? 'it is missing' : `got ${show(c)}`;
-    return `set_concurrency needs "concurrency" as a whole number 1..${MAX_CONCURRENCY} (${got}): send ${example}`;
+    return `set_concurrency needs "concurrency" as a whole number 1..${max} (${got}): send ${example}`;
   }
   for (const field of ['by', 'reason']) {
-    if (!isOptionalText(req[field])) return `set_concurrency "${field}" must be text, got ${show(req[field])}: send ${example}`;
+    const problem = optionalFieldProblem('set_concurrency', req, field, example);
+    if (problem) return problem;
   }
   return null;
 }
