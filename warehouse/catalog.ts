@@ -1,18 +1,21 @@
 /** What the warehouse says about a table: its columns, and whether it exists. */
 import { parseTableName, type TableName } from './identifiers';
-import type { ColumnInfo, Driver, QueryOptions } from './warehouse';
+import type { ColumnInfo, Driver, QueryOptions, Session } from './warehouse';
 
-export async function describeTable(db: Driver, table: string | TableName, opts?: QueryOptions): Promise<ColumnInfo[]> {
+/** A driver, or a transaction's session with its driver's dialect. */
+type Db = Pick<Driver, 'dialect'> & Session;
+
+export async function describeTable(db: Db, table: string | TableName, opts?: QueryOptions): Promise<ColumnInfo[]> {
   const name = typeof table === 'string' ? parseTableName(table) : table;
   const rows = await db.query(db.dialect.describeTable(name), opts);
   return rows.map((r) => ({ name: String(r.name), type: String(r.type), nullable: Boolean(r.nullable) }));
 }
 
-export async function tableExists(db: Driver, table: TableName, opts?: QueryOptions): Promise<boolean> {
+export async function tableExists(db: Db, table: TableName, opts?: QueryOptions): Promise<boolean> {
   return (await describeTable(db, table, opts)).length > 0;
 }
 
 /** Column names of a table, in order: read once per batch, not once per partition. */
-export async function columnNames(db: Driver, table: string | TableName, opts?: QueryOptions): Promise<string[]> {
+export async function columnNames(db: Db, table: string | TableName, opts?: QueryOptions): Promise<string[]> {
   return (await describeTable(db, table, opts)).map((c) => c.name);
 }

@@ -29,6 +29,9 @@ const TABLES = {
     restore_point VARCHAR, rollback_expires_at TIMESTAMP, publish_mode VARCHAR NOT NULL, status VARCHAR NOT NULL`,
   leases: `target_table VARCHAR NOT NULL PRIMARY KEY, backfill_id VARCHAR NOT NULL, workflow_id VARCHAR,
     acquired_at TIMESTAMP NOT NULL`,
+  owned_tables: `canonical_name VARCHAR NOT NULL, backfill_id VARCHAR NOT NULL, table_name VARCHAR NOT NULL,
+    role VARCHAR NOT NULL, target_table VARCHAR NOT NULL, status VARCHAR NOT NULL, record_json VARCHAR,
+    claimed_at TIMESTAMP NOT NULL, created_at TIMESTAMP, dropped_at TIMESTAMP, PRIMARY KEY (canonical_name, backfill_id)`,
 } as const;
 
 export type ControlTable = keyof typeof TABLES;
@@ -56,6 +59,34 @@ export interface Checkpoint {
   startedAt: string | null;
   finishedAt: string;
 }
+
+/** What a backfill derives from its target: the tables it creates, and (view mode) the view it points. */
+export type OwnedRole = 'shadow' | 'snapshot' | 'view';
+
+/**
+ * A table this product created for a backfill. `claimed` is recorded before the CREATE (the name
+ * was free then), `created` after it with what identifies the table later; `dropped` after cleanup;
+ * `handed_over` when a later backfill of the same target took over a view.
+ */
+export interface OwnedTable {
+  /** database.schema.table in lower case: one spelling per table (warehouse/ownership.ts). */
+  canonicalName: string;
+  backfillId: string;
+  /** The name as the spec wrote it. */
+  tableName: string;
+  role: OwnedRole;
+  /** Canonical name of the backfill's target. */
+  targetTable: string;
+  status: 'claimed' | 'created' | 'dropped' | 'handed_over';
+  /** What identifies the table as the one created: its columns, and a restore point's fingerprint. */
+  record: Record<string, unknown> | null;
+  claimedAt: string;
+  createdAt: string | null;
+  droppedAt: string | null;
+}
+
+/** Claims that still hold a name. */
+export const ACTIVE_CLAIM: ReadonlyArray<OwnedTable['status']> = ['claimed', 'created'];
 
 export interface Lease {
   targetTable: string;
@@ -287,6 +318,69 @@ export class ControlStore {
     return row
       ? { targetTable: String(row.target_table), backfillId: String(row.backfill_id), workflowId: row.workflow_id === null ? null : String(row.workflow_id), acquiredAt: isoTimestamp(String(row.acquired_at), 'leases.acquired_at') }
       : null;
+  }
+
+  private ownedFromRow(r: Row): OwnedTable {
+    const at = (v: SqlValue | undefined, where: string) => (v === null || v === undefined ? null : isoTimestamp(String(v), where));
+    return {
+      canonicalName: String(r.canonical_name),
+      backfillId: String(r.backfill_id),
+      tableName: String(r.table_name),
+      role: String(r.role) as OwnedRole,
+      targetTable: String(r.target_table),
+      status: String(r.status) as OwnedTable['status'],
+      record: r.record_json === null ? null : (JSON.parse(String(r.record_json)) as Record<string, unknown>),
+      claimedAt: at(r.claimed_at, 'owned_tables.claimed_at')!,
+      createdAt: at(r.created_at, 'owned_tables.created_at'),
+      droppedAt: at(r.dropped_at, 'owned_tables.dropped_at'),
+    };
+  }
+
+  private ownedSelect(where: string): string {
+    return (
+      `SELECT canonical_name, backfill_id, table_name, role, target_table, status, record_json, ` +
+      `CAST(claimed_at AS VARCHAR) AS claimed_at, CAST(created_at AS VARCHAR) AS created_at, CAST(dropped_at AS VARCHAR) AS dropped_at ` +
+      `FROM ${this.ref('owned_tables')} WHERE ${where} ORDER BY claimed_at, backfill_id`
+    );
+  }
+
+  /** Every record of a canonical name, any backfill and status, oldest first. */
+  async ownersOf(canonicalName: string, db: Session = this.db, opts?: QueryOptions): Promise<OwnedTable[]> {
+    const rows = await db.query(this.stmt(this.ownedSelect('canonical_name = ?'), [canonicalName]), opts);
+    return rows.map((r) => this.ownedFromRow(r));
+  }
+
+  /** The tables a backfill has claimed or created, any status. */
+  async ownedBy(backfillId: string, db: Session = this.db, opts?: QueryOptions): Promise<OwnedTable[]> {
+    const rows = await db.query(this.stmt(this.ownedSelect('backfill_id = ?'), [backfillId]), opts);
+    return rows.map((r) => this.ownedFromRow(r));
+  }
+
+  /** Records a claim on a free name (the caller checked it is free inside `tx`). */
+  async claimTable(t: OwnedTable, tx: Session): Promise<void> {
+    await tx.execute(
+      this.stmt(
+        `INSERT INTO ${this.ref('owned_tables')} VALUES (?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP))`,
+        [t.canonicalName, t.backfillId, t.tableName, t.role, t.targetTable, t.status, t.record === null ? null : JSON.stringify(t.record),
+          isoTimestamp(t.claimedAt, 'claimedAt'), t.createdAt && isoTimestamp(t.createdAt, 'createdAt'), t.droppedAt && isoTimestamp(t.droppedAt, 'droppedAt')],
+      ),
+    );
+  }
+
+  /** Moves a backfill's record of a name to `status`, with the time and (when created) what identifies it. */
+  async setOwnedStatus(
+    canonicalName: string, backfillId: string, status: OwnedTable['status'], at: string,
+    record: Record<string, unknown> | null = null, db: Session = this.db, opts?: QueryOptions,
+  ): Promise<void> {
+    const column = status === 'created' ? 'created_at' : status === 'claimed' ? 'claimed_at' : 'dropped_at';
+    const setRecord = record === null ? '' : ', record_json = ?';
+    await db.execute(
+      this.stmt(
+        `UPDATE ${this.ref('owned_tables')} SET status = ?, ${column} = CAST(? AS TIMESTAMP)${setRecord} WHERE canonical_name = ? AND backfill_id = ?`,
+        [status, isoTimestamp(at, 'at'), ...(record === null ? [] : [JSON.stringify(record)]), canonicalName, backfillId],
+      ),
+      opts,
+    );
   }
 
   /** Releases the lease if `backfillId` holds it; idempotent. */

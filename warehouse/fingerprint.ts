@@ -45,3 +45,53 @@ export function fingerprintDifferences(a: Fingerprint, b: Fingerprint): string[]
   if (a.rowHash !== b.rowHash) diffs.push('row hash');
   return diffs;
 }
+
+/** Column types whose sums depend on summation order (IEEE floats), as either engine names them. */
+const FLOAT_TYPE = /^(double|double precision|float|float4|float8|real)$/i;
+
+export function isFloatType(type: string): boolean {
+  return FLOAT_TYPE.test(type.trim());
+}
+
+/** Relative difference below which two float sums are the same sum in another order. */
+export const FLOAT_RELATIVE = 1e-9;
+
+export interface FingerprintComparison {
+  /** Differences in what is deterministic: rows, keys, row hash, exact sums, floats beyond tolerance. */
+  differences: string[];
+  /** Float measures whose sums differ only within tolerance (summation order), one line each. */
+  floatNoise: string[];
+}
+
+/**
+ * Compares two fingerprints exactly, except the sums of `floatMeasures`: the sum of a DOUBLE
+ * depends on the order rows are added in, so those may differ by `tolerance(measure)` or by a
+ * relative FLOAT_RELATIVE, whichever is larger, and are then reported as noise, not a difference.
+ */
+export function compareFingerprints(
+  a: Fingerprint,
+  b: Fingerprint,
+  floatMeasures: ReadonlySet<string> = new Set(),
+  tolerance: (measure: string) => number = () => 0,
+): FingerprintComparison {
+  const differences: string[] = [];
+  const floatNoise: string[] = [];
+  if (a.rows !== b.rows) differences.push(`row count ${a.rows} vs ${b.rows}`);
+  if (a.distinctKeys !== b.distinctKeys) differences.push(`distinct keys ${a.distinctKeys} vs ${b.distinctKeys}`);
+  for (const m of new Set([...Object.keys(a.sums), ...Object.keys(b.sums)])) {
+    const x = a.sums[m] ?? null;
+    const y = b.sums[m] ?? null;
+    if (x === y) continue;
+    if (floatMeasures.has(m) && x !== null && y !== null) {
+      const [p, q] = [Number(x), Number(y)];
+      const allowed = Math.max(tolerance(m), FLOAT_RELATIVE * Math.max(Math.abs(p), Math.abs(q)));
+      if (Number.isFinite(p) && Number.isFinite(q) && Math.abs(p - q) <= allowed) {
+        floatNoise.push(`sum(${m}) ${x} vs ${y}`);
+        continue;
+      }
+    }
+    differences.push(`sum(${m}) ${x} vs ${y}`);
+  }
+  if (a.rowHash !== b.rowHash) differences.push('row hash');
+  return { differences, floatNoise };
+}

@@ -6,13 +6,14 @@
  */
 import { BackfillError, BackfillFailure } from '../contracts/errors';
 import type { ReleaseRecord } from '../contracts/status';
-import { partitionAtOrdinal, rangeOrdinals, type Partition } from '../domain/partitions';
+import type { Partition } from '../domain/partitions';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { columnNames } from './catalog';
-import { ControlStore, isoTimestamp } from './control-store';
+import { ControlStore, isoTimestamp, type AuditEntry } from './control-store';
 import { formatTableName, parseTableName, type TableName } from './identifiers';
 import { fingerprint, fingerprintDifferences } from './fingerprint';
-import { fingerprintSpec, tablesOf } from './shadow';
+import { canonicalOf, currentDatabase, identityProblem, inTx, recordDropped, requireOwned, type Db } from './ownership';
+import { fingerprintSpec, publishedRange, tablesOf } from './shadow';
 import type { Dialect, Driver, PartitionGrain, QueryOptions, Session } from './warehouse';
 
 export interface PublishRequest {
@@ -22,6 +23,8 @@ export interface PublishRequest {
   publishedAt: string;
   /** ISO instant. */
   rollbackExpiresAt: string;
+  /** Extra detail for the `published` audit entry, written in the publish transaction. */
+  auditDetail?: Record<string, unknown>;
 }
 
 export interface PublishResult {
@@ -38,6 +41,8 @@ export interface RollbackRequest {
   by: string;
   reason: string;
   at: string;
+  /** Extra detail for the `rolled_back` audit entry, written in the rollback transaction. */
+  auditDetail?: Record<string, unknown>;
 }
 
 export interface RollbackResult {
@@ -47,15 +52,7 @@ export interface RollbackResult {
   alreadyRolledBack: boolean;
 }
 
-/** The spec's inclusive source_range as the half-open [start, end) a publish replaces. */
-export function publishedRange(range: { start: string; end: string; grain: string }): Partition {
-  const grain = range.grain as PartitionGrain;
-  const r = rangeOrdinals(range.start, range.end, grain);
-  if (!r || r.last < r.first) {
-    throw new BackfillFailure(BackfillError.InvalidSpec, `source_range: ${range.start} .. ${range.end} is not a valid ${range.grain} range.`);
-  }
-  return { start: partitionAtOrdinal(r.first, grain).start, end: partitionAtOrdinal(r.last, grain).end };
-}
+export { publishedRange };
 
 /** SQL over one table's slice of the range; every statement binds [start, end) as $1, $2. */
 class RangeSql {
@@ -155,8 +152,76 @@ async function guardPublish(db: Driver, spec: BackfillSpec, opts?: QueryOptions)
       { table: spec.rollback.snapshot },
     );
   }
+  // Publish serves only tables this backfill created, still as it recorded them.
+  const owned: Array<['shadow' | 'snapshot', TableName, string]> = [['shadow', t.shadow, 'target.shadow_table']];
+  if (mode !== 'view') owned.push(['snapshot', t.snapshot, 'rollback.snapshot']);
+  for (const [role, table, field] of owned) {
+    const record = await requireOwned(db, spec, role, opts);
+    const problem = record.status === 'created' ? await identityProblem(db, spec, table, record.record, opts) : `it was claimed but never recorded as created`;
+    if (problem) {
+      throw new BackfillFailure(
+        BackfillError.NotAllowed,
+        `${field}: ${formatTableName(table)} is not the ${role} backfill ${spec.backfill_id} created: ${problem}. ` +
+          `${role === 'snapshot' ? 'A publish from here could not be rolled back to the pre-publish result. ' : ''}Production was not touched; ` +
+          `start the backfill under a new backfill_id after checking who changed this table.`,
+        { field, table: formatTableName(table) },
+      );
+    }
+  }
+  if (mode === 'view') await requireOwned(db, spec, 'view', opts);
   return target;
 }
+
+/**
+ * Publish re-checks the shadow's range itself, inside its transaction, whatever the checkpoints say:
+ * unique keys, no NULL in validation.not_null, and every partition that has rows in production
+ * has rows in the shadow (unless validation.allow_empty_partitions). A failure here would lose or
+ * duplicate production rows, so no operator decision can wave it through.
+ */
+async function structuralProblems(tx: Db, spec: BackfillSpec, range: Partition): Promise<string[]> {
+  const t = tablesOf(spec);
+  const d = tx.dialect;
+  const grain = spec.source_range.grain;
+  const uniqueKey = spec.target.unique_key ?? [spec.target.partition_key];
+  const notNull = spec.validation.not_null ?? [];
+  const stats = await tx.query(d.partitionStats({
+    table: t.shadow, partitionKey: spec.target.partition_key, grain, from: range.start, to: range.end, uniqueKey, measures: [], notNull,
+  }));
+  const production = await tx.query(d.rowsPerPartition(t.target, spec.target.partition_key, grain, range.start, range.end));
+  const inShadow = new Map(stats.map((r) => [String(r.partition_start), r]));
+  const problems: string[] = [];
+  const duplicated = stats.filter((r) => Number(r.row_count) !== Number(r.distinct_keys));
+  if (duplicated.length) {
+    const extra = duplicated.reduce((a, r) => a + Number(r.row_count) - Number(r.distinct_keys), 0);
+    problems.push(`${extra} rows repeat a key (${uniqueKey.join(', ')}) in ${duplicated.length} partitions, first ${String(duplicated[0]!.partition_start)}`);
+  }
+  for (const [i, column] of notNull.entries()) {
+    const withNulls = stats.filter((r) => Number(r[`nulls_${i}`] ?? 0) > 0);
+    if (withNulls.length) problems.push(`${column} is NULL in ${withNulls.length} partitions, first ${String(withNulls[0]!.partition_start)}`);
+  }
+  if (!spec.validation.allow_empty_partitions) {
+    const missing = production.filter((r) => Number(r.row_count) > 0 && Number(inShadow.get(String(r.partition_start))?.row_count ?? 0) === 0);
+    if (missing.length) {
+      problems.push(`${missing.length} partitions have rows in production and none in the shadow, first ${String(missing[0]!.partition_start)}`);
+    }
+  }
+  return problems;
+}
+
+async function refuseUnsound(tx: Db, spec: BackfillSpec, range: Partition): Promise<void> {
+  const problems = await structuralProblems(tx, spec, range);
+  if (problems.length === 0) return;
+  throw new BackfillFailure(
+    BackfillError.IncompleteShadow,
+    `publish refused: the shadow ${spec.target.shadow_table} over ${range.start}..${range.end} would lose or duplicate production rows: ${problems.join('; ')}. ` +
+      `Production was not touched. Rerun the affected batches (a fix that legitimately empties partitions sets validation.allow_empty_partitions: true in a new run).`,
+    { problems },
+  );
+}
+
+const auditEntry = (spec: BackfillSpec, actor: string, action: string, at: string, detail: Record<string, unknown>): AuditEntry => ({
+  backfillId: spec.backfill_id, at, actor, action, detail,
+});
 
 /**
  * A swap must leave both names in place. An engine whose swap is renames cannot move a table across
@@ -235,11 +300,12 @@ export async function publish(db: Driver, spec: BackfillSpec, req: PublishReques
     status: 'published',
   };
 
-  if (mode !== 'range' && !db.dialect.transactionalDdl) return publishWithAutocommitDdl(db, spec, release, sql, view, opts);
+  if (mode !== 'range' && !db.dialect.transactionalDdl) return publishWithAutocommitDdl(db, spec, release, sql, view, req, opts);
 
   return db.transaction(async (tx) => {
     const existing = await store.release(req.releaseId, tx);
     if (existing) return existingPublish(existing, spec);
+    await refuseUnsound(inTx(db, tx), spec, range);
     let rowsDeleted: number;
     let rowsInserted: number;
     if (mode === 'range') {
@@ -256,6 +322,10 @@ export async function publish(db: Driver, spec: BackfillSpec, req: PublishReques
       }
     }
     await store.recordRelease(release, tx);
+    // The decision is in the audit log exactly when production changed: same transaction.
+    await store.audit(auditEntry(spec, req.approvedBy, 'published', release.publishedAt, {
+      ...req.auditDetail, releaseId: release.releaseId, rowsDeleted, rowsInserted,
+    }), tx);
     return { release, rowsDeleted, rowsInserted, alreadyPublished: false };
   }, opts);
 }
@@ -268,7 +338,7 @@ export async function publish(db: Driver, spec: BackfillSpec, req: PublishReques
  * is repeated only while the target's range still equals the restore point's, i.e. it did not happen.
  */
 async function publishWithAutocommitDdl(
-  db: Driver, spec: BackfillSpec, release: ReleaseRecord, sql: RangeSql, view: TableName | null, opts: QueryOptions,
+  db: Driver, spec: BackfillSpec, release: ReleaseRecord, sql: RangeSql, view: TableName | null, req: PublishRequest, opts: QueryOptions,
 ): Promise<PublishResult> {
   const store = new ControlStore(db);
   const t = tablesOf(spec);
@@ -276,6 +346,7 @@ async function publishWithAutocommitDdl(
     const existing = await store.release(release.releaseId, tx);
     if (existing && existing.status !== 'publishing') return existingPublish(existing, spec);
     if (existing) return null;
+    await refuseUnsound(inTx(db, tx), spec, publishedRange(spec.source_range));
     await sql.replaceOutside(tx, t.shadow, t.target);
     const rowsDeleted = await sql.count(tx, t.target);
     const rowsInserted = await sql.count(tx, t.shadow);
@@ -290,7 +361,12 @@ async function publishWithAutocommitDdl(
   }
   const recorded = await db.transaction(async (tx) => {
     const existing = (await store.release(release.releaseId, tx))!;
-    if (existing.status === 'publishing') await store.setReleaseStatus(release.releaseId, 'published', tx);
+    if (existing.status === 'publishing') {
+      await store.setReleaseStatus(release.releaseId, 'published', tx);
+      await store.audit(auditEntry(spec, req.approvedBy, 'published', release.publishedAt, {
+        ...req.auditDetail, releaseId: release.releaseId, rowsDeleted: counts?.rowsDeleted ?? null, rowsInserted: counts?.rowsInserted ?? null,
+      }), tx);
+    }
     return { ...existing, status: 'published' as const };
   }, opts);
   return { release: recorded, rowsDeleted: counts?.rowsDeleted ?? 0, rowsInserted: counts?.rowsInserted ?? 0, alreadyPublished: counts === null };
@@ -376,11 +452,41 @@ export async function rollbackRelease(db: Driver, spec: BackfillSpec, req: Rollb
       if (!ddlApart) await tx.execute(db.dialect.createOrReplaceView(dataset, target));
       rowsRestored = await sql.count(tx, target);
     } else {
+      await verifyRestorePoint(inTx(db, tx), spec, release, restorePoint);
       rowsRestored = (await sql.replaceRange(tx, target, restorePoint)).inserted;
     }
     await store.setReleaseStatus(release.releaseId, 'rolled_back', tx);
+    await store.audit(auditEntry(spec, req.by, 'rolled_back', isoTimestamp(req.at, 'at'), {
+      ...req.auditDetail, releaseId: release.releaseId, reason: req.reason, rowsRestored,
+    }), tx);
     return { release: { ...release, status: 'rolled_back' as const }, rowsRestored, alreadyRolledBack: false };
   }, opts);
+}
+
+/**
+ * A rollback restores only from the restore point this backfill took: recorded as its snapshot, the
+ * table the release names, and still holding over the range exactly the rows fingerprinted when it
+ * was taken. Anything else would "restore" someone else's data, so it is refused, nothing written.
+ */
+async function verifyRestorePoint(tx: Db, spec: BackfillSpec, release: ReleaseRecord, restorePoint: TableName): Promise<void> {
+  const record = await requireOwned(tx, spec, 'snapshot');
+  const database = await currentDatabase(tx);
+  let problem: string | null = null;
+  if (canonicalOf(restorePoint, database) !== record.canonicalName) {
+    problem = `release ${release.releaseId} names ${release.restorePoint}, but the restore point backfill ${spec.backfill_id} took is ${record.tableName}`;
+  } else if (record.status !== 'created') {
+    problem = 'it was claimed but never recorded as taken';
+  } else {
+    problem = await identityProblem(tx, spec, restorePoint, record.record);
+  }
+  if (problem) {
+    throw new BackfillFailure(
+      BackfillError.NotAllowed,
+      `rollback refused: the restore point ${release.restorePoint} is not the one backfill ${spec.backfill_id} took before publishing (${problem}); ` +
+        `restoring from it would not bring back the pre-publish result. Nothing was written; restore ${release.dataset} from warehouse backups or Time Travel.`,
+      { releaseId: release.releaseId, table: release.restorePoint },
+    );
+  }
 }
 
 /** Closes a release's rollback window: 'published' → 'signed_off'. Idempotent. */
@@ -405,29 +511,56 @@ export async function signoffRelease(db: Driver, releaseId: string, opts: QueryO
   }, opts);
 }
 
+export interface CleanupResult {
+  /** Tables dropped now or by an earlier attempt (the same on every retry). */
+  dropped: string[];
+  /** Tables left in place, each with why (a view still serves it, or it no longer matches its record). */
+  kept: Array<{ table: string; why: string }>;
+}
+
 /**
- * Drops the backfill's own tables: the snapshot, and the shadow unless a view still serves it (view
- * mode, release not rolled back). Never the target or the view. Returns the tables that are gone
- * now, the same on every retry.
+ * Drops the backfill's own tables — only those recorded as created by this backfill and still as
+ * recorded (columns; the restore point's fingerprint): the snapshot, and the shadow unless a view
+ * still serves it (view mode, release not rolled back). Never the target or the view. A table that
+ * no longer matches its record is kept and reported. Idempotent.
  */
-export async function cleanupBackfillTables(db: Driver, spec: BackfillSpec, opts: QueryOptions = {}): Promise<{ dropped: string[] }> {
-  const t = tablesOf(spec);
-  const drop: Array<[string, TableName]> = [[spec.rollback.snapshot, t.snapshot]];
+export async function cleanupBackfillTables(db: Driver, spec: BackfillSpec, at: string, opts: QueryOptions = {}): Promise<CleanupResult> {
+  const store = new ControlStore(db);
+  await store.ensure(opts);
   let shadowServed = false;
   if (spec.publish.mode === 'view') {
-    const store = new ControlStore(db);
-    await store.ensure(opts);
     const release = await store.releaseOf(spec.backfill_id, opts);
     shadowServed = release !== null && release.status !== 'rolled_back';
   }
-  if (!shadowServed) drop.push([spec.target.shadow_table, t.shadow]);
-  // The spec keeps these names distinct; a hand-built spec must not get a production table dropped.
-  const kept = new Set([spec.target.table, spec.publish.view].filter(Boolean).map((n) => n!.toLowerCase()));
-  const dropped: string[] = [];
-  for (const [name, table] of drop) {
-    if (kept.has(name.toLowerCase())) continue;
-    await db.execute(db.dialect.dropTable(table), opts);
-    dropped.push(name);
+  // The restore point first, as the runbook takes it first; the view is never dropped.
+  const order = { snapshot: 0, shadow: 1, view: 2 } as const;
+  const records = (await store.ownedBy(spec.backfill_id, db, opts)).filter((r) => r.role !== 'view').sort((a, b) => order[a.role] - order[b.role]);
+  const database = await currentDatabase(db, opts);
+  const never = new Set([spec.target.table, spec.publish.view].filter(Boolean).map((n) => canonicalOf(parseTableName(n!), database)));
+  const result: CleanupResult = { dropped: [], kept: [] };
+  for (const record of records) {
+    const table = parseTableName(record.tableName, record.role);
+    if (record.status === 'dropped' || record.status === 'handed_over') {
+      if (record.status === 'dropped') result.dropped.push(record.tableName);
+      continue;
+    }
+    if (never.has(record.canonicalName)) {
+      result.kept.push({ table: record.tableName, why: 'it is the target or the view' });
+      continue;
+    }
+    if (record.role === 'shadow' && shadowServed) {
+      result.kept.push({ table: record.tableName, why: `${spec.publish.view} serves it` });
+      continue;
+    }
+    const exists = (await columnNames(db, table, opts)).length > 0;
+    const problem = !exists ? null : record.status === 'created' ? await identityProblem(db, spec, table, record.record, opts) : null;
+    if (problem) {
+      result.kept.push({ table: record.tableName, why: `it is no longer the ${record.role} this backfill created: ${problem}; drop it by hand after checking` });
+      continue;
+    }
+    if (exists) await db.execute(db.dialect.dropTable(table), opts);
+    await recordDropped(db, spec, record, at, opts);
+    result.dropped.push(record.tableName);
   }
-  return { dropped };
+  return result;
 }

@@ -4,12 +4,13 @@
  * activities run at least once.
  */
 import { BackfillError, BackfillFailure } from '../contracts/errors';
-import type { Partition } from '../domain/partitions';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { compileTransform } from '../domain/transform-sql';
-import { fingerprint, fingerprintDifferences, type Fingerprint } from './fingerprint';
-import { columnNames, tableExists } from './catalog';
-import { parseTableName, type TableName } from './identifiers';
+import { partitionAtOrdinal, rangeOrdinals, type Grain, type Partition } from '../domain/partitions';
+import { compareFingerprints, fingerprint, isFloatType, type Fingerprint } from './fingerprint';
+import { columnNames, describeTable, tableExists } from './catalog';
+import { formatTableName, parseTableName, type TableName } from './identifiers';
+import { identityProblem, recordCreated, requireOwned, restorePointRecord } from './ownership';
 import type { Driver, FingerprintSpec, QueryOptions } from './warehouse';
 
 /** Bounds wide enough to cover any partition, for "everything outside this partition". */
@@ -30,27 +31,71 @@ export function tablesOf(spec: BackfillSpec): ShadowTables {
   };
 }
 
-/** Creates `table` with `create` unless it exists; returns whether it was created now. */
-async function createOnce(db: Driver, table: TableName, create: string, opts?: QueryOptions): Promise<boolean> {
-  if (await tableExists(db, table, opts)) return false;
-  await db.execute(create, opts);
-  return true;
+/**
+ * Creates this backfill's `role` table with `create`, only under a claim recorded before (see
+ * warehouse/ownership.ts). A resumed run finds it created and checks it is still the table it
+ * created; a crash between the CREATE and its record leaves the claim with the table present, which
+ * is finished here. Returns whether the table was created now.
+ */
+async function createOwned(
+  db: Driver, spec: BackfillSpec, role: 'shadow' | 'snapshot', table: TableName, create: string, at: string, opts?: QueryOptions,
+): Promise<boolean> {
+  const record = await requireOwned(db, spec, role, opts);
+  const field = role === 'shadow' ? 'target.shadow_table' : 'rollback.snapshot';
+  if (record.status === 'created') {
+    const problem = await identityProblem(db, spec, table, record.record, opts);
+    if (problem) {
+      throw new BackfillFailure(
+        BackfillError.NotAllowed,
+        `${field}: ${formatTableName(table)} is not the ${role} backfill ${spec.backfill_id} created: ${problem}. Nothing was written; ` +
+          `start the backfill under a new backfill_id (it takes a new ${role}), after checking who changed this table.`,
+        { field, table: formatTableName(table) },
+      );
+    }
+    return false;
+  }
+  const created = !(await tableExists(db, table, opts));
+  if (created) await db.execute(create, opts);
+  const details = role === 'snapshot'
+    ? await restorePointRecord(db, spec, table, rangeOf(spec), opts)
+    : { columns: await columnNames(db, table, opts) };
+  await recordCreated(db, spec, record, { ...details }, at, opts);
+  return created;
 }
 
-/** The restore point: a copy of the trusted result, taken once and never overwritten. */
-export function createSnapshot(db: Driver, spec: BackfillSpec, opts?: QueryOptions): Promise<boolean> {
+/** An inclusive source_range as the half-open [start, end) that a publish replaces. */
+export function publishedRange(range: { start: string; end: string; grain: string }): Partition {
+  const grain = range.grain as Grain;
+  const r = rangeOrdinals(range.start, range.end, grain);
+  if (!r || r.last < r.first) {
+    throw new BackfillFailure(BackfillError.InvalidSpec, `source_range: ${range.start} .. ${range.end} is not a valid ${range.grain} range.`);
+  }
+  return { start: partitionAtOrdinal(r.first, grain).start, end: partitionAtOrdinal(r.last, grain).end };
+}
+
+/** The backfill's range as [from, to), for fingerprints. */
+export function rangeOf(spec: BackfillSpec): { from: string; to: string } {
+  const r = publishedRange(spec.source_range);
+  return { from: r.start, to: r.end };
+}
+
+/**
+ * The restore point: a copy of the trusted result, taken once and never overwritten. Its
+ * fingerprint over the range is recorded, so rollback can prove it restores from this copy.
+ */
+export function createSnapshot(db: Driver, spec: BackfillSpec, at: string, opts?: QueryOptions): Promise<boolean> {
   const t = tablesOf(spec);
-  return createOnce(db, t.snapshot, db.dialect.cloneTable(t.snapshot, t.target), opts);
+  return createOwned(db, spec, 'snapshot', t.snapshot, db.dialect.cloneTable(t.snapshot, t.target), at, opts);
 }
 
 /**
  * The shadow, where corrected history is built. Range publish copies only the range out of it, so it
  * starts empty; view and swap publish it as a whole table, so it starts as a full copy of the target.
  */
-export function createShadow(db: Driver, spec: BackfillSpec, opts?: QueryOptions): Promise<boolean> {
+export function createShadow(db: Driver, spec: BackfillSpec, at: string, opts?: QueryOptions): Promise<boolean> {
   const t = tablesOf(spec);
   const create = spec.publish.mode === 'range' ? db.dialect.createTableLike(t.shadow, t.target) : db.dialect.cloneTable(t.shadow, t.target);
-  return createOnce(db, t.shadow, create, opts);
+  return createOwned(db, spec, 'shadow', t.shadow, create, at, opts);
 }
 
 export function fingerprintSpec(spec: BackfillSpec, table: TableName, columns: readonly string[], from: string, to: string): FingerprintSpec {
@@ -118,17 +163,28 @@ export interface IdempotencyProof {
   first: Fingerprint;
   second: Fingerprint;
   rowsWritten: number;
+  /** Float sums that differed between the rewrites only by summation order (within tolerance). */
+  floatNoise: string[];
 }
 
 /**
- * Step 2 of the runbook: rewrite one partition into the shadow twice. Row count, distinct keys,
- * measure sums and row hash must match, and nothing outside the partition may change. A transform
- * using random() or the current time in a non-audit column fails here, before any batch runs.
+ * Step 2 of the runbook: rewrite one partition into the shadow twice. What is deterministic must
+ * match exactly — row count, distinct keys, exact sums, and a row hash of every non-float column —
+ * and nothing outside the partition may change. Float columns are compared by their sums within
+ * the measure's abs_tolerance: a DOUBLE sum depends on the order rows are added in, which is not
+ * the transform's fault. A transform using random() or the current time in a non-audit column
+ * fails here, before any batch runs.
  */
 export async function proveIdempotency(db: Driver, spec: BackfillSpec, partition: Partition, opts: QueryOptions = {}): Promise<IdempotencyProof> {
   const { shadow } = tablesOf(spec);
-  const columns = await columnNames(db, spec.target.table, opts);
-  const slice = (from: string, to: string) => fingerprint(db, fingerprintSpec(spec, shadow, columns, from, to), opts);
+  const info = await describeTable(db, spec.target.table, opts);
+  const columns = info.map((c) => c.name);
+  const floats = info.filter((c) => isFloatType(c.type) && !spec.target.audit_columns.includes(c.name)).map((c) => c.name);
+  const measures = [...new Set([...spec.measures.map((m) => m.column), ...floats])];
+  const tolerance = new Map(spec.measures.map((m) => [m.column, m.abs_tolerance]));
+  const compare = (a: Fingerprint, b: Fingerprint) => compareFingerprints(a, b, new Set(floats), (m) => tolerance.get(m) ?? 0);
+  const slice = (from: string, to: string) =>
+    fingerprint(db, { ...fingerprintSpec(spec, shadow, columns, from, to), measures, hashColumns: columns.filter((c) => !floats.includes(c) && !spec.target.audit_columns.includes(c)) }, opts);
   const outside = async () => [await slice(BEFORE_ALL, partition.start), await slice(partition.end, AFTER_ALL)];
 
   const outsideBefore = await outside();
@@ -138,17 +194,18 @@ export async function proveIdempotency(db: Driver, spec: BackfillSpec, partition
   const second = await slice(partition.start, partition.end);
   const outsideAfter = await outside();
 
-  const differences = fingerprintDifferences(first, second);
+  const { differences, floatNoise } = compare(first, second);
   if (differences.length) {
-    throw new BackfillFailure(
-      BackfillError.NotIdempotent,
-      `idempotency proof failed on ${partition.start}: rewriting it twice changed ${differences.join(', ')}. ` +
-        `The transform is not deterministic (random(), the current time or an unordered window in a non-audit column?); ` +
-        `fix it, or list per-run stamp columns in target.audit_columns.`,
-      { partition: partition.start, differences },
-    );
+    const floatOnly = differences.every((d) => floats.some((f) => d.startsWith(`sum(${f}) `)));
+    const why = floatOnly
+      ? `every non-float column is identical between the two rewrites, but the float column sums ${differences.join(', ')} differ by more than abs_tolerance. ` +
+        `A sum of DOUBLEs depends on the order rows are added in, and rounding a float can land on either side of a tie; ` +
+        `store ${floats.filter((f) => differences.some((d) => d.startsWith(`sum(${f}) `))).join(', ')} as DECIMAL (e.g. CAST(… AS DECIMAL(18, 2)) in the transform), or raise the measure's abs_tolerance.`
+      : `rewriting it twice changed ${differences.join(', ')}. The transform is not deterministic (random(), the current time or an unordered window in a non-audit column?); ` +
+        `fix it, or list per-run stamp columns in target.audit_columns.`;
+    throw new BackfillFailure(BackfillError.NotIdempotent, `idempotency proof failed on ${partition.start}: ${why}`, { partition: partition.start, differences, floatOnly });
   }
-  const moved = outsideBefore.flatMap((fp, i) => fingerprintDifferences(fp, outsideAfter[i]!));
+  const moved = outsideBefore.flatMap((fp, i) => compare(fp, outsideAfter[i]!).differences);
   if (moved.length) {
     throw new BackfillFailure(
       BackfillError.NotIdempotent,
@@ -156,5 +213,5 @@ export async function proveIdempotency(db: Driver, spec: BackfillSpec, partition
       { partition: partition.start, differences: moved },
     );
   }
-  return { partition: partition.start, first, second, rowsWritten };
+  return { partition: partition.start, first, second, rowsWritten, floatNoise };
 }

@@ -117,6 +117,11 @@ export interface Dialect {
   changedRows(spec: ChangedRowsSpec): Statement;
   /** Columns of a table: columns `name`, `type`, `nullable`. */
   describeTable(table: TableName): Statement;
+  /**
+   * The session's database (catalog), column `db`: a two-part name lives there, so names are
+   * compared in their three-part form (warehouse/ownership.ts).
+   */
+  currentDatabase(): string;
   /** Plan for a query, as rows the driver knows how to read (see Driver.explain). */
   explain(sql: string): string;
 }

@@ -12,6 +12,7 @@ import { gatherBatchEvidence } from '../../warehouse/batch-evidence';
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
 import { columnNames } from '../../warehouse/catalog';
 import { createShadow, rewritePartition } from '../../warehouse/shadow';
+import { AT, claimed } from '../support/owned';
 
 const base = loadSpecFile('examples/revenue-tax-fix.yaml').spec;
 let db: DuckDbDriver;
@@ -23,7 +24,7 @@ function specWith(sql = base.transform!.sql): BackfillSpec {
 }
 
 async function runBatch(spec: BackfillSpec, index: number, skip: string[] = []) {
-  await createShadow(db, spec);
+  await createShadow(db, await claimed(db, spec), AT);
   const partitions = batchPartitions(spec, index);
   const columns = await columnNames(db, spec.target.table);
   for (const p of partitions) if (!skip.includes(p.start)) await rewritePartition(db, spec, p, columns);

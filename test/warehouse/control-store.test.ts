@@ -8,7 +8,7 @@ import { CONTROL_SCHEMA, ControlStore, isoTimestamp, type Checkpoint, type Contr
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
 
 const { spec } = loadSpecFile(fileURLToPath(new URL('../../examples/revenue-tax-fix.yaml', import.meta.url)));
-const TABLES: ControlTable[] = ['plans', 'plan_batches', 'checkpoints', 'audit_log', 'releases', 'leases'];
+const TABLES: ControlTable[] = ['plans', 'plan_batches', 'checkpoints', 'audit_log', 'releases', 'leases', 'owned_tables'];
 const TARGET = 'finance.daily_revenue';
 
 function planWith(rows: number): Plan {

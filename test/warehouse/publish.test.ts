@@ -23,6 +23,7 @@ import {
   type RollbackRequest,
 } from '../../warehouse/publish';
 import { createShadow, createSnapshot, fingerprintSpec, rewritePartition, tablesOf } from '../../warehouse/shadow';
+import { AT, claimed } from '../support/owned';
 
 const base = loadSpecFile('examples/revenue-tax-fix.yaml').spec;
 /** The backfilled range, inclusive as in a spec, and as the half-open slice it covers. */
@@ -75,8 +76,8 @@ async function prepare(mode: Mode = 'range', patch: (s: BackfillSpec) => Backfil
     publish: mode === 'view' ? { mode, view: `finance.view_t${n}` } : { mode },
     rollback: { ...base.rollback, snapshot: `finance.snapshot_t${n}` },
   });
-  await createSnapshot(db, spec);
-  await createShadow(db, spec);
+  await createSnapshot(db, await claimed(db, spec), AT);
+  await createShadow(db, await claimed(db, spec), AT);
   const r = rangeOrdinals(RANGE.start, RANGE.end, 'day')!;
   for (let o = r.first; o <= r.last; o++) await rewritePartition(db, spec, partitionAtOrdinal(o, 'day'), columns);
   return spec;
@@ -161,9 +162,11 @@ describe('publish, range mode', () => {
     });
     expect(await store.release('rel-range')).toEqual(result.release);
     expect(await store.releaseOf(spec.backfill_id)).toEqual(result.release);
-    // Readers never see a half-published range: every write ran inside the one transaction.
+    // Readers never see a half-published range: every write ran inside the one transaction, the
+    // release row and the `published` audit entry included.
     const written = writes();
-    expect(written.map((e) => e.sql.split(' ')[0])).toEqual(['DELETE', 'INSERT', 'INSERT']);
+    expect(written.map((e) => e.sql.split(' ')[0])).toEqual(['DELETE', 'INSERT', 'INSERT', 'INSERT']);
+    expect(written[3]!.sql).toContain('audit_log');
     expect(written.every((e) => e.inTransaction)).toBe(true);
   });
 
@@ -184,7 +187,8 @@ describe('publish, range mode', () => {
   });
 
   it('leaves production exactly as it was when the insert fails after the delete', async () => {
-    const spec = await prepare();
+    // not_null left out, so publish's own check lets the NULL through to the INSERT.
+    const spec = await prepare('range', (s) => ({ ...s, validation: { ...s.validation, not_null: [] } }));
     await db.execute(`ALTER TABLE ${spec.target.table} ALTER COLUMN merchant_id SET NOT NULL`);
     await db.execute(`UPDATE ${spec.target.shadow_table} SET merchant_id = NULL WHERE revenue_date = DATE '2025-01-07' AND merchant_id = 'M00001'`);
     const before = await fp(spec, 'target');
@@ -252,7 +256,8 @@ describe('rollbackRelease, range mode', () => {
     expect(await fp(spec, 'target')).toEqual(before.all);
     expect(result).toMatchObject({ rowsRestored: before.range.rows, alreadyRolledBack: false, release: { status: 'rolled_back' } });
     expect(await store.release('rel-rollback')).toEqual(result.release);
-    expect(writes().map((e) => [e.sql.split(' ')[0], e.inTransaction])).toEqual([['DELETE', true], ['INSERT', true], ['UPDATE', true]]);
+    expect(writes().map((e) => [e.sql.split(' ')[0], e.inTransaction])).toEqual([['DELETE', true], ['INSERT', true], ['UPDATE', true], ['INSERT', true]]);
+    expect((await store.auditTrail(spec.backfill_id)).filter((a) => a.action === 'rolled_back')).toHaveLength(1);
 
     events.length = 0;
     const again = await rollbackRelease(db, spec, rollbackRequest('rel-rollback'));
@@ -311,9 +316,9 @@ describe('createShadow for view and swap', () => {
         target: { ...base.target, shadow_table: `finance.shadow_t${n}` },
         publish: mode === 'view' ? { mode, view: `finance.view_t${n}` } : { mode },
       };
-      expect(await createShadow(db, spec)).toBe(true);
+      expect(await createShadow(db, await claimed(db, spec), AT)).toBe(true);
       expect(await fp(spec, 'shadow')).toEqual(await fp(spec, 'target'));
-      expect(await createShadow(db, spec)).toBe(false);
+      expect(await createShadow(db, await claimed(db, spec), AT)).toBe(false);
     }
   });
 });
@@ -402,13 +407,13 @@ describe('cleanupBackfillTables', () => {
     const target = await fp(spec, 'target');
     const t = tablesOf(spec);
 
-    const result = await cleanupBackfillTables(db, spec);
+    const result = await cleanupBackfillTables(db, spec, AT);
 
-    expect(result).toEqual({ dropped: [spec.rollback.snapshot, spec.target.shadow_table] });
+    expect(result).toEqual({ dropped: [spec.rollback.snapshot, spec.target.shadow_table], kept: [] });
     expect(await tableExists(db, t.snapshot)).toBe(false);
     expect(await tableExists(db, t.shadow)).toBe(false);
     expect(await fp(spec, 'target')).toEqual(target);
-    expect(await cleanupBackfillTables(db, spec)).toEqual(result);
+    expect(await cleanupBackfillTables(db, spec, AT)).toEqual(result);
   });
 
   it('keeps the shadow a published view serves, and drops it once the view is rolled back', async () => {
@@ -416,11 +421,13 @@ describe('cleanupBackfillTables', () => {
     await publish(db, spec, request('rel-view-cleanup'));
     const served = await fp(spec, viewOf(spec));
 
-    expect(await cleanupBackfillTables(db, spec)).toEqual({ dropped: [spec.rollback.snapshot] });
+    expect(await cleanupBackfillTables(db, spec, AT)).toEqual({
+      dropped: [spec.rollback.snapshot], kept: [{ table: spec.target.shadow_table, why: `${spec.publish.view} serves it` }],
+    });
     expect(await fp(spec, viewOf(spec))).toEqual(served);
 
     await rollbackRelease(db, spec, rollbackRequest('rel-view-cleanup'));
-    expect(await cleanupBackfillTables(db, spec)).toEqual({ dropped: [spec.rollback.snapshot, spec.target.shadow_table] });
+    expect(await cleanupBackfillTables(db, spec, AT)).toEqual({ dropped: [spec.rollback.snapshot, spec.target.shadow_table], kept: [] });
     expect(await tableExists(db, tablesOf(spec).shadow)).toBe(false);
     expect(await fp(spec, viewOf(spec))).toEqual(await fp(spec, 'target'));
   });

@@ -10,6 +10,7 @@ import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
 import { fingerprint } from '../../warehouse/fingerprint';
 import { columnNames, describeTable } from '../../warehouse/catalog';
 import { createShadow, createSnapshot, fingerprintSpec, proveIdempotency, rewritePartition, tablesOf } from '../../warehouse/shadow';
+import { AT, claimed } from '../support/owned';
 
 const base = loadSpecFile('examples/revenue-tax-fix.yaml').spec;
 const day = { start: '2025-06-15', end: '2025-06-16' };
@@ -52,21 +53,31 @@ afterAll(async () => {
 });
 
 describe('createSnapshot', () => {
-  it('copies the trusted result once and never overwrites it', async () => {
-    const spec = specWith();
-    expect(await createSnapshot(db, spec)).toBe(true);
+  it('copies the trusted result once, and refuses a restore point changed since it was taken', async () => {
+    const spec = await claimed(db, specWith());
+    expect(await createSnapshot(db, spec, AT)).toBe(true);
     expect(await sliceFingerprint(spec, 'snapshot', '2024-01-01', '2027-01-01')).toEqual(productionBefore);
+    expect(await createSnapshot(db, spec, AT)).toBe(false);
     await db.execute(`DELETE FROM finance.snapshot_t${n} WHERE revenue_date = DATE '2025-06-15'`);
-    expect(await createSnapshot(db, spec)).toBe(false);
+    const error = await createSnapshot(db, spec, AT).catch((e: unknown) => e);
+    expect(isBackfillFailure(error, BackfillError.NotAllowed), String(error)).toBe(true);
+    expect((error as Error).message).toMatch(/finance\.snapshot_t\d+ is not the snapshot .* changed since it was taken/);
     expect(await countIn(`finance.snapshot_t${n}`)).toBe(0);
+  });
+
+  it('creates nothing without a claim', async () => {
+    const spec = specWith();
+    const error = await createSnapshot(db, spec, AT).catch((e: unknown) => e);
+    expect(isBackfillFailure(error, BackfillError.NotAllowed), String(error)).toBe(true);
+    expect((await describeTable(db, spec.rollback.snapshot)).length).toBe(0);
   });
 });
 
 describe('createShadow', () => {
   it('creates an empty table with the target columns, once', async () => {
     const spec = specWith();
-    expect(await createShadow(db, spec)).toBe(true);
-    expect(await createShadow(db, spec)).toBe(false);
+    expect(await createShadow(db, await claimed(db, spec), AT)).toBe(true);
+    expect(await createShadow(db, await claimed(db, spec), AT)).toBe(false);
     expect((await describeTable(db, spec.target.shadow_table)).map((c) => c.name)).toEqual(
       (await describeTable(db, spec.target.table)).map((c) => c.name),
     );
@@ -77,7 +88,7 @@ describe('createShadow', () => {
 describe('rewritePartition', () => {
   it('writes the partition with the grain unchanged, and a rerun replaces rather than duplicates', async () => {
     const spec = specWith();
-    await createShadow(db, spec);
+    await createShadow(db, await claimed(db, spec), AT);
     const first = await rewritePartition(db, spec, day, columns);
     expect(first.rowsWritten).toBe(await countIn(spec.target.table));
     const again = await rewritePartition(db, spec, day, columns);
@@ -91,7 +102,7 @@ describe('rewritePartition', () => {
 
   it('runs DELETE and INSERT in one transaction: a failing INSERT keeps the previous rows', async () => {
     const spec = specWith();
-    await createShadow(db, spec);
+    await createShadow(db, await claimed(db, spec), AT);
     const { rowsWritten } = await rewritePartition(db, spec, day, columns);
     const broken = withSql(base.transform!.sql.replace("'FIN-2841' AS backfill_id", "CAST(CAST('x' AS INTEGER) AS VARCHAR) AS backfill_id"))(spec);
     const error = await rewritePartition(db, broken, day, columns).catch((e: unknown) => e);
@@ -101,7 +112,7 @@ describe('rewritePartition', () => {
 
   it('refuses a transform that returns rows outside the partition, writing nothing', async () => {
     const spec = specWith(withSql(base.transform!.sql.replace('revenue_date < :partition_end', 'revenue_date < :partition_end + INTERVAL 1 DAY')));
-    await createShadow(db, spec);
+    await createShadow(db, await claimed(db, spec), AT);
     const error = await rewritePartition(db, spec, day, columns).catch((e: unknown) => e);
     expect(isBackfillFailure(error, BackfillError.TransformOutOfPartition)).toBe(true);
     expect((error as Error).message).toContain('2025-06-15');
@@ -112,7 +123,7 @@ describe('rewritePartition', () => {
 describe('proveIdempotency', () => {
   it('passes for the corrected transform (recalculated_at is an audit column)', async () => {
     const spec = specWith();
-    await createShadow(db, spec);
+    await createShadow(db, await claimed(db, spec), AT);
     await rewritePartition(db, spec, { start: '2025-06-14', end: '2025-06-15' }, columns);
     const proof = await proveIdempotency(db, spec, day);
     expect(proof.first).toEqual(proof.second);
@@ -122,7 +133,7 @@ describe('proveIdempotency', () => {
 
   it('fails with NotIdempotent when the current time lands in a fingerprinted column', async () => {
     const spec = specWith((s) => ({ ...s, target: { ...s.target, audit_columns: ['backfill_id'] } }));
-    await createShadow(db, spec);
+    await createShadow(db, await claimed(db, spec), AT);
     const error = await proveIdempotency(db, spec, day).catch((e: unknown) => e);
     expect(isBackfillFailure(error, BackfillError.NotIdempotent)).toBe(true);
     expect((error as Error).message).toContain('row hash');
@@ -134,7 +145,7 @@ describe('proveIdempotency', () => {
       'CAST(sum(gross_amount - tax_amount) + random() AS DECIMAL(18, 2)) AS net_revenue',
     )));
     expect(spec.transform!.sql).toContain('random()');
-    await createShadow(db, spec);
+    await createShadow(db, await claimed(db, spec), AT);
     const error = await proveIdempotency(db, spec, day).catch((e: unknown) => e);
     expect(isBackfillFailure(error, BackfillError.NotIdempotent)).toBe(true);
     expect((error as Error).message).toMatch(/sum\(net_revenue\)/);

@@ -69,12 +69,15 @@ export const duckDbDialect: Dialect = {
     return {
       sql:
         `SELECT column_name AS "name", data_type AS "type", is_nullable = 'YES' AS "nullable" ` +
-        `FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2` +
-        (t.database ? ` AND table_catalog = $3` : '') +
+        // DuckDB matches identifiers case-insensitively, even quoted ones: so does the lookup.
+        `FROM information_schema.columns WHERE lower(table_schema) = lower($1) AND lower(table_name) = lower($2)` +
+        (t.database ? ` AND lower(table_catalog) = lower($3)` : '') +
         ` ORDER BY ordinal_position`,
       params: t.database ? [t.schema, t.name, t.database] : [t.schema, t.name],
     };
   },
+
+  currentDatabase: () => 'SELECT current_database() AS db',
 
   // Profiled, so it runs the (read-only) statement: see DuckDbDriver.explain for why.
   explain: (sql) => `EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`,

@@ -78,6 +78,8 @@ export const snowflakeDialect: Dialect = {
     };
   },
 
+  currentDatabase: () => 'SELECT CURRENT_DATABASE() AS "db"',
+
   // Compiles only (nothing runs): bytesAssigned in the JSON plan is what the scan will read.
   explain: (sql) => `EXPLAIN USING JSON ${sql}`,
 };

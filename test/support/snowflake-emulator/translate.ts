@@ -470,6 +470,10 @@ class Renderer {
       case 'CURRENT_DATE':
         if (args.length !== 0) throw notTranslated(`${name} with a precision`);
         return name;
+      case 'CURRENT_DATABASE':
+        // The session's database as Snowflake names it (upper case), not the backing DuckDB catalog.
+        if (args.length !== 0) throw syntaxError('CURRENT_DATABASE takes no arguments');
+        return this.ctx.database === null ? 'NULL' : quoteString(this.ctx.database);
       default:
         if (!SAME_FUNCTIONS.has(name)) throw notTranslated(`the function ${name}`);
         return `${name}(${this.render(inner)})`;

@@ -79,14 +79,15 @@ describe('statement text', () => {
     });
   });
 
-  it('describeTable binds schema and table (and catalog when given)', () => {
+  it('describeTable binds schema and table (and catalog when given), matched case-insensitively as DuckDB resolves names', () => {
     const head = `SELECT column_name AS "name", data_type AS "type", is_nullable = 'YES' AS "nullable" FROM information_schema.columns`;
+    const where = 'WHERE lower(table_schema) = lower($1) AND lower(table_name) = lower($2)';
     expect(d.describeTable(revenue)).toEqual({
-      sql: `${head} WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
+      sql: `${head} ${where} ORDER BY ordinal_position`,
       params: ['finance', 'daily_revenue'],
     });
     expect(d.describeTable({ database: 'wh', ...revenue })).toEqual({
-      sql: `${head} WHERE table_schema = $1 AND table_name = $2 AND table_catalog = $3 ORDER BY ordinal_position`,
+      sql: `${head} ${where} AND lower(table_catalog) = lower($3) ORDER BY ordinal_position`,
       params: ['finance', 'daily_revenue', 'wh'],
     });
   });

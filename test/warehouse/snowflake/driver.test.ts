@@ -31,6 +31,8 @@ import { openSnowflake, queryTagText, type SnowflakeDriver } from '../../../ware
 import { classifySnowflakeError } from '../../../warehouse/snowflake/errors';
 import type { QueryTag } from '../../../warehouse/warehouse';
 import { startSnowflakeEmulator, type LoggedStatement, type SnowflakeEmulator } from '../../support/snowflake-emulator';
+import { claimTables } from '../../../warehouse/ownership';
+import { AT } from '../../support/owned';
 
 /** A cross join that runs for minutes unless interrupted. */
 const SLOW = 'SELECT COUNT(*) AS "n" FROM "LOAD"."NUMS" a, "LOAD"."NUMS" b, "LOAD"."NUMS" c WHERE a.x + b.x + c.x = -1';
@@ -323,9 +325,10 @@ describe('the product warehouse code on the Snowflake path', () => {
     expect(plan.totals.bytes).toBeGreaterThan(0);
     expect(plan.warnings.join(' ')).toMatch(/longer than finance\.daily_revenue's Time Travel retention \(1 day\(s\)\)/);
 
-    expect(await createSnapshot(db, spec, tag('snapshot'))).toBe(true);
-    expect(await createShadow(db, spec, tag('shadow'))).toBe(true);
-    expect(await createShadow(db, spec, tag('shadow'))).toBe(false);
+    await claimTables(db, spec, AT, tag('claim'));
+    expect(await createSnapshot(db, spec, AT, tag('snapshot'))).toBe(true);
+    expect(await createShadow(db, spec, AT, tag('shadow'))).toBe(true);
+    expect(await createShadow(db, spec, AT, tag('shadow'))).toBe(false);
 
     const day = { start: '2025-06-03', end: '2025-06-04' };
     const proof = await proveIdempotency(db, spec, day, tag('prove', { partition: day.start }));

@@ -16,6 +16,7 @@ import { createShadow, createSnapshot, fingerprintSpec, proveIdempotency, tables
 import { snowflakeConfigFromEnv } from '../../../warehouse/snowflake/config';
 import { openSnowflake, type SnowflakeDriver } from '../../../warehouse/snowflake/driver';
 import { batchPartitions } from '../../../domain/plan';
+import { AT, claimed } from '../../support/owned';
 
 const live = Boolean(process.env.SNOWFLAKE_ACCOUNT);
 const scratch = `backfill_live_${Date.now().toString(36)}`;
@@ -62,8 +63,8 @@ describe.skipIf(!live)('Snowflake, live account (SNOWFLAKE_ACCOUNT)', () => {
     const columns = await columnNames(db, spec.target.table);
     const range = (table: typeof t.target) => fingerprint(db, fingerprintSpec(spec, table, columns, '2025-01-01', '2025-01-08'));
     const before = await range(t.target);
-    expect(await createSnapshot(db, spec)).toBe(true);
-    expect(await createShadow(db, spec)).toBe(true);
+    expect(await createSnapshot(db, await claimed(db, spec), AT)).toBe(true);
+    expect(await createShadow(db, await claimed(db, spec), AT)).toBe(true);
     const proof = await proveIdempotency(db, spec, batchPartitions(spec, 0)[3]!);
     expect(proof.first).toEqual(proof.second);
     const evidence = await gatherBatchEvidence(db, spec, 0, batchPartitions(spec, 0));
@@ -75,6 +76,6 @@ describe.skipIf(!live)('Snowflake, live account (SNOWFLAKE_ACCOUNT)', () => {
     await rollbackRelease(db, spec, { releaseId: release.release.releaseId, by: 'live-test', reason: 'live test', at: new Date().toISOString() });
     expect(await range(t.target)).toEqual(before);
     expect((await db.retention(t.target))?.days).toBeGreaterThanOrEqual(0);
-    await cleanupBackfillTables(db, spec);
+    await cleanupBackfillTables(db, spec, AT);
   }, 600_000);
 });

@@ -1,0 +1,286 @@
+/**
+ * A backfill writes and drops only tables it created. Before its first write it claims the names
+ * of its shadow, restore point and (view mode) view in backfill_control.owned_tables; a name that
+ * already holds a table it did not create, or that another backfill claimed, is refused, naming
+ * the table and the fix. Names are compared in one canonical spelling (database.schema.table, lower
+ * case), so no spelling of the target, of another backfill's table or of an existing table passes.
+ * What identifies a created table (its columns; a restore point's fingerprint over the range) is
+ * recorded, so rollback restores only from the restore point it took and cleanup drops only
+ * tables that still match. A backfill that has published is never run again under its id.
+ */
+import { BackfillError, BackfillFailure } from '../contracts/errors';
+import type { BackfillSpec } from '../domain/spec/schema';
+import { describeTable, tableExists } from './catalog';
+import { ACTIVE_CLAIM, CONTROL_SCHEMA, ControlStore, type OwnedRole, type OwnedTable } from './control-store';
+import { compareFingerprints, fingerprint, isFloatType, type Fingerprint } from './fingerprint';
+import { formatTableName, parseTableName, type TableName } from './identifiers';
+import type { Driver, QueryOptions, Session } from './warehouse';
+
+/** A driver or a transaction's session, with the dialect to speak to it. */
+export type Db = Pick<Driver, 'dialect'> & Session;
+
+/** A transaction's session with its driver's dialect, for code that takes either. */
+export const inTx = (db: Pick<Driver, 'dialect'>, tx: Session): Db => ({ dialect: db.dialect, query: (s, o) => tx.query(s, o), execute: (s, o) => tx.execute(s, o) });
+
+/** The session's database (catalog) name, as the engine reports it. */
+export async function currentDatabase(db: Db, opts?: QueryOptions): Promise<string> {
+  const [row] = await db.query(db.dialect.currentDatabase(), opts);
+  const name = row?.db;
+  if (typeof name !== 'string' || name === '') {
+    throw new BackfillFailure(BackfillError.WarehousePermanent, 'the warehouse session has no current database, so table names cannot be compared; set one (Snowflake: database in the config).');
+  }
+  return name;
+}
+
+/** database.schema.table in lower case: both engines fold unquoted names, and the dialects quote one case. */
+export function canonicalOf(table: TableName, database: string): string {
+  return [table.database ?? database, table.schema, table.name].join('.').toLowerCase();
+}
+
+/** A table the spec derives from its target, and the spec field that names it. */
+export interface DerivedTable {
+  role: OwnedRole;
+  field: 'target.shadow_table' | 'rollback.snapshot' | 'publish.view';
+  name: string;
+  table: TableName;
+}
+
+export function derivedTables(spec: BackfillSpec): DerivedTable[] {
+  const out: DerivedTable[] = [
+    { role: 'shadow', field: 'target.shadow_table', name: spec.target.shadow_table, table: parseTableName(spec.target.shadow_table, 'target.shadow_table') },
+    { role: 'snapshot', field: 'rollback.snapshot', name: spec.rollback.snapshot, table: parseTableName(spec.rollback.snapshot, 'rollback.snapshot') },
+  ];
+  if (spec.publish.mode === 'view' && spec.publish.view) {
+    out.push({ role: 'view', field: 'publish.view', name: spec.publish.view, table: parseTableName(spec.publish.view, 'publish.view') });
+  }
+  return out;
+}
+
+/** What the ownership check found for one derived table. */
+export interface DerivedTableState extends DerivedTable {
+  canonical: string;
+  /** This backfill's live record of the name (a resumed run), or null. */
+  mine: OwnedTable | null;
+  /** A view of the same target that an earlier, finished backfill pointed: taken over, not adopted blind. */
+  handOver: OwnedTable | null;
+}
+
+export interface OwnershipCheck {
+  target: string;
+  tables: DerivedTableState[];
+}
+
+const refuse = (code: (typeof BackfillError)[keyof typeof BackfillError], message: string, details: Record<string, unknown>): never => {
+  throw new BackfillFailure(code, message, details);
+};
+
+/** Whether the control schema has `table` yet (a fresh warehouse, or `plan` on a read-only file, has none). */
+async function hasControlTable(db: Driver, store: ControlStore, table: 'owned_tables' | 'releases', opts?: QueryOptions): Promise<boolean> {
+  return tableExists(db, store.table(table), opts);
+}
+
+/**
+ * Read-only: refuses (BackfillFailure, nothing written) when the spec would run again after it
+ * published, or would write or drop a table it does not own. Returns each derived table's state.
+ */
+export async function checkOwnership(db: Driver, spec: BackfillSpec, opts?: QueryOptions): Promise<OwnershipCheck> {
+  const store = new ControlStore(db);
+  const id = spec.backfill_id;
+
+  if (await hasControlTable(db, store, 'releases', opts)) {
+    const release = await store.releaseOf(id, opts);
+    if (release) {
+      refuse(
+        BackfillError.NotAllowed,
+        `backfill ${id} already published release ${release.releaseId} into ${release.dataset} (status ${release.status}, published ${release.publishedAt}); ` +
+          `a backfill publishes once, and a new run under its id would adopt its checkpoints and tables. ` +
+          (release.status === 'published'
+            ? `To undo it, roll it back (\`backfill rollback ${id}\`) while its window is open; to publish a further correction, start it under a new backfill_id.`
+            : `Start the new run under a new backfill_id.`),
+        { releaseId: release.releaseId, status: release.status, backfillId: id },
+      );
+    }
+  }
+
+  const database = await currentDatabase(db, opts);
+  const targetTable = parseTableName(spec.target.table, 'target.table');
+  const target = canonicalOf(targetTable, database);
+  const derived = derivedTables(spec).map((d) => ({ ...d, canonical: canonicalOf(d.table, database) }));
+
+  const named: Array<{ field: string; name: string; canonical: string }> = [{ field: 'target.table', name: spec.target.table, canonical: target }, ...derived];
+  for (const [i, a] of named.entries()) {
+    const b = named.slice(0, i).find((x) => x.canonical === a.canonical);
+    if (b) {
+      refuse(
+        BackfillError.InvalidSpec,
+        `${a.field}: "${a.name}" is the same table as ${b.field} ("${b.name}", both ${a.canonical}); the target, shadow, restore point and view must be four different tables. Choose another name for ${a.field}.`,
+        { field: a.field, table: a.name },
+      );
+    }
+  }
+  for (const d of named) {
+    if ((d.field === 'target.table' ? targetTable : derived.find((x) => x.field === d.field)!.table).schema.toLowerCase() === CONTROL_SCHEMA) {
+      refuse(BackfillError.InvalidSpec, `${d.field}: "${d.name}" is in ${CONTROL_SCHEMA}, the schema where backfills keep their own records; name a table in another schema.`, {
+        field: d.field, table: d.name,
+      });
+    }
+  }
+
+  const owned = await hasControlTable(db, store, 'owned_tables', opts);
+  const ownersOf = async (canonical: string) => (owned ? (await store.ownersOf(canonical, db, opts)).filter((o) => ACTIVE_CLAIM.includes(o.status)) : []);
+
+  const targetOwners = await ownersOf(target);
+  if (targetOwners.length) {
+    const o = targetOwners[0]!;
+    refuse(
+      BackfillError.NotAllowed,
+      `target.table: "${spec.target.table}" is the ${o.role} that backfill ${o.backfillId} created for ${o.targetTable}, not a production table; backfill the production table instead.`,
+      { table: spec.target.table, owner: o.backfillId },
+    );
+  }
+
+  const tables: DerivedTableState[] = [];
+  for (const d of derived) {
+    const holders = await ownersOf(d.canonical);
+    const mine = holders.find((o) => o.backfillId === id) ?? null;
+    const others = holders.filter((o) => o.backfillId !== id);
+    let handOver: OwnedTable | null = null;
+    if (mine && mine.role !== d.role) {
+      refuse(
+        BackfillError.NotAllowed,
+        `${d.field}: "${d.name}" is recorded as this backfill's ${mine.role}, not its ${d.role}; a table keeps its role. Restore the spec's earlier names, or start under a new backfill_id.`,
+        { field: d.field, table: d.name },
+      );
+    }
+    for (const o of others) {
+      if (d.role === 'view' && o.role === 'view' && o.targetTable === target && !mine) {
+        handOver = o;
+        continue;
+      }
+      refuse(
+        BackfillError.NotAllowed,
+        `${d.field}: "${d.name}" is the ${o.role} of backfill ${o.backfillId} (recorded ${o.claimedAt}); a backfill never writes or drops another backfill's tables. ` +
+          `Choose another name for ${d.field}, e.g. ${d.role === 'shadow' ? `the default (leave target.shadow_table out)` : `${formatTableName(targetTable)}_pre_${id.replace(/-/g, '_')}`}.`,
+        { field: d.field, table: d.name, owner: o.backfillId },
+      );
+    }
+    if (!mine && !handOver && (await tableExists(db, d.table, opts))) {
+      refuse(
+        BackfillError.NotAllowed,
+        `${d.field}: "${d.name}" already exists and was not created by backfill ${id}; a backfill writes and drops only tables it created, so it will not ` +
+          `${d.role === 'view' ? 'repoint' : 'use, overwrite or drop'} it. Name a ${d.role === 'view' ? 'view' : 'table'} that does not exist yet` +
+          `${d.role === 'shadow' ? ' (or leave target.shadow_table out for the default)' : ''}, or drop this one yourself after checking nothing needs it.`,
+        { field: d.field, table: d.name },
+      );
+    }
+    tables.push({ ...d, mine, handOver });
+  }
+  return { target, tables };
+}
+
+/**
+ * Checks ownership and claims the free names for this backfill, before any table is written.
+ * Idempotent: a resumed run finds its own claims. A claim race is settled inside one transaction.
+ */
+export async function claimTables(db: Driver, spec: BackfillSpec, at: string, opts?: QueryOptions): Promise<OwnershipCheck> {
+  const store = new ControlStore(db);
+  await store.ensure(opts);
+  const check = await checkOwnership(db, spec, opts);
+  const toClaim = check.tables.filter((t) => !t.mine);
+  if (toClaim.length === 0) return check;
+  await db.transaction(async (tx) => {
+    for (const t of toClaim) {
+      const taken = (await store.ownersOf(t.canonical, tx)).find(
+        (o) => ACTIVE_CLAIM.includes(o.status) && o.backfillId !== spec.backfill_id && o.backfillId !== t.handOver?.backfillId,
+      );
+      if (taken) {
+        refuse(BackfillError.NotAllowed, `${t.field}: "${t.name}" was just claimed by backfill ${taken.backfillId}; choose another name for ${t.field}.`, {
+          field: t.field, table: t.name, owner: taken.backfillId,
+        });
+      }
+      if (t.handOver) await store.setOwnedStatus(t.canonical, t.handOver.backfillId, 'handed_over', at, null, tx);
+      await store.claimTable({
+        canonicalName: t.canonical, backfillId: spec.backfill_id, tableName: t.name, role: t.role, targetTable: check.target,
+        status: t.handOver ? 'created' : 'claimed', record: t.handOver ? { handedOverFrom: t.handOver.backfillId } : null,
+        claimedAt: at, createdAt: t.handOver ? at : null, droppedAt: null,
+      }, tx);
+    }
+  }, opts);
+  return checkOwnership(db, spec, opts);
+}
+
+/** This backfill's live record of the table the spec names for `role`, or null. */
+export async function ownedRecord(db: Db, spec: BackfillSpec, role: OwnedRole, opts?: QueryOptions): Promise<OwnedTable | null> {
+  const derived = derivedTables(spec).find((d) => d.role === role);
+  if (!derived) return null;
+  const canonical = canonicalOf(derived.table, await currentDatabase(db, opts));
+  const owners = await new ControlStore(db as Driver).ownersOf(canonical, db, opts);
+  return owners.find((o) => o.backfillId === spec.backfill_id && o.role === role && ACTIVE_CLAIM.includes(o.status)) ?? null;
+}
+
+/** The live record, or a refusal saying the claim step never ran (nothing is written without one). */
+export async function requireOwned(db: Db, spec: BackfillSpec, role: OwnedRole, opts?: QueryOptions): Promise<OwnedTable> {
+  const record = await ownedRecord(db, spec, role, opts);
+  if (record) return record;
+  const field = role === 'shadow' ? 'target.shadow_table' : role === 'snapshot' ? 'rollback.snapshot' : 'publish.view';
+  return refuse(
+    BackfillError.NotAllowed,
+    `${field}: backfill ${spec.backfill_id} has no record of creating its ${role}, so it will not write or drop it; ` +
+      `a backfill claims its tables in backfill_control.owned_tables before its first write (run it through the workflow).`,
+    { field, role },
+  );
+}
+
+/** What identifies a restore point later: its columns and its fingerprint over the backfill's range. */
+export interface RestorePointRecord {
+  columns: string[];
+  floatMeasures: string[];
+  range: { from: string; to: string };
+  fingerprint: Fingerprint;
+}
+
+export async function restorePointRecord(
+  db: Db, spec: BackfillSpec, table: TableName, range: { from: string; to: string }, opts?: QueryOptions,
+): Promise<RestorePointRecord> {
+  const info = await describeTable(db, table, opts);
+  const columns = info.map((c) => c.name);
+  const floatMeasures = spec.measures.map((m) => m.column).filter((m) => isFloatType(info.find((c) => c.name === m)?.type ?? ''));
+  const fp = await fingerprint(db, {
+    table, partitionKey: spec.target.partition_key, grain: spec.source_range.grain, from: range.from, to: range.to,
+    uniqueKey: spec.target.unique_key ?? [spec.target.partition_key],
+    measures: spec.measures.map((m) => m.column),
+    hashColumns: columns.filter((c) => !spec.target.audit_columns.includes(c)),
+  }, opts);
+  return { columns, floatMeasures, range, fingerprint: fp };
+}
+
+/**
+ * Why `table` is no longer what `recorded` says it was (columns, or a restore point's
+ * fingerprint), or null when it still is. Float sums may differ by summation order.
+ */
+export async function identityProblem(db: Db, spec: BackfillSpec, table: TableName, recorded: Record<string, unknown> | null, opts?: QueryOptions): Promise<string | null> {
+  const info = await describeTable(db, table, opts);
+  if (info.length === 0) return 'it no longer exists';
+  const columns = info.map((c) => c.name);
+  const wanted = Array.isArray(recorded?.columns) ? (recorded.columns as string[]) : null;
+  if (wanted && wanted.join(',') !== columns.join(',')) {
+    return `its columns are (${columns.join(', ')}), not the (${wanted.join(', ')}) recorded when it was created`;
+  }
+  const fp = recorded?.fingerprint as Fingerprint | undefined;
+  const range = recorded?.range as { from: string; to: string } | undefined;
+  if (!fp || !range) return null;
+  const now = await restorePointRecord(db, spec, table, range, opts);
+  const tolerance = new Map(spec.measures.map((m) => [m.column, m.abs_tolerance]));
+  const { differences } = compareFingerprints(fp, now.fingerprint, new Set((recorded?.floatMeasures as string[] | undefined) ?? []), (m) => tolerance.get(m) ?? 0);
+  return differences.length ? `its rows over ${range.from}..${range.to} changed since it was taken (${differences.join(', ')})` : null;
+}
+
+/** Marks this backfill's table created, with what identifies it. */
+export async function recordCreated(db: Db, spec: BackfillSpec, record: OwnedTable, details: Record<string, unknown>, at: string, opts?: QueryOptions): Promise<void> {
+  await new ControlStore(db as Driver).setOwnedStatus(record.canonicalName, spec.backfill_id, 'created', at, details, db, opts);
+}
+
+/** Marks this backfill's table dropped (cleanup). */
+export async function recordDropped(db: Db, spec: BackfillSpec, record: OwnedTable, at: string, opts?: QueryOptions): Promise<void> {
+  await new ControlStore(db as Driver).setOwnedStatus(record.canonicalName, spec.backfill_id, 'dropped', at, null, db, opts);
+}
