@@ -20,8 +20,9 @@ import { columnNames } from '../warehouse/catalog';
 import { isDone, verifyCompletion, type CompletionCheck } from '../warehouse/completion';
 import { ControlStore, type Checkpoint } from '../warehouse/control-store';
 import { estimatePlan } from '../warehouse/plan-estimates';
-import { cleanupBackfillTables, publish, rollbackRelease, signoffRelease } from '../warehouse/publish';
+import { cleanupBackfillTables, publish, rollbackRelease, signoffRelease, type CleanupResult } from '../warehouse/publish';
 import { createShadow, createSnapshot, proveIdempotency } from '../warehouse/shadow';
+import { claimTables } from '../warehouse/ownership';
 import type { Driver, QueryOptions } from '../warehouse/warehouse';
 import { withDefaults } from '../warehouse/tagged';
 import { gatherReportData } from '../warehouse/report-data';
@@ -129,6 +130,7 @@ function summaryOf(spec: BackfillSpec, index: number, verdict: BatchVerdict, row
     partitions: parts.length,
     rowsWritten,
     verdict: verdict.passed ? 'passed' : 'failed',
+    acceptable: verdict.acceptable,
     failures: verdict.checks.filter((c) => !c.passed && c.severity === 'fail').map((c) => c.message),
     warnings: verdict.checks.filter((c) => !c.passed && c.severity === 'warn').map((c) => c.message),
     measures: verdict.measures.map((m) => ({ column: m.column, deltaPct: m.deltaPct, cumulativeDeltaPct: m.cumulativeDeltaPct, expected: m.expected })),
@@ -150,6 +152,12 @@ function logger(): Logger | undefined {
 }
 
 const roundSeconds = (s: number) => Math.round(s * 1000) / 1000;
+
+/** The run and activity an entry comes from; null outside a worker. */
+function activitySource(): string | null {
+  const info = activityContext()?.info;
+  return info ? `${info.workflowExecution?.runId ?? info.workflowType}/${info.activityId}` : null;
+}
 
 export function createActivities({ warehouse: db, clock = () => new Date(), temporal, metrics }: ActivityDeps) {
   // Control-schema bookkeeping is tagged like everything else (Snowflake QUERY_TAG, cost attribution).
@@ -258,10 +266,24 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
       else if (action === 'yielding' && kind && kind !== 'operator') metrics.paused(spec.backfill_id, kind);
     },
 
+    /**
+     * Before the first write: refuses a backfill that already published, and names (shadow,
+     * restore point, view) that hold a table this backfill did not create or that another backfill
+     * claimed; claims the free ones in backfill_control.owned_tables.
+     */
+    async claimTables(spec: BackfillSpec, startedBy: string): Promise<{ claimed: string[] }> {
+      const at = now();
+      const check = await claimTables(db, spec, at, { tag: { backfillId: spec.backfill_id, phase: 'claim' }, timeoutMs: spec.execution.query_timeout });
+      const claimed = check.tables.map((t) => `${t.role} ${t.name}`);
+      await audit(spec, startedBy, 'tables_claimed', { tables: check.tables.map((t) => ({ role: t.role, table: t.name, canonical: t.canonical, handedOverFrom: t.handOver?.backfillId ?? null })) });
+      logger()?.info(`tables owned by this backfill: ${claimed.join(', ')}`, { tables: claimed });
+      return { claimed };
+    },
+
     /** Runbook step 1: the restore point, taken once before any write and never overwritten. */
     async takeSnapshot(spec: BackfillSpec): Promise<{ created: boolean; table: string }> {
       return heartbeating(async (signal) => {
-        const created = await createSnapshot(db, spec, opts(spec, 'snapshot', signal));
+        const created = await createSnapshot(db, spec, now(), opts(spec, 'snapshot', signal));
         if (created) await audit(spec, 'workflow', 'snapshot_taken', { snapshot: spec.rollback.snapshot });
         logger()?.info(created ? `restore point ${spec.rollback.snapshot} taken` : `restore point ${spec.rollback.snapshot} already taken; kept as it is`, {
           snapshot: spec.rollback.snapshot, created,
@@ -272,7 +294,7 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
 
     async prepareShadow(spec: BackfillSpec): Promise<{ created: boolean; table: string }> {
       return heartbeating(async (signal) => {
-        const created = await createShadow(db, spec, opts(spec, 'shadow', signal));
+        const created = await createShadow(db, spec, now(), opts(spec, 'shadow', signal));
         if (created) await audit(spec, 'workflow', 'shadow_created', { shadow: spec.target.shadow_table, mode: spec.publish.mode });
         logger()?.info(created ? `shadow ${spec.target.shadow_table} created` : `shadow ${spec.target.shadow_table} already exists; reused`, {
           shadow: spec.target.shadow_table, created,
@@ -295,7 +317,10 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
           if (isBackfillFailure(e, BackfillError.NotIdempotent)) metrics?.validationFailed(spec.backfill_id);
           throw e;
         }
-        const info = { partition: proof.partition, rowsWritten: proof.rowsWritten, rowHash: String(proof.second.rowHash) };
+        const info: IdempotencyProofInfo = {
+          partition: proof.partition, rowsWritten: proof.rowsWritten, rowHash: String(proof.second.rowHash),
+          ...(proof.floatNoise.length ? { floatNoise: proof.floatNoise } : {}),
+        };
         await audit(spec, 'workflow', 'idempotency_proven', { ...info });
         logger()?.info(`idempotency proven on ${info.partition}: rewritten twice, identical (${info.rowsWritten} rows)`, {
           partition: info.partition, rows: info.rowsWritten,
@@ -481,15 +506,15 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
     async publishRelease(spec: BackfillSpec, approvedBy: string): Promise<ReleaseRecord> {
       return heartbeating(async (signal) => {
         const publishedAt = clock();
+        // The `published` audit entry is written in the publish transaction: exactly once, even
+        // when the worker dies right after the COMMIT.
         const result = await publish(db, spec, {
           releaseId: `${spec.backfill_id}-release`,
           approvedBy,
           publishedAt: publishedAt.toISOString(),
           rollbackExpiresAt: new Date(publishedAt.getTime() + spec.rollback.window).toISOString(),
+          auditDetail: { source: activitySource() },
         }, opts(spec, 'publish', signal));
-        if (!result.alreadyPublished) {
-          await audit(spec, approvedBy, 'published', { releaseId: result.release.releaseId, rowsDeleted: result.rowsDeleted, rowsInserted: result.rowsInserted });
-        }
         logger()?.info(result.alreadyPublished
           ? `${result.release.releaseId} was already published`
           : `published ${result.release.releaseId} into ${spec.target.table}: ${result.rowsDeleted} rows replaced by ${result.rowsInserted}`, {
@@ -503,8 +528,8 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
     /** Runbook step 7: restore the pre-publish result of the range in one transaction. */
     async rollbackRelease(spec: BackfillSpec, releaseId: string, by: string, reason: string): Promise<{ release: ReleaseRecord; rowsRestored: number }> {
       return heartbeating(async (signal) => {
-        const result = await rollbackRelease(db, spec, { releaseId, by, reason, at: now() }, opts(spec, 'rollback', signal));
-        if (!result.alreadyRolledBack) await audit(spec, by, 'rolled_back', { releaseId, reason, rowsRestored: result.rowsRestored });
+        // Audited in the rollback transaction, like publish.
+        const result = await rollbackRelease(db, spec, { releaseId, by, reason, at: now(), auditDetail: { source: activitySource() } }, opts(spec, 'rollback', signal));
         logger()?.info(`rolled back ${releaseId} by ${by}: ${result.rowsRestored} rows restored (${reason})`, { releaseId, by, reason, rowsRestored: result.rowsRestored });
         return { release: result.release, rowsRestored: result.rowsRestored };
       });
@@ -528,12 +553,13 @@ export function createActivities({ warehouse: db, clock = () => new Date(), temp
     },
 
     /** Drops the snapshot and shadow (after signoff, or after the window when the spec says so). */
-    async cleanupTables(spec: BackfillSpec, why: string): Promise<string[]> {
+    async cleanupTables(spec: BackfillSpec, why: string): Promise<CleanupResult> {
       return heartbeating(async (signal) => {
-        const { dropped } = await cleanupBackfillTables(db, spec, opts(spec, 'cleanup', signal));
-        await audit(spec, 'workflow', 'cleaned_up', { dropped, why });
-        logger()?.info(`cleaned up: dropped ${dropped.join(', ') || 'nothing'} (${why})`, { dropped, why });
-        return dropped;
+        const result = await cleanupBackfillTables(db, spec, now(), opts(spec, 'cleanup', signal));
+        await audit(spec, 'workflow', 'cleaned_up', { ...result, why });
+        logger()?.info(`cleaned up: dropped ${result.dropped.join(', ') || 'nothing'} (${why})`, { dropped: result.dropped, why });
+        for (const k of result.kept) logger()?.warn(`kept ${k.table}: ${k.why}`, { table: k.table });
+        return result;
       });
     },
   });

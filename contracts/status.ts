@@ -61,6 +61,8 @@ export interface BatchSummary {
   measures: Array<{ column: string; deltaPct: number | null; cumulativeDeltaPct: number | null; expected: { min: number; max: number } }>;
   rows: { old: number; new: number };
   seconds: number;
+  /** A failed verdict an approver may accept: only aggregate checks failed (no row lost or doubled). */
+  acceptable?: boolean;
   /** Estimated bytes the batch scanned (from the plan), charged to the daily budget. */
   bytesScanned: number;
   attempt: number;
@@ -116,13 +118,17 @@ export interface RollbackInfo {
   signedOff: Decision | null;
   cleanup: 'after_signoff' | 'after_window';
   cleanedUp: string[] | null;
+  /** Tables cleanup left in place and why (a view serves it, or it no longer matches its record). */
+  kept?: Array<{ table: string; why: string }>;
 }
 
 export interface IdempotencyProofInfo {
   partition: string;
   rowsWritten: number;
-  /** Row hash of the partition, identical on both rewrites. */
+  /** Row hash of the partition's non-float columns, identical on both rewrites. */
   rowHash: string;
+  /** Float sums that differed between the rewrites only by summation order (within tolerance). */
+  floatNoise?: string[];
 }
 
 export interface BackfillStatus {

@@ -2,7 +2,34 @@
  * The backfill's state machine as data: which state may follow which. Pure; the workflow asks
  * `canMove` before every transition so an impossible move is a bug caught in tests, not in prod.
  */
+import { DURATION_BOUNDS, formatDurationMs, type DurationField } from '../contracts/limits';
 import type { BackfillState } from '../contracts/status';
+
+/** Where each bounded duration sits in the parsed spec. */
+const DURATION_AT: Record<DurationField, readonly string[]> = {
+  'execution.query_timeout': ['execution', 'query_timeout'],
+  'execution.live_pipeline.poll_interval': ['execution', 'live_pipeline', 'poll_interval'],
+  'approval.timeout': ['approval', 'timeout'],
+  'rollback.window': ['rollback', 'window'],
+};
+
+/**
+ * Durations outside their documented bounds. The client's parse refuses them; a workflow started
+ * another way (the UI, another SDK) must not arm a timer that overflows or a date that is invalid.
+ */
+export function durationProblems(spec: unknown): string[] {
+  const problems: string[] = [];
+  for (const [field, path] of Object.entries(DURATION_AT) as Array<[DurationField, readonly string[]]>) {
+    let v: unknown = spec;
+    for (const key of path) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined;
+    if (v === undefined) continue;
+    const { min, max } = DURATION_BOUNDS[field];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+      problems.push(`spec.${field} is ${JSON.stringify(v)} ms; it must be ${formatDurationMs(min)}..${formatDurationMs(max)}`);
+    }
+  }
+  return problems;
+}
 
 const NEXT: Record<BackfillState, readonly BackfillState[]> = {
   planning: ['preparing', 'failed'],
@@ -43,5 +70,6 @@ export function inputProblems(input: unknown): string[] {
   if (!i.spec.source_range) problems.push('spec.source_range is missing');
   if (typeof i.spec.target?.table !== 'string') problems.push('spec.target.table is missing');
   if (!i.spec.execution) problems.push('spec.execution is missing');
+  problems.push(...durationProblems(i.spec));
   return problems;
 }

@@ -37,14 +37,17 @@ import type {
   UpdateAck,
 } from '../contracts/status';
 import {
+  actorOf,
   concurrencyProblem,
   decisionProblem,
+  livePipelineProblem,
   pauseProblem,
   resolveProblem,
   rollbackProblem,
   signoffProblem,
   type ApprovalRules,
 } from '../domain/approval';
+import { excerpt, STATE_LIMITS } from '../contracts/limits';
 import { canMove, inputProblems, isTerminal, PUBLISHED_STATES } from '../domain/lifecycle';
 import { batchPartitions, planShape, type PlanShape } from '../domain/plan';
 import { emptyCumulative } from '../domain/reconcile';
@@ -68,11 +71,16 @@ const warehouse = proxyActivities<Activities>({
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes },
 });
 
-/** Batch summaries kept in state for the `batches` query; every verdict is in the control schema. */
-const RECENT_BATCHES = 50;
+const RECENT_BATCHES = STATE_LIMITS.recentBatches;
 
 const fail = (type: BackfillErrorType, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
-const errorText = (e: unknown) => (e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e));
+/** An error's message, bounded: it is kept in state and shown in the UI. */
+const errorText = (e: unknown) =>
+  excerpt(e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e), STATE_LIMITS.messageChars);
+const errorType = (e: unknown): string | undefined => {
+  for (let c = e as { type?: unknown; cause?: unknown } | undefined; c; c = c.cause as typeof c) if (typeof c.type === 'string') return c.type;
+  return undefined;
+};
 
 /** A plain Error here would fail the workflow task and retry forever; a bad range is bad input. */
 function shapeOf(spec: BackfillInput['spec']): PlanShape {
@@ -145,6 +153,12 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     allowOwner: spec.approval?.allow_owner ?? false,
     owner: spec.owner,
     startedBy,
+    operators: spec.rollback.operators ?? [],
+  };
+  /** Warnings for the approver: distinct, bounded in number and length. */
+  const warn = (w: string) => {
+    const text = excerpt(w, STATE_LIMITS.messageChars);
+    if (!s.warnings.includes(text) && s.warnings.length < STATE_LIMITS.warnings) s.warnings.push(text);
   };
 
   // ---- operator requests, set by handlers and consumed by the phases below ----
@@ -184,7 +198,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
   const audit = (actor: string, action: string, detail: Record<string, unknown>) =>
     metadata.recordAudit(spec, actor, action, detail).catch((e: unknown) => {
       if (isCancellation(e)) throw e;
-      if (s.warnings.length < 50) s.warnings.push(`audit entry ${action} by ${actor} was not written: ${errorText(e)}`);
+      warn(`audit entry ${action} by ${actor} was not written: ${errorText(e)}`);
     });
   const decision = (req: { by: string; comment?: string; reason?: string }): Decision => ({
     by: req.by.trim(),
@@ -195,11 +209,6 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     throw fail(BackfillError.NotAllowed, problem);
   };
   const ack = (message: string): UpdateAck => ({ accepted: true, state: status.state, message });
-  /** An update validator from a problem finder: synchronous, and rejects with the vocabulary type. */
-  const validateWith = <T>(problemOf: (req: T) => string | null) => (req: T) => {
-    const problem = problemOf(req);
-    if (problem) refuse(problem);
-  };
 
   // ---- queries ----
   setHandler(m.statusQuery, () => ({
@@ -219,7 +228,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
   // ---- throttle signals ----
   setHandler(m.pauseSignal, async (req) => {
     const problem = pauseProblem(req);
-    if (problem) return void (await audit(String(req?.by ?? 'unknown'), 'pause_refused', { problem }));
+    if (problem) return void (await audit(actorOf(req), 'pause_refused', { problem }));
     s.operatorPause = { by: req.by?.trim() || null, reason: req.reason.trim(), since: nowIso() };
     wake++;
     await audit(req.by ?? 'operator', 'paused', { reason: req.reason });
@@ -230,19 +239,27 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     wake++;
     await audit(req?.by ?? 'operator', 'resumed', { reason: req?.reason ?? null });
   }, { description: m.messageDescriptions.resume });
-  setHandler(m.livePipelineStartedSignal, (e) => {
-    const id = String(e?.run_id ?? '').trim() || 'unnamed';
+  const liveRunOf = (e: unknown) => String((e as { run_id?: unknown } | null)?.run_id ?? '').trim() || 'unnamed';
+  setHandler(m.livePipelineStartedSignal, async (e) => {
+    const problem = livePipelineProblem(e)
+      ?? (s.liveRuns.length >= STATE_LIMITS.liveRuns && !s.liveRuns.includes(liveRunOf(e))
+        ? `live_pipeline_started refused: ${STATE_LIMITS.liveRuns} live runs are already open; send live_pipeline_finished for the ones that ended`
+        : null);
+    if (problem) return void (await audit('live_pipeline', 'live_pipeline_refused', { problem }));
+    const id = liveRunOf(e);
     if (!s.liveRuns.includes(id)) s.liveRuns.push(id);
     wake++;
   }, { description: m.messageDescriptions.live_pipeline_started });
-  setHandler(m.livePipelineFinishedSignal, (e) => {
-    const id = String(e?.run_id ?? '').trim() || 'unnamed';
+  setHandler(m.livePipelineFinishedSignal, async (e) => {
+    const problem = livePipelineProblem(e);
+    if (problem) return void (await audit('live_pipeline', 'live_pipeline_refused', { problem }));
+    const id = liveRunOf(e);
     s.liveRuns = s.liveRuns.filter((r) => r !== id);
     wake++;
   }, { description: m.messageDescriptions.live_pipeline_finished });
   setHandler(m.setConcurrencySignal, async (req) => {
     const problem = concurrencyProblem(req);
-    if (problem) return void (await audit(String(req?.by ?? 'unknown'), 'concurrency_refused', { problem }));
+    if (problem) return void (await audit(actorOf(req), 'concurrency_refused', { problem }));
     const before = status.concurrency;
     status.concurrency = req.concurrency;
     await audit(req.by ?? 'operator', 'concurrency_changed', { from: before, to: req.concurrency, reason: req.reason ?? null });
@@ -250,11 +267,11 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
 
   /**
    * One request, two doors: the signal (what the UI's form sends) records a refusal and never
-   * fails; the update refuses synchronously in its validator, so the CLI gets the error at once.
-   * `apply` runs only for an allowed request and returns the update's acknowledgement.
+   * fails; the update audits the refusal and then fails with it, so the CLI gets the error at once
+   * and the audit log has every refused decision. `apply` runs only for an allowed request and
+   * returns the update's acknowledgement.
    */
   type Door = 'approve' | 'reject' | 'resolve' | 'rollback' | 'signoff';
-  const actorOf = (req: unknown) => (typeof (req as { by?: unknown })?.by === 'string' ? (req as { by: string }).by : 'unknown');
   function offer<T>(
     door: Door,
     signal: SignalDefinition<[T]>,
@@ -263,16 +280,21 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     apply: (req: T) => Promise<string> | string,
     onRefused: (req: unknown, problem: string) => void = () => {},
   ): void {
+    const refused = async (req: unknown, problem: string, via: 'signal' | 'update') => {
+      onRefused(req, problem);
+      await audit(actorOf(req), `${door}_refused`, { problem, via });
+    };
     setHandler(signal, async (req) => {
       const problem = problemOf(req);
       if (problem === null) return void (await apply(req));
-      onRefused(req, problem);
-      await audit(actorOf(req), `${door}_refused`, { problem });
+      await refused(req, problem, 'signal');
     }, { description: m.messageDescriptions[door] });
-    setHandler(update, async (req) => ack(await apply(req)), {
-      validator: validateWith(problemOf),
-      description: m.messageDescriptions[`${door}_update`],
-    });
+    setHandler(update, async (req) => {
+      const problem = problemOf(req);
+      if (problem === null) return ack(await apply(req));
+      await refused(req, problem, 'update');
+      return refuse(problem);
+    }, { description: m.messageDescriptions[`${door}_update`] });
   }
 
   // ---- approval ----
@@ -298,18 +320,25 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
         await audit(d.by, kind === 'approve' ? 'approved' : 'rejected', { comment: d.comment });
         return `${kind === 'approve' ? 'approved' : 'rejected'} by ${d.by}`;
       },
-      (req, problem) => status.approval?.refusals.push({ by: actorOf(req), reason: problem, at: nowIso() }),
+      (req, problem) => {
+        const refusals = status.approval?.refusals;
+        if (!refusals) return;
+        refusals.push({ by: actorOf(req), reason: excerpt(problem, STATE_LIMITS.messageChars), at: nowIso() });
+        if (refusals.length > STATE_LIMITS.refusals) refusals.splice(0, refusals.length - STATE_LIMITS.refusals);
+      },
     );
   }
 
   // ---- halt resolution ----
   offer('resolve', m.resolveSignal, m.resolveUpdate, (req) => {
     if (resolution) return 'resolve refused: a decision for this halt is already being applied';
-    const problem = resolveProblem(req, status.state);
-    if (problem) return problem;
-    const action = (req as ResolveRequest).action;
-    const options = status.halt?.options ?? [];
-    return options.includes(action) ? null : `resolve refused: "${action}" is not possible for this halt (${status.halt?.reason}); send one of ${options.join(', ')}`;
+    // What the halt offers first: an accept of a structural failure is refused whoever sends it.
+    const action = (req as Partial<ResolveRequest> | null)?.action;
+    const options: string[] = status.halt?.options ?? [];
+    if (status.state === 'halted' && (action === 'retry' || action === 'abort' || action === 'accept') && !options.includes(action)) {
+      return `resolve refused: "${action}" is not possible for this halt (${excerpt(status.halt?.reason ?? '', 300)}); send one of ${options.join(', ')}`;
+    }
+    return resolveProblem(req, status.state, rules);
   }, async (req) => {
     resolution = { action: req.action, by: req.by.trim(), reason: req.reason?.trim() };
     wake++;
@@ -323,7 +352,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     expiresAtMs: status.rollback.expiresAt ? Date.parse(status.rollback.expiresAt) : null,
     signedOff: status.rollback.signedOff !== null,
   });
-  offer('rollback', m.rollbackSignal, m.rollbackUpdate, (req) => windowBusy('rollback') ?? rollbackProblem(req, status.state, windowView(), Date.now()), (req) => {
+  offer('rollback', m.rollbackSignal, m.rollbackUpdate, (req) => windowBusy('rollback') ?? rollbackProblem(req, status.state, windowView(), Date.now(), rules), (req) => {
     rollbackRequest = decision(req);
     wake++;
     return `rollback requested by ${rollbackRequest.by}; the pre-publish result is being restored`;
@@ -347,8 +376,10 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
   // ---- Step 0–3: plan, lease, snapshot, shadow, idempotency proof ----
   async function prepare(): Promise<void> {
     status.plan = await metadata.planBackfill(spec, startedBy);
-    for (const w of status.plan.warnings ?? []) if (!s.warnings.includes(w)) s.warnings.push(w);
+    for (const w of status.plan.warnings ?? []) warn(w);
     await metadata.acquireLease(spec, workflowId, startedBy);
+    // Before the first write: never run again after publishing, never adopt a table it did not create.
+    await metadata.claimTables(spec, startedBy);
     const resumed = await metadata.resumePoint(spec);
     if (resumed.batchesDone > 0) {
       s.nextBatch = resumed.batchesDone;
@@ -359,7 +390,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
       status.partitions.done = resumed.partitionsDone;
       s.verdicts.passed = resumed.batchesDone;
     }
-    if (resumed.stale > 0) s.warnings.push(`${resumed.stale} checkpoint(s) from another code version or transform were not reused`);
+    if (resumed.stale > 0) warn(`${resumed.stale} checkpoint(s) from another code version or transform were not reused`);
     const resumedNote = resumed.batchesDone ? `; resuming after ${resumed.batchesDone} checkpointed batches` : '';
     moveTo('preparing', `preparing: taking the restore point ${spec.rollback.snapshot}${resumedNote}`);
     await warehouse.takeSnapshot(spec);
@@ -368,6 +399,10 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     const partition = status.plan.representativePartition;
     status.phase = `preparing: proving idempotency on ${partition} (rewriting it twice)`;
     status.proof = await warehouse.proveIdempotency(spec, partition);
+    if (status.proof.floatNoise?.length) {
+      warn(`idempotency proof on ${partition}: float sums differ between the two rewrites only by summation order (${status.proof.floatNoise.join('; ')}); ` +
+        'they are compared within abs_tolerance. Store them as DECIMAL for exact comparisons.');
+    }
     s.setupDone = true;
   }
 
@@ -437,8 +472,12 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     showProgress();
   };
 
-  async function halt(i: number, reason: string, failures: string[], canAccept: boolean): Promise<ResolveRequest> {
-    status.halt = { batch: i, reason, failures, since: nowIso(), options: canAccept ? ['retry', 'abort', 'accept'] : ['retry', 'abort'] };
+  async function halt(i: number, why: string, failures: string[], canAccept: boolean): Promise<ResolveRequest> {
+    const reason = excerpt(why, STATE_LIMITS.messageChars);
+    status.halt = {
+      batch: i, reason, failures: failures.slice(0, 10).map((f) => excerpt(f, STATE_LIMITS.messageChars)), since: nowIso(),
+      options: canAccept ? ['retry', 'abort', 'accept'] : ['retry', 'abort'],
+    };
     moveTo('halted', `halted at batch ${i + 1}: ${reason}. Production is untouched; send resolve with retry, abort${canAccept ? ' or accept' : ''}.`);
     resolution = null;
     await condition(() => resolution !== null);
@@ -471,7 +510,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
       status.budget = { ...status.budget, ...budget, left: status.budget.dailyBytes === null ? null : Math.max(0, status.budget.dailyBytes - budget.spentToday) };
       const summary = { ...outcome.summary, bytesScanned: bytes };
       record(summary);
-      for (const w of summary.warnings) if (!s.warnings.includes(w) && s.warnings.length < 50) s.warnings.push(w);
+      for (const w of summary.warnings) warn(w);
       if (summary.verdict === 'passed') {
         s.verdicts.passed++;
         s.batchMs += Date.now() - started;
@@ -480,7 +519,8 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
         return;
       }
       s.verdicts.failed++;
-      const r = await halt(i, `reconciliation failed: ${summary.failures[0] ?? 'a check failed'}`, summary.failures, true);
+      // Only aggregate checks may be accepted: a structural failure would lose or duplicate rows.
+      const r = await halt(i, `reconciliation failed: ${summary.failures[0] ?? 'a check failed'}`, summary.failures, summary.acceptable === true);
       if (r.action === 'abort') throw fail(BackfillError.Aborted, `aborted by ${r.by} at batch ${i + 1}: ${r.reason ?? ''}`);
       if (r.action === 'accept') {
         await metadata.acceptBatch(spec, i, r.by, r.reason ?? '');
@@ -555,10 +595,23 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     if (status.rollback.open) {
       await condition(() => rollbackRequest !== null || signoffRequest !== null, Math.max(1, untilMs));
     }
-    if (rollbackRequest) {
+    while (rollbackRequest) {
       const r = rollbackRequest;
       status.phase = `rolling back ${release.releaseId}: restoring ${spec.rollback.snapshot} over the range`;
-      const result = await warehouse.rollbackRelease(spec, release.releaseId, r.by, r.comment ?? '');
+      let result: Awaited<ReturnType<typeof warehouse.rollbackRelease>>;
+      try {
+        result = await warehouse.rollbackRelease(spec, release.releaseId, r.by, r.comment ?? '');
+      } catch (e) {
+        // A refused rollback (the restore point is not the one taken) wrote nothing: the release
+        // stays published and the window stays open for a signoff; anything else fails the run.
+        if (isCancellation(e) || errorType(e) !== BackfillError.NotAllowed) throw e;
+        rollbackRequest = null;
+        warn(`rollback requested by ${r.by} was refused: ${errorText(e)}`);
+        moveTo('published', `published as ${release.releaseId}; a rollback was refused (${errorText(e)}); window open until ${status.rollback.expiresAt}`);
+        await audit(r.by, 'rollback_refused', { problem: errorText(e) });
+        await condition(() => rollbackRequest !== null || signoffRequest !== null, Math.max(1, Date.parse(release.rollbackExpiresAt) - Date.now()));
+        continue;
+      }
       status.release = result.release;
       status.rollback.rolledBack = { ...r, rowsRestored: result.rowsRestored };
       status.rollback.open = false;
@@ -576,8 +629,12 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
       status.release = await metadata.signoffRelease(spec, release.releaseId, signoffRequest.by, signoffRequest.comment);
       status.rollback.signedOff = signoffRequest;
     }
-    status.rollback.cleanedUp = await warehouse.cleanupTables(spec, signoffRequest ? `signed off by ${signoffRequest.by}` : 'rollback window ended');
-    moveTo('completed', `completed: ${release.releaseId} ${signoffRequest ? `signed off by ${signoffRequest.by}` : 'kept after the rollback window'}; dropped ${status.rollback.cleanedUp.join(', ') || 'nothing'}`);
+    const cleanup = await warehouse.cleanupTables(spec, signoffRequest ? `signed off by ${signoffRequest.by}` : 'rollback window ended');
+    status.rollback.cleanedUp = cleanup.dropped;
+    status.rollback.kept = cleanup.kept;
+    for (const k of cleanup.kept) warn(`kept ${k.table}: ${k.why}`);
+    const kept = cleanup.kept.length ? `; kept ${cleanup.kept.map((k) => k.table).join(', ')} (see warnings)` : '';
+    moveTo('completed', `completed: ${release.releaseId} ${signoffRequest ? `signed off by ${signoffRequest.by}` : 'kept after the rollback window'}; dropped ${cleanup.dropped.join(', ') || 'nothing'}${kept}`);
   }
 
   try {

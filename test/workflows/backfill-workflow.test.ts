@@ -168,7 +168,7 @@ describe('backfillWorkflow: throttle and yield', () => {
     const live = await env.client.workflow.start(liveType, { workflowId: `${liveType}-run`, taskQueue: `${liveType}-queue`, args: [] });
     const spec = testSpec('live-visibility', (s) => {
       s.execution.pause_during_live_pipeline = true;
-      s.execution.live_pipeline = { visibility_query: `WorkflowType = '${liveType}' AND ExecutionStatus = 'Running'`, signals: true, poll_interval: 500 };
+      s.execution.live_pipeline = { visibility_query: `WorkflowType = '${liveType}' AND ExecutionStatus = 'Running'`, signals: true, poll_interval: 1000 };
     });
     // Visibility is eventually consistent: wait until the server counts the live run.
     for (let i = 0; i < 50 && (await env.client.workflow.count(spec.execution.live_pipeline!.visibility_query)).count === 0; i++) {
@@ -229,14 +229,18 @@ describe('backfillWorkflow: reconciliation halts, operators resolve', () => {
 
     const handle = await l.start(spec);
     const halted = await waitForStatus(handle, (s) => s.state === 'halted');
-    expect(halted.halt).toMatchObject({ batch: 0, options: ['retry', 'abort', 'accept'] });
+    // A lost row is structural: it can be retried or aborted, never accepted.
+    expect(halted.halt).toMatchObject({ batch: 0, options: ['retry', 'abort'] });
     expect(halted.halt!.reason).toContain('row');
     expect(halted.lastVerdict?.verdict).toBe('failed');
     expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(prodBefore);
-    // Accept needs a reason: the update says so at once, and nothing changes.
-    const refused = await handle.executeUpdate(m.resolveUpdate, { args: [{ action: 'accept', by: 'oncall' }] }).catch((e: unknown) => e);
+    // Even an approver's accept, with a reason, is refused at once, audited, and nothing changes.
+    const refused = await handle
+      .executeUpdate(m.resolveUpdate, { args: [{ action: 'accept', by: 'finance-controller', reason: 'looks fine' }] })
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
     expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe(BackfillError.NotAllowed);
+    expect(String(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).message)).toContain('not possible for this halt');
     expect((await handle.query(m.statusQuery)).state).toBe('halted');
 
     await l.warehouse.execute('INSERT INTO staging.revenue_events SELECT * FROM staging.late_events');

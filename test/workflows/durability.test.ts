@@ -20,6 +20,7 @@ import { openDuckDb } from '../../warehouse/duckdb/driver';
 import { createShadow } from '../../warehouse/shadow';
 import { exampleSpec, lab, rangeFingerprint, testSpec, waitForStatus, workflowBundle, type Env, type Lab } from '../support/backfill-harness';
 import { temporalTestEnv } from '../support/temporal';
+import { AT, claimed } from '../support/owned';
 
 let env: Env;
 const labs: Lab[] = [];
@@ -133,7 +134,7 @@ describe('worker crash', () => {
     // The reference: every partition rewritten once, without interruption, in a separate warehouse.
     const reference = await openDuckDb({ path: ':memory:' });
     await seedRevenueScenario(reference);
-    await createShadow(reference, spec);
+    await createShadow(reference, await claimed(reference, spec), AT);
     await rewriteBatch(reference, spec, allPartitions(spec), await columnNames(reference, spec.target.table), { concurrency: 2 });
     const expected = await rangeFingerprint(reference, spec, 'shadow');
     await reference.close();
