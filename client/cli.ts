@@ -13,7 +13,9 @@ import { openWarehouse, warehouseConfigFromEnv } from '../warehouse/open';
 import { ExitCode, exitCodeFor } from './exit-codes';
 import { formatPlan } from './format';
 import { loadRunnableSpec, loadSpecFile } from './load-spec';
-import { startBackfill } from './start-backfill';
+import { awaitPreflight, startBackfill } from './start-backfill';
+import { checkOwnership } from '../warehouse/ownership';
+import { TASK_QUEUE } from '../contracts/settings';
 import type { Client } from '@temporalio/client';
 import * as op from './operate';
 import { connectClient, workflowUiUrl, type ConnectionFlags } from './temporal';
@@ -49,6 +51,15 @@ async function withClient<T>(flags: Connected, fn: (client: Client, namespace: s
   }
 }
 
+const MAX_START_WAIT_S = 600;
+function parseWait(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n > MAX_START_WAIT_S) {
+    throw new BackfillFailure(BackfillError.InvalidRequest, `--wait: "${text}" is not a whole number of seconds 0..${MAX_START_WAIT_S}`);
+  }
+  return n;
+}
+
 const by = (description: string) => new Option('--by <name>', description).makeOptionMandatory();
 const defaultBy = process.env.USER ?? 'cli';
 
@@ -79,6 +90,8 @@ program
     const config = warehouseConfigFromEnv(opts.warehouse ? { ...process.env, BACKFILL_WAREHOUSE: opts.warehouse } : process.env);
     const db = await openWarehouse({ ...config, readOnly: true });
     try {
+      // The refusals a run would meet before its first write, before any estimate is paid for.
+      await checkOwnership(db, spec, { tag: { backfillId: spec.backfill_id, phase: 'plan' }, timeoutMs: spec.execution.query_timeout });
       const plan = await estimatePlan(db, spec, { tag: { backfillId: spec.backfill_id, phase: 'plan' }, sample: opts.sample && Boolean(spec.transform), timeoutMs: spec.execution.query_timeout });
       console.log(opts.json ? JSON.stringify(plan, null, 2) : formatPlan(plan, { engine: db.dialect.name, maxRows: opts.maxRows }));
     } finally {
@@ -99,15 +112,20 @@ connected(program
   .description('Start the backfill workflow for a spec; prints the workflow ID and the UI link.')
   .argument('<spec>', 'backfill spec (YAML)')
   .option('--by <name>', 'who starts it, for the audit log', defaultBy)
-  .action(async (file: string, opts: { by: string } & Connected) => {
+  .option('--wait <seconds>', `how long to wait for the pre-flight (plan, lease, table ownership), 0..${MAX_START_WAIT_S}; 0 returns at once`, parseWait, 30)
+  .action(async (file: string, opts: { by: string; wait: number } & Connected) => {
     const { spec } = loadRunnableSpec(file);
     const { client, connection, namespace } = await connectClient(opts);
     try {
-      const handle = await startBackfill(client, spec, { startedBy: opts.by });
-      console.log(`started ${spec.backfill_id}`);
+      const handle = await startBackfill(client, spec, { startedBy: opts.by, taskQueue: process.env.BACKFILL_TASK_QUEUE?.trim() || TASK_QUEUE });
+      const preflight = opts.wait > 0 ? await awaitPreflight(handle, opts.wait * 1000) : 'pending';
+      console.log(`started ${spec.backfill_id}${preflight === 'passed' ? ': planned, target leased, tables owned' : ''}`);
       console.log(`  workflow ID: ${handle.workflowId}`);
       console.log(`  run ID:      ${handle.firstExecutionRunId}`);
       console.log(`  UI:          ${workflowUiUrl(namespace, handle.workflowId)}`);
+      if (preflight === 'pending' && opts.wait > 0) {
+        console.log(`  no worker has taken it within ${opts.wait} s; is a worker running on task queue ${process.env.BACKFILL_TASK_QUEUE?.trim() || TASK_QUEUE} (npm run worker)?`);
+      }
     } finally {
       await connection.close();
     }

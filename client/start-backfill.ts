@@ -3,9 +3,9 @@
  * completed, is refused by the server; a failed or terminated run may be started again (it resumes
  * from the control schema's checkpoints).
  */
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
-import { BackfillError, BackfillFailure } from '../contracts/errors';
+import { BackfillError, BackfillFailure, type BackfillErrorType } from '../contracts/errors';
 import { BackfillOwnerKey, BackfillStateKey, BackfillTargetKey } from '../contracts/search-attributes';
 import { TASK_QUEUE, workflowIdFor } from '../contracts/settings';
 import type { BackfillInput } from '../contracts/status';
@@ -44,5 +44,44 @@ export async function startBackfill(client: Client, spec: BackfillSpec, opts: St
       );
     }
     throw e;
+  }
+}
+
+/** Where a started backfill stands after its pre-flight: passed, or still waiting for a worker. */
+export type PreflightResult = 'passed' | 'pending';
+
+/** The backfill-vocabulary type and message of a failed workflow's error, however deeply wrapped. */
+function failureOf(error: unknown): { type: BackfillErrorType | null; message: string } {
+  const known = new Set<string>(Object.values(BackfillError));
+  let message = error instanceof Error ? error.message : String(error);
+  for (let c = error as { type?: unknown; message?: unknown; cause?: unknown } | undefined; c; c = c.cause as typeof c) {
+    if (typeof c.message === 'string' && c.message) message = c.message;
+    if (typeof c.type === 'string' && known.has(c.type)) return { type: c.type as BackfillErrorType, message };
+  }
+  return { type: null, message };
+}
+
+/**
+ * Waits until the workflow is past its pre-flight — plan, lease on the target, and the check that
+ * it never ran before under a published release and owns every table it will write — so `start`
+ * reports those refusals itself (exit 2 or 4) instead of answering before anything was checked.
+ * 'pending' means no worker took the workflow within `timeoutMs`; the workflow stays started.
+ */
+export async function awaitPreflight(handle: WorkflowHandle, timeoutMs: number, pollMs = 200): Promise<PreflightResult> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const d = await handle.describe();
+    if (d.status.name !== 'RUNNING') {
+      if (d.status.name === 'COMPLETED') return 'passed';
+      const error = await handle.result().then(() => null, (e: unknown) => e);
+      const { type, message } = failureOf(error);
+      throw new BackfillFailure(type ?? BackfillError.NotAllowed, `the backfill stopped before writing anything (${d.status.name.toLowerCase()}): ${message}`, {
+        workflowId: handle.workflowId,
+      });
+    }
+    const state = d.typedSearchAttributes.get(BackfillStateKey);
+    if (state !== undefined && state !== 'planning') return 'passed';
+    if (Date.now() >= deadline) return 'pending';
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }

@@ -19,15 +19,14 @@ import type { BackfillStatus, BatchSummary } from '../contracts/status';
 import { reportLines } from '../domain/report';
 import { parseDuration } from '../domain/spec/values';
 import { startDevServer } from '../scripts/dev-server';
-import { CONTROL_SCHEMA } from '../warehouse/control-store';
 import { estimatePlan } from '../warehouse/plan-estimates';
 import { openDuckDb } from '../warehouse/duckdb/driver';
-import { parseTableName } from '../warehouse/identifiers';
 import { DEFAULT_DUCKDB_PATH } from '../warehouse/open';
 import { createBackfillWorker } from '../worker/create-worker';
 import type { backfillWorkflow } from '../workflows';
 import type { WorkflowHandle } from '@temporalio/client';
 import { seedRevenueScenario } from './revenue-scenario';
+import { resetDemoBackfill } from './reset';
 
 const SPEC = resolve(__dirname, '..', 'examples', 'revenue-tax-fix.yaml');
 
@@ -90,9 +89,10 @@ async function main(): Promise<void> {
 
   const { spec } = loadRunnableSpec(SPEC);
   const warehouse = await openDuckDb({ path: opts.db });
-  // A fresh demo: the previous run's control schema, shadow and restore point go with the old data.
-  await warehouse.execute(`DROP SCHEMA IF EXISTS ${CONTROL_SCHEMA} CASCADE`);
-  for (const t of [spec.target.shadow_table, spec.rollback.snapshot]) await warehouse.execute(warehouse.dialect.dropTable(parseTableName(t)));
+  // A fresh demo: the demo's own backfill is forgotten explicitly (its recorded tables dropped, its
+  // control rows deleted) before the scenario is reseeded; other backfills in the file are untouched.
+  const reset = await resetDemoBackfill(warehouse, spec);
+  if (reset.dropped.length) console.log(`Reset the demo's backfill ${spec.backfill_id}: dropped ${reset.dropped.join(', ')} and its control rows.`);
   const seeded = await seedRevenueScenario(warehouse, { scale: opts.scale, replace: true });
   console.log(
     `Seeded ${opts.db}: ${seeded.events.toLocaleString('en-US')} revenue events, ${seeded.dailyRows.toLocaleString('en-US')} rows in ` +
