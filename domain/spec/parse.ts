@@ -3,9 +3,10 @@
  * that each name a YAML path and say what to do. Pure: reading sql_file is an injected function.
  */
 import type { z } from 'zod';
+import { SPEC_LIMITS } from '../../contracts/limits';
 import { transformProblems } from '../transform-sql';
 import { specSchema, type BackfillSpec, type Measure, type ParsedSpec } from './schema';
-import { editDistance } from './values';
+import { editDistance, formatBinarySize, shown } from './values';
 
 export interface SpecIssue {
   /** YAML path, e.g. execution.max_concurrency or approval.approvers[0]. */
@@ -16,8 +17,24 @@ export interface SpecIssue {
 export type ParseResult = { ok: true; spec: BackfillSpec; warnings: SpecIssue[] } | { ok: false; issues: SpecIssue[] };
 
 export interface ParseOptions {
-  /** Reads transform.sql_file (resolved against the spec's folder by the caller); throws if missing. */
+  /**
+   * Reads transform.sql_file (resolved against the spec's folder by the caller). Throws when it
+   * cannot; the Error's message becomes the issue at transform.sql_file, so it says what to do.
+   */
   readSqlFile?: (path: string) => string;
+}
+
+/**
+ * Problems listed for one spec. A garbage file can raise thousands; the first ones are enough to
+ * act on, and listing them all (each with its YAML line) would only slow the refusal down.
+ */
+export const MAX_LISTED_ISSUES = 50;
+
+/** `issues`, cut to MAX_LISTED_ISSUES with a last line saying how many more there are. */
+export function listedIssues<T extends SpecIssue>(issues: T[]): Array<T | SpecIssue> {
+  if (issues.length <= MAX_LISTED_ISSUES) return issues;
+  const more = issues.length - MAX_LISTED_ISSUES;
+  return [...issues.slice(0, MAX_LISTED_ISSUES), { path: '(more)', message: `${more} more problem${more === 1 ? '' : 's'} not listed; fix the ones above and validate again` }];
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -52,12 +69,24 @@ function shapeKeys(schema: unknown, path: readonly PropertyKey[]): string[] {
   return Object.keys(s?.shape ?? {});
 }
 
+/** Keys longer than this get the list of known fields instead of a "did you mean" hint. */
+const HINT_KEY_CHARS = 64;
+
+const isUnder = (path: readonly PropertyKey[], parent: readonly PropertyKey[]) =>
+  path.length > parent.length && parent.every((p, i) => path[i] === p);
+
 function issuesFrom(error: z.ZodError): SpecIssue[] {
-  return error.issues.flatMap((issue): SpecIssue[] => {
+  // A list or map refused as too large is one problem, not one per entry.
+  const tooLarge = error.issues
+    .filter((i) => (i.code === 'too_big' && i.origin === 'array') || (i.code === 'custom' && i.params?.tooLarge))
+    .map((i) => i.path);
+  const kept = error.issues.filter((i) => !tooLarge.some((p) => isUnder(i.path, p)));
+  return kept.flatMap((issue): SpecIssue[] => {
     if (issue.code === 'unrecognized_keys') {
       const known = shapeKeys(specSchema, issue.path);
-      return issue.keys.map((key) => {
-        const best = known
+      // Hints only for keys that will be listed: thousands of unknown keys cost no edit distances.
+      return issue.keys.map((key, index) => {
+        const best = index >= MAX_LISTED_ISSUES || key.length > HINT_KEY_CHARS ? undefined : known
           .map((k) => [k, editDistance(k, key)] as const)
           .sort((a, b) => a[1] - b[1])[0];
         const hint = best && best[1] <= Math.max(2, Math.floor(key.length / 3)) ? `did you mean ${best[0]}?` : `known fields: ${known.join(', ')}`;
@@ -68,8 +97,11 @@ function issuesFrom(error: z.ZodError): SpecIssue[] {
       const expected = issue.code === 'invalid_type' ? ` (${issue.expected})` : '';
       return [{ path: formatPath(issue.path), message: `is required${expected}; add it to the spec` }];
     }
+    if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && typeof issue.input === 'number' && !Number.isFinite(issue.input)) {
+      return [{ path: formatPath(issue.path), message: `must be a finite number, got ${issue.input}` }];
+    }
     if (issue.code === 'invalid_type') {
-      return [{ path: formatPath(issue.path), message: `must be ${issue.expected}, got ${JSON.stringify(issue.input)}` }];
+      return [{ path: formatPath(issue.path), message: `must be ${issue.expected}, got ${shown(issue.input)}` }];
     }
     if (issue.code === 'invalid_value' && 'values' in issue) {
       return [{ path: formatPath(issue.path), message: `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}` }];
@@ -90,9 +122,54 @@ export function shadowTableFor(table: string, backfillId: string): string {
   return `${table}__shadow_${backfillId.replace(/-/g, '_')}`;
 }
 
+/**
+ * Paths of "__proto__" keys anywhere in `input`. A YAML or JSON loader keeps one as an own
+ * property, but copying it into a plain object (as zod does) sets the prototype instead, so the
+ * entry would vanish without a word. Iterative, and each object is visited once (aliases share).
+ */
+export function protoKeyPaths(input: unknown): PropertyKey[][] {
+  const found: PropertyKey[][] = [];
+  const seen = new Set<object>();
+  const stack: Array<[unknown, PropertyKey[]]> = [[input, []]];
+  while (stack.length) {
+    const [value, path] = stack.pop()!;
+    if (typeof value !== 'object' || value === null || seen.has(value)) continue;
+    seen.add(value);
+    const proto = Object.getPrototypeOf(value);
+    const entries: Array<[PropertyKey, unknown]> = Array.isArray(value)
+      ? value.map((v, i) => [i, v])
+      : proto === Object.prototype || proto === null ? Object.entries(value) : [];
+    for (const [key, child] of entries.reverse()) {
+      if (key === '__proto__') found.push([...path, key]);
+      else stack.push([child, [...path, key]]);
+    }
+  }
+  return found;
+}
+
+/** Size of the runtime spec as the workflow's input; a larger payload would fail at workflow start. */
+function payloadProblem(spec: BackfillSpec): SpecIssue | null {
+  const bytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v)).byteLength;
+  const total = bytes(spec);
+  if (total <= SPEC_LIMITS.specPayloadBytes) return null;
+  const [largest, size] = Object.entries(spec)
+    .map(([key, value]) => [key, bytes(value)] as const)
+    .sort((a, b) => b[1] - a[1])[0]!;
+  const source = largest === 'transform' && spec.transform?.sql_file ? ' (the SQL read from transform.sql_file)' : '';
+  return {
+    path: largest,
+    message: `the parsed spec is ${total} bytes as JSON (${formatBinarySize(total)}), above the maximum ${SPEC_LIMITS.specPayloadBytes} bytes (${formatBinarySize(SPEC_LIMITS.specPayloadBytes)}) that a workflow input may carry; ${largest}${source} is ${formatBinarySize(size)} of it, shorten it`,
+  };
+}
+
 export function parseSpec(input: unknown, options: ParseOptions = {}): ParseResult {
+  const protoIssues = protoKeyPaths(input).map((path) => ({
+    path: formatPath(path),
+    message: 'is a "__proto__" key, which a JavaScript object cannot hold as data (it would be dropped silently); rename or remove it',
+  }));
   const parsed = specSchema.safeParse(input, { reportInput: true });
-  if (!parsed.success) return { ok: false, issues: issuesFrom(parsed.error) };
+  if (!parsed.success) return { ok: false, issues: listedIssues([...protoIssues, ...issuesFrom(parsed.error)]) };
+  if (protoIssues.length) return { ok: false, issues: listedIssues(protoIssues) };
   const p = parsed.data;
   const issues: SpecIssue[] = [];
   const warnings: SpecIssue[] = [];
@@ -103,11 +180,15 @@ export function parseSpec(input: unknown, options: ParseOptions = {}): ParseResu
     const where = p.transform.sql_file ? 'transform.sql_file' : 'transform.sql';
     if (p.transform.sql_file) {
       try {
-        if (!options.readSqlFile) throw new Error('no file reader was given');
+        if (!options.readSqlFile) throw new Error('no file reader was given; load the spec with client/load-spec.ts, which reads it relative to the spec file');
         sql = options.readSqlFile(p.transform.sql_file);
       } catch (e) {
-        issues.push({ path: 'transform.sql_file', message: `cannot read "${p.transform.sql_file}" (${e instanceof Error ? e.message : e}); the path is relative to the spec file` });
+        issues.push({ path: 'transform.sql_file', message: `cannot read ${shown(p.transform.sql_file)}: ${e instanceof Error ? e.message : String(e)}` });
       }
+    }
+    if (sql !== undefined && sql.length > SPEC_LIMITS.sqlChars) {
+      issues.push({ path: where, message: `is ${sql.length} characters, above the maximum ${SPEC_LIMITS.sqlChars}; a transform is one SELECT for one partition` });
+      sql = undefined;
     }
     if (sql !== undefined) {
       for (const problem of transformProblems(sql)) issues.push({ path: where, message: problem });
@@ -133,11 +214,10 @@ export function parseSpec(input: unknown, options: ParseOptions = {}): ParseResu
   if (issues.length) return { ok: false, issues };
 
   const { transform: _t, ...rest } = p;
-  return {
-    ok: true,
-    warnings,
-    spec: { ...rest, target: { ...p.target, shadow_table: shadow }, ...(transform ? { transform } : {}), measures },
-  };
+  const spec: BackfillSpec = { ...rest, target: { ...p.target, shadow_table: shadow }, ...(transform ? { transform } : {}), measures };
+  const tooLarge = payloadProblem(spec);
+  if (tooLarge) return { ok: false, issues: [tooLarge] };
+  return { ok: true, warnings, spec };
 }
 
 /** What a run needs beyond a valid spec; each problem names the YAML path to add. */

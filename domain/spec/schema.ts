@@ -1,49 +1,96 @@
 /**
  * The backfill spec: the seed article's block validates as written; the additions are what a real
- * run needs. Parsed once at the edge (domain/spec/load.ts); everything downstream uses the output
+ * run needs. Parsed once at the edge (client/load-spec.ts); everything downstream uses the output
  * type, which is plain JSON with defaults applied and human units turned into numbers.
  */
 import { z } from 'zod';
+import { DURATION_BOUNDS, formatDurationMs, SPEC_LIMITS, type DurationField } from '../../contracts/limits';
 import { identifierProblem } from '../../warehouse/identifiers';
 import { boundaryFormat, partitionCount, rangeOrdinals, type Grain } from '../partitions';
-import { parseBytes, parseClock, parseDeltaRange, parseDuration, parseFraction } from './values';
+import { durationMs, parseBytes, parseClock, parseDeltaRange, parseFraction, shown } from './values';
 
 /** Default ceiling on partitions in one backfill; raise with source_range.max_partitions. */
 export const DEFAULT_MAX_PARTITIONS = 1000;
 
-const tableName = z.string().superRefine((v, ctx) => {
-  const problem = identifierProblem(v, 3) ?? (v.includes('.') ? null : 'must be qualified with its schema');
-  if (problem) ctx.addIssue({ code: 'custom', message: `"${v}" ${problem}; write a plain name like finance.daily_revenue` });
-});
+/** A plain name has at most 128 characters per dotted part (warehouse/identifiers.ts). */
+const NAME_PART_CHARS = 128;
 
-const columnName = z.string().superRefine((v, ctx) => {
-  const problem = identifierProblem(v, 1);
-  if (problem) ctx.addIssue({ code: 'custom', message: `"${v}" ${problem}; write a plain column name like revenue_date` });
-});
-
-const columnList = z.array(columnName).refine((cols) => new Set(cols).size === cols.length, {
-  message: 'lists a column twice; list each column once',
-});
-
-const duration = (example: string) =>
-  z.string().transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === null) ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration; write e.g. "${example}" (units ms, s, m, h, d, w)` });
-    return ms ?? 0;
+/** Length is checked first, so a megabyte-long name is refused in one short line. */
+const identifier = (parts: number, qualified: boolean, example: string) =>
+  z.string().superRefine((v, ctx) => {
+    const problem = v.length > parts * (NAME_PART_CHARS + 1)
+      ? `is ${v.length} characters, longer than any plain name (at most ${NAME_PART_CHARS} per part)`
+      : identifierProblem(v, parts) ?? (!qualified || v.includes('.') ? null : 'must be qualified with its schema');
+    if (problem) ctx.addIssue({ code: 'custom', message: `${shown(v)} ${problem}; write a plain name like ${example}` });
   });
+
+const tableName = identifier(3, true, 'finance.daily_revenue');
+const columnName = identifier(1, false, 'revenue_date');
+
+/**
+ * A list of at most `max` entries. Beyond it only the length is reported (zod then skips the
+ * entries), so an oversized list yields one line, not one per entry.
+ */
+const boundedList = <T extends z.ZodType>(item: T, max: number, noun: string, advice: string) =>
+  z.array(item).max(max, {
+    error: (iss) => `lists ${(iss.input as unknown[]).length} ${noun}, above the maximum ${max}; ${advice}`,
+  });
+
+const columnList = boundedList(columnName, SPEC_LIMITS.columns, 'columns', 'list only the columns this rule needs, e.g. [revenue_date, merchant_id]')
+  .refine((cols) => new Set(cols).size === cols.length, { message: 'lists a column twice; list each column once' });
+
+/**
+ * Free text a person writes (names, tickets, reasons): not blank after trimming, at most `max`
+ * characters. `need` says what it must hold; `example` is a valid value.
+ */
+const freeText = (max: number, need: string, example: string) =>
+  z.string().superRefine((v, ctx) => {
+    if (v.trim() === '') ctx.addIssue({ code: 'custom', message: `${need}, e.g. ${example}; it is ${v ? 'only blanks' : 'empty'}` });
+    else if (v.length > max) ctx.addIssue({ code: 'custom', message: `is ${v.length} characters, above the maximum ${max}; shorten it, e.g. ${example}` });
+  });
+
+const personName = (example: string) => freeText(SPEC_LIMITS.nameChars, 'must name a person or group', example);
+
+/**
+ * A duration within the field's DURATION_BOUNDS, in whole milliseconds. Compared before rounding,
+ * so "0.4ms" is too short rather than 0 (no timeout), and "99999999999w" is too long rather than an
+ * invalid Date in a workflow task.
+ */
+const duration = (field: DurationField, example: string) => {
+  const { min, max } = DURATION_BOUNDS[field];
+  const write = `write e.g. "${example}"`;
+  return z.string().transform((v, ctx) => {
+    const ms = durationMs(v);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: `${shown(v)} is not a duration; ${write} (units ms, s, m, h, d, w)` });
+    } else if (ms < min) {
+      ctx.addIssue({ code: 'custom', message: `${shown(v)} is below the minimum ${formatDurationMs(min)}; ${write}` });
+    } else if (ms > max) {
+      ctx.addIssue({ code: 'custom', message: `${shown(v)} is above the maximum ${formatDurationMs(max)}; ${write}` });
+    } else {
+      return Math.round(ms);
+    }
+    return z.NEVER;
+  });
+};
 
 const deltaRange = z.string().transform((v, ctx) => {
   const r = parseDeltaRange(v);
+  const example = 'write "-1.5% to -0.8%" (low first) or "0%"';
   if (r === null) {
-    ctx.addIssue({ code: 'custom', message: `"${v}" is not a percentage range; write "-1.5% to -0.8%" (low first) or "0%"` });
+    ctx.addIssue({ code: 'custom', message: `${shown(v)} is not a percentage range; ${example}` });
+  } else if (!(Math.abs(r.min) <= SPEC_LIMITS.percent && Math.abs(r.max) <= SPEC_LIMITS.percent)) {
+    ctx.addIssue({ code: 'custom', message: `${shown(v)} is beyond the maximum ±${SPEC_LIMITS.percent}%; ${example}` });
+  } else {
+    return r;
   }
-  return r ?? { min: 0, max: 0 };
+  return z.NEVER;
 });
 
 const fraction = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const f = parseFraction(v);
-  if (f === null) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a tolerance; write a fraction 0..1 (0.01) or a percentage ("1%")` });
-  return f ?? 0;
+  if (f === null) ctx.addIssue({ code: 'custom', message: `${shown(v)} is not a tolerance; write a fraction 0..1 (0.01) or a percentage ("1%")` });
+  return f ?? z.NEVER;
 });
 
 /** YAML 1.2 keeps 2024-12-01 a string; a YAML 1.1 loader may hand us a Date, so accept both. */
@@ -51,11 +98,11 @@ const boundary = z.union([z.string(), z.date()]).transform((v) =>
   typeof v === 'string' ? v.trim() : v.toISOString().replace(/T00:00:00\.000Z$/, '').replace(/:00\.000Z$/, ''),
 );
 
-const positiveInt = (what: string, max: number) =>
+const positiveInt = (what: string, max: number, example: number) =>
   z.number({ error: `must be a whole number of ${what}` })
-    .min(1, { message: `must be at least 1 ${what.replace(/s$/, '')}` })
-    .max(max, { message: `must be at most ${max} ${what}` })
-    .refine(Number.isInteger, { message: `must be a whole number of ${what}` });
+    .min(1, { message: `must be at least 1 ${what.replace(/s$/, '')}; write e.g. ${example}` })
+    .max(max, { message: `must be at most ${max} ${what}; write e.g. ${example}` })
+    .refine(Number.isInteger, { message: `must be a whole number of ${what}; write e.g. ${example}` });
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9_-]{2,99}$/, {
   message: 'must be 3–100 lowercase letters, digits, "-" or "_", starting with a letter or digit (it names the workflow and tables)',
@@ -65,25 +112,44 @@ const measureSchema = z.strictObject({
   /** Expected change of the measure's sum, e.g. "-1.5% to -0.8%"; "0%" means unchanged. */
   expected_delta: deltaRange,
   /** Absolute difference treated as equal, against float noise (data-diff#649). */
-  abs_tolerance: z.number().min(0).default(0.005),
+  abs_tolerance: z.number()
+    .min(0, { message: 'must be at least 0; write e.g. 0.005' })
+    .max(SPEC_LIMITS.absTolerance, { message: `must be at most ${SPEC_LIMITS.absTolerance.toExponential().replace('e+', 'e')}; write e.g. 0.005` })
+    .default(0.005),
 });
 
-const pauseWindow = z.strictObject({
-  start: z.string().refine((v) => parseClock(v) !== null, { message: 'must be a UTC time "HH:MM", e.g. "01:30"' }),
-  end: z.string().refine((v) => parseClock(v) !== null, { message: 'must be a UTC time "HH:MM", e.g. "03:00"' }),
-});
+const pauseWindow = z
+  .strictObject({
+    start: z.string().refine((v) => parseClock(v) !== null, { message: 'must be a UTC time "HH:MM", e.g. "01:30"' }),
+    end: z.string().refine((v) => parseClock(v) !== null, { message: 'must be a UTC time "HH:MM", e.g. "03:00"' }),
+  })
+  .superRefine((w, ctx) => {
+    // The throttle treats start == end as empty; refused so a window never silently pauses nothing.
+    if (parseClock(w.start) === parseClock(w.end)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `starts and ends at ${shown(w.end)}, a window of zero length; give an end after the start, e.g. { start: "01:00", end: "03:00" } (an end before the start crosses midnight)`,
+      });
+    }
+  });
 
 export const specSchema = z
   .strictObject({
     backfill_id: slug,
-    owner: z.string().min(1, { message: 'must name the owning team or person' }),
+    owner: freeText(SPEC_LIMITS.nameChars, 'must name the owning team or person', 'finance-data'),
     source_range: z.strictObject({
       start: boundary,
       /** Inclusive, as in the seed (2024-12-01 .. 2026-05-31 is 547 days). */
       end: boundary,
       grain: z.enum(['day', 'hour', 'month']).default('day'),
       /** Ceiling on partitions; a larger range is refused unless allow_large_range is true. */
-      max_partitions: z.number().int().min(1).default(DEFAULT_MAX_PARTITIONS),
+      max_partitions: z.number()
+        .int({ message: `must be a whole number of partitions; write e.g. ${DEFAULT_MAX_PARTITIONS}` })
+        .min(1, { message: `must be at least 1; write e.g. ${DEFAULT_MAX_PARTITIONS}` })
+        .max(SPEC_LIMITS.maxPartitions, {
+          message: `must be at most ${SPEC_LIMITS.maxPartitions}, the ceiling even with allow_large_range; write e.g. ${DEFAULT_MAX_PARTITIONS}, and split a longer range into several backfills`,
+        })
+        .default(DEFAULT_MAX_PARTITIONS),
       allow_large_range: z.boolean().default(false),
     }),
     target: z.strictObject({
@@ -97,17 +163,21 @@ export const specSchema = z
       shadow_table: tableName.optional(),
     }),
     reason: z.strictObject({
-      issue: z.string().min(1, { message: 'must name the ticket, e.g. FIN-2841' }),
-      change: z.string().min(1, { message: 'must say what the fix changes' }),
+      issue: freeText(SPEC_LIMITS.nameChars, 'must name the ticket', 'FIN-2841'),
+      change: freeText(SPEC_LIMITS.textChars, 'must say what the fix changes', '"Correct tax-inclusive revenue calculation"'),
     }),
     transform: z
       .strictObject({
         /** SELECT for one partition; :partition_start and :partition_end are bound, typed values. */
-        sql: z.string().min(1).optional(),
+        sql: z.string().min(1, { message: 'is empty; write one SELECT for one partition, or use transform.sql_file' })
+          .max(SPEC_LIMITS.sqlChars, {
+            error: (iss) => `is ${(iss.input as string).length} characters, above the maximum ${SPEC_LIMITS.sqlChars}; a transform is one SELECT for one partition, e.g. SELECT … WHERE d >= :partition_start AND d < :partition_end`,
+          })
+          .optional(),
         /** Path of a .sql file, relative to the spec file. */
         sql_file: z.string().min(1).optional(),
         /** The fixed code's version, recorded in every checkpoint and the release, e.g. git:8f31c2a. */
-        code_version: z.string().min(1, { message: 'must identify the fixed code, e.g. git:8f31c2a' }),
+        code_version: freeText(SPEC_LIMITS.nameChars, 'must identify the fixed code', 'git:8f31c2a'),
       })
       .superRefine((t, ctx) => {
         if ((t.sql === undefined) === (t.sql_file === undefined)) {
@@ -116,38 +186,53 @@ export const specSchema = z
       })
       .optional(),
     execution: z.strictObject({
-      partitions_per_batch: positiveInt('partitions', 10_000),
-      max_concurrency: positiveInt('concurrent partitions', 64),
+      partitions_per_batch: positiveInt('partitions', 10_000, 7),
+      max_concurrency: positiveInt('concurrent partitions', SPEC_LIMITS.concurrency, 4),
       pause_during_live_pipeline: z.boolean().default(false),
       order: z.enum(['oldest_first', 'newest_first']).default('oldest_first'),
-      query_timeout: duration('30m').prefault('30m'),
+      query_timeout: duration('execution.query_timeout', '30m').prefault('30m'),
       /** Bytes the backfill may scan per UTC day; when spent it waits for the next day. */
       daily_scan_budget: z
         .union([z.string(), z.number()])
         .transform((v, ctx) => {
           const b = parseBytes(v);
-          if (b === null) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a size; write e.g. "2 TB" or "500 GB"` });
-          return b ?? 0;
+          if (b === null) {
+            ctx.addIssue({ code: 'custom', message: `${shown(v)} is not a size; write e.g. "2 TB" or "500 GB"` });
+          } else if (b > SPEC_LIMITS.bytes) {
+            ctx.addIssue({ code: 'custom', message: `${shown(v)} is above the maximum 1 EB (${SPEC_LIMITS.bytes.toExponential().replace('e+', 'e')} bytes); write e.g. "2 TB"` });
+          } else {
+            return b;
+          }
+          return z.NEVER;
         })
         .optional(),
       live_pipeline: z
         .strictObject({
           /** Temporal visibility query that matches a running live pipeline. */
-          visibility_query: z.string().min(1).optional(),
+          visibility_query: freeText(SPEC_LIMITS.textChars, 'must be a Temporal visibility query', `"WorkflowType = 'dailyRevenuePipeline' AND ExecutionStatus = 'Running'"`).optional(),
           /** Listen for live_pipeline_started / live_pipeline_finished signals. */
           signals: z.boolean().default(true),
-          poll_interval: duration('1m').prefault('1m'),
+          poll_interval: duration('execution.live_pipeline.poll_interval', '1m').prefault('1m'),
         })
         .optional(),
       /** UTC windows in which no batch starts (e.g. around the nightly live load). */
-      pause_windows: z.array(pauseWindow).default([]),
+      pause_windows: boundedList(pauseWindow, SPEC_LIMITS.pauseWindows, 'windows', 'merge overlapping windows, e.g. one { start: "01:00", end: "03:00" }').default([]),
     }),
     validation: z.strictObject({
       row_count_tolerance: fraction,
       /** The seed's shorthand: expected change of revenue_measure's sum. */
       revenue_delta_expected: deltaRange.optional(),
       revenue_measure: columnName.default('net_revenue'),
-      measures: z.record(z.string(), measureSchema).default({}),
+      measures: z
+        .record(z.string(), measureSchema)
+        .superRefine((m, ctx) => {
+          const count = Object.keys(m).length;
+          if (count > SPEC_LIMITS.measures) {
+            // tooLarge: parse.ts then reports this one line instead of one per measure.
+            ctx.addIssue({ code: 'custom', params: { tooLarge: true }, message: `lists ${count} measures, above the maximum ${SPEC_LIMITS.measures}; keep the measures the fix should (or must not) move, e.g. net_revenue` });
+          }
+        }, { when: (payload) => typeof payload.value === 'object' && payload.value !== null })
+        .default({}),
       not_null: columnList.default([]),
       /** Changed rows kept per batch for the report, largest deltas first. */
       sample_rows: z.number().int().min(0).max(10_000).default(100),
@@ -159,10 +244,11 @@ export const specSchema = z
     }),
     approval: z
       .strictObject({
-        approvers: z.array(z.string().min(1)).min(1, { message: 'must list at least one approver' }),
+        approvers: boundedList(personName('finance-controller'), SPEC_LIMITS.approvers, 'approvers', 'name groups rather than every person, e.g. [finance-controller]')
+          .min(1, { message: 'must list at least one approver, e.g. [finance-controller]' }),
         /** Whether the owner may approve their own backfill. */
         allow_owner: z.boolean().default(false),
-        timeout: duration('7d').prefault('7d'),
+        timeout: duration('approval.timeout', '7d').prefault('7d'),
       })
       .optional(),
     publish: z
@@ -175,10 +261,10 @@ export const specSchema = z
     rollback: z.strictObject({
       /** Restore point: a copy of the trusted result taken before any write. */
       snapshot: tableName,
-      window: duration('7d').prefault('7d'),
+      window: duration('rollback.window', '7d').prefault('7d'),
       cleanup: z.enum(['after_signoff', 'after_window']).default('after_signoff'),
       /** Who may roll back besides the approvers and the owner (on-call, data platform). */
-      operators: z.array(z.string().min(1)).default([]),
+      operators: boundedList(personName('data-platform-oncall'), SPEC_LIMITS.operators, 'operators', 'name groups rather than every person, e.g. [data-platform-oncall]').default([]),
     }),
   })
   .superRefine((spec, ctx) => {
@@ -192,6 +278,12 @@ export const specSchema = z
       }
     } else if (range.last < range.first) {
       ctx.addIssue({ code: 'custom', path: ['source_range', 'end'], message: `${end} is before start ${start}; the range is inclusive and must not be inverted` });
+    } else if (partitionCount(range) > SPEC_LIMITS.maxPartitions) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['source_range'],
+        message: `covers ${partitionCount(range)} ${grain} partitions, above the maximum ${SPEC_LIMITS.maxPartitions} even with allow_large_range; split it into several backfills, e.g. one per year`,
+      });
     } else if (partitionCount(range) > max_partitions && !allow_large_range) {
       ctx.addIssue({
         code: 'custom',

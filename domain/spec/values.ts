@@ -2,16 +2,32 @@
  * Parsers for the human-friendly values a spec holds (durations, sizes, percentage ranges).
  * Each returns null on bad input so the schema can report the YAML path with an example.
  */
+import { excerpt } from '../../contracts/limits';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/;
 const DURATION_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
 
-/** "90s", "15m", "2h", "7d", "1w" → milliseconds. */
-export function parseDuration(text: string): number | null {
+/**
+ * "90s", "15m", "2h", "7d", "1w" → milliseconds exactly as written: possibly fractional ("0.4ms"),
+ * zero or beyond any timer ("99999999999w", Infinity for absurdly many digits). Null if malformed.
+ * The schema compares this with each field's bounds, so "0.4ms" is reported as too short rather than
+ * rounded to 0 (which downstream code reads as "no timeout").
+ */
+export function durationMs(text: string): number | null {
   const m = DURATION.exec(text.trim());
   if (!m) return null;
-  const ms = Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS];
-  return ms > 0 ? Math.round(ms) : null;
+  return Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS];
+}
+
+/**
+ * "90s", "15m", "2h", "7d", "1w" → whole milliseconds, at least 1 and a safe integer; null if
+ * malformed, zero, under 1 ms after rounding, or too large to count exactly.
+ */
+export function parseDuration(text: string): number | null {
+  const ms = durationMs(text);
+  if (ms === null) return null;
+  const whole = Math.round(ms);
+  return whole >= 1 && Number.isSafeInteger(whole) ? whole : null;
 }
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|PB|KiB|MiB|GiB|TiB|PiB)$/i;
@@ -70,6 +86,28 @@ export function parseFraction(value: string | number): number | null {
 export function parseClock(text: string): number | null {
   const m = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(text.trim());
   return m ? Number(m[1]) * 60 + Number(m[2]) : null;
+}
+
+/**
+ * A value as a message shows it, on one short line: strings quoted and cut to an excerpt, NaN and
+ * Infinity by name (JSON would print null), a list or map that contains itself (YAML aliases) named.
+ */
+export function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(excerpt(value));
+  if (typeof value !== 'object' || value === null) return String(value);
+  try {
+    return excerpt(JSON.stringify(value));
+  } catch {
+    return Array.isArray(value) ? 'a list that contains itself' : 'a map that contains itself';
+  }
+}
+
+const MIB = 1024 * 1024;
+
+/** A size in binary units for messages about files and payloads: "1 MiB", "1.5 MiB", "12 KiB", "80 B". */
+export function formatBinarySize(bytes: number): string {
+  const [unit, size] = bytes >= MIB ? ['MiB', MIB] : bytes >= 1024 ? ['KiB', 1024] : ['B', 1];
+  return `${Math.round((bytes / size) * 10) / 10} ${unit}`;
 }
 
 /** Levenshtein distance, for "did you mean" hints on unknown keys. */

@@ -5,10 +5,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { EXAMPLES, SEED, edited, seed, type Raw } from '../../support/spec-fixtures';
 import { loadRunnableSpec, loadSpecFile, loadSpecText, type LocatedIssue } from '../../../client/load-spec';
 import { BackfillError, BackfillFailure, type BackfillErrorType } from '../../../contracts/errors';
-import { formatPath, parseSpec, runnableProblems, shadowTableFor, type SpecIssue } from '../../../domain/spec/parse';
+import { SPEC_LIMITS } from '../../../contracts/limits';
+import { formatPath, MAX_LISTED_ISSUES, parseSpec, protoKeyPaths, runnableProblems, shadowTableFor, type SpecIssue } from '../../../domain/spec/parse';
 
 const RUNNABLE = join(EXAMPLES, 'revenue-tax-fix.yaml');
 const INVALID = join(EXAMPLES, 'invalid');
@@ -280,5 +282,87 @@ describe('loadSpecText / loadSpecFile failures', () => {
     const failure = failureOf(() => loadSpecFile(missing), BackfillError.InvalidSpec);
     expect(failure.message).toContain(missing);
     expect(failure.message).toContain('ENOENT');
+  });
+});
+
+describe('"__proto__" keys', () => {
+  it('are kept by the yaml package as an own property, which copying into an object would drop', () => {
+    const measures = parseYaml('__proto__: { expected_delta: "0%" }\norder_count: { expected_delta: "0%" }\n');
+    expect(Object.keys(measures)).toEqual(['__proto__', 'order_count']);
+    expect(Object.getPrototypeOf(measures)).toBe(Object.prototype);
+    // What a plain copy does with it (zod's record does the same): the entry is gone.
+    const copy: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(measures)) copy[k] = v;
+    expect(Object.keys(copy)).toEqual(['order_count']);
+  });
+
+  it('are refused as a measure name with their path', () => {
+    const issues = issuesOf(edited((s) => {
+      s.validation.measures = parseYaml('__proto__: { expected_delta: "0%" }\norder_count: { expected_delta: "0%" }\n');
+    }));
+    expect(issues).toEqual([{ path: 'validation.measures.__proto__', message: expect.stringContaining('"__proto__" key') }]);
+    expect(issues[0]!.message).toContain('rename or remove it');
+  });
+
+  it('are refused anywhere in the document: top level, a section, a list entry', () => {
+    const input = parseYaml(`${readFileSync(SEED, 'utf8')}\n__proto__: { owner: x }\n`);
+    input.execution.pause_windows = [parseYaml('{ start: "01:00", end: "02:00", __proto__: 1 }')];
+    input.reason = parseYaml('{ issue: FIN-1, change: fix, __proto__: {} }');
+    expect(issuesOf(input).filter((i) => i.message.includes('__proto__')).map((i) => i.path).sort())
+      .toEqual(['__proto__', 'execution.pause_windows[0].__proto__', 'reason.__proto__']);
+  });
+
+  it('are found in JSON input too, and shared or self-containing objects are walked once', () => {
+    expect(protoKeyPaths(JSON.parse('{"a":[{"b":{"__proto__":1}}]}'))).toEqual([['a', 0, 'b', '__proto__']]);
+    const loop: Record<string, unknown> = { x: 1 };
+    loop.self = loop;
+    expect(protoKeyPaths({ a: loop, b: loop })).toEqual([]);
+    expect(protoKeyPaths({ constructor: 1, prototype: 2 })).toEqual([]);
+  });
+});
+
+describe('refusals stay short and finite', () => {
+  it(`lists at most ${MAX_LISTED_ISSUES} problems, then says how many more`, () => {
+    const issues = issuesOf(edited((s) => {
+      for (let i = 0; i < MAX_LISTED_ISSUES + 10; i++) s[`unknown_${i}`] = 1;
+    }));
+    expect(issues).toHaveLength(MAX_LISTED_ISSUES + 1);
+    expect(issues.at(-1)).toEqual({ path: '(more)', message: '10 more problems not listed; fix the ones above and validate again' });
+  });
+
+  it('describes a list that contains itself (a YAML alias) instead of throwing', () => {
+    const issues = issuesOf(edited((s) => { s.owner = parseYaml('&a [*a]'); }));
+    expect(issues).toEqual([{ path: 'owner', message: 'must be string, got a list that contains itself' }]);
+  });
+});
+
+describe('transform.sql_file content bounds', () => {
+  const withFile = (s: Raw) => { s.transform = { sql_file: 'fix.sql', code_version: 'git:abc' }; };
+  const goodSql = 'SELECT * FROM staging.e WHERE d >= :partition_start AND d < :partition_end';
+
+  it('reports the reader\'s own refusal at transform.sql_file, prefixed with the path', () => {
+    const issues = issuesOf(edited(withFile), () => { throw new Error('it is a directory, not a regular file; name a .sql file, e.g. sql/fix.sql'); });
+    expect(issues).toEqual([{ path: 'transform.sql_file', message: 'cannot read "fix.sql": it is a directory, not a regular file; name a .sql file, e.g. sql/fix.sql' }]);
+  });
+
+  it(`refuses SQL read from a file beyond ${SPEC_LIMITS.sqlChars} characters`, () => {
+    const issues = issuesOf(edited(withFile), () => goodSql + ' '.repeat(SPEC_LIMITS.sqlChars));
+    expect(issues).toEqual([{ path: 'transform.sql_file', message: expect.stringContaining(`above the maximum ${SPEC_LIMITS.sqlChars}`) }]);
+  });
+
+  it(`refuses a runtime spec larger than ${SPEC_LIMITS.specPayloadBytes} bytes as JSON, naming the largest part`, () => {
+    // Under the character limit, but every newline doubles in JSON: about 2 MB of workflow input.
+    const sql = goodSql + '\n'.repeat(1_000_000);
+    expect(sql.length).toBeLessThanOrEqual(SPEC_LIMITS.sqlChars);
+    const issues = issuesOf(edited(withFile), () => sql);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]!.path).toBe('transform');
+    expect(issues[0]!.message).toMatch(/^the parsed spec is \d+ bytes as JSON \(1\.9 MiB\), above the maximum 1572864 bytes \(1\.5 MiB\) that a workflow input may carry; transform \(the SQL read from transform\.sql_file\) is 1\.9 MiB of it, shorten it$/);
+  });
+
+  it('accepts a runtime spec just under the payload bound', () => {
+    const r = parseSpec(edited(withFile), { readSqlFile: () => goodSql + '\n'.repeat(700_000) });
+    expect(r.ok, JSON.stringify(!r.ok && r.issues)).toBe(true);
+    expect(new TextEncoder().encode(JSON.stringify(r.ok && r.spec)).byteLength).toBeLessThanOrEqual(SPEC_LIMITS.specPayloadBytes);
   });
 });

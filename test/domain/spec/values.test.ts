@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
+  durationMs,
   editDistance,
+  formatBinarySize,
   formatDeltaRange,
   parseBytes,
   parseClock,
   parseDeltaRange,
   parseDuration,
   parseFraction,
+  shown,
 } from '../../../domain/spec/values';
 
 describe('parseDuration', () => {
@@ -25,6 +28,71 @@ describe('parseDuration', () => {
 
   it.each(['', '15', 'm', '0s', '0m', '-5m', '5 minutes', '5M', '1y', '1h30m', 'ten m'])('refuses %j', (text) => {
     expect(parseDuration(text)).toBeNull();
+  });
+
+  it('never returns 0: a fraction of a millisecond that rounds to 0 is refused', () => {
+    expect(parseDuration('0.4ms')).toBeNull();
+    expect(parseDuration('0.0001s')).toBeNull();
+    expect(parseDuration('0.6ms')).toBe(1);
+  });
+
+  it('never returns a number too large to count exactly, or Infinity', () => {
+    // 99999999999w is 6.0e19 ms, beyond Number.MAX_SAFE_INTEGER (9.0e15).
+    expect(parseDuration('99999999999w')).toBeNull();
+    expect(parseDuration('14000w')).toBe(14_000 * 604_800_000);
+    expect(parseDuration(`${'9'.repeat(400)}s`)).toBeNull();
+    for (const text of ['1ms', '0.5ms', '1.5s', '7d', '99999999999w', '9999999999999999d', `${'9'.repeat(400)}w`]) {
+      const ms = parseDuration(text);
+      if (ms !== null) expect(Number.isSafeInteger(ms) && ms >= 1, `${text} → ${ms}`).toBe(true);
+    }
+  });
+});
+
+describe('durationMs', () => {
+  it('keeps the value as written, so the schema can compare it with each bound before rounding', () => {
+    expect(durationMs('0.4ms')).toBe(0.4);
+    expect(durationMs('0s')).toBe(0);
+    expect(durationMs('99999999999w')).toBe(99_999_999_999 * 604_800_000);
+    expect(durationMs(`${'9'.repeat(400)}s`)).toBe(Number.POSITIVE_INFINITY);
+    expect(durationMs('15m')).toBe(900_000);
+  });
+
+  it('returns null for malformed text', () => {
+    for (const text of ['', '-1s', '5 minutes', 'NaNs', 'Infinitys', '1e3s']) expect(durationMs(text), text).toBeNull();
+  });
+});
+
+describe('shown', () => {
+  it('quotes strings and cuts long ones to an excerpt', () => {
+    expect(shown('0.4ms')).toBe('"0.4ms"');
+    const long = shown('x'.repeat(10_000));
+    expect(long.length).toBeLessThan(120);
+    expect(long).toContain('9920 more characters');
+  });
+
+  it('names NaN and Infinity instead of printing null', () => {
+    expect(shown(Number.NaN)).toBe('NaN');
+    expect(shown(Number.NEGATIVE_INFINITY)).toBe('-Infinity');
+    expect(shown(null)).toBe('null');
+    expect(shown([1, 'a'])).toBe('[1,"a"]');
+  });
+
+  it('names a list or map that contains itself (a YAML alias can build one) instead of throwing', () => {
+    const list: unknown[] = [];
+    list.push(list);
+    const map: Record<string, unknown> = {};
+    map.self = map;
+    expect(shown(list)).toBe('a list that contains itself');
+    expect(shown(map)).toBe('a map that contains itself');
+  });
+});
+
+describe('formatBinarySize', () => {
+  it('writes binary units with at most one decimal', () => {
+    expect(formatBinarySize(1024 * 1024)).toBe('1 MiB');
+    expect(formatBinarySize(1.5 * 1024 * 1024)).toBe('1.5 MiB');
+    expect(formatBinarySize(12 * 1024)).toBe('12 KiB');
+    expect(formatBinarySize(80)).toBe('80 B');
   });
 });
 
