@@ -4,7 +4,7 @@
  * approval, release and rollback records. Pure: built from workflow state.
  */
 import type { BackfillStatus, MeasureReport, ReconciliationReport } from '../contracts/status';
-import { PCT_EPSILON, type CumulativeTotals } from './reconcile';
+import { judgeDelta, type CumulativeTotals } from './reconcile';
 import type { BackfillSpec } from './spec/schema';
 
 export interface ReportInput {
@@ -19,13 +19,9 @@ export function measureReports(spec: BackfillSpec, cumulative: CumulativeTotals)
   return spec.measures.map((m) => {
     const oldSum = cumulative.oldSums[m.column] ?? 0;
     const newSum = cumulative.newSums[m.column] ?? 0;
-    const deltaPct = oldSum === 0 ? null : (100 * (newSum - oldSum)) / Math.abs(oldSum);
     const expected = { min: m.expected_delta.min, max: m.expected_delta.max };
-    const noise = Math.abs(newSum - oldSum) <= m.abs_tolerance;
-    const withinExpected =
-      deltaPct === null
-        ? noise
-        : (deltaPct >= expected.min - PCT_EPSILON && deltaPct <= expected.max + PCT_EPSILON) || (noise && expected.min <= 0 && expected.max >= 0);
+    // The same judgement as the batches': the report never calls "ok" what a batch would fail.
+    const { deltaPct, passed: withinExpected } = judgeDelta(m, oldSum, newSum);
     return { column: m.column, oldSum, newSum, deltaPct, expected, withinExpected };
   });
 }

@@ -1,0 +1,259 @@
+/**
+ * A backfill writes and drops only tables it created (issue: mistakes can't hurt production). Each
+ * mistake a person made on the landed code is replayed on real parts — the dev server, a real
+ * worker, DuckDB — and production's fingerprint and the set of tables are compared before and after.
+ */
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { ExitCode } from '../../client/exit-codes';
+import { BackfillError } from '../../contracts/errors';
+import * as m from '../../contracts/messages';
+import type { BackfillSpec } from '../../domain/spec/schema';
+import { seedRevenueScenario } from '../../demo/revenue-scenario';
+import { ControlStore } from '../../warehouse/control-store';
+import { openDuckDb } from '../../warehouse/duckdb/driver';
+import { fingerprint } from '../../warehouse/fingerprint';
+import { columnNames } from '../../warehouse/catalog';
+import type { Driver } from '../../warehouse/warehouse';
+import { failureTypeOf, lab, testSpec, waitForStatus, type BackfillHandle, type Env, type Lab } from '../support/backfill-harness';
+import { temporalTestEnv } from '../support/temporal';
+
+let env: Env;
+let l: Lab;
+const labs: Lab[] = [];
+beforeAll(async () => {
+  env = await temporalTestEnv();
+});
+/** Each test has its own warehouse (leases and claims of one test never reach another). */
+beforeEach(async () => {
+  l = await lab(env);
+  labs.push(l);
+  // Two unrelated production tables a person might name by mistake.
+  await l.warehouse.execute('CREATE TABLE finance.daily_revenue_eu AS SELECT * FROM finance.daily_revenue WHERE merchant_id < \'M00010\'');
+  await l.warehouse.execute('CREATE TABLE finance.daily_revenue_apac AS SELECT * FROM finance.daily_revenue WHERE merchant_id >= \'M00020\'');
+});
+afterAll(async () => {
+  for (const x of labs) await x.stop();
+  await env?.connection.close();
+});
+
+/** Every table and view outside the control schema, as schema.name. */
+async function tableSet(db: Driver): Promise<string[]> {
+  const rows = await db.query("SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_schema <> 'backfill_control' ORDER BY 1");
+  return rows.map((r) => String(r.t));
+}
+
+/** Whole-table fingerprint over every column (audit columns included): "unchanged" means every value. */
+async function whole(db: Driver, table: string): Promise<Awaited<ReturnType<typeof fingerprint>>> {
+  const [schema, name] = table.split('.') as [string, string];
+  const columns = await columnNames(db, table);
+  return fingerprint(db, {
+    table: { schema, name }, partitionKey: 'revenue_date', grain: 'day', from: '0001-01-01', to: '9999-12-31',
+    uniqueKey: ['revenue_date', 'merchant_id'], measures: ['net_revenue', 'gross_revenue'], hashColumns: columns,
+  });
+}
+
+const PRODUCTION = 'finance.daily_revenue';
+
+/** Production, the two bystander tables and the table set, to compare after a refused run. */
+async function world() {
+  return {
+    production: await whole(l.warehouse, PRODUCTION),
+    eu: await whole(l.warehouse, 'finance.daily_revenue_eu'),
+    apac: await whole(l.warehouse, 'finance.daily_revenue_apac'),
+    tables: await tableSet(l.warehouse),
+  };
+}
+
+async function failedWith(handle: BackfillHandle): Promise<{ type: string | undefined; error: string }> {
+  const type = await failureTypeOf(handle);
+  const status = await handle.query(m.statusQuery);
+  expect(status.state).toBe('failed');
+  return { type, error: status.error ?? '' };
+}
+
+const approve = (h: BackfillHandle) => h.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller', comment: 'checked' }] });
+
+describe('a backfill never adopts a table it did not create', () => {
+  it('refuses existing unrelated tables named as shadow and restore point before any write, naming them', async () => {
+    const before = await world();
+    const spec = testSpec('adopt', (s) => {
+      s.target = { ...s.target, shadow_table: 'finance.daily_revenue_eu' };
+      s.rollback = { ...s.rollback, snapshot: 'finance.daily_revenue_apac' };
+    });
+    const { type, error } = await failedWith(await l.start(spec));
+    expect(type).toBe(BackfillError.NotAllowed);
+    expect(error).toMatch(/target\.shadow_table: "finance\.daily_revenue_eu" already exists and was not created by backfill/);
+    expect(await world()).toEqual(before);
+    expect(await new ControlStore(l.warehouse).checkpoints(spec.backfill_id)).toEqual([]);
+    expect(await new ControlStore(l.warehouse).ownedBy(spec.backfill_id)).toEqual([]);
+  });
+
+  it('refuses the target under another spelling (three-part name, other case) as its own restore point or shadow', async () => {
+    const before = await world();
+    // The lab's in-memory DuckDB is the catalog "memory".
+    for (const [field, patch] of [
+      ['rollback.snapshot', (s: BackfillSpec) => void (s.rollback = { ...s.rollback, snapshot: 'memory.finance.daily_revenue' })],
+      ['target.shadow_table', (s: BackfillSpec) => void (s.target = { ...s.target, shadow_table: 'FINANCE.Daily_Revenue' })],
+    ] as const) {
+      const { type, error } = await failedWith(await l.start(testSpec('spelling', patch)));
+      expect(type).toBe(BackfillError.InvalidSpec);
+      expect(error).toContain(`${field}: `);
+      expect(error).toContain('is the same table as target.table');
+    }
+    expect(await world()).toEqual(before);
+  });
+
+  it("refuses a copied spec's restore point while the first backfill's window is open, so the first can still roll back exactly", async () => {
+    const pre = await whole(l.warehouse, PRODUCTION);
+    const a = testSpec('copied-a', (s) => void (s.rollback = { ...s.rollback, snapshot: 'finance.daily_revenue_pre_copied' }));
+    const ha = await l.start(a);
+    await waitForStatus(ha, (s) => s.state === 'awaiting_approval');
+    await approve(ha);
+    await waitForStatus(ha, (s) => s.state === 'published');
+    const published = await world();
+
+    // B: a copy of A's spec with a new backfill_id, for another table (A holds the lease on its
+    // own), keeping A's restore point name.
+    const b = testSpec('copied-b', (s) => {
+      s.target = { ...s.target, table: 'finance.daily_revenue_eu', shadow_table: 'finance.daily_revenue_eu_v2' };
+      s.rollback = { ...s.rollback, snapshot: 'finance.daily_revenue_pre_copied' };
+    });
+    const { type, error } = await failedWith(await l.start(b));
+    expect(type).toBe(BackfillError.NotAllowed);
+    expect(error).toContain(`"finance.daily_revenue_pre_copied" is the snapshot of backfill ${a.backfill_id}`);
+    expect(await world()).toEqual(published);
+
+    await ha.executeUpdate(m.rollbackUpdate, { args: [{ by: 'finance-controller', reason: 'exercise' }] });
+    await ha.result();
+    expect(await whole(l.warehouse, PRODUCTION)).toEqual(pre);
+  });
+
+  it('refuses to run a backfill_id again once it published, naming its release, and writes nothing', async () => {
+    const spec = testSpec('again');
+    const first = await l.start(spec);
+    await waitForStatus(first, (s) => s.state === 'awaiting_approval');
+    await approve(first);
+    await waitForStatus(first, (s) => s.state === 'published');
+    await first.terminate('the server lost it'); // e.g. a new dev server over the same warehouse
+    const published = await world();
+
+    const { type, error } = await failedWith(await l.start(spec));
+    expect(type).toBe(BackfillError.NotAllowed);
+    expect(error).toContain(`backfill ${spec.backfill_id} already published release ${spec.backfill_id}-release`);
+    expect(error).toContain('new backfill_id');
+    expect(await world()).toEqual(published);
+  });
+});
+
+describe('rollback and cleanup act only on what the backfill recorded', () => {
+  it('refuses a rollback from a restore point changed after it was taken; the window stays open, signoff keeps that table', async () => {
+    const spec = testSpec('tampered');
+    const handle = await l.start(spec);
+    await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
+    await approve(handle);
+    await waitForStatus(handle, (s) => s.state === 'published');
+    // A late row arrives in the restore point's range (someone "repaired" it by hand).
+    await l.warehouse.execute(`DELETE FROM ${spec.rollback.snapshot} WHERE revenue_date = DATE '2025-01-15'`);
+    const published = await world();
+
+    await handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'finance-controller', reason: 'downstream mismatch' }] });
+    const refused = await waitForStatus(handle, (s) => s.phase.includes('was refused'));
+    expect(refused.state).toBe('published');
+    expect(refused.rollback.open).toBe(true);
+    expect(await world()).toEqual(published);
+    const audit = (await new ControlStore(l.warehouse).auditTrail(spec.backfill_id)).map((e) => e.action);
+    expect(audit).toContain('rollback_refused');
+    expect(audit).not.toContain('rolled_back');
+
+    await handle.executeUpdate(m.signoffUpdate, { args: [{ by: 'finance-controller' }] });
+    const done = await handle.result();
+    expect(done.state).toBe('completed');
+    expect(done.rollback.cleanedUp).toEqual([spec.target.shadow_table]);
+    expect(done.rollback.kept?.map((k) => k.table)).toEqual([spec.rollback.snapshot]);
+    expect(await tableSet(l.warehouse)).toEqual(published.tables.filter((t) => t !== spec.target.shadow_table));
+    expect(await whole(l.warehouse, PRODUCTION)).toEqual(published.production);
+  });
+
+  it('a clean run leaves exactly the tables it found: its shadow and restore point are created, then dropped', async () => {
+    const before = await tableSet(l.warehouse);
+    const spec = testSpec('clean');
+    const handle = await l.start(spec);
+    await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
+    expect(await tableSet(l.warehouse)).toEqual([...before, spec.target.shadow_table, spec.rollback.snapshot].sort());
+    await approve(handle);
+    await waitForStatus(handle, (s) => s.state === 'published');
+    await handle.executeUpdate(m.signoffUpdate, { args: [{ by: 'finance-controller' }] });
+    const done = await handle.result();
+    expect(done.rollback.cleanedUp).toEqual([spec.rollback.snapshot, spec.target.shadow_table]);
+    expect(await tableSet(l.warehouse)).toEqual(before);
+    const owned = await new ControlStore(l.warehouse).ownedBy(spec.backfill_id);
+    expect(owned.map((o) => [o.role, o.status])).toEqual(expect.arrayContaining([['shadow', 'dropped'], ['snapshot', 'dropped']]));
+  });
+});
+
+describe('plan and start report the refusals (exit 4), before anything runs', () => {
+  const run = promisify(execFile);
+  const BIN = join(__dirname, '..', '..', 'bin', 'backfill.cjs');
+  async function backfill(env: NodeJS.ProcessEnv, ...args: string[]) {
+    try {
+      const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...env } });
+      return { code: 0, stdout, stderr };
+    } catch (e) {
+      const err = e as { code: number; stdout: string; stderr: string };
+      return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+    }
+  }
+
+  /** The example spec in its own folder (with its SQL file), one field changed. */
+  function specFile(edit: (raw: Record<string, any>) => void): string { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const dir = mkdtempSync(join(tmpdir(), 'backfill-safety-'));
+    cpSync('examples/sql', join(dir, 'sql'), { recursive: true });
+    const raw = parse(readFileSync('examples/revenue-tax-fix.yaml', 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    raw.backfill_id = `cli-refusal-${process.pid}-${Date.now().toString(36)}`;
+    raw.source_range = { ...raw.source_range, start: '2025-01-01', end: '2025-01-14' };
+    raw.execution = { ...raw.execution, pause_windows: [], pause_during_live_pipeline: false };
+    delete raw.execution.live_pipeline;
+    edit(raw);
+    const file = join(dir, 'spec.yaml');
+    writeFileSync(file, stringify(raw));
+    return file;
+  }
+
+  it('start waits for the pre-flight and exits 4 naming the existing table; nothing is written', async () => {
+    const before = await world();
+    const file = specFile((raw) => void (raw.rollback = { ...raw.rollback, snapshot: 'finance.daily_revenue_apac' }));
+    const r = await backfill({ TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: env.namespace, BACKFILL_TASK_QUEUE: l.taskQueue }, 'start', file, '--by', 'vitest');
+    expect(r.code, r.stderr).toBe(ExitCode.refused);
+    expect(r.stderr).toContain('BackfillNotAllowed');
+    expect(r.stderr).toContain('rollback.snapshot: "finance.daily_revenue_apac" already exists');
+    expect(await world()).toEqual(before);
+  });
+
+  it('plan reads the warehouse and exits 4 naming the existing table, before estimating', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'backfill-safety-wh-')), 'warehouse.duckdb');
+    const db = await openDuckDb({ path: file });
+    await seedRevenueScenario(db);
+    await db.execute('CREATE TABLE finance.daily_revenue_apac AS SELECT * FROM finance.daily_revenue LIMIT 10');
+    const before = { production: await whole(db, PRODUCTION), tables: await tableSet(db) };
+    await db.close();
+    const spec = specFile((raw) => void (raw.rollback = { ...raw.rollback, snapshot: 'finance.daily_revenue_apac' }));
+    const r = await backfill({}, 'plan', spec, '--warehouse', file);
+    expect(r.code, r.stderr).toBe(ExitCode.refused);
+    expect(r.stderr).toContain('rollback.snapshot: "finance.daily_revenue_apac" already exists and was not created by backfill');
+    const after = await openDuckDb({ path: file });
+    expect({ production: await whole(after, PRODUCTION), tables: await tableSet(after) }).toEqual(before);
+    await after.close();
+  });
+
+  it('start refuses an out-of-range --wait with exit 2', async () => {
+    const r = await backfill({}, 'start', 'examples/revenue-tax-fix.yaml', '--wait', '99999w');
+    expect(r.code).toBe(ExitCode.badInput);
+    expect(r.stderr).toContain('--wait');
+  });
+});
