@@ -12,6 +12,11 @@ export interface Fingerprint {
   /** Exact sums as decimal text (null when the slice is empty), keyed by measure column. */
   sums: Record<string, string | null>;
   rowHash: string;
+  /**
+   * For float columns left out of the row hash: the sum of each value times a weight from its
+   * row's key. Values moved between rows change it; summation order changes it only by noise.
+   */
+  keyedSums?: Record<string, string | null>;
 }
 
 export async function fingerprint(
@@ -26,11 +31,18 @@ export async function fingerprint(
     const v = row[`measure_${i}`];
     sums[m] = v === null || v === undefined ? null : String(v);
   });
+  const keyed = spec.keyedMeasures ?? [];
+  const keyedSums: Record<string, string | null> = {};
+  keyed.forEach((m, i) => {
+    const v = row[`keyed_${i}`];
+    keyedSums[m] = v === null || v === undefined ? null : String(v);
+  });
   return {
     rows: Number(row.row_count),
     distinctKeys: Number(row.distinct_keys),
     sums,
     rowHash: String(row.row_hash),
+    ...(keyed.length ? { keyedSums } : {}),
   };
 }
 
@@ -78,20 +90,25 @@ export function compareFingerprints(
   const floatNoise: string[] = [];
   if (a.rows !== b.rows) differences.push(`row count ${a.rows} vs ${b.rows}`);
   if (a.distinctKeys !== b.distinctKeys) differences.push(`distinct keys ${a.distinctKeys} vs ${b.distinctKeys}`);
-  for (const m of new Set([...Object.keys(a.sums), ...Object.keys(b.sums)])) {
-    const x = a.sums[m] ?? null;
-    const y = b.sums[m] ?? null;
-    if (x === y) continue;
-    if (floatMeasures.has(m) && x !== null && y !== null) {
-      const [p, q] = [Number(x), Number(y)];
-      const allowed = Math.max(tolerance(m), FLOAT_RELATIVE * Math.max(Math.abs(p), Math.abs(q)));
-      if (Number.isFinite(p) && Number.isFinite(q) && Math.abs(p - q) <= allowed) {
-        floatNoise.push(`sum(${m}) ${x} vs ${y}`);
-        continue;
+  const sums = (label: string, p: Record<string, string | null>, q: Record<string, string | null>) => {
+    for (const m of new Set([...Object.keys(p), ...Object.keys(q)])) {
+      const x = p[m] ?? null;
+      const y = q[m] ?? null;
+      if (x === y) continue;
+      const line = `${label}(${m}) ${x} vs ${y}`;
+      if (floatMeasures.has(m) && x !== null && y !== null) {
+        const [u, v] = [Number(x), Number(y)];
+        const allowed = Math.max(tolerance(m), FLOAT_RELATIVE * Math.max(Math.abs(u), Math.abs(v)));
+        if (Number.isFinite(u) && Number.isFinite(v) && Math.abs(u - v) <= allowed) {
+          floatNoise.push(line);
+          continue;
+        }
       }
+      differences.push(line);
     }
-    differences.push(`sum(${m}) ${x} vs ${y}`);
-  }
+  };
+  sums('sum', a.sums, b.sums);
+  sums('keyed sum', a.keyedSums ?? {}, b.keyedSums ?? {});
   if (a.rowHash !== b.rowHash) differences.push('row hash');
   return { differences, floatNoise };
 }

@@ -19,6 +19,8 @@ export interface SqlFragments {
   sumText(column: string): string;
   /** Order-independent hash of whole rows over the quoted columns, as text; '0' for no rows. */
   rowHash(columns: readonly string[]): string;
+  /** A weight in [0, 1) that depends only on the (quoted) key columns' values. */
+  keyWeight(keys: readonly string[]): string;
 }
 
 export function reconcileSql(f: SqlFragments) {
@@ -31,6 +33,9 @@ export function reconcileSql(f: SqlFragments) {
         sql: [
           `SELECT COUNT(*) AS "row_count", ${f.distinctKeys(quoted(spec.uniqueKey))} AS "distinct_keys"`,
           ...spec.measures.map((m, i) => `, ${f.sumText(f.quoteIdent(m))} AS "measure_${i}"`),
+          // Each value weighted by its row's key: moving values between rows changes this sum,
+          // adding them in another order does not (beyond float noise).
+          ...(spec.keyedMeasures ?? []).map((m, i) => `, ${f.sumText(`${f.quoteIdent(m)} * ${f.keyWeight(quoted(spec.uniqueKey))}`)} AS "keyed_${i}"`),
           `, ${f.rowHash(quoted(spec.hashColumns))} AS "row_hash"`,
           `FROM ${f.table(spec.table)} WHERE ${range(f.quoteIdent(spec.partitionKey), spec.grain)}`,
         ].join(' '),

@@ -57,6 +57,8 @@ export interface FingerprintSpec extends SliceSpec {
   measures: readonly string[];
   /** Columns hashed into the row hash (audit columns such as recalculated_at left out). */
   hashColumns: readonly string[];
+  /** Float columns also summed weighted by a hash of each row's key (`keyed_<i>`), see Fingerprint.keyedSums. */
+  keyedMeasures?: readonly string[];
 }
 
 export interface PartitionStatsSpec extends SliceSpec {

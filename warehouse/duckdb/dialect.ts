@@ -36,6 +36,7 @@ const reconcile = reconcileSql({
   sumText: (column) => `CAST(SUM(${column}) AS VARCHAR)`,
   // Summing 64-bit row hashes as HUGEINT is order-independent and, unlike XOR, duplicates do not cancel.
   rowHash: (columns) => `CAST(COALESCE(SUM(CAST(hash(${columns.join(', ')}) AS HUGEINT)), 0) AS VARCHAR)`,
+  keyWeight: (keys) => `(hash(${keys.join(', ')}) % 1000) / 1000.0`,
 });
 
 export const duckDbDialect: Dialect = {

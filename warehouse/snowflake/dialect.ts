@@ -45,6 +45,7 @@ const reconcile = reconcileSql({
   sumText: (column) => `TO_VARCHAR(SUM(${column}))`,
   // HASH_AGG is Snowflake's order-independent aggregate hash of whole rows.
   rowHash: (columns) => `TO_VARCHAR(COALESCE(HASH_AGG(${columns.join(', ')}), 0))`,
+  keyWeight: (keys) => `MOD(ABS(HASH(${keys.join(', ')})), 1000) / 1000.0`,
 });
 
 export const snowflakeDialect: Dialect = {

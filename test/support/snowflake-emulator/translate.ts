@@ -150,6 +150,10 @@ const TWO_POW_63 = "CAST('9223372036854775808' AS HUGEINT)";
  * and 0 over no rows. The values never equal Snowflake's (different row hash), so they are only
  * comparable with each other, which is all a fingerprint needs.
  */
+function signedHash(unsigned: string): string {
+  return `CAST(CASE WHEN ${unsigned} >= ${TWO_POW_63} THEN CAST(${unsigned} AS HUGEINT) - ${TWO_POW_64} ELSE ${unsigned} END AS BIGINT)`;
+}
+
 function hashAgg(args: string): string {
   const sum = `COALESCE(SUM(CAST(hash(${args}) AS HUGEINT)), 0)`;
   const unsigned = `((${sum} % ${TWO_POW_64} + ${TWO_POW_64}) % ${TWO_POW_64})`;
@@ -431,6 +435,10 @@ class Renderer {
         if (end !== inner.length) throw syntaxError(`unexpected '${inner[end]!.text}' after the type in ${name}`);
         return `${name}(${this.render(inner.slice(0, as))} AS ${type})`;
       }
+      case 'HASH':
+        // Snowflake's HASH is a signed 64-bit number; DuckDB's hash is unsigned.
+        if (args.length === 0 || args.some((a) => a.length === 1 && isOp(a[0], '*'))) throw notTranslated('HASH(*); list the columns');
+        return signedHash(`hash(${list()})`);
       case 'HASH_AGG':
         if (args.length === 0 || isWord(inner[0], 'DISTINCT') || args.some((a) => a.length === 1 && isOp(a[0], '*'))) {
           throw notTranslated('HASH_AGG(*) and HASH_AGG(DISTINCT ...); list the columns');
