@@ -78,7 +78,8 @@ function shapeProblem(name: string, req: unknown, example: string, textFields: r
   if (!isText(req.by)) return `${name} needs "by" (who is asking): send ${example}`;
   const by = lengthProblem(name, 'by', req.by, example);
   if (by) return by;
-  for (const field of textFields) {
+  // Free text may arrive under either name (a decision keeps comment, else reason): both are bounded.
+  for (const field of [...new Set([...textFields, 'comment', 'reason'])]) {
     const problem = optionalFieldProblem(name, req, field, example);
     if (problem) return problem;
   }

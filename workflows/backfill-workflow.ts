@@ -43,6 +43,7 @@ import {
   livePipelineProblem,
   pauseProblem,
   resolveProblem,
+  resumeProblem,
   rollbackProblem,
   signoffProblem,
   type ApprovalRules,
@@ -200,9 +201,10 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
       if (isCancellation(e)) throw e;
       warn(`audit entry ${action} by ${actor} was not written: ${errorText(e)}`);
     });
-  const decision = (req: { by: string; comment?: string; reason?: string }): Decision => ({
+  /** A decision with its text: the comment, or the reason for a rollback (which requires one). */
+  const decision = (req: { by: string; comment?: string; reason?: string }, text: 'comment' | 'reason' = 'comment'): Decision => ({
     by: req.by.trim(),
-    comment: req.comment ?? req.reason ?? null,
+    comment: (text === 'reason' ? req.reason ?? req.comment : req.comment ?? req.reason) ?? null,
     at: nowIso(),
   });
   const refuse = (problem: string): never => {
@@ -234,10 +236,12 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     await audit(req.by ?? 'operator', 'paused', { reason: req.reason });
   }, { description: m.messageDescriptions.pause });
   setHandler(m.resumeSignal, async (req) => {
+    const problem = resumeProblem(req);
+    if (problem) return void (await audit(actorOf(req), 'resume_refused', { problem }));
     if (!s.operatorPause) return;
     s.operatorPause = null;
     wake++;
-    await audit(req?.by ?? 'operator', 'resumed', { reason: req?.reason ?? null });
+    await audit(req?.by?.trim() || 'operator', 'resumed', { reason: req?.reason ?? null });
   }, { description: m.messageDescriptions.resume });
   const liveRunOf = (e: unknown) => String((e as { run_id?: unknown } | null)?.run_id ?? '').trim() || 'unnamed';
   setHandler(m.livePipelineStartedSignal, async (e) => {
@@ -353,7 +357,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     signedOff: status.rollback.signedOff !== null,
   });
   offer('rollback', m.rollbackSignal, m.rollbackUpdate, (req) => windowBusy('rollback') ?? rollbackProblem(req, status.state, windowView(), Date.now(), rules), (req) => {
-    rollbackRequest = decision(req);
+    rollbackRequest = decision(req, 'reason');
     wake++;
     return `rollback requested by ${rollbackRequest.by}; the pre-publish result is being restored`;
   });
