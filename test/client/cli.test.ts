@@ -1,32 +1,18 @@
 /**
  * The CLI as a user runs it: the real bin entry in a child process, against a real DuckDB file.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode } from '../../client/exit-codes';
 import { seedRevenueScenario } from '../../demo/revenue-scenario';
 import type { Plan } from '../../domain/plan';
 import { openDuckDb } from '../../warehouse/duckdb/driver';
+import { backfillWith } from '../support/cli';
 import { startSnowflakeEmulator } from '../support/snowflake-emulator';
 
-const run = promisify(execFile);
-const BIN = join(__dirname, '..', '..', 'bin', 'backfill.cjs');
-
 const backfill = (...args: string[]) => backfillWith({}, ...args);
-
-async function backfillWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 let warehouseFile: string;
 

@@ -3,11 +3,9 @@
  * mistake a person made on the landed code is replayed on real parts — the dev server, a real
  * worker, DuckDB — and production's fingerprint and the set of tables are compared before and after.
  */
-import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { ExitCode } from '../../client/exit-codes';
@@ -17,11 +15,10 @@ import type { BackfillSpec } from '../../domain/spec/schema';
 import { seedRevenueScenario } from '../../demo/revenue-scenario';
 import { ControlStore } from '../../warehouse/control-store';
 import { openDuckDb } from '../../warehouse/duckdb/driver';
-import { fingerprint } from '../../warehouse/fingerprint';
-import { columnNames } from '../../warehouse/catalog';
-import type { Driver } from '../../warehouse/warehouse';
 import { failureTypeOf, lab, testSpec, waitForStatus, type BackfillHandle, type Env, type Lab } from '../support/backfill-harness';
+import { backfillWith } from '../support/cli';
 import { temporalTestEnv } from '../support/temporal';
+import { productionFingerprint, tableSet, warehouseState } from './support';
 
 let env: Env;
 let l: Lab;
@@ -42,33 +39,8 @@ afterAll(async () => {
   await env?.connection.close();
 });
 
-/** Every table and view outside the control schema, as schema.name. */
-async function tableSet(db: Driver): Promise<string[]> {
-  const rows = await db.query("SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_schema <> 'backfill_control' ORDER BY 1");
-  return rows.map((r) => String(r.t));
-}
-
-/** Whole-table fingerprint over every column (audit columns included): "unchanged" means every value. */
-async function whole(db: Driver, table: string): Promise<Awaited<ReturnType<typeof fingerprint>>> {
-  const [schema, name] = table.split('.') as [string, string];
-  const columns = await columnNames(db, table);
-  return fingerprint(db, {
-    table: { schema, name }, partitionKey: 'revenue_date', grain: 'day', from: '0001-01-01', to: '9999-12-31',
-    uniqueKey: ['revenue_date', 'merchant_id'], measures: ['net_revenue', 'gross_revenue'], hashColumns: columns,
-  });
-}
-
-const PRODUCTION = 'finance.daily_revenue';
-
-/** Production, the two bystander tables and the table set, to compare after a refused run. */
-async function world() {
-  return {
-    production: await whole(l.warehouse, PRODUCTION),
-    eu: await whole(l.warehouse, 'finance.daily_revenue_eu'),
-    apac: await whole(l.warehouse, 'finance.daily_revenue_apac'),
-    tables: await tableSet(l.warehouse),
-  };
-}
+/** Production, the two bystander tables (in the digests) and the table set, to compare after a refused run. */
+const world = () => warehouseState(l.warehouse);
 
 async function failedWith(handle: BackfillHandle): Promise<{ type: string | undefined; error: string }> {
   const type = await failureTypeOf(handle);
@@ -110,7 +82,7 @@ describe('a backfill never adopts a table it did not create', () => {
   });
 
   it("refuses a copied spec's restore point while the first backfill's window is open, so the first can still roll back exactly", async () => {
-    const pre = await whole(l.warehouse, PRODUCTION);
+    const pre = await productionFingerprint(l.warehouse);
     const a = testSpec('copied-a', (s) => void (s.rollback = { ...s.rollback, snapshot: 'finance.daily_revenue_pre_copied' }));
     const ha = await l.start(a);
     await waitForStatus(ha, (s) => s.state === 'awaiting_approval');
@@ -131,7 +103,7 @@ describe('a backfill never adopts a table it did not create', () => {
 
     await ha.executeUpdate(m.rollbackUpdate, { args: [{ by: 'finance-controller', reason: 'exercise' }] });
     await ha.result();
-    expect(await whole(l.warehouse, PRODUCTION)).toEqual(pre);
+    expect(await productionFingerprint(l.warehouse)).toEqual(pre);
   });
 
   it('refuses to run a backfill_id again once it published, naming its release, and writes nothing', async () => {
@@ -177,7 +149,7 @@ describe('rollback and cleanup act only on what the backfill recorded', () => {
     expect(done.rollback.cleanedUp).toEqual([spec.target.shadow_table]);
     expect(done.rollback.kept?.map((k) => k.table)).toEqual([spec.rollback.snapshot]);
     expect(await tableSet(l.warehouse)).toEqual(published.tables.filter((t) => t !== spec.target.shadow_table));
-    expect(await whole(l.warehouse, PRODUCTION)).toEqual(published.production);
+    expect(await productionFingerprint(l.warehouse)).toEqual(published.production);
   });
 
   it('a clean run leaves exactly the tables it found: its shadow and restore point are created, then dropped', async () => {
@@ -198,17 +170,7 @@ describe('rollback and cleanup act only on what the backfill recorded', () => {
 });
 
 describe('plan and start report the refusals (exit 4), before anything runs', () => {
-  const run = promisify(execFile);
-  const BIN = join(__dirname, '..', '..', 'bin', 'backfill.cjs');
-  async function backfill(env: NodeJS.ProcessEnv, ...args: string[]) {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...env } });
-      return { code: 0, stdout, stderr };
-    } catch (e) {
-      const err = e as { code: number; stdout: string; stderr: string };
-      return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-    }
-  }
+  const backfill = backfillWith;
 
   /** The example spec in its own folder (with its SQL file), one field changed. */
   function specFile(edit: (raw: Record<string, any>) => void): string { // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -240,14 +202,14 @@ describe('plan and start report the refusals (exit 4), before anything runs', ()
     const db = await openDuckDb({ path: file });
     await seedRevenueScenario(db);
     await db.execute('CREATE TABLE finance.daily_revenue_apac AS SELECT * FROM finance.daily_revenue LIMIT 10');
-    const before = { production: await whole(db, PRODUCTION), tables: await tableSet(db) };
+    const before = await warehouseState(db);
     await db.close();
     const spec = specFile((raw) => void (raw.rollback = { ...raw.rollback, snapshot: 'finance.daily_revenue_apac' }));
     const r = await backfill({}, 'plan', spec, '--warehouse', file);
     expect(r.code, r.stderr).toBe(ExitCode.refused);
     expect(r.stderr).toContain('rollback.snapshot: "finance.daily_revenue_apac" already exists and was not created by backfill');
     const after = await openDuckDb({ path: file });
-    expect({ production: await whole(after, PRODUCTION), tables: await tableSet(after) }).toEqual(before);
+    expect(await warehouseState(after)).toEqual(before);
     await after.close();
   });
 
