@@ -79,8 +79,9 @@ export async function awaitPreflight(handle: WorkflowHandle, timeoutMs: number, 
         workflowId: handle.workflowId,
       });
     }
+    // `failed` is set just before the workflow closes: wait for the close to read its error.
     const state = d.typedSearchAttributes.get(BackfillStateKey);
-    if (state !== undefined && state !== 'planning') return 'passed';
+    if (state !== undefined && state !== 'planning' && state !== 'failed') return 'passed';
     if (Date.now() >= deadline) return 'pending';
     await new Promise((r) => setTimeout(r, pollMs));
   }

@@ -383,6 +383,12 @@ export class ControlStore {
     );
   }
 
+  /** Whether `backfillId` holds a lease on any target (it is running, or its rollback window is open). */
+  async holdsLease(backfillId: string, opts?: QueryOptions): Promise<boolean> {
+    const [row] = await this.db.query(this.stmt(`SELECT count(*) AS n FROM ${this.ref('leases')} WHERE backfill_id = ?`, [backfillId]), opts);
+    return Number(row?.n ?? 0) > 0;
+  }
+
   /** Releases the lease if `backfillId` holds it; idempotent. */
   async releaseLease(targetTable: string, backfillId: string, opts?: QueryOptions): Promise<void> {
     await this.db.execute(this.stmt(`DELETE FROM ${this.ref('leases')} WHERE target_table = ? AND backfill_id = ?`, [targetTable, backfillId]), opts);

@@ -63,6 +63,8 @@ export interface DerivedTableState extends DerivedTable {
   mine: OwnedTable | null;
   /** A view of the same target that an earlier, finished backfill pointed: taken over, not adopted blind. */
   handOver: OwnedTable | null;
+  /** Claims of finished backfills whose table is gone (dropped by hand): the name is free again. */
+  stale: OwnedTable[];
 }
 
 export interface OwnershipCheck {
@@ -145,6 +147,7 @@ export async function checkOwnership(db: Driver, spec: BackfillSpec, opts?: Quer
     const mine = holders.find((o) => o.backfillId === id) ?? null;
     const others = holders.filter((o) => o.backfillId !== id);
     let handOver: OwnedTable | null = null;
+    const stale: OwnedTable[] = [];
     if (mine && mine.role !== d.role) {
       refuse(
         BackfillError.NotAllowed,
@@ -155,6 +158,11 @@ export async function checkOwnership(db: Driver, spec: BackfillSpec, opts?: Quer
     for (const o of others) {
       if (d.role === 'view' && o.role === 'view' && o.targetTable === target && !mine) {
         handOver = o;
+        continue;
+      }
+      // A backfill that no longer runs (no lease) and whose table is gone holds the name no more.
+      if (!(await tableExists(db, d.table, opts)) && !(await store.holdsLease(o.backfillId, opts))) {
+        stale.push(o);
         continue;
       }
       refuse(
@@ -173,7 +181,7 @@ export async function checkOwnership(db: Driver, spec: BackfillSpec, opts?: Quer
         { field: d.field, table: d.name },
       );
     }
-    tables.push({ ...d, mine, handOver });
+    tables.push({ ...d, mine, handOver, stale });
   }
   return { target, tables };
 }
@@ -190,8 +198,9 @@ export async function claimTables(db: Driver, spec: BackfillSpec, at: string, op
   if (toClaim.length === 0) return check;
   await db.transaction(async (tx) => {
     for (const t of toClaim) {
+      const freed = new Set([t.handOver?.backfillId, ...t.stale.map((o) => o.backfillId)]);
       const taken = (await store.ownersOf(t.canonical, tx)).find(
-        (o) => ACTIVE_CLAIM.includes(o.status) && o.backfillId !== spec.backfill_id && o.backfillId !== t.handOver?.backfillId,
+        (o) => ACTIVE_CLAIM.includes(o.status) && o.backfillId !== spec.backfill_id && !freed.has(o.backfillId),
       );
       if (taken) {
         refuse(BackfillError.NotAllowed, `${t.field}: "${t.name}" was just claimed by backfill ${taken.backfillId}; choose another name for ${t.field}.`, {
@@ -199,6 +208,7 @@ export async function claimTables(db: Driver, spec: BackfillSpec, at: string, op
         });
       }
       if (t.handOver) await store.setOwnedStatus(t.canonical, t.handOver.backfillId, 'handed_over', at, null, tx);
+      for (const o of t.stale) await store.setOwnedStatus(t.canonical, o.backfillId, 'dropped', at, { ...o.record, released: `table gone, reclaimed by ${spec.backfill_id}` }, tx);
       await store.claimTable({
         canonicalName: t.canonical, backfillId: spec.backfill_id, tableName: t.name, role: t.role, targetTable: check.target,
         status: t.handOver ? 'created' : 'claimed', record: t.handOver ? { handedOverFrom: t.handOver.backfillId } : null,

@@ -80,7 +80,9 @@ describe('operating a backfill', () => {
     expect(data?.release?.releaseId).toBe(published.release?.releaseId);
     expect(data?.series.find((x) => x.column === 'net_revenue')?.points).toHaveLength(28);
 
-    await op.rollback(env.client, id, { by: 'oncall', reason: 'downstream mismatch' });
+    // Rollback is for approvers, the owner and rollback.operators: on-call is none of them here.
+    expect(await failure(op.rollback(env.client, id, { by: 'oncall', reason: 'downstream mismatch' }), BackfillError.NotAllowed)).toContain('rollback.operators');
+    await op.rollback(env.client, id, { by: 'finance-controller', reason: 'downstream mismatch' });
     expect((await handle.result()).state).toBe('rolled_back');
     expect(await failure(op.signoff(env.client, id, { by: 'finance-controller' }), BackfillError.NotAllowed)).toContain('ended');
   });

@@ -123,6 +123,39 @@ describe('a backfill never adopts a table it did not create', () => {
   });
 });
 
+describe('names come free only when their owner is done and its table is gone', () => {
+  it("refuses a failed backfill's leftover tables to the next one, and frees the names once a person dropped them", async () => {
+    const names = (s: BackfillSpec) => {
+      s.target = { ...s.target, shadow_table: 'finance.daily_revenue_leftover' };
+      s.rollback = { ...s.rollback, snapshot: 'finance.daily_revenue_leftover_pre' };
+    };
+    const random = testSpec('leftover-a', (s) => {
+      names(s);
+      s.transform = { ...s.transform!, sql: s.transform!.sql.replace("'FIN-2841' AS backfill_id", "CAST(random() AS VARCHAR) AS backfill_id") };
+      s.target = { ...s.target, audit_columns: ['recalculated_at'] };
+    });
+    expect(random.transform!.sql).toContain('random()');
+    expect((await failedWith(await l.start(random))).type).toBe(BackfillError.NotIdempotent);
+    const leftover = await world();
+    expect(leftover.tables).toEqual(expect.arrayContaining(['finance.daily_revenue_leftover', 'finance.daily_revenue_leftover_pre']));
+
+    const next = testSpec('leftover-b', names);
+    const { type, error } = await failedWith(await l.start(next));
+    expect(type).toBe(BackfillError.NotAllowed);
+    expect(error).toContain(`is the shadow of backfill ${random.backfill_id}`);
+    expect(await world()).toEqual(leftover);
+
+    await l.warehouse.execute('DROP TABLE finance.daily_revenue_leftover');
+    await l.warehouse.execute('DROP TABLE finance.daily_revenue_leftover_pre');
+    const again = testSpec('leftover-c', names);
+    const handle = await l.start(again);
+    await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
+    const owners = await new ControlStore(l.warehouse).ownedBy(random.backfill_id);
+    expect(owners.map((o) => o.status)).toEqual(['dropped', 'dropped']);
+    await handle.terminate('test over');
+  });
+});
+
 describe('rollback and cleanup act only on what the backfill recorded', () => {
   it('refuses a rollback from a restore point changed after it was taken; the window stays open, signoff keeps that table', async () => {
     const spec = testSpec('tampered');

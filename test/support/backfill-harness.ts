@@ -11,6 +11,7 @@ import { statusQuery } from '../../contracts/messages';
 import type { BackfillStatus } from '../../contracts/status';
 import { seedRevenueScenario } from '../../demo/revenue-scenario';
 import type { BackfillSpec } from '../../domain/spec/schema';
+import { shadowTableFor } from '../../domain/spec/parse';
 import { fingerprint } from '../../warehouse/fingerprint';
 import { columnNames } from '../../warehouse/catalog';
 import { fingerprintSpec, tablesOf } from '../../warehouse/shadow';
@@ -44,13 +45,17 @@ export const exampleSpec = (): BackfillSpec => loadSpecFile('examples/revenue-ta
 let counter = 0;
 /**
  * The example spec narrowed for speed: 2025-01-01..2025-02-28 (59 days, 9 batches of 7; a month
- * boundary inside), no live-pipeline query or pause windows unless a test adds them.
+ * boundary inside), no live-pipeline query or pause windows unless a test adds them. Each test
+ * backfill has its own shadow and restore point, as distinct backfills must (a name another
+ * backfill created is refused).
  */
 export function testSpec(name: string, patch: (s: BackfillSpec) => void = () => {}): BackfillSpec {
   const base = exampleSpec();
+  const backfillId = `${name}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
   const spec: BackfillSpec = {
     ...base,
-    backfill_id: `${name}-${process.pid}-${Date.now().toString(36)}-${counter++}`,
+    backfill_id: backfillId,
+    target: { ...base.target, shadow_table: shadowTableFor(base.target.table, backfillId) },
     source_range: { ...base.source_range, start: '2025-01-01', end: '2025-02-28' },
     execution: {
       ...base.execution,
@@ -60,7 +65,7 @@ export function testSpec(name: string, patch: (s: BackfillSpec) => void = () => 
       daily_scan_budget: undefined,
     },
     approval: { ...base.approval!, timeout: 10 * 60_000 },
-    rollback: { ...base.rollback, window: 60 * 60_000 },
+    rollback: { ...base.rollback, window: 60 * 60_000, snapshot: `${base.target.table}_pre_${backfillId.replace(/-/g, '_')}` },
   };
   patch(spec);
   return spec;

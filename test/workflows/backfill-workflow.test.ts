@@ -420,7 +420,7 @@ describe('backfillWorkflow: publish modes', () => {
       "SELECT sum(net_revenue) AS s FROM finance.daily_revenue_current WHERE revenue_date BETWEEN DATE '2025-01-01' AND DATE '2025-02-28'",
     ))[0]!.s);
     const shadowSum = Number((await l.warehouse.query(
-      "SELECT sum(net_revenue) AS s FROM finance.daily_revenue_v2 WHERE revenue_date BETWEEN DATE '2025-01-01' AND DATE '2025-02-28'",
+      `SELECT sum(net_revenue) AS s FROM ${spec.target.shadow_table} WHERE revenue_date BETWEEN DATE '2025-01-01' AND DATE '2025-02-28'`,
     ))[0]!.s);
     expect(await viewSum()).toBeCloseTo(shadowSum, 2);
     expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(prodBefore);
