@@ -15,8 +15,7 @@ import type { BackfillSpec } from '../../domain/spec/schema';
 import { CONTROL_SCHEMA } from '../../warehouse/control-store';
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
 import { publish, rollbackRelease, type PublishRequest } from '../../warehouse/publish';
-import { lab, rangeFingerprint, testSpec, waitForStatus, type Env, type Lab } from '../support/backfill-harness';
-import { temporalTestEnv } from '../support/temporal';
+import { rangeFingerprint, testSpec, waitForStatus, useLabs } from '../support/backfill-harness';
 import {
   auditOf,
   count,
@@ -39,20 +38,8 @@ const OUTSIDE_WEEK = [{ from: WHOLE.from, to: '2025-01-01' }, { from: '2025-01-0
 const outsideWeek = (db: Parameters<typeof productionFingerprint>[0]) => Promise.all(OUTSIDE_WEEK.map((r) => productionFingerprint(db, r)));
 
 describe('decisions through the workflow', () => {
-  let env: Env;
-  const labs: Lab[] = [];
-  const newLab = async () => {
-    const l = await lab(env);
-    labs.push(l);
-    return l;
-  };
-  beforeAll(async () => {
-    env = await temporalTestEnv();
-  });
-  afterAll(async () => {
-    for (const l of labs) await l.stop();
-    await env?.connection.close();
-  });
+  const labs = useLabs();
+  const newLab = labs.newLab;
 
   it('approve, publish and rollback are each in the audit log exactly once; rollback restores production exactly', async () => {
     const l = await newLab();

@@ -4,14 +4,13 @@
  * capped, the status query keeps answering and the run goes on. Real worker, real dev server, real
  * DuckDB; production and every table outside backfill_control are compared before and after.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BackfillError } from '../../contracts/errors';
 import { PAYLOAD_LIMITS, STATE_LIMITS } from '../../contracts/limits';
 import * as m from '../../contracts/messages';
 import type { ApprovalRequest, RollbackRequest } from '../../contracts/status';
 import type { BackfillSpec } from '../../domain/spec/schema';
-import { failureTypeOf, lab, rangeFingerprint, testSpec, waitForStatus, type Env, type Lab } from '../support/backfill-harness';
-import { temporalTestEnv } from '../support/temporal';
+import { failureTypeOf, rangeFingerprint, testSpec, waitForStatus, type Lab, useLabs } from '../support/backfill-harness';
 import {
   auditOf,
   count,
@@ -25,22 +24,8 @@ import {
   WHOLE,
 } from './support';
 
-let env: Env;
-const labs: Lab[] = [];
-const newLab = async () => {
-  const l = await lab(env);
-  labs.push(l);
-  return l;
-};
-
-beforeAll(async () => {
-  env = await temporalTestEnv();
-});
-
-afterAll(async () => {
-  for (const l of labs) await l.stop();
-  await env?.connection.close();
-});
+const labs = useLabs();
+const newLab = labs.newLab;
 
 const MB = 1024 * 1024;
 const huge = (c: string) => c.repeat(MB);

@@ -14,17 +14,7 @@ import type { BackfillSpec } from '../../domain/spec/schema';
 import { CONTROL_SCHEMA, ControlStore } from '../../warehouse/control-store';
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
 import { publish } from '../../warehouse/publish';
-import {
-  failureTypeOf,
-  lab,
-  rangeFingerprint,
-  testSpec,
-  waitForStatus,
-  type BackfillHandle,
-  type Env,
-  type Lab,
-} from '../support/backfill-harness';
-import { temporalTestEnv } from '../support/temporal';
+import { failureTypeOf, rangeFingerprint, testSpec, waitForStatus, type BackfillHandle, type Lab, useLabs } from '../support/backfill-harness';
 import {
   auditOf,
   count,
@@ -40,22 +30,8 @@ import {
   type WarehouseState,
 } from './support';
 
-let env: Env;
-const labs: Lab[] = [];
-const newLab = async () => {
-  const l = await lab(env);
-  labs.push(l);
-  return l;
-};
-
-beforeAll(async () => {
-  env = await temporalTestEnv();
-});
-
-afterAll(async () => {
-  for (const l of labs) await l.stop();
-  await env?.connection.close();
-});
+const labs = useLabs();
+const newLab = labs.newLab;
 
 /** The spec's transform with `from` replaced by `to`; fails the test when `from` is not in it. */
 function rewriteSql(s: BackfillSpec, from: string, to: string): void {

@@ -22,6 +22,7 @@ import { startSnowflakeEmulator, type SnowflakeEmulator } from './snowflake-emul
 import { createBackfillWorker, workflowsPath } from '../../worker/create-worker';
 import type { backfillWorkflow } from '../../workflows';
 import { temporalTestEnv } from './temporal';
+import { afterAll, beforeAll } from 'vitest';
 
 export type Env = Awaited<ReturnType<typeof temporalTestEnv>>;
 export type BackfillHandle = WorkflowHandle<typeof backfillWorkflow>;
@@ -131,6 +132,30 @@ export async function lab(env: Env, opts: LabOptions = {}): Promise<Lab> {
       await running.catch(() => undefined);
       await connection.close();
       await opened.close();
+    },
+  };
+}
+
+/**
+ * A test file's labs: registers the file's hooks (one Temporal client, every lab stopped at the
+ * end) and hands out a fresh lab per call, so no test shares a lease or a table with another.
+ */
+export function useLabs(): { env: () => Env; newLab: (opts?: LabOptions) => Promise<Lab> } {
+  let env: Env | undefined;
+  const labs: Lab[] = [];
+  beforeAll(async () => {
+    env = await temporalTestEnv();
+  });
+  afterAll(async () => {
+    for (const l of labs) await l.stop();
+    await env?.connection.close();
+  });
+  return {
+    env: () => env!,
+    async newLab(opts) {
+      const l = await lab(env!, opts);
+      labs.push(l);
+      return l;
     },
   };
 }

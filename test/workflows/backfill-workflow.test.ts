@@ -4,40 +4,16 @@
  */
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BackfillError, isBackfillFailure } from '../../contracts/errors';
 import * as m from '../../contracts/messages';
 import { BackfillStateKey, BackfillTargetKey } from '../../contracts/search-attributes';
 import { workflowIdFor } from '../../contracts/settings';
 import { ControlStore } from '../../warehouse/control-store';
-import {
-  exampleSpec,
-  failureTypeOf,
-  lab,
-  rangeFingerprint,
-  testSpec,
-  waitForStatus,
-  type Env,
-  type Lab,
-} from '../support/backfill-harness';
-import { temporalTestEnv } from '../support/temporal';
+import { exampleSpec, failureTypeOf, rangeFingerprint, testSpec, waitForStatus, useLabs } from '../support/backfill-harness';
 
-let env: Env;
-const labs: Lab[] = [];
-const newLab = async () => {
-  const l = await lab(env);
-  labs.push(l);
-  return l;
-};
-
-beforeAll(async () => {
-  env = await temporalTestEnv();
-});
-
-afterAll(async () => {
-  for (const l of labs) await l.stop();
-  await env?.connection.close();
-});
+const labs = useLabs();
+const newLab = labs.newLab;
 
 describe('backfillWorkflow: the happy path', () => {
   it('snapshots, proves, rewrites and reconciles every batch, waits for approval, publishes atomically, signs off and cleans up', async () => {
@@ -165,13 +141,13 @@ describe('backfillWorkflow: throttle and yield', () => {
     const l = await newLab();
     const liveType = `dailyRevenuePipeline_${Date.now().toString(36)}`;
     // A running workflow of the live pipeline's type; nothing polls its queue, so it stays running.
-    const live = await env.client.workflow.start(liveType, { workflowId: `${liveType}-run`, taskQueue: `${liveType}-queue`, args: [] });
+    const live = await labs.env().client.workflow.start(liveType, { workflowId: `${liveType}-run`, taskQueue: `${liveType}-queue`, args: [] });
     const spec = testSpec('live-visibility', (s) => {
       s.execution.pause_during_live_pipeline = true;
       s.execution.live_pipeline = { visibility_query: `WorkflowType = '${liveType}' AND ExecutionStatus = 'Running'`, signals: true, poll_interval: 1000 };
     });
     // Visibility is eventually consistent: wait until the server counts the live run.
-    for (let i = 0; i < 50 && (await env.client.workflow.count(spec.execution.live_pipeline!.visibility_query)).count === 0; i++) {
+    for (let i = 0; i < 50 && (await labs.env().client.workflow.count(spec.execution.live_pipeline!.visibility_query)).count === 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
     const handle = await l.start(spec);
@@ -391,7 +367,7 @@ describe('backfillWorkflow: one backfill per target', () => {
     const l = await newLab();
     const spec = { ...exampleSpec(), backfill_id: `inverted-${Date.now().toString(36)}` };
     spec.source_range = { ...spec.source_range, start: '2026-05-31', end: '2024-12-01' };
-    const handle = await env.client.workflow.start('backfillWorkflow', {
+    const handle = await labs.env().client.workflow.start('backfillWorkflow', {
       workflowId: workflowIdFor(spec.backfill_id),
       taskQueue: l.taskQueue,
       args: [{ spec, startedBy: 'vitest' }],
