@@ -5,7 +5,7 @@
  */
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
-import { BackfillError, BackfillFailure, type BackfillErrorType } from '../contracts/errors';
+import { backfillFailureIn, BackfillError, BackfillFailure } from '../contracts/errors';
 import { BackfillOwnerKey, BackfillStateKey, BackfillTargetKey } from '../contracts/search-attributes';
 import { TASK_QUEUE, workflowIdFor } from '../contracts/settings';
 import type { BackfillInput } from '../contracts/status';
@@ -50,17 +50,6 @@ export async function startBackfill(client: Client, spec: BackfillSpec, opts: St
 /** Where a started backfill stands after its pre-flight: passed, or still waiting for a worker. */
 export type PreflightResult = 'passed' | 'pending';
 
-/** The backfill-vocabulary type and message of a failed workflow's error, however deeply wrapped. */
-function failureOf(error: unknown): { type: BackfillErrorType | null; message: string } {
-  const known = new Set<string>(Object.values(BackfillError));
-  let message = error instanceof Error ? error.message : String(error);
-  for (let c = error as { type?: unknown; message?: unknown; cause?: unknown } | undefined; c; c = c.cause as typeof c) {
-    if (typeof c.message === 'string' && c.message) message = c.message;
-    if (typeof c.type === 'string' && known.has(c.type)) return { type: c.type as BackfillErrorType, message };
-  }
-  return { type: null, message };
-}
-
 /**
  * Waits until the workflow is past its pre-flight — plan, lease on the target, and the check that
  * it never ran before under a published release and owns every table it will write — so `start`
@@ -74,8 +63,9 @@ export async function awaitPreflight(handle: WorkflowHandle, timeoutMs: number, 
     if (d.status.name !== 'RUNNING') {
       if (d.status.name === 'COMPLETED') return 'passed';
       const error = await handle.result().then(() => null, (e: unknown) => e);
-      const { type, message } = failureOf(error);
-      throw new BackfillFailure(type ?? BackfillError.NotAllowed, `the backfill stopped before writing anything (${d.status.name.toLowerCase()}): ${message}`, {
+      const found = backfillFailureIn(error);
+      const { type, message } = found ?? { type: BackfillError.NotAllowed, message: error instanceof Error ? error.message : String(error) };
+      throw new BackfillFailure(type, `the backfill stopped before writing anything (${d.status.name.toLowerCase()}): ${message}`, {
         workflowId: handle.workflowId,
       });
     }

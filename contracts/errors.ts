@@ -82,6 +82,18 @@ export class BackfillFailure extends Error {
   }
 }
 
+/**
+ * The vocabulary type and message of an error however deeply Temporal wrapped it (workflow failure
+ * → activity failure → ApplicationFailure): the first cause whose `type` is one of ours.
+ */
+export function backfillFailureIn(error: unknown): { type: BackfillErrorType; message: string } | null {
+  const known = new Set<string>(Object.values(BackfillError));
+  for (let c = error as { type?: unknown; message?: unknown; cause?: unknown } | undefined; c; c = c.cause as typeof c) {
+    if (typeof c.type === 'string' && known.has(c.type)) return { type: c.type as BackfillErrorType, message: String(c.message ?? '') };
+  }
+  return null;
+}
+
 export function isBackfillFailure(e: unknown, code?: BackfillErrorType): e is BackfillFailure {
   return e instanceof BackfillFailure && (code === undefined || e.code === code);
 }

@@ -1,9 +1,6 @@
 /** What the warehouse says about a table: its columns, and whether it exists. */
 import { parseTableName, type TableName } from './identifiers';
-import type { ColumnInfo, Driver, QueryOptions, Session } from './warehouse';
-
-/** A driver, or a transaction's session with its driver's dialect. */
-type Db = Pick<Driver, 'dialect'> & Session;
+import type { ColumnInfo, Db, QueryOptions } from './warehouse';
 
 export async function describeTable(db: Db, table: string | TableName, opts?: QueryOptions): Promise<ColumnInfo[]> {
   const name = typeof table === 'string' ? parseTableName(table) : table;

@@ -4,7 +4,9 @@
  * same rows with overwhelming probability; this is the basis of the idempotency proof and of
  * reconciliation.
  */
-import type { Driver, FingerprintSpec, QueryOptions, Session } from './warehouse';
+import type { BackfillSpec } from '../domain/spec/schema';
+import type { TableName } from './identifiers';
+import type { Db, FingerprintSpec, QueryOptions } from './warehouse';
 
 export interface Fingerprint {
   rows: number;
@@ -20,7 +22,7 @@ export interface Fingerprint {
 }
 
 export async function fingerprint(
-  db: Pick<Driver, 'dialect'> & Session,
+  db: Db,
   spec: FingerprintSpec,
   opts?: QueryOptions,
 ): Promise<Fingerprint> {
@@ -46,16 +48,23 @@ export async function fingerprint(
   };
 }
 
-/** Names of the fields that differ between two fingerprints (empty when identical). */
+/** What a spec fingerprints in `table` over [from, to): its unique key, its measures, every non-audit column hashed. */
+export function fingerprintSpec(spec: BackfillSpec, table: TableName, columns: readonly string[], from: string, to: string): FingerprintSpec {
+  return {
+    table,
+    partitionKey: spec.target.partition_key,
+    grain: spec.source_range.grain,
+    from,
+    to,
+    uniqueKey: spec.target.unique_key ?? [spec.target.partition_key],
+    measures: spec.measures.map((m) => m.column),
+    hashColumns: columns.filter((c) => !spec.target.audit_columns.includes(c)),
+  };
+}
+
+/** Names of the fields that differ between two fingerprints, exactly (empty when identical). */
 export function fingerprintDifferences(a: Fingerprint, b: Fingerprint): string[] {
-  const diffs: string[] = [];
-  if (a.rows !== b.rows) diffs.push(`row count ${a.rows} vs ${b.rows}`);
-  if (a.distinctKeys !== b.distinctKeys) diffs.push(`distinct keys ${a.distinctKeys} vs ${b.distinctKeys}`);
-  for (const m of new Set([...Object.keys(a.sums), ...Object.keys(b.sums)])) {
-    if (a.sums[m] !== b.sums[m]) diffs.push(`sum(${m}) ${a.sums[m]} vs ${b.sums[m]}`);
-  }
-  if (a.rowHash !== b.rowHash) diffs.push('row hash');
-  return diffs;
+  return compareFingerprints(a, b).differences;
 }
 
 /** Column types whose sums depend on summation order (IEEE floats), as either engine names them. */
@@ -73,6 +82,8 @@ export interface FingerprintComparison {
   differences: string[];
   /** Float measures whose sums differ only within tolerance (summation order), one line each. */
   floatNoise: string[];
+  /** The float sums among `differences`: beyond tolerance, with their relative change. */
+  floatDrift: Array<{ measure: string; relative: number }>;
 }
 
 /**
@@ -88,21 +99,24 @@ export function compareFingerprints(
 ): FingerprintComparison {
   const differences: string[] = [];
   const floatNoise: string[] = [];
+  const floatDrift: FingerprintComparison['floatDrift'] = [];
   if (a.rows !== b.rows) differences.push(`row count ${a.rows} vs ${b.rows}`);
   if (a.distinctKeys !== b.distinctKeys) differences.push(`distinct keys ${a.distinctKeys} vs ${b.distinctKeys}`);
   const sums = (label: string, p: Record<string, string | null>, q: Record<string, string | null>) => {
     for (const m of new Set([...Object.keys(p), ...Object.keys(q)])) {
-      const x = p[m] ?? null;
-      const y = q[m] ?? null;
+      // undefined (the measure is absent) and null (an empty slice) are different answers.
+      const x = p[m];
+      const y = q[m];
       if (x === y) continue;
       const line = `${label}(${m}) ${x} vs ${y}`;
-      if (floatMeasures.has(m) && x !== null && y !== null) {
-        const [u, v] = [Number(x), Number(y)];
-        const allowed = Math.max(tolerance(m), FLOAT_RELATIVE * Math.max(Math.abs(u), Math.abs(v)));
-        if (Number.isFinite(u) && Number.isFinite(v) && Math.abs(u - v) <= allowed) {
+      const [u, v] = [Number(x), Number(y)];
+      if (floatMeasures.has(m) && typeof x === 'string' && typeof y === 'string' && Number.isFinite(u) && Number.isFinite(v)) {
+        const scale = Math.max(Math.abs(u), Math.abs(v));
+        if (Math.abs(u - v) <= Math.max(tolerance(m), FLOAT_RELATIVE * scale)) {
           floatNoise.push(line);
           continue;
         }
+        floatDrift.push({ measure: m, relative: Math.abs(u - v) / scale });
       }
       differences.push(line);
     }
@@ -110,5 +124,5 @@ export function compareFingerprints(
   sums('sum', a.sums, b.sums);
   sums('keyed sum', a.keyedSums ?? {}, b.keyedSums ?? {});
   if (a.rowHash !== b.rowHash) differences.push('row hash');
-  return { differences, floatNoise };
+  return { differences, floatNoise, floatDrift };
 }

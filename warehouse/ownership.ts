@@ -12,15 +12,10 @@ import { BackfillError, BackfillFailure } from '../contracts/errors';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { describeTable, tableExists } from './catalog';
 import { ACTIVE_CLAIM, CONTROL_SCHEMA, ControlStore, type OwnedRole, type OwnedTable } from './control-store';
-import { compareFingerprints, fingerprint, isFloatType, type Fingerprint } from './fingerprint';
+import type { Partition } from '../domain/partitions';
+import { compareFingerprints, fingerprint, fingerprintSpec, isFloatType, type Fingerprint } from './fingerprint';
 import { formatTableName, parseTableName, type TableName } from './identifiers';
-import type { Driver, QueryOptions, Session } from './warehouse';
-
-/** A driver or a transaction's session, with the dialect to speak to it. */
-export type Db = Pick<Driver, 'dialect'> & Session;
-
-/** A transaction's session with its driver's dialect, for code that takes either. */
-export const inTx = (db: Pick<Driver, 'dialect'>, tx: Session): Db => ({ dialect: db.dialect, query: (s, o) => tx.query(s, o), execute: (s, o) => tx.execute(s, o) });
+import type { Db, Driver, QueryOptions } from './warehouse';
 
 /** The session's database (catalog) name, as the engine reports it. */
 export async function currentDatabase(db: Db, opts?: QueryOptions): Promise<string> {
@@ -76,11 +71,6 @@ const refuse = (code: (typeof BackfillError)[keyof typeof BackfillError], messag
   throw new BackfillFailure(code, message, details);
 };
 
-/** Whether the control schema has `table` yet (a fresh warehouse, or `plan` on a read-only file, has none). */
-async function hasControlTable(db: Driver, store: ControlStore, table: 'owned_tables' | 'releases', opts?: QueryOptions): Promise<boolean> {
-  return tableExists(db, store.table(table), opts);
-}
-
 /**
  * Read-only: refuses (BackfillFailure, nothing written) when the spec would run again after it
  * published, or would write or drop a table it does not own. Returns each derived table's state.
@@ -89,7 +79,8 @@ export async function checkOwnership(db: Driver, spec: BackfillSpec, opts?: Quer
   const store = new ControlStore(db);
   const id = spec.backfill_id;
 
-  if (await hasControlTable(db, store, 'releases', opts)) {
+  // A fresh warehouse, or `plan` on a read-only file, has no control schema yet.
+  if (await tableExists(db, store.table('releases'), opts)) {
     const release = await store.releaseOf(id, opts);
     if (release) {
       refuse(
@@ -128,7 +119,7 @@ export async function checkOwnership(db: Driver, spec: BackfillSpec, opts?: Quer
     }
   }
 
-  const owned = await hasControlTable(db, store, 'owned_tables', opts);
+  const owned = await tableExists(db, store.table('owned_tables'), opts);
   const ownersOf = async (canonical: string) => (owned ? (await store.ownersOf(canonical, db, opts)).filter((o) => ACTIVE_CLAIM.includes(o.status)) : []);
 
   const targetOwners = await ownersOf(target);
@@ -148,6 +139,7 @@ export async function checkOwnership(db: Driver, spec: BackfillSpec, opts?: Quer
     const others = holders.filter((o) => o.backfillId !== id);
     let handOver: OwnedTable | null = null;
     const stale: OwnedTable[] = [];
+    const exists = await tableExists(db, d.table, opts);
     if (mine && mine.role !== d.role) {
       refuse(
         BackfillError.NotAllowed,
@@ -161,7 +153,7 @@ export async function checkOwnership(db: Driver, spec: BackfillSpec, opts?: Quer
         continue;
       }
       // A backfill that no longer runs (no lease) and whose table is gone holds the name no more.
-      if (!(await tableExists(db, d.table, opts)) && !(await store.holdsLease(o.backfillId, opts))) {
+      if (!exists && !(await store.holdsLease(o.backfillId, opts))) {
         stale.push(o);
         continue;
       }
@@ -172,7 +164,7 @@ export async function checkOwnership(db: Driver, spec: BackfillSpec, opts?: Quer
         { field: d.field, table: d.name, owner: o.backfillId },
       );
     }
-    if (!mine && !handOver && (await tableExists(db, d.table, opts))) {
+    if (!mine && !handOver && exists) {
       refuse(
         BackfillError.NotAllowed,
         `${d.field}: "${d.name}" already exists and was not created by backfill ${id}; a backfill writes and drops only tables it created, so it will not ` +
@@ -189,6 +181,7 @@ export async function checkOwnership(db: Driver, spec: BackfillSpec, opts?: Quer
 /**
  * Checks ownership and claims the free names for this backfill, before any table is written.
  * Idempotent: a resumed run finds its own claims. A claim race is settled inside one transaction.
+ * Returns what the check found (`mine` as it was before this call).
  */
 export async function claimTables(db: Driver, spec: BackfillSpec, at: string, opts?: QueryOptions): Promise<OwnershipCheck> {
   const store = new ControlStore(db);
@@ -216,7 +209,7 @@ export async function claimTables(db: Driver, spec: BackfillSpec, at: string, op
       }, tx);
     }
   }, opts);
-  return checkOwnership(db, spec, opts);
+  return check;
 }
 
 /** This backfill's live record of the table the spec names for `role`, or null. */
@@ -232,7 +225,7 @@ export async function ownedRecord(db: Db, spec: BackfillSpec, role: OwnedRole, o
 export async function requireOwned(db: Db, spec: BackfillSpec, role: OwnedRole, opts?: QueryOptions): Promise<OwnedTable> {
   const record = await ownedRecord(db, spec, role, opts);
   if (record) return record;
-  const field = role === 'shadow' ? 'target.shadow_table' : role === 'snapshot' ? 'rollback.snapshot' : 'publish.view';
+  const field = FIELD_OF[role];
   return refuse(
     BackfillError.NotAllowed,
     `${field}: backfill ${spec.backfill_id} has no record of creating its ${role}, so it will not write or drop it; ` +
@@ -245,22 +238,15 @@ export async function requireOwned(db: Db, spec: BackfillSpec, role: OwnedRole, 
 export interface RestorePointRecord {
   columns: string[];
   floatMeasures: string[];
-  range: { from: string; to: string };
+  range: Partition;
   fingerprint: Fingerprint;
 }
 
-export async function restorePointRecord(
-  db: Db, spec: BackfillSpec, table: TableName, range: { from: string; to: string }, opts?: QueryOptions,
-): Promise<RestorePointRecord> {
+export async function restorePointRecord(db: Db, spec: BackfillSpec, table: TableName, range: Partition, opts?: QueryOptions): Promise<RestorePointRecord> {
   const info = await describeTable(db, table, opts);
   const columns = info.map((c) => c.name);
   const floatMeasures = spec.measures.map((m) => m.column).filter((m) => isFloatType(info.find((c) => c.name === m)?.type ?? ''));
-  const fp = await fingerprint(db, {
-    table, partitionKey: spec.target.partition_key, grain: spec.source_range.grain, from: range.from, to: range.to,
-    uniqueKey: spec.target.unique_key ?? [spec.target.partition_key],
-    measures: spec.measures.map((m) => m.column),
-    hashColumns: columns.filter((c) => !spec.target.audit_columns.includes(c)),
-  }, opts);
+  const fp = await fingerprint(db, fingerprintSpec(spec, table, columns, range.start, range.end), opts);
   return { columns, floatMeasures, range, fingerprint: fp };
 }
 
@@ -277,12 +263,29 @@ export async function identityProblem(db: Db, spec: BackfillSpec, table: TableNa
     return `its columns are (${columns.join(', ')}), not the (${wanted.join(', ')}) recorded when it was created`;
   }
   const fp = recorded?.fingerprint as Fingerprint | undefined;
-  const range = recorded?.range as { from: string; to: string } | undefined;
+  const range = recorded?.range as Partition | undefined;
   if (!fp || !range) return null;
   const now = await restorePointRecord(db, spec, table, range, opts);
   const tolerance = new Map(spec.measures.map((m) => [m.column, m.abs_tolerance]));
   const { differences } = compareFingerprints(fp, now.fingerprint, new Set((recorded?.floatMeasures as string[] | undefined) ?? []), (m) => tolerance.get(m) ?? 0);
-  return differences.length ? `its rows over ${range.from}..${range.to} changed since it was taken (${differences.join(', ')})` : null;
+  return differences.length ? `its rows over ${range.start}..${range.end} changed since it was taken (${differences.join(', ')})` : null;
+}
+
+const FIELD_OF: Record<OwnedRole, DerivedTable['field']> = { shadow: 'target.shadow_table', snapshot: 'rollback.snapshot', view: 'publish.view' };
+
+/**
+ * Refuses (NotAllowed, naming the field and table) unless `table` is the one `record` says this
+ * backfill created, still as recorded. `consequence` says what the refusal spared and what to do.
+ */
+export async function requireIntact(db: Db, spec: BackfillSpec, record: OwnedTable, table: TableName, consequence: string, opts?: QueryOptions): Promise<void> {
+  const problem = record.status === 'created' ? await identityProblem(db, spec, table, record.record, opts) : 'it was claimed but never recorded as created';
+  if (!problem) return;
+  const field = FIELD_OF[record.role];
+  throw new BackfillFailure(
+    BackfillError.NotAllowed,
+    `${field}: ${formatTableName(table)} is not the ${record.role} backfill ${spec.backfill_id} created: ${problem}. ${consequence}, after checking who changed this table.`,
+    { field, table: formatTableName(table) },
+  );
 }
 
 /** Marks this backfill's table created, with what identifies it. */

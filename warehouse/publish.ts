@@ -11,10 +11,10 @@ import type { BackfillSpec } from '../domain/spec/schema';
 import { columnNames } from './catalog';
 import { ControlStore, isoTimestamp, type AuditEntry } from './control-store';
 import { formatTableName, parseTableName, type TableName } from './identifiers';
-import { fingerprint, fingerprintDifferences } from './fingerprint';
-import { canonicalOf, currentDatabase, identityProblem, inTx, recordDropped, requireOwned, type Db } from './ownership';
-import { fingerprintSpec, publishedRange, tablesOf } from './shadow';
-import type { Dialect, Driver, PartitionGrain, QueryOptions, Session } from './warehouse';
+import { fingerprint, fingerprintDifferences, fingerprintSpec } from './fingerprint';
+import { canonicalOf, currentDatabase, identityProblem, recordDropped, requireIntact, requireOwned } from './ownership';
+import { publishedRange, tablesOf } from './shadow';
+import { inTx, type Db, type Dialect, type Driver, type PartitionGrain, type QueryOptions, type Session } from './warehouse';
 
 export interface PublishRequest {
   releaseId: string;
@@ -153,20 +153,11 @@ async function guardPublish(db: Driver, spec: BackfillSpec, opts?: QueryOptions)
     );
   }
   // Publish serves only tables this backfill created, still as it recorded them.
-  const owned: Array<['shadow' | 'snapshot', TableName, string]> = [['shadow', t.shadow, 'target.shadow_table']];
-  if (mode !== 'view') owned.push(['snapshot', t.snapshot, 'rollback.snapshot']);
-  for (const [role, table, field] of owned) {
-    const record = await requireOwned(db, spec, role, opts);
-    const problem = record.status === 'created' ? await identityProblem(db, spec, table, record.record, opts) : `it was claimed but never recorded as created`;
-    if (problem) {
-      throw new BackfillFailure(
-        BackfillError.NotAllowed,
-        `${field}: ${formatTableName(table)} is not the ${role} backfill ${spec.backfill_id} created: ${problem}. ` +
-          `${role === 'snapshot' ? 'A publish from here could not be rolled back to the pre-publish result. ' : ''}Production was not touched; ` +
-          `start the backfill under a new backfill_id after checking who changed this table.`,
-        { field, table: formatTableName(table) },
-      );
-    }
+  const owned: Array<['shadow' | 'snapshot', TableName]> = [['shadow', t.shadow]];
+  if (mode !== 'view') owned.push(['snapshot', t.snapshot]);
+  for (const [role, table] of owned) {
+    const consequence = `${role === 'snapshot' ? 'A publish from here could not be rolled back to the pre-publish result. ' : ''}Production was not touched; start the backfill under a new backfill_id`;
+    await requireIntact(db, spec, await requireOwned(db, spec, role, opts), table, consequence, opts);
   }
   if (mode === 'view') await requireOwned(db, spec, 'view', opts);
   return target;
@@ -470,23 +461,16 @@ export async function rollbackRelease(db: Driver, spec: BackfillSpec, req: Rollb
  */
 async function verifyRestorePoint(tx: Db, spec: BackfillSpec, release: ReleaseRecord, restorePoint: TableName): Promise<void> {
   const record = await requireOwned(tx, spec, 'snapshot');
-  const database = await currentDatabase(tx);
-  let problem: string | null = null;
-  if (canonicalOf(restorePoint, database) !== record.canonicalName) {
-    problem = `release ${release.releaseId} names ${release.restorePoint}, but the restore point backfill ${spec.backfill_id} took is ${record.tableName}`;
-  } else if (record.status !== 'created') {
-    problem = 'it was claimed but never recorded as taken';
-  } else {
-    problem = await identityProblem(tx, spec, restorePoint, record.record);
-  }
-  if (problem) {
+  if (canonicalOf(restorePoint, await currentDatabase(tx)) !== record.canonicalName) {
     throw new BackfillFailure(
       BackfillError.NotAllowed,
-      `rollback refused: the restore point ${release.restorePoint} is not the one backfill ${spec.backfill_id} took before publishing (${problem}); ` +
-        `restoring from it would not bring back the pre-publish result. Nothing was written; restore ${release.dataset} from warehouse backups or Time Travel.`,
+      `rollback refused: release ${release.releaseId} names the restore point ${release.restorePoint}, but the one backfill ${spec.backfill_id} took is ` +
+        `${record.tableName}. Nothing was written; restore ${release.dataset} from warehouse backups or Time Travel.`,
       { releaseId: release.releaseId, table: release.restorePoint },
     );
   }
+  await requireIntact(tx, spec, record, restorePoint,
+    `Rollback refused: restoring from it would not bring back the pre-publish result. Nothing was written; restore ${release.dataset} from warehouse backups or Time Travel`);
 }
 
 /** Closes a release's rollback window: 'published' → 'signed_off'. Idempotent. */

@@ -7,11 +7,11 @@ import { BackfillError, BackfillFailure } from '../contracts/errors';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { compileTransform } from '../domain/transform-sql';
 import { partitionAtOrdinal, rangeOrdinals, type Grain, type Partition } from '../domain/partitions';
-import { compareFingerprints, fingerprint, isFloatType, type Fingerprint } from './fingerprint';
+import { compareFingerprints, fingerprint, fingerprintSpec, isFloatType, type Fingerprint } from './fingerprint';
 import { columnNames, describeTable, tableExists } from './catalog';
-import { formatTableName, parseTableName, type TableName } from './identifiers';
-import { identityProblem, recordCreated, requireOwned, restorePointRecord } from './ownership';
-import type { Driver, FingerprintSpec, QueryOptions } from './warehouse';
+import { parseTableName, type TableName } from './identifiers';
+import { recordCreated, requireIntact, requireOwned, restorePointRecord } from './ownership';
+import type { Driver, QueryOptions } from './warehouse';
 
 /** Bounds wide enough to cover any partition, for "everything outside this partition". */
 const BEFORE_ALL = '0001-01-01';
@@ -41,23 +41,14 @@ async function createOwned(
   db: Driver, spec: BackfillSpec, role: 'shadow' | 'snapshot', table: TableName, create: string, at: string, opts?: QueryOptions,
 ): Promise<boolean> {
   const record = await requireOwned(db, spec, role, opts);
-  const field = role === 'shadow' ? 'target.shadow_table' : 'rollback.snapshot';
   if (record.status === 'created') {
-    const problem = await identityProblem(db, spec, table, record.record, opts);
-    if (problem) {
-      throw new BackfillFailure(
-        BackfillError.NotAllowed,
-        `${field}: ${formatTableName(table)} is not the ${role} backfill ${spec.backfill_id} created: ${problem}. Nothing was written; ` +
-          `start the backfill under a new backfill_id (it takes a new ${role}), after checking who changed this table.`,
-        { field, table: formatTableName(table) },
-      );
-    }
+    await requireIntact(db, spec, record, table, 'Nothing was written; start the backfill under a new backfill_id (it takes new tables)', opts);
     return false;
   }
   const created = !(await tableExists(db, table, opts));
   if (created) await db.execute(create, opts);
   const details = role === 'snapshot'
-    ? await restorePointRecord(db, spec, table, rangeOf(spec), opts)
+    ? await restorePointRecord(db, spec, table, publishedRange(spec.source_range), opts)
     : { columns: await columnNames(db, table, opts) };
   await recordCreated(db, spec, record, { ...details }, at, opts);
   return created;
@@ -71,12 +62,6 @@ export function publishedRange(range: { start: string; end: string; grain: strin
     throw new BackfillFailure(BackfillError.InvalidSpec, `source_range: ${range.start} .. ${range.end} is not a valid ${range.grain} range.`);
   }
   return { start: partitionAtOrdinal(r.first, grain).start, end: partitionAtOrdinal(r.last, grain).end };
-}
-
-/** The backfill's range as [from, to), for fingerprints. */
-export function rangeOf(spec: BackfillSpec): { from: string; to: string } {
-  const r = publishedRange(spec.source_range);
-  return { from: r.start, to: r.end };
 }
 
 /**
@@ -98,18 +83,6 @@ export function createShadow(db: Driver, spec: BackfillSpec, at: string, opts?: 
   return createOwned(db, spec, 'shadow', t.shadow, create, at, opts);
 }
 
-export function fingerprintSpec(spec: BackfillSpec, table: TableName, columns: readonly string[], from: string, to: string): FingerprintSpec {
-  return {
-    table,
-    partitionKey: spec.target.partition_key,
-    grain: spec.source_range.grain,
-    from,
-    to,
-    uniqueKey: spec.target.unique_key ?? [spec.target.partition_key],
-    measures: spec.measures.map((m) => m.column),
-    hashColumns: columns.filter((c) => !spec.target.audit_columns.includes(c)),
-  };
-}
 
 export interface RewriteResult {
   partition: string;
@@ -161,13 +134,6 @@ export async function rewritePartition(
 /** Relative change of a float sum below which it is a float artifact (summation order, a rounding tie). */
 const FLOAT_ARTIFACT = 1e-6;
 
-function tiny(x: string | null | undefined, y: string | null | undefined): boolean {
-  if (x === undefined || y === undefined || x === null || y === null) return x === y;
-  const [u, v] = [Number(x), Number(y)];
-  const scale = Math.max(Math.abs(u), Math.abs(v));
-  return Number.isFinite(u) && Number.isFinite(v) && (scale === 0 || Math.abs(u - v) / scale <= FLOAT_ARTIFACT);
-}
-
 export interface IdempotencyProof {
   partition: string;
   first: Fingerprint;
@@ -209,16 +175,15 @@ export async function proveIdempotency(db: Driver, spec: BackfillSpec, partition
   const second = await slice(partition.start, partition.end);
   const outsideAfter = await outside();
 
-  const { differences, floatNoise } = compare(first, second);
+  const { differences, floatNoise, floatDrift } = compare(first, second);
   if (differences.length) {
     // Rounding a float sum can land on either side of a tie: a tiny relative change of float
     // columns alone is a float artifact, not a non-deterministic transform.
-    const floatOnly = differences.every((d) => floats.some((f) => d.startsWith(`sum(${f}) `) || d.startsWith(`keyed sum(${f}) `))) &&
-      floats.every((f) => tiny(first.sums[f], second.sums[f]) && tiny(first.keyedSums?.[f], second.keyedSums?.[f]));
+    const floatOnly = floatDrift.length === differences.length && floatDrift.every((d) => d.relative <= FLOAT_ARTIFACT);
     const why = floatOnly
       ? `every non-float column is identical between the two rewrites, but the float column sums ${differences.join(', ')} differ by more than abs_tolerance. ` +
         `A sum of DOUBLEs depends on the order rows are added in, and rounding a float can land on either side of a tie; ` +
-        `store ${floats.filter((f) => differences.some((d) => d.includes(`sum(${f}) `))).join(', ')} as DECIMAL (e.g. CAST(… AS DECIMAL(18, 2)) in the transform), or raise the measure's abs_tolerance.`
+        `store ${[...new Set(floatDrift.map((d) => d.measure))].join(', ')} as DECIMAL (e.g. CAST(… AS DECIMAL(18, 2)) in the transform), or raise the measure's abs_tolerance.`
       : `rewriting it twice changed ${differences.join(', ')}. The transform is not deterministic (random(), the current time or an unordered window in a non-audit column?); ` +
         `fix it, or list per-run stamp columns in target.audit_columns.`;
     throw new BackfillFailure(BackfillError.NotIdempotent, `idempotency proof failed on ${partition.start}: ${why}`, { partition: partition.start, differences, floatOnly });

@@ -144,6 +144,14 @@ export interface Session {
   execute(stmt: Statement | string, opts?: QueryOptions): Promise<number>;
 }
 
+/** A driver, or a transaction's session with its driver's dialect: what read helpers need. */
+export type Db = Pick<Driver, 'dialect'> & Session;
+
+/** A transaction's session with its driver's dialect, for helpers that take either. */
+export function inTx(db: Pick<Driver, 'dialect'>, tx: Session): Db {
+  return { dialect: db.dialect, query: (s, o) => tx.query(s, o), execute: (s, o) => tx.execute(s, o) };
+}
+
 export interface Driver extends Session {
   readonly dialect: Dialect;
   /** Runs `fn` inside BEGIN/COMMIT on one dedicated session; rolls back when it throws. */

@@ -22,7 +22,7 @@ import {
 } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { Activities, BatchOutcome } from '../activities';
-import { BackfillError, nonRetryableErrorTypes, type BackfillErrorType } from '../contracts/errors';
+import { backfillFailureIn, BackfillError, nonRetryableErrorTypes, type BackfillErrorType } from '../contracts/errors';
 import * as m from '../contracts/messages';
 import { BackfillStateKey } from '../contracts/search-attributes';
 import type {
@@ -78,10 +78,6 @@ const fail = (type: BackfillErrorType, message: string) => ApplicationFailure.cr
 /** An error's message, bounded: it is kept in state and shown in the UI. */
 const errorText = (e: unknown) =>
   excerpt(e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e), STATE_LIMITS.messageChars);
-const errorType = (e: unknown): string | undefined => {
-  for (let c = e as { type?: unknown; cause?: unknown } | undefined; c; c = c.cause as typeof c) if (typeof c.type === 'string') return c.type;
-  return undefined;
-};
 
 /** A plain Error here would fail the workflow task and retry forever; a bad range is bad input. */
 function shapeOf(spec: BackfillInput['spec']): PlanShape {
@@ -608,7 +604,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
       } catch (e) {
         // A refused rollback (the restore point is not the one taken) wrote nothing: the release
         // stays published and the window stays open for a signoff; anything else fails the run.
-        if (isCancellation(e) || errorType(e) !== BackfillError.NotAllowed) throw e;
+        if (isCancellation(e) || backfillFailureIn(e)?.type !== BackfillError.NotAllowed) throw e;
         rollbackRequest = null;
         warn(`rollback requested by ${r.by} was refused: ${errorText(e)}`);
         moveTo('published', `published as ${release.releaseId}; a rollback was refused (${errorText(e)}); window open until ${status.rollback.expiresAt}`);

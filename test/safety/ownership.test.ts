@@ -6,7 +6,7 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { ExitCode } from '../../client/exit-codes';
 import { BackfillError } from '../../contracts/errors';
@@ -15,28 +15,18 @@ import type { BackfillSpec } from '../../domain/spec/schema';
 import { seedRevenueScenario } from '../../demo/revenue-scenario';
 import { ControlStore } from '../../warehouse/control-store';
 import { openDuckDb } from '../../warehouse/duckdb/driver';
-import { failureTypeOf, lab, testSpec, waitForStatus, type BackfillHandle, type Env, type Lab } from '../support/backfill-harness';
+import { failureTypeOf, testSpec, useLabs, waitForStatus, type BackfillHandle, type Lab } from '../support/backfill-harness';
 import { backfillWith } from '../support/cli';
-import { temporalTestEnv } from '../support/temporal';
 import { productionFingerprint, tableSet, warehouseState } from './support';
 
-let env: Env;
+const labs = useLabs();
 let l: Lab;
-const labs: Lab[] = [];
-beforeAll(async () => {
-  env = await temporalTestEnv();
-});
 /** Each test has its own warehouse (leases and claims of one test never reach another). */
 beforeEach(async () => {
-  l = await lab(env);
-  labs.push(l);
+  l = await labs.newLab();
   // Two unrelated production tables a person might name by mistake.
   await l.warehouse.execute('CREATE TABLE finance.daily_revenue_eu AS SELECT * FROM finance.daily_revenue WHERE merchant_id < \'M00010\'');
   await l.warehouse.execute('CREATE TABLE finance.daily_revenue_apac AS SELECT * FROM finance.daily_revenue WHERE merchant_id >= \'M00020\'');
-});
-afterAll(async () => {
-  for (const x of labs) await x.stop();
-  await env?.connection.close();
 });
 
 /** Production, the two bystander tables (in the digests) and the table set, to compare after a refused run. */
@@ -223,7 +213,7 @@ describe('plan and start report the refusals (exit 4), before anything runs', ()
   it('start waits for the pre-flight and exits 4 naming the existing table; nothing is written', async () => {
     const before = await world();
     const file = specFile((raw) => void (raw.rollback = { ...raw.rollback, snapshot: 'finance.daily_revenue_apac' }));
-    const r = await backfill({ TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: env.namespace, BACKFILL_TASK_QUEUE: l.taskQueue }, 'start', file, '--by', 'vitest');
+    const r = await backfill({ TEMPORAL_ADDRESS: labs.env().address, TEMPORAL_NAMESPACE: labs.env().namespace, BACKFILL_TASK_QUEUE: l.taskQueue }, 'start', file, '--by', 'vitest');
     expect(r.code, r.stderr).toBe(ExitCode.refused);
     expect(r.stderr).toContain('BackfillNotAllowed');
     expect(r.stderr).toContain('rollback.snapshot: "finance.daily_revenue_apac" already exists');

@@ -16,9 +16,8 @@ import { columnNames, describeTable } from '../../warehouse/catalog';
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
 import { createShadow, proveIdempotency, rewritePartition } from '../../warehouse/shadow';
 import type { Driver } from '../../warehouse/warehouse';
-import { failureTypeOf, lab, testSpec, waitForStatus, type Env, type Lab } from '../support/backfill-harness';
+import { failureTypeOf, testSpec, useLabs, waitForStatus, type Lab } from '../support/backfill-harness';
 import { AT, claimed } from '../support/owned';
-import { temporalTestEnv } from '../support/temporal';
 import { expectOnlyAdded, ownTables, PRODUCTION, warehouseState } from './support';
 
 /** finance.daily_revenue with net_revenue stored as DOUBLE (as many real warehouses do). */
@@ -173,15 +172,10 @@ describe('proveIdempotency with a DOUBLE measure (warehouse functions on DuckDB)
 });
 
 describe('the workflow on a DOUBLE measure', () => {
-  let env: Env;
+  const labs = useLabs();
   let l: Lab;
   beforeAll(async () => {
-    env = await temporalTestEnv();
-    l = await lab(env);
-  });
-  afterAll(async () => {
-    await l?.stop();
-    await env?.connection.close();
+    l = await labs.newLab();
   });
 
   const week = (s: BackfillSpec) => {

@@ -8,13 +8,14 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { loadSpecFile } from '../../client/load-spec';
 import { startBackfill } from '../../client/start-backfill';
 import { statusQuery } from '../../contracts/messages';
+import { backfillFailureIn } from '../../contracts/errors';
 import type { BackfillStatus } from '../../contracts/status';
 import { seedRevenueScenario } from '../../demo/revenue-scenario';
 import type { BackfillSpec } from '../../domain/spec/schema';
 import { shadowTableFor } from '../../domain/spec/parse';
-import { fingerprint } from '../../warehouse/fingerprint';
+import { fingerprint, fingerprintSpec } from '../../warehouse/fingerprint';
 import { columnNames } from '../../warehouse/catalog';
-import { fingerprintSpec, tablesOf } from '../../warehouse/shadow';
+import { tablesOf } from '../../warehouse/shadow';
 import { openDuckDb } from '../../warehouse/duckdb/driver';
 import { openSnowflake } from '../../warehouse/snowflake/driver';
 import type { Driver } from '../../warehouse/warehouse';
@@ -196,13 +197,8 @@ export function nextDay(day: string): string {
   return d.toISOString().slice(0, 10);
 }
 
-/** Failure type of a failed workflow result (ApplicationFailure type, or its cause's). */
+/** The backfill-vocabulary type a workflow failed with, however deeply Temporal wrapped it. */
 export async function failureTypeOf(handle: BackfillHandle): Promise<string | undefined> {
   const error = await handle.result().then(() => undefined, (e: unknown) => e);
-  let cause = (error as { cause?: unknown } | undefined)?.cause as { type?: string; cause?: unknown } | undefined;
-  while (cause) {
-    if (cause.type) return cause.type;
-    cause = cause.cause as typeof cause;
-  }
-  return undefined;
+  return backfillFailureIn(error)?.type;
 }

@@ -11,7 +11,7 @@ import type { BackfillSpec } from '../../domain/spec/schema';
 import { columnNames, tableExists } from '../../warehouse/catalog';
 import { CONTROL_SCHEMA, ControlStore } from '../../warehouse/control-store';
 import { openDuckDb, type DuckDbDriver, type StatementEvent } from '../../warehouse/duckdb/driver';
-import { fingerprint } from '../../warehouse/fingerprint';
+import { fingerprint, fingerprintSpec } from '../../warehouse/fingerprint';
 import { parseTableName, type TableName } from '../../warehouse/identifiers';
 import {
   cleanupBackfillTables,
@@ -22,7 +22,7 @@ import {
   type PublishRequest,
   type RollbackRequest,
 } from '../../warehouse/publish';
-import { createShadow, createSnapshot, fingerprintSpec, rewritePartition, tablesOf } from '../../warehouse/shadow';
+import { createShadow, createSnapshot, rewritePartition, tablesOf } from '../../warehouse/shadow';
 import { AT, claimed } from '../support/owned';
 
 const base = loadSpecFile('examples/revenue-tax-fix.yaml').spec;

@@ -7,9 +7,9 @@ import { BackfillError, isBackfillFailure } from '../../contracts/errors';
 import { seedRevenueScenario } from '../../demo/revenue-scenario';
 import type { BackfillSpec } from '../../domain/spec/schema';
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
-import { fingerprint } from '../../warehouse/fingerprint';
+import { fingerprint, fingerprintSpec } from '../../warehouse/fingerprint';
 import { columnNames, describeTable } from '../../warehouse/catalog';
-import { createShadow, createSnapshot, fingerprintSpec, proveIdempotency, rewritePartition, tablesOf } from '../../warehouse/shadow';
+import { createShadow, createSnapshot, proveIdempotency, rewritePartition, tablesOf } from '../../warehouse/shadow';
 import { AT, claimed } from '../support/owned';
 
 const base = loadSpecFile('examples/revenue-tax-fix.yaml').spec;

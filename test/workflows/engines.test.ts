@@ -5,22 +5,13 @@
  * discipline the engine needs: every statement tagged, rewrites inside BEGIN/COMMIT, no DDL inside
  * a transaction, nothing written to production before publish.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as m from '../../contracts/messages';
 import type { BatchSummary } from '../../contracts/status';
 import { ControlStore } from '../../warehouse/control-store';
-import { lab, rangeFingerprint, testSpec, waitForStatus, type Env, type Lab } from '../support/backfill-harness';
-import { temporalTestEnv } from '../support/temporal';
+import { rangeFingerprint, testSpec, waitForStatus, type Lab, useLabs } from '../support/backfill-harness';
 
-let env: Env;
-const labs: Lab[] = [];
-beforeAll(async () => {
-  env = await temporalTestEnv();
-});
-afterAll(async () => {
-  for (const l of labs) await l.stop();
-  await env?.connection.close();
-});
+const { newLab } = useLabs();
 
 interface Outcome {
   verdicts: Array<Pick<BatchSummary, 'index' | 'verdict' | 'rows' | 'failures'> & { deltas: Array<number | null> }>;
@@ -60,15 +51,13 @@ describe('the same spec on every engine', () => {
   const outcomes: Record<string, Outcome> = {};
 
   it('DuckDB: snapshot, proof, batches, approval, publish, rollback', async () => {
-    const l = await lab(env);
-    labs.push(l);
+    const l = await newLab();
     outcomes.duckdb = await lifecycle(l, 'engine-duckdb');
     expect(outcomes.duckdb.verdicts.map((v) => v.verdict)).toEqual(['passed', 'passed', 'passed']);
   });
 
   it('Snowflake through snowflake-sdk and the wire emulator: the same verdicts and the same published rows', async () => {
-    const l = await lab(env, { engine: 'snowflake' });
-    labs.push(l);
+    const l = await newLab({ engine: 'snowflake' });
     const snowflake = await lifecycle(l, 'engine-snowflake');
     const duckdb = outcomes.duckdb!;
     expect(snowflake.verdicts.map((v) => ({ ...v, deltas: v.deltas.map((d) => d?.toFixed(9)) }))).toEqual(

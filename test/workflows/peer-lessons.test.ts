@@ -3,25 +3,18 @@
  * peer-lessons.md), each replayed against this project on real parts. Lessons covered elsewhere
  * are listed in README.md ("Peer lessons") with the test that covers them.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BackfillError } from '../../contracts/errors';
 import * as m from '../../contracts/messages';
 import { BackfillStateKey } from '../../contracts/search-attributes';
 import { batchPartitions } from '../../domain/plan';
 import type { StatementEvent } from '../../warehouse/duckdb/driver';
+import { tableExists } from '../../warehouse/catalog';
 import { ControlStore } from '../../warehouse/control-store';
-import { failureTypeOf, lab, rangeFingerprint, testSpec, waitForStatus, type Env, type Lab } from '../support/backfill-harness';
-import { temporalTestEnv } from '../support/temporal';
+import { parseTableName } from '../../warehouse/identifiers';
+import { failureTypeOf, rangeFingerprint, testSpec, waitForStatus, useLabs } from '../support/backfill-harness';
 
-let env: Env;
-const labs: Lab[] = [];
-beforeAll(async () => {
-  env = await temporalTestEnv();
-});
-afterAll(async () => {
-  for (const l of labs) await l.stop();
-  await env?.connection.close();
-});
+const { newLab } = useLabs();
 
 /** Statements that write `table` (quoted as the DuckDB dialect quotes it). */
 const writesTo = (table: string) => {
@@ -33,8 +26,7 @@ const writesTo = (table: string) => {
 describe('peer lessons', () => {
   it('sqlmesh#4292, dbt-adapters#1931: production is written only by publish and rollback, each inside one transaction; shadow rewrites are transactional too', async () => {
     const log: StatementEvent[] = [];
-    const l = await lab(env, { onStatement: (e) => log.push(e) });
-    labs.push(l);
+    const l = await newLab({ onStatement: (e) => log.push(e) });
     const spec = testSpec('statement-log');
     const handle = await l.start(spec);
     await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
@@ -55,8 +47,7 @@ describe('peer lessons', () => {
   });
 
   it('dbt-core#11423: batches come from the plan, never from the clock (activities run with a clock years ahead)', async () => {
-    const l = await lab(env, { clock: () => new Date('2031-06-01T00:00:00Z') });
-    labs.push(l);
+    const l = await newLab({ clock: () => new Date('2031-06-01T00:00:00Z') });
     const spec = testSpec('clock');
     const handle = await l.start(spec);
     await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
@@ -72,8 +63,7 @@ describe('peer lessons', () => {
   });
 
   it('temporal#11162: a range missing from the shadow is caught by the completion check and rewritten, never reported as done', async () => {
-    const l = await lab(env);
-    labs.push(l);
+    const l = await newLab();
     const spec = testSpec('skip');
     // Batch 6 halts on late source data, so the test can tamper with an earlier, checkpointed batch.
     const where = "revenue_date = DATE '2025-02-05'";
@@ -105,8 +95,7 @@ describe('peer lessons', () => {
   });
 
   it('sqlmesh#3866: two backfills started at once on one target — exactly one runs, the other is refused', async () => {
-    const l = await lab(env);
-    labs.push(l);
+    const l = await newLab();
     const a = testSpec('race-a');
     const b = testSpec('race-b');
     const [ha, hb] = await Promise.all([l.start(a), l.start(b)]);
@@ -116,14 +105,16 @@ describe('peer lessons', () => {
     expect(outcomes.map((s) => s.state).sort()).toEqual(['awaiting_approval', 'failed']);
     const loser = outcomes[0]!.state === 'failed' ? ha : hb;
     expect(await failureTypeOf(loser)).toBe(BackfillError.TargetLeased);
-    const shadow = await rangeFingerprint(l.warehouse, a, 'shadow');
+    // Each backfill has its own shadow: the winner's holds no duplicate, the loser never made one.
+    const [winner, lost] = loser === ha ? [b, a] : [a, b];
+    const shadow = await rangeFingerprint(l.warehouse, winner, 'shadow');
     expect(shadow.distinctKeys).toBe(shadow.rows);
+    expect(await tableExists(l.warehouse, parseTableName(lost.target.shadow_table))).toBe(false);
     await (loser === ha ? hb : ha).terminate('test over');
   });
 
   it('dbt-core#11114: a backfill that does not publish ends as a failed workflow, in the UI and in search attributes, never as a success', async () => {
-    const l = await lab(env);
-    labs.push(l);
+    const l = await newLab();
     const spec = testSpec('visible-failure');
     const handle = await l.start(spec);
     await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
