@@ -15,24 +15,14 @@ import { ExitCode } from '../../client/exit-codes';
 import { BackfillError, BackfillFailure } from '../../contracts/errors';
 import { SPEC_LIMITS } from '../../contracts/limits';
 import { SEED } from '../support/spec-fixtures';
+import { failureOf } from '../support/failures';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'backfill.cjs');
 const SQL = 'SELECT * FROM staging.e WHERE d >= :partition_start AND d < :partition_end\n';
 const seedText = readFileSync(SEED, 'utf8');
 
 /** Runs `fn`, which must throw a BackfillFailure of type InvalidSpec; returns it. */
-function invalidSpec(fn: () => unknown): BackfillFailure {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, 'expected a BackfillFailure').toBeInstanceOf(BackfillFailure);
-  const failure = thrown as BackfillFailure;
-  expect(failure.code, failure.message).toBe(BackfillError.InvalidSpec);
-  return failure;
-}
+const invalidSpec = (fn: () => unknown): BackfillFailure => failureOf(fn, BackfillError.InvalidSpec);
 
 const issuesOf = (f: BackfillFailure) => (f.details.issues ?? []) as LocatedIssue[];
 

@@ -8,9 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { EXAMPLES, SEED, edited, seed, type Raw } from '../../support/spec-fixtures';
 import { loadRunnableSpec, loadSpecFile, loadSpecText, type LocatedIssue } from '../../../client/load-spec';
-import { BackfillError, BackfillFailure, type BackfillErrorType } from '../../../contracts/errors';
+import { BackfillError, BackfillFailure } from '../../../contracts/errors';
 import { SPEC_LIMITS } from '../../../contracts/limits';
 import { formatPath, MAX_LISTED_ISSUES, parseSpec, protoKeyPaths, runnableProblems, shadowTableFor, type SpecIssue } from '../../../domain/spec/parse';
+import { failureOf } from '../../support/failures';
 
 const RUNNABLE = join(EXAMPLES, 'revenue-tax-fix.yaml');
 const INVALID = join(EXAMPLES, 'invalid');
@@ -22,19 +23,6 @@ function issuesOf(input: unknown, readSqlFile?: (p: string) => string): SpecIssu
   return r.issues;
 }
 
-/** Runs `fn`, which must throw a BackfillFailure of `code`; returns it. */
-function failureOf(fn: () => unknown, code: BackfillErrorType): BackfillFailure {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, 'expected a BackfillFailure').toBeInstanceOf(BackfillFailure);
-  const failure = thrown as BackfillFailure;
-  expect(failure.code, failure.message).toBe(code);
-  return failure;
-}
 
 const locatedIssues = (f: BackfillFailure): LocatedIssue[] => (f.details.issues ?? []) as LocatedIssue[];
 
