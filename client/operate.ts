@@ -27,15 +27,14 @@ import type {
   UpdateAck,
 } from '../contracts/status';
 import type { ReportData } from '../contracts/report';
+import { BACKFILL_STATES, TERMINAL_STATES } from '../domain/lifecycle';
 import type { backfillWorkflow } from '../workflows';
 
-export const STATES: readonly BackfillState[] = [
-  'planning', 'preparing', 'running', 'paused', 'halted', 'awaiting_approval', 'publishing', 'published', 'rolled_back', 'completed', 'failed',
-];
+export const STATES = BACKFILL_STATES;
 
 /** States in which the workflow waits for a person (watch stops there). */
 export const HUMAN_WAITS: readonly BackfillState[] = ['halted', 'awaiting_approval', 'published'];
-export const ENDS: readonly BackfillState[] = ['completed', 'rolled_back', 'failed'];
+export const ENDS = TERMINAL_STATES;
 
 type Handle = WorkflowHandle<typeof backfillWorkflow>;
 

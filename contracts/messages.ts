@@ -5,6 +5,7 @@
  * name validate synchronously, so a CLI caller gets an immediate, clear error instead.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { SPEC_LIMITS } from './limits';
 import type { ReportData } from './report';
 import type {
   ApprovalRequest,
@@ -53,7 +54,7 @@ export const messageDescriptions = {
   resume: 'Lift an operator pause. JSON: {"by": "you", "reason": "why"}',
   live_pipeline_started: 'Sent by the live pipeline when it starts; batches wait until it finishes. JSON: {"run_id": "..."}',
   live_pipeline_finished: 'Sent by the live pipeline when it finishes. JSON: {"run_id": "..."}',
-  set_concurrency: 'Partitions rewritten in parallel from the next batch on (1..64). JSON: {"concurrency": 2, "by": "you"}',
+  set_concurrency: `Partitions rewritten in parallel from the next batch on (1..${SPEC_LIMITS.concurrency}). JSON: {"concurrency": 2, "by": "you"}`,
   approve: 'Approve publishing (listed approvers only, in awaiting_approval). JSON: {"by": "finance-controller", "comment": "checked"}',
   reject: 'Reject: nothing is published. JSON: {"by": "finance-controller", "comment": "why"}',
   resolve: 'After a halt: retry the batch, abort, or accept its verdict. JSON: {"action": "retry", "by": "you", "reason": "why"}',

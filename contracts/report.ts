@@ -5,7 +5,7 @@
  * diffed, or rendered elsewhere. Type-only imports keep it dependency-free.
  */
 import type { ChangedRow } from '../domain/reconcile';
-import type { BatchSummary, ReleaseRecord } from './status';
+import type { BackfillState, BatchSummary, ReleaseRecord } from './status';
 
 /**
  * Where the backfill stands, as the control schema shows it (no workflow is asked):
@@ -14,17 +14,11 @@ import type { BatchSummary, ReleaseRecord } from './status';
  * was signed off; `failed` = the run stopped without publishing (abort, rejection, expiry, error).
  */
 export type ReportState =
+  | Exclude<BackfillState, 'planning' | 'preparing' | 'paused'>
+  // What only the control schema distinguishes: a plan recorded, a decision taken before publishing.
   | 'planned'
-  | 'running'
-  | 'halted'
-  | 'awaiting_approval'
   | 'approved'
-  | 'publishing'
-  | 'published'
-  | 'rolled_back'
-  | 'completed'
-  | 'rejected'
-  | 'failed';
+  | 'rejected';
 
 export interface ReportMeasureSpec {
   column: string;
@@ -105,6 +99,7 @@ export interface ReportMeasureTotal {
 }
 
 export interface ReportChangedRow extends ChangedRow {
+  /** The batch that changed it, as people count batches: from 1. */
   batch: number;
 }
 

@@ -69,7 +69,8 @@ export interface BatchSummary {
 }
 
 export interface HaltInfo {
-  batch: number;
+  /** The halted batch as people count it, from 1; null when the completion check halted. */
+  batch: number | null;
   reason: string;
   failures: string[];
   since: string;

@@ -49,6 +49,9 @@ const NEXT: Record<BackfillState, readonly BackfillState[]> = {
   failed: [],
 };
 
+/** Every state, in lifecycle order: the one list the CLI, the report and the tests use. */
+export const BACKFILL_STATES = Object.keys(NEXT) as readonly BackfillState[];
+
 /** States in which production may have been written (publish started). */
 export const PUBLISHED_STATES: readonly BackfillState[] = ['publishing', 'published', 'rolled_back', 'completed'];
 
@@ -59,6 +62,9 @@ export function canMove(from: BackfillState, to: BackfillState): boolean {
 export function isTerminal(state: BackfillState): boolean {
   return NEXT[state].length === 0;
 }
+
+/** States a run ends in. */
+export const TERMINAL_STATES: readonly BackfillState[] = BACKFILL_STATES.filter(isTerminal);
 
 /** Problems with a workflow input that the client's zod parse should have caught. */
 export function inputProblems(input: unknown): string[] {

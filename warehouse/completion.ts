@@ -6,31 +6,28 @@
 import { batchPartitions, planShape } from '../domain/plan';
 import { partitionAtOrdinal } from '../domain/partitions';
 import type { BackfillSpec } from '../domain/spec/schema';
-import type { Checkpoint } from './control-store';
+import { isDone, type Checkpoint } from '../contracts/checkpoint';
+import type { CompletionCheck } from '../contracts/run';
 import { tablesOf } from './shadow';
 import type { Driver, QueryOptions } from './warehouse';
 
-export interface CompletionCheck {
-  complete: boolean;
-  /** Batches to run again: never checkpointed, or their shadow rows no longer match the checkpoint. */
-  missingBatches: number[];
-  /** One line each, the first few. */
-  problems: string[];
-}
+export type { CompletionCheck };
 
 const MAX_PROBLEMS = 10;
 
-/** Rows per partition a checkpoint recorded (provenance.partitionRows), or null when absent. */
-export function recordedPartitionRows(c: Checkpoint): Record<string, number> | null {
-  const rows = c.provenance.partitionRows;
-  return rows && typeof rows === 'object' ? (rows as Record<string, number>) : null;
+/** Rows per partition a checkpoint recorded (provenance.partitionRows; empty when it recorded none). */
+export function recordedPartitionRows(c: Checkpoint): Record<string, number> {
+  return c.provenance.partitionRows;
 }
 
-export function isDone(c: Checkpoint | undefined): boolean {
-  return c !== undefined && (c.verdict === 'passed' || c.verdict === 'accepted');
-}
+export { isDone };
 
-export async function verifyCompletion(db: Driver, spec: BackfillSpec, checkpoints: Checkpoint[], opts?: QueryOptions): Promise<CompletionCheck> {
+export async function verifyCompletion(
+  db: Driver,
+  spec: BackfillSpec,
+  checkpoints: Checkpoint[],
+  opts?: QueryOptions,
+): Promise<CompletionCheck> {
   const shape = planShape(spec);
   const { grain } = spec.source_range;
   const { shadow } = tablesOf(spec);
@@ -53,11 +50,11 @@ export async function verifyCompletion(db: Driver, spec: BackfillSpec, checkpoin
       continue;
     }
     const recorded = recordedPartitionRows(c!);
-    const wrong = parts.find((p) => (recorded?.[p.start] ?? -1) !== (inShadow[p.start] ?? 0));
+    const wrong = parts.find((p) => (recorded[p.start] ?? -1) !== (inShadow[p.start] ?? 0));
     if (wrong) {
       missingBatches.push(i);
       note(
-        `partition ${wrong.start}: checkpoint of batch ${i + 1} recorded ${recorded?.[wrong.start] ?? 'no'} rows, ` +
+        `partition ${wrong.start}: checkpoint of batch ${i + 1} recorded ${recorded[wrong.start] ?? 'no'} rows, ` +
           `the shadow holds ${inShadow[wrong.start] ?? 0}`,
       );
     }

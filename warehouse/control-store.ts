@@ -3,6 +3,7 @@
  * append-only audit log, releases, and one lease per target table. Created idempotently; written
  * with portable SQL (VARCHAR/BIGINT/DOUBLE/TIMESTAMP) through the dialect, values always bound.
  */
+import { readProvenance, type Checkpoint } from '../contracts/checkpoint';
 import { BackfillError, BackfillFailure } from '../contracts/errors';
 import type { ReleaseRecord } from '../contracts/status';
 import type { Plan } from '../domain/plan';
@@ -22,8 +23,8 @@ const TABLES = {
     last_partition VARCHAR NOT NULL, partitions BIGINT NOT NULL, rows_written BIGINT, code_version VARCHAR,
     verdict VARCHAR NOT NULL, provenance_json VARCHAR NOT NULL, started_at TIMESTAMP, finished_at TIMESTAMP NOT NULL,
     PRIMARY KEY (backfill_id, batch_index)`,
-  audit_log: `backfill_id VARCHAR NOT NULL, logged_at TIMESTAMP NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL,
-    detail_json VARCHAR NOT NULL`,
+  audit_log: `backfill_id VARCHAR NOT NULL, logged_at TIMESTAMP NOT NULL, actor VARCHAR NOT NULL,
+    action VARCHAR NOT NULL, detail_json VARCHAR NOT NULL`,
   releases: `release_id VARCHAR NOT NULL PRIMARY KEY, dataset VARCHAR NOT NULL, backfill_id VARCHAR NOT NULL,
     published_at TIMESTAMP NOT NULL, source_range VARCHAR NOT NULL, code_version VARCHAR, approved_by VARCHAR NOT NULL,
     restore_point VARCHAR, rollback_expires_at TIMESTAMP, publish_mode VARCHAR NOT NULL, status VARCHAR NOT NULL`,
@@ -31,7 +32,8 @@ const TABLES = {
     acquired_at TIMESTAMP NOT NULL`,
   owned_tables: `canonical_name VARCHAR NOT NULL, backfill_id VARCHAR NOT NULL, table_name VARCHAR NOT NULL,
     role VARCHAR NOT NULL, target_table VARCHAR NOT NULL, status VARCHAR NOT NULL, record_json VARCHAR,
-    claimed_at TIMESTAMP NOT NULL, created_at TIMESTAMP, dropped_at TIMESTAMP, PRIMARY KEY (canonical_name, backfill_id)`,
+    claimed_at TIMESTAMP NOT NULL, created_at TIMESTAMP, dropped_at TIMESTAMP,
+    PRIMARY KEY (canonical_name, backfill_id)`,
 } as const;
 
 export type ControlTable = keyof typeof TABLES;
@@ -45,20 +47,7 @@ export interface AuditEntry {
 }
 
 /** One checkpointed batch: the provenance stamp of what was written and how it was judged. */
-export interface Checkpoint {
-  backfillId: string;
-  batchIndex: number;
-  firstPartition: string;
-  lastPartition: string;
-  partitions: number;
-  rowsWritten: number;
-  codeVersion: string | null;
-  verdict: 'passed' | 'failed' | 'accepted';
-  /** Inputs, fingerprints, checks and timings; plain JSON. */
-  provenance: Record<string, unknown>;
-  startedAt: string | null;
-  finishedAt: string;
-}
+export type { Checkpoint } from '../contracts/checkpoint';
 
 /** What a backfill derives from its target: the tables it creates, and (view mode) the view it points. */
 export type OwnedRole = 'shadow' | 'snapshot' | 'view';
@@ -102,16 +91,23 @@ export interface Lease {
  * instead of applying it, and after reading so a record read back equals the one written.
  */
 export function isoTimestamp(text: string, where = 'timestamp'): string {
-  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d+)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i.exec(text.trim());
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d+)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i.exec(
+    text.trim(),
+  );
   const t = m ? new Date(`${m[1]}T${m[2] ?? '00:00'}${(m[3] ?? '').slice(0, 4)}${m[4] ?? 'Z'}`) : null;
   if (!t || Number.isNaN(t.getTime())) {
-    throw new BackfillFailure(BackfillError.InvalidRequest, `${where}: "${text}" is not an ISO timestamp; write e.g. 2026-06-01T10:00:00Z.`, { where });
+    throw new BackfillFailure(
+      BackfillError.InvalidRequest,
+      `${where}: "${text}" is not an ISO timestamp; write e.g. 2026-06-01T10:00:00Z.`,
+      { where },
+    );
   }
   return t.toISOString();
 }
 
 const RELEASE_COLUMNS =
-  'release_id, dataset, backfill_id, published_at, source_range, code_version, approved_by, restore_point, rollback_expires_at, publish_mode, status';
+  'release_id, dataset, backfill_id, published_at, source_range, code_version, approved_by, restore_point, ' +
+    'rollback_expires_at, publish_mode, status';
 
 function releaseFromRow(r: Row): ReleaseRecord {
   const range = JSON.parse(String(r.source_range)) as ReleaseRecord['sourceRange'];
@@ -150,12 +146,20 @@ export class ControlStore {
   async ensure(opts?: QueryOptions): Promise<void> {
     await this.db.execute(this.db.dialect.createSchema(CONTROL_SCHEMA), opts);
     for (const [name, columns] of Object.entries(TABLES)) {
-      await this.db.execute(`CREATE TABLE IF NOT EXISTS ${this.ref(name as ControlTable)} (${columns.replace(/\s+/g, ' ')})`, opts);
+      await this.db.execute(
+        `CREATE TABLE IF NOT EXISTS ${this.ref(name as ControlTable)} (${columns.replace(/\s+/g, ' ')})`,
+        opts,
+      );
     }
   }
 
   /** Replaces the recorded plan of a backfill (re-planning the same spec is idempotent). */
-  async recordPlan(plan: Plan, spec: { transform?: { code_version: string } }, at: string, opts?: QueryOptions): Promise<void> {
+  async recordPlan(
+    plan: Plan,
+    spec: { transform?: { code_version: string } },
+    at: string,
+    opts?: QueryOptions,
+  ): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.execute(this.stmt(`DELETE FROM ${this.ref('plan_batches')} WHERE backfill_id = ?`, [plan.backfillId]));
       await tx.execute(this.stmt(`DELETE FROM ${this.ref('plans')} WHERE backfill_id = ?`, [plan.backfillId]));
@@ -180,8 +184,14 @@ export class ControlStore {
     }, opts);
   }
 
-  async recordedPlan(backfillId: string, opts?: QueryOptions): Promise<{ summary: Record<string, unknown>; batches: Row[] } | null> {
-    const [row] = await this.db.query(this.stmt(`SELECT plan_json FROM ${this.ref('plans')} WHERE backfill_id = ?`, [backfillId]), opts);
+  async recordedPlan(
+    backfillId: string,
+    opts?: QueryOptions,
+  ): Promise<{ summary: Record<string, unknown>; batches: Row[] } | null> {
+    const [row] = await this.db.query(
+      this.stmt(`SELECT plan_json FROM ${this.ref('plans')} WHERE backfill_id = ?`, [backfillId]),
+      opts,
+    );
     if (!row) return null;
     const batches = await this.db.query(
       this.stmt(`SELECT * FROM ${this.ref('plan_batches')} WHERE backfill_id = ? ORDER BY batch_index`, [backfillId]),
@@ -196,9 +206,15 @@ export class ControlStore {
    */
   async recordCheckpoint(c: Checkpoint, opts?: QueryOptions): Promise<void> {
     await this.db.transaction(async (tx) => {
-      await tx.execute(this.stmt(`DELETE FROM ${this.ref('checkpoints')} WHERE backfill_id = ? AND batch_index = ?`, [c.backfillId, c.batchIndex]));
       await tx.execute(
-        this.stmt(`INSERT INTO ${this.ref('checkpoints')} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP))`, [
+        this.stmt(`DELETE FROM ${this.ref('checkpoints')} WHERE backfill_id = ? AND batch_index = ?`, [
+          c.backfillId,
+          c.batchIndex,
+        ]),
+      );
+      await tx.execute(
+        this.stmt(`INSERT INTO ${this.ref('checkpoints')} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP), ` +
+          `CAST(? AS TIMESTAMP))`, [
           c.backfillId, c.batchIndex, c.firstPartition, c.lastPartition, c.partitions, c.rowsWritten, c.codeVersion,
           c.verdict, JSON.stringify(c.provenance), c.startedAt, c.finishedAt,
         ]),
@@ -209,9 +225,9 @@ export class ControlStore {
   async checkpoints(backfillId: string, opts?: QueryOptions): Promise<Checkpoint[]> {
     const rows = await this.db.query(
       this.stmt(
-        `SELECT backfill_id, batch_index, first_partition, last_partition, partitions, rows_written, code_version, verdict, provenance_json, ` +
-          `CAST(started_at AS VARCHAR) AS started_at, CAST(finished_at AS VARCHAR) AS finished_at ` +
-          `FROM ${this.ref('checkpoints')} WHERE backfill_id = ? ORDER BY batch_index`,
+        `SELECT backfill_id, batch_index, first_partition, last_partition, partitions, rows_written, code_version, ` +
+          `verdict, provenance_json, CAST(started_at AS VARCHAR) AS started_at, CAST(finished_at AS VARCHAR) ` +
+          `AS finished_at FROM ${this.ref('checkpoints')} WHERE backfill_id = ? ORDER BY batch_index`,
         [backfillId],
       ),
       opts,
@@ -225,7 +241,7 @@ export class ControlStore {
       rowsWritten: Number(r.rows_written),
       codeVersion: r.code_version === null ? null : String(r.code_version),
       verdict: String(r.verdict) as Checkpoint['verdict'],
-      provenance: JSON.parse(String(r.provenance_json)) as Record<string, unknown>,
+      provenance: readProvenance(String(r.provenance_json)),
       startedAt: r.started_at === null ? null : isoTimestamp(String(r.started_at), 'checkpoints.started_at'),
       finishedAt: isoTimestamp(String(r.finished_at), 'checkpoints.finished_at'),
     }));
@@ -248,9 +264,10 @@ export class ControlStore {
   async auditOnce(entry: AuditEntry, opts?: QueryOptions): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       const [seen] = await tx.query(
-        this.stmt(`SELECT 1 AS seen FROM ${this.ref('audit_log')} WHERE backfill_id = ? AND action = ? AND detail_json = ?`, [
-          entry.backfillId, entry.action, JSON.stringify(entry.detail),
-        ]),
+        this.stmt(
+          `SELECT 1 AS seen FROM ${this.ref('audit_log')} WHERE backfill_id = ? AND action = ? AND detail_json = ?`,
+          [entry.backfillId, entry.action, JSON.stringify(entry.detail)],
+        ),
       );
       if (seen) return false;
       await this.audit(entry, tx);
@@ -260,11 +277,15 @@ export class ControlStore {
 
   async auditTrail(backfillId: string, opts?: QueryOptions): Promise<AuditEntry[]> {
     const rows = await this.db.query(
-      this.stmt(`SELECT backfill_id, CAST(logged_at AS VARCHAR) AS logged_at, actor, action, detail_json FROM ${this.ref('audit_log')} WHERE backfill_id = ? ORDER BY logged_at`, [backfillId]),
+      this.stmt(`SELECT backfill_id, CAST(logged_at AS VARCHAR) AS logged_at, actor, action, ` +
+        `detail_json FROM ${this.ref('audit_log')} WHERE backfill_id = ? ORDER BY logged_at`, [backfillId]),
       opts,
     );
     return rows.map((r) => ({
-      backfillId: String(r.backfill_id), at: isoTimestamp(String(r.logged_at), 'audit_log.logged_at'), actor: String(r.actor), action: String(r.action),
+      backfillId: String(r.backfill_id),
+      at: isoTimestamp(String(r.logged_at), 'audit_log.logged_at'),
+      actor: String(r.actor),
+      action: String(r.action),
       detail: JSON.parse(String(r.detail_json)) as Record<string, unknown>,
     }));
   }
@@ -273,13 +294,21 @@ export class ControlStore {
    * Takes the target's lease for `backfillId`; re-taking one's own lease is a no-op. Refuses with
    * TargetLeased when another backfill holds it, so two backfills never write one table.
    */
-  async acquireLease(targetTable: string, backfillId: string, workflowId: string | null, at: string, opts?: QueryOptions): Promise<Lease> {
+  async acquireLease(
+    targetTable: string,
+    backfillId: string,
+    workflowId: string | null,
+    at: string,
+    opts?: QueryOptions,
+  ): Promise<Lease> {
     const attempt = () =>
       this.db.transaction(async (tx) => {
         const holder = await this.leaseOf(targetTable, tx);
         if (holder) return holder;
         await tx.execute(
-          this.stmt(`INSERT INTO ${this.ref('leases')} VALUES (?, ?, ?, CAST(? AS TIMESTAMP))`, [targetTable, backfillId, workflowId, at]),
+          this.stmt(`INSERT INTO ${this.ref('leases')} VALUES (?, ?, ?, CAST(? AS TIMESTAMP))`, [
+            targetTable, backfillId, workflowId, at,
+          ]),
         );
         return { targetTable, backfillId, workflowId, acquiredAt: at };
       }, opts);
@@ -293,18 +322,27 @@ export class ControlStore {
     // Where primary keys are not enforced (Snowflake), two concurrent acquires can both insert.
     // A lease holds only if it is the target's only row; on a tie both back off (nobody writes).
     if (lease.backfillId === backfillId) {
-      const rows = await this.db.query(this.stmt(`SELECT backfill_id FROM ${this.ref('leases')} WHERE target_table = ?`, [targetTable]), opts);
+      const rows = await this.db.query(
+        this.stmt(`SELECT backfill_id FROM ${this.ref('leases')} WHERE target_table = ?`, [targetTable]),
+        opts,
+      );
       const other = rows.map((r) => String(r.backfill_id)).find((b) => b !== backfillId);
       if (other !== undefined) {
-        await this.db.execute(this.stmt(`DELETE FROM ${this.ref('leases')} WHERE target_table = ? AND backfill_id = ?`, [targetTable, backfillId]), opts);
+        await this.db.execute(
+          this.stmt(`DELETE FROM ${this.ref('leases')} WHERE target_table = ? AND backfill_id = ?`, [
+            targetTable,
+            backfillId,
+          ]),
+          opts,
+        );
         lease = { ...lease, backfillId: other };
       }
     }
     if (lease.backfillId !== backfillId) {
       throw new BackfillFailure(
         BackfillError.TargetLeased,
-        `${targetTable} is leased by backfill ${lease.backfillId} (since ${lease.acquiredAt}); two backfills may not write one table. ` +
-          `Wait for it to finish, or abort it and release its lease.`,
+        `${targetTable} is leased by backfill ${lease.backfillId} (since ${lease.acquiredAt}); ` +
+          `two backfills may not write one table. Wait for it to finish, or abort it and release its lease.`,
         { holder: lease.backfillId, targetTable },
       );
     }
@@ -313,15 +351,22 @@ export class ControlStore {
 
   async leaseOf(targetTable: string, db: Session = this.db): Promise<Lease | null> {
     const [row] = await db.query(
-      this.stmt(`SELECT target_table, backfill_id, workflow_id, CAST(acquired_at AS VARCHAR) AS acquired_at FROM ${this.ref('leases')} WHERE target_table = ?`, [targetTable]),
+      this.stmt(`SELECT target_table, backfill_id, workflow_id, CAST(acquired_at AS VARCHAR) AS acquired_at FROM ` +
+        `${this.ref('leases')} WHERE target_table = ?`, [targetTable]),
     );
     return row
-      ? { targetTable: String(row.target_table), backfillId: String(row.backfill_id), workflowId: row.workflow_id === null ? null : String(row.workflow_id), acquiredAt: isoTimestamp(String(row.acquired_at), 'leases.acquired_at') }
+      ? {
+          targetTable: String(row.target_table),
+          backfillId: String(row.backfill_id),
+          workflowId: row.workflow_id === null ? null : String(row.workflow_id),
+          acquiredAt: isoTimestamp(String(row.acquired_at), 'leases.acquired_at'),
+        }
       : null;
   }
 
   private ownedFromRow(r: Row): OwnedTable {
-    const at = (v: SqlValue | undefined, where: string) => (v === null || v === undefined ? null : isoTimestamp(String(v), where));
+    const at = (v: SqlValue | undefined, where: string) =>
+      v === null || v === undefined ? null : isoTimestamp(String(v), where);
     return {
       canonicalName: String(r.canonical_name),
       backfillId: String(r.backfill_id),
@@ -339,8 +384,8 @@ export class ControlStore {
   private ownedSelect(where: string): string {
     return (
       `SELECT canonical_name, backfill_id, table_name, role, target_table, status, record_json, ` +
-      `CAST(claimed_at AS VARCHAR) AS claimed_at, CAST(created_at AS VARCHAR) AS created_at, CAST(dropped_at AS VARCHAR) AS dropped_at ` +
-      `FROM ${this.ref('owned_tables')} WHERE ${where} ORDER BY claimed_at, backfill_id`
+      `CAST(claimed_at AS VARCHAR) AS claimed_at, CAST(created_at AS VARCHAR) AS created_at, CAST(dropped_at AS ` +
+      `VARCHAR) AS dropped_at FROM ${this.ref('owned_tables')} WHERE ${where} ORDER BY claimed_at, backfill_id`
     );
   }
 
@@ -360,9 +405,20 @@ export class ControlStore {
   async claimTable(t: OwnedTable, tx: Session): Promise<void> {
     await tx.execute(
       this.stmt(
-        `INSERT INTO ${this.ref('owned_tables')} VALUES (?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP))`,
-        [t.canonicalName, t.backfillId, t.tableName, t.role, t.targetTable, t.status, t.record === null ? null : JSON.stringify(t.record),
-          isoTimestamp(t.claimedAt, 'claimedAt'), t.createdAt && isoTimestamp(t.createdAt, 'createdAt'), t.droppedAt && isoTimestamp(t.droppedAt, 'droppedAt')],
+        `INSERT INTO ${this.ref('owned_tables')} VALUES (?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP), ` +
+          `CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP))`,
+        [
+          t.canonicalName,
+          t.backfillId,
+          t.tableName,
+          t.role,
+          t.targetTable,
+          t.status,
+          t.record === null ? null : JSON.stringify(t.record),
+          isoTimestamp(t.claimedAt, 'claimedAt'),
+          t.createdAt && isoTimestamp(t.createdAt, 'createdAt'),
+          t.droppedAt && isoTimestamp(t.droppedAt, 'droppedAt'),
+        ],
       ),
     );
   }
@@ -376,8 +432,15 @@ export class ControlStore {
     const setRecord = record === null ? '' : ', record_json = ?';
     await db.execute(
       this.stmt(
-        `UPDATE ${this.ref('owned_tables')} SET status = ?, ${column} = CAST(? AS TIMESTAMP)${setRecord} WHERE canonical_name = ? AND backfill_id = ?`,
-        [status, isoTimestamp(at, 'at'), ...(record === null ? [] : [JSON.stringify(record)]), canonicalName, backfillId],
+        `UPDATE ${this.ref('owned_tables')} SET status = ?, ${column} = CAST(? AS TIMESTAMP)${setRecord} WHERE ` +
+          `canonical_name = ? AND backfill_id = ?`,
+        [
+          status,
+          isoTimestamp(at, 'at'),
+          ...(record === null ? [] : [JSON.stringify(record)]),
+          canonicalName,
+          backfillId,
+        ],
       ),
       opts,
     );
@@ -385,13 +448,22 @@ export class ControlStore {
 
   /** Whether `backfillId` holds a lease on any target (it is running, or its rollback window is open). */
   async holdsLease(backfillId: string, opts?: QueryOptions): Promise<boolean> {
-    const [row] = await this.db.query(this.stmt(`SELECT count(*) AS n FROM ${this.ref('leases')} WHERE backfill_id = ?`, [backfillId]), opts);
+    const [row] = await this.db.query(
+      this.stmt(`SELECT count(*) AS n FROM ${this.ref('leases')} WHERE backfill_id = ?`, [backfillId]),
+      opts,
+    );
     return Number(row?.n ?? 0) > 0;
   }
 
   /** Releases the lease if `backfillId` holds it; idempotent. */
   async releaseLease(targetTable: string, backfillId: string, opts?: QueryOptions): Promise<void> {
-    await this.db.execute(this.stmt(`DELETE FROM ${this.ref('leases')} WHERE target_table = ? AND backfill_id = ?`, [targetTable, backfillId]), opts);
+    await this.db.execute(
+      this.stmt(`DELETE FROM ${this.ref('leases')} WHERE target_table = ? AND backfill_id = ?`, [
+        targetTable,
+        backfillId,
+      ]),
+      opts,
+    );
   }
 
   /**
@@ -401,11 +473,20 @@ export class ControlStore {
   async recordRelease(r: ReleaseRecord, tx: Session): Promise<void> {
     await tx.execute(
       this.stmt(
-        `INSERT INTO ${this.ref('releases')} (${RELEASE_COLUMNS}) VALUES (?, ?, ?, CAST(? AS TIMESTAMP), ?, ?, ?, ?, CAST(? AS TIMESTAMP), ?, ?)`,
+        `INSERT INTO ${this.ref('releases')} (${RELEASE_COLUMNS}) VALUES (?, ?, ?, CAST(? AS TIMESTAMP), ?, ?, ?, ?, ` +
+          `CAST(? AS TIMESTAMP), ?, ?)`,
         [
-          r.releaseId, r.dataset, r.backfillId, isoTimestamp(r.publishedAt, 'publishedAt'),
+          r.releaseId,
+          r.dataset,
+          r.backfillId,
+          isoTimestamp(r.publishedAt, 'publishedAt'),
           JSON.stringify({ start: r.sourceRange.start, end: r.sourceRange.end, grain: r.sourceRange.grain }),
-          r.codeVersion, r.approvedBy, r.restorePoint, isoTimestamp(r.rollbackExpiresAt, 'rollbackExpiresAt'), r.publishMode, r.status,
+          r.codeVersion,
+          r.approvedBy,
+          r.restorePoint,
+          isoTimestamp(r.rollbackExpiresAt, 'rollbackExpiresAt'),
+          r.publishMode,
+          r.status,
         ],
       ),
     );
@@ -413,9 +494,9 @@ export class ControlStore {
 
   private releaseSelect(where: string): string {
     return (
-      `SELECT release_id, dataset, backfill_id, CAST(published_at AS VARCHAR) AS published_at, source_range, code_version, ` +
-      `approved_by, restore_point, CAST(rollback_expires_at AS VARCHAR) AS rollback_expires_at, publish_mode, status ` +
-      `FROM ${this.ref('releases')} WHERE ${where}`
+      `SELECT release_id, dataset, backfill_id, CAST(published_at AS VARCHAR) AS published_at, source_range, ` +
+      `code_version, approved_by, restore_point, CAST(rollback_expires_at AS VARCHAR) AS rollback_expires_at, ` +
+      `publish_mode, status FROM ${this.ref('releases')} WHERE ${where}`
     );
   }
 
@@ -427,7 +508,9 @@ export class ControlStore {
   /** The latest release of a backfill, or null when it never published. */
   async releaseOf(backfillId: string, opts?: QueryOptions): Promise<ReleaseRecord | null> {
     const [row] = await this.db.query(
-      this.stmt(`${this.releaseSelect('backfill_id = ?')} ORDER BY published_at DESC, release_id DESC LIMIT 1`, [backfillId]),
+      this.stmt(`${this.releaseSelect('backfill_id = ?')} ORDER BY published_at DESC, release_id DESC LIMIT 1`, [
+        backfillId,
+      ]),
       opts,
     );
     return row ? releaseFromRow(row) : null;
@@ -435,11 +518,15 @@ export class ControlStore {
 
   /** Sets a release's status inside the caller's transaction; refuses an unknown release. */
   async setReleaseStatus(releaseId: string, status: ReleaseRecord['status'], tx: Session): Promise<void> {
-    const changed = await tx.execute(this.stmt(`UPDATE ${this.ref('releases')} SET status = ? WHERE release_id = ?`, [status, releaseId]));
+    const changed = await tx.execute(
+      this.stmt(`UPDATE ${this.ref('releases')} SET status = ? WHERE release_id = ?`, [status, releaseId]),
+    );
     if (changed === 0) {
-      throw new BackfillFailure(BackfillError.NotAllowed, `release ${releaseId} is not recorded in ${CONTROL_SCHEMA}.releases; nothing to mark ${status}.`, {
-        releaseId,
-      });
+      throw new BackfillFailure(
+        BackfillError.NotAllowed,
+        `release ${releaseId} is not recorded in ${CONTROL_SCHEMA}.releases; nothing to mark ${status}.`,
+        { releaseId },
+      );
     }
   }
 }

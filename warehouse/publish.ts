@@ -4,6 +4,7 @@
  * holds the corrected data. A retry after the commit finds the row and writes nothing; a failure
  * before it leaves production as it was. Auditing is the caller's job.
  */
+import type { CleanupResult } from '../contracts/run';
 import { BackfillError, BackfillFailure } from '../contracts/errors';
 import type { ReleaseRecord } from '../contracts/status';
 import type { Partition } from '../domain/partitions';
@@ -14,7 +15,15 @@ import { formatTableName, parseTableName, type TableName } from './identifiers';
 import { fingerprint, fingerprintDifferences, fingerprintSpec } from './fingerprint';
 import { canonicalOf, currentDatabase, identityProblem, recordDropped, requireIntact, requireOwned } from './ownership';
 import { publishedRange, tablesOf } from './shadow';
-import { inTx, type Db, type Dialect, type Driver, type PartitionGrain, type QueryOptions, type Session } from './warehouse';
+import {
+  inTx,
+  type Db,
+  type Dialect,
+  type Driver,
+  type PartitionGrain,
+  type QueryOptions,
+  type Session,
+} from './warehouse';
 
 export interface PublishRequest {
   releaseId: string;
@@ -85,12 +94,18 @@ class RangeSql {
 
   private copy(into: TableName, from: TableName, where: string) {
     const list = this.columns.map(this.d.quoteIdent).join(', ');
-    return { sql: `INSERT INTO ${this.d.table(into)} (${list}) SELECT ${list} FROM ${this.d.table(from)} WHERE ${where}`, params: this.params };
+    return {
+      sql: `INSERT INTO ${this.d.table(into)} (${list}) SELECT ${list} FROM ${this.d.table(from)} WHERE ${where}`,
+      params: this.params,
+    };
   }
 
   /** Replaces `into`'s range with `from`'s. */
   async replaceRange(tx: Session, into: TableName, from: TableName): Promise<{ deleted: number; inserted: number }> {
-    const deleted = await tx.execute({ sql: `DELETE FROM ${this.d.table(into)} WHERE ${this.inside}`, params: this.params });
+    const deleted = await tx.execute({
+      sql: `DELETE FROM ${this.d.table(into)} WHERE ${this.inside}`,
+      params: this.params,
+    });
     const inserted = await tx.execute(this.copy(into, from, this.inside));
     return { deleted, inserted };
   }
@@ -102,13 +117,18 @@ class RangeSql {
   }
 
   async count(tx: Session, table: TableName): Promise<number> {
-    const [row] = await tx.query({ sql: `SELECT count(*) AS n FROM ${this.d.table(table)} WHERE ${this.inside}`, params: this.params });
+    const [row] = await tx.query({
+      sql: `SELECT count(*) AS n FROM ${this.d.table(table)} WHERE ${this.inside}`,
+      params: this.params,
+    });
     return Number(row?.n ?? 0);
   }
 }
 
 function requireText(value: string, where: string): void {
-  if (!value?.trim()) throw new BackfillFailure(BackfillError.InvalidRequest, `${where} is required and must not be blank.`, { where });
+  if (!value?.trim()) {
+    throw new BackfillFailure(BackfillError.InvalidRequest, `${where} is required and must not be blank.`, { where });
+  }
 }
 
 /** The target, shadow and restore point must exist, and the shadow must have the target's columns. */
@@ -117,9 +137,11 @@ async function guardPublish(db: Driver, spec: BackfillSpec, opts?: QueryOptions)
   const mode = spec.publish.mode;
   const target = await columnNames(db, t.target, opts);
   if (target.length === 0) {
-    throw new BackfillFailure(BackfillError.MissingObject, `target.table: ${spec.target.table} does not exist; nothing can be published to it.`, {
-      table: spec.target.table,
-    });
+    throw new BackfillFailure(
+      BackfillError.MissingObject,
+      `target.table: ${spec.target.table} does not exist; nothing can be published to it.`,
+      { table: spec.target.table },
+    );
   }
   const shadow = await columnNames(db, t.shadow, opts);
   if (shadow.length === 0) {
@@ -147,8 +169,9 @@ async function guardPublish(db: Driver, spec: BackfillSpec, opts?: QueryOptions)
   if (mode !== 'view' && (await columnNames(db, t.snapshot, opts)).length === 0) {
     throw new BackfillFailure(
       BackfillError.NotAllowed,
-      `rollback.snapshot: the restore point ${spec.rollback.snapshot} does not exist, so a publish could not be rolled back; ` +
-        `refusing to write ${spec.target.table}. Take the snapshot (the backfill's snapshot step) before publishing.`,
+      `rollback.snapshot: the restore point ${spec.rollback.snapshot} does not exist, so a publish could not be ` +
+        `rolled back; refusing to write ${spec.target.table}. Take the snapshot (the backfill's snapshot ` +
+        `step) before publishing.`,
       { table: spec.rollback.snapshot },
     );
   }
@@ -156,7 +179,9 @@ async function guardPublish(db: Driver, spec: BackfillSpec, opts?: QueryOptions)
   const owned: Array<['shadow' | 'snapshot', TableName]> = [['shadow', t.shadow]];
   if (mode !== 'view') owned.push(['snapshot', t.snapshot]);
   for (const [role, table] of owned) {
-    const consequence = `${role === 'snapshot' ? 'A publish from here could not be rolled back to the pre-publish result. ' : ''}Production was not touched; start the backfill under a new backfill_id`;
+    const consequence =
+      (role === 'snapshot' ? 'A publish from here could not be rolled back to the pre-publish result. ' : '') +
+      'Production was not touched; start the backfill under a new backfill_id';
     await requireIntact(db, spec, await requireOwned(db, spec, role, opts), table, consequence, opts);
   }
   if (mode === 'view') await requireOwned(db, spec, 'view', opts);
@@ -175,25 +200,44 @@ async function structuralProblems(tx: Db, spec: BackfillSpec, range: Partition):
   const grain = spec.source_range.grain;
   const uniqueKey = spec.target.unique_key ?? [spec.target.partition_key];
   const notNull = spec.validation.not_null ?? [];
-  const stats = await tx.query(d.partitionStats({
-    table: t.shadow, partitionKey: spec.target.partition_key, grain, from: range.start, to: range.end, uniqueKey, measures: [], notNull,
-  }));
-  const production = await tx.query(d.rowsPerPartition(t.target, spec.target.partition_key, grain, range.start, range.end));
+  const stats = await tx.query(
+    d.partitionStats({
+      table: t.shadow,
+      partitionKey: spec.target.partition_key,
+      grain,
+      from: range.start,
+      to: range.end,
+      uniqueKey,
+      measures: [],
+      notNull,
+    }),
+  );
+  const production = await tx.query(
+    d.rowsPerPartition(t.target, spec.target.partition_key, grain, range.start, range.end),
+  );
   const inShadow = new Map(stats.map((r) => [String(r.partition_start), r]));
   const problems: string[] = [];
   const duplicated = stats.filter((r) => Number(r.row_count) !== Number(r.distinct_keys));
   if (duplicated.length) {
     const extra = duplicated.reduce((a, r) => a + Number(r.row_count) - Number(r.distinct_keys), 0);
-    problems.push(`${extra} rows repeat a key (${uniqueKey.join(', ')}) in ${duplicated.length} partitions, first ${String(duplicated[0]!.partition_start)}`);
+    problems.push(`${extra} rows repeat a key (${uniqueKey.join(', ')}) in ${duplicated.length} partitions, ` +
+      `first ${String(duplicated[0]!.partition_start)}`);
   }
   for (const [i, column] of notNull.entries()) {
     const withNulls = stats.filter((r) => Number(r[`nulls_${i}`] ?? 0) > 0);
-    if (withNulls.length) problems.push(`${column} is NULL in ${withNulls.length} partitions, first ${String(withNulls[0]!.partition_start)}`);
+    if (withNulls.length) {
+      problems.push(
+        `${column} is NULL in ${withNulls.length} partitions, first ${String(withNulls[0]!.partition_start)}`,
+      );
+    }
   }
   if (!spec.validation.allow_empty_partitions) {
-    const missing = production.filter((r) => Number(r.row_count) > 0 && Number(inShadow.get(String(r.partition_start))?.row_count ?? 0) === 0);
+    const missing = production.filter(
+      (r) => Number(r.row_count) > 0 && Number(inShadow.get(String(r.partition_start))?.row_count ?? 0) === 0,
+    );
     if (missing.length) {
-      problems.push(`${missing.length} partitions have rows in production and none in the shadow, first ${String(missing[0]!.partition_start)}`);
+      problems.push(`${missing.length} partitions have rows in production and none in the shadow, ` +
+        `first ${String(missing[0]!.partition_start)}`);
     }
   }
   return problems;
@@ -204,15 +248,21 @@ async function refuseUnsound(tx: Db, spec: BackfillSpec, range: Partition): Prom
   if (problems.length === 0) return;
   throw new BackfillFailure(
     BackfillError.IncompleteShadow,
-    `publish refused: the shadow ${spec.target.shadow_table} over ${range.start}..${range.end} would lose or duplicate production rows: ${problems.join('; ')}. ` +
-      `Production was not touched. Rerun the affected batches (a fix that legitimately empties partitions sets validation.allow_empty_partitions: true in a new run).`,
+    `publish refused: the shadow ${spec.target.shadow_table} over ${range.start}..${range.end} would lose or ` +
+      `duplicate production rows: ${problems.join('; ')}. Production was not touched. ` +
+      `Rerun the affected batches (a fix that legitimately empties partitions sets ` +
+      `validation.allow_empty_partitions: true in a new run).`,
     { problems },
   );
 }
 
-const auditEntry = (spec: BackfillSpec, actor: string, action: string, at: string, detail: Record<string, unknown>): AuditEntry => ({
-  backfillId: spec.backfill_id, at, actor, action, detail,
-});
+const auditEntry = (
+  spec: BackfillSpec,
+  actor: string,
+  action: string,
+  at: string,
+  detail: Record<string, unknown>,
+): AuditEntry => ({ backfillId: spec.backfill_id, at, actor, action, detail });
 
 /**
  * A swap must leave both names in place. An engine whose swap is renames cannot move a table across
@@ -225,8 +275,9 @@ async function checkSwapped(tx: Session, d: Dialect, spec: BackfillSpec): Promis
     if ((await tx.query(d.describeTable(table))).length === 0) {
       throw new BackfillFailure(
         BackfillError.NotAllowed,
-        `swap of ${spec.target.table} and ${spec.target.shadow_table} would leave no table named ${name}, so it was undone; ` +
-          `on ${d.name} keep target.shadow_table in the schema of target.table. Production was not touched.`,
+        `swap of ${spec.target.table} and ${spec.target.shadow_table} would leave no table named ${name}, ` +
+          `so it was undone; on ${d.name} keep target.shadow_table in the schema of target.table. ` +
+          `Production was not touched.`,
         { table: name },
       );
     }
@@ -238,15 +289,16 @@ function existingPublish(release: ReleaseRecord, spec: BackfillSpec): PublishRes
   if (release.backfillId !== spec.backfill_id) {
     throw new BackfillFailure(
       BackfillError.NotAllowed,
-      `release ${release.releaseId} belongs to backfill ${release.backfillId}, not ${spec.backfill_id}; publish under a release id of this backfill.`,
+      `release ${release.releaseId} belongs to backfill ${release.backfillId}, not ${spec.backfill_id}; ` +
+        `publish under a release id of this backfill.`,
       { releaseId: release.releaseId, backfillId: release.backfillId },
     );
   }
   if (release.status === 'rolled_back') {
     throw new BackfillFailure(
       BackfillError.NotAllowed,
-      `release ${release.releaseId} of ${release.dataset} was rolled back; a rolled-back release is not published again. ` +
-        `Publish under a new release id if the correction should go out after all.`,
+      `release ${release.releaseId} of ${release.dataset} was rolled back; a rolled-back release is not published ` +
+        `again. Publish under a new release id if the correction should go out after all.`,
       { releaseId: release.releaseId, status: release.status },
     );
   }
@@ -261,7 +313,12 @@ function existingPublish(release: ReleaseRecord, spec: BackfillSpec): PublishRes
  * - swap: bring the shadow's rows outside the range up to date, then swap it with the target.
  * The release row is written in the same transaction. Idempotent by releaseId.
  */
-export async function publish(db: Driver, spec: BackfillSpec, req: PublishRequest, opts: QueryOptions = {}): Promise<PublishResult> {
+export async function publish(
+  db: Driver,
+  spec: BackfillSpec,
+  req: PublishRequest,
+  opts: QueryOptions = {},
+): Promise<PublishResult> {
   requireText(req.releaseId, 'releaseId');
   requireText(req.approvedBy, 'approvedBy');
   const store = new ControlStore(db);
@@ -269,7 +326,9 @@ export async function publish(db: Driver, spec: BackfillSpec, req: PublishReques
   // A retry after the commit answers before the guards: by then the swap or a cleanup may have
   // changed the tables the guards look at.
   const previous = await store.release(req.releaseId, db, opts);
-  if (previous && !(previous.status === 'publishing' && !db.dialect.transactionalDdl)) return existingPublish(previous, spec);
+  if (previous && !(previous.status === 'publishing' && !db.dialect.transactionalDdl)) {
+    return existingPublish(previous, spec);
+  }
 
   const t = tablesOf(spec);
   const mode = spec.publish.mode;
@@ -291,7 +350,9 @@ export async function publish(db: Driver, spec: BackfillSpec, req: PublishReques
     status: 'published',
   };
 
-  if (mode !== 'range' && !db.dialect.transactionalDdl) return publishWithAutocommitDdl(db, spec, release, sql, view, req, opts);
+  if (mode !== 'range' && !db.dialect.transactionalDdl) {
+    return publishWithAutocommitDdl(db, spec, release, sql, view, req, opts);
+  }
 
   return db.transaction(async (tx) => {
     const existing = await store.release(req.releaseId, tx);
@@ -329,7 +390,13 @@ export async function publish(db: Driver, spec: BackfillSpec, req: PublishReques
  * is repeated only while the target's range still equals the restore point's, i.e. it did not happen.
  */
 async function publishWithAutocommitDdl(
-  db: Driver, spec: BackfillSpec, release: ReleaseRecord, sql: RangeSql, view: TableName | null, req: PublishRequest, opts: QueryOptions,
+  db: Driver,
+  spec: BackfillSpec,
+  release: ReleaseRecord,
+  sql: RangeSql,
+  view: TableName | null,
+  req: PublishRequest,
+  opts: QueryOptions,
 ): Promise<PublishResult> {
   const store = new ControlStore(db);
   const t = tablesOf(spec);
@@ -354,20 +421,39 @@ async function publishWithAutocommitDdl(
     const existing = (await store.release(release.releaseId, tx))!;
     if (existing.status === 'publishing') {
       await store.setReleaseStatus(release.releaseId, 'published', tx);
-      await store.audit(auditEntry(spec, req.approvedBy, 'published', release.publishedAt, {
-        ...req.auditDetail, releaseId: release.releaseId, rowsDeleted: counts?.rowsDeleted ?? null, rowsInserted: counts?.rowsInserted ?? null,
-      }), tx);
+      await store.audit(
+        auditEntry(spec, req.approvedBy, 'published', release.publishedAt, {
+          ...req.auditDetail,
+          releaseId: release.releaseId,
+          rowsDeleted: counts?.rowsDeleted ?? null,
+          rowsInserted: counts?.rowsInserted ?? null,
+        }),
+        tx,
+      );
     }
     return { ...existing, status: 'published' as const };
   }, opts);
-  return { release: recorded, rowsDeleted: counts?.rowsDeleted ?? 0, rowsInserted: counts?.rowsInserted ?? 0, alreadyPublished: counts === null };
+  return {
+    release: recorded,
+    rowsDeleted: counts?.rowsDeleted ?? 0,
+    rowsInserted: counts?.rowsInserted ?? 0,
+    alreadyPublished: counts === null,
+  };
 }
 
 /** Whether two tables hold the same rows over the spec's range (row hash of the non-audit columns). */
-async function sameRange(db: Driver, spec: BackfillSpec, a: TableName, b: TableName, opts: QueryOptions): Promise<boolean> {
+async function sameRange(
+  db: Driver,
+  spec: BackfillSpec,
+  a: TableName,
+  b: TableName,
+  opts: QueryOptions,
+): Promise<boolean> {
   const columns = await columnNames(db, a, opts);
   const range = publishedRange(spec.source_range);
-  const [fa, fb] = await Promise.all([a, b].map((t) => fingerprint(db, fingerprintSpec(spec, t, columns, range.start, range.end), opts)));
+  const [fa, fb] = await Promise.all(
+    [a, b].map((t) => fingerprint(db, fingerprintSpec(spec, t, columns, range.start, range.end), opts)),
+  );
   return fingerprintDifferences(fa!, fb!).length === 0;
 }
 
@@ -376,22 +462,24 @@ function rollbackable(release: ReleaseRecord | null, releaseId: string, spec: Ba
   if (!release) {
     throw new BackfillFailure(
       BackfillError.NotAllowed,
-      `release ${releaseId} is not recorded in backfill_control.releases: nothing was published under it, so there is nothing to roll back.`,
+      `release ${releaseId} is not recorded in backfill_control.releases: nothing was published under it, ` +
+        `so there is nothing to roll back.`,
       { releaseId },
     );
   }
   if (release.backfillId !== spec.backfill_id) {
     throw new BackfillFailure(
       BackfillError.NotAllowed,
-      `release ${releaseId} belongs to backfill ${release.backfillId}, not ${spec.backfill_id}; roll it back with that backfill's spec.`,
+      `release ${releaseId} belongs to backfill ${release.backfillId}, not ${spec.backfill_id}; ` +
+        `roll it back with that backfill's spec.`,
       { releaseId, backfillId: release.backfillId },
     );
   }
   if (release.status === 'signed_off') {
     throw new BackfillFailure(
       BackfillError.NotAllowed,
-      `release ${releaseId} of ${release.dataset} was signed off, which closed its rollback window (its restore point may be gone). ` +
-        `To undo it now, run a new backfill.`,
+      `release ${releaseId} of ${release.dataset} was signed off, which closed its rollback window (its restore ` +
+        `point may be gone). To undo it now, run a new backfill.`,
       { releaseId, status: release.status },
     );
   }
@@ -403,7 +491,12 @@ function rollbackable(release: ReleaseRecord | null, releaseId: string, spec: Ba
  * the target from the restore point (the snapshot); view points the view back at the target.
  * Idempotent: a rolled-back release is returned as is.
  */
-export async function rollbackRelease(db: Driver, spec: BackfillSpec, req: RollbackRequest, opts: QueryOptions = {}): Promise<RollbackResult> {
+export async function rollbackRelease(
+  db: Driver,
+  spec: BackfillSpec,
+  req: RollbackRequest,
+  opts: QueryOptions = {},
+): Promise<RollbackResult> {
   requireText(req.by, 'by');
   requireText(req.reason, 'reason');
   const store = new ControlStore(db);
@@ -416,19 +509,28 @@ export async function rollbackRelease(db: Driver, spec: BackfillSpec, req: Rollb
   const target = seen.publishMode === 'view' ? restorePoint : dataset;
   const columns = await columnNames(db, target, opts);
   if (columns.length === 0) {
-    throw new BackfillFailure(BackfillError.MissingObject, `${formatTableName(target)} does not exist; release ${seen.releaseId} cannot be rolled back onto it.`, {
-      table: formatTableName(target),
-    });
+    throw new BackfillFailure(
+      BackfillError.MissingObject,
+      `${formatTableName(target)} does not exist; release ${seen.releaseId} cannot be rolled back onto it.`,
+      { table: formatTableName(target) },
+    );
   }
   if (seen.publishMode !== 'view' && (await columnNames(db, restorePoint, opts)).length === 0) {
     throw new BackfillFailure(
       BackfillError.MissingObject,
-      `the restore point ${seen.restorePoint} of release ${seen.releaseId} does not exist (cleaned up?), so it cannot be rolled back; ` +
-        `restore ${seen.dataset} from warehouse backups or time travel. Nothing was written.`,
+      `the restore point ${seen.restorePoint} of release ${seen.releaseId} does not exist (cleaned up?), ` +
+        `so it cannot be rolled back; restore ${seen.dataset} from warehouse backups or time travel. ` +
+        `Nothing was written.`,
       { table: seen.restorePoint },
     );
   }
-  const sql = new RangeSql(db.dialect, spec.target.partition_key, seen.sourceRange.grain as PartitionGrain, publishedRange(seen.sourceRange), columns);
+  const sql = new RangeSql(
+    db.dialect,
+    spec.target.partition_key,
+    seen.sourceRange.grain as PartitionGrain,
+    publishedRange(seen.sourceRange),
+    columns,
+  );
 
   // Where DDL autocommits, the repoint runs first on its own (it is one atomic statement, and
   // repeating it is harmless); the release is marked rolled back after it.
@@ -459,18 +561,25 @@ export async function rollbackRelease(db: Driver, spec: BackfillSpec, req: Rollb
  * table the release names, and still holding over the range exactly the rows fingerprinted when it
  * was taken. Anything else would "restore" someone else's data, so it is refused, nothing written.
  */
-async function verifyRestorePoint(tx: Db, spec: BackfillSpec, release: ReleaseRecord, restorePoint: TableName): Promise<void> {
+async function verifyRestorePoint(
+  tx: Db,
+  spec: BackfillSpec,
+  release: ReleaseRecord,
+  restorePoint: TableName,
+): Promise<void> {
   const record = await requireOwned(tx, spec, 'snapshot');
   if (canonicalOf(restorePoint, await currentDatabase(tx)) !== record.canonicalName) {
     throw new BackfillFailure(
       BackfillError.NotAllowed,
-      `rollback refused: release ${release.releaseId} names the restore point ${release.restorePoint}, but the one backfill ${spec.backfill_id} took is ` +
-        `${record.tableName}. Nothing was written; restore ${release.dataset} from warehouse backups or Time Travel.`,
+      `rollback refused: release ${release.releaseId} names the restore point ${release.restorePoint}, ` +
+        `but the one backfill ${spec.backfill_id} took is ${record.tableName}. Nothing was written; ` +
+        `restore ${release.dataset} from warehouse backups or Time Travel.`,
       { releaseId: release.releaseId, table: release.restorePoint },
     );
   }
   await requireIntact(tx, spec, record, restorePoint,
-    `Rollback refused: restoring from it would not bring back the pre-publish result. Nothing was written; restore ${release.dataset} from warehouse backups or Time Travel`);
+    `Rollback refused: restoring from it would not bring back the pre-publish result. Nothing was written; ` +
+      `restore ${release.dataset} from warehouse backups or Time Travel`);
 }
 
 /** Closes a release's rollback window: 'published' → 'signed_off'. Idempotent. */
@@ -479,28 +588,26 @@ export async function signoffRelease(db: Driver, releaseId: string, opts: QueryO
   return db.transaction(async (tx) => {
     const release = await store.release(releaseId, tx);
     if (!release) {
-      throw new BackfillFailure(BackfillError.NotAllowed, `release ${releaseId} is not recorded in backfill_control.releases; there is nothing to sign off.`, {
-        releaseId,
-      });
+      throw new BackfillFailure(
+        BackfillError.NotAllowed,
+        `release ${releaseId} is not recorded in backfill_control.releases; there is nothing to sign off.`,
+        { releaseId },
+      );
     }
     if (release.status === 'signed_off') return release;
     if (release.status !== 'published') {
-      throw new BackfillFailure(BackfillError.NotAllowed, `release ${releaseId} is ${release.status}; only a published release can be signed off.`, {
-        releaseId,
-        status: release.status,
-      });
+      throw new BackfillFailure(
+        BackfillError.NotAllowed,
+        `release ${releaseId} is ${release.status}; only a published release can be signed off.`,
+        { releaseId, status: release.status },
+      );
     }
     await store.setReleaseStatus(releaseId, 'signed_off', tx);
     return { ...release, status: 'signed_off' as const };
   }, opts);
 }
 
-export interface CleanupResult {
-  /** Tables dropped now or by an earlier attempt (the same on every retry). */
-  dropped: string[];
-  /** Tables left in place, each with why (a view still serves it, or it no longer matches its record). */
-  kept: Array<{ table: string; why: string }>;
-}
+export type { CleanupResult };
 
 /**
  * Drops the backfill's own tables — only those recorded as created by this backfill and still as
@@ -508,7 +615,12 @@ export interface CleanupResult {
  * still serves it (view mode, release not rolled back). Never the target or the view. A table that
  * no longer matches its record is kept and reported. Idempotent.
  */
-export async function cleanupBackfillTables(db: Driver, spec: BackfillSpec, at: string, opts: QueryOptions = {}): Promise<CleanupResult> {
+export async function cleanupBackfillTables(
+  db: Driver,
+  spec: BackfillSpec,
+  at: string,
+  opts: QueryOptions = {},
+): Promise<CleanupResult> {
   const store = new ControlStore(db);
   await store.ensure(opts);
   let shadowServed = false;
@@ -518,9 +630,13 @@ export async function cleanupBackfillTables(db: Driver, spec: BackfillSpec, at: 
   }
   // The restore point first, as the runbook takes it first; the view is never dropped.
   const order = { snapshot: 0, shadow: 1, view: 2 } as const;
-  const records = (await store.ownedBy(spec.backfill_id, db, opts)).filter((r) => r.role !== 'view').sort((a, b) => order[a.role] - order[b.role]);
+  const records = (await store.ownedBy(spec.backfill_id, db, opts))
+    .filter((r) => r.role !== 'view')
+    .sort((a, b) => order[a.role] - order[b.role]);
   const database = await currentDatabase(db, opts);
-  const never = new Set([spec.target.table, spec.publish.view].filter(Boolean).map((n) => canonicalOf(parseTableName(n!), database)));
+  const never = new Set(
+    [spec.target.table, spec.publish.view].filter(Boolean).map((n) => canonicalOf(parseTableName(n!), database)),
+  );
   const result: CleanupResult = { dropped: [], kept: [] };
   for (const record of records) {
     const table = parseTableName(record.tableName, record.role);
@@ -537,9 +653,16 @@ export async function cleanupBackfillTables(db: Driver, spec: BackfillSpec, at: 
       continue;
     }
     const exists = (await columnNames(db, table, opts)).length > 0;
-    const problem = !exists ? null : record.status === 'created' ? await identityProblem(db, spec, table, record.record, opts) : null;
+    const problem = !exists
+      ? null
+      : record.status === 'created'
+        ? await identityProblem(db, spec, table, record.record, opts)
+        : null;
     if (problem) {
-      result.kept.push({ table: record.tableName, why: `it is no longer the ${record.role} this backfill created: ${problem}; drop it by hand after checking` });
+      result.kept.push({
+        table: record.tableName,
+        why: `it is no longer the ${record.role} this backfill created: ${problem}; drop it by hand after checking`,
+      });
       continue;
     }
     if (exists) await db.execute(db.dialect.dropTable(table), opts);

@@ -11,7 +11,6 @@
  */
 import type {
   ReportApproval,
-  ReportAuditEntry,
   ReportBatch,
   ReportChangedRow,
   ReportData,
@@ -22,8 +21,8 @@ import type {
   ReportSpec,
   ReportState,
 } from '../contracts/report';
-import type { BatchSummary, ReleaseRecord } from '../contracts/status';
-import type { ChangedRow, CumulativeTotals, MeasureVerdict, PartitionComparison } from '../domain/reconcile';
+import type { ReleaseRecord } from '../contracts/status';
+import type { CumulativeTotals } from '../domain/reconcile';
 import { measureReports } from '../domain/report';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { tableExists } from './catalog';
@@ -36,12 +35,17 @@ export const REPORT_TOP_ROWS = 50;
 const NOTE_CHARS = 240;
 
 /** The report of `backfillId`, or null when no plan was recorded for it (or there is no control schema). */
-export async function gatherReportData(db: Driver, backfillId: string, opts?: QueryOptions): Promise<ReportData | null> {
+export async function gatherReportData(
+  db: Driver,
+  backfillId: string,
+  opts?: QueryOptions,
+): Promise<ReportData | null> {
   const control = new ControlStore(db);
   if (!(await tableExists(db, control.table('plans'), opts))) return null;
   const [row] = await db.query(
     {
-      sql: `SELECT spec_json, plan_json, CAST(recorded_at AS VARCHAR) AS recorded_at FROM ${db.dialect.table(control.table('plans'))} WHERE backfill_id = ${db.dialect.placeholder(1)}`,
+      sql: `SELECT spec_json, plan_json, CAST(recorded_at AS VARCHAR) AS recorded_at FROM ` +
+        `${db.dialect.table(control.table('plans'))} WHERE backfill_id = ${db.dialect.placeholder(1)}`,
       params: [backfillId],
     },
     opts,
@@ -50,7 +54,10 @@ export async function gatherReportData(db: Driver, backfillId: string, opts?: Qu
   const recorded = JSON.parse(String(row.spec_json)) as BackfillSpec;
   const planJson = JSON.parse(String(row.plan_json)) as Record<string, unknown>;
   const checkpoints = await control.checkpoints(backfillId, opts);
-  const audit = (await control.auditTrail(backfillId, opts)).map((e) => ({ ...e, at: isoTimestamp(e.at, `${CONTROL_SCHEMA}.audit_log.logged_at`) }));
+  const audit = (await control.auditTrail(backfillId, opts)).map((e) => ({
+    ...e,
+    at: isoTimestamp(e.at, `${CONTROL_SCHEMA}.audit_log.logged_at`),
+  }));
   const release = await control.releaseOf(backfillId, opts);
   const generatedAt = new Date().toISOString();
 
@@ -95,19 +102,31 @@ function specEssentials(s: BackfillSpec): ReportSpec {
   return {
     backfillId: s.backfill_id,
     owner: s.owner,
-    target: { table: s.target.table, partitionKey: s.target.partition_key, uniqueKey: s.target.unique_key ?? [], shadow: s.target.shadow_table },
+    target: {
+      table: s.target.table,
+      partitionKey: s.target.partition_key,
+      uniqueKey: s.target.unique_key ?? [],
+      shadow: s.target.shadow_table,
+    },
     snapshot: s.rollback.snapshot,
     range: { start: s.source_range.start, end: s.source_range.end, grain: s.source_range.grain },
     reason: { issue: s.reason.issue, change: s.reason.change },
     codeVersion: s.transform?.code_version ?? null,
-    measures: s.measures.map((m) => ({ column: m.column, expected: { min: m.expected_delta.min, max: m.expected_delta.max }, absTolerance: m.abs_tolerance })),
+    measures: s.measures.map((m) => ({
+      column: m.column,
+      expected: { min: m.expected_delta.min, max: m.expected_delta.max },
+      absTolerance: m.abs_tolerance,
+    })),
     publish: { mode: s.publish.mode, view: s.publish.view ?? null },
     rollback: { windowMs: s.rollback.window, cleanup: s.rollback.cleanup },
-    approval: s.approval ? { approvers: [...s.approval.approvers], allowOwner: s.approval.allow_owner, timeoutMs: s.approval.timeout } : null,
+    approval: s.approval
+      ? { approvers: [...s.approval.approvers], allowOwner: s.approval.allow_owner, timeoutMs: s.approval.timeout }
+      : null,
   };
 }
 
-const numberOr = <T>(v: unknown, fallback: T): number | T => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
+const numberOr = <T,>(v: unknown, fallback: T): number | T =>
+  typeof v === 'number' && Number.isFinite(v) ? v : fallback;
 
 function planOf(summary: Record<string, unknown>, recordedAt: string, audit: AuditEntry[]): ReportPlan {
   const totals = (summary.totals ?? {}) as Record<string, unknown>;
@@ -120,19 +139,15 @@ function planOf(summary: Record<string, unknown>, recordedAt: string, audit: Aud
     rows: numberOr(totals.rows, 0),
     bytes: numberOr(totals.bytes, null),
     seconds: numberOr(totals.seconds, null),
-    representativePartition: typeof summary.representativePartition === 'string' ? summary.representativePartition : null,
+    representativePartition:
+      typeof summary.representativePartition === 'string' ? summary.representativePartition : null,
     emptyPartitions: numberOr(summary.emptyPartitions, null),
     warnings: Array.isArray(summary.warnings) ? summary.warnings.map(String) : [],
   };
 }
 
 function batchOf(c: Checkpoint, codeVersion: string | null): ReportBatch {
-  const p = c.provenance;
-  const summary = p.summary as BatchSummary | undefined;
-  const checks = (p.checks ?? []) as Array<{ passed: boolean; severity: string; message: string }>;
-  const measures = (p.measures ?? []) as MeasureVerdict[];
-  const accepted = p.accepted as { by: string; reason: string; at: string } | undefined;
-  const rows = p.rows as { old: number; new: number } | undefined;
+  const { summary, checks, measures, accepted, rows } = c.provenance;
   return {
     index: c.batchIndex,
     first: c.firstPartition,
@@ -143,7 +158,13 @@ function batchOf(c: Checkpoint, codeVersion: string | null): ReportBatch {
     accepted: accepted ? { by: accepted.by, reason: accepted.reason, at: accepted.at } : null,
     failures: summary?.failures ?? checks.filter((x) => !x.passed && x.severity === 'fail').map((x) => x.message),
     warnings: summary?.warnings ?? checks.filter((x) => !x.passed && x.severity === 'warn').map((x) => x.message),
-    measures: measures.map((m) => ({ column: m.column, oldSum: m.oldSum, newSum: m.newSum, deltaPct: m.deltaPct, cumulativeDeltaPct: m.cumulativeDeltaPct })),
+    measures: measures.map((m) => ({
+      column: m.column,
+      oldSum: m.oldSum,
+      newSum: m.newSum,
+      deltaPct: m.deltaPct,
+      cumulativeDeltaPct: m.cumulativeDeltaPct,
+    })),
     rows: rows ? { old: rows.old, new: rows.new } : { old: 0, new: 0 },
     codeVersion: c.codeVersion,
     stale: c.codeVersion !== codeVersion,
@@ -156,11 +177,11 @@ function batchOf(c: Checkpoint, codeVersion: string | null): ReportBatch {
 function totalsOf(counted: Checkpoint[]): CumulativeTotals {
   const totals: CumulativeTotals = { oldSums: {}, newSums: {}, oldRows: 0, newRows: 0, partitions: 0 };
   for (const c of counted) {
-    for (const m of (c.provenance.measures ?? []) as MeasureVerdict[]) {
+    for (const m of c.provenance.measures) {
       totals.oldSums[m.column] = (totals.oldSums[m.column] ?? 0) + m.oldSum;
       totals.newSums[m.column] = (totals.newSums[m.column] ?? 0) + m.newSum;
     }
-    const rows = c.provenance.rows as { old: number; new: number } | undefined;
+    const rows = c.provenance.rows;
     totals.oldRows += rows?.old ?? 0;
     totals.newRows += rows?.new ?? 0;
     totals.partitions += c.partitions;
@@ -176,7 +197,7 @@ const sumOf = (text: string | null | undefined) => {
 
 function seriesOf(spec: ReportSpec, counted: Checkpoint[]): ReportSeries[] {
   const partitions = counted
-    .flatMap((c) => (Array.isArray(c.provenance.partitions) ? (c.provenance.partitions as PartitionComparison[]) : []))
+    .flatMap((c) => c.provenance.partitions)
     // Labels are canonical ISO starts at one grain, so text order is time order.
     .sort((a, b) => (a.partition < b.partition ? -1 : a.partition > b.partition ? 1 : 0));
   return spec.measures.map(({ column }) => ({
@@ -184,16 +205,33 @@ function seriesOf(spec: ReportSpec, counted: Checkpoint[]): ReportSeries[] {
     points: partitions.map((p): ReportPoint => {
       const old = sumOf(p.oldSums[column]);
       const neu = sumOf(p.newSums[column]);
-      return { partition: p.partition, old, new: neu, delta: neu - old, deltaPct: old === 0 ? null : (100 * (neu - old)) / Math.abs(old), oldRows: p.oldRows, newRows: p.newRows };
+      return {
+        partition: p.partition,
+        old,
+        new: neu,
+        delta: neu - old,
+        deltaPct: old === 0 ? null : (100 * (neu - old)) / Math.abs(old),
+        oldRows: p.oldRows,
+        newRows: p.newRows,
+      };
     }),
   }));
 }
 
 function topRows(counted: Checkpoint[]): ReportChangedRow[] {
-  const rows = counted.flatMap((c) => ((c.provenance.topChangedRows ?? []) as ChangedRow[]).map((r) => ({ ...r, key: { ...r.key }, batch: c.batchIndex })));
+  const rows = counted.flatMap((c) =>
+    c.provenance.topChangedRows.map((r) => ({
+      ...r,
+      key: { ...r.key },
+      // People count batches from 1.
+      batch: c.batchIndex + 1,
+    })),
+  );
   rows.sort(
     (a, b) =>
-      Math.abs(b.delta) - Math.abs(a.delta) || a.measure.localeCompare(b.measure) || JSON.stringify(a.key).localeCompare(JSON.stringify(b.key)),
+      Math.abs(b.delta) - Math.abs(a.delta) ||
+      a.measure.localeCompare(b.measure) ||
+      JSON.stringify(a.key).localeCompare(JSON.stringify(b.key)),
   );
   return rows.slice(0, REPORT_TOP_ROWS);
 }
@@ -203,7 +241,12 @@ const text = (v: unknown): string | null => (typeof v === 'string' && v.trim() !
 function proofOf(audit: AuditEntry[]): ReportData['proof'] {
   const e = audit.filter((x) => x.action === 'idempotency_proven').at(-1);
   if (!e) return null;
-  return { partition: String(e.detail.partition), rowsWritten: numberOr(e.detail.rowsWritten, 0), rowHash: String(e.detail.rowHash), at: e.at };
+  return {
+    partition: String(e.detail.partition),
+    rowsWritten: numberOr(e.detail.rowsWritten, 0),
+    rowHash: String(e.detail.rowHash),
+    at: e.at,
+  };
 }
 
 function approvalOf(spec: ReportSpec, audit: AuditEntry[]): ReportApproval {
@@ -217,7 +260,12 @@ function approvalOf(spec: ReportSpec, audit: AuditEntry[]): ReportApproval {
     rejected: decision('rejected'),
     refused: audit
       .filter((e) => e.action === 'approve_refused' || e.action === 'reject_refused')
-      .map((e) => ({ by: e.actor, kind: e.action === 'approve_refused' ? ('approve' as const) : ('reject' as const), problem: String(e.detail.problem ?? ''), at: e.at })),
+      .map((e) => ({
+        by: e.actor,
+        kind: e.action === 'approve_refused' ? ('approve' as const) : ('reject' as const),
+        problem: String(e.detail.problem ?? ''),
+        at: e.at,
+      })),
   };
 }
 
@@ -226,16 +274,28 @@ function rollbackOf(spec: ReportSpec, audit: AuditEntry[], release: ReleaseRecor
   const rolled = last('rolled_back');
   const signed = last('signed_off');
   const cleaned = last('cleaned_up');
-  const base = { windowMs: spec.rollback.windowMs, cleanup: spec.rollback.cleanup, expiresAt: release?.rollbackExpiresAt ?? null };
+  const base = {
+    windowMs: spec.rollback.windowMs,
+    cleanup: spec.rollback.cleanup,
+    expiresAt: release?.rollbackExpiresAt ?? null,
+  };
   const rolledBack = rolled
-    ? { by: rolled.actor, reason: text(rolled.detail.reason), at: rolled.at, rowsRestored: numberOr(rolled.detail.rowsRestored, null) }
+    ? {
+        by: rolled.actor,
+        reason: text(rolled.detail.reason),
+        at: rolled.at,
+        rowsRestored: numberOr(rolled.detail.rowsRestored, null),
+      }
     : null;
   const signedOff = signed ? { by: signed.actor, comment: text(signed.detail.comment), at: signed.at } : null;
-  const cleanedUp = cleaned ? { dropped: Array.isArray(cleaned.detail.dropped) ? cleaned.detail.dropped.map(String) : [], at: cleaned.at } : null;
+  const cleanedUp = cleaned
+    ? { dropped: Array.isArray(cleaned.detail.dropped) ? cleaned.detail.dropped.map(String) : [], at: cleaned.at }
+    : null;
   let status: ReportRollback['status'];
   if (!release || release.status === 'publishing') status = 'not_published';
   else if (release.status === 'rolled_back' || rolledBack) status = 'rolled_back';
-  else if (release.status === 'signed_off' || windowEnded(audit, release) || now >= release.rollbackExpiresAt) status = 'closed';
+  else if (release.status === 'signed_off' || windowEnded(audit, release) || now >= release.rollbackExpiresAt)
+    status = 'closed';
   else status = 'open';
   return { ...base, status, rolledBack, signedOff, cleanedUp };
 }
@@ -245,7 +305,12 @@ function windowEnded(audit: AuditEntry[], release: ReleaseRecord): AuditEntry | 
   return audit.find((e) => e.action === 'lease_released' && e.at >= release.publishedAt);
 }
 
-function stateOf(plan: ReportPlan, current: ReportBatch[], audit: AuditEntry[], release: ReleaseRecord | null): { state: ReportState; since: string | null } {
+function stateOf(
+  plan: ReportPlan,
+  current: ReportBatch[],
+  audit: AuditEntry[],
+  release: ReleaseRecord | null,
+): { state: ReportState; since: string | null } {
   const last = (action: string, entries = audit) => entries.filter((e) => e.action === action).at(-1);
   if (release) {
     switch (release.status) {
@@ -266,14 +331,18 @@ function stateOf(plan: ReportPlan, current: ReportBatch[], audit: AuditEntry[], 
   const run = runStart < 0 ? audit : audit.slice(runStart);
   const rejected = last('rejected', run);
   if (rejected) return { state: 'rejected', since: rejected.at };
-  const failed = run.filter((e) => e.action === 'lease_released' && String(e.detail.reason ?? '').startsWith('failed')).at(-1);
+  const failed = run
+    .filter((e) => e.action === 'lease_released' && String(e.detail.reason ?? '').startsWith('failed'))
+    .at(-1);
   if (failed) return { state: 'failed', since: failed.at };
   const approved = last('approved', run);
   if (approved) return { state: 'approved', since: approved.at };
   const done = current.filter((b) => b.verdict !== 'failed').length;
   const verified = last('completion_verified', run);
   if (verified && done >= plan.batches) return { state: 'awaiting_approval', since: verified.at };
-  if (current.some((b) => b.verdict === 'failed')) return { state: 'halted', since: last('batch_failed', run)?.at ?? null };
+  if (current.some((b) => b.verdict === 'failed')) {
+    return { state: 'halted', since: last('batch_failed', run)?.at ?? null };
+  }
   if (current.length > 0) return { state: 'running', since: run[0]?.at ?? null };
   return { state: 'planned', since: plan.recordedAt };
 }
@@ -304,7 +373,14 @@ function noteOf(e: AuditEntry): string | null {
       note = `${String(d.from)} → ${String(d.to)}${text(d.reason) ? `: ${String(d.reason)}` : ''}`;
       break;
     default:
-      note = text(d.comment) ?? text(d.reason) ?? text(d.problem) ?? text(d.releaseId) ?? text(d.snapshot) ?? text(d.shadow) ?? text(d.target);
+      note =
+        text(d.comment) ??
+        text(d.reason) ??
+        text(d.problem) ??
+        text(d.releaseId) ??
+        text(d.snapshot) ??
+        text(d.shadow) ??
+        text(d.target);
   }
   if (note === null || note.trim() === '') return null;
   return note.length > NOTE_CHARS ? `${note.slice(0, NOTE_CHARS - 1)}…` : note;

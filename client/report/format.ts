@@ -151,7 +151,7 @@ export function summarySentences(data: ReportData): string[] {
       break;
     case 'halted': {
       const failed = data.batches.items.find((b) => !b.stale && b.verdict === 'failed');
-      out.push(`Halted${failed ? ` at batch ${failed.index} (${failed.first} to ${failed.last})` : ''}, waiting for an operator; production is untouched.`);
+      out.push(`Halted${failed ? ` at batch ${failed.index + 1} (${failed.first} to ${failed.last})` : ''}, waiting for an operator; production is untouched.`);
       break;
     }
     case 'running':

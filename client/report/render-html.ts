@@ -281,7 +281,7 @@ function batchRow(data: ReportData, b: ReportBatch): { cells: string[]; cls: str
   return {
     cls: [b.verdict, b.stale ? 'stale' : '', b.warnings.length ? 'warned' : ''].filter(Boolean).join(' '),
     cells: [
-      h(b.index),
+      h(b.index + 1),
       h(b.first === b.last ? b.first : `${b.first} – ${b.last}`),
       `<span class="badge ${h(b.verdict)}">${h(b.verdict)}</span>`,
       h(`${b.rows.old.toLocaleString('en-US')} → ${b.rows.new.toLocaleString('en-US')}`),

@@ -98,8 +98,8 @@ export function renderReportMarkdown(data: ReportData): string {
       ...listed([
         ...attention.map((b) =>
           b.verdict === 'accepted'
-            ? `Batch ${b.index} (${e(b.first)} to ${e(b.last)}) failed and was accepted by ${e(b.accepted?.by ?? 'an operator')}: ${e(b.accepted?.reason ?? '')}`
-            : `Batch ${b.index} (${e(b.first)} to ${e(b.last)}) failed: ${e(b.failures[0] ?? 'see the checkpoint')}`,
+            ? `Batch ${b.index + 1} (${e(b.first)} to ${e(b.last)}) failed and was accepted by ${e(b.accepted?.by ?? 'an operator')}: ${e(b.accepted?.reason ?? '')}`
+            : `Batch ${b.index + 1} (${e(b.first)} to ${e(b.last)}) failed: ${e(b.failures[0] ?? 'see the checkpoint')}`,
         ),
         ...data.warnings.map((w) => `Warning: ${e(w)}`),
         ...data.approval.refused.map((r) => `Refused ${r.kind} by ${e(r.by)} at ${when(r.at)}: ${e(r.problem)}`),

@@ -37,7 +37,15 @@ function points(labels: string[], base: number, pct: number): ReportPoint[] {
   return labels.map((partition, i) => {
     const old = base + 1000 * Math.sin(i / 3) + 37.25 * i;
     const neu = old * (1 + pct / 100);
-    return { partition, old, new: neu, delta: neu - old, deltaPct: old === 0 ? null : (100 * (neu - old)) / Math.abs(old), oldRows: 30, newRows: 30 };
+    return {
+      partition,
+      old,
+      new: neu,
+      delta: neu - old,
+      deltaPct: old === 0 ? null : (100 * (neu - old)) / Math.abs(old),
+      oldRows: 30,
+      newRows: 30,
+    };
   });
 }
 
@@ -54,7 +62,10 @@ function hostileFixture(): ReportData {
     spec: {
       backfillId: 'hostile-fixture',
       owner: HOSTILE[1]!,
-      target: { table: 'finance.daily_revenue', partitionKey: 'revenue_date', uniqueKey: ['revenue_date', 'merchant_id'], shadow: 'finance.daily_revenue_v2' },
+      target: {
+        table: 'finance.daily_revenue', partitionKey: 'revenue_date', uniqueKey: ['revenue_date', 'merchant_id'],
+        shadow: 'finance.daily_revenue_v2',
+      },
       snapshot: 'finance.daily_revenue_pre',
       range: { start: '2025-01-01', end: '2025-03-01', grain: 'day' },
       reason: { issue: HOSTILE[0]!, change: HOSTILE[5]! },
@@ -69,26 +80,40 @@ function hostileFixture(): ReportData {
     },
     state: 'rolled_back',
     stateSince: '2026-06-19T12:00:00.000Z',
-    plan: { recordedAt: '2026-06-18T09:00:00.000Z', startedBy: HOSTILE[4]!, partitions: 60, batches: 2, rows: 1800, bytes: null, seconds: null, representativePartition: '2025-01-15', emptyPartitions: 0, warnings: [HOSTILE[6]!] },
+    plan: {
+      recordedAt: '2026-06-18T09:00:00.000Z', startedBy: HOSTILE[4]!, partitions: 60, batches: 2, rows: 1800,
+      bytes: null, seconds: null, representativePartition: '2025-01-15', emptyPartitions: 0, warnings: [HOSTILE[6]!],
+    },
     batches: {
       planned: 2, checkpointed: 2, passed: 1, failed: 0, accepted: 1, stale: 0,
       items: [
-        { index: 0, first: '2025-01-01', last: '2025-01-30', partitions: 30, rowsWritten: 900, verdict: 'passed', accepted: null, failures: [], warnings: [],
-          measures: [{ column: measureCol, oldSum: 1, newSum: 0.99, deltaPct: -1, cumulativeDeltaPct: -1 }], rows: { old: 900, new: 900 }, codeVersion: 'x', stale: false, startedAt: null, finishedAt: '2026-06-18T10:00:00.000Z' },
-        { index: 1, first: '2025-01-31', last: '2025-03-01', partitions: 30, rowsWritten: 900, verdict: 'accepted', accepted: { by: HOSTILE[0]!, reason: HOSTILE[1]!, at: '2026-06-18T11:00:00.000Z' },
+        { index: 0, first: '2025-01-01', last: '2025-01-30', partitions: 30, rowsWritten: 900, verdict: 'passed',
+          accepted: null, failures: [], warnings: [],
+          measures: [{ column: measureCol, oldSum: 1, newSum: 0.99, deltaPct: -1, cumulativeDeltaPct: -1 }],
+          rows: { old: 900, new: 900 }, codeVersion: 'x', stale: false,
+          startedAt: null, finishedAt: '2026-06-18T10:00:00.000Z' },
+        { index: 1, first: '2025-01-31', last: '2025-03-01', partitions: 30, rowsWritten: 900, verdict: 'accepted',
+          accepted: { by: HOSTILE[0]!, reason: HOSTILE[1]!, at: '2026-06-18T11:00:00.000Z' },
           failures: [HOSTILE[4]!], warnings: [HOSTILE[2]!],
-          measures: [{ column: measureCol, oldSum: 1, newSum: 0.97, deltaPct: -3, cumulativeDeltaPct: -2 }], rows: { old: 900, new: 900 }, codeVersion: 'x', stale: false, startedAt: null, finishedAt: '2026-06-18T11:00:00.000Z' },
+          measures: [{ column: measureCol, oldSum: 1, newSum: 0.97, deltaPct: -3, cumulativeDeltaPct: -2 }],
+          rows: { old: 900, new: 900 }, codeVersion: 'x', stale: false,
+          startedAt: null, finishedAt: '2026-06-18T11:00:00.000Z' },
       ],
     },
     coverage: { partitions: 60, rows: { old: 1800, new: 1800 } },
     measures: [
-      { column: measureCol, oldSum: sumOf(net, 'old'), newSum: sumOf(net, 'new'), delta: sumOf(net, 'new') - sumOf(net, 'old'), deltaPct: -1.1, expected: { min: -1.5, max: -0.8 }, withinExpected: true },
-      { column: 'order_count', oldSum: 18_000, newSum: 18_050, delta: 50, deltaPct: 0.2777, expected: { min: 0, max: 0 }, withinExpected: false },
+      { column: measureCol, oldSum: sumOf(net, 'old'), newSum: sumOf(net, 'new'),
+        delta: sumOf(net, 'new') - sumOf(net, 'old'), deltaPct: -1.1, expected: { min: -1.5, max: -0.8 },
+        withinExpected: true },
+      { column: 'order_count', oldSum: 18_000, newSum: 18_050, delta: 50, deltaPct: 0.2777,
+        expected: { min: 0, max: 0 }, withinExpected: false },
     ],
     series: [{ column: measureCol, points: net }, { column: 'order_count', points: weird }],
     topChangedRows: [
-      { key: { revenue_date: '2025-01-02', merchant_id: HOSTILE[0]! }, measure: measureCol, oldValue: 100, newValue: 90, delta: -10, batch: 0 },
-      { key: { revenue_date: '2025-01-03', merchant_id: null }, measure: 'order_count', oldValue: null, newValue: 2, delta: 2, batch: 1 },
+      { key: { revenue_date: '2025-01-02', merchant_id: HOSTILE[0]! }, measure: measureCol,
+        oldValue: 100, newValue: 90, delta: -10, batch: 1 },
+      { key: { revenue_date: '2025-01-03', merchant_id: null }, measure: 'order_count',
+        oldValue: null, newValue: 2, delta: 2, batch: 2 },
     ],
     warnings: [HOSTILE[2]!, HOSTILE[6]!],
     proof: { partition: '2025-01-15', rowsWritten: 30, rowHash: HOSTILE[0]!, at: '2026-06-18T09:30:00.000Z' },
@@ -99,15 +124,21 @@ function hostileFixture(): ReportData {
       refused: [{ by: HOSTILE[0]!, kind: 'approve', problem: HOSTILE[1]!, at: '2026-06-19T08:00:00.000Z' }],
     },
     release: {
-      releaseId: 'hostile-fixture-release', dataset: 'finance.daily_revenue', backfillId: 'hostile-fixture', publishedAt: '2026-06-19T10:00:00.000Z',
-      sourceRange: { start: '2025-01-01', end: '2025-03-01', grain: 'day' }, codeVersion: HOSTILE[2]!, approvedBy: 'finance-controller',
-      restorePoint: 'finance.daily_revenue_pre', rollbackExpiresAt: '2026-07-03T10:00:00.000Z', publishMode: 'range', status: 'rolled_back',
+      releaseId: 'hostile-fixture-release', dataset: 'finance.daily_revenue', backfillId: 'hostile-fixture',
+      publishedAt: '2026-06-19T10:00:00.000Z',
+      sourceRange: { start: '2025-01-01', end: '2025-03-01', grain: 'day' }, codeVersion: HOSTILE[2]!,
+      approvedBy: 'finance-controller',
+      restorePoint: 'finance.daily_revenue_pre', rollbackExpiresAt: '2026-07-03T10:00:00.000Z', publishMode: 'range',
+      status: 'rolled_back',
     },
     rollback: {
       windowMs: 14 * 86_400_000, cleanup: 'after_signoff', expiresAt: '2026-07-03T10:00:00.000Z', status: 'rolled_back',
-      rolledBack: { by: HOSTILE[3]!, reason: HOSTILE[4]!, at: '2026-06-19T12:00:00.000Z', rowsRestored: 1800 }, signedOff: null, cleanedUp: null,
+      rolledBack: { by: HOSTILE[3]!, reason: HOSTILE[4]!, at: '2026-06-19T12:00:00.000Z', rowsRestored: 1800 },
+      signedOff: null, cleanedUp: null,
     },
-    timeline: HOSTILE.map((text, i) => ({ at: `2026-06-18T0${i}:00:00.000Z`, actor: text, action: i % 2 ? 'approved' : text, note: text })),
+    timeline: HOSTILE.map((text, i) => ({
+      at: `2026-06-18T0${i}:00:00.000Z`, actor: text, action: i % 2 ? 'approved' : text, note: text,
+    })),
   };
 }
 
@@ -162,9 +193,12 @@ describe('escapeHtml', () => {
 });
 
 describe('escapeMarkdown', () => {
-  it('neutralises emphasis, code, links, HTML, table pipes and line breaks, and keeps words like net_revenue bare', () => {
+  it('neutralises emphasis, code, links, HTML, table pipes and line breaks, ' +
+    'and keeps words like net_revenue bare', () => {
     expect(escapeMarkdown('net_revenue')).toBe('net_revenue');
-    expect(escapeMarkdown('_em_ *b* `c` [l](u) <b> a|b ~s~')).toBe('\\_em\\_ \\*b\\* \\`c\\` \\[l\\](u) \\<b\\> a\\|b \\~s\\~');
+    expect(escapeMarkdown('_em_ *b* `c` [l](u) <b> a|b ~s~')).toBe(
+      '\\_em\\_ \\*b\\* \\`c\\` \\[l\\](u) \\<b\\> a\\|b \\~s\\~',
+    );
     expect(escapeMarkdown('# title')).toBe('\\# title');
     expect(escapeMarkdown('- item')).toBe('\\- item');
     expect(escapeMarkdown('2025. a year')).toBe('2025\\. a year');
@@ -191,7 +225,9 @@ describe('renderReportHtml on hostile text', () => {
     const text = (await page.locator('body').textContent())!;
     for (const s of HOSTILE) expect(text).toContain(s);
     // Attribute values hold the hostile measure name intact instead of breaking out of the attribute.
-    const measures = await page.locator('svg.chart').evaluateAll((els) => els.map((e) => e.getAttribute('data-measure')));
+    const measures = await page
+      .locator('svg.chart')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-measure')));
     expect(measures).toEqual(['net_revenue"><script>alert(4)</script>', 'order_count']);
     expect(await page.locator('h1').textContent()).toBe(`${HOSTILE[0]}: ${HOSTILE[5]}`);
   });
@@ -207,11 +243,14 @@ describe('renderReportHtml on hostile text', () => {
 
   it('draws a long range in buckets of consecutive partitions, at most MAX_CHART_POINTS points a line', async () => {
     const data = hostileFixture();
-    const labels = Array.from({ length: 2000 }, (_, i) => new Date(Date.UTC(2020, 0, 1) + i * 86_400_000).toISOString().slice(0, 10));
+    const labels = Array.from({ length: 2000 }, (_, i) =>
+      new Date(Date.UTC(2020, 0, 1) + i * 86_400_000).toISOString().slice(0, 10),
+    );
     data.series = [{ column: 'order_count', points: points(labels, 1000, 0.5) }];
     await page.setContent(renderReportHtml(data));
-    const counts = await page.locator('svg.chart polyline.series-old, svg.chart polyline.series-new').evaluateAll((els) =>
-      els.map((e) => (e as unknown as Polyline).points.numberOfItems));
+    const counts = await page
+      .locator('svg.chart polyline.series-old, svg.chart polyline.series-new')
+      .evaluateAll((els) => els.map((e) => (e as unknown as Polyline).points.numberOfItems));
     expect(counts).toEqual([667, 667]); // 2000 days in buckets of 3
     expect(counts.every((n) => n <= MAX_CHART_POINTS)).toBe(true);
     expect(await page.locator('svg.chart title').textContent()).toMatch(/per 3 days/);
@@ -260,7 +299,9 @@ describe('the report of a real published backfill', () => {
     const spec = testSpec('report-render');
     const handle = await l.start(spec, 'data-engineer');
     await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
-    await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller', comment: 'deltas as expected' }] });
+    await handle.executeUpdate(m.approveUpdate, {
+      args: [{ by: 'finance-controller', comment: 'deltas as expected' }],
+    });
     await waitForStatus(handle, (s) => s.state === 'published');
     data = (await gatherReportData(l.warehouse, spec.backfill_id))!;
     await handle.terminate('report test over');
@@ -278,11 +319,13 @@ describe('the report of a real published backfill', () => {
     expect(lines[0]).toBe('## FIN-2841: Correct tax-inclusive revenue calculation');
     expect(md).toContain('**Published**');
     const summary = lines.find((l) => l.startsWith('Correct tax-inclusive revenue calculation (FIN-2841)'))!;
-    expect(summary).toContain(`backfill ${data.spec.backfillId} recomputed 59 daily partitions of finance.daily_revenue, 2025-01-01 to 2025-02-28 with code git:8f31c2a.`);
+    expect(summary).toContain(`backfill ${data.spec.backfillId} recomputed 59 daily partitions of ` +
+      `finance.daily_revenue, 2025-01-01 to 2025-02-28 with code git:8f31c2a.`);
     const net = data.measures.find((x) => x.column === 'net_revenue')!;
     expect(summary).toMatch(new RegExp(`net_revenue -${Math.abs(net.deltaPct!).toFixed(2)}% \\(`));
     expect(summary).toContain('gross_revenue unchanged');
-    expect(summary).toContain(`Published as release ${release.releaseId} at ${release.publishedAt.slice(0, 16).replace('T', ' ')} UTC, approved by finance-controller`);
+    expect(summary).toContain(`Published as release ${release.releaseId} at ` +
+      `${release.publishedAt.slice(0, 16).replace('T', ' ')} UTC, approved by finance-controller`);
     expect(summary).toContain(`rolled back until ${release.rollbackExpiresAt.slice(0, 16).replace('T', ' ')} UTC`);
     expect(summary.split(/(?<=\.) (?=[A-Z])/).length).toBeLessThanOrEqual(4);
     expect(md).toContain('| Measure | Before | After | Difference | Change | Expected |  |');
@@ -307,7 +350,13 @@ describe('the report of a real published backfill', () => {
           const line = svg.querySelector(`polyline.${cls}`) as unknown as Polyline;
           const box = line.getBBox();
           const ys = Array.from({ length: line.points.numberOfItems }, (_, i) => line.points.getItem(i).y);
-          return { points: line.points.numberOfItems, width: box.width, height: box.height, ys, stroke: (globalThis as unknown as BrowserWindow).getComputedStyle(line).stroke };
+          return {
+            points: line.points.numberOfItems,
+            width: box.width,
+            height: box.height,
+            ys,
+            stroke: (globalThis as unknown as BrowserWindow).getComputedStyle(line).stroke,
+          };
         }),
       );
       const [old, neu] = drawn;
@@ -325,7 +374,9 @@ describe('the report of a real published backfill', () => {
       } else {
         expect(neu!.ys).toEqual(old!.ys);
       }
-      expect(await page.locator(`svg.delta-chart[data-measure="${measure}"] path.series-delta`).getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+(L[\d.]+,[\d.]+){58}$/);
+      expect(
+        await page.locator(`svg.delta-chart[data-measure="${measure}"] path.series-delta`).getAttribute('d'),
+      ).toMatch(/^M[\d.]+,[\d.]+(L[\d.]+,[\d.]+){58}$/);
       // Month ticks: January and February 2025.
       expect(await chart.locator('text.x-tick').allTextContents()).toEqual(['Jan 2025', 'Feb']);
     }

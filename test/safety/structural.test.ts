@@ -14,7 +14,15 @@ import type { BackfillSpec } from '../../domain/spec/schema';
 import { CONTROL_SCHEMA, ControlStore } from '../../warehouse/control-store';
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
 import { publish } from '../../warehouse/publish';
-import { failureTypeOf, rangeFingerprint, testSpec, waitForStatus, type BackfillHandle, type Lab, useLabs } from '../support/backfill-harness';
+import {
+  failureTypeOf,
+  rangeFingerprint,
+  testSpec,
+  waitForStatus,
+  type BackfillHandle,
+  type Lab,
+  useLabs,
+} from '../support/backfill-harness';
 import {
   auditOf,
   count,
@@ -45,11 +53,15 @@ function rewriteSql(s: BackfillSpec, from: string, to: string): void {
  */
 function emptiesJan3(s: BackfillSpec): void {
   rewriteSql(s, 'revenue_date < :partition_end', "revenue_date < :partition_end AND revenue_date <> DATE '2025-01-03'");
-  s.measures = s.measures.map((x) => ({ ...x, expected_delta: { min: -25, max: x.column === 'net_revenue' ? -0.8 : 0 } }));
+  s.measures = s.measures.map((x) => ({
+    ...x,
+    expected_delta: { min: -25, max: x.column === 'net_revenue' ? -0.8 : 0 },
+  }));
 }
 
 /** The original (buggy) logic: the transform hands back exactly what production holds. */
-const REPRODUCE_PRODUCTION = 'SELECT * FROM finance.daily_revenue WHERE revenue_date >= :partition_start AND revenue_date < :partition_end';
+const REPRODUCE_PRODUCTION =
+  'SELECT * FROM finance.daily_revenue WHERE revenue_date >= :partition_start AND revenue_date < :partition_end';
 
 /**
  * The halt on a structural failure: only retry and abort on offer; an approver's accept, with a
@@ -57,16 +69,26 @@ const REPRODUCE_PRODUCTION = 'SELECT * FROM finance.daily_revenue WHERE revenue_
  * open; abort then fails the run. Production and every pre-existing table are as before; the run
  * leaves exactly its own shadow and restore point behind.
  */
-async function refusedStructuralHalt(l: Lab, spec: BackfillSpec, before: WarehouseState, handle: BackfillHandle, batch: number, reconciled = true) {
+async function refusedStructuralHalt(
+  l: Lab,
+  spec: BackfillSpec,
+  before: WarehouseState,
+  handle: BackfillHandle,
+  /** As people count batches, from 1. */
+  batch: number,
+  reconciled = true,
+) {
   const halted = await waitForStatus(handle, (s) => s.state === 'halted');
   expect(halted.halt).toMatchObject({ batch, options: ['retry', 'abort'] });
   // A batch that could not be written has no verdict at all.
-  if (reconciled) expect(halted.lastVerdict).toMatchObject({ index: batch, verdict: 'failed', acceptable: false });
+  if (reconciled) expect(halted.lastVerdict).toMatchObject({ index: batch - 1, verdict: 'failed', acceptable: false });
   else expect(halted.lastVerdict).toBeNull();
   expect(halted.batches.done).toBe(batch);
 
   const refusal = await updateRefusal(
-    handle.executeUpdate(m.resolveUpdate, { args: [{ action: 'accept', by: 'finance-controller', reason: 'the totals look plausible' }] }),
+    handle.executeUpdate(m.resolveUpdate, {
+      args: [{ action: 'accept', by: 'finance-controller', reason: 'the totals look plausible' }],
+    }),
   );
   expect(refusal.type).toBe(BackfillError.NotAllowed);
   expect(refusal.message).toContain('not possible for this halt');
@@ -80,7 +102,9 @@ async function refusedStructuralHalt(l: Lab, spec: BackfillSpec, before: Warehou
   expect(still.state).toBe('halted');
   expect(still.halt?.options).toEqual(['retry', 'abort']);
 
-  const ack = await handle.executeUpdate(m.resolveUpdate, { args: [{ action: 'abort', by: 'oncall', reason: 'the transform loses rows' }] });
+  const ack = await handle.executeUpdate(m.resolveUpdate, {
+    args: [{ action: 'abort', by: 'oncall', reason: 'the transform loses rows' }],
+  });
   expect(ack.accepted).toBe(true);
   expect(await failureTypeOf(handle)).toBe(BackfillError.Aborted);
   const final = await handle.query(m.statusQuery);
@@ -98,62 +122,78 @@ async function refusedStructuralHalt(l: Lab, spec: BackfillSpec, before: Warehou
 }
 
 describe('a structural failure can be retried or aborted, never accepted', () => {
-  it('a transform that returns no rows halts at batch 1; accept is refused by update and by signal; abort leaves production as it was', async () => {
+  it('a transform that returns no rows halts at batch 1; accept is refused by update and by signal; ' +
+    'abort leaves production as it was', async () => {
     const l = await newLab();
-    const spec = testSpec('zero-rows', (s) => rewriteSql(s, 'revenue_date < :partition_end', 'revenue_date < :partition_end AND 1 = 0'));
+    const spec = testSpec('zero-rows', (s) =>
+      rewriteSql(s, 'revenue_date < :partition_end', 'revenue_date < :partition_end AND 1 = 0'),
+    );
     const before = await warehouseState(l.warehouse);
     const handle = await l.start(spec);
-    const halted = await refusedStructuralHalt(l, spec, before, handle, 0);
+    const halted = await refusedStructuralHalt(l, spec, before, handle, 1);
     expect(halted.halt!.reason).toContain('7 of 7 planned partitions are missing from the shadow');
     expect(halted.lastVerdict?.rows).toEqual({ old: expect.any(Number), new: 0 });
     expect(halted.lastVerdict!.rows.old).toBeGreaterThan(0);
   });
 
-  it('a transform that duplicates every row halts on the unique key; accept is refused; abort leaves production as it was', async () => {
+  it('a transform that duplicates every row halts on the unique key; accept is refused; ' +
+    'abort leaves production as it was', async () => {
     const l = await newLab();
     const spec = testSpec('duplicates', (s) => {
       const sql = s.transform!.sql;
-      s.transform = { ...s.transform!, sql: `SELECT * FROM (\n${sql}\n) AS once UNION ALL SELECT * FROM (\n${sql}\n) AS twice` };
+      s.transform = {
+        ...s.transform!,
+        sql: `SELECT * FROM (\n${sql}\n) AS once UNION ALL SELECT * FROM (\n${sql}\n) AS twice`,
+      };
     });
     const before = await warehouseState(l.warehouse);
     const handle = await l.start(spec);
-    const halted = await refusedStructuralHalt(l, spec, before, handle, 0);
+    const halted = await refusedStructuralHalt(l, spec, before, handle, 1);
     expect(halted.halt!.failures.join('\n')).toContain('unique key is not unique in the shadow');
     expect(halted.lastVerdict!.rows.new).toBe(2 * halted.lastVerdict!.rows.old);
   });
 
-  it('a transform that returns rows outside the partition for one day halts its batch ("could not run"); accept is refused, production untouched', async () => {
+  it('a transform that returns rows outside the partition for one day halts its batch ("could not run"); ' +
+    'accept is refused, production untouched', async () => {
     const l = await newLab();
     // The leak must miss the proof's partition (the proof would fail the run first): pick a day that is not it.
     const counted = await l.warehouse.query(
-      "SELECT CAST(revenue_date AS VARCHAR) AS d, count(*) AS n FROM finance.daily_revenue WHERE revenue_date BETWEEN DATE '2025-01-01' AND DATE '2025-02-28' GROUP BY 1",
+      "SELECT CAST(revenue_date AS VARCHAR) AS d, count(*) AS n FROM finance.daily_revenue WHERE revenue_date " +
+        "BETWEEN DATE '2025-01-01' AND DATE '2025-02-28' GROUP BY 1",
     );
     const probe = testSpec('probe');
     const proofDay = representativePartition(probe, Object.fromEntries(counted.map((r) => [String(r.d), Number(r.n)])));
     const leakDay = ['2025-01-02', '2025-01-03'].find((d) => d !== proofDay)!;
     const spec = testSpec('leaks', (s) => rewriteSql(s, 'revenue_date < :partition_end',
-      `revenue_date < :partition_end + CASE WHEN :partition_start = DATE '${leakDay}' THEN INTERVAL 1 DAY ELSE INTERVAL 0 DAY END`));
+      `revenue_date < :partition_end + CASE WHEN :partition_start = DATE '${leakDay}' THEN INTERVAL 1 DAY ` +
+        `ELSE INTERVAL 0 DAY END`));
     const before = await warehouseState(l.warehouse);
     const handle = await l.start(spec);
-    const halted = await refusedStructuralHalt(l, spec, before, handle, 0, false);
+    const halted = await refusedStructuralHalt(l, spec, before, handle, 1, false);
     expect(halted.proof?.partition).toBe(proofDay);
-    expect(halted.halt!.reason).toMatch(new RegExp(`^the batch could not run: transform: for partition ${leakDay} it returned \\d+ of \\d+ rows outside`));
+    expect(halted.halt!.reason).toMatch(
+      new RegExp(`^the batch could not run: transform: for partition ${leakDay} it returned \\d+ of \\d+ rows outside`),
+    );
   });
 
-  it('a transform that empties one day halts without validation.allow_empty_partitions, even with every sum inside its expected range', async () => {
+  it('a transform that empties one day halts without validation.allow_empty_partitions, even with every sum ' +
+    'inside its expected range', async () => {
     const l = await newLab();
     const spec = testSpec('emptied-day', emptiesJan3);
     const before = await warehouseState(l.warehouse);
     const handle = await l.start(spec);
-    const halted = await refusedStructuralHalt(l, spec, before, handle, 0);
-    expect(halted.halt!.reason).toMatch(/1 of 7 planned partitions are missing from the shadow: 2025-01-03 \(production \d+ rows, shadow 0\)/);
+    const halted = await refusedStructuralHalt(l, spec, before, handle, 1);
+    expect(halted.halt!.reason).toMatch(
+      /1 of 7 planned partitions are missing from the shadow: 2025-01-03 \(production \d+ rows, shadow 0\)/,
+    );
     expect(halted.halt!.reason).toContain('validation.allow_empty_partitions: true');
     // The sums are within what the spec expects: only the structural checks failed.
     expect(halted.halt!.failures).toHaveLength(2);
     expect(halted.halt!.failures[1]).toMatch(/^row counts differ beyond row_count_tolerance/);
   });
 
-  it('with validation.allow_empty_partitions the same fix passes, is approved and publishes: the day is empty in production, every other day equals the shadow', async () => {
+  it('with validation.allow_empty_partitions the same fix passes, is approved and publishes: ' +
+    'the day is empty in production, every other day equals the shadow', async () => {
     const l = await newLab();
     const spec = testSpec('emptied-day-allowed', (s) => {
       emptiesJan3(s);
@@ -161,20 +201,28 @@ describe('a structural failure can be retried or aborted, never accepted', () =>
     });
     const before = await warehouseState(l.warehouse);
     const dayRows = async () =>
-      Number((await l.warehouse.query(`SELECT count(*) AS n FROM ${PRODUCTION} WHERE revenue_date = DATE '2025-01-03'`))[0]!.n);
+      Number(
+        (await l.warehouse.query(`SELECT count(*) AS n FROM ${PRODUCTION} WHERE revenue_date = DATE '2025-01-03'`))[0]!
+          .n,
+      );
     expect(await dayRows()).toBeGreaterThan(0);
     const outside = [{ from: WHOLE.from, to: '2025-01-01' }, { from: '2025-03-01', to: WHOLE.to }];
     const outsideBefore = await Promise.all(outside.map((r) => productionFingerprint(l.warehouse, r)));
 
     const handle = await l.start(spec);
-    const waiting = await waitForStatus(handle, (s) => s.state === 'awaiting_approval' || s.state === 'halted' || s.state === 'failed');
+    const waiting = await waitForStatus(
+      handle,
+      (s) => s.state === 'awaiting_approval' || s.state === 'halted' || s.state === 'failed',
+    );
     expect(waiting.state, JSON.stringify(waiting.halt ?? waiting.error)).toBe('awaiting_approval');
     const report = await handle.query(m.reportQuery);
     expect(report.batches).toEqual({ passed: 9, failed: 0, accepted: 0, total: 9 });
     // The approver is told which day the fix empties.
     expect(report.warnings.join('\n')).toMatch(/2025-01-03 \(production \d+ rows, shadow 0\)/);
 
-    await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller', comment: 'the day held test orders only' }] });
+    await handle.executeUpdate(m.approveUpdate, {
+      args: [{ by: 'finance-controller', comment: 'the day held test orders only' }],
+    });
     await waitForStatus(handle, (s) => s.state === 'published');
     expect(await dayRows()).toBe(0);
     const target = await rangeFingerprint(l.warehouse, spec, 'target');
@@ -220,13 +268,26 @@ describe('publish re-checks the shadow inside its transaction, whatever the chec
   const releases = async () => Number((await db.query(`SELECT count(*) AS n FROM ${CONTROL_SCHEMA}.releases`))[0]!.n);
 
   const tamperings: Array<[string, (shadow: string) => string, RegExp]> = [
-    ['a day whose rows appear twice', (t) => `INSERT INTO ${t} SELECT * FROM ${t} WHERE revenue_date = DATE '2025-01-02'`, /\d+ rows repeat a key \(revenue_date, merchant_id\) in 1 partitions, first 2025-01-02/],
-    ['a day deleted', (t) => `DELETE FROM ${t} WHERE revenue_date = DATE '2025-01-04'`, /1 partitions have rows in production and none in the shadow, first 2025-01-04/],
-    ['a NULL in a not_null column', (t) => `UPDATE ${t} SET net_revenue = NULL WHERE revenue_date = DATE '2025-01-05'`, /net_revenue is NULL in 1 partitions, first 2025-01-05/],
+    [
+      'a day whose rows appear twice',
+      (t) => `INSERT INTO ${t} SELECT * FROM ${t} WHERE revenue_date = DATE '2025-01-02'`,
+      /\d+ rows repeat a key \(revenue_date, merchant_id\) in 1 partitions, first 2025-01-02/,
+    ],
+    [
+      'a day deleted',
+      (t) => `DELETE FROM ${t} WHERE revenue_date = DATE '2025-01-04'`,
+      /1 partitions have rows in production and none in the shadow, first 2025-01-04/,
+    ],
+    [
+      'a NULL in a not_null column',
+      (t) => `UPDATE ${t} SET net_revenue = NULL WHERE revenue_date = DATE '2025-01-05'`,
+      /net_revenue is NULL in 1 partitions, first 2025-01-05/,
+    ],
   ];
 
   for (const [what, tamper, problem] of tamperings) {
-    it(`refuses a shadow with ${what} (BackfillIncompleteShadow); production, the shadow and the release table are unchanged`, async () => {
+    it(`refuses a shadow with ${what} (BackfillIncompleteShadow); production, the shadow and the ` +
+      `release table are unchanged`, async () => {
       const spec = await prepare();
       await db.execute(tamper(spec.target.shadow_table));
       const before = await warehouseState(db);
@@ -244,7 +305,8 @@ describe('publish re-checks the shadow inside its transaction, whatever the chec
     });
   }
 
-  it('publishes a shadow that empties a day when validation.allow_empty_partitions is true (the re-check is what refused above)', async () => {
+  it('publishes a shadow that empties a day when validation.allow_empty_partitions is true (the re-check ' +
+    'is what refused above)', async () => {
     const spec = await prepare((s) => {
       s.validation = { ...s.validation, allow_empty_partitions: true };
     });
@@ -254,14 +316,17 @@ describe('publish re-checks the shadow inside its transaction, whatever the chec
     expect(result.alreadyPublished).toBe(false);
     const after = await expectOnlyAdded(db, before, [], [PRODUCTION]);
     expect(after.production).not.toEqual(before.production);
-    expect(Number((await db.query(`SELECT count(*) AS n FROM ${PRODUCTION} WHERE revenue_date = DATE '2025-01-04'`))[0]!.n)).toBe(0);
+    expect(
+      Number((await db.query(`SELECT count(*) AS n FROM ${PRODUCTION} WHERE revenue_date = DATE '2025-01-04'`))[0]!.n),
+    ).toBe(0);
     expect(await rangeFingerprint(db, spec, 'target')).toEqual(await rangeFingerprint(db, spec, 'shadow'));
     expect(count(await auditOf(db, spec.backfill_id), 'published')).toBe(1);
   });
 });
 
 describe('expectations mean what they say', () => {
-  it('a transform that reproduces production exactly fails the expected -1.5%..-0.8%: "did not change", an aggregate failure that may be accepted', async () => {
+  it('a transform that reproduces production exactly fails the expected -1.5%..-0.8%: "did not change", ' +
+    'an aggregate failure that may be accepted', async () => {
     const l = await newLab();
     const spec = testSpec('unchanged', (s) => {
       s.transform = { ...s.transform!, sql: REPRODUCE_PRODUCTION };
@@ -269,7 +334,7 @@ describe('expectations mean what they say', () => {
     const before = await warehouseState(l.warehouse);
     const handle = await l.start(spec);
     const halted = await waitForStatus(handle, (s) => s.state === 'halted');
-    expect(halted.halt).toMatchObject({ batch: 0, options: ['retry', 'abort', 'accept'] });
+    expect(halted.halt).toMatchObject({ batch: 1, options: ['retry', 'abort', 'accept'] });
     expect(halted.lastVerdict).toMatchObject({ verdict: 'failed', acceptable: true });
     expect(halted.lastVerdict!.rows.new).toBe(halted.lastVerdict!.rows.old);
     const net = halted.halt!.failures.find((f) => f.startsWith('net_revenue did not change'));
@@ -277,12 +342,15 @@ describe('expectations mean what they say', () => {
     // Only net_revenue's expectation excludes 0: the unchanged gross and order count pass.
     expect(halted.halt!.failures.every((f) => f.startsWith('net_revenue'))).toBe(true);
 
-    await handle.executeUpdate(m.resolveUpdate, { args: [{ action: 'abort', by: 'oncall', reason: 'the fix is not deployed' }] });
+    await handle.executeUpdate(m.resolveUpdate, {
+      args: [{ action: 'abort', by: 'oncall', reason: 'the fix is not deployed' }],
+    });
     expect(await failureTypeOf(handle)).toBe(BackfillError.Aborted);
     await expectOnlyAdded(l.warehouse, before, ownTables(spec));
   });
 
-  it('an aggregate failure is accepted only by a listed approver: not by the owner, not by whoever started the run (allow_owner false)', async () => {
+  it('an aggregate failure is accepted only by a listed approver: not by the owner, not by whoever started the ' +
+    'run (allow_owner false)', async () => {
     const l = await newLab();
     const spec = testSpec('accept-rules', (s) => {
       s.source_range = { ...s.source_range, end: '2025-01-07' };
@@ -295,7 +363,10 @@ describe('expectations mean what they say', () => {
     const halted = await waitForStatus(handle, (s) => s.state === 'halted');
     expect(halted.halt?.options).toEqual(['retry', 'abort', 'accept']);
 
-    const accept = (by: string) => handle.executeUpdate(m.resolveUpdate, { args: [{ action: 'accept', by, reason: 'the change is in the next release' }] });
+    const accept = (by: string) =>
+      handle.executeUpdate(m.resolveUpdate, {
+        args: [{ action: 'accept', by, reason: 'the change is in the next release' }],
+      });
     const byOwner = await updateRefusal(accept(spec.owner));
     expect(byOwner.type).toBe(BackfillError.NotAllowed);
     expect(byOwner.message).toContain(`"${spec.owner}" owns this backfill`);
@@ -308,7 +379,10 @@ describe('expectations mean what they say', () => {
     await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
     const [checkpoint] = await new ControlStore(l.warehouse).checkpoints(spec.backfill_id);
     expect(checkpoint!.verdict).toBe('accepted');
-    expect(checkpoint!.provenance.accepted).toMatchObject({ by: 'finance-controller', reason: 'the change is in the next release' });
+    expect(checkpoint!.provenance.accepted).toMatchObject({
+      by: 'finance-controller',
+      reason: 'the change is in the next release',
+    });
     const audit = await auditOf(l.warehouse, spec.backfill_id);
     expect(audit.filter((a) => a.action.startsWith('resolve_')).map((a) => [a.action, a.actor])).toEqual([
       ['resolve_refused', spec.owner],
@@ -316,7 +390,9 @@ describe('expectations mean what they say', () => {
       ['resolve_accept', 'finance-controller'],
     ]);
 
-    await handle.executeUpdate(m.rejectUpdate, { args: [{ by: 'finance-controller', comment: 'not publishing an unchanged result' }] });
+    await handle.executeUpdate(m.rejectUpdate, {
+      args: [{ by: 'finance-controller', comment: 'not publishing an unchanged result' }],
+    });
     expect(await failureTypeOf(handle)).toBe(BackfillError.Rejected);
     await expectOnlyAdded(l.warehouse, before, ownTables(spec));
   });

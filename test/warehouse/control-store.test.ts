@@ -4,16 +4,29 @@ import { loadSpecFile } from '../../client/load-spec';
 import { BackfillError, BackfillFailure, isBackfillFailure } from '../../contracts/errors';
 import type { ReleaseRecord } from '../../contracts/status';
 import { buildPlan, type Plan } from '../../domain/plan';
-import { CONTROL_SCHEMA, ControlStore, isoTimestamp, type Checkpoint, type ControlTable } from '../../warehouse/control-store';
+import { emptyCumulative } from '../../domain/reconcile';
+import {
+  CONTROL_SCHEMA,
+  ControlStore,
+  isoTimestamp,
+  type Checkpoint,
+  type ControlTable,
+} from '../../warehouse/control-store';
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
 
 const { spec } = loadSpecFile(fileURLToPath(new URL('../../examples/revenue-tax-fix.yaml', import.meta.url)));
-const TABLES: ControlTable[] = ['plans', 'plan_batches', 'checkpoints', 'audit_log', 'releases', 'leases', 'owned_tables'];
+const TABLES: ControlTable[] = [
+  'plans', 'plan_batches', 'checkpoints', 'audit_log', 'releases', 'leases', 'owned_tables',
+];
 const TARGET = 'finance.daily_revenue';
 
 function planWith(rows: number): Plan {
   const rowsByPartition: Record<string, number> = { '2024-12-01': rows, '2025-06-01': rows * 2 };
-  return buildPlan(spec, { rowsByPartition, sample: { partition: '2024-12-01', rows, bytes: 1000, seconds: 1, measured: true }, pricePerHour: null });
+  return buildPlan(spec, {
+    rowsByPartition,
+    sample: { partition: '2024-12-01', rows, bytes: 1000, seconds: 1, measured: true },
+    pricePerHour: null,
+  });
 }
 
 async function leaseFailure(p: Promise<unknown>): Promise<BackfillFailure> {
@@ -48,7 +61,20 @@ describe('ControlStore on DuckDB', () => {
       rowsWritten: 227,
       codeVersion: 'git:8f31c2a',
       verdict,
-      provenance: { fingerprints: { rows: 227 }, checks: [{ name: 'row-count', passed: verdict !== 'failed' }] },
+      provenance: {
+        transformHash: 'a1b2c3d4e5f60718', workflowId: 'wf', runId: 'run', activityAttempt: 1, worker: 'host:1',
+        partitionRows: { '2024-12-01': 227 }, partitions: [], resumedPartitions: [],
+        checks: [{
+          kind: 'structural', name: 'row-count', passed: verdict !== 'failed', severity: 'fail', message: 'row counts',
+        }],
+        measures: [], rows: { old: 227, new: 227 }, topChangedRows: [], cumulativeBefore: emptyCumulative(),
+        cumulative: emptyCumulative(), seconds: 5,
+        summary: {
+          index: batchIndex, first: '2024-12-01', last: '2024-12-07', partitions: 7, rowsWritten: 227, verdict,
+          failures: [], warnings: [], measures: [], rows: { old: 227, new: 227 }, seconds: 5, bytesScanned: 0,
+          attempt: 1,
+        },
+      },
       startedAt: '2026-11-21T08:00:00.000Z',
       finishedAt: '2026-11-21T08:00:05.000Z',
     });
@@ -75,7 +101,10 @@ describe('ControlStore on DuckDB', () => {
     it('creates every control table, and a second run changes nothing', async () => {
       await store.audit({ backfillId: 'b', at: '2026-06-01T00:00:00Z', actor: 'me', action: 'x', detail: {} });
       await store.ensure();
-      const rows = await db.query({ sql: 'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', params: [CONTROL_SCHEMA] });
+      const rows = await db.query({
+        sql: 'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
+        params: [CONTROL_SCHEMA],
+      });
       expect(rows.map((r) => r.table_name)).toEqual([...TABLES].sort());
       expect(await count('audit_log')).toBe(1);
     });
@@ -91,16 +120,32 @@ describe('ControlStore on DuckDB', () => {
       await store.recordPlan(plan, spec, '2026-06-01T10:00:00Z');
       expect(await count('plans')).toBe(1);
       expect(await count('plan_batches')).toBe(79);
-      const [row] = await db.query(`SELECT code_version, partitions, batches, est_rows, spec_json FROM ${CONTROL_SCHEMA}.plans`);
+      const [row] = await db.query(
+        `SELECT code_version, partitions, batches, est_rows, spec_json FROM ${CONTROL_SCHEMA}.plans`,
+      );
       expect(row).toMatchObject({ code_version: 'git:8f31c2a', partitions: '547', batches: '79', est_rows: '30' });
       expect(JSON.parse(String(row!.spec_json))).toEqual(JSON.parse(JSON.stringify(spec)));
 
       const recorded = await store.recordedPlan(plan.backfillId);
-      expect(recorded?.summary).toMatchObject({ backfillId: 'revenue-tax-fix-2026-06', totals: { partitions: 547, batches: 79, rows: 30 } });
+      expect(recorded?.summary).toMatchObject({
+        backfillId: 'revenue-tax-fix-2026-06',
+        totals: { partitions: 547, batches: 79, rows: 30 },
+      });
       expect(recorded?.summary).not.toHaveProperty('batches');
       expect(recorded?.batches).toHaveLength(79);
-      expect(recorded?.batches[0]).toMatchObject({ batch_index: '0', first_partition: '2024-12-01', last_partition: '2024-12-07', partitions: '7', est_rows: '10' });
-      expect(recorded?.batches[78]).toMatchObject({ batch_index: '78', first_partition: '2026-05-31', last_partition: '2026-05-31', partitions: '1' });
+      expect(recorded?.batches[0]).toMatchObject({
+        batch_index: '0',
+        first_partition: '2024-12-01',
+        last_partition: '2024-12-07',
+        partitions: '7',
+        est_rows: '10',
+      });
+      expect(recorded?.batches[78]).toMatchObject({
+        batch_index: '78',
+        first_partition: '2026-05-31',
+        last_partition: '2026-05-31',
+        partitions: '1',
+      });
     });
 
     it('replaces the previous plan of the same backfill', async () => {
@@ -127,7 +172,11 @@ describe('ControlStore on DuckDB', () => {
       await store.recordPlan(plan, wide, '2026-06-01T10:00:00Z');
       expect(await count('plan_batches')).toBe(547);
       const recorded = await store.recordedPlan(plan.backfillId);
-      expect(recorded?.batches.map((b) => b.first_partition).slice(499, 502)).toEqual(['2026-04-14', '2026-04-15', '2026-04-16']);
+      expect(recorded?.batches.map((b) => b.first_partition).slice(499, 502)).toEqual([
+        '2026-04-14',
+        '2026-04-15',
+        '2026-04-16',
+      ]);
     });
 
     it('returns null for a backfill with no plan', async () => {
@@ -137,12 +186,30 @@ describe('ControlStore on DuckDB', () => {
 
   describe('audit', () => {
     it('appends entries and reads them back in time order', async () => {
-      await store.audit({ backfillId: 'b1', at: '2026-06-01T10:00:01Z', actor: 'alice', action: 'approved', detail: { note: "it's fine; -- really", n: 1 } });
-      await store.audit({ backfillId: 'b1', at: '2026-06-01T10:00:00Z', actor: 'worker', action: 'planned', detail: {} });
+      await store.audit({
+        backfillId: 'b1',
+        at: '2026-06-01T10:00:01Z',
+        actor: 'alice',
+        action: 'approved',
+        detail: { note: "it's fine; -- really", n: 1 },
+      });
+      await store.audit({
+        backfillId: 'b1', at: '2026-06-01T10:00:00Z', actor: 'worker', action: 'planned', detail: {},
+      });
       await store.audit({ backfillId: 'b2', at: '2026-06-01T09:00:00Z', actor: 'bob', action: 'planned', detail: {} });
-      await store.audit({ backfillId: 'b1', at: '2026-06-01T10:00:00Z', actor: 'worker', action: 'planned', detail: {} });
+      await store.audit({
+        backfillId: 'b1',
+        at: '2026-06-01T10:00:00Z',
+        actor: 'worker',
+        action: 'planned',
+        detail: {},
+      });
       const trail = await store.auditTrail('b1');
-      expect(trail.map((e) => [e.actor, e.action])).toEqual([['worker', 'planned'], ['worker', 'planned'], ['alice', 'approved']]);
+      expect(trail.map((e) => [e.actor, e.action])).toEqual([
+        ['worker', 'planned'],
+        ['worker', 'planned'],
+        ['alice', 'approved'],
+      ]);
       expect(trail[2]).toEqual({
         backfillId: 'b1',
         at: expect.stringMatching(/^2026-06-01[ T]10:00:01/),
@@ -165,7 +232,13 @@ describe('ControlStore on DuckDB', () => {
   });
 
   it('auditOnce writes an entry once: a retried activity with the same source is a no-op', async () => {
-    const entry = { backfillId: 'b1', at: '2026-11-21T10:00:00.000Z', actor: 'oncall', action: 'paused', detail: { reason: 'x', source: 'run-1/7' } };
+    const entry = {
+      backfillId: 'b1',
+      at: '2026-11-21T10:00:00.000Z',
+      actor: 'oncall',
+      action: 'paused',
+      detail: { reason: 'x', source: 'run-1/7' },
+    };
     expect(await store.auditOnce(entry)).toBe(true);
     expect(await store.auditOnce({ ...entry, at: '2026-11-21T10:00:05.000Z' })).toBe(false);
     expect(await store.auditOnce({ ...entry, detail: { ...entry.detail, source: 'run-1/8' } })).toBe(true);
@@ -191,12 +264,19 @@ describe('ControlStore on DuckDB', () => {
       await db.transaction((tx) => store.recordRelease(release('r1'), tx));
       expect(await store.release('r1')).toEqual(release('r1'));
       expect(await store.release('r2')).toBeNull();
-      const [row] = await db.query(`SELECT CAST(published_at AS VARCHAR) AS at, source_range FROM ${CONTROL_SCHEMA}.releases`);
-      expect(row).toEqual({ at: '2026-06-20 09:30:00', source_range: '{"start":"2024-12-01","end":"2026-05-31","grain":"day"}' });
+      const [row] = await db.query(
+        `SELECT CAST(published_at AS VARCHAR) AS at, source_range FROM ${CONTROL_SCHEMA}.releases`,
+      );
+      expect(row).toEqual({
+        at: '2026-06-20 09:30:00',
+        source_range: '{"start":"2024-12-01","end":"2026-05-31","grain":"day"}',
+      });
     });
 
     it('stores timestamps as UTC instants, whatever offset the caller wrote', async () => {
-      await db.transaction((tx) => store.recordRelease({ ...release('r1'), publishedAt: '2026-06-20T11:30:00+02:00', codeVersion: null }, tx));
+      await db.transaction((tx) =>
+        store.recordRelease({ ...release('r1'), publishedAt: '2026-06-20T11:30:00+02:00', codeVersion: null }, tx),
+      );
       expect(await store.release('r1')).toEqual({ ...release('r1'), codeVersion: null });
     });
 
@@ -229,7 +309,9 @@ describe('ControlStore on DuckDB', () => {
       await db.transaction((tx) => store.setReleaseStatus('r1', 'rolled_back', tx));
       expect((await store.release('r1'))?.status).toBe('rolled_back');
       expect((await store.release('r2'))?.status).toBe('published');
-      const error = await db.transaction((tx) => store.setReleaseStatus('r9', 'signed_off', tx)).catch((e: unknown) => e);
+      const error = await db
+        .transaction((tx) => store.setReleaseStatus('r9', 'signed_off', tx))
+        .catch((e: unknown) => e);
       expect(isBackfillFailure(error, BackfillError.NotAllowed)).toBe(true);
     });
   });
@@ -259,8 +341,17 @@ describe('ControlStore on DuckDB', () => {
   describe('leases', () => {
     it('grants a free target and records the holder', async () => {
       const lease = await store.acquireLease(TARGET, 'b1', 'backfill-b1', '2026-06-01T10:00:00Z');
-      expect(lease).toEqual({ targetTable: TARGET, backfillId: 'b1', workflowId: 'backfill-b1', acquiredAt: '2026-06-01T10:00:00Z' });
-      expect(await store.leaseOf(TARGET)).toMatchObject({ targetTable: TARGET, backfillId: 'b1', workflowId: 'backfill-b1' });
+      expect(lease).toEqual({
+        targetTable: TARGET,
+        backfillId: 'b1',
+        workflowId: 'backfill-b1',
+        acquiredAt: '2026-06-01T10:00:00Z',
+      });
+      expect(await store.leaseOf(TARGET)).toMatchObject({
+        targetTable: TARGET,
+        backfillId: 'b1',
+        workflowId: 'backfill-b1',
+      });
     });
 
     it('re-acquiring by the same backfill is a no-op that keeps the original lease', async () => {
@@ -280,7 +371,9 @@ describe('ControlStore on DuckDB', () => {
 
     it('leases each target separately', async () => {
       await store.acquireLease(TARGET, 'b1', null, '2026-06-01T10:00:00Z');
-      await expect(store.acquireLease('finance.other', 'b2', null, '2026-06-01T10:00:00Z')).resolves.toMatchObject({ backfillId: 'b2' });
+      await expect(store.acquireLease('finance.other', 'b2', null, '2026-06-01T10:00:00Z')).resolves.toMatchObject({
+        backfillId: 'b2',
+      });
     });
 
     it('releaseLease frees the target for another backfill; only the holder can release', async () => {
@@ -290,7 +383,9 @@ describe('ControlStore on DuckDB', () => {
       await store.releaseLease(TARGET, 'b1');
       expect(await store.leaseOf(TARGET)).toBeNull();
       await store.releaseLease(TARGET, 'b1'); // idempotent
-      await expect(store.acquireLease(TARGET, 'b2', null, '2026-06-01T12:00:00Z')).resolves.toMatchObject({ backfillId: 'b2' });
+      await expect(store.acquireLease(TARGET, 'b2', null, '2026-06-01T12:00:00Z')).resolves.toMatchObject({
+        backfillId: 'b2',
+      });
     });
 
     it('lets exactly one of two concurrent backfills win a target', async () => {

@@ -3,11 +3,19 @@
  * Temporal dev server and a real DuckDB, taken to published and then rolled back. Every section is
  * checked against what the control store (and the workflow's own `report` query) says.
  */
+import { batchSummary } from '../../domain/run/batch-summary';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as m from '../../contracts/messages';
 import type { ReconciliationReport } from '../../contracts/status';
 import { batchPartitions, buildPlan } from '../../domain/plan';
-import { emptyCumulative, reconcileBatch, type ChangedRow, type CumulativeTotals, type MeasureVerdict, type PartitionComparison } from '../../domain/reconcile';
+import {
+  emptyCumulative,
+  reconcileBatch,
+  type ChangedRow,
+  type CumulativeTotals,
+  type MeasureVerdict,
+  type PartitionComparison,
+} from '../../domain/reconcile';
 import type { BackfillSpec } from '../../domain/spec/schema';
 import { ControlStore, isoTimestamp, type Checkpoint } from '../../warehouse/control-store';
 import { openDuckDb } from '../../warehouse/duckdb/driver';
@@ -59,7 +67,9 @@ describe('gatherReportData', () => {
     await handle.signal(m.approveSignal, { by: 'intern', comment: 'lgtm' });
     const control = new ControlStore(l.warehouse);
     await eventually(() => control.auditTrail(spec.backfill_id), (a) => a.some((e) => e.action === 'approve_refused'));
-    await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller', comment: 'net -1.1% as FIN-2841 predicts' }] });
+    await handle.executeUpdate(m.approveUpdate, {
+      args: [{ by: 'finance-controller', comment: 'net -1.1% as FIN-2841 predicts' }],
+    });
     await waitForStatus(handle, (s) => s.state === 'published');
 
     const data = (await gatherReportData(l.warehouse, spec.backfill_id))!;
@@ -71,22 +81,35 @@ describe('gatherReportData', () => {
     expect(data.spec).toEqual({
       backfillId: spec.backfill_id,
       owner: 'finance-data',
-      target: { table: 'finance.daily_revenue', partitionKey: 'revenue_date', uniqueKey: ['revenue_date', 'merchant_id'], shadow: spec.target.shadow_table },
+      target: {
+        table: 'finance.daily_revenue', partitionKey: 'revenue_date', uniqueKey: ['revenue_date', 'merchant_id'],
+        shadow: spec.target.shadow_table,
+      },
       snapshot: spec.rollback.snapshot,
       range: { start: '2025-01-01', end: '2025-02-28', grain: 'day' },
       reason: { issue: 'FIN-2841', change: 'Correct tax-inclusive revenue calculation' },
       codeVersion: 'git:8f31c2a',
-      measures: spec.measures.map((x) => ({ column: x.column, expected: x.expected_delta, absTolerance: x.abs_tolerance })),
+      measures: spec.measures.map((x) => ({
+        column: x.column, expected: x.expected_delta, absTolerance: x.abs_tolerance,
+      })),
       publish: { mode: 'range', view: null },
       rollback: { windowMs: 60 * 60_000, cleanup: 'after_signoff' },
-      approval: { approvers: ['finance-controller', 'head-of-finance-data'], allowOwner: false, timeoutMs: 10 * 60_000 },
+      approval: {
+        approvers: ['finance-controller', 'head-of-finance-data'], allowOwner: false, timeoutMs: 10 * 60_000,
+      },
     });
     expect(data.spec.measures.find((x) => x.column === 'net_revenue')?.expected).toEqual({ min: -1.5, max: -0.8 });
 
     // Plan totals.
     const recorded = (await control.recordedPlan(spec.backfill_id))!;
     const totals = recorded.summary.totals as { partitions: number; batches: number; rows: number };
-    expect(data.plan).toMatchObject({ partitions: 59, batches: 9, rows: totals.rows, startedBy: 'data-engineer', representativePartition: recorded.summary.representativePartition });
+    expect(data.plan).toMatchObject({
+      partitions: 59,
+      batches: 9,
+      rows: totals.rows,
+      startedBy: 'data-engineer',
+      representativePartition: recorded.summary.representativePartition,
+    });
     expect(totals.rows).toBeGreaterThan(0);
 
     // Per-batch verdicts, one per checkpoint.
@@ -96,9 +119,27 @@ describe('gatherReportData', () => {
     data.batches.items.forEach((b, i) => {
       const c = checkpoints[i]!;
       const measures = c.provenance.measures as MeasureVerdict[];
-      expect(b).toMatchObject({ index: c.batchIndex, first: c.firstPartition, last: c.lastPartition, partitions: c.partitions, rowsWritten: c.rowsWritten, verdict: 'passed', accepted: null, failures: [], stale: false });
+      expect(b).toMatchObject({
+        index: c.batchIndex,
+        first: c.firstPartition,
+        last: c.lastPartition,
+        partitions: c.partitions,
+        rowsWritten: c.rowsWritten,
+        verdict: 'passed',
+        accepted: null,
+        failures: [],
+        stale: false,
+      });
       expect(b.rows).toEqual(c.provenance.rows);
-      expect(b.measures).toEqual(measures.map((x) => ({ column: x.column, oldSum: x.oldSum, newSum: x.newSum, deltaPct: x.deltaPct, cumulativeDeltaPct: x.cumulativeDeltaPct })));
+      expect(b.measures).toEqual(
+        measures.map((x) => ({
+          column: x.column,
+          oldSum: x.oldSum,
+          newSum: x.newSum,
+          deltaPct: x.deltaPct,
+          cumulativeDeltaPct: x.cumulativeDeltaPct,
+        })),
+      );
       expect(b.finishedAt).toBe(isoTimestamp(c.finishedAt));
     });
     expect(data.batches.items[0]).toMatchObject({ first: '2025-01-01', last: '2025-01-07' });
@@ -143,22 +184,38 @@ describe('gatherReportData', () => {
     const largest = Math.max(...allRows.map((r) => Math.abs(r.delta)));
     expect(Math.abs(data.topChangedRows[0]!.delta)).toBe(largest);
     for (let i = 1; i < data.topChangedRows.length; i++) {
-      expect(Math.abs(data.topChangedRows[i - 1]!.delta)).toBeGreaterThanOrEqual(Math.abs(data.topChangedRows[i]!.delta));
+      expect(Math.abs(data.topChangedRows[i - 1]!.delta)).toBeGreaterThanOrEqual(
+        Math.abs(data.topChangedRows[i]!.delta),
+      );
     }
     expect(Object.keys(data.topChangedRows[0]!.key)).toEqual(['revenue_date', 'merchant_id']);
     expect(data.topChangedRows[0]!.batch).toBeGreaterThanOrEqual(0);
 
     // Approval, release, rollback, proof.
-    expect(data.approval.approved).toMatchObject({ by: 'finance-controller', comment: 'net -1.1% as FIN-2841 predicts' });
+    expect(data.approval.approved).toMatchObject({
+      by: 'finance-controller',
+      comment: 'net -1.1% as FIN-2841 predicts',
+    });
     expect(data.approval.rejected).toBeNull();
-    expect(data.approval.refused).toEqual([expect.objectContaining({ by: 'intern', kind: 'approve', problem: expect.stringMatching(/intern/) })]);
+    expect(data.approval.refused).toEqual([
+      expect.objectContaining({ by: 'intern', kind: 'approve', problem: expect.stringMatching(/intern/) }),
+    ]);
     const release = (await control.releaseOf(spec.backfill_id))!;
     expect(data.release).toEqual(release);
     expect(data.release?.releaseId).toBe(`${spec.backfill_id}-release`);
     expect(data.state).toBe('published');
     expect(data.stateSince).toBe(release.publishedAt);
-    expect(data.rollback).toMatchObject({ status: 'open', expiresAt: release.rollbackExpiresAt, rolledBack: null, signedOff: null, cleanedUp: null });
-    expect(data.proof).toMatchObject({ partition: recorded.summary.representativePartition, rowHash: expect.any(String) });
+    expect(data.rollback).toMatchObject({
+      status: 'open',
+      expiresAt: release.rollbackExpiresAt,
+      rolledBack: null,
+      signedOff: null,
+      cleanedUp: null,
+    });
+    expect(data.proof).toMatchObject({
+      partition: recorded.summary.representativePartition,
+      rowHash: expect.any(String),
+    });
     expect(data.proof!.rowsWritten).toBeGreaterThan(0);
 
     // The audit timeline, in the log's order.
@@ -168,13 +225,21 @@ describe('gatherReportData', () => {
     expect(data.timeline.find((e) => e.action === 'published')?.note).toMatch(new RegExp(`^${release.releaseId}: `));
 
     // Rolled back: the release, the state and the rollback record all say so.
-    await handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'head-of-finance-data', reason: 'dashboard owners not yet told' }] });
+    await handle.executeUpdate(m.rollbackUpdate, {
+      args: [{ by: 'head-of-finance-data', reason: 'dashboard owners not yet told' }],
+    });
     expect((await handle.result()).state).toBe('rolled_back');
-    const after = (await eventually(() => gatherReportData(l.warehouse, spec.backfill_id), (d) => d?.state === 'rolled_back'))!;
+    const after = (await eventually(
+      () => gatherReportData(l.warehouse, spec.backfill_id),
+      (d) => d?.state === 'rolled_back',
+    ))!;
     expect(after.state).toBe('rolled_back');
     expect(after.release?.status).toBe('rolled_back');
     expect(after.rollback.status).toBe('rolled_back');
-    expect(after.rollback.rolledBack).toMatchObject({ by: 'head-of-finance-data', reason: 'dashboard owners not yet told' });
+    expect(after.rollback.rolledBack).toMatchObject({
+      by: 'head-of-finance-data',
+      reason: 'dashboard owners not yet told',
+    });
     expect(after.rollback.rolledBack!.rowsRestored).toBeGreaterThan(0);
     expect(after.stateSince).toBe(after.rollback.rolledBack!.at);
   });
@@ -184,7 +249,13 @@ describe('gatherReportData', () => {
  * A checkpoint as runBatch writes it, from a real verdict over made-up evidence: every partition
  * holds 1,000 of net revenue in production, moved by `pct` in the shadow; other measures unchanged.
  */
-function checkpointOf(spec: BackfillSpec, index: number, pct: number, before: CumulativeTotals, codeVersion = spec.transform!.code_version): { checkpoint: Checkpoint; after: CumulativeTotals } {
+function checkpointOf(
+  spec: BackfillSpec,
+  index: number,
+  pct: number,
+  before: CumulativeTotals,
+  codeVersion = spec.transform!.code_version,
+): { checkpoint: Checkpoint; after: CumulativeTotals } {
   const parts = batchPartitions(spec, index);
   const partitions: PartitionComparison[] = parts.map((p) => ({
     partition: p.start, oldRows: 10, newRows: 10, newDistinctKeys: 10,
@@ -192,41 +263,66 @@ function checkpointOf(spec: BackfillSpec, index: number, pct: number, before: Cu
     oldSums: { net_revenue: '1000.00', gross_revenue: '1200.00', order_count: '10' },
     newSums: { net_revenue: (1000 * (1 + pct / 100)).toFixed(2), gross_revenue: '1200.00', order_count: '10' },
   }));
-  const verdict = reconcileBatch(spec, { batchIndex: index, partitions, plannedPartitions: parts.map((p) => p.start), topChangedRows: [] }, before);
+  const verdict = reconcileBatch(
+    spec,
+    { batchIndex: index, partitions, plannedPartitions: parts.map((p) => p.start), topChangedRows: [] },
+    before,
+  );
   const at = `2026-06-01T10:0${index}:00.000Z`;
-  const summary = {
-    index, first: parts[0]!.start, last: parts.at(-1)!.start, partitions: parts.length, rowsWritten: 10 * parts.length,
-    verdict: verdict.passed ? 'passed' : 'failed',
-    failures: verdict.checks.filter((c) => !c.passed && c.severity === 'fail').map((c) => c.message),
-    warnings: verdict.checks.filter((c) => !c.passed && c.severity === 'warn').map((c) => c.message),
-    measures: verdict.measures, rows: verdict.rows, seconds: 1, bytesScanned: 0, attempt: 1,
-  };
+  const summary = batchSummary(spec, index, verdict, { rowsWritten: 10 * parts.length, seconds: 1, attempt: 1 });
   return {
     after: verdict.cumulative,
     checkpoint: {
-      backfillId: spec.backfill_id, batchIndex: index, firstPartition: summary.first, lastPartition: summary.last, partitions: parts.length,
-      rowsWritten: summary.rowsWritten, codeVersion, verdict: verdict.passed ? 'passed' : 'failed',
-      provenance: { partitions, checks: verdict.checks, measures: verdict.measures, rows: verdict.rows, topChangedRows: [], cumulativeBefore: before, cumulative: verdict.cumulative, summary },
-      startedAt: at, finishedAt: at,
+      backfillId: spec.backfill_id,
+      batchIndex: index,
+      firstPartition: summary.first,
+      lastPartition: summary.last,
+      partitions: parts.length,
+      rowsWritten: summary.rowsWritten,
+      codeVersion,
+      verdict: verdict.passed ? 'passed' : 'failed',
+      provenance: {
+        transformHash: 'a1b2c3d4e5f60718', workflowId: null, runId: null, activityAttempt: 1, worker: 'test:1',
+        partitionRows: Object.fromEntries(parts.map((p) => [p.start, 10])), resumedPartitions: [], seconds: 1,
+        partitions,
+        checks: verdict.checks,
+        measures: verdict.measures,
+        rows: verdict.rows,
+        topChangedRows: [],
+        cumulativeBefore: before,
+        cumulative: verdict.cumulative,
+        summary,
+      },
+      startedAt: at,
+      finishedAt: at,
     },
   };
 }
 
 describe('gatherReportData: the state as the control schema shows it', () => {
-  it('follows a run from planned through halted, accepted and failed, and a new run after it; stale checkpoints are listed, not counted', async () => {
+  it('follows a run from planned through halted, accepted and failed, and a new run after it; ' +
+    'stale checkpoints are listed, not counted', async () => {
     const db = await openDuckDb({ path: ':memory:' });
     try {
       const spec = testSpec('report-states');
       const control = new ControlStore(db);
       await control.ensure();
-      await control.recordPlan(buildPlan(spec, { rowsByPartition: {}, sample: null, pricePerHour: null }), spec, '2026-06-01T09:00:00Z');
+      await control.recordPlan(
+        buildPlan(spec, { rowsByPartition: {}, sample: null, pricePerHour: null }),
+        spec,
+        '2026-06-01T09:00:00Z',
+      );
       const audit = (at: string, actor: string, action: string, detail: Record<string, unknown> = {}) =>
         control.audit({ backfillId: spec.backfill_id, at, actor, action, detail });
       const read = async () => (await gatherReportData(db, spec.backfill_id))!;
       await audit('2026-06-01T09:00:00Z', 'alice', 'planned', { partitions: 59, batches: 9, rows: 0 });
 
       let data = await read();
-      expect(data).toMatchObject({ state: 'planned', stateSince: '2026-06-01T09:00:00.000Z', plan: { partitions: 59, batches: 9, startedBy: 'alice' } });
+      expect(data).toMatchObject({
+        state: 'planned',
+        stateSince: '2026-06-01T09:00:00.000Z',
+        plan: { partitions: 59, batches: 9, startedBy: 'alice' },
+      });
       expect(data.batches.items).toEqual([]);
       expect(data.series.every((x) => x.points.length === 0)).toBe(true);
       expect(data.release).toBeNull();
@@ -242,7 +338,10 @@ describe('gatherReportData: the state as the control schema shows it', () => {
       const failed = checkpointOf(spec, 2, -5, cumulative);
       expect(failed.checkpoint.verdict).toBe('failed');
       await control.recordCheckpoint(failed.checkpoint);
-      await audit('2026-06-01T10:03:00Z', 'workflow', 'batch_failed', { batch: 2, failures: ['net_revenue out of range'] });
+      await audit('2026-06-01T10:03:00Z', 'workflow', 'batch_failed', {
+        batch: 2,
+        failures: ['net_revenue out of range'],
+      });
       data = await read();
       expect(data).toMatchObject({ state: 'halted', stateSince: '2026-06-01T10:03:00.000Z' });
       expect(data.batches).toMatchObject({ checkpointed: 3, passed: 2, failed: 1, accepted: 0 });
@@ -255,12 +354,22 @@ describe('gatherReportData: the state as the control schema shows it', () => {
       expect(net.newSum).toBeCloseTo(7 * 989 + 7 * 988, 6);
 
       // Accepted by an operator: counted, with who and why.
-      await control.recordCheckpoint({ ...failed.checkpoint, verdict: 'accepted', provenance: { ...failed.checkpoint.provenance, accepted: { by: 'oncall', reason: 'promo week', at: '2026-06-01T10:05:00.000Z' } } });
+      await control.recordCheckpoint({
+        ...failed.checkpoint,
+        verdict: 'accepted',
+        provenance: {
+          ...failed.checkpoint.provenance,
+          accepted: { by: 'oncall', reason: 'promo week', at: '2026-06-01T10:05:00.000Z' },
+        },
+      });
       await audit('2026-06-01T10:05:00Z', 'oncall', 'resolve_accept', { batch: 2, reason: 'promo week' });
       data = await read();
       expect(data.state).toBe('running');
       expect(data.batches).toMatchObject({ passed: 2, failed: 0, accepted: 1 });
-      expect(data.batches.items[2]).toMatchObject({ verdict: 'accepted', accepted: { by: 'oncall', reason: 'promo week' } });
+      expect(data.batches.items[2]).toMatchObject({
+        verdict: 'accepted',
+        accepted: { by: 'oncall', reason: 'promo week' },
+      });
       expect(data.coverage.partitions).toBe(21);
       expect(data.measures.find((x) => x.column === 'net_revenue')!.withinExpected).toBe(false);
       expect(data.timeline.at(-1)).toMatchObject({ actor: 'oncall', action: 'resolve_accept', note: 'promo week' });

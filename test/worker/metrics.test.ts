@@ -2,6 +2,7 @@
  * The backfill metrics registry renders valid exposition text (format 0.0.4) and the activities
  * feed it: pauses counted once from the audit entries the workflow writes.
  */
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { loadSpecFile } from '../../client/load-spec';
@@ -96,7 +97,9 @@ describe('Metrics: the registry', () => {
   });
 
   it('formats special values the way Prometheus reads them, and never lets a counter go down', () => {
-    expect([Infinity, -Infinity, NaN, 0.25, 1e21, 3].map(formatSampleValue)).toEqual(['+Inf', '-Inf', 'NaN', '0.25', '1e+21', '3']);
+    expect([Infinity, -Infinity, NaN, 0.25, 1e21, 3].map(formatSampleValue)).toEqual([
+      '+Inf', '-Inf', 'NaN', '0.25', '1e+21', '3',
+    ]);
     const m = new Metrics();
     m.partitionRewritten('fix-a', 10, null);
     m.partitionRewritten('fix-a', -4, NaN);
@@ -115,25 +118,35 @@ describe('Metrics: what the activities count', () => {
     await db?.close();
   });
 
-  it('counts a pause per audited pause: operator pauses once (paused, not the gate\'s yielding), other kinds from yielding', async () => {
+  it('counts a pause per audited pause: operator pauses once (paused, not the gate\'s yielding), ' +
+    'other kinds from yielding', async () => {
     const metrics = new Metrics();
-    const activities = createActivities({ warehouse: db, metrics });
+    const { recordAudit } = createActivities({ warehouse: db, metrics });
     const spec = loadSpecFile('examples/revenue-tax-fix.yaml').spec;
-    await activities.recordAudit(spec, 'oncall', 'paused', { reason: 'maintenance' });
-    await activities.recordAudit(spec, 'oncall', 'yielding', { kind: 'operator', reason: 'maintenance' });
-    await activities.recordAudit(spec, 'workflow', 'yielding', { kind: 'pause_window', reason: 'inside 01:00–02:00' });
-    await activities.recordAudit(spec, 'workflow', 'yielding', { kind: 'scan_budget', reason: 'spent' });
-    await activities.recordAudit(spec, 'workflow', 'yield_ended', { kind: 'scan_budget' });
-    await activities.recordAudit(spec, 'oncall', 'resumed', { reason: null });
+    // Each call is its own activity, as in a worker: the audit log keys retries on the activity's identity.
+    let n = 0;
+    const audit = (actor: string, action: string, detail: Record<string, unknown>) =>
+      new MockActivityEnvironment({ activityId: `audit-${++n}` }).run(recordAudit, spec, actor, action, detail);
+    await audit('oncall', 'paused', { reason: 'maintenance' });
+    await audit('oncall', 'yielding', { kind: 'operator', reason: 'maintenance' });
+    await audit('workflow', 'yielding', { kind: 'pause_window', reason: 'inside 01:00–02:00' });
+    await audit('workflow', 'yielding', { kind: 'scan_budget', reason: 'spent' });
+    await audit('workflow', 'yield_ended', { kind: 'scan_budget' });
+    await audit('oncall', 'resumed', { reason: null });
     const p = parseExposition(metrics.render());
     const pauses = p.samples.filter((s) => s.name === 'backfill_pauses_total');
-    expect(pauses.map((s) => [s.labels.kind, s.value])).toEqual([['operator', 1], ['pause_window', 1], ['scan_budget', 1]]);
+    expect(pauses.map((s) => [s.labels.kind, s.value])).toEqual([
+      ['operator', 1],
+      ['pause_window', 1],
+      ['scan_budget', 1],
+    ]);
     expect(pauses.every((s) => s.labels.backfill_id === spec.backfill_id)).toBe(true);
   });
 
   it('counts nothing, and fails nothing, without a registry', async () => {
-    const activities = createActivities({ warehouse: db });
+    const { recordAudit } = createActivities({ warehouse: db });
     const spec = loadSpecFile('examples/revenue-tax-fix.yaml').spec;
-    await expect(activities.recordAudit(spec, 'oncall', 'paused', { reason: 'x' })).resolves.toBeUndefined();
+    const run = new MockActivityEnvironment().run(recordAudit, spec, 'oncall', 'paused', { reason: 'x' });
+    await expect(run).resolves.toBeUndefined();
   });
 });

@@ -206,7 +206,7 @@ describe('backfillWorkflow: reconciliation halts, operators resolve', () => {
     const handle = await l.start(spec);
     const halted = await waitForStatus(handle, (s) => s.state === 'halted');
     // A lost row is structural: it can be retried or aborted, never accepted.
-    expect(halted.halt).toMatchObject({ batch: 0, options: ['retry', 'abort'] });
+    expect(halted.halt).toMatchObject({ batch: 1, options: ['retry', 'abort'] });
     expect(halted.halt!.reason).toContain('row');
     expect(halted.lastVerdict?.verdict).toBe('failed');
     expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(prodBefore);

@@ -71,7 +71,7 @@ describe('peer lessons', () => {
     await l.warehouse.execute(`DELETE FROM staging.revenue_events WHERE ${where}`);
     const handle = await l.start(spec);
     const halted = await waitForStatus(handle, (s) => s.state === 'halted');
-    expect(halted.halt?.batch).toBe(5);
+    expect(halted.halt?.batch).toBe(6);
     await l.warehouse.execute(`DELETE FROM ${spec.target.shadow_table} WHERE revenue_date = DATE '2025-01-03'`);
     await l.warehouse.execute('INSERT INTO staging.revenue_events SELECT * FROM staging.held_back');
     await handle.executeUpdate(m.resolveUpdate, { args: [{ action: 'retry', by: 'oncall', reason: 'late data loaded' }] });

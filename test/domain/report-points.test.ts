@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucketPoints } from '../../activities';
+import { bucketPoints } from '../../domain/report-points';
 import type { ReportPoint } from '../../contracts/report';
 
 const point = (i: number): ReportPoint => ({ partition: `p${i}`, old: 10, new: 9, delta: -1, deltaPct: -10, oldRows: 2, newRows: 2 });

@@ -1,0 +1,119 @@
+/** Runbook steps 4–5: rewrite a batch into the shadow, reconcile it, checkpoint it; accept; verify completion. */
+import { Context } from '@temporalio/activity';
+import { BackfillError, BackfillFailure } from '../contracts/errors';
+import type { BatchOutcome, BatchRequest, CompletionCheck } from '../contracts/run';
+import { batchPartitions, planShape } from '../domain/plan';
+import { emptyCumulative, reconcileBatch } from '../domain/reconcile';
+import { batchSummary } from '../domain/run/batch-summary';
+import type { BackfillSpec } from '../domain/spec/schema';
+import { gatherBatchEvidence } from '../warehouse/batch-evidence';
+import { rewriteBatch } from '../warehouse/batch-rewrite';
+import { verifyCompletion } from '../warehouse/completion';
+import { checkpointOf } from './checkpoint';
+import { heartbeating, log, type Toolkit } from './context';
+
+/** What a retried attempt finds in the heartbeat of the one before. */
+interface BatchHeartbeat {
+  batchIndex?: number;
+  partitionRows?: Record<string, number>;
+}
+
+const roundSeconds = (s: number) => Math.round(s * 1000) / 1000;
+
+export function batchActivities({ db, metrics, controlOf, opts, audit, now, columnsOf, checkpointsOf }: Toolkit) {
+  return {
+    /**
+     * Runbook steps 4–5 for one batch: rewrite its planned partitions into the shadow (each a
+     * delete + insert in one transaction, at most `concurrency` at once), reconcile against
+     * production, and checkpoint the verdict with its provenance. A failed verdict is checkpointed
+     * as failed (never counted as done) and returned, so the workflow halts instead of failing.
+     */
+    async runBatch(spec: BackfillSpec, req: BatchRequest): Promise<BatchOutcome> {
+      const { batchIndex: i } = req;
+      const partitions = batchPartitions(spec, i);
+      const startedAt = now();
+      const t0 = performance.now();
+      // A retry after a crash skips partitions the previous attempt committed (from its heartbeat).
+      const previous = Context.current().info.heartbeatDetails as BatchHeartbeat | undefined;
+      const prior = previous?.batchIndex === i && previous.partitionRows ? previous.partitionRows : {};
+      let cumulativeBefore = req.cumulativeBefore;
+      if (cumulativeBefore === null) {
+        const existing = (await controlOf(spec).checkpoints(spec.backfill_id)).find((c) => c.batchIndex === i);
+        cumulativeBefore = existing?.provenance.cumulativeBefore ?? emptyCumulative();
+      }
+      return heartbeating(async (signal, beat) => {
+        const o = opts(spec, 'batch', signal, i);
+        const columns = await columnsOf(spec, o);
+        const bytesEach = req.bytesPerPartition ?? null;
+        const partitionRows: Record<string, number> = { ...prior };
+        beat({ batchIndex: i, partitionRows });
+        await rewriteBatch(db, spec, partitions, columns, {
+          ...o,
+          concurrency: req.concurrency,
+          skip: new Set(Object.keys(prior)),
+          onPartition: (p, n) => {
+            partitionRows[p] = n;
+            beat({ batchIndex: i, partitionRows });
+            // Counted as each partition commits, so a long batch shows progress and a retry that
+            // skips the partitions an earlier attempt committed does not count them twice.
+            metrics?.partitionRewritten(spec.backfill_id, n, bytesEach);
+          },
+        }, prior);
+        const evidence = await gatherBatchEvidence(db, spec, i, partitions, o);
+        const verdict = reconcileBatch(spec, evidence, cumulativeBefore);
+        const rowsWritten = Object.values(partitionRows).reduce((a, b) => a + b, 0);
+        const seconds = (performance.now() - t0) / 1000;
+        const summary = batchSummary(spec, i, verdict, { rowsWritten, seconds, attempt: req.attempt });
+        await controlOf(spec).recordCheckpoint(checkpointOf({
+          spec, batchIndex: i, partitions, partitionRows, resumedPartitions: Object.keys(prior), evidence, verdict,
+          cumulativeBefore, summary, seconds, startedAt, finishedAt: now(),
+        }), o);
+        if (!verdict.passed) await audit(spec, 'workflow', 'batch_failed', { batch: i + 1, failures: summary.failures });
+        metrics?.batchFinished(spec.backfill_id, summary.verdict === 'passed' ? 'passed' : 'failed', seconds);
+        if (!verdict.passed) metrics?.validationFailed(spec.backfill_id);
+        const total = planShape(spec).batches;
+        const line = `batch ${i + 1}/${total} ${summary.verdict}: ${partitions.length} partitions, ${rowsWritten} rows in ${roundSeconds(seconds)} s`;
+        const fields = {
+          batch: i + 1, batches: total, first: summary.first, last: summary.last, partitions: partitions.length,
+          rows: rowsWritten, seconds: roundSeconds(seconds), verdict: summary.verdict, attempt: req.attempt,
+          resumedPartitions: Object.keys(prior).length,
+        };
+        if (verdict.passed) log().info(line, fields);
+        else log().warn(`${line}; ${summary.failures[0] ?? 'a check failed'}`, { ...fields, failures: summary.failures });
+        return { summary, cumulative: verdict.cumulative };
+      });
+    },
+
+    /** An operator accepted a failed verdict: the checkpoint is kept, marked accepted with who and why. */
+    async acceptBatch(spec: BackfillSpec, batchIndex: number, by: string, reason: string): Promise<void> {
+      const existing = (await controlOf(spec).checkpoints(spec.backfill_id)).find((c) => c.batchIndex === batchIndex);
+      if (!existing) {
+        throw new BackfillFailure(BackfillError.NotAllowed, `batch ${batchIndex + 1} has no checkpoint to accept; retry it instead.`);
+      }
+      if (existing.verdict !== 'accepted') {
+        const accepted = { by, reason, at: now() };
+        await controlOf(spec).recordCheckpoint({ ...existing, verdict: 'accepted', provenance: { ...existing.provenance, accepted } });
+        metrics?.batchAccepted(spec.backfill_id);
+      }
+      log().info(`batch ${batchIndex + 1} accepted by ${by}: ${reason}`, { batch: batchIndex + 1, by, reason });
+    },
+
+    /** Every planned partition checkpointed and present in the shadow with the recorded rows. */
+    async verifyCompletion(spec: BackfillSpec): Promise<CompletionCheck> {
+      return heartbeating(async (signal) => {
+        const { current } = await checkpointsOf(spec);
+        const check = await verifyCompletion(db, spec, current, opts(spec, 'completion', signal));
+        // People count batches from 1 in the audit log; missingBatches stays the workflow's indexes.
+        const detail = { ...check, missingBatches: check.missingBatches.map((b) => b + 1) };
+        await audit(spec, 'workflow', check.complete ? 'completion_verified' : 'completion_failed', detail);
+        if (check.complete) {
+          log().info('completion verified: every planned partition is checkpointed and in the shadow');
+        } else {
+          metrics?.validationFailed(spec.backfill_id);
+          log().warn(`completion check failed: ${check.problems[0]}`, { problems: check.problems.length, missingBatches: detail.missingBatches });
+        }
+        return check;
+      });
+    },
+  };
+}

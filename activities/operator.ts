@@ -1,0 +1,59 @@
+/** What operators' requests need from the worker: the audit log, live-pipeline counts, the report's data. */
+import { BackfillError, BackfillFailure } from '../contracts/errors';
+import type { ReportData } from '../contracts/report';
+import { bucketPoints, REPORT_POINTS } from '../domain/report-points';
+import type { BackfillSpec } from '../domain/spec/schema';
+import { gatherReportData } from '../warehouse/report-data';
+import { log, type Toolkit } from './context';
+
+export function operatorActivities({ temporal, metrics, tagged, audit }: Toolkit) {
+  return {
+    /** Appends to the audit log (operator decisions, refusals, pauses). */
+    async recordAudit(spec: BackfillSpec, actor: string, action: string, detail: Record<string, unknown>): Promise<void> {
+      const written = await audit(spec, actor, action, detail);
+      log().info(`audit: ${action} by ${actor}`, { action, actor });
+      if (!written || !metrics) return;
+      // An operator's pause is audited twice: 'paused' by the signal, then 'yielding' (kind operator)
+      // when the gate stops before the next batch. It is counted once, from 'paused'.
+      const kind = typeof detail.kind === 'string' ? detail.kind : null;
+      if (action === 'paused') metrics.paused(spec.backfill_id, kind ?? 'operator');
+      else if (action === 'yielding' && kind && kind !== 'operator') metrics.paused(spec.backfill_id, kind);
+    },
+
+    /** Running live-pipeline workflows matching the spec's visibility query. */
+    async countLivePipelines(query: string): Promise<number> {
+      if (!temporal) {
+        throw new BackfillFailure(
+          BackfillError.InvalidConfig,
+          'execution.live_pipeline.visibility_query is set but this worker has no Temporal client for visibility queries; ' +
+            'start it with worker/main.ts.',
+        );
+      }
+      try {
+        const { count } = await temporal.client.workflow.count(query);
+        log().debug(`${count} live pipeline run(s) match the visibility query`, { query, count });
+        return count;
+      } catch (e) {
+        const message = (e as Error).message ?? String(e);
+        if (/invalid|syntax|unknown|not.*defined/i.test(message)) {
+          throw new BackfillFailure(
+            BackfillError.InvalidSpec,
+            `execution.live_pipeline.visibility_query: the Temporal server refused "${query}": ${message}. ` +
+              'Fix the query (try it with `temporal workflow count --query`).',
+          );
+        }
+        throw e;
+      }
+    },
+
+    /**
+     * The report's data from the control schema, for `backfill report` (the worker owns the
+     * warehouse). Series longer than REPORT_POINTS are summed into consecutive buckets so the
+     * result stays far below Temporal's payload limit on a ten-year range.
+     */
+    async reportData(spec: BackfillSpec): Promise<ReportData | null> {
+      const data = await gatherReportData(tagged(spec, 'report'), spec.backfill_id);
+      return data && { ...data, series: data.series.map((s) => ({ ...s, points: bucketPoints(s.points, REPORT_POINTS) })) };
+    },
+  };
+}

@@ -1,0 +1,723 @@
+/**
+ * One backfill run's state and every rule the workflow follows, as a plain class over plain-JSON
+ * state (the pattern of samples-typescript's safe-message-handlers `ClusterManager`): which state
+ * follows which, who may send what, what the gate waits for and in which order, how batches are
+ * counted, what a halt offers, and the progress text. No Temporal import and no I/O: the workflow
+ * (workflows/backfill-workflow.ts) registers handlers that call these methods, runs the phases,
+ * performs the audit entries they return, and is the only place that talks to activities.
+ * Time comes in as arguments, so the rules are tested in milliseconds without a server.
+ */
+import { excerpt, STATE_LIMITS } from '../../contracts/limits';
+import { BackfillError, type BackfillErrorType } from '../../contracts/errors';
+import type {
+  BackfillCursor,
+  BackfillInput,
+  BackfillState,
+  BackfillStatus,
+  BatchesView,
+  BatchSummary,
+  Decision,
+  IdempotencyProofInfo,
+  PauseInfo,
+  ReconciliationReport,
+  ReleaseRecord,
+  ResolveRequest,
+} from '../../contracts/status';
+import type { BatchOutcome, BatchRequest, CleanupResult, CompletionCheck, ResumePoint } from '../../contracts/run';
+import {
+  actorOf,
+  concurrencyProblem,
+  decisionProblem,
+  livePipelineProblem,
+  pauseProblem,
+  resolveProblem,
+  resumeProblem,
+  rollbackProblem,
+  signoffProblem,
+  type ApprovalRules,
+} from '../approval';
+import { canMove, inputProblems, isTerminal, PUBLISHED_STATES } from '../lifecycle';
+import { batchPartitions, planShape, type PlanShape, type PlanSummary } from '../plan';
+import { buildReport } from '../report';
+import { activePauseWindow, budgetDecision, chargeBudget, estimateFinish } from '../throttle';
+import { initialCursor } from './cursor';
+import { currentDetails, measureMoves } from './progress';
+
+/** What the workflow does when the run changes: keep the search attribute and the UI's details current. */
+export interface RunEffects {
+  stateChanged(state: BackfillState): void;
+  detailsChanged(markdown: string): void;
+}
+
+/** An audit entry the workflow writes (through the recordAudit activity). */
+export interface AuditEntry {
+  actor: string;
+  action: string;
+  detail: Record<string, unknown>;
+}
+
+/** How a request was handled: refused with a message, or applied; and what to audit either way. */
+export interface Handled {
+  refused: string | null;
+  audit: AuditEntry | null;
+  /** For the update's acknowledgement. */
+  message: string;
+}
+
+/** A way the run ends without publishing, as the workflow raises it. */
+export interface RunFailure {
+  type: BackfillErrorType;
+  message: string;
+}
+
+/** The decisions offered both as a signal (the UI's form) and as an update (the CLI). */
+export type Door = 'approve' | 'reject' | 'resolve' | 'rollback' | 'signoff';
+
+/** What the gate found before a batch: go, wait, or ask Temporal's visibility store first. */
+export type GateCheck = { kind: 'clear' } | { kind: 'wait'; pause: PauseInfo } | { kind: 'ask'; query: string };
+
+const silent: RunEffects = { stateChanged() {}, detailsChanged() {} };
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+const liveRunOf = (e: unknown) => String((e as { run_id?: unknown } | null)?.run_id ?? '').trim() || 'unnamed';
+
+/** Why an input cannot start a run (the client's parse should have caught it); empty when it can. */
+export function runInputProblems(input: BackfillInput): string[] {
+  const problems = inputProblems(input);
+  if (problems.length) return problems;
+  try {
+    planShape(input.spec);
+    return [];
+  } catch (e) {
+    return [(e as Error).message];
+  }
+}
+
+export class BackfillRun {
+  readonly spec: BackfillInput['spec'];
+  readonly shape: PlanShape;
+  /** Everything carried across continue-as-new. */
+  readonly cursor: BackfillCursor;
+  readonly rules: ApprovalRules;
+  /** Bumped by every request a waiting phase may care about. */
+  wake = 0;
+  /** Requests that handlers set and phases consume (never across continue-as-new: see the workflow). */
+  resolution: ResolveRequest | null = null;
+  rollbackRequest: Decision | null = null;
+  signoffRequest: Decision | null = null;
+
+  constructor(input: BackfillInput, private readonly effects: RunEffects = silent) {
+    this.spec = input.spec;
+    this.shape = planShape(input.spec);
+    this.cursor = input.cursor ?? initialCursor(input, this.shape);
+    this.rules = {
+      approvers: this.spec.approval?.approvers ?? [],
+      allowOwner: this.spec.approval?.allow_owner ?? false,
+      owner: this.spec.owner,
+      startedBy: input.startedBy,
+      operators: this.spec.rollback.operators ?? [],
+    };
+  }
+
+  get status(): BackfillStatus {
+    return this.cursor.status;
+  }
+
+  // ---- state, phase and progress: every change goes through here, so the details stay current ----
+
+  moveTo(state: BackfillState, phase: string): void {
+    const status = this.status;
+    if (state !== status.state) {
+      if (!canMove(status.state, state)) throw new Error(`illegal transition ${status.state} -> ${state}`);
+      status.state = state;
+      this.effects.stateChanged(state);
+    }
+    this.setPhase(phase);
+  }
+
+  setPhase(phase: string): void {
+    this.status.phase = phase;
+    this.show();
+  }
+
+  show(): void {
+    this.effects.detailsChanged(currentDetails(this.status));
+  }
+
+  /** Warnings for the approver: distinct, bounded in number and length. */
+  warn(w: string): void {
+    const text = excerpt(w, STATE_LIMITS.messageChars);
+    const warnings = this.cursor.warnings;
+    if (!warnings.includes(text) && warnings.length < STATE_LIMITS.warnings) warnings.push(text);
+  }
+
+  // ---- queries ----
+
+  statusView(nowMs: number): BackfillStatus {
+    const status = this.status;
+    const left = status.partitions.total - status.partitions.done;
+    // While paused nobody knows when it resumes, and workflow time stands still: no ETA.
+    const eta = status.state === 'running'
+      ? isoOrNull(estimateFinish(nowMs, this.cursor.batchMs, this.cursor.batchPartitions, left))
+      : status.state === 'paused' ? null : status.eta;
+    return { ...status, eta };
+  }
+
+  batchesView(): BatchesView {
+    return { total: this.status.batches.done, omitted: this.cursor.omittedBatches, items: this.cursor.recentBatches };
+  }
+
+  report(): ReconciliationReport {
+    const { cumulative, verdicts, warnings } = this.cursor;
+    return buildReport({ spec: this.spec, status: this.status, cumulative, verdicts, warnings });
+  }
+
+  // ---- throttle requests ----
+
+  pause(req: unknown, nowMs: number): Handled {
+    const problem = pauseProblem(req);
+    if (problem) return refusedAs(actorOf(req), 'pause_refused', problem);
+    const r = req as { by?: string; reason: string };
+    this.cursor.operatorPause = { by: r.by?.trim() || null, reason: r.reason.trim(), since: iso(nowMs) };
+    this.wake++;
+    return applied({ actor: r.by ?? 'operator', action: 'paused', detail: { reason: r.reason } }, 'paused');
+  }
+
+  resume(req: unknown): Handled {
+    const problem = resumeProblem(req);
+    if (problem) return refusedAs(actorOf(req), 'resume_refused', problem);
+    if (!this.cursor.operatorPause) return applied(null, 'not paused by an operator');
+    const r = req as { by?: string; reason?: string } | undefined;
+    this.cursor.operatorPause = null;
+    this.wake++;
+    return applied({ actor: r?.by?.trim() || 'operator', action: 'resumed', detail: { reason: r?.reason ?? null } }, 'resumed');
+  }
+
+  livePipelineStarted(e: unknown): Handled {
+    const runs = this.cursor.liveRuns;
+    const full = runs.length >= STATE_LIMITS.liveRuns && !runs.includes(liveRunOf(e));
+    const problem = livePipelineProblem(e) ?? (full
+      ? `live_pipeline_started refused: ${STATE_LIMITS.liveRuns} live runs are already open; ` +
+        'send live_pipeline_finished for the ones that ended'
+      : null);
+    if (problem) return refusedAs('live_pipeline', 'live_pipeline_refused', problem);
+    if (!runs.includes(liveRunOf(e))) runs.push(liveRunOf(e));
+    this.wake++;
+    return applied(null, 'live pipeline started');
+  }
+
+  livePipelineFinished(e: unknown): Handled {
+    const problem = livePipelineProblem(e);
+    if (problem) return refusedAs('live_pipeline', 'live_pipeline_refused', problem);
+    this.cursor.liveRuns = this.cursor.liveRuns.filter((r) => r !== liveRunOf(e));
+    this.wake++;
+    return applied(null, 'live pipeline finished');
+  }
+
+  setConcurrency(req: unknown): Handled {
+    const problem = concurrencyProblem(req);
+    if (problem) return refusedAs(actorOf(req), 'concurrency_refused', problem);
+    const r = req as { concurrency: number; by?: string; reason?: string };
+    const before = this.status.concurrency;
+    this.status.concurrency = r.concurrency;
+    const detail = { from: before, to: r.concurrency, reason: r.reason ?? null };
+    return applied({ actor: r.by ?? 'operator', action: 'concurrency_changed', detail }, `concurrency ${r.concurrency}`);
+  }
+
+  // ---- decisions: one rule for the signal and the update of the same name ----
+
+  /**
+   * A decision request. A refusal is recorded (approval refusals in status) and audited as
+   * `<door>_refused` with the way it came (`via`); the workflow then fails the update with it. An
+   * allowed request changes the run and returns its acknowledgement.
+   */
+  request(door: Door, req: unknown, via: 'signal' | 'update', nowMs: number): Handled {
+    const problem = this.problemOf(door, req, nowMs);
+    if (problem === null) return this.apply(door, req, nowMs);
+    const refusals = this.status.approval?.refusals;
+    if ((door === 'approve' || door === 'reject') && refusals) {
+      refusals.push({ by: actorOf(req), reason: excerpt(problem, STATE_LIMITS.messageChars), at: iso(nowMs) });
+      if (refusals.length > STATE_LIMITS.refusals) refusals.splice(0, refusals.length - STATE_LIMITS.refusals);
+    }
+    return { refused: problem, audit: { actor: actorOf(req), action: `${door}_refused`, detail: { problem, via } }, message: problem };
+  }
+
+  private problemOf(door: Door, req: unknown, nowMs: number): string | null {
+    const { state } = this.status;
+    switch (door) {
+      case 'approve':
+      case 'reject': {
+        const a = this.status.approval;
+        const d = a?.approved ?? a?.rejected;
+        if (d) return `${door} refused: the backfill was already ${a?.approved ? 'approved' : 'rejected'} by ${d.by} at ${d.at}`;
+        return decisionProblem(door, req, state, this.rules);
+      }
+      case 'resolve': {
+        if (this.resolution) return 'resolve refused: a decision for this halt is already being applied';
+        // What the halt offers first: an accept of a structural failure is refused whoever sends it.
+        const action = (req as Partial<ResolveRequest> | null)?.action;
+        const options: string[] = this.status.halt?.options ?? [];
+        const known = action === 'retry' || action === 'abort' || action === 'accept';
+        if (state === 'halted' && known && !options.includes(action)) {
+          return `resolve refused: "${action}" is not possible for this halt ` +
+            `(${excerpt(this.status.halt?.reason ?? '', 300)}); send one of ${options.join(', ')}`;
+        }
+        return resolveProblem(req, state, this.rules);
+      }
+      case 'rollback': {
+        const rollback = this.status.rollback;
+        const window = { expiresAtMs: rollback.expiresAt ? Date.parse(rollback.expiresAt) : null, signedOff: rollback.signedOff !== null };
+        return this.windowBusy('rollback') ?? rollbackProblem(req, state, window, nowMs, this.rules);
+      }
+      case 'signoff':
+        return this.windowBusy('signoff') ?? signoffProblem(req, state, this.rules);
+    }
+  }
+
+  private windowBusy(what: string): string | null {
+    return this.rollbackRequest || this.signoffRequest ? `${what} refused: a rollback or signoff is already in progress` : null;
+  }
+
+  private apply(door: Door, req: unknown, nowMs: number): Handled {
+    this.wake++;
+    switch (door) {
+      case 'approve':
+      case 'reject': {
+        const d = decision(req, 'comment', nowMs);
+        if (door === 'approve') this.status.approval!.approved = d;
+        else this.status.approval!.rejected = d;
+        const done = door === 'approve' ? 'approved' : 'rejected';
+        return applied({ actor: d.by, action: done, detail: { comment: d.comment } }, `${done} by ${d.by}`);
+      }
+      case 'resolve': {
+        const r = req as ResolveRequest;
+        this.resolution = { action: r.action, by: r.by.trim(), reason: r.reason?.trim() };
+        const detail = { batch: this.status.halt?.batch ?? null, reason: r.reason ?? null };
+        return applied({ actor: r.by, action: `resolve_${r.action}`, detail }, `${r.action} accepted`);
+      }
+      case 'rollback':
+        this.rollbackRequest = decision(req, 'reason', nowMs);
+        return applied(null, `rollback requested by ${this.rollbackRequest.by}; the pre-publish result is being restored`);
+      case 'signoff':
+        this.signoffRequest = decision(req, 'comment', nowMs);
+        return applied(null, `signed off by ${this.signoffRequest.by}`);
+    }
+  }
+
+  // ---- runbook steps 0–3: plan, lease, restore point, shadow, idempotency proof ----
+
+  planned(plan: PlanSummary): void {
+    this.status.plan = plan;
+    for (const w of plan.warnings ?? []) this.warn(w);
+  }
+
+  /** Picks up after the batches an earlier run checkpointed, then starts preparing. */
+  resumeFrom(resumed: ResumePoint): void {
+    const { cursor: s, status } = this;
+    if (resumed.batchesDone > 0) {
+      s.nextBatch = resumed.batchesDone;
+      s.cumulative = resumed.cumulative;
+      s.recentBatches = resumed.recent;
+      s.omittedBatches = resumed.batchesDone - resumed.recent.length;
+      status.batches.done = status.batches.resumed = resumed.batchesDone;
+      status.partitions.done = resumed.partitionsDone;
+      s.verdicts.passed = resumed.batchesDone;
+    }
+    if (resumed.stale > 0) this.warn(`${resumed.stale} checkpoint(s) from another code version or transform were not reused`);
+    const note = resumed.batchesDone ? `; resuming after ${resumed.batchesDone} checkpointed batches` : '';
+    this.moveTo('preparing', `preparing: taking the restore point ${this.spec.rollback.snapshot}${note}`);
+  }
+
+  preparingShadow(): void {
+    this.setPhase(`preparing: creating the shadow ${this.spec.target.shadow_table}`);
+  }
+
+  proving(): string {
+    const partition = this.status.plan!.representativePartition;
+    this.setPhase(`preparing: proving idempotency on ${partition} (rewriting it twice)`);
+    return partition;
+  }
+
+  proven(proof: IdempotencyProofInfo): void {
+    this.status.proof = proof;
+    if (proof.floatNoise?.length) {
+      this.warn(`idempotency proof on ${proof.partition}: float sums differ between the two rewrites only by summation ` +
+        `order (${proof.floatNoise.join('; ')}); they are compared within abs_tolerance. ` +
+        'Store them as DECIMAL for exact comparisons.');
+    }
+    this.cursor.setupDone = true;
+  }
+
+  // ---- runbook step 4, the gate: operator pause, live pipeline, pause windows, daily scan budget ----
+
+  /** The plan's estimated bytes per partition: what the daily budget is charged. */
+  bytesPerPartition(): number | null {
+    const p = this.status.plan;
+    return p?.totals.bytes && p.totals.partitions ? p.totals.bytes / p.totals.partitions : null;
+  }
+
+  private batchBytes(i: number): number {
+    return (this.bytesPerPartition() ?? 0) * batchPartitions(this.spec, i, this.shape).length;
+  }
+
+  /** Why batch `i` may not start now, in the order operators expect: their own pause first. */
+  gateCheck(i: number, nowMs: number): GateCheck {
+    const { cursor: s, status, spec } = this;
+    const since = status.pause?.since ?? iso(nowMs);
+    const wait = (pause: Omit<PauseInfo, 'since'>): GateCheck => ({ kind: 'wait', pause: { ...pause, since } });
+    if (s.operatorPause) return wait({ kind: 'operator', reason: s.operatorPause.reason, by: s.operatorPause.by, until: null });
+    const live = spec.execution.pause_during_live_pipeline;
+    if (live && spec.execution.live_pipeline?.signals !== false && s.liveRuns.length) {
+      const reason = `live pipeline running (${s.liveRuns.join(', ')}); waiting for live_pipeline_finished`;
+      return wait({ kind: 'live_pipeline', reason, by: null, until: null });
+    }
+    const window = activePauseWindow(nowMs, spec.execution.pause_windows);
+    if (window) {
+      const reason = `inside the pause window ${window.window.start}–${window.window.end} UTC`;
+      return wait({ kind: 'pause_window', reason, by: null, until: iso(window.endsAtMs) });
+    }
+    const spent = { day: status.budget.day, spentToday: status.budget.spentToday };
+    const budget = budgetDecision(spec.execution.daily_scan_budget, spent, nowMs, this.batchBytes(i));
+    if (!budget.run) return wait({ kind: 'scan_budget', reason: budget.reason, by: null, until: iso(budget.resumeAtMs) });
+    const query = spec.execution.live_pipeline?.visibility_query;
+    if (live && query) {
+      const poll = spec.execution.live_pipeline!.poll_interval;
+      const cleared = s.lastVisibilityClear;
+      const fresh = cleared !== null && nowMs - Date.parse(cleared) < poll && status.pause?.kind !== 'live_pipeline';
+      if (!fresh) return { kind: 'ask', query };
+    }
+    return { kind: 'clear' };
+  }
+
+  /** What the visibility query answered: live runs hold the batch until the next poll. */
+  visibilityAnswer(running: number, query: string, nowMs: number): GateCheck {
+    if (running > 0) {
+      const poll = this.spec.execution.live_pipeline!.poll_interval;
+      const since = this.status.pause?.since ?? iso(nowMs);
+      const reason = `${running} live pipeline run(s) match ${query}`;
+      return { kind: 'wait', pause: { kind: 'live_pipeline', reason, by: null, since, until: iso(nowMs + poll) } };
+    }
+    this.cursor.lastVisibilityClear = iso(nowMs);
+    return { kind: 'clear' };
+  }
+
+  /** The audit entry for a gate's answer: a new kind of wait, or the end of one. */
+  yieldEntry(check: GateCheck): AuditEntry | null {
+    const pause = this.status.pause;
+    if (check.kind !== 'wait') return pause ? { actor: 'workflow', action: 'yield_ended', detail: { kind: pause.kind, since: pause.since } } : null;
+    if (pause?.kind === check.pause.kind) return null;
+    return { actor: check.pause.by ?? 'workflow', action: 'yielding', detail: { kind: check.pause.kind, reason: check.pause.reason } };
+  }
+
+  /** Applies the gate's answer; true when batch `i` must wait (then `waitMs` says how long, or on a request). */
+  yieldTo(check: GateCheck, i: number): boolean {
+    if (check.kind !== 'wait') {
+      this.status.pause = null;
+      return false;
+    }
+    this.status.pause = check.pause;
+    this.moveTo('paused', `paused before batch ${i + 1}: ${check.pause.reason}`);
+    return true;
+  }
+
+  /** How long a wait lasts before the gate looks again by itself; undefined: until a request. */
+  waitMs(nowMs: number): number | undefined {
+    const until = this.status.pause?.until;
+    return until ? Math.max(1, Date.parse(until) - nowMs) : undefined;
+  }
+
+  // ---- runbook steps 4–5: batches, each reconciled; a failed check halts for an operator ----
+
+  /** The next batch to run (a redo found by the completion check first), or null when all are done. */
+  nextBatch(): { index: number; redo: boolean } | null {
+    const s = this.cursor;
+    if (s.redo.length > 0) return { index: s.redo[0]!, redo: true };
+    return s.nextBatch < this.shape.batches ? { index: s.nextBatch, redo: false } : null;
+  }
+
+  batchStarted(i: number, attempt: number, redo: boolean): BatchRequest {
+    const parts = batchPartitions(this.spec, i, this.shape);
+    const first = parts[0]!.start;
+    const last = parts[parts.length - 1]!.start;
+    const again = redo ? ', again after the completion check' : '';
+    this.moveTo('running', `running batch ${i + 1} of ${this.shape.batches} (${first}..${last})${again}`);
+    this.status.currentBatch = { index: i, first, last, attempt };
+    return {
+      batchIndex: i,
+      cumulativeBefore: redo ? null : this.cursor.cumulative,
+      concurrency: this.status.concurrency,
+      attempt,
+      bytesPerPartition: this.bytesPerPartition(),
+    };
+  }
+
+  /** Counts a reconciled batch: the budget it scanned, its verdict, its pace; returns its summary. */
+  batchReconciled(i: number, outcome: BatchOutcome, redo: boolean, elapsedMs: number, nowMs: number): BatchSummary {
+    const { cursor: s, status } = this;
+    const bytes = this.batchBytes(i);
+    const budget = chargeBudget({ day: status.budget.day, spentToday: status.budget.spentToday }, nowMs, bytes);
+    const left = status.budget.dailyBytes === null ? null : Math.max(0, status.budget.dailyBytes - budget.spentToday);
+    status.budget = { ...status.budget, ...budget, left };
+    const summary = { ...outcome.summary, bytesScanned: bytes };
+    s.recentBatches.push(summary);
+    if (s.recentBatches.length > STATE_LIMITS.recentBatches) {
+      s.recentBatches.shift();
+      s.omittedBatches++;
+    }
+    status.lastVerdict = summary;
+    for (const w of summary.warnings) this.warn(w);
+    if (summary.verdict === 'passed') {
+      s.verdicts.passed++;
+      s.batchMs += elapsedMs;
+      s.batchPartitions += summary.partitions;
+      if (!redo) s.cumulative = outcome.cumulative;
+    } else {
+      s.verdicts.failed++;
+    }
+    this.show();
+    return summary;
+  }
+
+  /** A person accepted the failed verdict of batch `i` (only aggregate checks failed). */
+  batchAccepted(i: number, r: ResolveRequest, outcome: BatchOutcome, summary: BatchSummary, redo: boolean): void {
+    this.cursor.verdicts.accepted++;
+    summary.verdict = 'accepted';
+    if (!redo) this.cursor.cumulative = outcome.cumulative;
+    this.moveTo('running', `batch ${i + 1} accepted by ${r.by}: ${r.reason ?? ''}`);
+  }
+
+  batchDone(i: number, redo: boolean, nowMs: number): void {
+    const { cursor: s, status } = this;
+    status.currentBatch = null;
+    if (redo) s.redo.shift();
+    else s.nextBatch++;
+    status.batches.done++;
+    status.partitions.done += batchPartitions(this.spec, i, this.shape).length;
+    const left = status.partitions.total - status.partitions.done;
+    status.eta = isoOrNull(estimateFinish(nowMs, s.batchMs, s.batchPartitions, left));
+    this.show();
+  }
+
+  // ---- halts ----
+
+  haltOnBatchError(i: number, error: string, nowMs: number): void {
+    this.halt(i, `the batch could not run: ${error}`, [error], false, nowMs);
+  }
+
+  /** Only aggregate checks may be accepted: a structural failure would lose or duplicate rows. */
+  haltOnVerdict(i: number, summary: BatchSummary, nowMs: number): void {
+    const why = `reconciliation failed: ${summary.failures[0] ?? 'a check failed'}`;
+    this.halt(i, why, summary.failures, summary.acceptable === true, nowMs);
+  }
+
+  haltOnCompletion(check: CompletionCheck, nowMs: number): void {
+    this.halt(null, `completion check: ${check.problems[0]}`, check.problems, false, nowMs);
+  }
+
+  /** Halts at batch index `i` (null: the completion check) until an operator resolves it. */
+  private halt(i: number | null, why: string, failures: string[], canAccept: boolean, nowMs: number): void {
+    const reason = excerpt(why, STATE_LIMITS.messageChars);
+    this.status.halt = {
+      batch: i === null ? null : i + 1,
+      reason,
+      failures: failures.slice(0, 10).map((f) => excerpt(f, STATE_LIMITS.messageChars)),
+      since: iso(nowMs),
+      options: canAccept ? ['retry', 'abort', 'accept'] : ['retry', 'abort'],
+    };
+    this.resolution = null;
+    const where = i === null ? 'at the completion check' : `at batch ${i + 1}`;
+    const offer = `send resolve with retry, abort${canAccept ? ' or accept' : ''}`;
+    this.moveTo('halted', `halted ${where}: ${reason}. Production is untouched; ${offer}.`);
+  }
+
+  /** The operator's answer to the halt, which it ends; null while none came. */
+  takeResolution(): ResolveRequest | null {
+    const r = this.resolution;
+    if (!r) return null;
+    this.resolution = null;
+    this.status.halt = null;
+    this.show();
+    return r;
+  }
+
+  /** An abort ends the run: where it happened (batch index, or null at the completion check). */
+  aborted(r: ResolveRequest, i: number | null): RunFailure {
+    const where = i === null ? 'at the completion check' : `at batch ${i + 1}`;
+    return { type: BackfillError.Aborted, message: `aborted by ${r.by} ${where}: ${r.reason ?? ''}` };
+  }
+
+  verifying(): void {
+    this.setPhase('verifying: every planned partition checkpointed and present in the shadow');
+  }
+
+  /** The completion check found batches incomplete: they run again before approval. */
+  redoBatches(missing: number[]): void {
+    const { cursor: s, status } = this;
+    s.redo = missing;
+    status.batches.done -= missing.length;
+    status.partitions.done -= missing.reduce((a, b) => a + batchPartitions(this.spec, b, this.shape).length, 0);
+    this.show();
+  }
+
+  // ---- runbook step 6: a person approves the reconciled shadow; one atomic publish ----
+
+  /** Starts (or, after continue-as-new, resumes) the wait for a decision; returns its deadline. */
+  awaitingApproval(nowMs: number): { deadlineMs: number } | RunFailure {
+    const a = this.status.approval;
+    if (!a || !this.spec.approval) {
+      return { type: BackfillError.SpecNotRunnable, message: 'approval: the spec names no approvers; add approval.approvers before running.' };
+    }
+    a.deadline ??= iso(nowMs + this.spec.approval.timeout);
+    const moved = measureMoves(this.report().measures);
+    this.moveTo('awaiting_approval', `awaiting approval from ${a.approvers.join(' or ')} until ${a.deadline}: ${moved}. ` +
+      'Send approve or reject with {"by": "...", "comment": "..."}.');
+    return { deadlineMs: Date.parse(a.deadline) };
+  }
+
+  decided(): boolean {
+    const a = this.status.approval;
+    return a !== null && (a.approved !== null || a.rejected !== null);
+  }
+
+  /** The approval to publish with, or why nothing is published. */
+  approvalOutcome(): { approved: Decision } | RunFailure {
+    const a = this.status.approval!;
+    if (a.rejected) {
+      const comment = a.rejected.comment ? `: ${a.rejected.comment}` : '';
+      return { type: BackfillError.Rejected, message: `rejected by ${a.rejected.by}${comment}; production is untouched.` };
+    }
+    if (a.approved) return { approved: a.approved };
+    return {
+      type: BackfillError.ApprovalExpired,
+      message: `nobody approved within approval.timeout (deadline ${a.deadline}); production is untouched. Start a new run to try again.`,
+    };
+  }
+
+  publishing(): void {
+    const { spec } = this;
+    this.moveTo('publishing', `publishing ${spec.source_range.start}..${spec.source_range.end} into ${spec.target.table} ` +
+      `(${spec.publish.mode}) in one transaction`);
+  }
+
+  published(release: ReleaseRecord): void {
+    const { status } = this;
+    status.release = release;
+    status.rollback.expiresAt = release.rollbackExpiresAt;
+    status.rollback.open = true;
+    this.moveTo('published', `published as ${release.releaseId}; rollback window open until ${status.rollback.expiresAt}`);
+  }
+
+  // ---- runbook step 7: the rollback window ----
+
+  windowRequested(): boolean {
+    return this.rollbackRequest !== null || this.signoffRequest !== null;
+  }
+
+  /** Time left in the rollback window (at least 1 ms, so a timer is armed). */
+  windowMsLeft(nowMs: number): number {
+    return Math.max(1, Date.parse(this.status.release!.rollbackExpiresAt) - nowMs);
+  }
+
+  rollingBack(): Decision {
+    const r = this.rollbackRequest!;
+    this.setPhase(`rolling back ${this.status.release!.releaseId}: restoring ${this.spec.rollback.snapshot} over the range`);
+    return r;
+  }
+
+  /** A refused rollback wrote nothing: the release stays published and the window open. */
+  rollbackRefused(r: Decision, problem: string): AuditEntry {
+    this.rollbackRequest = null;
+    this.warn(`rollback requested by ${r.by} was refused: ${problem}`);
+    const release = this.status.release!;
+    this.moveTo('published', `published as ${release.releaseId}; a rollback was refused (${problem}); ` +
+      `window open until ${this.status.rollback.expiresAt}`);
+    return { actor: r.by, action: 'rollback_refused', detail: { problem } };
+  }
+
+  rolledBack(r: Decision, result: { release: ReleaseRecord; rowsRestored: number }): void {
+    this.status.release = result.release;
+    this.status.rollback.rolledBack = { ...r, rowsRestored: result.rowsRestored };
+    this.status.rollback.open = false;
+    this.show();
+  }
+
+  rollbackFinished(r: Decision): void {
+    this.moveTo('rolled_back', `rolled back by ${r.by}: production restored to the pre-publish result; ` +
+      `${this.spec.rollback.snapshot} and ${this.spec.target.shadow_table} kept for investigation`);
+  }
+
+  /** The window closed (signoff or time); returns why, for the lease's release. */
+  windowClosed(): string {
+    this.status.rollback.open = false;
+    this.show();
+    return this.signoffRequest ? 'signed off' : 'rollback window ended';
+  }
+
+  /** Whether cleanup must wait for a signoff that has not come (rollback.cleanup: after_signoff). */
+  awaitsSignoff(): boolean {
+    if (this.signoffRequest || this.spec.rollback.cleanup !== 'after_signoff') return false;
+    this.setPhase(`rollback window ended; waiting for signoff to drop ${this.spec.rollback.snapshot} and ${this.spec.target.shadow_table}`);
+    return true;
+  }
+
+  signedOff(release: ReleaseRecord): void {
+    this.status.release = release;
+    this.status.rollback.signedOff = this.signoffRequest;
+    this.show();
+  }
+
+  cleanupReason(): string {
+    return this.signoffRequest ? `signed off by ${this.signoffRequest.by}` : 'rollback window ended';
+  }
+
+  cleanedUp(cleanup: CleanupResult): void {
+    const { status } = this;
+    status.rollback.cleanedUp = cleanup.dropped;
+    status.rollback.kept = cleanup.kept;
+    for (const k of cleanup.kept) this.warn(`kept ${k.table}: ${k.why}`);
+    const kept = cleanup.kept.length ? `; kept ${cleanup.kept.map((k) => k.table).join(', ')} (see warnings)` : '';
+    const how = this.signoffRequest ? `signed off by ${this.signoffRequest.by}` : 'kept after the rollback window';
+    this.moveTo('completed', `completed: ${status.release!.releaseId} ${how}; ` +
+      `dropped ${cleanup.dropped.join(', ') || 'nothing'}${kept}`);
+  }
+
+  // ---- endings ----
+
+  /** The run stopped on an error; returns whether production may have been written (no lease release then). */
+  failed(error: string): { wrote: boolean } {
+    const { status } = this;
+    status.error = error;
+    const wrote = PUBLISHED_STATES.includes(status.state);
+    if (!isTerminal(status.state)) {
+      status.halt = null;
+      status.pause = null;
+      status.currentBatch = null;
+      this.moveTo('failed', `failed${wrote ? ' after publishing' : '; production untouched'}: ${error}`);
+    }
+    return { wrote };
+  }
+
+  /** The cursor the next run starts from. */
+  continuing(): BackfillCursor {
+    this.status.continuedAsNew++;
+    return this.cursor;
+  }
+}
+
+function applied(audit: AuditEntry | null, message: string): Handled {
+  return { refused: null, audit, message };
+}
+
+function refusedAs(actor: string, action: string, problem: string): Handled {
+  return { refused: problem, audit: { actor, action, detail: { problem } }, message: problem };
+}
+
+/** A decision with its text: the comment, or the reason for a rollback (which requires one). */
+function decision(req: unknown, text: 'comment' | 'reason', nowMs: number): Decision {
+  const r = req as { by: string; comment?: string; reason?: string };
+  return {
+    by: r.by.trim(),
+    comment: (text === 'reason' ? r.reason ?? r.comment : r.comment ?? r.reason) ?? null,
+    at: iso(nowMs),
+  };
+}

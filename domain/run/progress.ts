@@ -1,0 +1,25 @@
+/**
+ * Progress in words: the Temporal UI's "current details" (Markdown) and the measure line the
+ * approval prompt shows. People count batches from 1 here, as everywhere.
+ */
+import type { BackfillStatus } from '../../contracts/status';
+
+/** "revenue 1.234%, tax n/a": how each measure moved. */
+export function measureMoves(measures: ReadonlyArray<{ column: string; deltaPct: number | null }>): string {
+  return measures.map((x) => `${x.column} ${x.deltaPct === null ? 'n/a' : `${x.deltaPct.toFixed(3)}%`}`).join(', ');
+}
+
+/** Where the backfill stands right now, one paragraph per fact. */
+export function currentDetails(status: BackfillStatus): string {
+  const v = status.lastVerdict;
+  const r = status.release;
+  return [
+    `**${status.state}** — ${status.phase}`,
+    `Partitions ${status.partitions.done}/${status.partitions.total} · batches ${status.batches.done}/${status.batches.total}` +
+      (status.eta ? ` · ETA ${status.eta}` : ''),
+    v ? `Last batch ${v.index + 1} (${v.first}..${v.last}): ${v.verdict}; ${measureMoves(v.measures)}` : null,
+    status.pause ? `Paused (${status.pause.kind}): ${status.pause.reason}` : null,
+    status.halt ? `Halted: ${status.halt.reason}` : null,
+    r ? `Release ${r.releaseId} (${r.status}); rollback until ${r.rollbackExpiresAt}` : null,
+  ].filter(Boolean).join('\n\n');
+}
