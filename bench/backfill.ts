@@ -50,7 +50,11 @@ function parseOptions(): Options {
     },
   });
   const scale = Number(values.scale);
-  if (!Number.isFinite(scale) || scale <= 0) throw new Error(`--scale must be a positive number (the scenario is built for 1, 10 and 100), got "${values.scale}"`);
+  if (!Number.isFinite(scale) || scale <= 0) {
+    throw new Error(
+      `--scale must be a positive number (the scenario is built for 1, 10 and 100), got "${values.scale}"`,
+    );
+  }
   return { scale, keep: values.keep, json: values.json };
 }
 
@@ -70,7 +74,13 @@ function benchSpec(scale: number): BackfillSpec {
   return {
     ...base,
     backfill_id: `bench-s${String(scale).replace(/\W/g, '_')}-${Date.now().toString(36)}`,
-    execution: { ...base.execution, pause_during_live_pipeline: false, live_pipeline: undefined, pause_windows: [], daily_scan_budget: undefined },
+    execution: {
+      ...base.execution,
+      pause_during_live_pipeline: false,
+      live_pipeline: undefined,
+      pause_windows: [],
+      daily_scan_budget: undefined,
+    },
     rollback: { ...base.rollback, window: 60_000 },
   };
 }
@@ -82,7 +92,8 @@ async function rowsInRange(db: DuckDbDriver, spec: BackfillSpec): Promise<number
   const key = d.quoteIdent(spec.target.partition_key);
   const grain = spec.source_range.grain;
   const [row] = await db.query({
-    sql: `SELECT count(*) AS n FROM ${d.table(tablesOf(spec).target)} WHERE ${key} >= ${d.boundValue(1, grain)} AND ${key} < ${d.boundValue(2, grain)}`,
+    sql: `SELECT count(*) AS n FROM ${d.table(tablesOf(spec).target)} WHERE ${key} >= ${d.boundValue(1, grain)} AND ` +
+      `${key} < ${d.boundValue(2, grain)}`,
     params: [spec.source_range.start, dayAfter(spec.source_range.end)],
   });
   return Number(row?.n ?? 0);
@@ -91,7 +102,10 @@ async function rowsInRange(db: DuckDbDriver, spec: BackfillSpec): Promise<number
 /** Each run creates and drops the table; the best run is the one on a warm cache. */
 async function measureFloor(db: DuckDbDriver, spec: BackfillSpec): Promise<number[]> {
   const compiled = compileTransform(spec.transform!.sql, (i) => db.dialect.boundValue(i, spec.source_range.grain));
-  const create = { sql: `CREATE TABLE ${FLOOR_TABLE} AS ${compiled.sql}`, params: [spec.source_range.start, dayAfter(spec.source_range.end)] };
+  const create = {
+    sql: `CREATE TABLE ${FLOOR_TABLE} AS ${compiled.sql}`,
+    params: [spec.source_range.start, dayAfter(spec.source_range.end)],
+  };
   const runs: number[] = [];
   await db.execute(`DROP TABLE IF EXISTS ${FLOOR_TABLE}`);
   for (let i = 0; i < FLOOR_RUNS; i++) {
@@ -174,7 +188,12 @@ const tsMs = (ts: Timestamp): number => {
 const eventId = (id: unknown): string => String(id);
 
 /** Every run's history (continue-as-new starts a new one), up to `untilMs`. */
-async function historyBreakdown(client: Client, workflowId: string, firstRunId: string, untilMs: number): Promise<HistoryBreakdown> {
+async function historyBreakdown(
+  client: Client,
+  workflowId: string,
+  firstRunId: string,
+  untilMs: number,
+): Promise<HistoryBreakdown> {
   const spans = new Map<string, Span>();
   const wftScheduled = new Map<string, number>();
   const wft = { count: 0, ms: 0 };
@@ -191,12 +210,24 @@ async function historyBreakdown(client: Client, workflowId: string, firstRunId: 
       const id = `${runId}:${eventId(e.eventId)}`;
       const ref = (scheduledEventId: unknown) => `${runId}:${eventId(scheduledEventId)}`;
       if (e.activityTaskScheduledEventAttributes) {
-        spans.set(id, { type: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', scheduled: at, started: null, closed: null });
+        spans.set(id, {
+          type: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?',
+          scheduled: at,
+          started: null,
+          closed: null,
+        });
       } else if (e.activityTaskStartedEventAttributes) {
         const span = spans.get(ref(e.activityTaskStartedEventAttributes.scheduledEventId));
         if (span) span.started = at;
-      } else if (e.activityTaskCompletedEventAttributes || e.activityTaskFailedEventAttributes || e.activityTaskTimedOutEventAttributes) {
-        const a = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+      } else if (
+        e.activityTaskCompletedEventAttributes ||
+        e.activityTaskFailedEventAttributes ||
+        e.activityTaskTimedOutEventAttributes
+      ) {
+        const a =
+          e.activityTaskCompletedEventAttributes ??
+          e.activityTaskFailedEventAttributes ??
+          e.activityTaskTimedOutEventAttributes;
         const span = spans.get(ref(a?.scheduledEventId));
         if (span) span.closed = at;
       } else if (e.workflowTaskScheduledEventAttributes) {
@@ -257,7 +288,8 @@ async function waitForState(handle: Handle, want: BackfillState): Promise<Backfi
     }
     if (status?.state === want) return status;
     if (status?.state === 'failed' || status?.state === 'halted') {
-      throw new Error(`the backfill is ${status.state} while waiting for ${want}: ${status.error ?? status.halt?.reason ?? status.phase}`);
+      throw new Error(`the backfill is ${status.state} while waiting for ${want}: ` +
+        `${status.error ?? status.halt?.reason ?? status.phase}`);
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
@@ -283,7 +315,13 @@ async function runFullBackfill(db: DuckDbDriver, spec: BackfillSpec, tally: Stat
     cleanups.unshift(() => connection.close());
     const client = new Client({ connection, namespace: server.namespace });
     const taskQueue = `bench-${process.pid}-${Date.now().toString(36)}`;
-    const worker = await createBackfillWorker({ connection: native, namespace: server.namespace, warehouse: db, taskQueue, client });
+    const worker = await createBackfillWorker({
+      connection: native,
+      namespace: server.namespace,
+      warehouse: db,
+      taskQueue,
+      client,
+    });
     const running = worker.run();
     cleanups.unshift(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -391,17 +429,21 @@ async function main(): Promise<void> {
 }
 
 function formatReport(r: Report): string {
-  const n = (v: number, digits = 0) => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  const n = (v: number, digits = 0) =>
+    v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
   const h = r.history;
   const full = r.fullSeconds * 1000;
   const pct = (ms: number) => `${n((100 * ms) / full, 1).padStart(5)}%`;
   const lines = [
-    `Backfill benchmark, scale ${r.scale} (${n(r.seed.events)} events seeded in ${n(r.seed.seconds, 1)} s${r.file ? `; kept ${r.file}` : ''})`,
+    `Backfill benchmark, scale ${r.scale} ` +
+      `(${n(r.seed.events)} events seeded in ${n(r.seed.seconds, 1)} s${r.file ? `; kept ${r.file}` : ''})`,
     `  rows in range      ${n(r.rowsInRange)} in ${r.partitions} daily partitions, ${r.batches} batches`,
-    `  floor              ${n(r.floorSeconds, 3)} s   one CREATE TABLE AS of the whole range; best of ${r.floorRunsSeconds.length} ` +
-      `(${r.floorRunsSeconds.map((s) => n(s, 3)).join(', ')} s), the later ones on a warm cache`,
+    `  floor              ${n(r.floorSeconds, 3)} s   one CREATE TABLE AS of the whole range; ` +
+      `best of ${r.floorRunsSeconds.length} (${r.floorRunsSeconds.map((s) => n(s, 3)).join(', ')} s), ` +
+      `the later ones on a warm cache`,
     `  full backfill      ${n(r.fullSeconds, 3)} s   start → published (${r.finalState} after signoff)`,
-    `    to awaiting_approval   ${n(r.toAwaitingApprovalSeconds, 3)} s   plan, snapshot, shadow, proof, batches, completion check`,
+    `    to awaiting_approval   ${n(r.toAwaitingApprovalSeconds, 3)} s   plan, snapshot, shadow, proof, ` +
+      `batches, completion check`,
     `    approve → published    ${n(r.approveToPublishedSeconds, 3)} s`,
     `  ratio              ${n(r.ratio, 1)}×  full / floor (target ≤ 1.3)`,
     `  overhead           ${n(r.overheadMsPerPartition, 1)} ms per partition  (full − floor) / ${r.partitions}`,
@@ -410,21 +452,30 @@ function formatReport(r: Report): string {
     `  continue-as-new    ${r.continuedAsNew}`,
     '',
     `Activities, start → published (workflow history, ${h.events} events; queue = scheduled → started)`,
-    `  ${'activity'.padEnd(20)} ${'count'.padStart(5)} ${'queue ms'.padStart(9)} ${'run ms'.padStart(9)} ${'ms each'.padStart(8)} ${'max ms'.padStart(8)}  share`,
+    `  ${'activity'.padEnd(20)} ${'count'.padStart(5)} ${'queue ms'.padStart(9)} ${'run ms'.padStart(9)} ` +
+      `${'ms each'.padStart(8)} ${'max ms'.padStart(8)}  share`,
     ...h.activities.map(
       (a) =>
         `  ${a.type.padEnd(20)} ${String(a.count).padStart(5)} ${n(a.queueMs).padStart(9)} ${n(a.runMs).padStart(9)} ` +
         `${n((a.queueMs + a.runMs) / a.count, 1).padStart(8)} ${n(a.maxRunMs).padStart(8)} ${pct(a.queueMs + a.runMs)}`,
     ),
-    `  in activities        ${n(h.inActivitiesMs).padStart(25)} ms ${pct(h.inActivitiesMs)}  (scheduled → closed, overlaps counted once)`,
+    `  in activities        ${n(h.inActivitiesMs).padStart(25)} ms ${pct(h.inActivitiesMs)}  (scheduled → closed, ` +
+      `overlaps counted once)`,
     `  between activities   ${n(full - h.inActivitiesMs).padStart(25)} ms ${pct(full - h.inActivitiesMs)}  ` +
-      `(workflow tasks: ${h.workflowTasks.count}, ${n(h.workflowTasks.ms)} ms scheduled → completed; plus start, approval and status polls)`,
-    h.batchGapMs ? `  gap between batches  mean ${n(h.batchGapMs.mean, 1)} ms, max ${n(h.batchGapMs.max)} ms (runBatch closed → next scheduled)` : '',
+      `(workflow tasks: ${h.workflowTasks.count}, ${n(h.workflowTasks.ms)} ms scheduled → completed; ` +
+      `plus start, approval and status polls)`,
+    h.batchGapMs
+      ? `  gap between batches  mean ${n(h.batchGapMs.mean, 1)} ms, max ${n(h.batchGapMs.max)} ms ` +
+        `(runBatch closed → next scheduled)`
+      : '',
     '',
-    `Warehouse statements, start → published (driver timings; concurrent partition rewrites overlap, so the sum can exceed wall time)`,
-    `  ${'phase: statement'.padEnd(40)} ${'count'.padStart(6)} ${'total ms'.padStart(9)} ${'ms each'.padStart(8)}  share`,
+    `Warehouse statements, start → published (driver timings; concurrent partition rewrites overlap, ` +
+      `so the sum can exceed wall time)`,
+    `  ${'phase: statement'.padEnd(40)} ${'count'.padStart(6)} ${'total ms'.padStart(9)} ` +
+      `${'ms each'.padStart(8)}  share`,
     ...r.statements.map(
-      (s) => `  ${s.statement.padEnd(40)} ${String(s.count).padStart(6)} ${n(s.ms).padStart(9)} ${n(s.ms / s.count, 2).padStart(8)} ${pct(s.ms)}`,
+      (s) => `  ${s.statement.padEnd(40)} ${String(s.count).padStart(6)} ${n(s.ms).padStart(9)} ` +
+        `${n(s.ms / s.count, 2).padStart(8)} ${pct(s.ms)}`,
     ),
     `  ${'all statements'.padEnd(40)} ${String(r.statements.reduce((a, s) => a + s.count, 0)).padStart(6)} ` +
       `${n(r.statements.reduce((a, s) => a + s.ms, 0)).padStart(9)}`,

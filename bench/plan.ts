@@ -18,7 +18,9 @@ function pureCase(label: string, range: Partial<BackfillSpec['source_range']>): 
   const t0 = performance.now();
   const plan = buildPlan(spec, { rowsByPartition: {}, sample: null, pricePerHour: null });
   const shape = planShape(spec);
-  console.log(`pure plan  ${label.padEnd(28)} ${String(shape.partitions).padStart(7)} partitions ${String(shape.batches).padStart(6)} batches  ${ms(t0).padStart(7)} ms  (${(JSON.stringify(plan).length / 1024).toFixed(0)} KiB JSON)`);
+  console.log(`pure plan  ${label.padEnd(28)} ${String(shape.partitions).padStart(7)} partitions ` +
+    `${String(shape.batches).padStart(6)} batches  ${ms(t0).padStart(7)} ms  ` +
+    `(${(JSON.stringify(plan).length / 1024).toFixed(0)} KiB JSON)`);
 }
 
 async function main(): Promise<void> {
@@ -33,7 +35,9 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const plan = await estimatePlan(db, base, { sample: true });
     console.log(
-      `estimate   scale ${String(scale).padEnd(22)} ${String(seeded.dailyRows).padStart(7)} target rows ${String(plan.totals.batches).padStart(3)} batches  ${ms(t0).padStart(7)} ms  (sample read ${((plan.sample?.seconds ?? 0) * 1000).toFixed(1)} ms)`,
+      `estimate   scale ${String(scale).padEnd(22)} ${String(seeded.dailyRows).padStart(7)} target rows ` +
+        `${String(plan.totals.batches).padStart(3)} batches  ${ms(t0).padStart(7)} ms  (sample read ` +
+        `${((plan.sample?.seconds ?? 0) * 1000).toFixed(1)} ms)`,
     );
     await db.close();
   }

@@ -10,7 +10,9 @@ import { parseTableName } from '../warehouse/identifiers';
 import { canonicalOf, currentDatabase } from '../warehouse/ownership';
 import type { Driver } from '../warehouse/warehouse';
 
-const PER_BACKFILL: ControlTable[] = ['plans', 'plan_batches', 'checkpoints', 'audit_log', 'releases', 'leases', 'owned_tables'];
+const PER_BACKFILL: ControlTable[] = [
+  'plans', 'plan_batches', 'checkpoints', 'audit_log', 'releases', 'leases', 'owned_tables',
+];
 
 export async function resetDemoBackfill(db: Driver, spec: BackfillSpec): Promise<{ dropped: string[] }> {
   const store = new ControlStore(db);
@@ -33,7 +35,10 @@ export async function resetDemoBackfill(db: Driver, spec: BackfillSpec): Promise
     }
   }
   for (const table of PER_BACKFILL) {
-    await db.execute({ sql: `DELETE FROM ${db.dialect.table(store.table(table))} WHERE backfill_id = ${db.dialect.placeholder(1)}`, params: [spec.backfill_id] });
+    await db.execute({
+      sql: `DELETE FROM ${db.dialect.table(store.table(table))} WHERE backfill_id = ${db.dialect.placeholder(1)}`,
+      params: [spec.backfill_id],
+    });
   }
   return { dropped };
 }

@@ -115,7 +115,8 @@ merchants AS (
 merchant_days AS (
   SELECT
     d.day_idx, d.revenue_date, m.merchant_idx, m.merchant_id, m.ticket_cents, m.tax_bp,
-    CAST(6 + hash(m.merchant_idx, d.day_idx, 4) % 7 + CASE WHEN dayofweek(d.revenue_date) IN (0, 6) THEN 2 ELSE 0 END AS BIGINT) AS orders,
+    CAST(6 + hash(m.merchant_idx, d.day_idx, 4) % 7
+      + CASE WHEN dayofweek(d.revenue_date) IN (0, 6) THEN 2 ELSE 0 END AS BIGINT) AS orders,
     CAST(hash(m.merchant_idx, d.day_idx, 5) % 6 AS BIGINT) AS channel_offset
   FROM days d CROSS JOIN merchants m
   WHERE hash(m.merchant_idx, d.day_idx, 3) % 100 < 92
@@ -128,7 +129,9 @@ priced AS (
     *,
     ['web', 'app', 'pos', 'web', 'app', 'marketplace'][1 + CAST((k + channel_offset) % 6 AS INTEGER)] AS channel,
     -- Sum of two uniforms: a triangular spread of 50%..150% around the merchant's typical ticket.
-    CAST(ticket_cents * CAST(50 + hash(merchant_idx, day_idx, k, 6) % 51 + hash(merchant_idx, day_idx, k, 7) % 51 AS BIGINT) // 100 AS BIGINT) AS price_cents,
+    CAST(ticket_cents
+           * CAST(50 + hash(merchant_idx, day_idx, k, 6) % 51 + hash(merchant_idx, day_idx, k, 7) % 51 AS BIGINT)
+           // 100 AS BIGINT) AS price_cents,
     CAST(hash(merchant_idx, day_idx, k, 8) % 86400 AS BIGINT) AS second_of_day
   FROM orders
 ),
@@ -149,7 +152,8 @@ SELECT
   revenue_date,
   merchant_id,
   channel,
-  CAST(CASE WHEN tax_inclusive THEN price_cents ELSE price_cents + tax_cents END * 0.01 AS DECIMAL(18, 2)) AS gross_amount,
+  CAST(CASE WHEN tax_inclusive THEN price_cents ELSE price_cents + tax_cents END * 0.01 AS DECIMAL(18, 2))
+    AS gross_amount,
   CAST(tax_cents * 0.01 AS DECIMAL(18, 2)) AS tax_amount,
   tax_inclusive
 FROM taxed`;
@@ -169,7 +173,8 @@ SELECT
   merchant_id,
   CAST(sum(gross_amount) AS DECIMAL(18, 2)) AS gross_revenue,
   CAST(sum(tax_amount) AS DECIMAL(18, 2)) AS tax_amount,
-  CAST(sum(CASE WHEN revenue_date <= CAST($1 AS DATE) THEN ${NET_BEFORE_FIX} ELSE ${NET_AFTER_FIX} END) AS DECIMAL(18, 2)) AS net_revenue,
+  CAST(sum(CASE WHEN revenue_date <= CAST($1 AS DATE) THEN ${NET_BEFORE_FIX} ELSE ${NET_AFTER_FIX} END)
+       AS DECIMAL(18, 2)) AS net_revenue,
   count(*) AS order_count,
   CAST(revenue_date AS TIMESTAMP) + INTERVAL 26 HOUR AS recalculated_at,
   CAST(NULL AS VARCHAR) AS backfill_id
@@ -178,13 +183,15 @@ GROUP BY revenue_date, merchant_id`;
 
 /** Row count and an order-independent hash of every column (sums do not cancel duplicates, unlike XOR). */
 const fingerprintSql = (from: string, columns: readonly string[]): string =>
-  `SELECT count(*) AS row_count, CAST(coalesce(sum(CAST(hash(${columns.join(', ')}) AS HUGEINT)), 0) AS VARCHAR) AS row_hash FROM (${from})`;
+  `SELECT count(*) AS row_count, CAST(coalesce(sum(CAST(hash(${columns.join(', ')}) AS HUGEINT)), 0) AS VARCHAR) ` +
+    `AS row_hash FROM (${from})`;
 
 export function merchantCount(scale: number): number {
   const merchants = Math.round(MERCHANTS_PER_SCALE * scale);
   if (!Number.isFinite(scale) || scale <= 0 || merchants < 1 || merchants > MAX_MERCHANTS) {
     throw new RangeError(
-      `scale must be a positive number giving 1..${MAX_MERCHANTS} merchants (${MERCHANTS_PER_SCALE} per unit); got ${scale}.`,
+      `scale must be a positive number giving 1..${MAX_MERCHANTS} merchants (${MERCHANTS_PER_SCALE} per ` +
+        `unit); got ${scale}.`,
     );
   }
   return merchants;
@@ -201,7 +208,10 @@ async function existingTables(tx: Session): Promise<ExistingTable[]> {
     `SELECT schema_name || '.' || table_name AS name, comment FROM duckdb_tables()
      WHERE (schema_name, table_name) IN (('staging', 'revenue_events'), ('finance', 'daily_revenue')) ORDER BY name`,
   );
-  return rows.map((r) => ({ name: String(r.name), comment: typeof r.comment === 'string' && r.comment ? r.comment : null }));
+  return rows.map((r) => ({
+    name: String(r.name),
+    comment: typeof r.comment === 'string' && r.comment ? r.comment : null,
+  }));
 }
 
 async function counts(tx: Session): Promise<Omit<SeedResult, 'ms'>> {
@@ -234,7 +244,9 @@ async function holdsScenario(tx: Session, merchants: number): Promise<boolean> {
     params: [SCENARIO.backfillEnd],
   });
   const [haveDaily] = await tx.query(fingerprintSql('SELECT * FROM finance.daily_revenue', DAILY_COLUMNS));
-  return Boolean(wantDaily && haveDaily && wantDaily.row_count === haveDaily.row_count && wantDaily.row_hash === haveDaily.row_hash);
+  return Boolean(
+    wantDaily && haveDaily && wantDaily.row_count === haveDaily.row_count && wantDaily.row_hash === haveDaily.row_hash,
+  );
 }
 
 /**

@@ -46,12 +46,16 @@ const pct = (v: number | null) => (v === null ? 'n/a' : `${v >= 0 ? '+' : ''}${v
 function batchLine(b: BatchSummary, total: number): string {
   const measures = b.measures.map((m) => `${m.column} ${pct(m.deltaPct)}`).join(', ');
   const rows = b.rows.old === b.rows.new ? `${b.rows.new} rows` : `rows ${b.rows.old}→${b.rows.new}`;
-  return `  batch ${String(b.index + 1).padStart(String(total).length)}/${total} ${b.first}..${b.last} ${b.verdict}: ${measures}; ${rows}${b.warnings.length ? ` (${b.warnings.length} warning)` : ''}`;
+  return `  batch ${String(b.index + 1).padStart(String(total).length)}/${total} ${b.first}..${b.last} ${b.verdict}: ` +
+    `${measures}; ${rows}${b.warnings.length ? ` (${b.warnings.length} warning)` : ''}`;
 }
 
 /** Prints each batch verdict as it lands and every change of state, until `until` holds. */
 const shown = { batch: -1, phase: '' };
-async function follow(handle: WorkflowHandle<typeof backfillWorkflow>, until: (s: BackfillStatus) => boolean): Promise<BackfillStatus> {
+async function follow(
+  handle: WorkflowHandle<typeof backfillWorkflow>,
+  until: (s: BackfillStatus) => boolean,
+): Promise<BackfillStatus> {
   for (;;) {
     const status = await handle.query(statusQuery);
     const batches = await handle.query(batchesQuery);
@@ -78,25 +82,35 @@ async function main(): Promise<void> {
     .option('--only-plan', 'seed and print the plan, start nothing')
     .option('--scale <n>', 'scenario size multiplier (1, 10, 100)', (v) => Number(v), 1)
     .option('--db <path>', 'DuckDB file', DEFAULT_DUCKDB_PATH)
-    .option('--approve-as <name>', 'approve as this demo approver instead of waiting for the Temporal UI (e.g. finance-controller)')
-    .option('--rollback-window <duration>', 'the demo\'s rollback window (the spec says 14d)', '30s')
+    .option(
+      '--approve-as <name>',
+      'approve as this demo approver instead of waiting for the Temporal UI (e.g. finance-controller)',
+    )
+    .option('--rollback-window <duration>', "the demo's rollback window (the spec says 14d)", '30s')
     .option('--headless', 'start the dev server without its web UI')
     .option('--keep-open', 'keep the dev server, its UI and the worker running until Ctrl-C at the end')
     .parse()
     .opts<DemoOptions>();
   const windowMs = parseDuration(opts.rollbackWindow);
-  if (windowMs === null) throw new Error(`--rollback-window: "${opts.rollbackWindow}" is not a duration; write e.g. 30s or 5m`);
+  if (windowMs === null) {
+    throw new Error(`--rollback-window: "${opts.rollbackWindow}" is not a duration; write e.g. 30s or 5m`);
+  }
 
   const { spec } = loadRunnableSpec(SPEC);
   const warehouse = await openDuckDb({ path: opts.db });
   // A fresh demo: the demo's own backfill is forgotten explicitly (its recorded tables dropped, its
   // control rows deleted) before the scenario is reseeded; other backfills in the file are untouched.
   const reset = await resetDemoBackfill(warehouse, spec);
-  if (reset.dropped.length) console.log(`Reset the demo's backfill ${spec.backfill_id}: dropped ${reset.dropped.join(', ')} and its control rows.`);
+  if (reset.dropped.length) {
+    console.log(
+      `Reset the demo's backfill ${spec.backfill_id}: dropped ${reset.dropped.join(', ')} and its control rows.`,
+    );
+  }
   const seeded = await seedRevenueScenario(warehouse, { scale: opts.scale, replace: true });
   console.log(
-    `Seeded ${opts.db}: ${seeded.events.toLocaleString('en-US')} revenue events, ${seeded.dailyRows.toLocaleString('en-US')} rows in ` +
-      `${spec.target.table} (${seeded.merchants} merchants, ${seeded.days} days, buggy tax logic up to ${spec.source_range.end}) in ${formatSeconds(seeded.ms / 1000)}.\n`,
+    `Seeded ${opts.db}: ${seeded.events.toLocaleString('en-US')} revenue events, ` +
+      `${seeded.dailyRows.toLocaleString('en-US')} rows in ${spec.target.table} (${seeded.merchants} merchants, ` +
+      `${seeded.days} days, buggy tax logic up to ${spec.source_range.end}) in ${formatSeconds(seeded.ms / 1000)}.\n`,
   );
   const plan = await estimatePlan(warehouse, spec, { sample: true });
   console.log(formatPlan(plan, { engine: warehouse.dialect.name, maxRows: 10 }));
@@ -107,8 +121,14 @@ async function main(): Promise<void> {
 
   // The demo keeps the spec but not its UTC pause window (it would hold the run for an hour at
   // 01:00) and shortens the rollback window so the whole lifecycle fits in a minute.
-  const demoSpec = { ...spec, execution: { ...spec.execution, pause_windows: [] }, rollback: { ...spec.rollback, window: windowMs } };
-  console.log(`\nDemo settings: no pause windows, rollback window ${opts.rollbackWindow}; everything else as in ${SPEC}.`);
+  const demoSpec = {
+    ...spec,
+    execution: { ...spec.execution, pause_windows: [] },
+    rollback: { ...spec.rollback, window: windowMs },
+  };
+  console.log(
+    `\nDemo settings: no pause windows, rollback window ${opts.rollbackWindow}; everything else as in ${SPEC}.`,
+  );
   console.log('Starting a Temporal dev server…');
   // The worker's INFO lines (bundling, state changes) would bury the progress; warnings still show.
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -120,38 +140,59 @@ async function main(): Promise<void> {
   const running = worker.run();
   try {
     const handle = await startBackfill(client, demoSpec, { startedBy: 'demo' });
-    const ui = server.uiUrl ? workflowUiUrl(server.namespace, handle.workflowId, { TEMPORAL_UI_URL: server.uiUrl }) : null;
-    console.log(`Started workflow ${handle.workflowId} on the dev server at ${server.address} (namespace ${server.namespace})${ui ? `\n  UI: ${ui}` : ''}\n`);
+    const ui = server.uiUrl
+      ? workflowUiUrl(server.namespace, handle.workflowId, { TEMPORAL_UI_URL: server.uiUrl })
+      : null;
+    console.log(`Started workflow ${handle.workflowId} on the dev server at ${server.address} (namespace ` +
+      `${server.namespace})${ui ? `\n  UI: ${ui}` : ''}\n`);
 
-    const waiting = await follow(handle, (s) => s.state === 'awaiting_approval' || s.state === 'failed' || s.state === 'halted');
-    if (waiting.state !== 'awaiting_approval') throw new Error(`the backfill stopped before approval: ${waiting.state} — ${waiting.phase}`);
+    const waiting = await follow(
+      handle,
+      (s) => s.state === 'awaiting_approval' || s.state === 'failed' || s.state === 'halted',
+    );
+    if (waiting.state !== 'awaiting_approval') {
+      throw new Error(`the backfill stopped before approval: ${waiting.state} — ${waiting.phase}`);
+    }
     const report = await handle.query(reportQuery);
-    console.log(`\nReconciliation over ${report.partitions.done} partitions (${report.batches.passed} batches passed, ${report.rows.old} rows → ${report.rows.new}):`);
+    console.log(`\nReconciliation over ${report.partitions.done} partitions (${report.batches.passed} batches ` +
+      `passed, ${report.rows.old} rows → ${report.rows.new}):`);
     for (const line of reportLines(report)) console.log(`  ${line}`);
     for (const w of report.warnings.slice(0, 3)) console.log(`  warning: ${w}`);
 
     if (opts.approveAs) {
       console.log(`\nApproving as ${opts.approveAs} (--approve-as)…`);
-      await handle.executeUpdate(approveUpdate, { args: [{ by: opts.approveAs, comment: 'demo approval: deltas within the expected ranges' }] });
+      await handle.executeUpdate(approveUpdate, {
+        args: [{ by: opts.approveAs, comment: 'demo approval: deltas within the expected ranges' }],
+      });
     } else {
       const approver = spec.approval!.approvers[0];
-      console.log('\nWaiting for approval. In the Temporal UI open the workflow' + (ui ? `:\n  ${ui}` : ' (start the demo without --headless for the UI)'));
-      console.log(`  choose "Send a Signal", signal name: approve, input (JSON):\n  {"by": "${approver}", "comment": "reconciliation reviewed"}`);
-      console.log(`  approvers: ${spec.approval!.approvers.join(', ')} (the owner ${spec.owner} may not approve). Or rerun with --approve-as ${approver}.`);
+      console.log(
+        '\nWaiting for approval. In the Temporal UI open the workflow' +
+          (ui ? `:\n  ${ui}` : ' (start the demo without --headless for the UI)'),
+      );
+      console.log(`  choose "Send a Signal", signal name: approve, input (JSON):\n  {"by": "${approver}", "comment": ` +
+        `"reconciliation reviewed"}`);
+      console.log(`  approvers: ${spec.approval!.approvers.join(', ')} (the owner ${spec.owner} may not approve). ` +
+        `Or rerun with --approve-as ${approver}.`);
     }
 
     const published = await follow(handle, (s) => s.state === 'published' || s.state === 'failed');
     if (published.state !== 'published') throw new Error(`not published: ${published.state} — ${published.phase}`);
     console.log('\nRelease record (backfill_control.releases, written in the publish transaction):');
     console.log(JSON.stringify(published.release, null, 2).replace(/^/gm, '  '));
-    console.log(`\nRollback window open until ${published.rollback.expiresAt}. To roll back, send signal "rollback" with {"by": "you", "reason": "why"};`);
+    console.log(`\nRollback window open until ${published.rollback.expiresAt}. To roll back, send signal "rollback" ` +
+      `with {"by": "you", "reason": "why"};`);
     console.log('to confirm the release early, signal "signoff" with {"by": "finance-controller"}.');
 
     const end = await follow(handle, (s) => !s.rollback.open || s.state !== 'published');
     const final = await handle.query(statusQuery);
     console.log(`\n${final.backfillId}: ${final.state} — ${final.phase}`);
-    console.log(`  partitions ${final.partitions.done}/${final.partitions.total}, batches ${final.batches.done}/${final.batches.total}, continued-as-new ${final.continuedAsNew}×`);
-    if (end.state === 'published') console.log(`  ${spec.rollback.snapshot} and ${spec.target.shadow_table} stay until a signoff (rollback.cleanup: ${spec.rollback.cleanup}).`);
+    console.log(`  partitions ${final.partitions.done}/${final.partitions.total}, ` +
+      `batches ${final.batches.done}/${final.batches.total}, continued-as-new ${final.continuedAsNew}×`);
+    if (end.state === 'published') {
+      console.log(`  ${spec.rollback.snapshot} and ${spec.target.shadow_table} stay until a signoff ` +
+        `(rollback.cleanup: ${spec.rollback.cleanup}).`);
+    }
     if (opts.keepOpen) {
       console.log(`\nDev server ${server.address}${server.uiUrl ? `, UI ${server.uiUrl}` : ''}. Ctrl-C to stop.`);
       await new Promise<void>((done) => process.once('SIGINT', () => done()));
@@ -167,6 +208,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(isBackfillFailure(e) ? `error (${e.code}): ${e.message}` : e instanceof Error ? `error: ${e.message}` : e);
+  console.error(
+    isBackfillFailure(e) ? `error (${e.code}): ${e.message}` : e instanceof Error ? `error: ${e.message}` : e,
+  );
   process.exit(1);
 });

@@ -19,8 +19,8 @@ function parseScale(text: string): number {
 async function main(): Promise<void> {
   const program = new Command('seed')
     .description(
-      `Create ${SCENARIO.sourceTable} and ${SCENARIO.targetTable} for ${SCENARIO.backfillStart}..${SCENARIO.liveEnd}, ` +
-        `with the pre-FIN-2841 tax bug up to ${SCENARIO.backfillEnd}.`,
+      `Create ${SCENARIO.sourceTable} and ${SCENARIO.targetTable} for ` +
+        `${SCENARIO.backfillStart}..${SCENARIO.liveEnd}, with the pre-FIN-2841 tax bug up to ${SCENARIO.backfillEnd}.`,
     )
     .option('--db <path>', 'DuckDB database file', '.data/warehouse.duckdb')
     .option('--scale <n>', 'multiplies the number of merchants', parseScale, 1)
@@ -34,7 +34,8 @@ async function main(): Promise<void> {
     const n = (x: number) => x.toLocaleString('en-US');
     console.log(
       `Revenue scenario ready in ${opts.db} (scale ${opts.scale}): ${n(r.events)} events, ` +
-        `${n(r.dailyRows)} daily rows over ${n(r.days)} days, ${n(r.merchants)} merchants, ${(r.ms / 1000).toFixed(2)} s.`,
+        `${n(r.dailyRows)} daily rows over ${n(r.days)} days, ${n(r.merchants)} merchants, ` +
+        `${(r.ms / 1000).toFixed(2)} s.`,
     );
   } finally {
     await db.close();

@@ -87,7 +87,13 @@ async function launch(
   const { port, uiPort, log } = opts;
   const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
   const timeoutMs = opts.startTimeoutMs ?? 60_000;
-  const args = devServerArgs({ port, uiPort, namespace, dbFilename: opts.dbFilename, dynamicConfig: opts.dynamicConfig });
+  const args = devServerArgs({
+    port,
+    uiPort,
+    namespace,
+    dbFilename: opts.dbFilename,
+    dynamicConfig: opts.dynamicConfig,
+  });
   const address = `${HOST}:${port}`;
   log(`Starting ${cli} ${args.join(' ')}`);
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });

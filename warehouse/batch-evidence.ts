@@ -12,7 +12,14 @@ import type { TableName } from './identifiers';
 
 type Stats = { rows: number; distinctKeys: number; sums: Record<string, string | null>; nulls: Record<string, number> };
 
-async function statsByPartition(db: Driver, spec: BackfillSpec, table: TableName, from: string, to: string, opts?: QueryOptions) {
+async function statsByPartition(
+  db: Driver,
+  spec: BackfillSpec,
+  table: TableName,
+  from: string,
+  to: string,
+  opts?: QueryOptions,
+) {
   const measures = spec.measures.map((m) => m.column);
   const notNull = spec.validation.not_null;
   const rows = await db.query(
@@ -27,7 +34,9 @@ async function statsByPartition(db: Driver, spec: BackfillSpec, table: TableName
     out[String(r.partition_start)] = {
       rows: Number(r.row_count),
       distinctKeys: Number(r.distinct_keys),
-      sums: Object.fromEntries(measures.map((m, i) => [m, r[`measure_${i}`] === null ? null : String(r[`measure_${i}`])])),
+      sums: Object.fromEntries(
+        measures.map((m, i) => [m, r[`measure_${i}`] === null ? null : String(r[`measure_${i}`])]),
+      ),
       nulls: Object.fromEntries(notNull.map((c, i) => [c, Number(r[`nulls_${i}`])])),
     };
   }

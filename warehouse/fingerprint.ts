@@ -49,7 +49,13 @@ export async function fingerprint(
 }
 
 /** What a spec fingerprints in `table` over [from, to): its unique key, its measures, every non-audit column hashed. */
-export function fingerprintSpec(spec: BackfillSpec, table: TableName, columns: readonly string[], from: string, to: string): FingerprintSpec {
+export function fingerprintSpec(
+  spec: BackfillSpec,
+  table: TableName,
+  columns: readonly string[],
+  from: string,
+  to: string,
+): FingerprintSpec {
   return {
     table,
     partitionKey: spec.target.partition_key,
@@ -110,7 +116,13 @@ export function compareFingerprints(
       if (x === y) continue;
       const line = `${label}(${m}) ${x} vs ${y}`;
       const [u, v] = [Number(x), Number(y)];
-      if (floatMeasures.has(m) && typeof x === 'string' && typeof y === 'string' && Number.isFinite(u) && Number.isFinite(v)) {
+      if (
+        floatMeasures.has(m) &&
+        typeof x === 'string' &&
+        typeof y === 'string' &&
+        Number.isFinite(u) &&
+        Number.isFinite(v)
+      ) {
         const scale = Math.max(Math.abs(u), Math.abs(v));
         if (Math.abs(u - v) <= Math.max(tolerance(m), FLOAT_RELATIVE * scale)) {
           floatNoise.push(line);

@@ -22,7 +22,8 @@ export function isPlainName(part: string): boolean {
 export function identifierProblem(text: string, maxParts: number): string | null {
   if (text.length === 0) return 'is empty';
   if (/["'`;\\]|--|\/\*|\*\/|\s/.test(text)) {
-    return 'may contain only letters, digits, underscores and dots (no quotes, semicolons, comments, backslashes or spaces)';
+    return 'may contain only letters, digits, underscores and dots (no quotes, semicolons, comments, ' +
+      'backslashes or spaces)';
   }
   const parts = text.split('.');
   if (parts.length > maxParts) return `has ${parts.length} dotted parts; at most ${maxParts} are allowed`;

@@ -35,7 +35,12 @@ type SnowflakeModules = typeof import('./snowflake/config') & typeof import('./s
  */
 async function snowflakeModules(): Promise<SnowflakeModules> {
   try {
-    return { ...(require('./snowflake/config') as typeof import('./snowflake/config')), ...(require('./snowflake/driver') as typeof import('./snowflake/driver')) };
+    return {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- deliberate, see above
+      ...(require('./snowflake/config') as typeof import('./snowflake/config')),
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- deliberate, see above
+      ...(require('./snowflake/driver') as typeof import('./snowflake/driver')),
+    };
   } catch {
     return { ...(await import('./snowflake/config')), ...(await import('./snowflake/driver')) };
   }
@@ -65,7 +70,8 @@ export function warehouseConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Wa
   if (!engine) {
     throw new BackfillFailure(
       BackfillError.InvalidConfig,
-      `BACKFILL_WAREHOUSE: engine "${m[1]}" is not supported; use duckdb:<path> (or a DuckDB file path), snowflake, or snowflake:<config file>.`,
+      `BACKFILL_WAREHOUSE: engine "${m[1]}" is not supported; use duckdb:<path> (or a DuckDB file path), snowflake, ` +
+        `or snowflake:<config file>.`,
     );
   }
   return { engine, path: m[2]!, ...(engine === 'snowflake' && { env }) };

@@ -17,7 +17,8 @@ export async function checkTargetColumns(db: Driver, spec: BackfillSpec, opts?: 
   if (columns.length === 0) {
     throw new BackfillFailure(
       BackfillError.MissingObject,
-      `target.table: ${spec.target.table} does not exist in the ${db.dialect.name} warehouse; check the name, or create it before backfilling.`,
+      `target.table: ${spec.target.table} does not exist in the ${db.dialect.name} warehouse; check the name, ` +
+        `or create it before backfilling.`,
       { path: 'target.table' },
     );
   }
@@ -83,20 +84,25 @@ const DAY_MS = 86_400_000;
  * Time Travel is the warehouse's own safety net behind the snapshot: warn when the rollback window
  * outlives it, or when the target is transient (0–1 day of Time Travel and no Fail-safe).
  */
-export function retentionWarnings(spec: BackfillSpec, retention: { days: number; transient: boolean } | null): string[] {
+export function retentionWarnings(
+  spec: BackfillSpec,
+  retention: { days: number; transient: boolean } | null,
+): string[] {
   if (!retention) return [];
   const warnings: string[] = [];
   const windowDays = spec.rollback.window / DAY_MS;
   if (retention.transient) {
     warnings.push(
-      `${spec.target.table} is a transient table (Time Travel ${retention.days} day(s), no Fail-safe), and so is a clone of it; ` +
-        `the snapshot ${spec.rollback.snapshot} is the only restore point — keep rollback.cleanup: after_signoff.`,
+      `${spec.target.table} is a transient table (Time Travel ${retention.days} day(s), no Fail-safe), ` +
+        `and so is a clone of it; the snapshot ${spec.rollback.snapshot} is the only restore point — keep ` +
+        `rollback.cleanup: after_signoff.`,
     );
   }
   if (retention.days * DAY_MS < spec.rollback.window) {
     warnings.push(
-      `rollback.window (${+windowDays.toFixed(2)} days) is longer than ${spec.target.table}'s Time Travel retention (${retention.days} day(s)): ` +
-        `after that only the snapshot ${spec.rollback.snapshot} can restore the range. Raise DATA_RETENTION_TIME_IN_DAYS or shorten the window.`,
+      `rollback.window (${+windowDays.toFixed(2)} days) is longer than ${spec.target.table}'s Time Travel retention ` +
+        `(${retention.days} day(s)): after that only the snapshot ${spec.rollback.snapshot} can restore the range. ` +
+        `Raise DATA_RETENTION_TIME_IN_DAYS or shorten the window.`,
     );
   }
   return warnings;

@@ -24,7 +24,8 @@ export interface SqlFragments {
 }
 
 export function reconcileSql(f: SqlFragments) {
-  const range = (column: string, grain: PartitionGrain) => `${column} >= ${f.boundValue(1, grain)} AND ${column} < ${f.boundValue(2, grain)}`;
+  const range = (column: string, grain: PartitionGrain) =>
+    `${column} >= ${f.boundValue(1, grain)} AND ${column} < ${f.boundValue(2, grain)}`;
   const quoted = (columns: readonly string[]) => columns.map(f.quoteIdent);
 
   return {
@@ -35,7 +36,9 @@ export function reconcileSql(f: SqlFragments) {
           ...spec.measures.map((m, i) => `, ${f.sumText(f.quoteIdent(m))} AS "measure_${i}"`),
           // Each value weighted by its row's key: moving values between rows changes this sum,
           // adding them in another order does not (beyond float noise).
-          ...(spec.keyedMeasures ?? []).map((m, i) => `, ${f.sumText(`${f.quoteIdent(m)} * ${f.keyWeight(quoted(spec.uniqueKey))}`)} AS "keyed_${i}"`),
+          ...(spec.keyedMeasures ?? []).map(
+            (m, i) => `, ${f.sumText(`${f.quoteIdent(m)} * ${f.keyWeight(quoted(spec.uniqueKey))}`)} AS "keyed_${i}"`,
+          ),
           `, ${f.rowHash(quoted(spec.hashColumns))} AS "row_hash"`,
           `FROM ${f.table(spec.table)} WHERE ${range(f.quoteIdent(spec.partitionKey), spec.grain)}`,
         ].join(' '),
@@ -63,7 +66,8 @@ export function reconcileSql(f: SqlFragments) {
         ...spec.notNull.map((c, i) => `COUNT(*) - COUNT(${f.quoteIdent(c)}) AS "nulls_${i}"`),
       ];
       return {
-        sql: `SELECT ${columns.join(', ')} FROM ${f.table(spec.table)} WHERE ${range(key, spec.grain)} GROUP BY 1 ORDER BY 1`,
+        sql: `SELECT ${columns.join(', ')} FROM ${f.table(spec.table)} WHERE ${range(key, spec.grain)} ` +
+          `GROUP BY 1 ORDER BY 1`,
         params: [spec.from, spec.to],
       };
     },
@@ -80,8 +84,8 @@ export function reconcileSql(f: SqlFragments) {
           `SELECT ${keys}, ${oldValue} AS "old_value", ${newValue} AS "new_value", ` +
           `COALESCE(${newValue}, 0) - COALESCE(${oldValue}, 0) AS "delta" ` +
           `FROM ${slice(spec.before)} AS o FULL OUTER JOIN ${slice(spec.after)} AS n USING (${keys}) ` +
-          `WHERE o.${m} IS DISTINCT FROM n.${m} ORDER BY ABS(COALESCE(${newValue}, 0) - COALESCE(${oldValue}, 0)) DESC, 1 ` +
-          `LIMIT ${Math.max(0, Math.floor(spec.limit))}`,
+          `WHERE o.${m} IS DISTINCT FROM n.${m} ORDER BY ABS(COALESCE(${newValue}, 0) - COALESCE(${oldValue}, 0)) ` +
+          `DESC, 1 LIMIT ${Math.max(0, Math.floor(spec.limit))}`,
         params: [spec.from, spec.to],
       };
     },

@@ -38,11 +38,24 @@ export function tablesOf(spec: BackfillSpec): ShadowTables {
  * is finished here. Returns whether the table was created now.
  */
 async function createOwned(
-  db: Driver, spec: BackfillSpec, role: 'shadow' | 'snapshot', table: TableName, create: string, at: string, opts?: QueryOptions,
+  db: Driver,
+  spec: BackfillSpec,
+  role: 'shadow' | 'snapshot',
+  table: TableName,
+  create: string,
+  at: string,
+  opts?: QueryOptions,
 ): Promise<boolean> {
   const record = await requireOwned(db, spec, role, opts);
   if (record.status === 'created') {
-    await requireIntact(db, spec, record, table, 'Nothing was written; start the backfill under a new backfill_id (it takes new tables)', opts);
+    await requireIntact(
+      db,
+      spec,
+      record,
+      table,
+      'Nothing was written; start the backfill under a new backfill_id (it takes new tables)',
+      opts,
+    );
     return false;
   }
   const created = !(await tableExists(db, table, opts));
@@ -59,7 +72,10 @@ export function publishedRange(range: { start: string; end: string; grain: strin
   const grain = range.grain as Grain;
   const r = rangeOrdinals(range.start, range.end, grain);
   if (!r || r.last < r.first) {
-    throw new BackfillFailure(BackfillError.InvalidSpec, `source_range: ${range.start} .. ${range.end} is not a valid ${range.grain} range.`);
+    throw new BackfillFailure(
+      BackfillError.InvalidSpec,
+      `source_range: ${range.start} .. ${range.end} is not a valid ${range.grain} range.`,
+    );
   }
   return { start: partitionAtOrdinal(r.first, grain).start, end: partitionAtOrdinal(r.last, grain).end };
 }
@@ -79,7 +95,10 @@ export function createSnapshot(db: Driver, spec: BackfillSpec, at: string, opts?
  */
 export function createShadow(db: Driver, spec: BackfillSpec, at: string, opts?: QueryOptions): Promise<boolean> {
   const t = tablesOf(spec);
-  const create = spec.publish.mode === 'range' ? db.dialect.createTableLike(t.shadow, t.target) : db.dialect.cloneTable(t.shadow, t.target);
+  const create =
+    spec.publish.mode === 'range'
+      ? db.dialect.createTableLike(t.shadow, t.target)
+      : db.dialect.cloneTable(t.shadow, t.target);
   return createOwned(db, spec, 'shadow', t.shadow, create, at, opts);
 }
 
@@ -102,7 +121,12 @@ export async function rewritePartition(
   columns: readonly string[],
   opts: QueryOptions = {},
 ): Promise<RewriteResult> {
-  if (!spec.transform) throw new BackfillFailure(BackfillError.SpecNotRunnable, 'transform: the spec has no transform; add transform.sql or transform.sql_file.');
+  if (!spec.transform) {
+    throw new BackfillFailure(
+      BackfillError.SpecNotRunnable,
+      'transform: the spec has no transform; add transform.sql or transform.sql_file.',
+    );
+  }
   const { shadow } = tablesOf(spec);
   const d = db.dialect;
   const grain = spec.source_range.grain;
@@ -117,7 +141,10 @@ export async function rewritePartition(
       sql: `INSERT INTO ${d.table(shadow)} (${list}) SELECT ${list} FROM (${transform.sql}) AS transformed`,
       params: bounds,
     });
-    const [row] = await tx.query({ sql: `SELECT count(*) AS n FROM ${d.table(shadow)} WHERE ${inPartition}`, params: bounds });
+    const [row] = await tx.query({
+      sql: `SELECT count(*) AS n FROM ${d.table(shadow)} WHERE ${inPartition}`,
+      params: bounds,
+    });
     const inside = Number(row?.n ?? 0);
     if (inside !== inserted) {
       throw new BackfillFailure(
@@ -151,14 +178,22 @@ export interface IdempotencyProof {
  * the transform's fault. A transform using random() or the current time in a non-audit column
  * fails here, before any batch runs.
  */
-export async function proveIdempotency(db: Driver, spec: BackfillSpec, partition: Partition, opts: QueryOptions = {}): Promise<IdempotencyProof> {
+export async function proveIdempotency(
+  db: Driver,
+  spec: BackfillSpec,
+  partition: Partition,
+  opts: QueryOptions = {},
+): Promise<IdempotencyProof> {
   const { shadow } = tablesOf(spec);
   const info = await describeTable(db, spec.target.table, opts);
   const columns = info.map((c) => c.name);
-  const floats = info.filter((c) => isFloatType(c.type) && !spec.target.audit_columns.includes(c.name)).map((c) => c.name);
+  const floats = info
+    .filter((c) => isFloatType(c.type) && !spec.target.audit_columns.includes(c.name))
+    .map((c) => c.name);
   const measures = [...new Set([...spec.measures.map((m) => m.column), ...floats])];
   const tolerance = new Map(spec.measures.map((m) => [m.column, m.abs_tolerance]));
-  const compare = (a: Fingerprint, b: Fingerprint) => compareFingerprints(a, b, new Set(floats), (m) => tolerance.get(m) ?? 0);
+  const compare = (a: Fingerprint, b: Fingerprint) =>
+    compareFingerprints(a, b, new Set(floats), (m) => tolerance.get(m) ?? 0);
   const slice = (from: string, to: string) =>
     fingerprint(db, {
       ...fingerprintSpec(spec, shadow, columns, from, to),
@@ -181,12 +216,19 @@ export async function proveIdempotency(db: Driver, spec: BackfillSpec, partition
     // columns alone is a float artifact, not a non-deterministic transform.
     const floatOnly = floatDrift.length === differences.length && floatDrift.every((d) => d.relative <= FLOAT_ARTIFACT);
     const why = floatOnly
-      ? `every non-float column is identical between the two rewrites, but the float column sums ${differences.join(', ')} differ by more than abs_tolerance. ` +
-        `A sum of DOUBLEs depends on the order rows are added in, and rounding a float can land on either side of a tie; ` +
-        `store ${[...new Set(floatDrift.map((d) => d.measure))].join(', ')} as DECIMAL (e.g. CAST(… AS DECIMAL(18, 2)) in the transform), or raise the measure's abs_tolerance.`
-      : `rewriting it twice changed ${differences.join(', ')}. The transform is not deterministic (random(), the current time or an unordered window in a non-audit column?); ` +
-        `fix it, or list per-run stamp columns in target.audit_columns.`;
-    throw new BackfillFailure(BackfillError.NotIdempotent, `idempotency proof failed on ${partition.start}: ${why}`, { partition: partition.start, differences, floatOnly });
+      ? `every non-float column is identical between the two rewrites, but the float column sums ` +
+        `${differences.join(', ')} differ by more than abs_tolerance. A sum of DOUBLEs depends on the order rows are ` +
+        `added in, and rounding a float can land on either side of a tie; ` +
+        `store ${[...new Set(floatDrift.map((d) => d.measure))].join(', ')} as DECIMAL (e.g. CAST(… AS DECIMAL(18, ` +
+        `2)) in the transform), or raise the measure's abs_tolerance.`
+      : `rewriting it twice changed ${differences.join(', ')}. The transform is not deterministic (random(), ` +
+        `the current time or an unordered window in a non-audit column?); fix it, or list per-run stamp columns in ` +
+        `target.audit_columns.`;
+    throw new BackfillFailure(BackfillError.NotIdempotent, `idempotency proof failed on ${partition.start}: ${why}`, {
+      partition: partition.start,
+      differences,
+      floatOnly,
+    });
   }
   const moved = outsideBefore.flatMap((fp, i) => compare(fp, outsideAfter[i]!).differences);
   if (moved.length) {

@@ -29,7 +29,11 @@ export function backfillIdOf(meta: Record<string, unknown> | undefined): string 
   if (!meta) return undefined;
   if (typeof meta.backfill_id === 'string') return meta.backfill_id;
   const workflowId = meta.workflowId;
-  if (typeof workflowId === 'string' && workflowId.startsWith(WORKFLOW_ID_PREFIX) && workflowId.length > WORKFLOW_ID_PREFIX.length) {
+  if (
+    typeof workflowId === 'string' &&
+    workflowId.startsWith(WORKFLOW_ID_PREFIX) &&
+    workflowId.length > WORKFLOW_ID_PREFIX.length
+  ) {
     return workflowId.slice(WORKFLOW_ID_PREFIX.length);
   }
   return undefined;
@@ -96,7 +100,9 @@ export function createJsonLogger(opts: JsonLoggerOptions = {}): DefaultLogger {
 /** The backfill_id of an activity's arguments: the spec comes first. */
 export function backfillIdOfArgs(args: readonly unknown[]): string | undefined {
   const first = args[0] as { backfill_id?: unknown } | null | undefined;
-  return typeof first === 'object' && first !== null && typeof first.backfill_id === 'string' ? first.backfill_id : undefined;
+  return typeof first === 'object' && first !== null && typeof first.backfill_id === 'string'
+    ? first.backfill_id
+    : undefined;
 }
 
 /**

@@ -31,7 +31,8 @@ async function main(): Promise<void> {
   } catch (e) {
     throw new BackfillFailure(
       BackfillError.InvalidConfig,
-      `The Temporal runtime did not start${sdkMetrics ? ` with its metrics exporter on ${sdkMetrics}` : ''}: ${(e as Error).message}. ` +
+      `The Temporal runtime did not start${sdkMetrics ? ` with its metrics exporter on ${sdkMetrics}` : ''}: ` +
+        `${(e as Error).message}. ` +
         'Set BACKFILL_METRICS_SDK_ADDRESS to a free host:port, or to "off".',
     );
   }
@@ -40,7 +41,10 @@ async function main(): Promise<void> {
   let metricsServer: MetricsServer | null = null;
   if (settings.metrics) {
     metricsServer = await serveMetrics(metrics, settings.metrics).catch((e: Error) => {
-      throw new BackfillFailure(BackfillError.InvalidConfig, `${e.message}. Set BACKFILL_METRICS_ADDRESS to a free host:port, or to "off".`);
+      throw new BackfillFailure(
+        BackfillError.InvalidConfig,
+        `${e.message}. Set BACKFILL_METRICS_ADDRESS to a free host:port, or to "off".`,
+      );
     });
   }
   const config = warehouseConfigFromEnv();
@@ -50,11 +54,17 @@ async function main(): Promise<void> {
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection, namespace });
   const worker = await createBackfillWorker({ connection, namespace, warehouse, client, taskQueue, metrics });
-  logger.info(`backfill worker: task queue ${taskQueue} on ${address}/${namespace}, warehouse ${config.engine}:${config.path}`, {
-    taskQueue, address, namespace, warehouse: `${config.engine}:${config.path}`,
-    metrics: metricsServer?.url ?? null,
-    sdkMetrics: sdkMetrics ? `http://${sdkMetrics}/metrics` : null,
-  });
+  logger.info(
+    `backfill worker: task queue ${taskQueue} on ${address}/${namespace}, warehouse ${config.engine}:${config.path}`,
+    {
+      taskQueue,
+      address,
+      namespace,
+      warehouse: `${config.engine}:${config.path}`,
+      metrics: metricsServer?.url ?? null,
+      sdkMetrics: sdkMetrics ? `http://${sdkMetrics}/metrics` : null,
+    },
+  );
   try {
     await worker.run();
   } finally {

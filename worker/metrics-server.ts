@@ -21,25 +21,32 @@ export async function serveMetrics(registry: { render(): string }, bind: BindAdd
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== METRICS_PATH) {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`not found; metrics are at ${METRICS_PATH}\n`);
+      res
+        .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
+        .end(`not found; metrics are at ${METRICS_PATH}\n`);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+      res
+        .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' })
+        .end('method not allowed\n');
       return;
     }
     let body: string;
     try {
       body = registry.render();
     } catch (e) {
-      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`rendering metrics failed: ${(e as Error).message}\n`);
+      res
+        .writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
+        .end(`rendering metrics failed: ${(e as Error).message}\n`);
       return;
     }
     res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
   await new Promise<void>((resolve, reject) => {
-    const onError = (e: Error) => reject(new Error(`metrics endpoint could not listen on ${formatBindAddress(bind)}: ${e.message}`));
+    const onError = (e: Error) =>
+      reject(new Error(`metrics endpoint could not listen on ${formatBindAddress(bind)}: ${e.message}`));
     server.once('error', onError);
     server.listen(bind.port, bind.host, () => {
       server.off('error', onError);

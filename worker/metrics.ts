@@ -74,7 +74,8 @@ class Counter {
   render(): string[] {
     const lines = [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} counter`];
     for (const s of sortedSeries(this.series)) {
-      lines.push(`${this.name}${labelText(this.labelNames, s.labels)} ${formatSampleValue(this.whole ? Math.round(s.value) : s.value)}`);
+      lines.push(`${this.name}${labelText(this.labelNames, s.labels)} ` +
+        `${formatSampleValue(this.whole ? Math.round(s.value) : s.value)}`);
     }
     return lines;
   }
@@ -107,7 +108,9 @@ class Histogram {
       let cumulative = 0;
       this.buckets.forEach((le, i) => {
         cumulative += s.counts[i]!;
-        lines.push(`${this.name}_bucket${labelText(this.labelNames, s.labels, ['le', formatSampleValue(le)])} ${cumulative}`);
+        lines.push(
+          `${this.name}_bucket${labelText(this.labelNames, s.labels, ['le', formatSampleValue(le)])} ${cumulative}`,
+        );
       });
       lines.push(`${this.name}_bucket${labelText(this.labelNames, s.labels, ['le', '+Inf'])} ${s.count}`);
       lines.push(`${this.name}_sum${labelText(this.labelNames, s.labels)} ${formatSampleValue(s.sum)}`);
@@ -124,13 +127,17 @@ class Histogram {
 export class Metrics implements BackfillMetrics {
   private readonly partitions = new Counter(
     'backfill_partitions_rewritten_total',
-    'Partitions a batch rewrote into the shadow table (delete + insert, committed). The idempotency proof is not counted.',
+    'Partitions a batch rewrote into the shadow table (delete + insert, committed). ' +
+      'The idempotency proof is not counted.',
     ['backfill_id'],
   );
-  private readonly rows = new Counter('backfill_rows_written_total', 'Rows batches wrote into the shadow table.', ['backfill_id']);
+  private readonly rows = new Counter('backfill_rows_written_total', 'Rows batches wrote into the shadow table.', [
+    'backfill_id',
+  ]);
   private readonly bytes = new Counter(
     'backfill_bytes_scanned_total',
-    "Estimated bytes the rewritten partitions scanned: the plan's average bytes per partition for each partition rewritten (the daily scan budget's basis). Nothing is counted when the plan has no byte estimate.",
+    "Estimated bytes the rewritten partitions scanned: the plan's average bytes per partition for each partition " +
+      "rewritten (the daily scan budget's basis). Nothing is counted when the plan has no byte estimate.",
     ['backfill_id'],
     true,
   );
@@ -181,7 +188,15 @@ export class Metrics implements BackfillMetrics {
 
   /** The exposition text: HELP and TYPE for every family (even before its first sample), newline-terminated. */
   render(): string {
-    const families = [this.partitions, this.rows, this.bytes, this.validationFailures, this.pauses, this.batches, this.batchSeconds];
+    const families = [
+      this.partitions,
+      this.rows,
+      this.bytes,
+      this.validationFailures,
+      this.pauses,
+      this.batches,
+      this.batchSeconds,
+    ];
     return `${families.flatMap((f) => f.render()).join('\n')}\n`;
   }
 }

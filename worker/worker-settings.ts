@@ -38,14 +38,23 @@ export interface WorkerSettings {
 }
 
 function invalid(name: string, raw: string, expected: string): never {
-  throw new BackfillFailure(BackfillError.InvalidConfig, `${name}="${raw}": expected ${expected}.`, { variable: name, value: raw });
+  throw new BackfillFailure(BackfillError.InvalidConfig, `${name}="${raw}": expected ${expected}.`, {
+    variable: name,
+    value: raw,
+  });
 }
 
 /** `host:port` (IPv6 hosts in brackets: `[::]:9464`); port 0 asks the OS for a free one. */
 export function parseBindAddress(raw: string, name: string): BindAddress {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(raw.trim());
   const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) invalid(name, raw, `host:port such as ${name.includes('SDK') ? DEFAULT_SDK_METRICS_ADDRESS : DEFAULT_METRICS_ADDRESS}, or "${OFF}"`);
+  if (!m || port > 65535) {
+    invalid(
+      name,
+      raw,
+      `host:port such as ${name.includes('SDK') ? DEFAULT_SDK_METRICS_ADDRESS : DEFAULT_METRICS_ADDRESS}, or "${OFF}"`,
+    );
+  }
   return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
 }
 
@@ -61,7 +70,9 @@ function optionalAddress(env: NodeJS.ProcessEnv, name: string, fallback: string)
 
 export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
   const address = env.TEMPORAL_ADDRESS?.trim() || DEFAULT_TEMPORAL_ADDRESS;
-  if (!/^[^\s/]+:\d{1,5}$/.test(address)) invalid('TEMPORAL_ADDRESS', address, `host:port such as ${DEFAULT_TEMPORAL_ADDRESS}`);
+  if (!/^[^\s/]+:\d{1,5}$/.test(address)) {
+    invalid('TEMPORAL_ADDRESS', address, `host:port such as ${DEFAULT_TEMPORAL_ADDRESS}`);
+  }
   const rawLevel = env.BACKFILL_LOG_LEVEL?.trim() || 'INFO';
   const logLevel = LOG_LEVELS.find((l) => l === rawLevel.toUpperCase());
   if (!logLevel) invalid('BACKFILL_LOG_LEVEL', rawLevel, `one of ${LOG_LEVELS.join(', ')}`);

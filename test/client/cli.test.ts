@@ -83,19 +83,37 @@ describe('backfill plan', () => {
 });
 
 describe('backfill plan on Snowflake', () => {
-  it('plans through snowflake-sdk against the wire emulator: the same partitions, batches and rows as on DuckDB', async () => {
+  it('plans through snowflake-sdk against the wire emulator: the same partitions, ' +
+    'batches and rows as on DuckDB', async () => {
     const emulator = await startSnowflakeEmulator();
     try {
       await seedRevenueScenario(emulator.backing);
       const r = await backfillWith(
-        { SNOWFLAKE_ACCOUNT: 'emulator', SNOWFLAKE_USER: 'backfill', SNOWFLAKE_PASSWORD: 'x', SNOWFLAKE_WAREHOUSE: 'BACKFILL_WH', SNOWFLAKE_DATABASE: 'ANALYTICS', SNOWFLAKE_ACCESS_URL: emulator.accessUrl },
-        'plan', 'examples/revenue-tax-fix.yaml', '--warehouse', 'snowflake', '--json',
+        {
+          SNOWFLAKE_ACCOUNT: 'emulator',
+          SNOWFLAKE_USER: 'backfill',
+          SNOWFLAKE_PASSWORD: 'x',
+          SNOWFLAKE_WAREHOUSE: 'BACKFILL_WH',
+          SNOWFLAKE_DATABASE: 'ANALYTICS',
+          SNOWFLAKE_ACCESS_URL: emulator.accessUrl,
+        },
+        'plan',
+        'examples/revenue-tax-fix.yaml',
+        '--warehouse',
+        'snowflake',
+        '--json',
       );
       expect(r.code, r.stderr).toBe(0);
-      const plan = JSON.parse(r.stdout) as { totals: { partitions: number; batches: number; rows: number; bytes: number | null } };
+      const plan = JSON.parse(r.stdout) as {
+        totals: { partitions: number; batches: number; rows: number; bytes: number | null };
+      };
       expect(plan.totals).toMatchObject({ partitions: 547, batches: 79, rows: 18_077 });
       expect(plan.totals.bytes).toBeGreaterThan(0);
-      expect(emulator.log.filter((e) => e.kind !== 'session' && !(e.queryTag ?? '').includes('"phase":"plan"')).map((e) => e.sql)).toEqual([]);
+      expect(
+        emulator.log
+          .filter((e) => e.kind !== 'session' && !(e.queryTag ?? '').includes('"phase":"plan"'))
+          .map((e) => e.sql),
+      ).toEqual([]);
     } finally {
       await emulator.close();
     }
@@ -114,8 +132,15 @@ describe('backfill schema', () => {
   it('prints a JSON Schema that refuses unknown keys and lists the seed fields', async () => {
     const r = await backfill('schema');
     expect(r.code).toBe(ExitCode.ok);
-    const schema = JSON.parse(r.stdout) as { properties: Record<string, { properties?: Record<string, unknown>; additionalProperties?: boolean }>; required: string[] };
-    expect(schema.required).toEqual(expect.arrayContaining(['backfill_id', 'owner', 'source_range', 'target', 'reason', 'execution', 'validation', 'rollback']));
+    const schema = JSON.parse(r.stdout) as {
+      properties: Record<string, { properties?: Record<string, unknown>; additionalProperties?: boolean }>;
+      required: string[];
+    };
+    expect(schema.required).toEqual(
+      expect.arrayContaining([
+        'backfill_id', 'owner', 'source_range', 'target', 'reason', 'execution', 'validation', 'rollback',
+      ]),
+    );
     expect(Object.keys(schema.properties.execution!.properties!)).toEqual(
       expect.arrayContaining(['partitions_per_batch', 'max_concurrency', 'pause_during_live_pipeline']),
     );

@@ -46,7 +46,10 @@ beforeAll(() => {
   writeFileSync(join(outside, 'secret.sql'), SQL);
 });
 
-/** Writes a spec in the temporary spec folder whose transform reads `sqlFile`; returns its path and the sql_file line. */
+/**
+ * Writes a spec in the temporary spec folder whose transform reads `sqlFile`; returns its path and the
+ * sql_file line.
+ */
 function specWithSqlFile(sqlFile: string, name = 'spec.yaml'): { file: string; line: number } {
   const text = `${seedText}\ntransform:\n  sql_file: ${JSON.stringify(sqlFile)}\n  code_version: git:1\n`;
   const file = join(dir, name);
@@ -57,17 +60,23 @@ function specWithSqlFile(sqlFile: string, name = 'spec.yaml'): { file: string; l
 describe('the spec file', () => {
   it('refuses /dev/zero as a character device, without reading it', () => {
     const failure = invalidSpec(() => loadSpecFile('/dev/zero'));
-    expect(failure.message).toBe('/dev/zero: the spec file is a character device, not a regular file; give the path of a YAML file, e.g. examples/revenue-tax-fix.yaml');
+    expect(failure.message).toBe('/dev/zero: the spec file is a character device, not a regular file; ' +
+      'give the path of a YAML file, e.g. examples/revenue-tax-fix.yaml');
   });
 
   it('refuses a directory', () => {
-    expect(invalidSpec(() => loadSpecFile(dir)).message).toContain(`${dir}: the spec file is a directory, not a regular file`);
+    expect(invalidSpec(() => loadSpecFile(dir)).message).toContain(
+      `${dir}: the spec file is a directory, not a regular file`,
+    );
   });
 
-  it.skipIf(process.platform === 'win32')('refuses a named pipe without opening it (opening would wait for a writer)', () => {
+  it.skipIf(process.platform === 'win32')('refuses a named pipe without opening it (opening ' +
+    'would wait for a writer)', () => {
     const fifo = join(dir, 'pipe.yaml');
     execFileSync('mkfifo', [fifo]);
-    expect(invalidSpec(() => loadSpecFile(fifo)).message).toContain('the spec file is a named pipe, not a regular file');
+    expect(invalidSpec(() => loadSpecFile(fifo)).message).toContain(
+      'the spec file is a named pipe, not a regular file',
+    );
   });
 
   it(`refuses a file larger than ${SPEC_LIMITS.specFileBytes} bytes, naming the size and the bound`, () => {
@@ -75,7 +84,8 @@ describe('the spec file', () => {
     writeFileSync(file, '');
     truncateSync(file, SPEC_LIMITS.specFileBytes + 1);
     const failure = invalidSpec(() => loadSpecFile(file));
-    expect(failure.message).toBe(`${file}: the spec file is 1048577 bytes (1 MiB), above the maximum 1048576 bytes (1 MiB); a spec is a short YAML file, with the transform in transform.sql_file`);
+    expect(failure.message).toBe(`${file}: the spec file is 1048577 bytes (1 MiB), above the maximum 1048576 bytes ` +
+      `(1 MiB); a spec is a short YAML file, with the transform in transform.sql_file`);
   });
 
   it(`reads a file of exactly ${SPEC_LIMITS.specFileBytes} bytes`, () => {
@@ -88,7 +98,9 @@ describe('the spec file', () => {
 
   it('still names the file and the errno when it is missing', () => {
     const missing = join(dir, 'missing.yaml');
-    expect(invalidSpec(() => loadSpecFile(missing)).message).toBe(`${missing}: cannot read the spec file (ENOENT); check the path`);
+    expect(invalidSpec(() => loadSpecFile(missing)).message).toBe(
+      `${missing}: cannot read the spec file (ENOENT); check the path`,
+    );
   });
 });
 
@@ -113,7 +125,8 @@ describe('transform.sql_file', () => {
     const issue = issueAt(invalidSpec(() => loadSpecFile(file)), 'transform.sql_file');
     expect(issue.line).toBe(line);
     expect(issue.message).toBe(
-      `cannot read ${JSON.stringify(path())}: it is outside the spec's folder ${dir}; keep the SQL file in the spec's folder or below it and write the path relative to the spec, e.g. sql/fix.sql`,
+      `cannot read ${JSON.stringify(path())}: it is outside the spec's folder ${dir}; ` +
+        `keep the SQL file in the spec's folder or below it and write the path relative to the spec, e.g. sql/fix.sql`,
     );
   });
 
@@ -122,7 +135,9 @@ describe('transform.sql_file', () => {
     const { file, line } = specWithSqlFile('escape-link.sql');
     const issue = issueAt(invalidSpec(() => loadSpecFile(file)), 'transform.sql_file');
     expect(issue.line).toBe(line);
-    expect(issue.message).toContain(`it resolves (through a symbolic link) to ${join(outside, 'secret.sql')}, outside the spec's folder`);
+    expect(issue.message).toContain(
+      `it resolves (through a symbolic link) to ${join(outside, 'secret.sql')}, outside the spec's folder`,
+    );
   });
 
   it('refuses a directory and a named pipe without reading them', () => {
@@ -132,7 +147,12 @@ describe('transform.sql_file', () => {
     if (process.platform !== 'win32') {
       execFileSync('mkfifo', [join(dir, 'pipe.sql')]);
       const piped = specWithSqlFile('pipe.sql', 'piped.yaml');
-      expect(issueAt(invalidSpec(() => loadSpecFile(piped.file)), 'transform.sql_file').message).toContain('it is a named pipe, not a regular file');
+      expect(
+        issueAt(
+          invalidSpec(() => loadSpecFile(piped.file)),
+          'transform.sql_file',
+        ).message,
+      ).toContain('it is a named pipe, not a regular file');
     }
   });
 
@@ -142,13 +162,15 @@ describe('transform.sql_file', () => {
     truncateSync(big, SPEC_LIMITS.sqlFileBytes + 1);
     const { file } = specWithSqlFile('big.sql');
     expect(issueAt(invalidSpec(() => loadSpecFile(file)), 'transform.sql_file').message)
-      .toBe('cannot read "big.sql": it is 1048577 bytes (1 MiB), above the maximum 1048576 bytes (1 MiB) for a transform; a transform is one SELECT for one partition');
+      .toBe('cannot read "big.sql": it is 1048577 bytes (1 MiB), above the maximum 1048576 bytes (1 MiB) ' +
+        'for a transform; a transform is one SELECT for one partition');
   });
 
   it('says where a missing file was looked for', () => {
     const { file } = specWithSqlFile('sql/missing.sql');
     expect(issueAt(invalidSpec(() => loadSpecFile(file)), 'transform.sql_file').message)
-      .toBe(`cannot read "sql/missing.sql": no such file (ENOENT) in the spec's folder ${dir}; the path is relative to the spec file, e.g. sql/fix.sql`);
+      .toBe(`cannot read "sql/missing.sql": no such file (ENOENT) in the spec's folder ${dir}; ` +
+        `the path is relative to the spec file, e.g. sql/fix.sql`);
   });
 });
 
@@ -161,7 +183,9 @@ describe('YAML aliases', () => {
 
   it(`are allowed up to ${SPEC_LIMITS.yamlAliases} in a spec (the spec is then judged on its fields)`, () => {
     expect(fieldsOnly(aliases(SPEC_LIMITS.yamlAliases, 2))).toEqual(['x-anchors', 'x-aliases']);
-    const shared = seedText.replace('owner: finance-data', 'owner: &owner finance-data') + '\napproval:\n  approvers: [*owner]\n  allow_owner: true\n';
+    const shared =
+      seedText.replace('owner: finance-data', 'owner: &owner finance-data') +
+      '\napproval:\n  approvers: [*owner]\n  allow_owner: true\n';
     expect(loadSpecText(shared, 'shared.yaml').spec.approval?.approvers).toEqual(['finance-data']);
   });
 
@@ -171,17 +195,21 @@ describe('YAML aliases', () => {
     expect(issuesOf(failure)).toEqual([{
       path: '(yaml)',
       line: text.trimEnd().split('\n').length,
-      message: `uses more than ${SPEC_LIMITS.yamlAliases} YAML aliases (*name); aliases are limited to ${SPEC_LIMITS.yamlAliases} per spec; write the values out instead of aliasing them`,
+      message: `uses more than ${SPEC_LIMITS.yamlAliases} YAML aliases (*name); ` +
+        `aliases are limited to ${SPEC_LIMITS.yamlAliases} per spec; write the values out instead of aliasing them`,
     }]);
     expect(failure.message).toMatch(/^many\.yaml: the spec is invalid \(1 problem\):/);
   });
 
-  it(`allow one anchor ${SPEC_LIMITS.yamlAliases} copies in all (the yaml package's maxAliasCount counts the anchor too)`, () => {
+  it(`allow one anchor ${SPEC_LIMITS.yamlAliases} copies in all (the yaml package's maxAliasCount ` +
+    `counts the anchor too)`, () => {
     expect(fieldsOnly(aliases(SPEC_LIMITS.yamlAliases - 1, 1))).toEqual(['x-anchors', 'x-aliases']);
     const failure = invalidSpec(() => loadSpecText(aliases(SPEC_LIMITS.yamlAliases, 1), 'copies.yaml'));
     expect(issuesOf(failure)).toEqual([{
       path: '(yaml)',
-      message: `YAML aliases expand to more than ${SPEC_LIMITS.yamlAliases} copies (an alias of an alias multiplies); aliases are limited to ${SPEC_LIMITS.yamlAliases} per spec; write the values out instead of aliasing them`,
+      message: `YAML aliases expand to more than ${SPEC_LIMITS.yamlAliases} copies (an alias of an alias ` +
+        `multiplies); aliases are limited to ${SPEC_LIMITS.yamlAliases} per spec; ` +
+        `write the values out instead of aliasing them`,
     }]);
   });
 
@@ -190,11 +218,21 @@ describe('YAML aliases', () => {
     for (let i = 1; i < 9; i++) levels.push(`l${i}: &l${i} [${Array(9).fill(`*l${i - 1}`).join(', ')}]`);
     const failure = invalidSpec(() => loadSpecText(`${seedText}\n${levels.join('\n')}\n`, 'laughs.yaml'));
     expect(failure.message).toContain('laughs.yaml');
-    expect(issuesOf(failure)).toEqual([{ path: '(yaml)', message: expect.stringContaining(`aliases are limited to ${SPEC_LIMITS.yamlAliases} per spec`) }]);
+    expect(issuesOf(failure)).toEqual([
+      {
+        path: '(yaml)',
+        message: expect.stringContaining(`aliases are limited to ${SPEC_LIMITS.yamlAliases} per spec`),
+      },
+    ]);
   });
 
   it('are refused before expansion when there are thousands of them, each small', () => {
-    const lines = ['anchors:', ...Array.from({ length: 500 }, (_, i) => `  - &a${i} ${i}`), 'uses:', ...Array.from({ length: 20_000 }, (_, i) => `  - *a${i % 500}`)];
+    const lines = [
+      'anchors:',
+      ...Array.from({ length: 500 }, (_, i) => `  - &a${i} ${i}`),
+      'uses:',
+      ...Array.from({ length: 20_000 }, (_, i) => `  - *a${i % 500}`),
+    ];
     const failure = invalidSpec(() => loadSpecText(`${seedText}\n${lines.join('\n')}\n`, 'wide.yaml'));
     expect(issuesOf(failure).map((i) => i.path)).toEqual(['(yaml)']);
     expect(failure.message).toContain(`aliases are limited to ${SPEC_LIMITS.yamlAliases}`);
@@ -227,12 +265,15 @@ describe('duplicate keys', () => {
   it('are checked in one pass over a map of many keys', () => {
     const keys = Array.from({ length: 20_000 }, (_, i) => `k${i}: 1`).join('\n');
     const failure = invalidSpec(() => loadSpecText(`${seedText}\n${keys}\nk7: 2\n`, 'wide.yaml'));
-    expect(issuesOf(failure)).toEqual([expect.objectContaining({ path: '(yaml)', message: expect.stringContaining('"k7" is given twice') })]);
+    expect(issuesOf(failure)).toEqual([
+      expect.objectContaining({ path: '(yaml)', message: expect.stringContaining('"k7" is given twice') }),
+    ]);
   });
 });
 
 describe('the runtime spec', () => {
-  it(`is refused at load when larger than ${SPEC_LIMITS.specPayloadBytes} bytes as JSON, at the transform's line`, () => {
+  it(`is refused at load when larger than ${SPEC_LIMITS.specPayloadBytes} bytes as JSON, ` +
+    `at the transform's line`, () => {
     writeFileSync(join(dir, 'wide.sql'), SQL + '\n'.repeat(1_000_000));
     const { file } = specWithSqlFile('wide.sql', 'wide-sql.yaml');
     const failure = invalidSpec(() => loadSpecFile(file));
@@ -244,7 +285,10 @@ describe('the runtime spec', () => {
 
 describe('a "__proto__" key in the YAML', () => {
   it('is refused with its path and line', () => {
-    const text = seedText.replace('  revenue_delta_expected: "-1.5% to -0.8%"', '  revenue_delta_expected: "-1.5% to -0.8%"\n  measures:\n    __proto__: { expected_delta: "0%" }');
+    const text = seedText.replace(
+      '  revenue_delta_expected: "-1.5% to -0.8%"',
+      '  revenue_delta_expected: "-1.5% to -0.8%"\n  measures:\n    __proto__: { expected_delta: "0%" }',
+    );
     const issue = issueAt(invalidSpec(() => loadSpecText(text, 'proto.yaml')), 'validation.measures.__proto__');
     expect(issue.line).toBe(text.split('\n').indexOf('    __proto__: { expected_delta: "0%" }') + 1);
   });
@@ -257,7 +301,12 @@ describe('a refusal with very many problems', () => {
     const issues = issuesOf(failure);
     expect(issues).toHaveLength(51);
     expect(issues[0]).toMatchObject({ path: 'unknown_0', line: expect.any(Number) });
-    expect(issues.at(-1)).toEqual({ path: '(more)', message: '4950 more problems not listed; fix the ones above and validate again' });
-    expect(failure.message.split('\n').at(-1)).toBe('  - (more): 4950 more problems not listed; fix the ones above and validate again');
+    expect(issues.at(-1)).toEqual({
+      path: '(more)',
+      message: '4950 more problems not listed; fix the ones above and validate again',
+    });
+    expect(failure.message.split('\n').at(-1)).toBe(
+      '  - (more): 4950 more problems not listed; fix the ones above and validate again',
+    );
   });
 });

@@ -30,9 +30,11 @@ afterAll(async () => {
 
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args, '--address', env.address, '--namespace', env.namespace], {
-      env: { ...process.env, NO_COLOR: '1', TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' },
-    });
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      [BIN, ...args, '--address', env.address, '--namespace', env.namespace],
+      { env: { ...process.env, NO_COLOR: '1', TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' } },
+    );
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -48,7 +50,8 @@ const failure = async (p: Promise<unknown>, code: string) => {
 };
 
 describe('operating a backfill', () => {
-  it('pause, resume, watch to approval, list by state, refused and accepted approval, watch to publish, rollback', async () => {
+  it('pause, resume, watch to approval, list by state, refused and accepted approval, ' +
+    'watch to publish, rollback', async () => {
     const spec = testSpec('operate', (s) => {
       s.source_range.end = '2025-01-28';
     });
@@ -60,16 +63,28 @@ describe('operating a backfill', () => {
     await op.resume(env.client, id, { by: 'oncall' });
 
     const lines: string[] = [];
-    const waiting = await op.watch(env.client, id, { intervalMs: 100, onStatus: (s, rate) => lines.push(op.progressLine(s, rate)) });
+    const waiting = await op.watch(env.client, id, {
+      intervalMs: 100,
+      onStatus: (s, rate) => lines.push(op.progressLine(s, rate)),
+    });
     expect(waiting.state).toBe('awaiting_approval');
     expect(lines.at(-1)).toContain('28/28 partitions');
     expect(lines.some((x) => x.includes('['))).toBe(true);
 
     const listed = await op.list(env.client, { state: 'awaiting_approval' });
-    expect(listed.find((r) => r.backfillId === id)).toMatchObject({ state: 'awaiting_approval', target: spec.target.table, owner: spec.owner, status: 'RUNNING' });
-    expect(await failure(op.list(env.client, { state: "x' OR '1'='1" }), BackfillError.InvalidRequest)).toContain('not a backfill state');
+    expect(listed.find((r) => r.backfillId === id)).toMatchObject({
+      state: 'awaiting_approval',
+      target: spec.target.table,
+      owner: spec.owner,
+      status: 'RUNNING',
+    });
+    expect(await failure(op.list(env.client, { state: "x' OR '1'='1" }), BackfillError.InvalidRequest)).toContain(
+      'not a backfill state',
+    );
 
-    expect(await failure(op.approve(env.client, id, { by: 'mallory' }), BackfillError.NotAllowed)).toContain('not an approver');
+    expect(await failure(op.approve(env.client, id, { by: 'mallory' }), BackfillError.NotAllowed)).toContain(
+      'not an approver',
+    );
     const ack = await op.approve(env.client, id, { by: 'finance-controller', comment: 'checked' });
     expect(ack.message).toContain('approved by finance-controller');
     const published = await op.watch(env.client, id, { intervalMs: 100 });
@@ -81,19 +96,29 @@ describe('operating a backfill', () => {
     expect(data?.series.find((x) => x.column === 'net_revenue')?.points).toHaveLength(28);
 
     // Rollback is for approvers, the owner and rollback.operators: on-call is none of them here.
-    expect(await failure(op.rollback(env.client, id, { by: 'oncall', reason: 'downstream mismatch' }), BackfillError.NotAllowed)).toContain('rollback.operators');
+    expect(
+      await failure(
+        op.rollback(env.client, id, { by: 'oncall', reason: 'downstream mismatch' }),
+        BackfillError.NotAllowed,
+      ),
+    ).toContain('rollback.operators');
     await op.rollback(env.client, id, { by: 'finance-controller', reason: 'downstream mismatch' });
     expect((await handle.result()).state).toBe('rolled_back');
-    expect(await failure(op.signoff(env.client, id, { by: 'finance-controller' }), BackfillError.NotAllowed)).toContain('ended');
+    expect(await failure(op.signoff(env.client, id, { by: 'finance-controller' }), BackfillError.NotAllowed)).toContain(
+      'ended',
+    );
   });
 
   it('names an unknown backfill and what to do', async () => {
-    expect(await failure(op.status(env.client, 'no-such-backfill'), BackfillError.UnknownBackfill)).toContain('backfill list');
+    expect(await failure(op.status(env.client, 'no-such-backfill'), BackfillError.UnknownBackfill)).toContain(
+      'backfill list',
+    );
   });
 });
 
 describe('the backfill bin', () => {
-  it('watch exits 0 at approval; approve by a non-approver exits 4; list shows it; approve, then signoff after publish', async () => {
+  it('watch exits 0 at approval; approve by a non-approver exits 4; list shows it; ' +
+    'approve, then signoff after publish', async () => {
     const spec = testSpec('bin', (s) => {
       s.source_range.end = '2025-01-07';
     });
@@ -137,7 +162,9 @@ describe('the backfill bin', () => {
     const spec = testSpec('bin-halt', (s) => {
       s.source_range.start = '2025-02-01';
       s.source_range.end = '2025-02-07';
-      s.measures = s.measures.map((x) => (x.column === 'net_revenue' ? { ...x, expected_delta: { min: -0.1, max: 0.1 } } : x));
+      s.measures = s.measures.map((x) =>
+        x.column === 'net_revenue' ? { ...x, expected_delta: { min: -0.1, max: 0.1 } } : x,
+      );
     });
     const handle = await l.start(spec);
     const watched = await cli('watch', spec.backfill_id, '--interval', '100');
@@ -145,7 +172,9 @@ describe('the backfill bin', () => {
     expect(watched.stdout).toContain('halted');
     const noReason = await cli('resolve', spec.backfill_id, 'abort', '--by', 'oncall');
     expect(noReason.code).toBe(ExitCode.refused);
-    expect((await cli('resolve', spec.backfill_id, 'abort', '--by', 'oncall', '--reason', 'spec was wrong')).code).toBe(ExitCode.ok);
+    expect((await cli('resolve', spec.backfill_id, 'abort', '--by', 'oncall', '--reason', 'spec was wrong')).code).toBe(
+      ExitCode.ok,
+    );
     await expect(handle.result()).rejects.toThrow();
   });
 });
@@ -154,11 +183,17 @@ describe('connection settings', () => {
   it('reads a Temporal envconfig profile (address, namespace, API key → TLS); flags win over it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'backfill-profile-'));
     const file = join(dir, 'temporal.toml');
-    writeFileSync(file, '[profile.cloud]\naddress = "acme.a1b2c.tmprl.cloud:7233"\nnamespace = "acme.a1b2c"\napi_key = "secret-key"\n');
+    writeFileSync(
+      file,
+      '[profile.cloud]\naddress = "acme.a1b2c.tmprl.cloud:7233"\nnamespace = "acme.a1b2c"\napi_key = "secret-key"\n',
+    );
     const cloud = resolveConnection({ profile: 'cloud' }, { TEMPORAL_CONFIG_FILE: file });
     expect(cloud.options).toMatchObject({ address: 'acme.a1b2c.tmprl.cloud:7233', apiKey: 'secret-key', tls: true });
     expect(cloud.namespace).toBe('acme.a1b2c');
-    const flagged = resolveConnection({ profile: 'cloud', address: '127.0.0.1:7233', namespace: 'default' }, { TEMPORAL_CONFIG_FILE: file });
+    const flagged = resolveConnection(
+      { profile: 'cloud', address: '127.0.0.1:7233', namespace: 'default' },
+      { TEMPORAL_CONFIG_FILE: file },
+    );
     expect(flagged.options.address).toBe('127.0.0.1:7233');
     expect(flagged.namespace).toBe('default');
     const plain = resolveConnection({}, { TEMPORAL_CONFIG_FILE: join(dir, 'missing.toml') });

@@ -17,7 +17,8 @@ import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
 const FIX_SQL = readFileSync(new URL('../../examples/sql/revenue-tax-fix.sql', import.meta.url), 'utf8');
 const REPO_ROOT = new URL('../..', import.meta.url).pathname;
 
-const DAILY_COLUMNS = 'revenue_date, merchant_id, gross_revenue, tax_amount, net_revenue, order_count, recalculated_at, backfill_id';
+const DAILY_COLUMNS =
+  'revenue_date, merchant_id, gross_revenue, tax_amount, net_revenue, order_count, recalculated_at, backfill_id';
 /** Columns the fix must reproduce exactly; recalculated_at and backfill_id are audit columns. */
 const BUSINESS_COLUMNS = 'revenue_date, merchant_id, gross_revenue, tax_amount, net_revenue, order_count';
 const EXPECTED_DELTA = { min: -1.5, max: -0.8 };
@@ -36,7 +37,8 @@ async function fingerprint(db: DuckDbDriver) {
   const [events] = await db.query(
     `SELECT count(*) AS n, CAST(sum(gross_amount) AS VARCHAR) AS gross, CAST(sum(tax_amount) AS VARCHAR) AS tax,
        count(*) FILTER (WHERE tax_inclusive) AS inclusive,
-       CAST(sum(CAST(hash(event_id, event_ts, revenue_date, merchant_id, channel, gross_amount, tax_amount, tax_inclusive) AS HUGEINT)) AS VARCHAR) AS row_hash
+       CAST(sum(CAST(hash(event_id, event_ts, revenue_date, merchant_id, channel, gross_amount, tax_amount,
+                          tax_inclusive) AS HUGEINT)) AS VARCHAR) AS row_hash
      FROM staging.revenue_events`,
   );
   const [daily] = await db.query(
@@ -51,9 +53,12 @@ async function fingerprint(db: DuckDbDriver) {
 /** Runs the fix SQL for [start, end) into `table` (created on first use). */
 async function runFix(db: DuckDbDriver, table: string, start: string, end: string): Promise<number> {
   const bound = bindPartition(FIX_SQL, start, end);
-  const exists = (await db.query({ sql: 'SELECT 1 FROM duckdb_tables() WHERE table_name = $1', params: [table] })).length > 0;
+  const exists =
+    (await db.query({ sql: 'SELECT 1 FROM duckdb_tables() WHERE table_name = $1', params: [table] })).length > 0;
   return db.execute({
-    sql: exists ? `INSERT INTO ${table} SELECT * FROM (${bound.sql})` : `CREATE TABLE ${table} AS SELECT * FROM (${bound.sql})`,
+    sql: exists
+      ? `INSERT INTO ${table} SELECT * FROM (${bound.sql})`
+      : `CREATE TABLE ${table} AS SELECT * FROM (${bound.sql})`,
     params: bound.params,
   });
 }
@@ -76,18 +81,29 @@ describe('revenue scenario at scale 1', () => {
   it('has one row per merchant-day with events, keyed uniquely, over 547 backfill days plus 14 live days', async () => {
     const [r] = await db.query(
       `SELECT count(*) AS n, count(DISTINCT (revenue_date, merchant_id)) AS keys,
-         count(DISTINCT revenue_date) FILTER (WHERE revenue_date BETWEEN DATE '${SCENARIO.backfillStart}' AND DATE '${SCENARIO.backfillEnd}') AS backfill_days,
-         count(DISTINCT revenue_date) FILTER (WHERE revenue_date > DATE '${SCENARIO.backfillEnd}' AND revenue_date <= DATE '${SCENARIO.liveEnd}') AS live_days,
+         count(DISTINCT revenue_date) FILTER (
+           WHERE revenue_date BETWEEN DATE '${SCENARIO.backfillStart}' AND DATE '${SCENARIO.backfillEnd}'
+         ) AS backfill_days,
+         count(DISTINCT revenue_date) FILTER (
+           WHERE revenue_date > DATE '${SCENARIO.backfillEnd}' AND revenue_date <= DATE '${SCENARIO.liveEnd}'
+         ) AS live_days,
          CAST(min(revenue_date) AS VARCHAR) AS first_day, CAST(max(revenue_date) AS VARCHAR) AS last_day,
          count(*) FILTER (WHERE backfill_id IS NOT NULL OR recalculated_at IS NULL) AS bad_audit
        FROM finance.daily_revenue`,
     );
     const [e] = await db.query(
-      `SELECT count(*) AS events, count(DISTINCT (revenue_date, merchant_id)) AS merchant_days, count(DISTINCT merchant_id) AS merchants,
+      `SELECT count(*) AS events, count(DISTINCT (revenue_date, merchant_id)) AS merchant_days,
+         count(DISTINCT merchant_id) AS merchants,
          count(*) FILTER (WHERE CAST(event_ts AS DATE) <> revenue_date) AS misdated
        FROM staging.revenue_events`,
     );
-    expect(r).toMatchObject({ backfill_days: '547', live_days: '14', first_day: SCENARIO.backfillStart, last_day: SCENARIO.liveEnd, bad_audit: '0' });
+    expect(r).toMatchObject({
+      backfill_days: '547',
+      live_days: '14',
+      first_day: SCENARIO.backfillStart,
+      last_day: SCENARIO.liveEnd,
+      bad_audit: '0',
+    });
     expect(r?.keys).toBe(r?.n);
     expect(r?.n).toBe(e?.merchant_days);
     expect(e?.misdated).toBe('0');
@@ -112,7 +128,8 @@ describe('revenue scenario at scale 1', () => {
     for (const r of rows) expect(r.odd).toBe('0');
   });
 
-  it('is deterministic: a second fresh database gets identical rows, and scale 1 matches its pinned aggregates', async () => {
+  it('is deterministic: a second fresh database gets identical rows, and scale 1 matches ' +
+    'its pinned aggregates', async () => {
     const other = await openDuckDb({ path: ':memory:' });
     try {
       const again = await seedRevenueScenario(other);
@@ -130,7 +147,8 @@ describe('revenue scenario at scale 1', () => {
   it('the fix SQL returns exactly the columns and types of finance.daily_revenue, stamped FIN-2841', async () => {
     const columns = async (table: string) =>
       db.query({
-        sql: 'SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position',
+        sql: 'SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ' +
+          'ORDER BY ordinal_position',
         params: [table],
       });
     expect(await columns('fixed_range')).toEqual(await columns('daily_revenue'));
@@ -147,8 +165,10 @@ describe('revenue scenario at scale 1', () => {
     }
     const [r] = await db.query(
       `SELECT (SELECT count(*) FROM fixed_daily) AS n,
-         (SELECT count(*) FROM (SELECT ${BUSINESS_COLUMNS} FROM fixed_daily EXCEPT ALL SELECT ${BUSINESS_COLUMNS} FROM fixed_range)) AS only_daily,
-         (SELECT count(*) FROM (SELECT ${BUSINESS_COLUMNS} FROM fixed_range EXCEPT ALL SELECT ${BUSINESS_COLUMNS} FROM fixed_daily)) AS only_range`,
+         (SELECT count(*) FROM (SELECT ${BUSINESS_COLUMNS} FROM fixed_daily
+                                EXCEPT ALL SELECT ${BUSINESS_COLUMNS} FROM fixed_range)) AS only_daily,
+         (SELECT count(*) FROM (SELECT ${BUSINESS_COLUMNS} FROM fixed_range
+                                EXCEPT ALL SELECT ${BUSINESS_COLUMNS} FROM fixed_daily)) AS only_range`,
     );
     expect(r).toMatchObject({ only_daily: '0', only_range: '0' });
     expect(Number(r?.n)).toBeGreaterThan(0);
@@ -156,8 +176,10 @@ describe('revenue scenario at scale 1', () => {
 
   it('leaves the grain, gross revenue, tax and order counts unchanged', async () => {
     const [r] = await db.query(
-      `SELECT count(*) FILTER (WHERE f.merchant_id IS NULL) AS missing, count(*) FILTER (WHERE o.merchant_id IS NULL) AS extra,
-         count(*) FILTER (WHERE o.gross_revenue IS DISTINCT FROM f.gross_revenue OR o.tax_amount IS DISTINCT FROM f.tax_amount
+      `SELECT count(*) FILTER (WHERE f.merchant_id IS NULL) AS missing,
+         count(*) FILTER (WHERE o.merchant_id IS NULL) AS extra,
+         count(*) FILTER (WHERE o.gross_revenue IS DISTINCT FROM f.gross_revenue
+                            OR o.tax_amount IS DISTINCT FROM f.tax_amount
                             OR o.order_count IS DISTINCT FROM f.order_count) AS changed,
          count(*) FILTER (WHERE o.net_revenue <> f.net_revenue) AS net_changed, count(*) AS n
        FROM (SELECT * FROM finance.daily_revenue WHERE revenue_date <= DATE '${SCENARIO.backfillEnd}') o
@@ -168,7 +190,7 @@ describe('revenue scenario at scale 1', () => {
     expect(Number(r?.net_changed)).toBeGreaterThan(0.9 * Number(r?.n));
   });
 
-  it('explains every row delta: net drops by exactly the tax on that merchant-day\'s tax-inclusive events', async () => {
+  it("explains every row delta: net drops by exactly the tax on that merchant-day's tax-inclusive events", async () => {
     const [r] = await db.query(
       `WITH inclusive_tax AS (
          SELECT revenue_date, merchant_id, sum(tax_amount) FILTER (WHERE tax_inclusive) AS tax
@@ -183,7 +205,8 @@ describe('revenue scenario at scale 1', () => {
   it('moves net revenue by -1.5%..-0.8% in total, in every 7-day batch and on every day', async () => {
     const delta = (group: string) =>
       db.query(
-        `SELECT ${group} AS g, CAST(100 * (sum(f.net_revenue) - sum(o.net_revenue)) / sum(o.net_revenue) AS DOUBLE) AS pct
+        `SELECT ${group} AS g,
+           CAST(100 * (sum(f.net_revenue) - sum(o.net_revenue)) / sum(o.net_revenue) AS DOUBLE) AS pct
          FROM finance.daily_revenue o JOIN fixed_range f USING (revenue_date, merchant_id) GROUP BY 1 ORDER BY 1`,
       );
     const total = await delta('0');
@@ -205,9 +228,11 @@ describe('revenue scenario at scale 1', () => {
 
   it('already holds the corrected output for the live days after the fix', async () => {
     const [r] = await db.query(
-      `WITH live AS (SELECT ${BUSINESS_COLUMNS} FROM finance.daily_revenue WHERE revenue_date > DATE '${SCENARIO.backfillEnd}')
+      `WITH live AS (
+         SELECT ${BUSINESS_COLUMNS} FROM finance.daily_revenue WHERE revenue_date > DATE '${SCENARIO.backfillEnd}')
        SELECT (SELECT count(*) FROM live) AS n,
-         (SELECT count(*) FROM (SELECT * FROM live EXCEPT ALL SELECT ${BUSINESS_COLUMNS} FROM fixed_live)) AS only_table,
+         (SELECT count(*) FROM (SELECT * FROM live EXCEPT ALL SELECT ${BUSINESS_COLUMNS} FROM fixed_live))
+           AS only_table,
          (SELECT count(*) FROM (SELECT ${BUSINESS_COLUMNS} FROM fixed_live EXCEPT ALL SELECT * FROM live)) AS only_fix`,
     );
     expect(r).toMatchObject({ only_table: '0', only_fix: '0' });
@@ -236,7 +261,8 @@ describe('seeding over existing tables', () => {
     await expect(seedRevenueScenario(db, { scale: 0.5 })).rejects.toThrow(/scale 0\.25.*--replace/);
 
     // What a published backfill does to the target: the seed must not silently undo it.
-    await db.execute(`UPDATE finance.daily_revenue SET net_revenue = net_revenue - 1, backfill_id = 'FIN-2841' WHERE revenue_date = DATE '2025-06-15'`);
+    await db.execute(`UPDATE finance.daily_revenue SET net_revenue = net_revenue - 1, backfill_id = 'FIN-2841' WHERE ` +
+      `revenue_date = DATE '2025-06-15'`);
     await expect(seedRevenueScenario(db, { scale: 0.25 })).rejects.toThrow(SeedConflictError);
 
     const replaced = await seedRevenueScenario(db, { scale: 0.25, replace: true });
@@ -284,7 +310,13 @@ describe('revenue scenario at scale 10', () => {
 
 describe('bindPartition', () => {
   it('binds both placeholders as DATE parameters', () => {
-    expect(bindPartition('WHERE d >= :partition_start AND d < :partition_end OR d = :partition_start', '2025-01-01', '2025-01-08')).toEqual({
+    expect(
+      bindPartition(
+        'WHERE d >= :partition_start AND d < :partition_end OR d = :partition_start',
+        '2025-01-01',
+        '2025-01-08',
+      ),
+    ).toEqual({
       sql: 'WHERE d >= CAST($1 AS DATE) AND d < CAST($2 AS DATE) OR d = CAST($1 AS DATE)',
       params: ['2025-01-01', '2025-01-08'],
     });
@@ -295,14 +327,18 @@ describe('demo/seed.ts', () => {
   const dir = mkdtempSync(join(tmpdir(), 'seed-cli-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const seedCli = (...args: string[]) =>
-    promisify(execFile)(process.execPath, [join(REPO_ROOT, 'node_modules/tsx/dist/cli.mjs'), join(REPO_ROOT, 'demo/seed.ts'), ...args], {
-      cwd: REPO_ROOT,
-    });
+    promisify(execFile)(
+      process.execPath,
+      [join(REPO_ROOT, 'node_modules/tsx/dist/cli.mjs'), join(REPO_ROOT, 'demo/seed.ts'), ...args],
+      { cwd: REPO_ROOT },
+    );
 
   it('seeds a file, is idempotent, and exits 1 with advice on a conflicting scale', async () => {
     const db = join(dir, 'warehouse.duckdb');
     const first = await seedCli('--db', db, '--scale', '0.25');
-    expect(first.stdout).toMatch(/Revenue scenario ready .*\(scale 0\.25\): [\d,]+ events, [\d,]+ daily rows over 561 days, 9 merchants/);
+    expect(first.stdout).toMatch(
+      /Revenue scenario ready .*\(scale 0\.25\): [\d,]+ events, [\d,]+ daily rows over 561 days, 9 merchants/,
+    );
     const second = await seedCli('--db', db, '--scale', '0.25');
     expect(second.stdout.replace(/[\d.]+ s\.$/m, '')).toBe(first.stdout.replace(/[\d.]+ s\.$/m, ''));
     const conflict = await seedCli('--db', db, '--scale', '0.5').then(

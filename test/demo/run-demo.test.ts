@@ -16,10 +16,17 @@ const root = join(__dirname, '..', '..');
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-function runDemo(args: string[], onLine: (line: string) => void = () => {}): Promise<{ code: number | null; out: string }> {
+function runDemo(
+  args: string[],
+  onLine: (line: string) => void = () => {},
+): Promise<{ code: number | null; out: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'backfill-demo-'));
   dirs.push(dir);
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', join(root, 'demo', 'run-demo.ts'), '--headless', '--db', join(dir, 'w.duckdb'), ...args], { cwd: root });
+  const child = spawn(
+    process.execPath,
+    ['--require', 'tsx/cjs', join(root, 'demo', 'run-demo.ts'), '--headless', '--db', join(dir, 'w.duckdb'), ...args],
+    { cwd: root },
+  );
   let out = '';
   const take = (d: Buffer) => {
     const text = d.toString();
@@ -32,7 +39,8 @@ function runDemo(args: string[], onLine: (line: string) => void = () => {}): Pro
 }
 
 describe('npm run demo', () => {
-  it('runs the backfill to awaiting approval, approves as a named approver, publishes, prints the release and closes a short rollback window', async () => {
+  it('runs the backfill to awaiting approval, approves as a named approver, publishes, prints the release and closes ' +
+    'a short rollback window', async () => {
     const { code, out } = await runDemo(['--approve-as', 'finance-controller', '--rollback-window', '2s']);
     expect(code, out).toBe(0);
     expect(out).toContain('batch  1/79 2024-12-01..2024-12-07 passed');
@@ -53,7 +61,9 @@ describe('npm run demo', () => {
         sent = (async () => {
           const connection = await Connection.connect({ address: address! });
           const client = new Client({ connection });
-          await client.workflow.getHandle(workflowIdFor('revenue-tax-fix-2026-06')).signal(approveSignal, { by: 'head-of-finance-data', comment: 'from the UI form' });
+          await client.workflow
+            .getHandle(workflowIdFor('revenue-tax-fix-2026-06'))
+            .signal(approveSignal, { by: 'head-of-finance-data', comment: 'from the UI form' });
           await connection.close();
         })();
       }

@@ -35,13 +35,15 @@ const week = (s: BackfillSpec) => {
 };
 /** Production outside the backfilled week (the scenario's data starts 2024-12-01). */
 const OUTSIDE_WEEK = [{ from: WHOLE.from, to: '2025-01-01' }, { from: '2025-01-08', to: WHOLE.to }];
-const outsideWeek = (db: Parameters<typeof productionFingerprint>[0]) => Promise.all(OUTSIDE_WEEK.map((r) => productionFingerprint(db, r)));
+const outsideWeek = (db: Parameters<typeof productionFingerprint>[0]) =>
+  Promise.all(OUTSIDE_WEEK.map((r) => productionFingerprint(db, r)));
 
 describe('decisions through the workflow', () => {
   const labs = useLabs();
   const newLab = labs.newLab;
 
-  it('approve, publish and rollback are each in the audit log exactly once; rollback restores production exactly', async () => {
+  it('approve, publish and rollback are each in the audit log exactly once; ' +
+    'rollback restores production exactly', async () => {
     const l = await newLab();
     const spec = testSpec('once-each', week);
     const before = await warehouseState(l.warehouse);
@@ -52,15 +54,22 @@ describe('decisions through the workflow', () => {
     const releaseId = published.release!.releaseId;
     expect(await productionFingerprint(l.warehouse)).not.toEqual(before.production);
 
-    await handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'head-of-finance-data', reason: 'dashboard totals look wrong' }] });
+    await handle.executeUpdate(m.rollbackUpdate, {
+      args: [{ by: 'head-of-finance-data', reason: 'dashboard totals look wrong' }],
+    });
     const result = await handle.result();
     expect(result.state).toBe('rolled_back');
     expect(result.rollback.rolledBack?.by).toBe('head-of-finance-data');
 
     const audit = await auditOf(l.warehouse, spec.backfill_id);
-    const tally = Object.fromEntries(['tables_claimed', 'approved', 'published', 'rolled_back'].map((a) => [a, count(audit, a)]));
+    const tally = Object.fromEntries(
+      ['tables_claimed', 'approved', 'published', 'rolled_back'].map((a) => [a, count(audit, a)]),
+    );
     expect(tally).toEqual({ tables_claimed: 1, approved: 1, published: 1, rolled_back: 1 });
-    expect(audit.find((a) => a.action === 'published')).toMatchObject({ actor: 'finance-controller', detail: { releaseId } });
+    expect(audit.find((a) => a.action === 'published')).toMatchObject({
+      actor: 'finance-controller',
+      detail: { releaseId },
+    });
     expect(audit.find((a) => a.action === 'rolled_back')).toMatchObject({
       actor: 'head-of-finance-data', detail: { releaseId, reason: 'dashboard totals look wrong' },
     });
@@ -68,7 +77,8 @@ describe('decisions through the workflow', () => {
     await expectOnlyAdded(l.warehouse, before, ownTables(spec));
   });
 
-  it('rollback is refused to anyone but approvers, the owner and rollback.operators; a listed operator restores the pre-publish result exactly', async () => {
+  it('rollback is refused to anyone but approvers, the owner and rollback.operators; a listed operator restores the ' +
+    'pre-publish result exactly', async () => {
     const l = await newLab();
     const spec = testSpec('rollback-allowlist', (s) => {
       week(s);
@@ -82,7 +92,9 @@ describe('decisions through the workflow', () => {
     const publishedProduction = await productionFingerprint(l.warehouse);
     expect(publishedProduction).not.toEqual(before.production);
 
-    const refusal = await updateRefusal(handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'mallory', reason: 'trust me' }] }));
+    const refusal = await updateRefusal(
+      handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'mallory', reason: 'trust me' }] }),
+    );
     expect(refusal.type).toBe(BackfillError.NotAllowed);
     expect(refusal.message).toContain('"mallory" is not an approver, the owner or a rollback operator');
     expect(refusal.message).toContain('"oncall"');
@@ -98,7 +110,9 @@ describe('decisions through the workflow', () => {
     expect(still.rollback.rolledBack).toBeNull();
     expect(await productionFingerprint(l.warehouse)).toEqual(publishedProduction);
 
-    const ack = await handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'oncall', reason: 'paged: revenue dashboard off' }] });
+    const ack = await handle.executeUpdate(m.rollbackUpdate, {
+      args: [{ by: 'oncall', reason: 'paged: revenue dashboard off' }],
+    });
     expect(ack.accepted).toBe(true);
     expect((await handle.result()).state).toBe('rolled_back');
     const trail = await auditOf(l.warehouse, spec.backfill_id);
@@ -119,7 +133,8 @@ describe('publish retried after its COMMIT', () => {
 
   const releases = async () => Number((await db.query(`SELECT count(*) AS n FROM ${CONTROL_SCHEMA}.releases`))[0]!.n);
 
-  it('publish() and rollbackRelease() each called twice (a retry after the COMMIT) change production and write their audit entry once', async () => {
+  it('publish() and rollbackRelease() each called twice (a retry after the COMMIT) change production and write ' +
+    'their audit entry once', async () => {
     const spec = await prepareDirect(db, testSpec('publish-twice', (s) => {
       week(s);
       s.target = { ...s.target, shadow_table: 'finance.twice_shadow' };
@@ -147,17 +162,26 @@ describe('publish retried after its COMMIT', () => {
     expect(await releases()).toBe(1);
 
     // The same for rollback: the second call finds the release rolled back and writes nothing.
-    const undo = { releaseId: request.releaseId, by: 'head-of-finance-data', reason: 'totals look wrong', at: '2026-06-21T08:00:00.000Z' };
+    const undo = {
+      releaseId: request.releaseId,
+      by: 'head-of-finance-data',
+      reason: 'totals look wrong',
+      at: '2026-06-21T08:00:00.000Z',
+    };
     expect((await rollbackRelease(db, spec, undo)).alreadyRolledBack).toBe(false);
     await expectOnlyAdded(db, before, []);
-    expect(await rollbackRelease(db, spec, { ...undo, at: '2026-06-21T08:05:00.000Z' })).toMatchObject({ alreadyRolledBack: true, rowsRestored: 0 });
+    expect(await rollbackRelease(db, spec, { ...undo, at: '2026-06-21T08:05:00.000Z' })).toMatchObject({
+      alreadyRolledBack: true,
+      rowsRestored: 0,
+    });
     await expectOnlyAdded(db, before, []);
     const audit = await auditOf(db, spec.backfill_id);
     expect([count(audit, 'published'), count(audit, 'rolled_back')]).toEqual([1, 1]);
     expect(audit.find((a) => a.action === 'rolled_back')).toMatchObject({ actor: 'head-of-finance-data', at: undo.at });
   });
 
-  it('the publishRelease activity retried (same activity, later clock) returns the first release and adds no audit entry', async () => {
+  it('the publishRelease activity retried (same activity, later clock) returns the first release ' +
+    'and adds no audit entry', async () => {
     const spec = await prepareDirect(db, testSpec('activity-retry', (s) => {
       s.source_range = { ...s.source_range, start: '2025-02-01', end: '2025-02-07' };
       s.target = { ...s.target, shadow_table: 'finance.retry_shadow' };
@@ -173,12 +197,20 @@ describe('publish retried after its COMMIT', () => {
     const once = await expectOnlyAdded(db, before, [], [PRODUCTION]);
     expect(once.production).not.toEqual(before.production);
     now += 60_000;
-    const retried = await new MockActivityEnvironment({ attempt: 2 }).run(activities.publishRelease, spec, 'finance-controller');
+    const retried = await new MockActivityEnvironment({ attempt: 2 }).run(
+      activities.publishRelease,
+      spec,
+      'finance-controller',
+    );
     expect(retried).toEqual(first);
     await expectOnlyAdded(db, once, []);
     const published = (await auditOf(db, spec.backfill_id)).filter((a) => a.action === 'published');
     expect(published).toHaveLength(1);
-    expect(published[0]).toMatchObject({ actor: 'finance-controller', at: first.publishedAt, detail: { releaseId: first.releaseId } });
+    expect(published[0]).toMatchObject({
+      actor: 'finance-controller',
+      at: first.publishedAt,
+      detail: { releaseId: first.releaseId },
+    });
     expect(await releases()).toBe(releasesBefore + 1);
   });
 });

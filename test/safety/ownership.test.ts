@@ -15,7 +15,14 @@ import type { BackfillSpec } from '../../domain/spec/schema';
 import { seedRevenueScenario } from '../../demo/revenue-scenario';
 import { ControlStore } from '../../warehouse/control-store';
 import { openDuckDb } from '../../warehouse/duckdb/driver';
-import { failureTypeOf, testSpec, useLabs, waitForStatus, type BackfillHandle, type Lab } from '../support/backfill-harness';
+import {
+  failureTypeOf,
+  testSpec,
+  useLabs,
+  waitForStatus,
+  type BackfillHandle,
+  type Lab,
+} from '../support/backfill-harness';
 import { backfillWith } from '../support/cli';
 import { productionFingerprint, tableSet, warehouseState } from './support';
 
@@ -25,8 +32,12 @@ let l: Lab;
 beforeEach(async () => {
   l = await labs.newLab();
   // Two unrelated production tables a person might name by mistake.
-  await l.warehouse.execute('CREATE TABLE finance.daily_revenue_eu AS SELECT * FROM finance.daily_revenue WHERE merchant_id < \'M00010\'');
-  await l.warehouse.execute('CREATE TABLE finance.daily_revenue_apac AS SELECT * FROM finance.daily_revenue WHERE merchant_id >= \'M00020\'');
+  await l.warehouse.execute(
+    "CREATE TABLE finance.daily_revenue_eu AS SELECT * FROM finance.daily_revenue WHERE merchant_id < 'M00010'",
+  );
+  await l.warehouse.execute(
+    "CREATE TABLE finance.daily_revenue_apac AS SELECT * FROM finance.daily_revenue WHERE merchant_id >= 'M00020'",
+  );
 });
 
 /** Production, the two bystander tables (in the digests) and the table set, to compare after a refused run. */
@@ -39,7 +50,8 @@ async function failedWith(handle: BackfillHandle): Promise<{ type: string | unde
   return { type, error: status.error ?? '' };
 }
 
-const approve = (h: BackfillHandle) => h.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller', comment: 'checked' }] });
+const approve = (h: BackfillHandle) =>
+  h.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller', comment: 'checked' }] });
 
 describe('a backfill never adopts a table it did not create', () => {
   it('refuses existing unrelated tables named as shadow and restore point before any write, naming them', async () => {
@@ -50,18 +62,27 @@ describe('a backfill never adopts a table it did not create', () => {
     });
     const { type, error } = await failedWith(await l.start(spec));
     expect(type).toBe(BackfillError.NotAllowed);
-    expect(error).toMatch(/target\.shadow_table: "finance\.daily_revenue_eu" already exists and was not created by backfill/);
+    expect(error).toMatch(
+      /target\.shadow_table: "finance\.daily_revenue_eu" already exists and was not created by backfill/,
+    );
     expect(await world()).toEqual(before);
     expect(await new ControlStore(l.warehouse).checkpoints(spec.backfill_id)).toEqual([]);
     expect(await new ControlStore(l.warehouse).ownedBy(spec.backfill_id)).toEqual([]);
   });
 
-  it('refuses the target under another spelling (three-part name, other case) as its own restore point or shadow', async () => {
+  it('refuses the target under another spelling (three-part name, other case) ' +
+    'as its own restore point or shadow', async () => {
     const before = await world();
     // The lab's in-memory DuckDB is the catalog "memory".
     for (const [field, patch] of [
-      ['rollback.snapshot', (s: BackfillSpec) => void (s.rollback = { ...s.rollback, snapshot: 'memory.finance.daily_revenue' })],
-      ['target.shadow_table', (s: BackfillSpec) => void (s.target = { ...s.target, shadow_table: 'FINANCE.Daily_Revenue' })],
+      [
+        'rollback.snapshot',
+        (s: BackfillSpec) => void (s.rollback = { ...s.rollback, snapshot: 'memory.finance.daily_revenue' }),
+      ],
+      [
+        'target.shadow_table',
+        (s: BackfillSpec) => void (s.target = { ...s.target, shadow_table: 'FINANCE.Daily_Revenue' }),
+      ],
     ] as const) {
       const { type, error } = await failedWith(await l.start(testSpec('spelling', patch)));
       expect(type).toBe(BackfillError.InvalidSpec);
@@ -71,9 +92,13 @@ describe('a backfill never adopts a table it did not create', () => {
     expect(await world()).toEqual(before);
   });
 
-  it("refuses a copied spec's restore point while the first backfill's window is open, so the first can still roll back exactly", async () => {
+  it("refuses a copied spec's restore point while the first backfill's window is open, " +
+    "so the first can still roll back exactly", async () => {
     const pre = await productionFingerprint(l.warehouse);
-    const a = testSpec('copied-a', (s) => void (s.rollback = { ...s.rollback, snapshot: 'finance.daily_revenue_pre_copied' }));
+    const a = testSpec(
+      'copied-a',
+      (s) => void (s.rollback = { ...s.rollback, snapshot: 'finance.daily_revenue_pre_copied' }),
+    );
     const ha = await l.start(a);
     await waitForStatus(ha, (s) => s.state === 'awaiting_approval');
     await approve(ha);
@@ -114,20 +139,26 @@ describe('a backfill never adopts a table it did not create', () => {
 });
 
 describe('names come free only when their owner is done and its table is gone', () => {
-  it("refuses a failed backfill's leftover tables to the next one, and frees the names once a person dropped them", async () => {
+  it("refuses a failed backfill's leftover tables to the next one, and frees the names once " +
+    "a person dropped them", async () => {
     const names = (s: BackfillSpec) => {
       s.target = { ...s.target, shadow_table: 'finance.daily_revenue_leftover' };
       s.rollback = { ...s.rollback, snapshot: 'finance.daily_revenue_leftover_pre' };
     };
     const random = testSpec('leftover-a', (s) => {
       names(s);
-      s.transform = { ...s.transform!, sql: s.transform!.sql.replace("'FIN-2841' AS backfill_id", "CAST(random() AS VARCHAR) AS backfill_id") };
+      s.transform = {
+        ...s.transform!,
+        sql: s.transform!.sql.replace("'FIN-2841' AS backfill_id", 'CAST(random() AS VARCHAR) AS backfill_id'),
+      };
       s.target = { ...s.target, audit_columns: ['recalculated_at'] };
     });
     expect(random.transform!.sql).toContain('random()');
     expect((await failedWith(await l.start(random))).type).toBe(BackfillError.NotIdempotent);
     const leftover = await world();
-    expect(leftover.tables).toEqual(expect.arrayContaining(['finance.daily_revenue_leftover', 'finance.daily_revenue_leftover_pre']));
+    expect(leftover.tables).toEqual(
+      expect.arrayContaining(['finance.daily_revenue_leftover', 'finance.daily_revenue_leftover_pre']),
+    );
 
     const next = testSpec('leftover-b', names);
     const { type, error } = await failedWith(await l.start(next));
@@ -147,7 +178,8 @@ describe('names come free only when their owner is done and its table is gone', 
 });
 
 describe('rollback and cleanup act only on what the backfill recorded', () => {
-  it('refuses a rollback from a restore point changed after it was taken; the window stays open, signoff keeps that table', async () => {
+  it('refuses a rollback from a restore point changed after it was taken; the window stays open, ' +
+    'signoff keeps that table', async () => {
     const spec = testSpec('tampered');
     const handle = await l.start(spec);
     await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
@@ -157,7 +189,9 @@ describe('rollback and cleanup act only on what the backfill recorded', () => {
     await l.warehouse.execute(`DELETE FROM ${spec.rollback.snapshot} WHERE revenue_date = DATE '2025-01-15'`);
     const published = await world();
 
-    await handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'finance-controller', reason: 'downstream mismatch' }] });
+    await handle.executeUpdate(m.rollbackUpdate, {
+      args: [{ by: 'finance-controller', reason: 'downstream mismatch' }],
+    });
     const refused = await waitForStatus(handle, (s) => s.phase.includes('was refused'));
     expect(refused.state).toBe('published');
     expect(refused.rollback.open).toBe(true);
@@ -175,7 +209,8 @@ describe('rollback and cleanup act only on what the backfill recorded', () => {
     expect(await productionFingerprint(l.warehouse)).toEqual(published.production);
   });
 
-  it('a clean run leaves exactly the tables it found: its shadow and restore point are created, then dropped', async () => {
+  it('a clean run leaves exactly the tables it found: its shadow and restore point are ' +
+    'created, then dropped', async () => {
     const before = await tableSet(l.warehouse);
     const spec = testSpec('clean');
     const handle = await l.start(spec);
@@ -188,7 +223,12 @@ describe('rollback and cleanup act only on what the backfill recorded', () => {
     expect(done.rollback.cleanedUp).toEqual([spec.rollback.snapshot, spec.target.shadow_table]);
     expect(await tableSet(l.warehouse)).toEqual(before);
     const owned = await new ControlStore(l.warehouse).ownedBy(spec.backfill_id);
-    expect(owned.map((o) => [o.role, o.status])).toEqual(expect.arrayContaining([['shadow', 'dropped'], ['snapshot', 'dropped']]));
+    expect(owned.map((o) => [o.role, o.status])).toEqual(
+      expect.arrayContaining([
+        ['shadow', 'dropped'],
+        ['snapshot', 'dropped'],
+      ]),
+    );
   });
 });
 
@@ -196,10 +236,10 @@ describe('plan and start report the refusals (exit 4), before anything runs', ()
   const backfill = backfillWith;
 
   /** The example spec in its own folder (with its SQL file), one field changed. */
-  function specFile(edit: (raw: Record<string, any>) => void): string { // eslint-disable-line @typescript-eslint/no-explicit-any
+  function specFile(edit: (raw: Record<string, any>) => void): string {
     const dir = mkdtempSync(join(tmpdir(), 'backfill-safety-'));
     cpSync('examples/sql', join(dir, 'sql'), { recursive: true });
-    const raw = parse(readFileSync('examples/revenue-tax-fix.yaml', 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const raw = parse(readFileSync('examples/revenue-tax-fix.yaml', 'utf8')) as Record<string, any>;
     raw.backfill_id = `cli-refusal-${process.pid}-${Date.now().toString(36)}`;
     raw.source_range = { ...raw.source_range, start: '2025-01-01', end: '2025-01-14' };
     raw.execution = { ...raw.execution, pause_windows: [], pause_during_live_pipeline: false };
@@ -213,7 +253,17 @@ describe('plan and start report the refusals (exit 4), before anything runs', ()
   it('start waits for the pre-flight and exits 4 naming the existing table; nothing is written', async () => {
     const before = await world();
     const file = specFile((raw) => void (raw.rollback = { ...raw.rollback, snapshot: 'finance.daily_revenue_apac' }));
-    const r = await backfill({ TEMPORAL_ADDRESS: labs.env().address, TEMPORAL_NAMESPACE: labs.env().namespace, BACKFILL_TASK_QUEUE: l.taskQueue }, 'start', file, '--by', 'vitest');
+    const r = await backfill(
+      {
+        TEMPORAL_ADDRESS: labs.env().address,
+        TEMPORAL_NAMESPACE: labs.env().namespace,
+        BACKFILL_TASK_QUEUE: l.taskQueue,
+      },
+      'start',
+      file,
+      '--by',
+      'vitest',
+    );
     expect(r.code, r.stderr).toBe(ExitCode.refused);
     expect(r.stderr).toContain('BackfillNotAllowed');
     expect(r.stderr).toContain('rollback.snapshot: "finance.daily_revenue_apac" already exists');
@@ -230,7 +280,9 @@ describe('plan and start report the refusals (exit 4), before anything runs', ()
     const spec = specFile((raw) => void (raw.rollback = { ...raw.rollback, snapshot: 'finance.daily_revenue_apac' }));
     const r = await backfill({}, 'plan', spec, '--warehouse', file);
     expect(r.code, r.stderr).toBe(ExitCode.refused);
-    expect(r.stderr).toContain('rollback.snapshot: "finance.daily_revenue_apac" already exists and was not created by backfill');
+    expect(r.stderr).toContain(
+      'rollback.snapshot: "finance.daily_revenue_apac" already exists and was not created by backfill',
+    );
     const after = await openDuckDb({ path: file });
     expect(await warehouseState(after)).toEqual(before);
     await after.close();

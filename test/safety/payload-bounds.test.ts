@@ -10,7 +10,14 @@ import { PAYLOAD_LIMITS, STATE_LIMITS } from '../../contracts/limits';
 import * as m from '../../contracts/messages';
 import type { ApprovalRequest, RollbackRequest } from '../../contracts/status';
 import type { BackfillSpec } from '../../domain/spec/schema';
-import { failureTypeOf, rangeFingerprint, testSpec, waitForStatus, type Lab, useLabs } from '../support/backfill-harness';
+import {
+  failureTypeOf,
+  rangeFingerprint,
+  testSpec,
+  waitForStatus,
+  type Lab,
+  useLabs,
+} from '../support/backfill-harness';
 import {
   auditOf,
   count,
@@ -34,14 +41,20 @@ const SHORT = 1_000;
 
 /** Production outside the backfilled week (the scenario's data starts 2024-12-01, the week 2025-01-01). */
 const outsideWeek = (l: Lab) =>
-  Promise.all([{ from: WHOLE.from, to: '2025-01-01' }, { from: '2025-01-08', to: WHOLE.to }].map((r) => productionFingerprint(l.warehouse, r)));
+  Promise.all(
+    [
+      { from: WHOLE.from, to: '2025-01-01' },
+      { from: '2025-01-08', to: WHOLE.to },
+    ].map((r) => productionFingerprint(l.warehouse, r)),
+  );
 
 const week = (s: BackfillSpec) => {
   s.source_range = { ...s.source_range, start: '2025-01-01', end: '2025-01-07' };
 };
 
 describe('oversized payloads are refused as excerpts', () => {
-  it('three approve signals with a 1 MB "by": status still answers, refusals and audit entries are short, then a normal approve publishes', async () => {
+  it('three approve signals with a 1 MB "by": status still answers, refusals and audit entries are short, ' +
+    'then a normal approve publishes', async () => {
     const l = await newLab();
     const spec = testSpec('huge-by-signal', week);
     const before = await warehouseState(l.warehouse);
@@ -72,11 +85,15 @@ describe('oversized payloads are refused as excerpts', () => {
       expect(e.detail.via).toBe('signal');
     }
 
-    await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller', comment: 'checked the report' }] });
+    await handle.executeUpdate(m.approveUpdate, {
+      args: [{ by: 'finance-controller', comment: 'checked the report' }],
+    });
     const published = await waitForStatus(handle, (s) => s.state === 'published');
     expect(published.release?.approvedBy).toBe('finance-controller');
     // Production's range is the shadow's now; nothing else in the warehouse moved.
-    expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(await rangeFingerprint(l.warehouse, spec, 'shadow'));
+    expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(
+      await rangeFingerprint(l.warehouse, spec, 'shadow'),
+    );
     expect(await outsideWeek(l)).toEqual(outsideBefore);
     expect(outsideBefore.every((f) => f.rows > 0)).toBe(true);
     const after = await expectOnlyAdded(l.warehouse, before, ownTables(spec), [PRODUCTION]);
@@ -85,7 +102,8 @@ describe('oversized payloads are refused as excerpts', () => {
     await handle.terminate('test over');
   });
 
-  it('an approve update with a 1 MB comment is rejected at once (BackfillNotAllowed), audited with via "update", and approval stays open', async () => {
+  it('an approve update with a 1 MB comment is rejected at once (BackfillNotAllowed), audited with via "update", ' +
+    'and approval stays open', async () => {
     const l = await newLab();
     const spec = testSpec('huge-comment-update', week);
     const before = await warehouseState(l.warehouse);
@@ -93,13 +111,19 @@ describe('oversized payloads are refused as excerpts', () => {
     await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
 
     const started = Date.now();
-    const refusal = await updateRefusal(handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller', comment: huge('z') }] }));
+    const refusal = await updateRefusal(
+      handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller', comment: huge('z') }] }),
+    );
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(refusal.type).toBe(BackfillError.NotAllowed);
-    expect(refusal.message).toContain(`approve "comment" is ${MB} characters, more than the ${PAYLOAD_LIMITS.textChars} allowed`);
+    expect(refusal.message).toContain(
+      `approve "comment" is ${MB} characters, more than the ${PAYLOAD_LIMITS.textChars} allowed`,
+    );
     expect(refusal.message.length).toBeLessThan(SHORT);
 
-    const [entry, ...more] = (await auditOf(l.warehouse, spec.backfill_id)).filter((a) => a.action === 'approve_refused');
+    const [entry, ...more] = (await auditOf(l.warehouse, spec.backfill_id)).filter(
+      (a) => a.action === 'approve_refused',
+    );
     expect(more).toEqual([]);
     expect(entry).toMatchObject({ actor: 'finance-controller', detail: { via: 'update' } });
     expect(JSON.stringify(entry!.detail).length).toBeLessThan(SHORT);
@@ -132,13 +156,15 @@ describe('oversized payloads are refused as excerpts', () => {
     const status = await handle.query(m.statusQuery);
     expect(status.state).toBe('awaiting_approval');
     expect(JSON.stringify(status).length).toBeLessThan(20 * SHORT);
-    for (const entry of await auditOf(l.warehouse, spec.backfill_id)) expect(JSON.stringify(entry).length).toBeLessThan(5 * SHORT);
+    for (const entry of await auditOf(l.warehouse, spec.backfill_id))
+      expect(JSON.stringify(entry).length).toBeLessThan(5 * SHORT);
     await expectOnlyAdded(l.warehouse, before, ownTables(spec));
     await handle.terminate('test over');
   });
 
   /** A rollback keeps the reason given (a comment beside it is bounded too, and never replaces it). */
-  it('a rollback with a valid reason and a 1 MB comment keeps none of the 1 MB, and audits the reason given', async () => {
+  it('a rollback with a valid reason and a 1 MB comment keeps none of the 1 MB, ' +
+    'and audits the reason given', async () => {
     const l = await newLab();
     const spec = testSpec('huge-rollback-comment', week);
     const before = await warehouseState(l.warehouse);
@@ -147,11 +173,17 @@ describe('oversized payloads are refused as excerpts', () => {
     await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller' }] });
     await waitForStatus(handle, (s) => s.state === 'published');
 
-    const request = { by: 'finance-controller', reason: 'dashboard totals look wrong', comment: huge('k') } as RollbackRequest;
+    const request = {
+      by: 'finance-controller',
+      reason: 'dashboard totals look wrong',
+      comment: huge('k'),
+    } as RollbackRequest;
     const refusal = await updateRefusal(handle.executeUpdate(m.rollbackUpdate, { args: [request] }));
     expect(refusal.message).toContain('"comment" is 1048576 characters');
     expect((await handle.query(m.statusQuery)).state).toBe('published');
-    await handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'finance-controller', reason: 'dashboard totals look wrong' }] });
+    await handle.executeUpdate(m.rollbackUpdate, {
+      args: [{ by: 'finance-controller', reason: 'dashboard totals look wrong' }],
+    });
     const final = await handle.result();
     expect(final.state).toBe('rolled_back');
     expect(JSON.stringify(await handle.query(m.statusQuery)).length).toBeLessThan(20 * SHORT);
@@ -183,7 +215,8 @@ describe('oversized payloads are refused as excerpts', () => {
     await expectOnlyAdded(l.warehouse, before, ownTables(spec));
   });
 
-  it('live_pipeline_started with a 1 MB run_id is refused and audited; it pauses nothing, while a normal start right after it does', async () => {
+  it('live_pipeline_started with a 1 MB run_id is refused and audited; it pauses nothing, ' +
+    'while a normal start right after it does', async () => {
     const l = await newLab();
     const spec = testSpec('huge-run-id', (s) => {
       s.execution.pause_during_live_pipeline = true;
@@ -197,10 +230,13 @@ describe('oversized payloads are refused as excerpts', () => {
     const paused = await waitForStatus(handle, (s) => s.pause?.kind === 'live_pipeline');
     // Only the well-formed run holds the backfill.
     expect(paused.pause!.reason).toBe('live pipeline running (nightly-2026-06-01); waiting for live_pipeline_finished');
-    const [refused, ...more] = (await waitForAudit(l.warehouse, spec.backfill_id, (a) => count(a, 'live_pipeline_refused') >= 1))
-      .filter((a) => a.action === 'live_pipeline_refused');
+    const [refused, ...more] = (
+      await waitForAudit(l.warehouse, spec.backfill_id, (a) => count(a, 'live_pipeline_refused') >= 1)
+    ).filter((a) => a.action === 'live_pipeline_refused');
     expect(more).toEqual([]);
-    expect(String(refused!.detail.problem)).toContain(`live_pipeline "run_id" is ${MB} characters, more than the ${PAYLOAD_LIMITS.nameChars} allowed`);
+    expect(String(refused!.detail.problem)).toContain(
+      `live_pipeline "run_id" is ${MB} characters, more than the ${PAYLOAD_LIMITS.nameChars} allowed`,
+    );
     expect(JSON.stringify(refused).length).toBeLessThan(SHORT);
 
     await handle.signal(m.livePipelineFinishedSignal, { run_id: 'nightly-2026-06-01' });

@@ -24,18 +24,23 @@ export const WHOLE = { from: '0001-01-01', to: '9999-12-31' } as const;
 /** Every table and view outside the control schema, as 'schema.name', sorted. */
 export async function tableSet(db: Driver): Promise<string[]> {
   const rows = await db.query({
-    sql: `SELECT table_schema || '.' || table_name AS name FROM information_schema.tables WHERE lower(table_schema) <> $1 ORDER BY 1`,
+    sql: `SELECT table_schema || '.' || table_name AS name FROM information_schema.tables ` +
+      `WHERE lower(table_schema) <> $1 ORDER BY 1`,
     params: [CONTROL_SCHEMA],
   });
   return rows.map((r) => String(r.name));
 }
 
 /** Row count and an order-independent hash of whole rows (duplicates do not cancel), per table. */
-export async function tableDigests(db: Driver, tables?: string[]): Promise<Record<string, { rows: number; hash: string }>> {
+export async function tableDigests(
+  db: Driver,
+  tables?: string[],
+): Promise<Record<string, { rows: number; hash: string }>> {
   const out: Record<string, { rows: number; hash: string }> = {};
   for (const name of tables ?? (await tableSet(db))) {
     const [row] = await db.query(
-      `SELECT count(*) AS n, CAST(coalesce(sum(CAST(hash(t) AS HUGEINT)), 0) AS VARCHAR) AS h FROM ${db.dialect.table(parseTableName(name))} AS t`,
+      `SELECT count(*) AS n, CAST(coalesce(sum(CAST(hash(t) AS HUGEINT)), 0) AS VARCHAR) ` +
+        `AS h FROM ${db.dialect.table(parseTableName(name))} AS t`,
     );
     out[name] = { rows: Number(row!.n), hash: String(row!.h) };
   }
@@ -46,11 +51,17 @@ export async function tableDigests(db: Driver, tables?: string[]): Promise<Recor
  * Production's fingerprint over [from, to) (the whole table by default) with EVERY column in the row
  * hash, so a changed recalculated_at or backfill_id counts as a change too.
  */
-export async function productionFingerprint(db: Driver, range: { from: string; to: string } = WHOLE): Promise<Fingerprint> {
+export async function productionFingerprint(
+  db: Driver,
+  range: { from: string; to: string } = WHOLE,
+): Promise<Fingerprint> {
   const spec = exampleSpec();
   const columns = await columnNames(db, PRODUCTION);
   expect(columns.length, `${PRODUCTION} exists`).toBeGreaterThan(0);
-  return fingerprint(db, { ...fingerprintSpec(spec, parseTableName(PRODUCTION), columns, range.from, range.to), hashColumns: columns });
+  return fingerprint(db, {
+    ...fingerprintSpec(spec, parseTableName(PRODUCTION), columns, range.from, range.to),
+    hashColumns: columns,
+  });
 }
 
 export interface WarehouseState {
@@ -69,7 +80,12 @@ export async function warehouseState(db: Driver): Promise<WarehouseState> {
  * the same, exactly `added` tables appeared (nothing vanished), and every table that existed before
  * holds the same rows — except those in `changed`, which the caller checks itself.
  */
-export async function expectOnlyAdded(db: Driver, before: WarehouseState, added: string[], changed: string[] = []): Promise<WarehouseState> {
+export async function expectOnlyAdded(
+  db: Driver,
+  before: WarehouseState,
+  added: string[],
+  changed: string[] = [],
+): Promise<WarehouseState> {
   const after = await warehouseState(db);
   if (!changed.includes(PRODUCTION)) expect(after.production, 'production fingerprint').toEqual(before.production);
   expect(after.tables).toEqual([...before.tables, ...added].sort());
@@ -81,24 +97,33 @@ export async function expectOnlyAdded(db: Driver, before: WarehouseState, added:
 }
 
 /** The tables a spec creates for itself (shadow and restore point), as tableSet spells them. */
-export const ownTables = (spec: BackfillSpec): string[] => [spec.target.shadow_table, spec.rollback.snapshot].map((n) => {
-  const t = parseTableName(n);
-  return `${t.schema}.${t.name}`;
-});
+export const ownTables = (spec: BackfillSpec): string[] =>
+  [spec.target.shadow_table, spec.rollback.snapshot].map((n) => {
+    const t = parseTableName(n);
+    return `${t.schema}.${t.name}`;
+  });
 
 export async function auditOf(db: Driver, backfillId: string): Promise<AuditEntry[]> {
   return new ControlStore(db).auditTrail(backfillId);
 }
 
-export const count = (entries: AuditEntry[], action: string): number => entries.filter((e) => e.action === action).length;
+export const count = (entries: AuditEntry[], action: string): number =>
+  entries.filter((e) => e.action === action).length;
 
 /** Polls the audit log until `done` holds (handlers audit through an activity, after the signal returns). */
-export async function waitForAudit(db: Driver, backfillId: string, done: (entries: AuditEntry[]) => boolean, timeoutMs = 30_000): Promise<AuditEntry[]> {
+export async function waitForAudit(
+  db: Driver,
+  backfillId: string,
+  done: (entries: AuditEntry[]) => boolean,
+  timeoutMs = 30_000,
+): Promise<AuditEntry[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const entries = await auditOf(db, backfillId);
     if (done(entries)) return entries;
-    if (Date.now() > deadline) throw new Error(`audit log never matched; it holds: ${JSON.stringify(entries.map((e) => [e.action, e.actor]))}`);
+    if (Date.now() > deadline) {
+      throw new Error(`audit log never matched; it holds: ${JSON.stringify(entries.map((e) => [e.action, e.actor]))}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }

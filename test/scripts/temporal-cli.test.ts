@@ -66,7 +66,9 @@ describe('decideTemporalCli (look-up order)', () => {
   });
 
   it('uses temporal.exe on Windows', () => {
-    const d = decideTemporalCli(facts(['/win/bin/temporal.exe', '/win/bin/temporal'], { platform: 'win32', pathDirs: ['/win/bin'] }));
+    const d = decideTemporalCli(
+      facts(['/win/bin/temporal.exe', '/win/bin/temporal'], { platform: 'win32', pathDirs: ['/win/bin'] }),
+    );
     expect(d).toEqual({ kind: 'found', path: '/win/bin/temporal.exe', source: 'PATH' });
   });
 });

@@ -7,7 +7,6 @@ export const EXAMPLES = join(__dirname, '..', '..', 'examples');
 export const SEED = join(EXAMPLES, 'seed-original.yaml');
 
 /** A spec as a YAML loader returns it: edited freely before parsing. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Raw = any;
 export const seed = (): Raw => parse(readFileSync(SEED, 'utf8'));
 export const edited = (edit: (s: Raw) => void): Raw => {

@@ -22,7 +22,9 @@ export async function openUiPage(browser: Browser, uiUrl: string): Promise<Page>
   await mkdir(ARTIFACTS_DIR, { recursive: true });
   const origin = new URL(uiUrl).origin;
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-  await context.route('**/*', (route) => (new URL(route.request().url()).origin === origin ? route.continue() : route.abort()));
+  await context.route('**/*', (route) =>
+    new URL(route.request().url()).origin === origin ? route.continue() : route.abort(),
+  );
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
   return page;
@@ -73,14 +75,19 @@ export async function waitForListedWorkflow(
     await row.or(empty).first().waitFor();
     if (await row.isVisible()) return;
     if (Date.now() > deadline) {
-      throw new Error(`workflow ${opts.workflowId} is not listed for the query ${opts.query} (within ${opts.timeoutMs ?? 30_000} ms)`);
+      throw new Error(
+        `workflow ${opts.workflowId} is not listed for the query ${opts.query} (within ${opts.timeoutMs ?? 30_000} ms)`,
+      );
     }
     await page.waitForTimeout(500);
   }
 }
 
 /** Opens the Workflows list filtered by a visibility query and waits for the UI's empty state. */
-export async function expectEmptyList(page: Page, opts: { uiUrl: string; namespace: string; query: string }): Promise<void> {
+export async function expectEmptyList(
+  page: Page,
+  opts: { uiUrl: string; namespace: string; query: string },
+): Promise<void> {
   await page.goto(workflowsListUrl(opts.uiUrl, opts.namespace, opts.query));
   await page.getByRole('heading', { name: 'No Workflows Found' }).waitFor();
 }

@@ -20,7 +20,11 @@ let n = 0;
 
 function specWith(sql = base.transform!.sql): BackfillSpec {
   n += 1;
-  return { ...base, target: { ...base.target, shadow_table: `finance.evidence_shadow_${n}` }, transform: { ...base.transform!, sql } };
+  return {
+    ...base,
+    target: { ...base.target, shadow_table: `finance.evidence_shadow_${n}` },
+    transform: { ...base.transform!, sql },
+  };
 }
 
 async function runBatch(spec: BackfillSpec, index: number, skip: string[] = []) {
@@ -41,8 +45,12 @@ afterAll(async () => db?.close());
 describe('gatherBatchEvidence + reconcileBatch', () => {
   it('passes batch 0 of the tax fix: net revenue moves within -1.5%..-0.8%, everything else unchanged', async () => {
     const { evidence, verdict } = await runBatch(specWith(), 0);
-    expect(evidence.plannedPartitions).toEqual(['2024-12-01', '2024-12-02', '2024-12-03', '2024-12-04', '2024-12-05', '2024-12-06', '2024-12-07']);
-    expect(evidence.partitions.every((p) => p.oldRows > 0 && p.newRows === p.oldRows && p.newDistinctKeys === p.newRows)).toBe(true);
+    expect(evidence.plannedPartitions).toEqual([
+      '2024-12-01', '2024-12-02', '2024-12-03', '2024-12-04', '2024-12-05', '2024-12-06', '2024-12-07',
+    ]);
+    expect(
+      evidence.partitions.every((p) => p.oldRows > 0 && p.newRows === p.oldRows && p.newDistinctKeys === p.newRows),
+    ).toBe(true);
     expect(verdict.passed).toBe(true);
     const net = verdict.measures.find((m) => m.column === 'net_revenue')!;
     expect(net.deltaPct).toBeGreaterThanOrEqual(-1.5);
@@ -57,7 +65,10 @@ describe('gatherBatchEvidence + reconcileBatch', () => {
   });
 
   it('fails a batch whose transform overcorrects (tax subtracted twice)', async () => {
-    const { verdict } = await runBatch(specWith(base.transform!.sql.replace('sum(gross_amount - tax_amount)', 'sum(gross_amount - 2 * tax_amount)')), 1);
+    const { verdict } = await runBatch(
+      specWith(base.transform!.sql.replace('sum(gross_amount - tax_amount)', 'sum(gross_amount - 2 * tax_amount)')),
+      1,
+    );
     expect(verdict.passed).toBe(false);
     const failed = verdict.checks.filter((c) => !c.passed && c.severity === 'fail');
     expect(failed.some((c) => c.kind === 'aggregate' && c.measure === 'net_revenue')).toBe(true);
@@ -71,11 +82,14 @@ describe('gatherBatchEvidence + reconcileBatch', () => {
   });
 
   it('fails a batch whose transform duplicates rows (unique key broken)', async () => {
-    const dup = `SELECT * FROM (${base.transform!.sql}) UNION ALL SELECT * FROM (${base.transform!.sql}) WHERE merchant_id = 'M00001'`;
+    const dup = `SELECT * FROM (${base.transform!.sql}) UNION ALL SELECT * FROM (${base.transform!.sql}) ` +
+      `WHERE merchant_id = 'M00001'`;
     const spec = specWith(dup);
     const { evidence, verdict } = await runBatch(spec, 3);
     expect(evidence.partitions.some((p) => p.newDistinctKeys < p.newRows)).toBe(true);
     expect(verdict.passed).toBe(false);
-    expect(verdict.checks.some((c) => c.kind === 'structural' && !c.passed && /unique|row count/i.test(c.message))).toBe(true);
+    expect(
+      verdict.checks.some((c) => c.kind === 'structural' && !c.passed && /unique|row count/i.test(c.message)),
+    ).toBe(true);
   });
 });

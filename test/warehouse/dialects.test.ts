@@ -13,12 +13,29 @@ import { BackfillError, isBackfillFailure } from '../../contracts/errors';
 const DIALECTS: Dialect[] = [duckDbDialect, snowflakeDialect];
 const revenue = { schema: 'finance', name: 'daily_revenue' };
 const v2 = { schema: 'finance', name: 'daily_revenue_v2' };
-const slice = { partitionKey: 'revenue_date', grain: 'day' as const, from: '2025-01-01', to: '2025-01-08', uniqueKey: ['revenue_date', 'merchant_id'] };
+const slice = {
+  partitionKey: 'revenue_date',
+  grain: 'day' as const,
+  from: '2025-01-01',
+  to: '2025-01-08',
+  uniqueKey: ['revenue_date', 'merchant_id'],
+};
 
 const statements = (d: Dialect): Array<[string, Statement]> => [
-  ['fingerprint', d.fingerprint({ ...slice, table: revenue, measures: ['net_revenue'], hashColumns: ['revenue_date', 'net_revenue'] })],
+  [
+    'fingerprint',
+    d.fingerprint({
+      ...slice,
+      table: revenue,
+      measures: ['net_revenue'],
+      hashColumns: ['revenue_date', 'net_revenue'],
+    }),
+  ],
   ['rowsPerPartition', d.rowsPerPartition(revenue, 'revenue_date', 'day', '2025-01-01', '2025-01-08')],
-  ['partitionStats', d.partitionStats({ ...slice, table: revenue, measures: ['net_revenue'], notNull: ['merchant_id'] })],
+  [
+    'partitionStats',
+    d.partitionStats({ ...slice, table: revenue, measures: ['net_revenue'], notNull: ['merchant_id'] }),
+  ],
   ['changedRows', d.changedRows({ ...slice, before: revenue, after: v2, measure: 'net_revenue', limit: 10 })],
   ['describeTable', d.describeTable(revenue)],
 ];
@@ -42,7 +59,9 @@ const HOSTILE = [
   '',
 ];
 
-const HOSTILE_COLUMNS = ['net_revenue; DROP TABLE x', 'net_revenue"', "net_revenue'", 'net revenue', 'net_revenue--', 'a.b', '9lives', ''];
+const HOSTILE_COLUMNS = [
+  'net_revenue; DROP TABLE x', 'net_revenue"', "net_revenue'", 'net revenue', 'net_revenue--', 'a.b', '9lives', '',
+];
 
 describe.each(DIALECTS.map((d) => [d.name, d] as const))('%s dialect', (_name, d) => {
   it.each(statements(d))('%s binds the range and never splices a value', (_method, stmt) => {

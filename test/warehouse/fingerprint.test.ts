@@ -34,10 +34,12 @@ describe('fingerprint on DuckDB', () => {
   async function fingerprintOf(rows: Row[], spec: Partial<FingerprintSpec> = {}): Promise<Fingerprint> {
     const name = `t${n++}`;
     await db.execute(
-      `CREATE TABLE f.${name} (revenue_date DATE, merchant_id VARCHAR, net_revenue DECIMAL(18, 2), order_count BIGINT, recalculated_at TIMESTAMP)`,
+      `CREATE TABLE f.${name} (revenue_date DATE, merchant_id VARCHAR, net_revenue DECIMAL(18, 2), ` +
+        `order_count BIGINT, recalculated_at TIMESTAMP)`,
     );
     for (const r of rows) {
-      await db.execute({ sql: `INSERT INTO f.${name} VALUES (CAST($1 AS DATE), $2, CAST($3 AS DECIMAL(18, 2)), $4, CAST($5 AS TIMESTAMP))`, params: r });
+      await db.execute({ sql: `INSERT INTO f.${name} VALUES (CAST($1 AS DATE), $2, CAST($3 AS DECIMAL(18, 2)), $4, ` +
+        `CAST($5 AS TIMESTAMP))`, params: r });
     }
     return fingerprint(db, { ...specFor(name), ...spec });
   }
@@ -107,7 +109,9 @@ describe('fingerprint on DuckDB', () => {
 
   it('changes only the hash when values move between rows but sums stay equal', async () => {
     const base = await fingerprintOf(ROWS);
-    const swapped = ROWS.map((r, i): Row => (i === 0 ? [r[0], r[1], '20.25', r[3], r[4]] : i === 1 ? [r[0], r[1], '10.50', r[3], r[4]] : r));
+    const swapped = ROWS.map((r, i): Row =>
+      i === 0 ? [r[0], r[1], '20.25', r[3], r[4]] : i === 1 ? [r[0], r[1], '10.50', r[3], r[4]] : r,
+    );
     const after = await fingerprintOf(swapped);
     expect(fingerprintDifferences(base, after)).toEqual(['row hash']);
   });
@@ -147,12 +151,9 @@ describe('fingerprintDifferences', () => {
   });
 
   it('names every differing field in a fixed order', () => {
-    expect(fingerprintDifferences(fp, { rows: 3, distinctKeys: 1, sums: { a: '1.50', b: '2' }, rowHash: '124' })).toEqual([
-      'row count 2 vs 3',
-      'distinct keys 2 vs 1',
-      'sum(a) 1.00 vs 1.50',
-      'row hash',
-    ]);
+    expect(
+      fingerprintDifferences(fp, { rows: 3, distinctKeys: 1, sums: { a: '1.50', b: '2' }, rowHash: '124' }),
+    ).toEqual(['row count 2 vs 3', 'distinct keys 2 vs 1', 'sum(a) 1.00 vs 1.50', 'row hash']);
   });
 
   it('names a measure present on one side only, and null sums', () => {

@@ -75,13 +75,18 @@ describe('parseTableName', () => {
 
   it('parses schema.table and database.schema.table', () => {
     expect(parseTableName('finance.daily_revenue')).toEqual({ schema: 'finance', name: 'daily_revenue' });
-    expect(parseTableName('db.finance.daily_revenue')).toEqual({ database: 'db', schema: 'finance', name: 'daily_revenue' });
+    expect(parseTableName('db.finance.daily_revenue')).toEqual({
+      database: 'db',
+      schema: 'finance',
+      name: 'daily_revenue',
+    });
     expect(parseTableName('_S1.T_2')).toEqual({ schema: '_S1', name: 'T_2' });
     expect(parseTableName(`finance.${'x'.repeat(128)}`).name).toHaveLength(128);
   });
 
   it('round-trips through formatTableName', () => {
-    for (const text of ['finance.daily_revenue', 'db.finance.daily_revenue']) expect(formatTableName(parseTableName(text))).toBe(text);
+    for (const text of ['finance.daily_revenue', 'db.finance.daily_revenue'])
+      expect(formatTableName(parseTableName(text))).toBe(text);
   });
 });
 
@@ -102,7 +107,9 @@ describe('identifierProblem', () => {
     expect(identifierProblem('a;b', 1)).toMatch(/no quotes, semicolons, comments/);
     expect(identifierProblem('a.b.c.d', 3)).toBe('has 4 dotted parts; at most 3 are allowed');
     expect(identifierProblem('a..b', 3)).toMatch(/empty part/);
-    expect(identifierProblem('a.9b', 3)).toBe('part "9b" must start with a letter or underscore and contain only letters, digits and underscores');
+    expect(identifierProblem('a.9b', 3)).toBe(
+      'part "9b" must start with a letter or underscore and contain only letters, digits and underscores',
+    );
     expect(identifierProblem('a.b', 3)).toBeNull();
   });
 
@@ -116,7 +123,11 @@ describe('identifierProblem', () => {
 describe('siblingTable', () => {
   it('keeps database and schema and validates the new name', () => {
     const t = parseTableName('db.finance.daily_revenue');
-    expect(siblingTable(t, 'daily_revenue__shadow_x')).toEqual({ database: 'db', schema: 'finance', name: 'daily_revenue__shadow_x' });
+    expect(siblingTable(t, 'daily_revenue__shadow_x')).toEqual({
+      database: 'db',
+      schema: 'finance',
+      name: 'daily_revenue__shadow_x',
+    });
     refusal(() => siblingTable(t, 'x"; drop table y; --'));
   });
 });

@@ -31,7 +31,8 @@ describe('plan estimates over the FIN-2841 scenario', () => {
     db = await openDuckDb({ path: ':memory:' });
     await seedRevenueScenario(db);
     const [row] = await db.query(
-      `SELECT count(*) AS n FROM finance.daily_revenue WHERE revenue_date BETWEEN DATE '2024-12-01' AND DATE '2026-05-31'`,
+      `SELECT count(*) AS n FROM finance.daily_revenue WHERE revenue_date BETWEEN DATE '2024-12-01' ` +
+        `AND DATE '2026-05-31'`,
     );
     rowsInRange = Number(row!.n);
   }, 120_000);
@@ -43,7 +44,8 @@ describe('plan estimates over the FIN-2841 scenario', () => {
     it('describes the target in column order', async () => {
       const columns = await describeTable(db, 'finance.daily_revenue');
       expect(columns.map((c) => c.name)).toEqual([
-        'revenue_date', 'merchant_id', 'gross_revenue', 'tax_amount', 'net_revenue', 'order_count', 'recalculated_at', 'backfill_id',
+        'revenue_date', 'merchant_id', 'gross_revenue', 'tax_amount', 'net_revenue', 'order_count', 'recalculated_at',
+        'backfill_id',
       ]);
       expect(columns[0]).toEqual({ name: 'revenue_date', type: 'DATE', nullable: false });
       expect(columns[2]).toEqual({ name: 'gross_revenue', type: 'DECIMAL(18,2)', nullable: true });
@@ -54,8 +56,12 @@ describe('plan estimates over the FIN-2841 scenario', () => {
     });
 
     it('refuses a missing unique-key column with MissingObject at its YAML path', async () => {
-      const failure = await missingObject(checkTargetColumns(db, withTarget({ unique_key: ['revenue_date', 'merchant'] })));
-      expect(failure.message).toContain('target.unique_key[1]: column merchant does not exist in finance.daily_revenue');
+      const failure = await missingObject(
+        checkTargetColumns(db, withTarget({ unique_key: ['revenue_date', 'merchant'] })),
+      );
+      expect(failure.message).toContain(
+        'target.unique_key[1]: column merchant does not exist in finance.daily_revenue',
+      );
       expect(failure.message).toContain('merchant_id'); // lists the columns it does have
       expect(failure.details).toEqual({ paths: ['target.unique_key[1]'] });
     });
@@ -80,12 +86,17 @@ describe('plan estimates over the FIN-2841 scenario', () => {
 
     it('refuses a missing target table with MissingObject naming target.table', async () => {
       const failure = await missingObject(checkTargetColumns(db, withTarget({ table: 'finance.daily_revenue_nope' })));
-      expect(failure.message).toMatch(/^target\.table: finance\.daily_revenue_nope does not exist in the duckdb warehouse/);
+      expect(failure.message).toMatch(
+        /^target\.table: finance\.daily_revenue_nope does not exist in the duckdb warehouse/,
+      );
       expect(failure.details).toEqual({ path: 'target.table' });
     });
 
     it('refuses a hostile target name before any SQL runs', async () => {
-      const e = await checkTargetColumns(db, withTarget({ table: 'finance.x; drop table finance.daily_revenue' })).catch((err: unknown) => err);
+      const e = await checkTargetColumns(
+        db,
+        withTarget({ table: 'finance.x; drop table finance.daily_revenue' }),
+      ).catch((err: unknown) => err);
       expect(e).toBeInstanceOf(BackfillFailure);
       expect((e as BackfillFailure).code).toBe(BackfillError.InvalidIdentifier);
       await expect(describeTable(db, 'finance.daily_revenue')).resolves.toHaveLength(8);
@@ -108,7 +119,8 @@ describe('plan estimates over the FIN-2841 scenario', () => {
     it('agrees with a direct count for one batch', async () => {
       const plan = await estimatePlan(db, spec);
       const [row] = await db.query(
-        `SELECT count(*) AS n FROM finance.daily_revenue WHERE revenue_date BETWEEN DATE '2025-01-05' AND DATE '2025-01-11'`,
+        `SELECT count(*) AS n FROM finance.daily_revenue WHERE revenue_date BETWEEN DATE '2025-01-05' ` +
+          `AND DATE '2025-01-11'`,
       );
       // Batch 5 covers 2024-12-01 + 35 days .. + 41 days.
       expect(plan.batches[5]).toMatchObject({ first: '2025-01-05', last: '2025-01-11', rows: Number(row!.n) });
@@ -166,7 +178,9 @@ describe('retentionWarnings', () => {
 
   it('warns about a transient target even when retention covers the window', () => {
     const short = { ...base, rollback: { ...base.rollback, window: 3_600_000 } };
-    expect(retentionWarnings(short, { days: 1, transient: true })).toEqual([expect.stringContaining('is a transient table')]);
+    expect(retentionWarnings(short, { days: 1, transient: true })).toEqual([
+      expect.stringContaining('is a transient table'),
+    ]);
     expect(retentionWarnings(base, { days: 0, transient: true })).toHaveLength(2);
   });
 });

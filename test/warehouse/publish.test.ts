@@ -64,7 +64,10 @@ beforeEach(() => {
  * A backfill of RANGE with its own target (a copy of finance.daily_revenue), snapshot and a shadow
  * whose range is rewritten by the corrected transform.
  */
-async function prepare(mode: Mode = 'range', patch: (s: BackfillSpec) => BackfillSpec = (s) => s): Promise<BackfillSpec> {
+async function prepare(
+  mode: Mode = 'range',
+  patch: (s: BackfillSpec) => BackfillSpec = (s) => s,
+): Promise<BackfillSpec> {
   n += 1;
   const target = `finance.target_t${n}`;
   await db.execute(`CREATE TABLE ${target} AS SELECT * FROM ${base.target.table}`);
@@ -112,11 +115,21 @@ async function failure(p: Promise<unknown>, code: BackfillErrorType): Promise<Er
 }
 
 const releaseRows = async (releaseId: string) =>
-  Number((await db.query({ sql: `SELECT count(*) AS n FROM ${CONTROL_SCHEMA}.releases WHERE release_id = $1`, params: [releaseId] }))[0]!.n);
+  Number(
+    (
+      await db.query({
+        sql: `SELECT count(*) AS n FROM ${CONTROL_SCHEMA}.releases WHERE release_id = $1`,
+        params: [releaseId],
+      })
+    )[0]!.n,
+  );
 
 /** The live pipeline corrects a day outside the range after the shadow was built. */
 async function liveWrite(spec: BackfillSpec): Promise<void> {
-  await db.execute({ sql: `UPDATE ${spec.target.table} SET order_count = order_count + 1 WHERE revenue_date = CAST($1 AS DATE)`, params: [LIVE_DAY] });
+  await db.execute({
+    sql: `UPDATE ${spec.target.table} SET order_count = order_count + 1 WHERE revenue_date = CAST($1 AS DATE)`,
+    params: [LIVE_DAY],
+  });
 }
 
 /** Statements that write, as the driver saw them. */
@@ -125,7 +138,10 @@ const writes = () => events.filter((e) => /^\s*(DELETE|INSERT|UPDATE|ALTER|CREAT
 describe('publishedRange', () => {
   it('turns the inclusive source range into the half-open slice it covers', () => {
     expect(publishedRange({ ...RANGE, grain: 'day' })).toEqual(SLICE);
-    expect(publishedRange({ start: '2025-01', end: '2025-03', grain: 'month' })).toEqual({ start: '2025-01-01', end: '2025-04-01' });
+    expect(publishedRange({ start: '2025-01', end: '2025-03', grain: 'month' })).toEqual({
+      start: '2025-01-01',
+      end: '2025-04-01',
+    });
     expect(publishedRange({ start: '2025-01-01T22:00', end: '2025-01-01T23:00', grain: 'hour' })).toEqual({
       start: '2025-01-01T22:00:00',
       end: '2025-01-02T00:00:00',
@@ -136,7 +152,11 @@ describe('publishedRange', () => {
 describe('publish, range mode', () => {
   it('replaces exactly the range in one transaction and records the release', async () => {
     const spec = await prepare();
-    const before = { range: await fp(spec, 'target', SLICE), before: await fp(spec, 'target', BEFORE), after: await fp(spec, 'target', AFTER) };
+    const before = {
+      range: await fp(spec, 'target', SLICE),
+      before: await fp(spec, 'target', BEFORE),
+      after: await fp(spec, 'target', AFTER),
+    };
     const corrected = await fp(spec, 'shadow', SLICE);
     expect(corrected.sums.net_revenue).not.toBe(before.range.sums.net_revenue);
     events.length = 0;
@@ -146,7 +166,11 @@ describe('publish, range mode', () => {
     expect(await fp(spec, 'target', SLICE)).toEqual(corrected);
     expect(await fp(spec, 'target', BEFORE)).toEqual(before.before);
     expect(await fp(spec, 'target', AFTER)).toEqual(before.after);
-    expect(result).toMatchObject({ alreadyPublished: false, rowsDeleted: before.range.rows, rowsInserted: corrected.rows });
+    expect(result).toMatchObject({
+      alreadyPublished: false,
+      rowsDeleted: before.range.rows,
+      rowsInserted: corrected.rows,
+    });
     expect(result.release).toEqual({
       releaseId: 'rel-range',
       dataset: spec.target.table,
@@ -190,7 +214,8 @@ describe('publish, range mode', () => {
     // not_null left out, so publish's own check lets the NULL through to the INSERT.
     const spec = await prepare('range', (s) => ({ ...s, validation: { ...s.validation, not_null: [] } }));
     await db.execute(`ALTER TABLE ${spec.target.table} ALTER COLUMN merchant_id SET NOT NULL`);
-    await db.execute(`UPDATE ${spec.target.shadow_table} SET merchant_id = NULL WHERE revenue_date = DATE '2025-01-07' AND merchant_id = 'M00001'`);
+    await db.execute(`UPDATE ${spec.target.shadow_table} SET merchant_id = NULL WHERE revenue_date = DATE ` +
+      `'2025-01-07' AND merchant_id = 'M00001'`);
     const before = await fp(spec, 'target');
     events.length = 0;
 
@@ -209,7 +234,8 @@ describe('publish, range mode', () => {
     expect(await fp(spec, 'target', SLICE)).toEqual(await fp(spec, 'shadow', SLICE));
   });
 
-  it('refuses without writing when the shadow or the restore point is missing, or the shadow lacks a column', async () => {
+  it('refuses without writing when the shadow or the restore point is missing, ' +
+    'or the shadow lacks a column', async () => {
     const noShadow = await prepare();
     await db.execute(`DROP TABLE ${noShadow.target.shadow_table}`);
     const noSnapshot = await prepare();
@@ -254,9 +280,18 @@ describe('rollbackRelease, range mode', () => {
 
     expect(await fp(spec, 'target', SLICE)).toEqual(before.range);
     expect(await fp(spec, 'target')).toEqual(before.all);
-    expect(result).toMatchObject({ rowsRestored: before.range.rows, alreadyRolledBack: false, release: { status: 'rolled_back' } });
+    expect(result).toMatchObject({
+      rowsRestored: before.range.rows,
+      alreadyRolledBack: false,
+      release: { status: 'rolled_back' },
+    });
     expect(await store.release('rel-rollback')).toEqual(result.release);
-    expect(writes().map((e) => [e.sql.split(' ')[0], e.inTransaction])).toEqual([['DELETE', true], ['INSERT', true], ['UPDATE', true], ['INSERT', true]]);
+    expect(writes().map((e) => [e.sql.split(' ')[0], e.inTransaction])).toEqual([
+      ['DELETE', true],
+      ['INSERT', true],
+      ['UPDATE', true],
+      ['INSERT', true],
+    ]);
     expect((await store.auditTrail(spec.backfill_id)).filter((a) => a.action === 'rolled_back')).toHaveLength(1);
 
     events.length = 0;
@@ -302,7 +337,10 @@ describe('rollbackRelease, range mode', () => {
   it('refuses a rollback without a reason', async () => {
     const spec = await prepare();
     await publish(db, spec, request('rel-no-reason'));
-    await failure(rollbackRelease(db, spec, { ...rollbackRequest('rel-no-reason'), reason: ' ' }), BackfillError.InvalidRequest);
+    await failure(
+      rollbackRelease(db, spec, { ...rollbackRequest('rel-no-reason'), reason: ' ' }),
+      BackfillError.InvalidRequest,
+    );
     expect((await store.release('rel-no-reason'))?.status).toBe('published');
   });
 });
@@ -324,7 +362,8 @@ describe('createShadow for view and swap', () => {
 });
 
 describe('publish, view mode', () => {
-  it('points the view at the corrected shadow, kept current outside the range, without writing the target', async () => {
+  it('points the view at the corrected shadow, kept current outside the range, ' +
+    'without writing the target', async () => {
     const spec = await prepare('view');
     const view = viewOf(spec);
     await db.execute(`CREATE VIEW ${spec.publish.view} AS SELECT * FROM ${spec.target.table}`);
@@ -339,7 +378,12 @@ describe('publish, view mode', () => {
     expect(await fp(spec, view, BEFORE)).toEqual(await fp(spec, 'target', BEFORE));
     expect(await fp(spec, view, AFTER)).toEqual(await fp(spec, 'target', AFTER));
     expect(await fp(spec, 'target')).toEqual(target);
-    expect(result.release).toMatchObject({ dataset: spec.publish.view, restorePoint: spec.target.table, publishMode: 'view', status: 'published' });
+    expect(result.release).toMatchObject({
+      dataset: spec.publish.view,
+      restorePoint: spec.target.table,
+      publishMode: 'view',
+      status: 'published',
+    });
     expect(result).toMatchObject({ rowsDeleted: (await fp(spec, 'target', SLICE)).rows, rowsInserted: corrected.rows });
     expect(writes().every((e) => e.inTransaction)).toBe(true);
     expect((await publish(db, spec, request('rel-view'))).alreadyPublished).toBe(true);
@@ -348,7 +392,11 @@ describe('publish, view mode', () => {
 
     expect(await fp(spec, view)).toEqual(target);
     expect(await fp(spec, 'target')).toEqual(target);
-    expect(rolledBack).toMatchObject({ alreadyRolledBack: false, rowsRestored: (await fp(spec, 'target', SLICE)).rows, release: { status: 'rolled_back' } });
+    expect(rolledBack).toMatchObject({
+      alreadyRolledBack: false,
+      rowsRestored: (await fp(spec, 'target', SLICE)).rows,
+      release: { status: 'rolled_back' },
+    });
     expect((await rollbackRelease(db, spec, rollbackRequest('rel-view'))).alreadyRolledBack).toBe(true);
   });
 
@@ -360,7 +408,8 @@ describe('publish, view mode', () => {
 });
 
 describe('publish, swap mode', () => {
-  it('leaves the corrected range and the current rows outside it under the target name; rollback restores it', async () => {
+  it('leaves the corrected range and the current rows outside it under the target name; ' +
+    'rollback restores it', async () => {
     const spec = await prepare('swap');
     await liveWrite(spec);
     const before = await fp(spec, 'target');
@@ -375,7 +424,11 @@ describe('publish, swap mode', () => {
     expect(await fp(spec, 'target', AFTER)).toEqual(outside.after);
     // The previous production table is parked under the shadow's name.
     expect(await fp(spec, 'shadow')).toEqual(before);
-    expect(result.release).toMatchObject({ dataset: spec.target.table, restorePoint: spec.rollback.snapshot, publishMode: 'swap' });
+    expect(result.release).toMatchObject({
+      dataset: spec.target.table,
+      restorePoint: spec.rollback.snapshot,
+      publishMode: 'swap',
+    });
     expect(writes().every((e) => e.inTransaction)).toBe(true);
 
     // A retry must not swap back.
@@ -388,7 +441,10 @@ describe('publish, swap mode', () => {
   });
 
   it('refuses a shadow in another schema, which renames cannot swap, and undoes the renames', async () => {
-    const spec = await prepare('swap', (s) => ({ ...s, target: { ...s.target, shadow_table: `staging.shadow_t${n}` } }));
+    const spec = await prepare('swap', (s) => ({
+      ...s,
+      target: { ...s.target, shadow_table: `staging.shadow_t${n}` },
+    }));
     const target = await fp(spec, 'target');
     const shadow = await fp(spec, 'shadow');
     const e = await failure(publish(db, spec, request('rel-cross-schema')), BackfillError.NotAllowed);
@@ -422,12 +478,16 @@ describe('cleanupBackfillTables', () => {
     const served = await fp(spec, viewOf(spec));
 
     expect(await cleanupBackfillTables(db, spec, AT)).toEqual({
-      dropped: [spec.rollback.snapshot], kept: [{ table: spec.target.shadow_table, why: `${spec.publish.view} serves it` }],
+      dropped: [spec.rollback.snapshot],
+      kept: [{ table: spec.target.shadow_table, why: `${spec.publish.view} serves it` }],
     });
     expect(await fp(spec, viewOf(spec))).toEqual(served);
 
     await rollbackRelease(db, spec, rollbackRequest('rel-view-cleanup'));
-    expect(await cleanupBackfillTables(db, spec, AT)).toEqual({ dropped: [spec.rollback.snapshot, spec.target.shadow_table], kept: [] });
+    expect(await cleanupBackfillTables(db, spec, AT)).toEqual({
+      dropped: [spec.rollback.snapshot, spec.target.shadow_table],
+      kept: [],
+    });
     expect(await tableExists(db, tablesOf(spec).shadow)).toBe(false);
     expect(await fp(spec, viewOf(spec))).toEqual(await fp(spec, 'target'));
   });

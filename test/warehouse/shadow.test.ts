@@ -35,7 +35,8 @@ async function sliceFingerprint(spec: BackfillSpec, which: 'target' | 'shadow' |
 }
 
 const countIn = async (table: string, p = day) =>
-  Number((await db.query({ sql: `SELECT count(*) AS n FROM ${table} WHERE revenue_date >= CAST($1 AS DATE) AND revenue_date < CAST($2 AS DATE)`, params: [p.start, p.end] }))[0]!.n);
+  Number((await db.query({ sql: `SELECT count(*) AS n FROM ${table} WHERE revenue_date >= CAST($1 AS DATE) ` +
+    `AND revenue_date < CAST($2 AS DATE)`, params: [p.start, p.end] }))[0]!.n);
 
 let productionBefore: Awaited<ReturnType<typeof sliceFingerprint>>;
 
@@ -61,7 +62,9 @@ describe('createSnapshot', () => {
     await db.execute(`DELETE FROM finance.snapshot_t${n} WHERE revenue_date = DATE '2025-06-15'`);
     const error = await createSnapshot(db, spec, AT).catch((e: unknown) => e);
     expect(isBackfillFailure(error, BackfillError.NotAllowed), String(error)).toBe(true);
-    expect((error as Error).message).toMatch(/finance\.snapshot_t\d+ is not the snapshot .* changed since it was taken/);
+    expect((error as Error).message).toMatch(
+      /finance\.snapshot_t\d+ is not the snapshot .* changed since it was taken/,
+    );
     expect(await countIn(`finance.snapshot_t${n}`)).toBe(0);
   });
 
@@ -104,14 +107,20 @@ describe('rewritePartition', () => {
     const spec = specWith();
     await createShadow(db, await claimed(db, spec), AT);
     const { rowsWritten } = await rewritePartition(db, spec, day, columns);
-    const broken = withSql(base.transform!.sql.replace("'FIN-2841' AS backfill_id", "CAST(CAST('x' AS INTEGER) AS VARCHAR) AS backfill_id"))(spec);
+    const broken = withSql(
+      base.transform!.sql.replace("'FIN-2841' AS backfill_id", "CAST(CAST('x' AS INTEGER) AS VARCHAR) AS backfill_id"),
+    )(spec);
     const error = await rewritePartition(db, broken, day, columns).catch((e: unknown) => e);
     expect(isBackfillFailure(error, BackfillError.WarehousePermanent)).toBe(true);
     expect(await countIn(spec.target.shadow_table)).toBe(rowsWritten);
   });
 
   it('refuses a transform that returns rows outside the partition, writing nothing', async () => {
-    const spec = specWith(withSql(base.transform!.sql.replace('revenue_date < :partition_end', 'revenue_date < :partition_end + INTERVAL 1 DAY')));
+    const spec = specWith(
+      withSql(
+        base.transform!.sql.replace('revenue_date < :partition_end', 'revenue_date < :partition_end + INTERVAL 1 DAY'),
+      ),
+    );
     await createShadow(db, await claimed(db, spec), AT);
     const error = await rewritePartition(db, spec, day, columns).catch((e: unknown) => e);
     expect(isBackfillFailure(error, BackfillError.TransformOutOfPartition)).toBe(true);

@@ -76,7 +76,9 @@ export function parseExposition(text: string): Exposition {
       if (!NAME.test(name!)) throw new Error(`bad metric name in: ${line}`);
       const map = kind === 'TYPE' ? types : help;
       if (map.has(name!)) throw new Error(`second ${kind} for ${name}`);
-      if (kind === 'TYPE' && !['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest!)) throw new Error(`bad type in: ${line}`);
+      if (kind === 'TYPE' && !['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest!)) {
+        throw new Error(`bad type in: ${line}`);
+      }
       map.set(name!, rest!);
       continue;
     }

@@ -25,39 +25,68 @@ beforeAll(async () => {
   harness = await import('../support/backfill-harness');
 });
 
-const entry = (message: string, meta?: Record<string | symbol, unknown>, level: LogEntry['level'] = 'INFO'): LogEntry => ({
-  level, message, meta, timestampNanos: 1_767_225_600_123_456_789n,
-});
+const entry = (
+  message: string,
+  meta?: Record<string | symbol, unknown>,
+  level: LogEntry['level'] = 'INFO',
+): LogEntry => ({ level, message, meta, timestampNanos: 1_767_225_600_123_456_789n });
 
 describe('jsonLogLine', () => {
   it('writes ts, level, msg and backfill_id first, then the SDK meta, on one line', () => {
-    const line = jsonLogLine(entry('batch 1/9 passed', { backfill_id: 'fix-a', sdkComponent: 'activity', batch: 1, multi: 'a\nb' }));
+    const line = jsonLogLine(
+      entry('batch 1/9 passed', { backfill_id: 'fix-a', sdkComponent: 'activity', batch: 1, multi: 'a\nb' }),
+    );
     expect(line).not.toContain('\n');
-    expect(Object.keys(JSON.parse(line))).toEqual(['ts', 'level', 'msg', 'backfill_id', 'sdkComponent', 'batch', 'multi']);
+    expect(Object.keys(JSON.parse(line))).toEqual([
+      'ts', 'level', 'msg', 'backfill_id', 'sdkComponent', 'batch', 'multi',
+    ]);
     expect(JSON.parse(line)).toEqual({
-      ts: '2026-01-01T00:00:00.123Z', level: 'INFO', msg: 'batch 1/9 passed', backfill_id: 'fix-a', sdkComponent: 'activity', batch: 1, multi: 'a\nb',
+      ts: '2026-01-01T00:00:00.123Z',
+      level: 'INFO',
+      msg: 'batch 1/9 passed',
+      backfill_id: 'fix-a',
+      sdkComponent: 'activity',
+      batch: 1,
+      multi: 'a\nb',
     });
   });
 
   it('derives backfill_id from a backfill workflow ID, and leaves lines about no backfill without one', () => {
-    expect(JSON.parse(jsonLogLine(entry('Workflow started', { workflowId: workflowIdFor('fix-b'), runId: 'r' }))).backfill_id).toBe('fix-b');
+    expect(
+      JSON.parse(jsonLogLine(entry('Workflow started', { workflowId: workflowIdFor('fix-b'), runId: 'r' })))
+        .backfill_id,
+    ).toBe('fix-b');
     expect(backfillIdOf({ workflowId: 'dailyRevenuePipeline-run' })).toBeUndefined();
     expect(backfillIdOf({ workflowId: workflowIdFor('') })).toBeUndefined();
-    expect(JSON.parse(jsonLogLine(entry('Worker state changed', { state: 'RUNNING' })))).not.toHaveProperty('backfill_id');
+    expect(JSON.parse(jsonLogLine(entry('Worker state changed', { state: 'RUNNING' })))).not.toHaveProperty(
+      'backfill_id',
+    );
     // The activity's own attribute wins over the workflow ID.
     expect(backfillIdOf({ backfill_id: 'fix-c', workflowId: workflowIdFor('other') })).toBe('fix-c');
   });
 
-  it('keeps errors, bigints and circular meta readable, drops the task token, and never lets meta overwrite the line fields', () => {
-    const failure = ApplicationFailure.create({ type: 'BackfillWarehouseTransient', message: 'lock wait', cause: new Error('deadlock') });
+  it('keeps errors, bigints and circular meta readable, drops the task token, and never lets meta ' +
+    'overwrite the line fields', () => {
+    const failure = ApplicationFailure.create({
+      type: 'BackfillWarehouseTransient',
+      message: 'lock wait',
+      cause: new Error('deadlock'),
+    });
     const circular: Record<string, unknown> = { name: 'c' };
     circular.self = circular;
     const line = JSON.parse(jsonLogLine(entry('Activity failed', {
       error: failure, rows: 12n, taskToken: 'Q2hJY...', msg: 'spoofed', level: 'DEBUG', circular, [LogTimestamp]: 1n,
     }, 'WARN')));
     expect(line).toMatchObject({
-      level: 'WARN', msg: 'Activity failed', rows: '12',
-      error: { name: 'ApplicationFailure', message: 'lock wait', type: 'BackfillWarehouseTransient', cause: { name: 'Error', message: 'deadlock' } },
+      level: 'WARN',
+      msg: 'Activity failed',
+      rows: '12',
+      error: {
+        name: 'ApplicationFailure',
+        message: 'lock wait',
+        type: 'BackfillWarehouseTransient',
+        cause: { name: 'Error', message: 'deadlock' },
+      },
       circular: { name: 'c', self: '[circular]' },
     });
     expect(line.error.stack).toContain('lock wait');
@@ -84,10 +113,17 @@ describe('backfillLogAttributes: the activity interceptor', () => {
         logger: createJsonLogger({ level: 'DEBUG', write: (l) => lines.push(l) }),
         interceptors: [backfillLogAttributes],
       });
-      await env.run(createActivities({ warehouse: db }).recordAudit, spec, 'oncall', 'paused', { reason: 'maintenance' });
+      await env.run(createActivities({ warehouse: db }).recordAudit, spec, 'oncall', 'paused', {
+        reason: 'maintenance',
+      });
       const parsed = lines.map((l) => JSON.parse(l) as Line);
       const own = parsed.find((l) => l.msg === 'audit: paused by oncall');
-      expect(own).toMatchObject({ backfill_id: spec.backfill_id, sdkComponent: 'activity', action: 'paused', actor: 'oncall' });
+      expect(own).toMatchObject({
+        backfill_id: spec.backfill_id,
+        sdkComponent: 'activity',
+        action: 'paused',
+        actor: 'oncall',
+      });
       expect(parsed.find((l) => l.msg === 'Activity completed')?.backfill_id).toBe(spec.backfill_id);
       // Logged by the SDK before any interceptor runs: in a worker the workflow ID supplies it.
       expect(parsed.find((l) => l.msg === 'Activity started')?.backfill_id).toBeUndefined();
@@ -117,7 +153,8 @@ describe('a real worker logs JSON lines with the backfill_id', () => {
     await env?.connection.close();
   });
 
-  it('on every activity and workflow line of a run to awaiting_approval, with one line per batch and per lifecycle step', async () => {
+  it('on every activity and workflow line of a run to awaiting_approval, with one line per batch ' +
+    'and per lifecycle step', async () => {
     env = await (await import('../support/temporal')).temporalTestEnv();
     lab = await harness.lab(env);
     const spec = harness.testSpec('logging', (s) => {
@@ -128,7 +165,9 @@ describe('a real worker logs JSON lines with the backfill_id', () => {
     await handle.terminate('test over');
 
     const lines = runtimeLines.map((l) => JSON.parse(l) as Line);
-    expect(lines.every((l) => typeof l.ts === 'string' && typeof l.level === 'string' && typeof l.msg === 'string')).toBe(true);
+    expect(
+      lines.every((l) => typeof l.ts === 'string' && typeof l.level === 'string' && typeof l.msg === 'string'),
+    ).toBe(true);
     const ours = lines.filter((l) => l.workflowId === handle.workflowId);
     const activityLines = ours.filter((l) => l.activityId !== undefined);
     const workflowLines = ours.filter((l) => l.activityId === undefined);
@@ -140,11 +179,21 @@ describe('a real worker logs JSON lines with the backfill_id', () => {
     const batchLines = ours.filter((l) => l.activityType === 'runBatch' && /^batch \d+\/\d+ /.test(l.msg));
     expect(batchLines).toHaveLength(waiting.batches.total);
     for (const l of batchLines) {
-      expect(l).toMatchObject({ level: 'INFO', verdict: 'passed', batches: waiting.batches.total, partitions: expect.any(Number), rows: expect.any(Number), seconds: expect.any(Number) });
+      expect(l).toMatchObject({
+        level: 'INFO',
+        verdict: 'passed',
+        batches: waiting.batches.total,
+        partitions: expect.any(Number),
+        rows: expect.any(Number),
+        seconds: expect.any(Number),
+      });
     }
     expect(batchLines.reduce((a, l) => a + (l.partitions as number), 0)).toBe(10);
 
-    const lifecycle = ['planBackfill', 'acquireLease', 'resumePoint', 'takeSnapshot', 'prepareShadow', 'proveIdempotency', 'verifyCompletion'];
+    const lifecycle = [
+      'planBackfill', 'acquireLease', 'resumePoint', 'takeSnapshot', 'prepareShadow', 'proveIdempotency',
+      'verifyCompletion',
+    ];
     const logged = new Set(ours.filter((l) => l.sdkComponent === 'activity').map((l) => l.activityType));
     expect(lifecycle.filter((a) => !logged.has(a)), 'lifecycle activities without a line of their own').toEqual([]);
   });

@@ -31,7 +31,13 @@ beforeAll(async () => {
   await seedRevenueScenario(db);
   connection = await NativeConnection.connect({ address: env.address });
   worker = await createBackfillWorker({
-    connection, namespace: env.namespace, warehouse: db, taskQueue, client: env.client, metrics, workflowBundle: await workflowBundle(),
+    connection,
+    namespace: env.namespace,
+    warehouse: db,
+    taskQueue,
+    client: env.client,
+    metrics,
+    workflowBundle: await workflowBundle(),
   });
   running = worker.run();
   // Port 0: test files run in parallel processes and must not fight over 9465.

@@ -44,8 +44,16 @@ describe('workerSettingsFromEnv', () => {
   });
 
   it.each([
-    ['BACKFILL_METRICS_ADDRESS', '9465', /BACKFILL_METRICS_ADDRESS="9465": expected host:port such as 0\.0\.0\.0:9465, or "off"/],
-    ['BACKFILL_METRICS_SDK_ADDRESS', 'localhost:99999', /BACKFILL_METRICS_SDK_ADDRESS="localhost:99999": expected host:port such as 0\.0\.0\.0:9464/],
+    [
+      'BACKFILL_METRICS_ADDRESS',
+      '9465',
+      /BACKFILL_METRICS_ADDRESS="9465": expected host:port such as 0\.0\.0\.0:9465, or "off"/,
+    ],
+    [
+      'BACKFILL_METRICS_SDK_ADDRESS',
+      'localhost:99999',
+      /BACKFILL_METRICS_SDK_ADDRESS="localhost:99999": expected host:port such as 0\.0\.0\.0:9464/,
+    ],
     ['BACKFILL_LOG_LEVEL', 'verbose', /BACKFILL_LOG_LEVEL="verbose": expected one of TRACE, DEBUG, INFO, WARN, ERROR/],
     ['TEMPORAL_ADDRESS', 'http://temporal:7233', /TEMPORAL_ADDRESS="http:\/\/temporal:7233": expected host:port/],
   ])('refuses %s=%s as invalid config, naming the variable', (name, value, message) => {

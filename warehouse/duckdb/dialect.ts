@@ -32,7 +32,8 @@ const reconcile = reconcileSql({
   table,
   boundValue,
   partitionLabel,
-  distinctKeys: (keys) => (keys.length === 1 ? `COUNT(DISTINCT ${keys[0]})` : `COUNT(DISTINCT row(${keys.join(', ')}))`),
+  distinctKeys: (keys) =>
+    keys.length === 1 ? `COUNT(DISTINCT ${keys[0]})` : `COUNT(DISTINCT row(${keys.join(', ')}))`,
   sumText: (column) => `CAST(SUM(${column}) AS VARCHAR)`,
   // Summing 64-bit row hashes as HUGEINT is order-independent and, unlike XOR, duplicates do not cancel.
   rowHash: (columns) => `CAST(COALESCE(SUM(CAST(hash(${columns.join(', ')}) AS HUGEINT)), 0) AS VARCHAR)`,

@@ -49,7 +49,14 @@ async function run(
     : undefined;
   opts.signal?.addEventListener('abort', interrupt, { once: true });
   const report = (error?: string) =>
-    onStatement?.({ sql: stmt.sql, params: stmt.params, tag: opts.tag, ms: performance.now() - started, inTransaction, error });
+    onStatement?.({
+      sql: stmt.sql,
+      params: stmt.params,
+      tag: opts.tag,
+      ms: performance.now() - started,
+      inTransaction,
+      error,
+    });
   try {
     if (opts.signal?.aborted) throw new Error('Interrupted: cancelled before start');
     const result = await conn.run(stmt.sql, stmt.params.length ? ([...stmt.params] as never) : undefined);
@@ -62,7 +69,8 @@ async function run(
     if (timedOut) {
       throw new BackfillFailure(
         BackfillError.WarehouseTransient,
-        `DuckDB statement exceeded its ${opts.timeoutMs} ms timeout and was cancelled; raise execution.query_timeout if the partition is legitimately slow.`,
+        `DuckDB statement exceeded its ${opts.timeoutMs} ms timeout and was cancelled; ` +
+          `raise execution.query_timeout if the partition is legitimately slow.`,
       );
     }
     throw classifyDuckDbError(e, 'statement');
@@ -130,16 +138,21 @@ export class DuckDbDriver implements Driver {
   }
 
   query(stmt: Statement | string, opts: QueryOptions = {}): Promise<Row[]> {
-    return this.withConnection(async (c) => (await run(c, toStatement(stmt), opts, false, this.options.onStatement)).rows);
+    return this.withConnection(
+      async (c) => (await run(c, toStatement(stmt), opts, false, this.options.onStatement)).rows,
+    );
   }
 
   execute(stmt: Statement | string, opts: QueryOptions = {}): Promise<number> {
-    return this.withConnection(async (c) => (await run(c, toStatement(stmt), opts, false, this.options.onStatement)).changed);
+    return this.withConnection(
+      async (c) => (await run(c, toStatement(stmt), opts, false, this.options.onStatement)).changed,
+    );
   }
 
   transaction<T>(fn: (tx: Session) => Promise<T>, opts: QueryOptions = {}): Promise<T> {
     return this.withConnection(async (c) => {
-      const exec = (s: Statement | string, o?: QueryOptions) => run(c, toStatement(s), { ...opts, ...o }, true, this.options.onStatement);
+      const exec = (s: Statement | string, o?: QueryOptions) =>
+        run(c, toStatement(s), { ...opts, ...o }, true, this.options.onStatement);
       const session: Session = {
         query: async (s, o) => (await exec(s, o)).rows,
         execute: async (s, o) => (await exec(s, o)).changed,

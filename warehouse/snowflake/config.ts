@@ -27,22 +27,34 @@ const ENV: Record<string, readonly string[]> = {
 const PEM = /^-----BEGIN (ENCRYPTED |RSA )?PRIVATE KEY-----\n[\s\S]+\n-----END (ENCRYPTED |RSA )?PRIVATE KEY-----$/;
 
 const required = (what: string, example: string) =>
-  z.string({ error: (i) => (i.input === undefined ? `is required; write ${what}, e.g. ${example}` : `must be text, e.g. ${example}`) })
+  z
+    .string({
+      error: (i) =>
+        i.input === undefined ? `is required; write ${what}, e.g. ${example}` : `must be text, e.g. ${example}`,
+    })
     .trim()
     .min(1, { message: `is empty; write ${what}, e.g. ${example}` });
 
 /** An object name as Snowflake takes it in connection settings (folded to upper case when unquoted). */
 const objectName = (what: string, example: string) =>
-  required(what, example).regex(/^[A-Za-z_][A-Za-z0-9_$]*$/, { message: `must be a plain name (letters, digits, _ and $); write ${what}, e.g. ${example}` });
+  required(what, example).regex(/^[A-Za-z_][A-Za-z0-9_$]*$/, {
+    message: `must be a plain name (letters, digits, _ and $); write ${what}, e.g. ${example}`,
+  });
 
 export const snowflakeConfigSchema = z
   .strictObject({
     /** Account identifier: orgname-accountname or the account locator (xy12345, xy12345.us-east-1). */
     account: required('the account identifier', 'xy12345 or myorg-myaccount').superRefine((v, ctx) => {
       if (/:\/\/|snowflakecomputing\.(com|cn)/i.test(v)) {
-        ctx.addIssue({ code: 'custom', message: `"${v}" is a URL; write the account identifier, e.g. xy12345 or myorg-myaccount, not a URL` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${v}" is a URL; write the account identifier, e.g. xy12345 or myorg-myaccount, not a URL`,
+        });
       } else if (!/^\w+([.-]\w+)*$/.test(v)) {
-        ctx.addIssue({ code: 'custom', message: `"${v}" is not an account identifier; write e.g. xy12345 or myorg-myaccount` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${v}" is not an account identifier; write e.g. xy12345 or myorg-myaccount`,
+        });
       }
     }),
     user: required('the login name of the backfill user', 'BACKFILL_SVC'),
@@ -59,14 +71,23 @@ export const snowflakeConfigSchema = z
     schema: objectName('the default schema', 'PUBLIC').optional(),
     password: z.string().min(1, { message: 'is empty; remove it or write the password' }).optional(),
     /** PEM private key file for key-pair (SNOWFLAKE_JWT) login, relative to the config file. */
-    private_key_path: z.string().trim().min(1, { message: 'is empty; write the path of the PEM private key, e.g. ~/.snowflake/backfill_key.p8' }).optional(),
+    private_key_path: z
+      .string()
+      .trim()
+      .min(1, { message: 'is empty; write the path of the PEM private key, e.g. ~/.snowflake/backfill_key.p8' })
+      .optional(),
     /** The PEM private key itself (literal \n sequences are read as newlines). */
     private_key: z
       .string()
       .transform((v) => v.replace(/\\n/g, '\n').trim())
-      .refine((v) => PEM.test(v), { message: 'must be a PEM private key, starting -----BEGIN PRIVATE KEY----- (or ENCRYPTED PRIVATE KEY)' })
+      .refine((v) => PEM.test(v), {
+        message: 'must be a PEM private key, starting -----BEGIN PRIVATE KEY----- (or ENCRYPTED PRIVATE KEY)',
+      })
       .optional(),
-    private_key_passphrase: z.string().min(1, { message: 'is empty; remove it or write the key passphrase' }).optional(),
+    private_key_passphrase: z
+      .string()
+      .min(1, { message: 'is empty; remove it or write the key passphrase' })
+      .optional(),
     /** Overrides the account's URL, e.g. a private-link host or the local wire emulator (http://127.0.0.1:PORT). */
     access_url: z
       .string()
@@ -74,15 +95,30 @@ export const snowflakeConfigSchema = z
       .refine((v) => /^https?:\/\/[^/\s]+\/?$/.test(v), { message: 'must be a scheme and host, e.g. https://xy12345.privatelink.snowflakecomputing.com or http://127.0.0.1:8080' })
       .optional(),
     /** Price of one credit, for cost estimates (e.g. 3.0 USD). */
-    price_per_credit: z.number({ error: 'must be a number of USD per credit, e.g. 3' }).positive({ message: 'must be positive' }).optional(),
+    price_per_credit: z
+      .number({ error: 'must be a number of USD per credit, e.g. 3' })
+      .positive({ message: 'must be positive' })
+      .optional(),
     /** Credits per hour of the backfill warehouse's size (X-Small 1, Small 2, Medium 4, Large 8, ...). */
-    credits_per_hour: z.number({ error: 'must be a number of credits per hour, e.g. 1 for X-Small' }).positive({ message: 'must be positive' }).optional(),
+    credits_per_hour: z
+      .number({ error: 'must be a number of credits per hour, e.g. 1 for X-Small' })
+      .positive({ message: 'must be positive' })
+      .optional(),
     /** Connections (sessions) the driver keeps at most: one per concurrent statement or transaction. */
-    max_connections: z.number({ error: 'must be a whole number, e.g. 4' }).int({ message: 'must be a whole number' }).min(1).max(64).default(4),
+    max_connections: z
+      .number({ error: 'must be a whole number, e.g. 4' })
+      .int({ message: 'must be a whole number' })
+      .min(1)
+      .max(64)
+      .default(4),
   })
   .superRefine((c, ctx) => {
     if ((c.price_per_credit === undefined) !== (c.credits_per_hour === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['price_per_credit'], message: 'goes with credits_per_hour (USD per hour is the two multiplied); set both or neither' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['price_per_credit'],
+        message: 'goes with credits_per_hour (USD per hour is the two multiplied); set both or neither',
+      });
     }
   });
 
@@ -129,16 +165,28 @@ function fromFile(path: string): Raw {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new BackfillFailure(BackfillError.InvalidConfig, `Snowflake config ${path} cannot be read (${(e as Error).message}); check the path.`, { path });
+    throw new BackfillFailure(
+      BackfillError.InvalidConfig,
+      `Snowflake config ${path} cannot be read (${(e as Error).message}); check the path.`,
+      { path },
+    );
   }
   let parsed: unknown;
   try {
     parsed = parse(text);
   } catch (e) {
-    throw new BackfillFailure(BackfillError.InvalidConfig, `Snowflake config ${path} is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`, { path });
+    throw new BackfillFailure(
+      BackfillError.InvalidConfig,
+      `Snowflake config ${path} is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`,
+      { path },
+    );
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new BackfillFailure(BackfillError.InvalidConfig, `Snowflake config ${path} must be a mapping of fields (account, user, warehouse, ...).`, { path });
+    throw new BackfillFailure(
+      BackfillError.InvalidConfig,
+      `Snowflake config ${path} must be a mapping of fields (account, user, warehouse, ...).`,
+      { path },
+    );
   }
   return parsed as Raw;
 }
@@ -153,27 +201,42 @@ function build(raw: Raw, sources: Sources, file: string | undefined): SnowflakeC
   const parsed = snowflakeConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.flatMap((i) => {
-      if (i.code === 'unrecognized_keys') return i.keys.map((k) => `${file ? `${file}: ` : ''}${k}: unknown field; known fields are ${Object.keys(snowflakeConfigSchema.shape).join(', ')}`);
+      if (i.code === 'unrecognized_keys') {
+        return i.keys.map((k) => `${file ? `${file}: ` : ''}${k}: unknown field; ` +
+          `known fields are ${Object.keys(snowflakeConfigSchema.shape).join(', ')}`);
+      }
       const field = String(i.path[0] ?? '');
       return [`${field ? where(field) : file ?? 'Snowflake config'}: ${i.message}`];
     });
-    throw new BackfillFailure(BackfillError.InvalidConfig, `Snowflake config is invalid: ${issues.join('; ')}.`, { issues });
+    throw new BackfillFailure(BackfillError.InvalidConfig, `Snowflake config is invalid: ${issues.join('; ')}.`, {
+      issues,
+    });
   }
   const c = parsed.data;
   const problems: string[] = [];
   const hasKey = c.private_key_path !== undefined || c.private_key !== undefined;
   if (c.password !== undefined && hasKey) {
-    problems.push(`${where('password')} and ${where(c.private_key !== undefined ? 'private_key' : 'private_key_path')} are both set; use key-pair login (preferred) or a password, not both`);
+    const key = where(c.private_key !== undefined ? 'private_key' : 'private_key_path');
+    problems.push(
+      `${where('password')} and ${key} are both set; use key-pair login (preferred) or a password, not both`,
+    );
   } else if (c.password === undefined && !hasKey) {
-    problems.push(`no credentials: set ${where('private_key_path')} to a PEM private key for key-pair login, or ${where('password')}`);
+    problems.push(`no credentials: set ${where('private_key_path')} to a PEM private key for key-pair login, ` +
+      `or ${where('password')}`);
   }
   if (c.private_key_path !== undefined && c.private_key !== undefined) {
-    problems.push(`${where('private_key')} and ${where('private_key_path')} are both set; give the key value or the key file, not both`);
+    problems.push(`${where('private_key')} and ${where('private_key_path')} are both set; ` +
+      `give the key value or the key file, not both`);
   }
   if (c.private_key_passphrase !== undefined && !hasKey) {
-    problems.push(`${where('private_key_passphrase')} is set but there is no private key; set ${where('private_key_path')} or remove the passphrase`);
+    problems.push(`${where('private_key_passphrase')} is set but there is no private key; ` +
+      `set ${where('private_key_path')} or remove the passphrase`);
   }
-  if (problems.length) throw new BackfillFailure(BackfillError.InvalidConfig, `Snowflake config is invalid: ${problems.join('; ')}.`, { issues: problems });
+  if (problems.length) {
+    throw new BackfillFailure(BackfillError.InvalidConfig, `Snowflake config is invalid: ${problems.join('; ')}.`, {
+      issues: problems,
+    });
+  }
   let keyPath = c.private_key_path;
   if (keyPath !== undefined) {
     keyPath = keyPath.replace(/^~(?=\/)/, process.env.HOME ?? '~');
@@ -181,7 +244,8 @@ function build(raw: Raw, sources: Sources, file: string | undefined): SnowflakeC
     if (!existsSync(keyPath)) {
       throw new BackfillFailure(
         BackfillError.InvalidConfig,
-        `${where('private_key_path')}: the private key file ${keyPath} does not exist; write the path of the PEM key registered for ${c.user} (ALTER USER ... SET RSA_PUBLIC_KEY).`,
+        `${where('private_key_path')}: the private key file ${keyPath} does not exist; ` +
+          `write the path of the PEM key registered for ${c.user} (ALTER USER ... SET RSA_PUBLIC_KEY).`,
         { path: keyPath },
       );
     }

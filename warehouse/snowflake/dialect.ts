@@ -61,7 +61,8 @@ export const snowflakeDialect: Dialect = {
   createTableLike: (target, source) => `CREATE TABLE ${table(target)} LIKE ${table(source)}`,
   swapTables: (a, b) => [`ALTER TABLE ${table(a)} SWAP WITH ${table(b)}`],
   dropTable: (name) => `DROP TABLE IF EXISTS ${table(name)}`,
-  createOrReplaceView: (view, source) => `CREATE OR REPLACE VIEW ${table(view)} COPY GRANTS AS SELECT * FROM ${table(source)}`,
+  createOrReplaceView: (view, source) =>
+    `CREATE OR REPLACE VIEW ${table(view)} COPY GRANTS AS SELECT * FROM ${table(source)}`,
   begin: () => 'BEGIN TRANSACTION',
   commit: () => 'COMMIT',
   rollback: () => 'ROLLBACK',
@@ -70,7 +71,9 @@ export const snowflakeDialect: Dialect = {
 
   describeTable(t): Statement {
     // Names are stored upper case; compare upper case and hand back lower case, as the spec writes them.
-    const infoSchema = t.database ? `${quoteIdent(t.database)}.INFORMATION_SCHEMA.COLUMNS` : 'INFORMATION_SCHEMA.COLUMNS';
+    const infoSchema = t.database
+      ? `${quoteIdent(t.database)}.INFORMATION_SCHEMA.COLUMNS`
+      : 'INFORMATION_SCHEMA.COLUMNS';
     return {
       sql:
         `SELECT LOWER(COLUMN_NAME) AS "name", DATA_TYPE AS "type", IS_NULLABLE = 'YES' AS "nullable" ` +

@@ -30,14 +30,19 @@ export interface SnowflakeDriverOptions {
   timeoutGraceMs?: number;
 }
 
-/** The QUERY_TAG of statements run for `tag`: JSON naming the backfill, phase, batch and partition, for cost attribution. */
+/**
+ * The QUERY_TAG of statements run for `tag`: JSON naming the backfill, phase, batch and partition, for cost
+ * attribution.
+ */
 export function queryTagText(tag: QueryTag | undefined): string {
   const text = JSON.stringify({
     app: 'safe-backfill',
     ...(tag && { backfill_id: tag.backfillId, phase: tag.phase, batch: tag.batch, partition: tag.partition }),
   });
   // Snowflake caps QUERY_TAG at 2000 characters; the ids in it are validated and short.
-  return text.length <= 2000 ? text : JSON.stringify({ app: 'safe-backfill', backfill_id: tag?.backfillId.slice(0, 200), phase: tag?.phase });
+  return text.length <= 2000
+    ? text
+    : JSON.stringify({ app: 'safe-backfill', backfill_id: tag?.backfillId.slice(0, 200), phase: tag?.phase });
 }
 
 /** A Snowflake string literal: quotes doubled and backslashes escaped (Snowflake reads backslash escapes). */
@@ -54,7 +59,13 @@ function configureSdk(): void {
   const drop = () => undefined;
   snowflake.configure({
     logLevel: 'ERROR',
-    customLogger: { error: (m: string) => process.stderr.write(`[snowflake-sdk] ${m}\n`), warn: drop, info: drop, debug: drop, trace: drop },
+    customLogger: {
+      error: (m: string) => process.stderr.write(`[snowflake-sdk] ${m}\n`),
+      warn: drop,
+      info: drop,
+      debug: drop,
+      trace: drop,
+    },
   });
 }
 
@@ -128,7 +139,9 @@ class ConnectionPool {
       const onAbort = () => {
         const i = this.waiters.indexOf(waiter);
         if (i >= 0) this.waiters.splice(i, 1);
-        reject(new BackfillFailure(BackfillError.WarehouseTransient, 'Cancelled while waiting for a Snowflake connection.'));
+        reject(
+          new BackfillFailure(BackfillError.WarehouseTransient, 'Cancelled while waiting for a Snowflake connection.'),
+        );
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(waiter);
@@ -165,7 +178,8 @@ class ConnectionPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const w of this.waiters.splice(0)) w.reject(new BackfillFailure(BackfillError.WarehouseTransient, 'The Snowflake driver was closed.'));
+    for (const w of this.waiters.splice(0))
+      w.reject(new BackfillFailure(BackfillError.WarehouseTransient, 'The Snowflake driver was closed.'));
     await Promise.all(this.idle.splice(0).map((p) => new Promise<void>((resolve) => p.conn.destroy(() => resolve()))));
   }
 }
@@ -222,7 +236,8 @@ function converter(column: Column): (v: unknown) => SqlValue {
       return (v) => {
         const t = v as { getMidnightSeconds(): number; getNanoSeconds(): number };
         const s = t.getMidnightSeconds();
-        return `${pad(Math.floor(s / 3600))}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}${fraction(t.getNanoSeconds())}`;
+        const hms = `${pad(Math.floor(s / 3600))}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;
+        return `${hms}${fraction(t.getNanoSeconds())}`;
       };
     default:
       // text, and (fetched as strings) binary hex and variant/object/array JSON text
@@ -253,7 +268,11 @@ function runStatement(
 ): Promise<{ rows: Row[]; changed: number; guardFired: boolean }> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
-      reject(new BackfillFailure(BackfillError.WarehouseTransient, 'Snowflake statement cancelled before it started.', { engine: 'snowflake' }));
+      reject(
+        new BackfillFailure(BackfillError.WarehouseTransient, 'Snowflake statement cancelled before it started.', {
+          engine: 'snowflake',
+        }),
+      );
       return;
     }
     let statement: RowStatement | undefined;
@@ -278,7 +297,12 @@ function runStatement(
         complete: (err, st, rows) => {
           done();
           if (err) reject(guardFired ? Object.assign(err, { guardFired }) : err);
-          else resolve({ rows: toRows(st, (rows ?? []) as unknown[][]), changed: Math.max(0, st.getNumUpdatedRows() ?? 0), guardFired });
+          else
+            resolve({
+              rows: toRows(st, (rows ?? []) as unknown[][]),
+              changed: Math.max(0, st.getNumUpdatedRows() ?? 0),
+              guardFired,
+            });
         },
       }) as RowStatement;
     } catch (e) {
@@ -306,7 +330,9 @@ export class SnowflakeDriver implements Driver {
     const connect = () =>
       new Promise<Connection>((resolve, reject) => {
         try {
-          snowflake.createConnection(connectionOptions(config)).connect((err, conn) => (err ? reject(classifySnowflakeError(err, 'login')) : resolve(conn)));
+          snowflake
+            .createConnection(connectionOptions(config))
+            .connect((err, conn) => (err ? reject(classifySnowflakeError(err, 'login')) : resolve(conn)));
         } catch (e) {
           reject(classifySnowflakeError(e, 'connection setup'));
         }
@@ -330,9 +356,16 @@ export class SnowflakeDriver implements Driver {
     if (tag !== p.tag) set.push(`QUERY_TAG = ${stringLiteral(tag)}`);
     if (seconds !== p.timeoutSeconds && seconds !== 'default') set.push(`STATEMENT_TIMEOUT_IN_SECONDS = ${seconds}`);
     try {
-      if (set.length) await runStatement(p.conn, { sql: `ALTER SESSION SET ${set.join(', ')}`, params: [] }, undefined, undefined);
+      if (set.length) {
+        await runStatement(p.conn, { sql: `ALTER SESSION SET ${set.join(', ')}`, params: [] }, undefined, undefined);
+      }
       if (seconds === 'default' && p.timeoutSeconds !== 'default') {
-        await runStatement(p.conn, { sql: 'ALTER SESSION UNSET STATEMENT_TIMEOUT_IN_SECONDS', params: [] }, undefined, undefined);
+        await runStatement(
+          p.conn,
+          { sql: 'ALTER SESSION UNSET STATEMENT_TIMEOUT_IN_SECONDS', params: [] },
+          undefined,
+          undefined,
+        );
       }
     } catch (e) {
       throw classifySnowflakeError(e, 'ALTER SESSION (query tag, statement timeout)');
@@ -341,10 +374,22 @@ export class SnowflakeDriver implements Driver {
     p.timeoutSeconds = seconds;
   }
 
-  private async run(p: Pooled, stmt: Statement, opts: QueryOptions, inTransaction: boolean): Promise<{ rows: Row[]; changed: number }> {
+  private async run(
+    p: Pooled,
+    stmt: Statement,
+    opts: QueryOptions,
+    inTransaction: boolean,
+  ): Promise<{ rows: Row[]; changed: number }> {
     const started = performance.now();
     const report = (error?: string) =>
-      this.options.onStatement?.({ sql: stmt.sql, params: stmt.params, tag: opts.tag, ms: performance.now() - started, inTransaction, error });
+      this.options.onStatement?.({
+        sql: stmt.sql,
+        params: stmt.params,
+        tag: opts.tag,
+        ms: performance.now() - started,
+        inTransaction,
+        error,
+      });
     try {
       await this.prepare(p, opts);
       const guardMs = opts.timeoutMs ? opts.timeoutMs + (this.options.timeoutGraceMs ?? 10_000) : undefined;
@@ -356,8 +401,9 @@ export class SnowflakeDriver implements Driver {
       if ((e as { guardFired?: boolean }).guardFired) {
         throw new BackfillFailure(
           BackfillError.WarehouseTransient,
-          `Snowflake statement exceeded its ${opts.timeoutMs} ms timeout (plus grace) without Snowflake ending it (queued for the warehouse?) and was cancelled by the driver; ` +
-            `raise execution.query_timeout or the warehouse size if the partition is legitimately slow.`,
+          `Snowflake statement exceeded its ${opts.timeoutMs} ms timeout (plus grace) without Snowflake ending it ` +
+            `(queued for the warehouse?) and was cancelled by the driver; raise execution.query_timeout or the ` +
+            `warehouse size if the partition is legitimately slow.`,
           { engine: 'snowflake' },
         );
       }
@@ -444,13 +490,19 @@ export class SnowflakeDriver implements Driver {
     }
   }
 
-  /** Time Travel retention (days) and whether the table is transient, from SHOW TABLES; null when the table is not found. */
+  /**
+   * Time Travel retention (days) and whether the table is transient, from SHOW TABLES; null when the table is
+   * not found.
+   */
   async retention(table: TableName, opts: QueryOptions = {}): Promise<{ days: number; transient: boolean } | null> {
     const d = this.dialect;
     const database = table.database ?? this.config.database;
     const name = table.name.toUpperCase();
     // SHOW takes no binds; the name is a validated plain name, and LIKE's "_" wildcard is filtered out below.
-    const rows = await this.query(`SHOW TABLES LIKE ${stringLiteral(name)} IN SCHEMA ${d.quoteIdent(database)}.${d.quoteIdent(table.schema)}`, opts);
+    const rows = await this.query(
+      `SHOW TABLES LIKE ${stringLiteral(name)} IN SCHEMA ${d.quoteIdent(database)}.${d.quoteIdent(table.schema)}`,
+      opts,
+    );
     const row = rows.find((r) => String(r.name) === name);
     if (!row) return null;
     return { days: Number(row.retention_time), transient: String(row.kind).toUpperCase() === 'TRANSIENT' };
@@ -461,5 +513,7 @@ export class SnowflakeDriver implements Driver {
   }
 }
 
-export const openSnowflake = (config: SnowflakeConfig, options: SnowflakeDriverOptions = {}): Promise<SnowflakeDriver> =>
-  SnowflakeDriver.open(config, options);
+export const openSnowflake = (
+  config: SnowflakeConfig,
+  options: SnowflakeDriverOptions = {},
+): Promise<SnowflakeDriver> => SnowflakeDriver.open(config, options);

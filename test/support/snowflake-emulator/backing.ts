@@ -44,7 +44,10 @@ export class BackingDuckDb implements Driver {
 
   transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T> {
     return this.with(async (c) => {
-      const tx: Session = { query: async (s) => (await run(c, s)).rows, execute: async (s) => (await run(c, s)).changed };
+      const tx: Session = {
+        query: async (s) => (await run(c, s)).rows,
+        execute: async (s) => (await run(c, s)).changed,
+      };
       await c.run('BEGIN TRANSACTION');
       try {
         const out = await fn(tx);
@@ -58,7 +61,9 @@ export class BackingDuckDb implements Driver {
   }
 
   async explain(): Promise<ScanEstimate> {
-    throw new Error('the emulator backing does not estimate scans; explain through the Snowflake driver (EXPLAIN USING JSON)');
+    throw new Error(
+      'the emulator backing does not estimate scans; explain through the Snowflake driver (EXPLAIN USING JSON)',
+    );
   }
 
   /** The emulator owns the instance and closes it. */

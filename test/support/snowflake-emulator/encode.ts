@@ -43,7 +43,8 @@ export const column = (name: string, type: string, extra: Partial<RowType> = {})
 });
 
 export const textColumn = (name: string) => column(name, 'text', { length: 16777216, byteLength: 16777216 });
-export const fixedColumn = (name: string, precision = 38, scale = 0, nullable = true) => column(name, 'fixed', { precision, scale, nullable });
+export const fixedColumn = (name: string, precision = 38, scale = 0, nullable = true) =>
+  column(name, 'fixed', { precision, scale, nullable });
 
 /**
  * An epoch-based value as the exact decimal number of seconds with 9 fractional digits, which is
@@ -90,18 +91,36 @@ function encoder(name: string, type: DuckDBType): Encoder {
     case DuckDBTypeId.DATE:
       return { rowtype: column(name, 'date'), cell: (v) => String((v as { days: number }).days) };
     case DuckDBTypeId.TIME:
-      return { rowtype: column(name, 'time', { scale: 9 }), cell: (v) => epochFraction((v as { micros: bigint }).micros, 1_000_000n) };
+      return {
+        rowtype: column(name, 'time', { scale: 9 }),
+        cell: (v) => epochFraction((v as { micros: bigint }).micros, 1_000_000n),
+      };
     case DuckDBTypeId.TIMESTAMP:
-      return { rowtype: column(name, 'timestamp_ntz', { scale: 9 }), cell: (v) => epochFraction((v as { micros: bigint }).micros, 1_000_000n) };
+      return {
+        rowtype: column(name, 'timestamp_ntz', { scale: 9 }),
+        cell: (v) => epochFraction((v as { micros: bigint }).micros, 1_000_000n),
+      };
     case DuckDBTypeId.TIMESTAMP_S:
-      return { rowtype: column(name, 'timestamp_ntz', { scale: 9 }), cell: (v) => epochFraction((v as { seconds: bigint }).seconds, 1n) };
+      return {
+        rowtype: column(name, 'timestamp_ntz', { scale: 9 }),
+        cell: (v) => epochFraction((v as { seconds: bigint }).seconds, 1n),
+      };
     case DuckDBTypeId.TIMESTAMP_MS:
-      return { rowtype: column(name, 'timestamp_ntz', { scale: 9 }), cell: (v) => epochFraction((v as { millis: bigint }).millis, 1_000n) };
+      return {
+        rowtype: column(name, 'timestamp_ntz', { scale: 9 }),
+        cell: (v) => epochFraction((v as { millis: bigint }).millis, 1_000n),
+      };
     case DuckDBTypeId.TIMESTAMP_NS:
-      return { rowtype: column(name, 'timestamp_ntz', { scale: 9 }), cell: (v) => epochFraction((v as { nanos: bigint }).nanos, 1_000_000_000n) };
+      return {
+        rowtype: column(name, 'timestamp_ntz', { scale: 9 }),
+        cell: (v) => epochFraction((v as { nanos: bigint }).nanos, 1_000_000_000n),
+      };
     case DuckDBTypeId.TIMESTAMP_TZ:
       // An instant: Snowflake's TIMESTAMP_LTZ, shown in the session TIMEZONE by the driver.
-      return { rowtype: column(name, 'timestamp_ltz', { scale: 9 }), cell: (v) => epochFraction((v as { micros: bigint }).micros, 1_000_000n) };
+      return {
+        rowtype: column(name, 'timestamp_ltz', { scale: 9 }),
+        cell: (v) => epochFraction((v as { micros: bigint }).micros, 1_000_000n),
+      };
     case DuckDBTypeId.BLOB:
       return {
         rowtype: column(name, 'binary', { length: 8388608, byteLength: 8388608 }),
@@ -116,8 +135,13 @@ function encoder(name: string, type: DuckDBType): Encoder {
  * Encodes a result. Column names follow Snowflake: unquoted names are upper case, names given as
  * quoted aliases keep their case.
  */
-export async function encodeResult(result: DuckDBMaterializedResult, quotedAliases: ReadonlySet<string>): Promise<EncodedResult> {
-  const encoders = result.columnNames().map((name, i) => encoder(quotedAliases.has(name) ? name : name.toUpperCase(), result.columnType(i)));
+export async function encodeResult(
+  result: DuckDBMaterializedResult,
+  quotedAliases: ReadonlySet<string>,
+): Promise<EncodedResult> {
+  const encoders = result
+    .columnNames()
+    .map((name, i) => encoder(quotedAliases.has(name) ? name : name.toUpperCase(), result.columnType(i)));
   const rows = await result.getRows();
   return {
     rowtype: encoders.map((e) => e.rowtype),

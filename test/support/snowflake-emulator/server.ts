@@ -38,7 +38,7 @@ import {
   statementTimeout,
 } from './sql-errors';
 import { quoteIdent } from './sql-tokens';
-import { STATEMENT_TYPE, renderRef, translate, type StatementKind, type TableRef, type Translation } from './translate';
+import { renderRef, translate, type StatementKind, type TableRef, type Translation } from './translate';
 
 export interface EmulatorUser {
   /** Accepted password; absent means password login is refused for this user. */
@@ -122,7 +122,10 @@ export interface SnowflakeEmulator {
   /** The DuckDB the emulator is built on, as a DuckDB-dialect driver (seed it, read it back). */
   backing: BackingDuckDb;
   sessions(): SessionInfo[];
-  /** Ends a session server-side, as SYSTEM$ABORT_SESSION or an expired token would: its next request fails with 390104. */
+  /**
+   * Ends a session server-side, as SYSTEM$ABORT_SESSION or an expired token would: its next request
+   * fails with 390104.
+   */
   killSession(id: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -158,7 +161,15 @@ function failure(e: SnowflakeSqlError, queryId?: string): Envelope {
     success: false,
     code: e.code,
     message: e.message,
-    data: { sqlState: e.sqlState, queryId: queryId ?? null, errorCode: e.code, internalError: false, age: 0, line: -1, pos: -1 },
+    data: {
+      sqlState: e.sqlState,
+      queryId: queryId ?? null,
+      errorCode: e.code,
+      internalError: false,
+      age: 0,
+      line: -1,
+      pos: -1,
+    },
   };
 }
 
@@ -209,7 +220,14 @@ class Query {
 
   /** Interrupts the running DuckDB statement (repeatedly, so one that starts late is caught too) and any lock wait. */
   cancel(reason: 'abort' | 'timeout'): boolean {
-    if (this.cancelReason || this.status === 'SUCCESS' || this.status === 'FAILED_WITH_ERROR' || this.status === 'ABORTED') return false;
+    if (
+      this.cancelReason ||
+      this.status === 'SUCCESS' ||
+      this.status === 'FAILED_WITH_ERROR' ||
+      this.status === 'ABORTED'
+    ) {
+      return false;
+    }
     this.cancelReason = reason;
     for (const reject of this.waiters) reject(new Error('cancelled while waiting for a lock'));
     const tick = () => {
@@ -256,12 +274,14 @@ class TableLocks {
         const waiters = this.waiting.get(table) ?? new Set();
         this.waiting.set(table, waiters);
         if (waiters.size >= this.waitLimit) {
-          // seen: "000625 (57014): Statement '…' has locked table '…' in transaction … Your statement '…' was aborted because the number of waiters for this lock exceeds the 20 statements limit."
+          // seen: "000625 (57014): Statement '…' has locked table '…' in transaction … Your statement '…'
+          // was aborted because the number of waiters for this lock exceeds the 20 statements limit."
           throw new SnowflakeSqlError(
             '000625',
             '57014',
-            `Statement '${holder.queryId}' has locked table '${table}' in transaction ${holder.session.id} and this lock has not yet been released.\n` +
-              `Your statement '${q.id}' was aborted because the number of waiters for this lock exceeds the ${this.waitLimit} statements limit.`,
+            `Statement '${holder.queryId}' has locked table '${table}' in transaction ${holder.session.id} and this ` +
+              `lock has not yet been released.\nYour statement '${q.id}' was aborted because the number of waiters ` +
+              `for this lock exceeds the ${this.waitLimit} statements limit.`,
           );
         }
         let wake!: () => void;
@@ -290,7 +310,9 @@ class TableLocks {
 
 function bindValues(bindings: unknown): unknown[] {
   if (bindings === undefined || bindings === null) return [];
-  const entries = Object.entries(bindings as Record<string, { type: string; value: unknown }>).sort((a, b) => Number(a[0]) - Number(b[0]));
+  const entries = Object.entries(bindings as Record<string, { type: string; value: unknown }>).sort(
+    (a, b) => Number(a[0]) - Number(b[0]),
+  );
   return entries.map(([key, { type, value }], i) => {
     if (Number(key) !== i + 1) throw notTranslated(`bind positions that skip :${i + 1}`);
     if (Array.isArray(value)) throw notTranslated('array binds (multi-row binding)');
@@ -319,7 +341,11 @@ function jwtSubject(token: string): { sub: string; signed: Buffer; signature: Bu
   try {
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown };
     if (typeof claims.sub !== 'string') return null;
-    return { sub: claims.sub, signed: Buffer.from(`${header}.${payload}`), signature: Buffer.from(signature, 'base64url') };
+    return {
+      sub: claims.sub,
+      signed: Buffer.from(`${header}.${payload}`),
+      signature: Buffer.from(signature, 'base64url'),
+    };
   } catch {
     return null;
   }
@@ -370,10 +396,19 @@ class Emulator {
     if (path === '/session' && url.searchParams.get('delete') === 'true') return send(await this.logout(session));
     if (path === '/session/heartbeat') return send(ok({}));
     if (path === '/session/token-request') {
-      return send(ok({ sessionToken: session.token, validityInSecondsST: 3600, masterToken: session.masterToken, validityInSecondsMT: 14400 }));
+      return send(
+        ok({
+          sessionToken: session.token,
+          validityInSecondsST: 3600,
+          masterToken: session.masterToken,
+          validityInSecondsMT: 14400,
+        }),
+      );
     }
     if (path === '/queries/v1/query-request') return send(await this.queryRequest(session, url, body));
-    if (path === '/queries/v1/abort-request') return send(this.abort(session, (body as { requestId?: string }).requestId, null));
+    if (path === '/queries/v1/abort-request') {
+      return send(this.abort(session, (body as { requestId?: string }).requestId, null));
+    }
     let m: RegExpExecArray | null;
     if ((m = /^\/queries\/([^/]+)\/result$/.exec(path))) return send(await this.resultOf(session, m[1]!));
     if ((m = /^\/queries\/([^/]+)\/abort-request$/.exec(path))) return send(this.abort(session, null, m[1]!));
@@ -384,7 +419,8 @@ class Emulator {
   private sessionOf(req: IncomingMessage): Session | null {
     const m = /Token="([^"]+)"/.exec(req.headers.authorization ?? '');
     if (!m) return null;
-    const session = this.sessionsByToken.get(m[1]!) ?? [...this.sessionsByToken.values()].find((s) => s.masterToken === m[1]);
+    const session =
+      this.sessionsByToken.get(m[1]!) ?? [...this.sessionsByToken.values()].find((s) => s.masterToken === m[1]);
     return session && !session.closed ? session : null;
   }
 
@@ -402,7 +438,9 @@ class Emulator {
       if (!jwt || jwt.sub !== `${account.toUpperCase()}.${user.toUpperCase()}`) return failure(badJwt());
       if (this.options.users) {
         if (!known?.publicKeyPem) return failure(badJwt());
-        if (!verify('RSA-SHA256', jwt.signed, createPublicKey(known.publicKeyPem), jwt.signature)) return failure(badJwt());
+        if (!verify('RSA-SHA256', jwt.signed, createPublicKey(known.publicKeyPem), jwt.signature)) {
+          return failure(badJwt());
+        }
       }
     } else if (authenticator === 'SNOWFLAKE') {
       const password = String(data.PASSWORD ?? '');
@@ -424,13 +462,21 @@ class Emulator {
     const conn = await this.instance.connect();
     if (login.schema) {
       // Unqualified names resolve in the session schema, as on Snowflake, when it exists.
-      const found = await conn.run('SELECT schema_name FROM duckdb_schemas() WHERE upper(schema_name) = $1 LIMIT 1', [login.schema]);
+      const found = await conn.run('SELECT schema_name FROM duckdb_schemas() WHERE upper(schema_name) = $1 LIMIT 1', [
+        login.schema,
+      ]);
       const [row] = await found.getRowsJson();
       if (row) await conn.run(`SET schema = '${String(row[0]).replace(/'/g, "''")}'`);
     }
     // The driver is told TIMEZONE=UTC (PARAMETERS); DuckDB's current_timestamp casts follow it too.
     await conn.run(`SET TimeZone = 'UTC'`).catch(() => undefined);
-    const session = new Session(login.sessionId, randomBytes(24).toString('hex'), randomBytes(24).toString('hex'), login, conn);
+    const session = new Session(
+      login.sessionId,
+      randomBytes(24).toString('hex'),
+      randomBytes(24).toString('hex'),
+      login,
+      conn,
+    );
     const tag = (data.SESSION_PARAMETERS as Record<string, unknown> | undefined)?.QUERY_TAG;
     if (typeof tag === 'string') session.queryTag = tag;
     this.sessionsByToken.set(session.token, session);
@@ -454,7 +500,12 @@ class Emulator {
       mfaToken: null,
       mfaTokenValidityInSeconds: 0,
       parameters: PARAMETERS,
-      sessionInfo: { databaseName: login.database, schemaName: login.schema, warehouseName: login.warehouse, roleName: login.role },
+      sessionInfo: {
+        databaseName: login.database,
+        schemaName: login.schema,
+        warehouseName: login.warehouse,
+        roleName: login.role,
+      },
     });
   }
 
@@ -481,7 +532,13 @@ class Emulator {
   }
 
   private async queryRequest(session: Session, url: URL, body: unknown): Promise<Envelope> {
-    const request = body as { sqlText?: string; bindings?: unknown; parameters?: Record<string, unknown>; asyncExec?: boolean; describeOnly?: boolean };
+    const request = body as {
+      sqlText?: string;
+      bindings?: unknown;
+      parameters?: Record<string, unknown>;
+      asyncExec?: boolean;
+      describeOnly?: boolean;
+    };
     const requestId = url.searchParams.get('requestId');
     // A retried request (same requestId) attaches to the statement it already started, as on Snowflake.
     const seen = requestId ? session.requests.get(requestId) : undefined;
@@ -512,11 +569,17 @@ class Emulator {
     let binds: unknown[];
     try {
       const multi = request.parameters?.MULTI_STATEMENT_COUNT;
-      if (multi !== undefined && Number(multi) !== 1) throw notTranslated('multi-statement requests (MULTI_STATEMENT_COUNT)');
+      if (multi !== undefined && Number(multi) !== 1) {
+        throw notTranslated('multi-statement requests (MULTI_STATEMENT_COUNT)');
+      }
       if (request.describeOnly) throw notTranslated('describeOnly requests');
       binds = bindValues(request.bindings);
       entry.binds = binds;
-      translation = translate(sql, { database: session.login.database, schema: session.login.schema, bindCount: binds.length });
+      translation = translate(sql, {
+        database: session.login.database,
+        schema: session.login.schema,
+        bindCount: binds.length,
+      });
       entry.kind = translation.kind;
       entry.writes = translation.writes;
     } catch (e) {
@@ -531,7 +594,12 @@ class Emulator {
 
     q.done = session.enqueue(() => this.run(q, translation, binds, entry));
     if (request.asyncExec) {
-      return { success: true, code: '333334', message: 'Asynchronous execution in progress.', data: { queryId: q.id, getResultUrl: `/queries/${q.id}/result` } };
+      return {
+        success: true,
+        code: '333334',
+        message: 'Asynchronous execution in progress.',
+        data: { queryId: q.id, getResultUrl: `/queries/${q.id}/result` },
+      };
     }
     return this.answer(q);
   }
@@ -570,7 +638,9 @@ class Emulator {
     const q = this.queries.get(queryId);
     if (!q) return ok({ queries: [] });
     return ok({
-      queries: [{ id: q.id, status: q.status, errorCode: q.error?.code ?? null, errorMessage: q.error?.message ?? null }],
+      queries: [
+        { id: q.id, status: q.status, errorCode: q.error?.code ?? null, errorMessage: q.error?.message ?? null },
+      ],
     });
   }
 
@@ -612,7 +682,11 @@ class Emulator {
       });
     } catch (e) {
       const error =
-        q.cancelReason === 'timeout' ? statementTimeout(seconds ?? 0) : q.cancelReason === 'abort' ? executionCanceled() : fromDuckDb(e);
+        q.cancelReason === 'timeout'
+          ? statementTimeout(seconds ?? 0)
+          : q.cancelReason === 'abort'
+            ? executionCanceled()
+            : fromDuckDb(e);
       q.error = error;
       q.finish(q.cancelReason === 'abort' ? 'ABORTED' : 'FAILED_WITH_ERROR');
       entry.error = { code: error.code, message: error.message };
@@ -625,7 +699,12 @@ class Emulator {
   }
 
   /** Runs one DuckDB statement for `q`, interruptible by its cancellation. */
-  private async duck(q: Query, entry: LoggedStatement, sql: string, params?: unknown[]): Promise<DuckDBMaterializedResult> {
+  private async duck(
+    q: Query,
+    entry: LoggedStatement,
+    sql: string,
+    params?: unknown[],
+  ): Promise<DuckDBMaterializedResult> {
     q.check();
     entry.duckdb.push(sql);
     q.running = true;
@@ -711,7 +790,9 @@ class Emulator {
         return this.status(a.status);
       }
       case 'create-copy':
-        return this.status(await this.createCopy(q, entry, a.target, a.source, a.withData, a.ifNotExists, a.orReplace, tr));
+        return this.status(
+          await this.createCopy(q, entry, a.target, a.source, a.withData, a.ifNotExists, a.orReplace, tr),
+        );
       case 'swap':
         await this.swap(q, entry, a.a, a.b);
         return this.status('Statement executed successfully.');
@@ -745,7 +826,9 @@ class Emulator {
     const a = tr.action;
     if (a.type === 'ddl' && a.sql.startsWith('DROP')) {
       for (const w of tr.writes) {
-        for (const key of this.tableProperties.keys()) if (key === w || key.startsWith(`${w}.`)) this.tableProperties.delete(key);
+        for (const key of this.tableProperties.keys()) if (key === w || key.startsWith(`${w}.`)) {
+          this.tableProperties.delete(key);
+        }
       }
     }
     if (a.type === 'ddl' && a.sql.startsWith('ALTER TABLE') && tr.writes.length === 2) {
@@ -756,22 +839,32 @@ class Emulator {
     }
   }
 
-  private async columnsOf(q: Query, entry: LoggedStatement, t: TableRef): Promise<Array<{ name: string; type: string; nullable: boolean }>> {
+  private async columnsOf(
+    q: Query,
+    entry: LoggedStatement,
+    t: TableRef,
+  ): Promise<Array<{ name: string; type: string; nullable: boolean }>> {
     const result = await this.duck(
       q,
       entry,
       `SELECT column_name, data_type, is_nullable FROM duckdb_columns()
-       WHERE upper(schema_name) = upper(coalesce($1, current_schema())) AND upper(table_name) = $2 ORDER BY column_index`,
+       WHERE upper(schema_name) = upper(coalesce($1, current_schema())) AND upper(table_name) = $2
+       ORDER BY column_index`,
       [t.schema, t.name],
     );
-    return (await result.getRowsJson()).map((r) => ({ name: String(r[0]), type: String(r[1]), nullable: Boolean(r[2]) }));
+    return (await result.getRowsJson()).map((r) => ({
+      name: String(r[0]),
+      type: String(r[1]),
+      nullable: Boolean(r[2]),
+    }));
   }
 
   private async tableExists(q: Query, entry: LoggedStatement, t: TableRef): Promise<boolean> {
     const result = await this.duck(
       q,
       entry,
-      `SELECT 1 FROM duckdb_tables() WHERE upper(schema_name) = upper(coalesce($1, current_schema())) AND upper(table_name) = $2`,
+      `SELECT 1 FROM duckdb_tables() WHERE upper(schema_name) = upper(coalesce($1, current_schema())) ` +
+        `AND upper(table_name) = $2`,
       [t.schema, t.name],
     );
     return (await result.getRowsJson()).length > 0;
@@ -779,7 +872,14 @@ class Emulator {
 
   /** CLONE (copy with data) and LIKE (empty copy): the source's columns, types and NOT NULLs. */
   private async createCopy(
-    q: Query, entry: LoggedStatement, target: TableRef, source: TableRef, withData: boolean, ifNotExists: boolean, orReplace: boolean, tr: Translation,
+    q: Query,
+    entry: LoggedStatement,
+    target: TableRef,
+    source: TableRef,
+    withData: boolean,
+    ifNotExists: boolean,
+    orReplace: boolean,
+    tr: Translation,
   ): Promise<string> {
     const columns = await this.columnsOf(q, entry, source);
     if (columns.length === 0) throw objectMissing(this.keyOf(source, q.session));
@@ -795,20 +895,31 @@ class Emulator {
     const props = withData ? this.tableProperties.get(this.keyOf(source, q.session)) : undefined;
     const own = tr.tableProperties!;
     // A clone keeps its source's kind (a clone of a transient table is transient).
-    this.tableProperties.set(own.table, { transient: own.transient || Boolean(props?.transient), retentionDays: props?.retentionDays ?? own.retentionDays });
+    this.tableProperties.set(own.table, {
+      transient: own.transient || Boolean(props?.transient),
+      retentionDays: props?.retentionDays ?? own.retentionDays,
+    });
     return `Table ${target.name} successfully created.`;
   }
 
   /** SWAP WITH as three renames in one transaction; DuckDB cannot rename across schemas. */
   private async swap(q: Query, entry: LoggedStatement, a: TableRef, b: TableRef): Promise<void> {
     const [ka, kb] = [this.keyOf(a, q.session), this.keyOf(b, q.session)];
-    if (ka.split('.')[0] !== kb.split('.')[0]) throw notTranslated('SWAP WITH a table in another schema (DuckDB renames cannot move tables between schemas)');
-    for (const [t, k] of [[a, ka], [b, kb]] as const) if (!(await this.tableExists(q, entry, t))) throw objectMissing(k);
+    if (ka.split('.')[0] !== kb.split('.')[0]) {
+      throw notTranslated('SWAP WITH a table in another schema (DuckDB renames cannot move tables between schemas)');
+    }
+    for (const [t, k] of [[a, ka], [b, kb]] as const) if (!(await this.tableExists(q, entry, t))) {
+      throw objectMissing(k);
+    }
     const temporary = `__swap_${randomBytes(4).toString('hex')}`;
     await this.inDuckTransaction(q, entry, async () => {
       await this.duck(q, entry, `ALTER TABLE ${renderRef(a)} RENAME TO ${quoteIdent(temporary)}`);
       await this.duck(q, entry, `ALTER TABLE ${renderRef(b)} RENAME TO ${quoteIdent(a.name)}`);
-      await this.duck(q, entry, `ALTER TABLE ${renderRef({ schema: a.schema, name: temporary })} RENAME TO ${quoteIdent(b.name)}`);
+      await this.duck(
+        q,
+        entry,
+        `ALTER TABLE ${renderRef({ schema: a.schema, name: temporary })} RENAME TO ${quoteIdent(b.name)}`,
+      );
     });
     const [pa, pb] = [this.tableProperties.get(ka), this.tableProperties.get(kb)];
     this.tableProperties.delete(ka);
@@ -817,7 +928,12 @@ class Emulator {
     if (pa) this.tableProperties.set(kb, pa);
   }
 
-  private async showTables(q: Query, entry: LoggedStatement, like: string | null, schema: string | null): Promise<EncodedResult> {
+  private async showTables(
+    q: Query,
+    entry: LoggedStatement,
+    like: string | null,
+    schema: string | null,
+  ): Promise<EncodedResult> {
     const result = await this.duck(
       q,
       entry,
@@ -825,9 +941,16 @@ class Emulator {
        WHERE upper(schema_name) = upper(coalesce($1, current_schema())) AND table_name ILIKE $2 ORDER BY 2`,
       [schema, like ?? '%'],
     );
-    const names = ['created_on', 'name', 'database_name', 'schema_name', 'kind', 'comment', 'cluster_by', 'rows', 'bytes', 'owner', 'retention_time'];
+    const names = [
+      'created_on', 'name', 'database_name', 'schema_name', 'kind', 'comment', 'cluster_by', 'rows', 'bytes', 'owner',
+      'retention_time',
+    ];
     const rowtype = names.map((n) =>
-      n === 'created_on' ? column(n, 'timestamp_ltz', { scale: 9 }) : n === 'rows' || n === 'bytes' ? fixedColumn(n) : textColumn(n),
+      n === 'created_on'
+        ? column(n, 'timestamp_ltz', { scale: 9 })
+        : n === 'rows' || n === 'bytes'
+          ? fixedColumn(n)
+          : textColumn(n),
     );
     const database = q.session.login.database ?? '';
     const rowset = (await result.getRowsJson()).map((r) => {
@@ -850,15 +973,23 @@ class Emulator {
     const profiled = await this.duck(q, entry, `EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, binds);
     const rows = await profiled.getRowObjectsJson();
     const text = rows.find((r) => r.explain_key === 'analyzed_plan')?.explain_value;
-    interface Node { extra_info?: { Table?: string; Projections?: string[] | string }; operator_rows_scanned?: number; children?: Node[] }
+    interface Node {
+      extra_info?: { Table?: string; Projections?: string[] | string };
+      operator_rows_scanned?: number;
+      children?: Node[];
+    }
     const scans = (n: Node): Node[] => (n.extra_info?.Table ? [n] : []).concat(...(n.children ?? []).map(scans));
     const operations: Array<Record<string, unknown>> = [{ id: 0, operation: 'Result' }];
     const stats = { partitionsTotal: 0, partitionsAssigned: 0, bytesAssigned: 0 };
     for (const node of typeof text === 'string' ? scans(JSON.parse(text) as Node) : []) {
       // DuckDB names the table catalog.schema.table, quoting parts that are keywords ("load").
-      const parts = [...(node.extra_info!.Table ?? '').matchAll(/"((?:[^"]|"")*)"|([^."]+)/g)].map((m) => m[1]?.replace(/""/g, '"') ?? m[2]!);
+      const parts = [...(node.extra_info!.Table ?? '').matchAll(/"((?:[^"]|"")*)"|([^."]+)/g)].map(
+        (m) => m[1]?.replace(/""/g, '"') ?? m[2]!,
+      );
       const [schema, name] = parts.slice(-2);
-      const table: TableRef = name ? { schema: schema!.toUpperCase(), name: name.toUpperCase() } : { schema: null, name: String(schema).toUpperCase() };
+      const table: TableRef = name
+        ? { schema: schema!.toUpperCase(), name: name.toUpperCase() }
+        : { schema: null, name: String(schema).toUpperCase() };
       const columns = await this.columnsOf(q, entry, table);
       const projected = ([] as string[]).concat(node.extra_info!.Projections ?? []);
       const width = (cs: typeof columns) => cs.reduce((sum, c) => sum + duckDbTypeWidth(c.type), 0);
@@ -866,7 +997,8 @@ class Emulator {
       const rowWidth = Math.max(1, width(columns));
       const sizeResult = await this.duck(
         q, entry,
-        `SELECT estimated_size FROM duckdb_tables() WHERE upper(schema_name) = upper(coalesce($1, current_schema())) AND upper(table_name) = $2`,
+        `SELECT estimated_size FROM duckdb_tables() WHERE upper(schema_name) = upper(coalesce($1, current_schema())) ` +
+          `AND upper(table_name) = $2`,
         [table.schema, table.name],
       );
       const tableRows = Number((await sizeResult.getRowsJson())[0]?.[0] ?? 0);
@@ -886,7 +1018,10 @@ class Emulator {
       stats.bytesAssigned += op.bytesAssigned;
     }
     // assumed: Snowflake names the single column of EXPLAIN USING JSON "content"; our driver reads the first column.
-    return { rowtype: [textColumn('content')], rowset: [[JSON.stringify({ GlobalStats: stats, Operations: [operations] })]] };
+    return {
+      rowtype: [textColumn('content')],
+      rowset: [[JSON.stringify({ GlobalStats: stats, Operations: [operations] })]],
+    };
   }
 }
 
@@ -923,7 +1058,14 @@ export async function startSnowflakeEmulator(options: EmulatorOptions = {}): Pro
       // Never a 5xx: the driver would retry it for minutes.
       if (res.headersSent) return;
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ success: false, code: '000000', message: `snowflake emulator internal error: ${e instanceof Error ? e.message : String(e)}`, data: null }));
+      res.end(
+        JSON.stringify({
+          success: false,
+          code: '000000',
+          message: `snowflake emulator internal error: ${e instanceof Error ? e.message : String(e)}`,
+          data: null,
+        }),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -18,7 +18,17 @@ export interface Token {
 }
 
 const OPS = ['::', '=>', '<=', '>=', '<>', '!=', '||', '->'];
-const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', b: '\b', f: '\f', '0': '\0', "'": "'", '"': '"', '\\': '\\' };
+const ESCAPES: Record<string, string> = {
+  n: '\n',
+  t: '\t',
+  r: '\r',
+  b: '\b',
+  f: '\f',
+  '0': '\0',
+  "'": "'",
+  '"': '"',
+  '\\': '\\',
+};
 
 export function tokenize(sql: string): Token[] {
   const out: Token[] = [];
@@ -163,7 +173,15 @@ export function joinSql(pieces: string[]): string {
   let out = '';
   for (const p of pieces) {
     if (!p) continue;
-    const tight = out === '' || out.endsWith('(') || out.endsWith('.') || p === ')' || p === ',' || p === '.' || p.startsWith('::') || out.endsWith('::');
+    const tight =
+      out === '' ||
+      out.endsWith('(') ||
+      out.endsWith('.') ||
+      p === ')' ||
+      p === ',' ||
+      p === '.' ||
+      p.startsWith('::') ||
+      out.endsWith('::');
     out += tight ? p : ` ${p}`;
   }
   return out;

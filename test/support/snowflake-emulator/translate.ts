@@ -38,14 +38,22 @@ export interface TableRef {
   name: string;
 }
 
-export type SessionSetting = { name: 'QUERY_TAG'; value: string | null } | { name: 'STATEMENT_TIMEOUT_IN_SECONDS'; value: number | null };
+export type SessionSetting =
+  { name: 'QUERY_TAG'; value: string | null } | { name: 'STATEMENT_TIMEOUT_IN_SECONDS'; value: number | null };
 
 export type Action =
   | { type: 'query'; sql: string }
   | { type: 'dml'; verb: 'inserted' | 'deleted' | 'updated'; sql: string }
   | { type: 'insert-overwrite'; deleteSql: string; insertSql: string }
   | { type: 'ddl'; sql: string; status: string }
-  | { type: 'create-copy'; target: TableRef; source: TableRef; withData: boolean; ifNotExists: boolean; orReplace: boolean }
+  | {
+      type: 'create-copy';
+      target: TableRef;
+      source: TableRef;
+      withData: boolean;
+      ifNotExists: boolean;
+      orReplace: boolean;
+    }
   | { type: 'swap'; a: TableRef; b: TableRef }
   | { type: 'begin' | 'commit' | 'rollback' }
   | { type: 'session'; settings: SessionSetting[] }
@@ -78,7 +86,15 @@ export interface TranslateContext {
   bindCount: number;
 }
 
-export const STATEMENT_TYPE = { select: 0x1000, insert: 0x3100, update: 0x3200, delete: 0x3300, scl: 0x4000, tcl: 0x5000, ddl: 0x6000 } as const;
+export const STATEMENT_TYPE = {
+  select: 0x1000,
+  insert: 0x3100,
+  update: 0x3200,
+  delete: 0x3300,
+  scl: 0x4000,
+  tcl: 0x5000,
+  ddl: 0x6000,
+} as const;
 
 /** Words that may precede "(" without being a function call. */
 const KEYWORDS = new Set([
@@ -119,9 +135,9 @@ const REFUSED_OPS: Record<string, string> = {
 
 /** Functions whose meaning is the same in Snowflake and DuckDB for the arguments we pass. */
 const SAME_FUNCTIONS = new Set([
-  'COUNT', 'SUM', 'MIN', 'MAX', 'AVG', 'COALESCE', 'NULLIF', 'ABS', 'ROUND', 'FLOOR', 'CEIL', 'LOWER', 'UPPER', 'LENGTH',
-  'TRIM', 'LTRIM', 'RTRIM', 'SUBSTR', 'SUBSTRING', 'REPLACE', 'ROW_NUMBER', 'RANK', 'DENSE_RANK', 'LAG', 'LEAD', 'MOD',
-  'SIGN', 'SQRT', 'ANY_VALUE',
+  'COUNT', 'SUM', 'MIN', 'MAX', 'AVG', 'COALESCE', 'NULLIF', 'ABS', 'ROUND', 'FLOOR', 'CEIL', 'LOWER', 'UPPER',
+  'LENGTH', 'TRIM', 'LTRIM', 'RTRIM', 'SUBSTR', 'SUBSTRING', 'REPLACE', 'ROW_NUMBER', 'RANK', 'DENSE_RANK', 'LAG',
+  'LEAD', 'MOD', 'SIGN', 'SQRT', 'ANY_VALUE',
 ]);
 
 const DATE_PARTS = new Set(['YEAR', 'QUARTER', 'MONTH', 'WEEK', 'DAY', 'HOUR', 'MINUTE', 'SECOND']);
@@ -130,9 +146,13 @@ const DATE_PARTS = new Set(['YEAR', 'QUARTER', 'MONTH', 'WEEK', 'DAY', 'HOUR', '
  * INFORMATION_SCHEMA.COLUMNS as Snowflake shows it: names upper case (unquoted names are stored
  * upper case) and Snowflake's type names (NUMBER, TEXT, TIMESTAMP_NTZ, ...).
  */
-const COLUMNS_VIEW = `(SELECT UPPER(table_catalog) AS TABLE_CATALOG, UPPER(table_schema) AS TABLE_SCHEMA, UPPER(table_name) AS TABLE_NAME,
-  UPPER(column_name) AS COLUMN_NAME, ordinal_position AS ORDINAL_POSITION, column_default AS COLUMN_DEFAULT, is_nullable AS IS_NULLABLE,
-  CASE WHEN data_type LIKE 'DECIMAL%' OR data_type IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT') THEN 'NUMBER'
+const COLUMNS_VIEW =
+  `(SELECT UPPER(table_catalog) AS TABLE_CATALOG, UPPER(table_schema) AS TABLE_SCHEMA, UPPER(table_name) AS TABLE_NAME,
+  UPPER(column_name) AS COLUMN_NAME, ordinal_position AS ORDINAL_POSITION, column_default AS COLUMN_DEFAULT,
+  is_nullable AS IS_NULLABLE,
+  CASE WHEN data_type LIKE 'DECIMAL%'
+         OR data_type IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT',
+                          'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT') THEN 'NUMBER'
        WHEN data_type IN ('DOUBLE', 'FLOAT', 'REAL') THEN 'FLOAT'
        WHEN data_type = 'VARCHAR' THEN 'TEXT'
        WHEN data_type = 'TIMESTAMP' THEN 'TIMESTAMP_NTZ'
@@ -151,7 +171,8 @@ const TWO_POW_63 = "CAST('9223372036854775808' AS HUGEINT)";
  * comparable with each other, which is all a fingerprint needs.
  */
 function signedHash(unsigned: string): string {
-  return `CAST(CASE WHEN ${unsigned} >= ${TWO_POW_63} THEN CAST(${unsigned} AS HUGEINT) - ${TWO_POW_64} ELSE ${unsigned} END AS BIGINT)`;
+  return `CAST(CASE WHEN ${unsigned} >= ${TWO_POW_63} THEN CAST(${unsigned} AS HUGEINT) - ${TWO_POW_64} ELSE ` +
+    `${unsigned} END AS BIGINT)`;
 }
 
 function hashAgg(args: string): string {
@@ -163,8 +184,22 @@ function hashAgg(args: string): string {
 /** A Snowflake date/time format as a strftime format; refuses elements it does not know. */
 export function strftimeFormat(format: string): string {
   const elements: Array<[string, string]> = [
-    ['YYYY', '%Y'], ['YY', '%y'], ['MON', '%b'], ['MM', '%m'], ['DD', '%d'], ['DY', '%a'], ['HH24', '%H'], ['HH12', '%I'],
-    ['HH', '%H'], ['MI', '%M'], ['SS', '%S'], ['FF9', '%n'], ['FF6', '%f'], ['FF3', '%g'], ['AM', '%p'], ['PM', '%p'],
+    ['YYYY', '%Y'],
+    ['YY', '%y'],
+    ['MON', '%b'],
+    ['MM', '%m'],
+    ['DD', '%d'],
+    ['DY', '%a'],
+    ['HH24', '%H'],
+    ['HH12', '%I'],
+    ['HH', '%H'],
+    ['MI', '%M'],
+    ['SS', '%S'],
+    ['FF9', '%n'],
+    ['FF6', '%f'],
+    ['FF3', '%g'],
+    ['AM', '%p'],
+    ['PM', '%p'],
   ];
   let out = '';
   for (let i = 0; i < format.length; ) {
@@ -214,7 +249,9 @@ class Cursor {
   }
 
   expectWord(...words: string[]): void {
-    if (!this.word(...words)) throw syntaxError(`expected ${words.join(' or ')} at '${this.peek()?.text ?? 'end of statement'}'`);
+    if (!this.word(...words)) {
+      throw syntaxError(`expected ${words.join(' or ')} at '${this.peek()?.text ?? 'end of statement'}'`);
+    }
   }
 
   op(op: string): boolean {
@@ -258,7 +295,9 @@ class Cursor {
   }
 
   expectEnd(what: string): void {
-    if (!this.done) throw notTranslated(`${what} followed by '${this.tokens.slice(this.i).map((t) => t.text).join(' ')}'`);
+    if (!this.done) {
+      throw notTranslated(`${what} followed by '${this.tokens.slice(this.i).map((t) => t.text).join(' ')}'`);
+    }
   }
 }
 
@@ -312,7 +351,10 @@ class Renderer {
   private chain(tokens: Token[], i: number): [string, number] {
     const parts: Token[] = [tokens[i]!];
     let j = i + 1;
-    while (isOp(tokens[j], '.') && (tokens[j + 1]?.type === 'word' || tokens[j + 1]?.type === 'qident' || isOp(tokens[j + 1], '*'))) {
+    while (
+      isOp(tokens[j], '.') &&
+      (tokens[j + 1]?.type === 'word' || tokens[j + 1]?.type === 'qident' || isOp(tokens[j + 1], '*'))
+    ) {
       parts.push(tokens[j + 1]!);
       j += 2;
     }
@@ -320,7 +362,9 @@ class Renderer {
     for (const p of parts) {
       // Snowflake stores unquoted names upper case, so a quoted lower-case name only matches a
       // quoted lower-case alias; every object here was created unquoted or upper case.
-      if (p.type === 'qident' && hasLowerCase(p.value) && !afterAs && !this.aliases.has(p.value)) throw invalidIdentifier(`"${p.value}"`);
+      if (p.type === 'qident' && hasLowerCase(p.value) && !afterAs && !this.aliases.has(p.value)) {
+        throw invalidIdentifier(`"${p.value}"`);
+      }
     }
     const upper = (t: Token) => (t.type === 'qident' ? t.value : t.text.toUpperCase());
     if ((parts.length >= 3 && upper(parts[1]!) === 'INFORMATION_SCHEMA') || parts.length >= 4) {
@@ -336,10 +380,15 @@ class Renderer {
     if (parts.length === 2 && upper(parts[0]!) === 'INFORMATION_SCHEMA') {
       if (upper(parts[1]!) !== 'COLUMNS') throw notTranslated(`INFORMATION_SCHEMA.${upper(parts[1]!)}`);
       const next = tokens[j];
-      const aliased = isWord(next, 'AS') || (next?.type === 'word' && !KEYWORDS.has(next.text.toUpperCase())) || next?.type === 'qident';
+      const aliased =
+        isWord(next, 'AS') ||
+        (next?.type === 'word' && !KEYWORDS.has(next.text.toUpperCase())) ||
+        next?.type === 'qident';
       return [aliased ? COLUMNS_VIEW : `${COLUMNS_VIEW} AS COLUMNS`, j];
     }
-    if (isOp(tokens[j], '(') && !afterAs) throw notTranslated(`schema-qualified functions (${parts.map((p) => p.text).join('.')}(...))`);
+    if (isOp(tokens[j], '(') && !afterAs) {
+      throw notTranslated(`schema-qualified functions (${parts.map((p) => p.text).join('.')}(...))`);
+    }
     const text = parts.map((p) => (p.type === 'qident' ? quoteIdent(p.value) : p.text)).join('.');
     return [text, j];
   }
@@ -389,7 +438,12 @@ class Renderer {
             if (refused) throw notTranslated(refused);
             if (upper === 'CONNECT' && isWord(tokens[i + 1], 'BY')) throw notTranslated('CONNECT BY');
           }
-          if (t.type === 'word' && isOp(tokens[i + 1], '(') && !isWord(tokens[i - 1], 'AS') && !isOp(tokens[i - 1], '.')) {
+          if (
+            t.type === 'word' &&
+            isOp(tokens[i + 1], '(') &&
+            !isWord(tokens[i - 1], 'AS') &&
+            !isOp(tokens[i - 1], '.')
+          ) {
             if (KEYWORDS.has(upper)) {
               pieces.push(upper === 'MINUS' ? 'EXCEPT' : t.text);
               i += 1;
@@ -437,7 +491,9 @@ class Renderer {
       }
       case 'HASH':
         // Snowflake's HASH is a signed 64-bit number; DuckDB's hash is unsigned.
-        if (args.length === 0 || args.some((a) => a.length === 1 && isOp(a[0], '*'))) throw notTranslated('HASH(*); list the columns');
+        if (args.length === 0 || args.some((a) => a.length === 1 && isOp(a[0], '*'))) {
+          throw notTranslated('HASH(*); list the columns');
+        }
         return signedHash(`hash(${list()})`);
       case 'HASH_AGG':
         if (args.length === 0 || isWord(inner[0], 'DISTINCT') || args.some((a) => a.length === 1 && isOp(a[0], '*'))) {
@@ -448,7 +504,8 @@ class Renderer {
         if (isWord(inner[0], 'DISTINCT') && args.length > 1) {
           // Snowflake's COUNT(DISTINCT a, b) skips rows where any of them is NULL.
           const columns = [args[0]!.slice(1), ...args.slice(1)].map((a) => this.render(a));
-          return `COUNT(DISTINCT CASE WHEN ${columns.map((c) => `${c} IS NOT NULL`).join(' AND ')} THEN row(${columns.join(', ')}) END)`;
+          return `COUNT(DISTINCT CASE WHEN ${columns.map((c) => `${c} IS NOT NULL`).join(' AND ')} THEN ` +
+            `row(${columns.join(', ')}) END)`;
         }
         return `COUNT(${this.render(inner)})`;
       case 'TO_VARCHAR':
@@ -465,8 +522,11 @@ class Renderer {
         return `CAST(${list()} AS DATE)`;
       case 'DATE_TRUNC': {
         const part = args[0];
-        const text = part?.length === 1 ? (part[0]!.type === 'string' ? part[0]!.value : part[0]!.text).toUpperCase() : '';
-        if (args.length !== 2 || !DATE_PARTS.has(text)) throw notTranslated(`DATE_TRUNC part '${part?.map((p) => p.text).join(' ') ?? ''}'`);
+        const text =
+          part?.length === 1 ? (part[0]!.type === 'string' ? part[0]!.value : part[0]!.text).toUpperCase() : '';
+        if (args.length !== 2 || !DATE_PARTS.has(text)) {
+          throw notTranslated(`DATE_TRUNC part '${part?.map((p) => p.text).join(' ') ?? ''}'`);
+        }
         // DuckDB's date_trunc of a DATE is a TIMESTAMP where Snowflake keeps DATE; the dialect
         // only uses it inside TO_CHAR, where that does not show.
         return `date_trunc(${quoteString(text.toLowerCase())}, ${this.render(args[1]!)})`;
@@ -565,8 +625,22 @@ class StatementTranslator {
     this.renderer = new Renderer(ctx, this.aliases);
   }
 
-  private result(kind: StatementKind, statementTypeId: number, action: Action, extra: Partial<Translation> = {}): Translation {
-    return { kind, statementTypeId, action, writes: [], locks: [], quotedAliases: this.aliases, maxBind: this.renderer.maxBind, ...extra };
+  private result(
+    kind: StatementKind,
+    statementTypeId: number,
+    action: Action,
+    extra: Partial<Translation> = {},
+  ): Translation {
+    return {
+      kind,
+      statementTypeId,
+      action,
+      writes: [],
+      locks: [],
+      quotedAliases: this.aliases,
+      maxBind: this.renderer.maxBind,
+      ...extra,
+    };
   }
 
   /** A table name, checked against the session database; `creating` refuses case-sensitive names. */
@@ -583,7 +657,9 @@ class StatementTranslator {
       parts.shift();
     }
     if (parts.length > 2) throw syntaxError(`too many name parts in ${parts.map((p) => p.name).join('.')}`);
-    return parts.length === 2 ? { schema: parts[0]!.name, name: parts[1]!.name } : { schema: null, name: parts[0]!.name };
+    return parts.length === 2
+      ? { schema: parts[0]!.name, name: parts[1]!.name }
+      : { schema: null, name: parts[0]!.name };
   }
 
   private key(t: TableRef): string {
@@ -612,13 +688,23 @@ class StatementTranslator {
         c.expectWord('FROM');
         const t = this.table(c);
         const sql = joinSql(['DELETE FROM', renderRef(t), this.renderer.render(c.rest())]);
-        return this.result('dml', STATEMENT_TYPE.delete, { type: 'dml', verb: 'deleted', sql }, { writes: [this.key(t)], locks: [this.key(t)] });
+        return this.result(
+          'dml',
+          STATEMENT_TYPE.delete,
+          { type: 'dml', verb: 'deleted', sql },
+          { writes: [this.key(t)], locks: [this.key(t)] },
+        );
       }
       case 'UPDATE': {
         c.expectWord('UPDATE');
         const t = this.table(c);
         const sql = joinSql(['UPDATE', renderRef(t), this.renderer.render(c.rest())]);
-        return this.result('dml', STATEMENT_TYPE.update, { type: 'dml', verb: 'updated', sql }, { writes: [this.key(t)], locks: [this.key(t)] });
+        return this.result(
+          'dml',
+          STATEMENT_TYPE.update,
+          { type: 'dml', verb: 'updated', sql },
+          { writes: [this.key(t)], locks: [this.key(t)] },
+        );
       }
       case 'CREATE':
         return this.create(c);
@@ -628,7 +714,10 @@ class StatementTranslator {
         return this.alter(c);
       case 'BEGIN':
       case 'START':
-        c.word('BEGIN') || (c.expectWord('START'), c.expectWord('TRANSACTION'));
+        if (!c.word('BEGIN')) {
+          c.expectWord('START');
+          c.expectWord('TRANSACTION');
+        }
         c.word('TRANSACTION', 'WORK');
         if (c.word('NAME')) c.names();
         c.expectEnd('BEGIN');
@@ -666,14 +755,26 @@ class StatementTranslator {
       }).join(', ')})`;
     }
     const source = c.rest();
-    if (!isWord(source[0], 'VALUES', 'SELECT', 'WITH') && !isOp(source[0], '(')) throw syntaxError('INSERT needs VALUES or a query');
+    if (!isWord(source[0], 'VALUES', 'SELECT', 'WITH') && !isOp(source[0], '(')) {
+      throw syntaxError('INSERT needs VALUES or a query');
+    }
     const insertSql = joinSql(['INSERT INTO', renderRef(t), columns, this.renderer.render(source)]);
     const key = this.key(t);
     if (overwrite) {
       // Snowflake truncates and inserts in one transaction; the emulator runs both in one DuckDB transaction.
-      return this.result('dml', STATEMENT_TYPE.insert, { type: 'insert-overwrite', deleteSql: `DELETE FROM ${renderRef(t)}`, insertSql }, { writes: [key], locks: [key] });
+      return this.result(
+        'dml',
+        STATEMENT_TYPE.insert,
+        { type: 'insert-overwrite', deleteSql: `DELETE FROM ${renderRef(t)}`, insertSql },
+        { writes: [key], locks: [key] },
+      );
     }
-    return this.result('dml', STATEMENT_TYPE.insert, { type: 'dml', verb: 'inserted', sql: insertSql }, { writes: [key] });
+    return this.result(
+      'dml',
+      STATEMENT_TYPE.insert,
+      { type: 'dml', verb: 'inserted', sql: insertSql },
+      { writes: [key] },
+    );
   }
 
   private ifNotExists(c: Cursor): boolean {
@@ -691,7 +792,20 @@ class StatementTranslator {
       orReplace = true;
     }
     const modifiers = new Set<string>();
-    while (isWord(c.peek(), 'TRANSIENT', 'TEMPORARY', 'TEMP', 'LOCAL', 'GLOBAL', 'VOLATILE', 'SECURE', 'RECURSIVE', 'MATERIALIZED')) {
+    while (
+      isWord(
+        c.peek(),
+        'TRANSIENT',
+        'TEMPORARY',
+        'TEMP',
+        'LOCAL',
+        'GLOBAL',
+        'VOLATILE',
+        'SECURE',
+        'RECURSIVE',
+        'MATERIALIZED',
+      )
+    ) {
       modifiers.add(c.peek()!.text.toUpperCase());
       c.i += 1;
     }
@@ -703,7 +817,9 @@ class StatementTranslator {
       if (orReplace || modifiers.size) throw notTranslated('CREATE OR REPLACE / TRANSIENT SCHEMA');
       const ifne = this.ifNotExists(c);
       const parts = c.names();
-      if (parts.some((p) => p.quoted && hasLowerCase(p.name))) throw notTranslated('case-sensitive (quoted lower-case) schema names');
+      if (parts.some((p) => p.quoted && hasLowerCase(p.name))) {
+        throw notTranslated('case-sensitive (quoted lower-case) schema names');
+      }
       if (parts.length === 2 && parts[0]!.name !== this.ctx.database) throw objectMissing(parts[0]!.name);
       const schema = parts[parts.length - 1]!.name;
       c.expectEnd('CREATE SCHEMA');
@@ -725,10 +841,12 @@ class StatementTranslator {
         const withData = isWord(this.tokens[c.i - 1], 'CLONE');
         const source = this.table(c);
         c.expectEnd(withData ? 'CLONE (Time Travel AT/BEFORE)' : 'LIKE');
-        return this.result('ddl', STATEMENT_TYPE.ddl, { type: 'create-copy', target, source, withData, ifNotExists: ifne, orReplace }, {
-          writes: [key],
-          tableProperties: properties(),
-        });
+        return this.result(
+          'ddl',
+          STATEMENT_TYPE.ddl,
+          { type: 'create-copy', target, source, withData, ifNotExists: ifne, orReplace },
+          { writes: [key], tableProperties: properties() },
+        );
       }
       const head = joinSql(['CREATE', orReplaceSql, 'TABLE', ifne ? 'IF NOT EXISTS' : '', renderRef(target)]);
       if (c.word('AS')) {
@@ -772,11 +890,24 @@ class StatementTranslator {
       if (!c.word('AS')) throw notTranslated(`CREATE VIEW with '${c.peek()?.text ?? ''}' before AS`);
       const body = c.rest();
       if (!isWord(body[0], 'SELECT', 'WITH') && !isOp(body[0], '(')) throw syntaxError('CREATE VIEW needs a query');
-      return this.result('ddl', STATEMENT_TYPE.ddl, {
-        type: 'ddl',
-        sql: joinSql(['CREATE', orReplaceSql, 'VIEW', ifne ? 'IF NOT EXISTS' : '', renderRef(view), 'AS', this.renderer.render(body)]),
-        status: `View ${view.name} successfully created.`,
-      }, { writes: [this.key(view)] });
+      return this.result(
+        'ddl',
+        STATEMENT_TYPE.ddl,
+        {
+          type: 'ddl',
+          sql: joinSql([
+            'CREATE',
+            orReplaceSql,
+            'VIEW',
+            ifne ? 'IF NOT EXISTS' : '',
+            renderRef(view),
+            'AS',
+            this.renderer.render(body),
+          ]),
+          status: `View ${view.name} successfully created.`,
+        },
+        { writes: [this.key(view)] },
+      );
     }
     throw notTranslated(`CREATE ${c.peek()?.text ?? ''}`);
   }
@@ -840,7 +971,8 @@ class StatementTranslator {
       key = this.key(t);
     }
     const restrict = c.word('RESTRICT');
-    const cascade = c.word('CASCADE') || (what === 'SCHEMA' && !restrict); // Snowflake drops a schema's contents by default
+    // Snowflake drops a schema's contents by default.
+    const cascade = c.word('CASCADE') || (what === 'SCHEMA' && !restrict);
     c.expectEnd(`DROP ${what}`);
     return this.result('ddl', STATEMENT_TYPE.ddl, {
       type: 'ddl',
@@ -870,7 +1002,9 @@ class StatementTranslator {
       } else if (c.word('UNSET')) {
         for (const item of splitTopLevel(c.rest())) {
           const name = item.length === 1 ? item[0]!.text.toUpperCase() : '';
-          if (name !== 'QUERY_TAG' && name !== 'STATEMENT_TIMEOUT_IN_SECONDS') throw notTranslated(`ALTER SESSION UNSET ${name}`);
+          if (name !== 'QUERY_TAG' && name !== 'STATEMENT_TIMEOUT_IN_SECONDS') {
+            throw notTranslated(`ALTER SESSION UNSET ${name}`);
+          }
           settings.push({ name, value: null });
         }
       } else {
@@ -891,7 +1025,9 @@ class StatementTranslator {
         c.expectWord('TO');
         const b = this.table(c, true);
         c.expectEnd('ALTER TABLE ... RENAME TO');
-        if ((b.schema ?? a.schema) !== a.schema) throw notTranslated('ALTER TABLE ... RENAME TO another schema (DuckDB cannot move tables between schemas)');
+        if ((b.schema ?? a.schema) !== a.schema) {
+          throw notTranslated('ALTER TABLE ... RENAME TO another schema (DuckDB cannot move tables between schemas)');
+        }
         return this.result('ddl', STATEMENT_TYPE.ddl, {
           type: 'ddl',
           sql: `ALTER TABLE ${renderRef(a)} RENAME TO ${quoteIdent(b.name)}`,
@@ -917,7 +1053,11 @@ class StatementTranslator {
       schema = parts[parts.length - 1]!.name;
     }
     c.expectEnd('SHOW TABLES');
-    return this.result('select', STATEMENT_TYPE.select, { type: 'show-tables', like, schema: schema ?? this.ctx.schema });
+    return this.result('select', STATEMENT_TYPE.select, {
+      type: 'show-tables',
+      like,
+      schema: schema ?? this.ctx.schema,
+    });
   }
 
   private explain(c: Cursor): Translation {
@@ -928,12 +1068,15 @@ class StatementTranslator {
       throw notTranslated('EXPLAIN without USING JSON (its default is TABULAR)');
     }
     const body = c.rest();
-    if (!isWord(body[0], 'SELECT', 'WITH') && !isOp(body[0], '(')) throw notTranslated('EXPLAIN of anything but a query');
+    if (!isWord(body[0], 'SELECT', 'WITH') && !isOp(body[0], '(')) {
+      throw notTranslated('EXPLAIN of anything but a query');
+    }
     return this.result('select', STATEMENT_TYPE.select, { type: 'explain', sql: this.renderer.render(body) });
   }
 }
 
-export const renderRef = (t: TableRef): string => (t.schema ? `${quoteIdent(t.schema)}.${quoteIdent(t.name)}` : quoteIdent(t.name));
+export const renderRef = (t: TableRef): string =>
+  t.schema ? `${quoteIdent(t.schema)}.${quoteIdent(t.name)}` : quoteIdent(t.name);
 
 /** Translates one request's SQL text; throws SnowflakeSqlError when it is refused. */
 export function translate(sql: string, ctx: TranslateContext): Translation {

@@ -49,14 +49,24 @@ describe('statement text', () => {
         'SELECT COUNT(*) AS "row_count", COUNT(DISTINCT row("revenue_date", "merchant_id")) AS "distinct_keys"' +
         ' , CAST(SUM("net_revenue") AS VARCHAR) AS "measure_0"' +
         ' , CAST(SUM("order_count") AS VARCHAR) AS "measure_1"' +
-        ' , CAST(COALESCE(SUM(CAST(hash("revenue_date", "merchant_id", "net_revenue", "order_count") AS HUGEINT)), 0) AS VARCHAR) AS "row_hash"' +
-        ' FROM "finance"."daily_revenue" WHERE "revenue_date" >= CAST($1 AS DATE) AND "revenue_date" < CAST($2 AS DATE)',
+        ' , CAST(COALESCE(SUM(CAST(hash("revenue_date", "merchant_id", "net_revenue", "order_count") AS HUGEINT)), ' +
+        '0) AS VARCHAR) AS "row_hash" FROM "finance"."daily_revenue" WHERE "revenue_date" >= CAST($1 AS DATE) ' +
+        'AND "revenue_date" < CAST($2 AS DATE)',
       params: ['2025-01-01', '2025-01-08'],
     });
   });
 
   it('fingerprint: a single key is counted directly; no measures; hour bounds as TIMESTAMP', () => {
-    const s = d.fingerprint({ ...spec, uniqueKey: ['id'], measures: [], hashColumns: ['id'], partitionKey: 'ts', grain: 'hour', from: '2025-01-01T00:00:00', to: '2025-01-01T01:00:00' });
+    const s = d.fingerprint({
+      ...spec,
+      uniqueKey: ['id'],
+      measures: [],
+      hashColumns: ['id'],
+      partitionKey: 'ts',
+      grain: 'hour',
+      from: '2025-01-01T00:00:00',
+      to: '2025-01-01T01:00:00',
+    });
     expect(s).toEqual({
       sql:
         'SELECT COUNT(*) AS "row_count", COUNT(DISTINCT "id") AS "distinct_keys"' +
@@ -79,8 +89,10 @@ describe('statement text', () => {
     });
   });
 
-  it('describeTable binds schema and table (and catalog when given), matched case-insensitively as DuckDB resolves names', () => {
-    const head = `SELECT column_name AS "name", data_type AS "type", is_nullable = 'YES' AS "nullable" FROM information_schema.columns`;
+  it('describeTable binds schema and table (and catalog when given), matched case-insensitively as ' +
+    'DuckDB resolves names', () => {
+    const head = `SELECT column_name AS "name", data_type AS "type", is_nullable = 'YES' AS "nullable" FROM ` +
+      `information_schema.columns`;
     const where = 'WHERE lower(table_schema) = lower($1) AND lower(table_name) = lower($2)';
     expect(d.describeTable(revenue)).toEqual({
       sql: `${head} ${where} ORDER BY ordinal_position`,
@@ -94,8 +106,12 @@ describe('statement text', () => {
 
   it('cloneTable copies data; createTableLike copies only columns', () => {
     const snap = { schema: 'finance', name: 'daily_revenue_pre_FIN_2841' };
-    expect(d.cloneTable(snap, revenue)).toBe('CREATE TABLE "finance"."daily_revenue_pre_FIN_2841" AS SELECT * FROM "finance"."daily_revenue"');
-    expect(d.createTableLike(v2, revenue)).toBe('CREATE TABLE "finance"."daily_revenue_v2" AS SELECT * FROM "finance"."daily_revenue" LIMIT 0');
+    expect(d.cloneTable(snap, revenue)).toBe(
+      'CREATE TABLE "finance"."daily_revenue_pre_FIN_2841" AS SELECT * FROM "finance"."daily_revenue"',
+    );
+    expect(d.createTableLike(v2, revenue)).toBe(
+      'CREATE TABLE "finance"."daily_revenue_v2" AS SELECT * FROM "finance"."daily_revenue" LIMIT 0',
+    );
   });
 
   it('swapTables is three renames through a parking name', () => {
@@ -122,7 +138,8 @@ describe('the text runs on DuckDB', () => {
   beforeAll(async () => {
     db = await openDuckDb({ path: ':memory:' });
     await db.execute(d.createSchema('finance'));
-    await db.execute(`CREATE TABLE finance.daily_revenue (revenue_date DATE, merchant_id VARCHAR, net_revenue DECIMAL(18, 2), order_count BIGINT, ts TIMESTAMP)`);
+    await db.execute(`CREATE TABLE finance.daily_revenue (revenue_date DATE, merchant_id VARCHAR, ` +
+      `net_revenue DECIMAL(18, 2), order_count BIGINT, ts TIMESTAMP)`);
     await db.execute(`INSERT INTO finance.daily_revenue VALUES
       ('2024-12-31', 'M1', 1.00, 1, '2024-12-31 23:30'),
       ('2025-01-01', 'M1', 10.50, 2, '2025-01-01 00:10'),
@@ -142,9 +159,12 @@ describe('the text runs on DuckDB', () => {
 
   it.each([
     ['day', 'revenue_date', '2025-01-01', '2025-01-08', [['2025-01-01', '2'], ['2025-01-07', '1']]],
-    ['hour', 'ts', '2025-01-01T00:00:00', '2025-01-01T02:00:00', [['2025-01-01T00:00:00', '2'], ['2025-01-01T01:00:00', '1']]],
+    ['hour', 'ts', '2025-01-01T00:00:00', '2025-01-01T02:00:00',
+      [['2025-01-01T00:00:00', '2'], ['2025-01-01T01:00:00', '1']]],
     ['month', 'revenue_date', '2025-01-01', '2025-02-01', [['2025-01-01', '4']]],
-  ] as const)('rowsPerPartition at %s grain labels partitions as the planner does', async (grain, key, from, to, expected) => {
+  ] as const)('rowsPerPartition at %s grain labels partitions as the planner does', async (
+    grain, key, from, to, expected,
+  ) => {
     const rows = await db.query(d.rowsPerPartition(revenue, key, grain as PartitionGrain, from, to));
     expect(rows.map((r) => [r.partition_start, String(r.row_count)])).toEqual(expected);
   });
@@ -176,7 +196,9 @@ describe('the text runs on DuckDB', () => {
     });
     expect(await count('finance.snap')).toBe(1);
     expect(await count('finance.shadow')).toBe(5);
-    expect(await db.query(`SELECT table_name FROM information_schema.tables WHERE table_name LIKE '%__swap'`)).toEqual([]);
+    expect(await db.query(`SELECT table_name FROM information_schema.tables WHERE table_name LIKE '%__swap'`)).toEqual(
+      [],
+    );
 
     await db.execute(d.dropTable(snap));
     await db.execute(d.dropTable(snap)); // IF EXISTS: idempotent
@@ -192,8 +214,8 @@ describe('reconciliation statements', () => {
     });
     expect(stmt.sql).toBe(
       `SELECT strftime(CAST("revenue_date" AS DATE), '%Y-%m-%d') AS "partition_start", COUNT(*) AS "row_count", ` +
-        `COUNT(DISTINCT row("revenue_date", "merchant_id")) AS "distinct_keys", CAST(SUM("net_revenue") AS VARCHAR) AS "measure_0", ` +
-        `COUNT(*) - COUNT("merchant_id") AS "nulls_0" FROM "finance"."daily_revenue" ` +
+        `COUNT(DISTINCT row("revenue_date", "merchant_id")) AS "distinct_keys", CAST(SUM("net_revenue") AS VARCHAR) ` +
+        `AS "measure_0", COUNT(*) - COUNT("merchant_id") AS "nulls_0" FROM "finance"."daily_revenue" ` +
         `WHERE "revenue_date" >= CAST($1 AS DATE) AND "revenue_date" < CAST($2 AS DATE) GROUP BY 1 ORDER BY 1`,
     );
     expect(stmt.params).toEqual(['2025-01-01', '2025-01-08']);
@@ -204,8 +226,12 @@ describe('reconciliation statements', () => {
       before: revenue, after: v2, partitionKey: 'revenue_date', grain: 'day', from: '2025-01-01', to: '2025-01-08',
       uniqueKey: ['revenue_date', 'merchant_id'], measure: 'net_revenue', limit: 100.7,
     });
-    expect(stmt.sql).toContain(`FROM (SELECT * FROM "finance"."daily_revenue" WHERE "revenue_date" >= CAST($1 AS DATE) AND "revenue_date" < CAST($2 AS DATE)) AS o FULL OUTER JOIN (SELECT * FROM "finance"."daily_revenue_v2" WHERE`);
-    expect(stmt.sql).toContain('USING ("revenue_date", "merchant_id") WHERE o."net_revenue" IS DISTINCT FROM n."net_revenue"');
+    expect(stmt.sql).toContain(`FROM (SELECT * FROM "finance"."daily_revenue" WHERE "revenue_date" >= CAST($1 AS ` +
+      `DATE) AND "revenue_date" < CAST($2 AS DATE)) AS o FULL OUTER JOIN (SELECT * ` +
+      `FROM "finance"."daily_revenue_v2" WHERE`);
+    expect(stmt.sql).toContain(
+      'USING ("revenue_date", "merchant_id") WHERE o."net_revenue" IS DISTINCT FROM n."net_revenue"',
+    );
     expect(stmt.sql).toMatch(/ORDER BY ABS\(.*\) DESC, 1 LIMIT 100$/);
     expect(stmt.params).toEqual(['2025-01-01', '2025-01-08']);
   });

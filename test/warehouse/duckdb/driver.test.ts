@@ -44,17 +44,31 @@ describe('DuckDbDriver in memory', () => {
   it('query returns JSON-friendly rows: big integers and decimals as strings, dates as ISO text', async () => {
     const rows = await db.query(
       `SELECT 1::INTEGER AS i, 9007199254740993::BIGINT AS big, 3::HUGEINT AS huge, 1.25::DECIMAL(18, 2) AS dec,
-              DATE '2025-01-02' AS d, TIMESTAMP '2025-01-02 03:04:05' AS ts, true AS b, NULL AS n, 'x' AS s, 1.5::DOUBLE AS f`,
+              DATE '2025-01-02' AS d, TIMESTAMP '2025-01-02 03:04:05' AS ts, true AS b, NULL AS n, 'x' AS s,
+              1.5::DOUBLE AS f`,
     );
     expect(rows).toEqual([
-      { i: 1, big: '9007199254740993', huge: '3', dec: '1.25', d: '2025-01-02', ts: '2025-01-02 03:04:05', b: true, n: null, s: 'x', f: 1.5 },
+      {
+        i: 1,
+        big: '9007199254740993',
+        huge: '3',
+        dec: '1.25',
+        d: '2025-01-02',
+        ts: '2025-01-02 03:04:05',
+        b: true,
+        n: null,
+        s: 'x',
+        f: 1.5,
+      },
     ]);
     expect(JSON.parse(JSON.stringify(rows))).toEqual(rows);
   });
 
   it('binds positional parameters as values, never as SQL', async () => {
     const hostile = "a'); DROP TABLE s.t; --";
-    expect(await db.query({ sql: 'SELECT $1 AS v, $2::INTEGER + 1 AS n', params: [hostile, 41] })).toEqual([{ v: hostile, n: 42 }]);
+    expect(await db.query({ sql: 'SELECT $1 AS v, $2::INTEGER + 1 AS n', params: [hostile, 41] })).toEqual([
+      { v: hostile, n: 42 },
+    ]);
     expect(await db.query('SELECT count(*) AS n FROM s.t')).toEqual([{ n: '2' }]);
   });
 
@@ -130,7 +144,10 @@ describe('DuckDbDriver in memory', () => {
   it('refuses to start a statement whose signal is already aborted', async () => {
     const controller = new AbortController();
     controller.abort();
-    await failureOf(db.execute(`INSERT INTO s.t VALUES (9, 'x')`, { signal: controller.signal }), BackfillError.WarehouseTransient);
+    await failureOf(
+      db.execute(`INSERT INTO s.t VALUES (9, 'x')`, { signal: controller.signal }),
+      BackfillError.WarehouseTransient,
+    );
     expect(await db.query('SELECT count(*) AS n FROM s.t WHERE id = 9')).toEqual([{ n: '0' }]);
   });
 
@@ -183,7 +200,8 @@ describe('DuckDbDriver.explain', () => {
     await db.execute('CREATE TABLE f.daily (d DATE, merchant VARCHAR, amount DECIMAL(18, 2), n BIGINT)');
     // Two years of 1,000 rows a day, stored in date order so a one-day scan prunes row groups.
     await db.execute(
-      `INSERT INTO f.daily SELECT DATE '2024-01-01' + CAST(i // 1000 AS INTEGER), 'M' || (i % 1000), (i % 97) * 1.5, i FROM range(${TOTAL}) r(i)`,
+      `INSERT INTO f.daily SELECT DATE '2024-01-01' + CAST(i // 1000 AS INTEGER), 'M' || (i % 1000), (i % 97) * 1.5, ` +
+        `i FROM range(${TOTAL}) r(i)`,
     );
   });
   afterAll(async () => {
@@ -204,7 +222,10 @@ describe('DuckDbDriver.explain', () => {
   });
 
   it('reports a full scan as the whole table', async () => {
-    const one = await db.explain({ sql: 'SELECT sum(n) FROM f.daily WHERE d >= CAST($1 AS DATE) AND d < CAST($2 AS DATE)', params: ['2025-03-01', '2025-03-02'] });
+    const one = await db.explain({
+      sql: 'SELECT sum(n) FROM f.daily WHERE d >= CAST($1 AS DATE) AND d < CAST($2 AS DATE)',
+      params: ['2025-03-01', '2025-03-02'],
+    });
     const all = await db.explain({ sql: 'SELECT sum(n) FROM f.daily', params: [] });
     expect(all.rows).toBe(TOTAL);
     expect(all.bytes!).toBeGreaterThan(one.bytes!);
@@ -250,7 +271,10 @@ describe('a DuckDB file held by another process', () => {
         (e) => console.log(JSON.stringify({ code: e.code, message: e.message })),
       );`;
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '-e', script, path], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', '-e', script, path], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       let err = '';
       child.stdout.on('data', (d: Buffer) => (out += String(d)));

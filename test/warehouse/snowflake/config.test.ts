@@ -14,7 +14,11 @@ import { loadSnowflakeConfig, snowflakeConfigFromEnv } from '../../../warehouse/
 const dir = mkdtempSync(join(tmpdir(), 'snowflake-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+const { privateKey } = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+});
 const keyFile = join(dir, 'backfill_key.p8');
 writeFileSync(keyFile, privateKey);
 
@@ -44,7 +48,14 @@ function invalid(fn: () => unknown): string {
 
 describe('snowflakeConfigFromEnv', () => {
   it('reads a password login from the standard variables', () => {
-    expect(snowflakeConfigFromEnv({ ...base, SNOWFLAKE_ROLE: 'BACKFILL_ROLE', SNOWFLAKE_SCHEMA: 'FINANCE', SNOWFLAKE_PASSWORD: 'pw' })).toEqual({
+    expect(
+      snowflakeConfigFromEnv({
+        ...base,
+        SNOWFLAKE_ROLE: 'BACKFILL_ROLE',
+        SNOWFLAKE_SCHEMA: 'FINANCE',
+        SNOWFLAKE_PASSWORD: 'pw',
+      }),
+    ).toEqual({
       account: 'myorg-myaccount',
       user: 'BACKFILL_SVC',
       role: 'BACKFILL_ROLE',
@@ -57,9 +68,21 @@ describe('snowflakeConfigFromEnv', () => {
   });
 
   it('reads a key-pair login from a key file (either variable name) or a PEM value with \\n escapes', () => {
-    const viaPath = snowflakeConfigFromEnv({ ...base, SNOWFLAKE_PRIVATE_KEY_PATH: keyFile, SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: 'pass' });
-    expect(viaPath.auth).toEqual({ kind: 'key-pair', privateKeyPath: keyFile, privateKey: undefined, passphrase: 'pass' });
-    expect(snowflakeConfigFromEnv({ ...base, SNOWFLAKE_PRIVATE_KEY_FILE: keyFile }).auth).toMatchObject({ kind: 'key-pair', privateKeyPath: keyFile });
+    const viaPath = snowflakeConfigFromEnv({
+      ...base,
+      SNOWFLAKE_PRIVATE_KEY_PATH: keyFile,
+      SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: 'pass',
+    });
+    expect(viaPath.auth).toEqual({
+      kind: 'key-pair',
+      privateKeyPath: keyFile,
+      privateKey: undefined,
+      passphrase: 'pass',
+    });
+    expect(snowflakeConfigFromEnv({ ...base, SNOWFLAKE_PRIVATE_KEY_FILE: keyFile }).auth).toMatchObject({
+      kind: 'key-pair',
+      privateKeyPath: keyFile,
+    });
     const inline = snowflakeConfigFromEnv({ ...base, SNOWFLAKE_PRIVATE_KEY: privateKey.trim().replace(/\n/g, '\\n') });
     expect(inline.auth).toMatchObject({ kind: 'key-pair', privateKey: privateKey.trim() });
   });
@@ -83,13 +106,20 @@ describe('snowflakeConfigFromEnv', () => {
   });
 
   it('refuses both a password and a key, and neither', () => {
-    expect(invalid(() => snowflakeConfigFromEnv({ ...base, SNOWFLAKE_PASSWORD: 'pw', SNOWFLAKE_PRIVATE_KEY_PATH: keyFile }))).toMatch(
-      /SNOWFLAKE_PASSWORD and SNOWFLAKE_PRIVATE_KEY_PATH are both set; use key-pair login \(preferred\) or a password, not both/,
+    expect(
+      invalid(() => snowflakeConfigFromEnv({ ...base, SNOWFLAKE_PASSWORD: 'pw', SNOWFLAKE_PRIVATE_KEY_PATH: keyFile })),
+    ).toMatch(
+      'SNOWFLAKE_PASSWORD and SNOWFLAKE_PRIVATE_KEY_PATH are both set; use key-pair login (preferred) ' +
+        'or a password, not both',
     );
-    expect(invalid(() => snowflakeConfigFromEnv(base))).toMatch(/no credentials: set SNOWFLAKE_PRIVATE_KEY_PATH .* or SNOWFLAKE_PASSWORD/);
-    expect(invalid(() => snowflakeConfigFromEnv({ ...base, SNOWFLAKE_PASSWORD: 'pw', SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: 'x' }))).toMatch(
-      /SNOWFLAKE_PRIVATE_KEY_PASSPHRASE is set but there is no private key/,
+    expect(invalid(() => snowflakeConfigFromEnv(base))).toMatch(
+      /no credentials: set SNOWFLAKE_PRIVATE_KEY_PATH .* or SNOWFLAKE_PASSWORD/,
     );
+    expect(
+      invalid(() =>
+        snowflakeConfigFromEnv({ ...base, SNOWFLAKE_PASSWORD: 'pw', SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: 'x' }),
+      ),
+    ).toMatch(/SNOWFLAKE_PRIVATE_KEY_PASSPHRASE is set but there is no private key/);
   });
 
   it('refuses a key file that does not exist', () => {
@@ -104,8 +134,10 @@ describe('loadSnowflakeConfig', () => {
   it('reads YAML with a key path relative to the file, and SNOWFLAKE_* variables win field by field', () => {
     const yaml = file(
       'snowflake.yaml',
-      ['account: xy12345.us-east-1', 'user: BACKFILL_SVC', 'warehouse: BACKFILL_WH', 'database: ANALYTICS', 'private_key_path: backfill_key.p8',
-        'price_per_credit: 3', 'credits_per_hour: 2', 'max_connections: 8'].join('\n'),
+      [
+        'account: xy12345.us-east-1', 'user: BACKFILL_SVC', 'warehouse: BACKFILL_WH', 'database: ANALYTICS',
+        'private_key_path: backfill_key.p8', 'price_per_credit: 3', 'credits_per_hour: 2', 'max_connections: 8',
+      ].join('\n'),
     );
     const config = loadSnowflakeConfig(yaml, { SNOWFLAKE_WAREHOUSE: 'OTHER_WH' });
     expect(config).toMatchObject({
@@ -119,16 +151,32 @@ describe('loadSnowflakeConfig', () => {
   });
 
   it('reads JSON the same way', () => {
-    const json = file('snowflake.json', JSON.stringify({ account: 'xy12345', user: 'u', warehouse: 'W', database: 'D', password: 'pw' }));
-    expect(loadSnowflakeConfig(json, {})).toMatchObject({ account: 'xy12345', auth: { kind: 'password', password: 'pw' } });
+    const json = file(
+      'snowflake.json',
+      JSON.stringify({ account: 'xy12345', user: 'u', warehouse: 'W', database: 'D', password: 'pw' }),
+    );
+    expect(loadSnowflakeConfig(json, {})).toMatchObject({
+      account: 'xy12345',
+      auth: { kind: 'password', password: 'pw' },
+    });
   });
 
   it('names the file and field of a problem, and refuses unknown fields and half a price', () => {
     const bad = file('bad.yaml', 'account: https://xy12345.snowflakecomputing.com\nuser: u\nwarehouse: W\ndatabase: D\npassword: pw\n');
-    expect(invalid(() => loadSnowflakeConfig(bad, {}))).toMatch(new RegExp(`${bad}: account \\(or SNOWFLAKE_ACCOUNT\\): .*not a URL`));
-    const typo = file('typo.yaml', 'account: xy12345\nuser: u\nwarehouse: W\ndatabase: D\npassword: pw\nwarehouse_name: X\n');
-    expect(invalid(() => loadSnowflakeConfig(typo, {}))).toMatch(/warehouse_name: unknown field; known fields are account, user/);
-    const half = file('half.yaml', 'account: xy12345\nuser: u\nwarehouse: W\ndatabase: D\npassword: pw\nprice_per_credit: 3\n');
+    expect(invalid(() => loadSnowflakeConfig(bad, {}))).toMatch(
+      new RegExp(`${bad}: account \\(or SNOWFLAKE_ACCOUNT\\): .*not a URL`),
+    );
+    const typo = file(
+      'typo.yaml',
+      'account: xy12345\nuser: u\nwarehouse: W\ndatabase: D\npassword: pw\nwarehouse_name: X\n',
+    );
+    expect(invalid(() => loadSnowflakeConfig(typo, {}))).toMatch(
+      /warehouse_name: unknown field; known fields are account, user/,
+    );
+    const half = file(
+      'half.yaml',
+      'account: xy12345\nuser: u\nwarehouse: W\ndatabase: D\npassword: pw\nprice_per_credit: 3\n',
+    );
     expect(invalid(() => loadSnowflakeConfig(half, {}))).toMatch(/price_per_credit: goes with credits_per_hour/);
     expect(invalid(() => loadSnowflakeConfig(join(dir, 'absent.yaml'), {}))).toMatch(/cannot be read/);
     expect(invalid(() => loadSnowflakeConfig(file('list.yaml', '- a\n- b\n'), {}))).toMatch(/must be a mapping/);
@@ -142,13 +190,18 @@ describe('loadSnowflakeConfig', () => {
 describe('BACKFILL_WAREHOUSE', () => {
   it('selects DuckDB by default and Snowflake by name, from the environment or a config file', () => {
     expect(warehouseConfigFromEnv({})).toEqual({ engine: 'duckdb', path: DEFAULT_DUCKDB_PATH });
-    expect(warehouseConfigFromEnv({ BACKFILL_WAREHOUSE: 'duckdb:/tmp/x.duckdb' })).toEqual({ engine: 'duckdb', path: '/tmp/x.duckdb' });
+    expect(warehouseConfigFromEnv({ BACKFILL_WAREHOUSE: 'duckdb:/tmp/x.duckdb' })).toEqual({
+      engine: 'duckdb',
+      path: '/tmp/x.duckdb',
+    });
     const env = { BACKFILL_WAREHOUSE: 'snowflake' };
     expect(warehouseConfigFromEnv(env)).toEqual({ engine: 'snowflake', path: SNOWFLAKE_FROM_ENV, env });
     expect(warehouseConfigFromEnv({ BACKFILL_WAREHOUSE: 'snowflake:/etc/backfill/snowflake.yaml' })).toMatchObject({
       engine: 'snowflake',
       path: '/etc/backfill/snowflake.yaml',
     });
-    expect(invalid(() => warehouseConfigFromEnv({ BACKFILL_WAREHOUSE: 'bigquery:proj' }))).toMatch(/engine "bigquery" is not supported/);
+    expect(invalid(() => warehouseConfigFromEnv({ BACKFILL_WAREHOUSE: 'bigquery:proj' }))).toMatch(
+      /engine "bigquery" is not supported/,
+    );
   });
 });

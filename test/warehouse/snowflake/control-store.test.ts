@@ -40,12 +40,20 @@ describe('leases without enforced primary keys', () => {
   it('when a race left two rows for one target, the acquirer backs off and removes its own row', async () => {
     // What two concurrent inserts leave behind where nothing enforces the key.
     for (const b of ['b3', 'b4']) {
-      await db.execute({ sql: `INSERT INTO ${CONTROL_SCHEMA}.leases VALUES (:1, :2, NULL, CAST(:3 AS TIMESTAMP))`, params: ['finance.t2', b, '2026-11-21T10:00:00.000Z'] });
+      await db.execute({
+        sql: `INSERT INTO ${CONTROL_SCHEMA}.leases VALUES (:1, :2, NULL, CAST(:3 AS TIMESTAMP))`,
+        params: ['finance.t2', b, '2026-11-21T10:00:00.000Z'],
+      });
     }
-    const refused = await store.acquireLease('finance.t2', 'b3', 'w3', '2026-11-21T10:00:01.000Z').catch((e: unknown) => e);
+    const refused = await store
+      .acquireLease('finance.t2', 'b3', 'w3', '2026-11-21T10:00:01.000Z')
+      .catch((e: unknown) => e);
     expect(isBackfillFailure(refused, BackfillError.TargetLeased)).toBe(true);
     expect((refused as Error).message).toContain('b4');
-    const rows = await db.query({ sql: `SELECT backfill_id FROM ${CONTROL_SCHEMA}.leases WHERE target_table = :1`, params: ['finance.t2'] });
+    const rows = await db.query({
+      sql: `SELECT backfill_id FROM ${CONTROL_SCHEMA}.leases WHERE target_table = :1`,
+      params: ['finance.t2'],
+    });
     expect(rows.map((r) => r.backfill_id)).toEqual(['b4']);
   });
 });

@@ -34,9 +34,15 @@ describe('snowflake dialect', () => {
   });
 
   it('uses zero-copy CLONE, LIKE, SWAP WITH and COPY GRANTS', () => {
-    expect(d.cloneTable({ schema: 'finance', name: 'pre_fix' }, revenue)).toBe('CREATE TABLE "FINANCE"."PRE_FIX" CLONE "FINANCE"."DAILY_REVENUE"');
-    expect(d.createTableLike(v2, revenue)).toBe('CREATE TABLE "FINANCE"."DAILY_REVENUE_V2" LIKE "FINANCE"."DAILY_REVENUE"');
-    expect(d.swapTables(revenue, v2)).toEqual(['ALTER TABLE "FINANCE"."DAILY_REVENUE" SWAP WITH "FINANCE"."DAILY_REVENUE_V2"']);
+    expect(d.cloneTable({ schema: 'finance', name: 'pre_fix' }, revenue)).toBe(
+      'CREATE TABLE "FINANCE"."PRE_FIX" CLONE "FINANCE"."DAILY_REVENUE"',
+    );
+    expect(d.createTableLike(v2, revenue)).toBe(
+      'CREATE TABLE "FINANCE"."DAILY_REVENUE_V2" LIKE "FINANCE"."DAILY_REVENUE"',
+    );
+    expect(d.swapTables(revenue, v2)).toEqual([
+      'ALTER TABLE "FINANCE"."DAILY_REVENUE" SWAP WITH "FINANCE"."DAILY_REVENUE_V2"',
+    ]);
     expect(d.createOrReplaceView({ schema: 'finance', name: 'current' }, v2)).toBe(
       'CREATE OR REPLACE VIEW "FINANCE"."CURRENT" COPY GRANTS AS SELECT * FROM "FINANCE"."DAILY_REVENUE_V2"',
     );
@@ -50,7 +56,8 @@ describe('snowflake dialect', () => {
       sql:
         'SELECT COUNT(*) AS "row_count", COUNT(DISTINCT "REVENUE_DATE", "MERCHANT_ID") AS "distinct_keys" ' +
         ', TO_VARCHAR(SUM("NET_REVENUE")) AS "measure_0" , TO_VARCHAR(SUM("ORDER_COUNT")) AS "measure_1" ' +
-        ', TO_VARCHAR(COALESCE(HASH_AGG("REVENUE_DATE", "MERCHANT_ID", "NET_REVENUE", "ORDER_COUNT"), 0)) AS "row_hash" ' +
+        ', TO_VARCHAR(COALESCE(HASH_AGG("REVENUE_DATE", "MERCHANT_ID", "NET_REVENUE", "ORDER_COUNT"), 0)) ' +
+        'AS "row_hash" ' +
         `FROM "FINANCE"."DAILY_REVENUE" WHERE ${range}`,
       params: ['2025-01-01', '2025-01-08'],
     });
@@ -73,8 +80,9 @@ describe('snowflake dialect', () => {
     expect(d.partitionStats({ ...spec, measures: ['net_revenue'], notNull: ['merchant_id'] })).toEqual({
       sql:
         `SELECT TO_CHAR(CAST("REVENUE_DATE" AS DATE), 'YYYY-MM-DD') AS "partition_start", COUNT(*) AS "row_count", ` +
-        `COUNT(DISTINCT "REVENUE_DATE", "MERCHANT_ID") AS "distinct_keys", TO_VARCHAR(SUM("NET_REVENUE")) AS "measure_0", ` +
-        `COUNT(*) - COUNT("MERCHANT_ID") AS "nulls_0" FROM "FINANCE"."DAILY_REVENUE" WHERE ${range} GROUP BY 1 ORDER BY 1`,
+        `COUNT(DISTINCT "REVENUE_DATE", "MERCHANT_ID") AS "distinct_keys", TO_VARCHAR(SUM("NET_REVENUE")) ` +
+        `AS "measure_0", COUNT(*) - COUNT("MERCHANT_ID") AS "nulls_0" FROM "FINANCE"."DAILY_REVENUE" WHERE ${range} ` +
+        `GROUP BY 1 ORDER BY 1`,
       params: ['2025-01-01', '2025-01-08'],
     });
     const changed = d.changedRows({ ...spec, before: revenue, after: v2, measure: 'net_revenue', limit: 5.7 });
@@ -85,11 +93,14 @@ describe('snowflake dialect', () => {
     expect(changed.sql.endsWith('LIMIT 5')).toBe(true);
     expect(d.describeTable(revenue)).toEqual({
       sql:
-        `SELECT LOWER(COLUMN_NAME) AS "name", DATA_TYPE AS "type", IS_NULLABLE = 'YES' AS "nullable" FROM INFORMATION_SCHEMA.COLUMNS ` +
-        `WHERE UPPER(TABLE_SCHEMA) = :1 AND UPPER(TABLE_NAME) = :2 ORDER BY ORDINAL_POSITION`,
+        `SELECT LOWER(COLUMN_NAME) AS "name", DATA_TYPE AS "type", IS_NULLABLE = 'YES' AS "nullable" FROM ` +
+        `INFORMATION_SCHEMA.COLUMNS WHERE UPPER(TABLE_SCHEMA) = :1 AND UPPER(TABLE_NAME) = :2 ` +
+        `ORDER BY ORDINAL_POSITION`,
       params: ['FINANCE', 'DAILY_REVENUE'],
     });
-    expect(d.describeTable({ database: 'analytics', ...revenue }).sql).toContain('FROM "ANALYTICS".INFORMATION_SCHEMA.COLUMNS');
+    expect(d.describeTable({ database: 'analytics', ...revenue }).sql).toContain(
+      'FROM "ANALYTICS".INFORMATION_SCHEMA.COLUMNS',
+    );
     expect(d.explain('SELECT 1')).toBe('EXPLAIN USING JSON SELECT 1');
   });
 });

@@ -89,11 +89,23 @@ describe('SnowflakeDriver', () => {
   it('returns rows with lower-case keys and JSON-friendly values', async () => {
     const rows = await db.query(
       `SELECT 1 AS ONE, 9007199254740993 AS "Big", CAST(1.50 AS NUMBER(18, 2)) AS DEC, CAST('2025-01-02' AS DATE) AS D,
-              CAST('2025-01-02 03:04:05.25' AS TIMESTAMP_NTZ) AS TS, CAST('2025-01-02 03:04:05+00' AS TIMESTAMP_LTZ) AS LTZ,
+              CAST('2025-01-02 03:04:05.25' AS TIMESTAMP_NTZ) AS TS,
+              CAST('2025-01-02 03:04:05+00' AS TIMESTAMP_LTZ) AS LTZ,
               TRUE AS B, CAST(NULL AS VARCHAR) AS N, 'x' AS S, 1.5::FLOAT AS F`,
     );
     expect(rows).toEqual([
-      { one: 1, big: '9007199254740993', dec: '1.50', d: '2025-01-02', ts: '2025-01-02 03:04:05.25', ltz: '2025-01-02T03:04:05Z', b: true, n: null, s: 'x', f: 1.5 },
+      {
+        one: 1,
+        big: '9007199254740993',
+        dec: '1.50',
+        d: '2025-01-02',
+        ts: '2025-01-02 03:04:05.25',
+        ltz: '2025-01-02T03:04:05Z',
+        b: true,
+        n: null,
+        s: 'x',
+        f: 1.5,
+      },
     ]);
     expect(JSON.parse(JSON.stringify(rows))).toEqual(rows);
   });
@@ -101,14 +113,19 @@ describe('SnowflakeDriver', () => {
   it('binds :N parameters as values and execute returns the rows changed', async () => {
     await db.execute('CREATE TABLE "LOAD"."ITEMS" (ID NUMBER(38, 0), V VARCHAR)');
     const hostile = "a'); DROP TABLE \"LOAD\".\"ITEMS\"; --";
-    expect(await db.execute({ sql: 'INSERT INTO "LOAD"."ITEMS" VALUES (:1, :2), (:3, :4)', params: [1, hostile, 2, null] })).toBe(2);
+    expect(
+      await db.execute({ sql: 'INSERT INTO "LOAD"."ITEMS" VALUES (:1, :2), (:3, :4)', params: [1, hostile, 2, null] }),
+    ).toBe(2);
     expect(await db.execute({ sql: 'UPDATE "LOAD"."ITEMS" SET V = :1 WHERE ID = :2', params: ['z', 2] })).toBe(1);
-    expect(await db.query({ sql: 'SELECT ID, V FROM "LOAD"."ITEMS" WHERE V = :1', params: [hostile] })).toEqual([{ id: 1, v: hostile }]);
+    expect(await db.query({ sql: 'SELECT ID, V FROM "LOAD"."ITEMS" WHERE V = :1', params: [hostile] })).toEqual([
+      { id: 1, v: hostile },
+    ]);
     expect(await db.execute({ sql: 'DELETE FROM "LOAD"."ITEMS" WHERE ID > :1', params: [0] })).toBe(2);
     expect(await db.execute('SELECT 1 AS x')).toBe(0);
   });
 
-  it('tags every statement with backfill, phase, batch and partition, setting QUERY_TAG only when it changes', async () => {
+  it('tags every statement with backfill, phase, batch and partition, ' +
+    'setting QUERY_TAG only when it changes', async () => {
     const tag: QueryTag = { backfillId: 'revenue-tax-fix-2026-06', phase: 'batch', batch: 3, partition: '2025-06-03' };
     const odd: QueryTag = { backfillId: 'b', phase: `it's a \\ phase` };
     const mark = lastSeq();
@@ -123,23 +140,35 @@ describe('SnowflakeDriver', () => {
       ['SELECT 3 AS x', queryTagText(odd)],
       ['SELECT 4 AS x', '{"app":"safe-backfill"}'],
     ]);
-    expect(JSON.parse(queryTagText(tag))).toEqual({ app: 'safe-backfill', backfill_id: 'revenue-tax-fix-2026-06', phase: 'batch', batch: 3, partition: '2025-06-03' });
+    expect(JSON.parse(queryTagText(tag))).toEqual({
+      app: 'safe-backfill',
+      backfill_id: 'revenue-tax-fix-2026-06',
+      phase: 'batch',
+      batch: 3,
+      partition: '2025-06-03',
+    });
     expect(log.filter((e) => e.kind === 'session')).toHaveLength(3);
   });
 
-  it('maps timeoutMs to STATEMENT_TIMEOUT_IN_SECONDS (rounded up) and unsets it for statements without one', async () => {
+  it('maps timeoutMs to STATEMENT_TIMEOUT_IN_SECONDS (rounded up) ' +
+    'and unsets it for statements without one', async () => {
     const mark = lastSeq();
     await db.query('SELECT 1 AS x', { timeoutMs: 1_500 });
     await db.query('SELECT 2 AS x', { timeoutMs: 1_500 });
     await db.query('SELECT 3 AS x');
     const settings = since(mark).filter((e) => e.kind === 'session').map((e) => e.sql);
-    expect(settings).toEqual(['ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = 2', 'ALTER SESSION UNSET STATEMENT_TIMEOUT_IN_SECONDS']);
+    expect(settings).toEqual([
+      'ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = 2',
+      'ALTER SESSION UNSET STATEMENT_TIMEOUT_IN_SECONDS',
+    ]);
   });
 
   it('a statement over its timeout is cancelled by Snowflake and fails as transient with 000630', async () => {
     const started = performance.now();
     const e = await failureOf(db.query(SLOW, { timeoutMs: 1_000 }), BackfillError.WarehouseTransient);
-    expect(e.message).toMatch(/^Snowflake 000630: Statement reached its statement or warehouse timeout of 1 second\(s\)/);
+    expect(e.message).toMatch(
+      /^Snowflake 000630: Statement reached its statement or warehouse timeout of 1 second\(s\)/,
+    );
     expect(e.details).toMatchObject({ code: '000630', sqlState: '57014' });
     expect(performance.now() - started).toBeLessThan(5_000);
   });
@@ -160,28 +189,57 @@ describe('SnowflakeDriver', () => {
     expect(since(mark).filter((l) => l.sql === 'SELECT 2 AS x')).toEqual([]);
   });
 
-  it('classifies errors once: missing objects, refused SQL, bad data, bad credentials, with the code in the message', async () => {
+  it('classifies errors once: missing objects, refused SQL, bad data, bad credentials, ' +
+    'with the code in the message', async () => {
     const missing = await failureOf(db.query('SELECT * FROM "FINANCE"."NO_SUCH_TABLE"'), BackfillError.MissingObject);
-    expect(missing.message).toMatch(/^Snowflake 002003: SQL compilation error: Object .* does not exist or not authorized\./);
-    expect((await failureOf(db.query('SELECT "NO_SUCH_COLUMN" FROM "FINANCE"."DAILY_REVENUE"'), BackfillError.MissingObject)).message).toMatch(/^Snowflake 000904: /);
-    expect((await failureOf(db.execute('MERGE INTO "LOAD"."ITEMS" t USING "LOAD"."ITEMS" s ON t.ID = s.ID WHEN MATCHED THEN DELETE'), BackfillError.WarehousePermanent)).message).toMatch(
-      /^Snowflake 001003: /,
+    expect(missing.message).toMatch(
+      /^Snowflake 002003: SQL compilation error: Object .* does not exist or not authorized\./,
     );
-    expect((await failureOf(db.query(`SELECT CAST('abc' AS NUMBER) AS n`), BackfillError.WarehousePermanent)).message).toMatch(/^Snowflake 100038: Numeric value 'abc' is not recognized/);
-    const login = await failureOf(openSnowflake({ ...config, auth: { kind: 'password', password: 'wrong' } }), BackfillError.InvalidConfig);
+    expect(
+      (await failureOf(db.query('SELECT "NO_SUCH_COLUMN" FROM "FINANCE"."DAILY_REVENUE"'), BackfillError.MissingObject))
+        .message,
+    ).toMatch(/^Snowflake 000904: /);
+    expect(
+      (
+        await failureOf(
+          db.execute('MERGE INTO "LOAD"."ITEMS" t USING "LOAD"."ITEMS" s ON t.ID = s.ID WHEN MATCHED THEN DELETE'),
+          BackfillError.WarehousePermanent,
+        )
+      ).message,
+    ).toMatch(/^Snowflake 001003: /);
+    expect(
+      (await failureOf(db.query(`SELECT CAST('abc' AS NUMBER) AS n`), BackfillError.WarehousePermanent)).message,
+    ).toMatch(/^Snowflake 100038: Numeric value 'abc' is not recognized/);
+    const login = await failureOf(
+      openSnowflake({ ...config, auth: { kind: 'password', password: 'wrong' } }),
+      BackfillError.InvalidConfig,
+    );
     expect(login.message).toMatch(/^Snowflake 390100: Incorrect username or password was specified\. \(during login/);
   });
 
   it.each([
-    [{ name: 'NetworkError', code: 401001, message: 'Network error. Could not reach Snowflake.' }, BackfillError.WarehouseTransient, 'Snowflake 401001'],
-    [{ name: 'OperationFailedError', code: '390114', message: 'Authentication token has expired.  The user must authenticate again.' }, BackfillError.WarehouseTransient, 'Snowflake 390114'],
-    [{ name: 'OperationFailedError', code: '000625', sqlState: '57014', message: 'Statement ... waiters for this lock exceeds the 20 statements limit.' }, BackfillError.WarehouseTransient, 'Snowflake 000625'],
-    [{ name: 'OperationFailedError', code: '003001', sqlState: '42501', message: "SQL access control error: Insufficient privileges to operate on table 'X'" }, BackfillError.WarehousePermanent, 'Snowflake 003001'],
-    [{ name: 'OperationFailedError', code: '000606', sqlState: '57P03', message: 'No active warehouse selected in the current session.' }, BackfillError.InvalidConfig, 'Snowflake 000606'],
-    [{ name: 'OperationFailedError', code: '999999', sqlState: '57P01', message: 'an unknown operator intervention' }, BackfillError.WarehouseTransient, 'Snowflake 999999'],
-    [{ name: 'OperationFailedError', code: '999998', sqlState: '22000', message: 'an unknown data error' }, BackfillError.WarehousePermanent, 'Snowflake 999998'],
-    [Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), BackfillError.WarehouseTransient, 'Snowflake ECONNRESET'],
-    [{ name: 'ClientError', code: 404008, message: 'Invalid account.' }, BackfillError.InvalidConfig, 'Snowflake 404008'],
+    [{ name: 'NetworkError', code: 401001, message: 'Network error. Could not reach Snowflake.' },
+      BackfillError.WarehouseTransient, 'Snowflake 401001'],
+    [{ name: 'OperationFailedError', code: '390114',
+       message: 'Authentication token has expired.  The user must authenticate again.' },
+      BackfillError.WarehouseTransient, 'Snowflake 390114'],
+    [{ name: 'OperationFailedError', code: '000625', sqlState: '57014',
+       message: 'Statement ... waiters for this lock exceeds the 20 statements limit.' },
+      BackfillError.WarehouseTransient, 'Snowflake 000625'],
+    [{ name: 'OperationFailedError', code: '003001', sqlState: '42501',
+       message: "SQL access control error: Insufficient privileges to operate on table 'X'" },
+      BackfillError.WarehousePermanent, 'Snowflake 003001'],
+    [{ name: 'OperationFailedError', code: '000606', sqlState: '57P03',
+       message: 'No active warehouse selected in the current session.' },
+      BackfillError.InvalidConfig, 'Snowflake 000606'],
+    [{ name: 'OperationFailedError', code: '999999', sqlState: '57P01', message: 'an unknown operator intervention' },
+      BackfillError.WarehouseTransient, 'Snowflake 999999'],
+    [{ name: 'OperationFailedError', code: '999998', sqlState: '22000', message: 'an unknown data error' },
+      BackfillError.WarehousePermanent, 'Snowflake 999998'],
+    [Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
+      BackfillError.WarehouseTransient, 'Snowflake ECONNRESET'],
+    [{ name: 'ClientError', code: 404008, message: 'Invalid account.' },
+      BackfillError.InvalidConfig, 'Snowflake 404008'],
   ])('classifies %o', (error, code, prefix) => {
     const e = classifySnowflakeError(error, 'statement');
     expect(e.code).toBe(code);
@@ -209,18 +267,26 @@ describe('SnowflakeDriver', () => {
     const inserts = log.filter((e) => e.sql.startsWith('INSERT INTO "LOAD"."CONC"'));
     expect(new Set(inserts.map((e) => e.sessionId)).size).toBe(n);
     for (const session of new Set(inserts.map((e) => e.sessionId))) {
-      expect(log.filter((e) => e.sessionId === session && e.kind !== 'session').map((e) => e.sql.split(' ')[0])).toEqual(['BEGIN', 'INSERT', 'COMMIT']);
+      expect(
+        log.filter((e) => e.sessionId === session && e.kind !== 'session').map((e) => e.sql.split(' ')[0]),
+      ).toEqual(['BEGIN', 'INSERT', 'COMMIT']);
       expect(log.find((e) => e.sessionId === session && e.kind === 'dml')?.inTransaction).toBe(true);
     }
     // More transactions than sessions queue for one, and a failing one rolls back.
-    await Promise.all(Array.from({ length: n + 2 }, (_, i) => db.transaction((tx) => tx.execute({ sql: 'INSERT INTO "LOAD"."CONC" VALUES (:1)', params: [100 + i] }))));
+    await Promise.all(
+      Array.from({ length: n + 2 }, (_, i) =>
+        db.transaction((tx) => tx.execute({ sql: 'INSERT INTO "LOAD"."CONC" VALUES (:1)', params: [100 + i] })),
+      ),
+    );
     await expect(
       db.transaction(async (tx) => {
         await tx.execute('INSERT INTO "LOAD"."CONC" VALUES (-1)');
         throw new Error('changed my mind');
       }),
     ).rejects.toThrow('changed my mind');
-    expect(await db.query('SELECT COUNT(*) AS n, MIN(I) AS lowest FROM "LOAD"."CONC"')).toEqual([{ n: 2 * n + 2, lowest: 0 }]);
+    expect(await db.query('SELECT COUNT(*) AS n, MIN(I) AS lowest FROM "LOAD"."CONC"')).toEqual([
+      { n: 2 * n + 2, lowest: 0 },
+    ]);
     expect(events.filter((e) => e.sql === 'ROLLBACK').length).toBeGreaterThan(0);
   });
 
@@ -238,7 +304,10 @@ describe('SnowflakeDriver', () => {
   it('retention() reads Time Travel retention and transient-ness from SHOW TABLES', async () => {
     expect(await db.retention({ schema: 'finance', name: 'daily_revenue' })).toEqual({ days: 1, transient: false });
     await db.execute('CREATE TRANSIENT TABLE "LOAD"."SCRATCH" (X NUMBER) DATA_RETENTION_TIME_IN_DAYS = 0');
-    expect(await db.retention({ database: 'analytics', schema: 'load', name: 'scratch' })).toEqual({ days: 0, transient: true });
+    expect(await db.retention({ database: 'analytics', schema: 'load', name: 'scratch' })).toEqual({
+      days: 0,
+      transient: true,
+    });
     expect(await db.retention({ schema: 'load', name: 'absent' })).toBeNull();
   });
 
@@ -261,7 +330,8 @@ describe('SnowflakeDriver', () => {
     expect(emulator.sessions().length).toBe(before);
   });
 
-  it('replaces a session Snowflake ended: the statement that finds it fails as transient, the next one logs in again', async () => {
+  it('replaces a session Snowflake ended: the statement that finds it fails as transient, ' +
+    'the next one logs in again', async () => {
     const lone = await openSnowflake({ ...config, maxConnections: 1 });
     try {
       await lone.query('SELECT 1 AS x');
@@ -275,7 +345,8 @@ describe('SnowflakeDriver', () => {
     }
   });
 
-  it('checks an idle session with a heartbeat before reuse, so a dead one is replaced before any statement fails', async () => {
+  it('checks an idle session with a heartbeat before reuse, so a dead one is replaced ' +
+    'before any statement fails', async () => {
     const checked = await openSnowflake({ ...config, maxConnections: 1 }, { validateIdleMs: 0 });
     try {
       await checked.query('SELECT 1 AS x');
@@ -283,7 +354,11 @@ describe('SnowflakeDriver', () => {
       const mark = emulator.requests.length;
       expect(await checked.query('SELECT 2 AS x')).toEqual([{ x: 2 }]);
       expect(emulator.requests.slice(mark).map((r) => `${r.path} ${r.code ?? 'ok'}`)).toEqual(
-        expect.arrayContaining(['/session/heartbeat 390104', '/session/v1/login-request ok', '/queries/v1/query-request ok']),
+        expect.arrayContaining([
+          '/session/heartbeat 390104',
+          '/session/v1/login-request ok',
+          '/queries/v1/query-request ok',
+        ]),
       );
     } finally {
       await checked.close();
@@ -304,15 +379,24 @@ describe('SnowflakeDriver', () => {
 describe('the product warehouse code on the Snowflake path', () => {
   const base = loadSpecFile('examples/revenue-tax-fix.yaml').spec;
   // The example narrowed to one week, so the whole flow stays fast.
-  const spec: BackfillSpec = { ...base, source_range: { ...base.source_range, start: '2025-06-01', end: '2025-06-07' } };
-  const tag = (phase: string, extra: Partial<QueryTag> = {}): { tag: QueryTag } => ({ tag: { backfillId: spec.backfill_id, phase, ...extra } });
+  const spec: BackfillSpec = {
+    ...base,
+    source_range: { ...base.source_range, start: '2025-06-01', end: '2025-06-07' },
+  };
+  const tag = (phase: string, extra: Partial<QueryTag> = {}): { tag: QueryTag } => ({
+    tag: { backfillId: spec.backfill_id, phase, ...extra },
+  });
   let flow: LoggedStatement[];
   let productionBefore: Awaited<ReturnType<typeof fingerprint>>;
 
   beforeAll(async () => {
     const columns = await columnNames(emulator.backing, 'finance.daily_revenue');
     const { target } = tablesOf(spec);
-    productionBefore = await fingerprint(db, fingerprintSpec(spec, target, columns, '2024-01-01', '2027-01-01'), tag('verify'));
+    productionBefore = await fingerprint(
+      db,
+      fingerprintSpec(spec, target, columns, '2024-01-01', '2027-01-01'),
+      tag('verify'),
+    );
   });
 
   it('runs control store, plan, snapshot, shadow, idempotency proof, batch evidence and range publish', async () => {
@@ -323,7 +407,9 @@ describe('the product warehouse code on the Snowflake path', () => {
     const plan = await estimatePlan(db, spec, { sample: true, ...tag('plan') });
     expect(plan.totals.partitions).toBe(7);
     expect(plan.totals.bytes).toBeGreaterThan(0);
-    expect(plan.warnings.join(' ')).toMatch(/longer than finance\.daily_revenue's Time Travel retention \(1 day\(s\)\)/);
+    expect(plan.warnings.join(' ')).toMatch(
+      /longer than finance\.daily_revenue's Time Travel retention \(1 day\(s\)\)/,
+    );
 
     await claimTables(db, spec, AT, tag('claim'));
     expect(await createSnapshot(db, spec, AT, tag('snapshot'))).toBe(true);
@@ -341,7 +427,8 @@ describe('the product warehouse code on the Snowflake path', () => {
     const queue = [...partitions];
     await Promise.all(
       Array.from({ length: spec.execution.max_concurrency }, async () => {
-        for (let p = queue.shift(); p; p = queue.shift()) await rewritePartition(db, spec, p, columns, tag('batch', { batch: 0, partition: p.start }));
+        for (let p = queue.shift(); p; p = queue.shift())
+          await rewritePartition(db, spec, p, columns, tag('batch', { batch: 0, partition: p.start }));
       }),
     );
     const evidence = await gatherBatchEvidence(db, spec, 0, partitions, tag('batch', { batch: 0 }));
@@ -350,16 +437,37 @@ describe('the product warehouse code on the Snowflake path', () => {
     const verdict = reconcileBatch(spec, evidence, emptyCumulative());
     expect(verdict.passed, JSON.stringify(verdict.checks.filter((c) => !c.passed))).toBe(true);
 
-    const result = await publish(db, spec, { releaseId: 'r-2025-06-w1', approvedBy: 'finance-controller', publishedAt: '2026-06-15T10:00:00Z', rollbackExpiresAt: '2026-06-29T10:00:00Z' }, tag('publish'));
+    const result = await publish(
+      db,
+      spec,
+      {
+        releaseId: 'r-2025-06-w1',
+        approvedBy: 'finance-controller',
+        publishedAt: '2026-06-15T10:00:00Z',
+        rollbackExpiresAt: '2026-06-29T10:00:00Z',
+      },
+      tag('publish'),
+    );
     expect(result.alreadyPublished).toBe(false);
     expect(result.rowsInserted).toBe(result.rowsDeleted);
     expect(result.rowsInserted).toBe(evidence.partitions.reduce((n, p) => n + p.newRows, 0));
-    const again = await publish(db, spec, { releaseId: 'r-2025-06-w1', approvedBy: 'finance-controller', publishedAt: '2026-06-15T10:00:00Z', rollbackExpiresAt: '2026-06-29T10:00:00Z' }, tag('publish'));
+    const again = await publish(
+      db,
+      spec,
+      {
+        releaseId: 'r-2025-06-w1',
+        approvedBy: 'finance-controller',
+        publishedAt: '2026-06-15T10:00:00Z',
+        rollbackExpiresAt: '2026-06-29T10:00:00Z',
+      },
+      tag('publish'),
+    );
     expect(again.alreadyPublished).toBe(true);
 
     // Production now serves the shadow over the range, and the restore point still holds the old rows.
     const range = { from: '2025-06-01', to: '2025-06-08' };
-    const fp = (t: typeof target, from = range.from, to = range.to) => fingerprint(db, fingerprintSpec(spec, t, columns, from, to), tag('verify'));
+    const fp = (t: typeof target, from = range.from, to = range.to) =>
+      fingerprint(db, fingerprintSpec(spec, t, columns, from, to), tag('verify'));
     expect(await fp(target)).toEqual(await fp(shadow));
     expect((await fp(snapshot)).sums).not.toEqual((await fp(target)).sums);
     expect(await fp(target, '2024-01-01', range.from)).toEqual(await fp(snapshot, '2024-01-01', range.from));
@@ -371,7 +479,10 @@ describe('the product warehouse code on the Snowflake path', () => {
 
   it('tags every statement of the flow with the backfill', () => {
     for (const e of flow.filter((s) => s.kind !== 'session')) {
-      expect(JSON.parse(e.queryTag ?? '{}'), e.sql).toMatchObject({ app: 'safe-backfill', backfill_id: spec.backfill_id });
+      expect(JSON.parse(e.queryTag ?? '{}'), e.sql).toMatchObject({
+        app: 'safe-backfill',
+        backfill_id: spec.backfill_id,
+      });
     }
   });
 
@@ -382,12 +493,30 @@ describe('the product warehouse code on the Snowflake path', () => {
 
   it('rewrites each partition as DELETE + INSERT inside BEGIN … COMMIT on one session', () => {
     for (const p of allPartitions(spec)) {
-      const tagged = flow.filter((e) => e.kind !== 'session' && e.queryTag && JSON.parse(e.queryTag).partition === p.start && JSON.parse(e.queryTag).phase === 'batch');
-      expect(tagged.map((e) => e.sql.split(' ')[0]), p.start).toEqual(['BEGIN', 'DELETE', 'INSERT', 'SELECT', 'COMMIT']);
+      const tagged = flow.filter(
+        (e) =>
+          e.kind !== 'session' &&
+          e.queryTag &&
+          JSON.parse(e.queryTag).partition === p.start &&
+          JSON.parse(e.queryTag).phase === 'batch',
+      );
+      expect(
+        tagged.map((e) => e.sql.split(' ')[0]),
+        p.start,
+      ).toEqual(['BEGIN', 'DELETE', 'INSERT', 'SELECT', 'COMMIT']);
       expect(new Set(tagged.map((e) => e.sessionId)).size).toBe(1);
-      expect(tagged.filter((e) => e.kind === 'dml').every((e) => e.inTransaction && e.writes[0] === 'FINANCE.DAILY_REVENUE_V2')).toBe(true);
+      expect(
+        tagged
+          .filter((e) => e.kind === 'dml')
+          .every((e) => e.inTransaction && e.writes[0] === 'FINANCE.DAILY_REVENUE_V2'),
+      ).toBe(true);
       // One ALTER SESSION per partition sets its tag: six round trips per partition rewrite.
-      expect(flow.filter((e) => e.kind === 'session' && e.sql.includes(`"partition":"${p.start}"`) && e.sql.includes('"phase":"batch"'))).toHaveLength(1);
+      expect(
+        flow.filter(
+          (e) =>
+            e.kind === 'session' && e.sql.includes(`"partition":"${p.start}"`) && e.sql.includes('"phase":"batch"'),
+        ),
+      ).toHaveLength(1);
     }
   });
 
@@ -399,8 +528,12 @@ describe('the product warehouse code on the Snowflake path', () => {
       expect(JSON.parse(e.queryTag!).phase).toBe('publish');
     }
     const firstWrite = production[0]!.seq;
-    const begin = [...flow].reverse().find((e) => e.seq < firstWrite && e.sessionId === production[0]!.sessionId && e.sql === 'BEGIN TRANSACTION');
-    const commit = flow.find((e) => e.seq > firstWrite && e.sessionId === production[0]!.sessionId && e.sql === 'COMMIT');
+    const begin = [...flow]
+      .reverse()
+      .find((e) => e.seq < firstWrite && e.sessionId === production[0]!.sessionId && e.sql === 'BEGIN TRANSACTION');
+    const commit = flow.find(
+      (e) => e.seq > firstWrite && e.sessionId === production[0]!.sessionId && e.sql === 'COMMIT',
+    );
     expect(begin && commit).toBeTruthy();
     const release = flow.find((e) => e.sql.startsWith('INSERT INTO "BACKFILL_CONTROL"."RELEASES"'));
     expect(release!.seq).toBeGreaterThan(firstWrite);

@@ -42,9 +42,20 @@ afterAll(async () => {
 describe('login', () => {
   it('accepts a password and a key-pair (SNOWFLAKE_JWT) login and records the user', async () => {
     const before = emulator.logins.length;
-    const jwt = await connectRaw(emulator, { authenticator: 'SNOWFLAKE_JWT', privateKey, password: undefined, role: 'BACKFILL_ROLE' });
+    const jwt = await connectRaw(emulator, {
+      authenticator: 'SNOWFLAKE_JWT',
+      privateKey,
+      password: undefined,
+      role: 'BACKFILL_ROLE',
+    });
     expect(emulator.logins.slice(before)).toEqual([
-      expect.objectContaining({ user: 'BACKFILL', authenticator: 'SNOWFLAKE_JWT', database: 'ANALYTICS', warehouse: 'BACKFILL_WH', role: 'BACKFILL_ROLE' }),
+      expect.objectContaining({
+        user: 'BACKFILL',
+        authenticator: 'SNOWFLAKE_JWT',
+        database: 'ANALYTICS',
+        warehouse: 'BACKFILL_WH',
+        role: 'BACKFILL_ROLE',
+      }),
     ]);
     expect((await runRaw(jwt, 'SELECT 1 AS "one"')).rows).toEqual([{ one: 1 }]);
     await destroyRaw(jwt);
@@ -54,8 +65,14 @@ describe('login', () => {
   it('refuses a wrong password and a JWT signed with another key, with Snowflake codes', async () => {
     const wrong = await rawError(connectRaw(emulator, { password: 'nope' }));
     expect(wrong.code).toBe('390100');
-    const other = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
-    const forged = await rawError(connectRaw(emulator, { authenticator: 'SNOWFLAKE_JWT', privateKey: other.privateKey, password: undefined }));
+    const other = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
+    const forged = await rawError(
+      connectRaw(emulator, { authenticator: 'SNOWFLAKE_JWT', privateKey: other.privateKey, password: undefined }),
+    );
     expect(forged.code).toBe('390144');
   });
 
@@ -80,9 +97,21 @@ describe('results in Snowflake JSON format', () => {
     );
     const types = Object.fromEntries(statement.getColumns()!.map((c) => [c.getName(), c.getType()]));
     expect(types).toEqual({
-      D: 'date', TS: 'timestamp_ntz', LTZ: 'timestamp_ltz', TM: 'time', DEC: 'fixed', BIG: 'fixed', YES: 'boolean', NO: 'boolean', F: 'real', S: 'text', NOTHING: 'text',
+      D: 'date',
+      TS: 'timestamp_ntz',
+      LTZ: 'timestamp_ltz',
+      TM: 'time',
+      DEC: 'fixed',
+      BIG: 'fixed',
+      YES: 'boolean',
+      NO: 'boolean',
+      F: 'real',
+      S: 'text',
+      NOTHING: 'text',
     });
-    const [row] = rows as Array<Record<string, { toJSON(): string; getEpochSeconds(): number; getNanoSeconds(): number } & Date>>;
+    const [row] = rows as Array<
+      Record<string, { toJSON(): string; getEpochSeconds(): number; getNanoSeconds(): number } & Date>
+    >;
     expect(String(row!.D!.toJSON())).toBe('2024-02-29');
     expect(row!.TS!.getEpochSeconds()).toBe(-2);
     expect(row!.TS!.getNanoSeconds()).toBe(123456000);
@@ -108,18 +137,41 @@ describe('results in Snowflake JSON format', () => {
 
 describe('statements', () => {
   it('DML answers one row with the affected count, as Snowflake does, and binds :N positions', async () => {
-    await runRaw(conn, 'CREATE TABLE "LOAD"."PEOPLE" (ID NUMBER(38, 0) NOT NULL, NAME VARCHAR, SCORE NUMBER(10, 2), ACTIVE BOOLEAN)');
-    const insert = await runRaw(conn, 'INSERT INTO "LOAD"."PEOPLE" VALUES (:1, :2, :3, :4), (:5, :6, :7, :8)', [1, "o'hara", 1.25, true, 2, 'b', 3, false]);
+    await runRaw(
+      conn,
+      'CREATE TABLE "LOAD"."PEOPLE" (ID NUMBER(38, 0) NOT NULL, NAME VARCHAR, SCORE NUMBER(10, 2), ACTIVE BOOLEAN)',
+    );
+    const insert = await runRaw(conn, 'INSERT INTO "LOAD"."PEOPLE" VALUES (:1, :2, :3, :4), (:5, :6, :7, :8)', [
+      1,
+      "o'hara",
+      1.25,
+      true,
+      2,
+      'b',
+      3,
+      false,
+    ]);
     expect(insert.statement.getNumUpdatedRows()).toBe(2);
     expect(insert.rows).toEqual([{ 'number of rows inserted': 2 }]);
     const update = await runRaw(conn, 'UPDATE "LOAD"."PEOPLE" SET NAME = ? WHERE ID = ?', ['z', 2]);
     expect(update.statement.getNumUpdatedRows()).toBe(1);
     expect(Object.keys(update.rows[0]!)).toEqual(['number of rows updated', 'number of multi-joined rows updated']);
-    expect((await runRaw(conn, 'DELETE FROM "LOAD"."PEOPLE" WHERE ID = :1', [99])).statement.getNumUpdatedRows()).toBe(0);
-    const { rows } = await runRaw(conn, 'SELECT ID, NAME, SCORE, ACTIVE FROM "LOAD"."PEOPLE" WHERE NAME = :1', ["o'hara"]);
+    expect((await runRaw(conn, 'DELETE FROM "LOAD"."PEOPLE" WHERE ID = :1', [99])).statement.getNumUpdatedRows()).toBe(
+      0,
+    );
+    const { rows } = await runRaw(conn, 'SELECT ID, NAME, SCORE, ACTIVE FROM "LOAD"."PEOPLE" WHERE NAME = :1', [
+      "o'hara",
+    ]);
     expect(rows).toEqual([{ ID: 1, NAME: "o'hara", SCORE: 1.25, ACTIVE: true }]);
     const log = emulator.log.filter((e) => e.sql.startsWith('INSERT INTO "LOAD"."PEOPLE"'));
-    expect(log).toEqual([expect.objectContaining({ kind: 'dml', writes: ['LOAD.PEOPLE'], rowsChanged: 2, binds: [1, "o'hara", 1.25, true, 2, 'b', 3, false] })]);
+    expect(log).toEqual([
+      expect.objectContaining({
+        kind: 'dml',
+        writes: ['LOAD.PEOPLE'],
+        rowsChanged: 2,
+        binds: [1, "o'hara", 1.25, true, 2, 'b', 3, false],
+      }),
+    ]);
   });
 
   it('a bind the statement uses but the request lacks is a compilation error', async () => {
@@ -175,20 +227,34 @@ describe('statements', () => {
   it('SHOW TABLES reports kind and retention; TRANSIENT and DATA_RETENTION_TIME_IN_DAYS are remembered', async () => {
     await runRaw(conn, 'CREATE TRANSIENT TABLE "LOAD"."SCRATCH" (X NUMBER) DATA_RETENTION_TIME_IN_DAYS = 0');
     const { rows } = await runRaw(conn, `SHOW TABLES LIKE 'scratch' IN SCHEMA "ANALYTICS"."LOAD"`);
-    expect(rows).toEqual([expect.objectContaining({ name: 'SCRATCH', schema_name: 'LOAD', database_name: 'ANALYTICS', kind: 'TRANSIENT', retention_time: '0' })]);
+    expect(rows).toEqual([
+      expect.objectContaining({
+        name: 'SCRATCH',
+        schema_name: 'LOAD',
+        database_name: 'ANALYTICS',
+        kind: 'TRANSIENT',
+        retention_time: '0',
+      }),
+    ]);
     const nums = (await runRaw(conn, `SHOW TABLES LIKE 'NUMS' IN SCHEMA "LOAD"`)).rows;
     expect(nums).toEqual([expect.objectContaining({ name: 'NUMS', kind: 'TABLE', retention_time: '1', rows: 3000 })]);
   });
 
   it('EXPLAIN USING JSON answers one JSON plan with GlobalStats computed from a profiled DuckDB run', async () => {
     const { rows } = await runRaw(conn, 'EXPLAIN USING JSON SELECT SUM(x) FROM "LOAD"."NUMS" WHERE x < :1', [10]);
-    const plan = JSON.parse(String(rows[0]!.content)) as { GlobalStats: { bytesAssigned: number; partitionsAssigned: number; partitionsTotal: number }; Operations: unknown[][] };
+    const plan = JSON.parse(String(rows[0]!.content)) as {
+      GlobalStats: { bytesAssigned: number; partitionsAssigned: number; partitionsTotal: number };
+      Operations: unknown[][];
+    };
     expect(plan.GlobalStats.bytesAssigned).toBeGreaterThan(0);
     expect(plan.GlobalStats.partitionsAssigned).toBeLessThanOrEqual(plan.GlobalStats.partitionsTotal);
-    expect(plan.Operations[0]).toContainEqual(expect.objectContaining({ operation: 'TableScan', objects: ['ANALYTICS.LOAD.NUMS'] }));
+    expect(plan.Operations[0]).toContainEqual(
+      expect.objectContaining({ operation: 'TableScan', objects: ['ANALYTICS.LOAD.NUMS'] }),
+    );
   });
 
-  it('ALTER SESSION sets and unsets QUERY_TAG per session; the log records the tag each statement ran under', async () => {
+  it('ALTER SESSION sets and unsets QUERY_TAG per session; ' +
+    'the log records the tag each statement ran under', async () => {
     await runRaw(conn, `ALTER SESSION SET QUERY_TAG = '{"app":"it\\'s \\\\ fine"}'`);
     await runRaw(conn, 'SELECT 1 AS "tagged"');
     await runRaw(conn, 'ALTER SESSION UNSET QUERY_TAG');
@@ -232,7 +298,10 @@ describe('refusals', () => {
       headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' },
       body: gzipSync(JSON.stringify({ data: { LOGIN_NAME: 'backfill', PASSWORD: 'secret', ACCOUNT_NAME: 'XY12345' } })),
     });
-    expect(await login.json()).toMatchObject({ success: true, data: { token: expect.any(String), sessionInfo: { databaseName: 'ANALYTICS' } } });
+    expect(await login.json()).toMatchObject({
+      success: true,
+      data: { token: expect.any(String), sessionInfo: { databaseName: 'ANALYTICS' } },
+    });
   });
 });
 
@@ -265,8 +334,11 @@ describe('timeouts and cancellation', () => {
 });
 
 describe('asynchronous queries', () => {
-  it('asyncExec answers 333334 at once; status comes from /monitoring/queries and the result from /queries/{id}/result', async () => {
-    const { statement, done } = startRaw(conn, 'SELECT COUNT(*) AS "n" FROM "LOAD"."NUMS"', undefined, { asyncExec: true });
+  it('asyncExec answers 333334 at once; status comes from /monitoring/queries and the result from ' +
+    '/queries/{id}/result', async () => {
+    const { statement, done } = startRaw(conn, 'SELECT COUNT(*) AS "n" FROM "LOAD"."NUMS"', undefined, {
+      asyncExec: true,
+    });
     await done;
     const queryId = statement.getQueryId();
     expect(queryId).toMatch(/^[0-9a-f-]{36}$/);
@@ -285,7 +357,9 @@ describe('locks and long statements', () => {
   let slow: SnowflakeEmulator;
   beforeAll(async () => {
     slow = await startSnowflakeEmulator({ inProgressAfterMs: 100, lockWaitLimit: 1 });
-    await slow.backing.execute('CREATE SCHEMA load; CREATE TABLE load.t (x INTEGER); INSERT INTO load.t VALUES (1), (2)');
+    await slow.backing.execute(
+      'CREATE SCHEMA load; CREATE TABLE load.t (x INTEGER); INSERT INTO load.t VALUES (1), (2)',
+    );
   });
   afterAll(async () => slow?.close());
 
@@ -304,7 +378,9 @@ describe('locks and long statements', () => {
       expect((await waiting).statement.getNumUpdatedRows()).toBe(1);
       expect(performance.now() - started).toBeGreaterThanOrEqual(400);
       expect(slow.requests.filter((r) => r.code === '333333').length).toBeGreaterThan(0);
-      expect(slow.requests.some((r) => /^\/queries\/[^/]+\/result$/.test(r.path) && r.success && r.code === null)).toBe(true);
+      expect(slow.requests.some((r) => /^\/queries\/[^/]+\/result$/.test(r.path) && r.success && r.code === null)).toBe(
+        true,
+      );
     } finally {
       await Promise.all([a, b, c].map(destroyRaw));
     }
@@ -319,14 +395,21 @@ describe('translate', () => {
   };
 
   it('rewrites the Snowflake-only expressions the dialect emits', () => {
-    expect(sqlOf(`SELECT TO_CHAR(DATE_TRUNC('HOUR', "TS"), 'YYYY-MM-DD"T"HH24:00:00') AS "p" FROM "S"."T" WHERE "TS" >= CAST(:1 AS TIMESTAMP_NTZ)`)).toBe(
-      `SELECT strftime(date_trunc('hour', "TS"), '%Y-%m-%dT%H:00:00') AS "p" FROM "S"."T" WHERE "TS" >= CAST($1 AS TIMESTAMP)`,
+    expect(sqlOf(`SELECT TO_CHAR(DATE_TRUNC('HOUR', "TS"), 'YYYY-MM-DD"T"HH24:00:00') AS "p" FROM "S"."T" WHERE "TS" ` +
+      `>= CAST(:1 AS TIMESTAMP_NTZ)`)).toBe(
+      `SELECT strftime(date_trunc('hour', "TS"), '%Y-%m-%dT%H:00:00') AS "p" FROM "S"."T" ` +
+        `WHERE "TS" >= CAST($1 AS TIMESTAMP)`,
     );
     expect(sqlOf('SELECT COUNT(DISTINCT "A", "B") AS "k", TO_VARCHAR(SUM("M")) AS "s" FROM "S"."T"')).toBe(
-      'SELECT COUNT(DISTINCT CASE WHEN "A" IS NOT NULL AND "B" IS NOT NULL THEN row("A", "B") END) AS "k", CAST(SUM("M") AS VARCHAR) AS "s" FROM "S"."T"',
+      'SELECT COUNT(DISTINCT CASE WHEN "A" IS NOT NULL AND "B" IS NOT NULL THEN row("A", "B") END) AS "k", ' +
+        'CAST(SUM("M") AS VARCHAR) AS "s" FROM "S"."T"',
     );
-    expect(sqlOf('SELECT HASH_AGG("A", "B") FROM "S"."T"')).toMatch(/^SELECT CAST\(CASE WHEN .*hash\("A", "B"\).* AS BIGINT\) FROM "S"."T"$/);
-    expect(sqlOf('CREATE OR REPLACE VIEW "S"."V" COPY GRANTS AS SELECT * FROM "S"."T"')).toBe('CREATE OR REPLACE VIEW "S"."V" AS SELECT * FROM "S"."T"');
+    expect(sqlOf('SELECT HASH_AGG("A", "B") FROM "S"."T"')).toMatch(
+      /^SELECT CAST\(CASE WHEN .*hash\("A", "B"\).* AS BIGINT\) FROM "S"."T"$/,
+    );
+    expect(sqlOf('CREATE OR REPLACE VIEW "S"."V" COPY GRANTS AS SELECT * FROM "S"."T"')).toBe(
+      'CREATE OR REPLACE VIEW "S"."V" AS SELECT * FROM "S"."T"',
+    );
     expect(sqlOf('SELECT * FROM "ANALYTICS"."S"."T"')).toBe('SELECT * FROM "S"."T"');
     expect(sqlOf('SELECT IFF(x > 1, \'a\', \'b\') AS y')).toBe(`SELECT (CASE WHEN x > 1 THEN 'a' ELSE 'b' END) AS y`);
     expect(strftimeFormat('YYYY-MM-DD HH24:MI:SS')).toBe('%Y-%m-%d %H:%M:%S');
@@ -337,8 +420,16 @@ describe('translate', () => {
       const r = translate(sql, ctx);
       return [r.kind, r.writes, r.locks];
     };
-    expect(t('DELETE FROM "FINANCE"."DAILY_REVENUE_V2" WHERE x = :1')).toEqual(['dml', ['FINANCE.DAILY_REVENUE_V2'], ['FINANCE.DAILY_REVENUE_V2']]);
-    expect(t('INSERT INTO "FINANCE"."DAILY_REVENUE" ("A") SELECT "A" FROM "FINANCE"."V2"')).toEqual(['dml', ['FINANCE.DAILY_REVENUE'], []]);
+    expect(t('DELETE FROM "FINANCE"."DAILY_REVENUE_V2" WHERE x = :1')).toEqual([
+      'dml',
+      ['FINANCE.DAILY_REVENUE_V2'],
+      ['FINANCE.DAILY_REVENUE_V2'],
+    ]);
+    expect(t('INSERT INTO "FINANCE"."DAILY_REVENUE" ("A") SELECT "A" FROM "FINANCE"."V2"')).toEqual([
+      'dml',
+      ['FINANCE.DAILY_REVENUE'],
+      [],
+    ]);
     expect(t('UPDATE releases SET status = :1')).toEqual(['dml', ['PUBLIC.RELEASES'], ['PUBLIC.RELEASES']]);
     expect(t('ALTER TABLE "F"."A" SWAP WITH "F"."B"')).toEqual(['ddl', ['F.A', 'F.B'], []]);
     expect(t('CREATE TABLE "F"."S" CLONE "F"."A"')).toEqual(['ddl', ['F.S'], []]);
@@ -350,9 +441,9 @@ describe('translate', () => {
   });
 
   it('drops key constraints (Snowflake does not enforce them) and keeps NOT NULL', () => {
-    expect(sqlOf('CREATE TABLE IF NOT EXISTS "C"."L" (t VARCHAR NOT NULL PRIMARY KEY, n NUMBER(38, 0), PRIMARY KEY (t, n))')).toBe(
-      'CREATE TABLE IF NOT EXISTS "C"."L" (t VARCHAR NOT NULL, n DECIMAL(38, 0))',
-    );
+    expect(
+      sqlOf('CREATE TABLE IF NOT EXISTS "C"."L" (t VARCHAR NOT NULL PRIMARY KEY, n NUMBER(38, 0), PRIMARY KEY (t, n))'),
+    ).toBe('CREATE TABLE IF NOT EXISTS "C"."L" (t VARCHAR NOT NULL, n DECIMAL(38, 0))');
   });
 
   it.each([

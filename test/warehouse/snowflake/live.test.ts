@@ -36,18 +36,20 @@ describe.skipIf(!live)('Snowflake, live account (SNOWFLAKE_ACCOUNT)', () => {
       rollback: { ...base.rollback, snapshot: `${scratch}.daily_revenue_pre` },
       transform: {
         ...base.transform!,
-        sql: `SELECT revenue_date, merchant_id, gross_revenue, tax_amount, gross_revenue - tax_amount AS net_revenue, order_count,
-                CAST(CURRENT_TIMESTAMP AS TIMESTAMP_NTZ) AS recalculated_at, 'FIN-2841' AS backfill_id
-              FROM ${scratch}.daily_revenue_src WHERE revenue_date >= :partition_start AND revenue_date < :partition_end`,
+        sql: `SELECT revenue_date, merchant_id, gross_revenue, tax_amount, gross_revenue - tax_amount AS net_revenue,
+                order_count, CAST(CURRENT_TIMESTAMP AS TIMESTAMP_NTZ) AS recalculated_at, 'FIN-2841' AS backfill_id
+              FROM ${scratch}.daily_revenue_src
+              WHERE revenue_date >= :partition_start AND revenue_date < :partition_end`,
       },
     };
     await db.execute(`CREATE SCHEMA ${scratch}`);
-    const columns = `revenue_date DATE, merchant_id VARCHAR, gross_revenue NUMBER(18,2), tax_amount NUMBER(18,2), net_revenue NUMBER(18,2),
-      order_count NUMBER, recalculated_at TIMESTAMP_NTZ, backfill_id VARCHAR`;
+    const columns = `revenue_date DATE, merchant_id VARCHAR, gross_revenue NUMBER(18,2), tax_amount NUMBER(18,2),
+      net_revenue NUMBER(18,2), order_count NUMBER, recalculated_at TIMESTAMP_NTZ, backfill_id VARCHAR`;
     await db.execute(`CREATE TABLE ${scratch}.daily_revenue (${columns})`);
     await db.execute(`CREATE TABLE ${scratch}.daily_revenue_src (${columns})`);
     const rows = `SELECT DATEADD(day, SEQ4() % 7, '2025-01-01'::DATE), 'M' || LPAD(FLOOR(SEQ4() / 7)::VARCHAR, 5, '0'),
-      100 + SEQ4() % 50, 10 + SEQ4() % 5, 100 + SEQ4() % 50, 3, CURRENT_TIMESTAMP::TIMESTAMP_NTZ, 'seed' FROM TABLE(GENERATOR(ROWCOUNT => 70))`;
+      100 + SEQ4() % 50, 10 + SEQ4() % 5, 100 + SEQ4() % 50, 3, CURRENT_TIMESTAMP::TIMESTAMP_NTZ, 'seed'
+      FROM TABLE(GENERATOR(ROWCOUNT => 70))`;
     await db.execute(`INSERT INTO ${scratch}.daily_revenue ${rows}`);
     await db.execute(`INSERT INTO ${scratch}.daily_revenue_src ${rows}`);
   }, 120_000);
@@ -58,10 +60,12 @@ describe.skipIf(!live)('Snowflake, live account (SNOWFLAKE_ACCOUNT)', () => {
     await db.close();
   });
 
-  it('runs snapshot, shadow, proof, evidence, publish and rollback, restoring the exact pre-publish result', async () => {
+  it('runs snapshot, shadow, proof, evidence, publish and rollback, ' +
+    'restoring the exact pre-publish result', async () => {
     const t = tablesOf(spec);
     const columns = await columnNames(db, spec.target.table);
-    const range = (table: typeof t.target) => fingerprint(db, fingerprintSpec(spec, table, columns, '2025-01-01', '2025-01-08'));
+    const range = (table: typeof t.target) =>
+      fingerprint(db, fingerprintSpec(spec, table, columns, '2025-01-01', '2025-01-08'));
     const before = await range(t.target);
     expect(await createSnapshot(db, await claimed(db, spec), AT)).toBe(true);
     expect(await createShadow(db, await claimed(db, spec), AT)).toBe(true);
@@ -70,10 +74,18 @@ describe.skipIf(!live)('Snowflake, live account (SNOWFLAKE_ACCOUNT)', () => {
     const evidence = await gatherBatchEvidence(db, spec, 0, batchPartitions(spec, 0));
     expect(evidence.partitions).toHaveLength(7);
     const release = await publish(db, spec, {
-      releaseId: `${spec.backfill_id}-release`, approvedBy: 'live-test', publishedAt: new Date().toISOString(), rollbackExpiresAt: new Date(Date.now() + 3600_000).toISOString(),
+      releaseId: `${spec.backfill_id}-release`,
+      approvedBy: 'live-test',
+      publishedAt: new Date().toISOString(),
+      rollbackExpiresAt: new Date(Date.now() + 3600_000).toISOString(),
     });
     expect(release.alreadyPublished).toBe(false);
-    await rollbackRelease(db, spec, { releaseId: release.release.releaseId, by: 'live-test', reason: 'live test', at: new Date().toISOString() });
+    await rollbackRelease(db, spec, {
+      releaseId: release.release.releaseId,
+      by: 'live-test',
+      reason: 'live test',
+      at: new Date().toISOString(),
+    });
     expect(await range(t.target)).toEqual(before);
     expect((await db.retention(t.target))?.days).toBeGreaterThanOrEqual(0);
     await cleanupBackfillTables(db, spec, AT);
