@@ -1,14 +1,55 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * Two tiers (`npm run test:unit`, `npm run test:integration`; `npm test` runs both).
+ *
+ * How a new test file lands in a tier: anything under test/domain/ is `unit`; so are the few pure
+ * files named in UNIT below. Every other test file is `integration`, so a new file outside
+ * test/domain/ runs against the dev server unless it is added to UNIT. A unit file needs no
+ * Temporal server, no workflow bundle, no warehouse connection (not even in-memory DuckDB) and no
+ * child process: a whole unit run takes seconds.
+ */
+const UNIT = [
+  'test/domain/**/*.test.ts',
+  'test/temporal-dev.test.ts',
+  'test/scripts/temporal-cli.test.ts',
+  'test/warehouse/dialects.test.ts',
+  'test/warehouse/identifiers.test.ts',
+  'test/warehouse/snowflake/config.test.ts',
+  'test/warehouse/snowflake/dialect.test.ts',
+  'test/worker/metrics-server.test.ts',
+  'test/worker/worker-settings.test.ts',
+];
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // One real Temporal dev server for the whole run; tests get its address via inject().
-    globalSetup: ['test/global-setup.ts'],
-    // Workflow bundling and worker start-up are slow compared with unit tests.
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
-    // Temporal's native Runtime may be installed once per process: keep test files in separate processes.
-    pool: 'forks',
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: UNIT,
+          // Files share one module graph per worker (isolation costs ~0.5 s a file, most of a unit
+          // run): a unit file must not leave globals, environment variables or module state behind.
+          isolate: false,
+          unstubEnvs: true,
+          unstubGlobals: true,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...UNIT],
+          // One real Temporal dev server and one workflow bundle for the whole run; tests get the
+          // server's address and the bundle's path via inject().
+          globalSetup: ['test/global-setup.ts'],
+          // Worker start-up and real workflows are slow compared with unit tests.
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          // Temporal's native Runtime may be installed once per process: keep test files in separate processes.
+          pool: 'forks',
+        },
+      },
+    ],
   },
 });

@@ -1,15 +1,30 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { DEFAULT_NAMESPACE } from '../contracts/settings';
 import { startDevServer } from '../scripts/dev-server';
+import { workflowsPath } from '../worker/create-worker';
 
-/** Starts one headless dev server for the whole test run and hands its address to the tests. */
+/**
+ * The integration tier's one setup: starts one headless dev server for the whole run and builds
+ * the workflow bundle once (webpack is the slow part of starting a worker), then hands both to the
+ * tests: the server's address, and the path of the bundle file (test/support/backfill-harness.ts).
+ */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // The server's own warnings (shutdown chatter, dial retries) would drown test output; a failed
   // start still reports its output tail in the error.
   const log = (line: string) => {
     if (!line.startsWith('[temporal]')) process.stderr.write(`[global-setup] ${line}\n`);
   };
-  const server = await startDevServer({
+  const dir = await mkdtemp(join(tmpdir(), 'safe-backfill-bundle-'));
+  const bundlePath = join(dir, 'workflow-bundle.js');
+  const bundling = Date.now();
+  const building = bundleWorkflowCode({ workflowsPath, logger: quietBundler })
+    .then((bundle) => writeFile(bundlePath, bundle.code))
+    .then(() => log(`Workflow bundle built in ${Date.now() - bundling} ms: ${bundlePath}`));
+  const starting = startDevServer({
     headless: true,
     namespace: DEFAULT_NAMESPACE,
     // Far below the server default (4,096 events) so tests reach continue-as-new quickly.
@@ -17,10 +32,22 @@ export default async function setup(project: TestProject): Promise<() => Promise
     startTimeoutMs: 120_000,
     log,
   });
+  const [built, started] = await Promise.allSettled([building, starting]);
+  if (built.status === 'rejected' || started.status === 'rejected') {
+    if (started.status === 'fulfilled') await started.value.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw built.status === 'rejected' ? built.reason : (started as PromiseRejectedResult).reason;
+  }
+  const server = started.value;
   project.provide('temporalAddress', server.address);
   project.provide('temporalNamespace', server.namespace);
+  project.provide('workflowBundlePath', bundlePath);
   return async () => {
     await server.stop();
     log(`Temporal dev server at ${server.address} stopped`);
+    await rm(dir, { recursive: true, force: true });
   };
 }
+
+/** Bundler errors only: its info lines (webpack stats) say nothing a test needs. */
+const quietBundler = { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } as never;

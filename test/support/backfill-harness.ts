@@ -3,7 +3,7 @@
  * workflow bundle, and a real DuckDB seeded with the tax-bug scenario. Each `lab()` has its own
  * in-memory warehouse and task queue, so tests never share a lease or a table.
  */
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundlePath } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
 import { loadSpecFile } from '../../client/load-spec';
 import { startBackfill } from '../../client/start-backfill';
@@ -20,10 +20,10 @@ import { openDuckDb } from '../../warehouse/duckdb/driver';
 import { openSnowflake } from '../../warehouse/snowflake/driver';
 import type { Driver } from '../../warehouse/warehouse';
 import { startSnowflakeEmulator, type SnowflakeEmulator } from './snowflake-emulator';
-import { createBackfillWorker, workflowsPath } from '../../worker/create-worker';
+import { createBackfillWorker } from '../../worker/create-worker';
 import type { backfillWorkflow } from '../../workflows';
 import { temporalTestEnv } from './temporal';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 
 export type Env = Awaited<ReturnType<typeof temporalTestEnv>>;
 export type BackfillHandle = WorkflowHandle<typeof backfillWorkflow>;
@@ -35,11 +35,20 @@ try {
   // already installed in this process
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** One bundle per test file (webpack is the slow part of starting a worker). */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } as never });
-  return bundle;
+/**
+ * The file of bundled workflow code that test/global-setup.ts built once for the whole run
+ * (webpack is the slow part of starting a worker); pass it to a worker process that must not
+ * bundle on its own.
+ */
+export function workflowBundlePath(): string {
+  const codePath = inject('workflowBundlePath');
+  if (!codePath) throw new Error('no shared workflow bundle: this test needs the integration project (test/global-setup.ts)');
+  return codePath;
+}
+
+/** The run's one workflow bundle, as Worker.create and Worker.runReplayHistory take it. */
+export async function workflowBundle(): Promise<WorkflowBundlePath> {
+  return { codePath: workflowBundlePath() };
 }
 
 export const exampleSpec = (): BackfillSpec => loadSpecFile('examples/revenue-tax-fix.yaml').spec;

@@ -18,7 +18,7 @@ import { columnNames } from '../../warehouse/catalog';
 import { ControlStore } from '../../warehouse/control-store';
 import { openDuckDb } from '../../warehouse/duckdb/driver';
 import { createShadow } from '../../warehouse/shadow';
-import { exampleSpec, lab, rangeFingerprint, testSpec, waitForStatus, workflowBundle, type Env, type Lab } from '../support/backfill-harness';
+import { exampleSpec, lab, rangeFingerprint, testSpec, waitForStatus, workflowBundle, workflowBundlePath, type Env, type Lab } from '../support/backfill-harness';
 import { temporalTestEnv } from '../support/temporal';
 import { AT, claimed } from '../support/owned';
 
@@ -143,7 +143,7 @@ describe('worker crash', () => {
     const startWorker = async () => {
       // node itself (not the tsx wrapper, which would leave its child alive after SIGKILL).
       const script = join(__dirname, '..', 'support', 'worker-process.ts');
-      const child = spawn(process.execPath, ['--require', 'tsx/cjs', script, env.address, env.namespace, taskQueue, dbPath], {
+      const child = spawn(process.execPath, ['--require', 'tsx/cjs', script, env.address, env.namespace, taskQueue, dbPath, workflowBundlePath()], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       children.push(child);
