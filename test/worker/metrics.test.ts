@@ -3,12 +3,16 @@
  * feed it: pauses counted once from the audit entries the workflow writes.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { loadSpecFile } from '../../client/load-spec';
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
 import { BATCH_SECONDS_BUCKETS, escapeLabelValue, formatSampleValue, Metrics } from '../../worker/metrics';
 import { parseExposition } from './exposition';
+
+/** Activity log lines are asserted in logging.test.ts; here they would only be noise. */
+const quiet = { logger: new DefaultLogger('WARN') };
 
 const FAMILIES = {
   backfill_partitions_rewritten_total: 'counter',
@@ -126,7 +130,7 @@ describe('Metrics: what the activities count', () => {
     // Each call is its own activity, as in a worker: the audit log keys retries on the activity's identity.
     let n = 0;
     const audit = (actor: string, action: string, detail: Record<string, unknown>) =>
-      new MockActivityEnvironment({ activityId: `audit-${++n}` }).run(recordAudit, spec, actor, action, detail);
+      new MockActivityEnvironment({ activityId: `audit-${++n}` }, quiet).run(recordAudit, spec, actor, action, detail);
     await audit('oncall', 'paused', { reason: 'maintenance' });
     await audit('oncall', 'yielding', { kind: 'operator', reason: 'maintenance' });
     await audit('workflow', 'yielding', { kind: 'pause_window', reason: 'inside 01:00–02:00' });
@@ -146,7 +150,7 @@ describe('Metrics: what the activities count', () => {
   it('counts nothing, and fails nothing, without a registry', async () => {
     const { recordAudit } = createActivities({ warehouse: db });
     const spec = loadSpecFile('examples/revenue-tax-fix.yaml').spec;
-    const run = new MockActivityEnvironment().run(recordAudit, spec, 'oncall', 'paused', { reason: 'x' });
+    const run = new MockActivityEnvironment(undefined, quiet).run(recordAudit, spec, 'oncall', 'paused', { reason: 'x' });
     await expect(run).resolves.toBeUndefined();
   });
 });
