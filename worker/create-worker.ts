@@ -18,7 +18,7 @@ export interface BackfillWorkerOptions {
   clock?: () => Date;
   /** For live-pipeline visibility queries (execution.live_pipeline.visibility_query). */
   client?: Client;
-  /** A pre-built bundle (tests build one per file instead of one per worker). */
+  /** A pre-built bundle (the tests build one per run and share it). */
   workflowBundle?: WorkflowBundleOption;
   /** Where the activities count partitions, rows, batches and pauses (worker/metrics.ts); not counted when absent. */
   metrics?: BackfillMetrics;

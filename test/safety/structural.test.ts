@@ -83,7 +83,7 @@ async function refusedStructuralHalt(
   // A batch that could not be written has no verdict at all.
   if (reconciled) expect(halted.lastVerdict).toMatchObject({ index: batch - 1, verdict: 'failed', acceptable: false });
   else expect(halted.lastVerdict).toBeNull();
-  expect(halted.batches.done).toBe(batch);
+  expect(halted.batches.done).toBe(batch - 1);
 
   const refusal = await updateRefusal(
     handle.executeUpdate(m.resolveUpdate, {

@@ -5,14 +5,12 @@
  */
 import { DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundlePath } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
-import { loadSpecFile } from '../../client/load-spec';
 import { startBackfill } from '../../client/start-backfill';
 import { statusQuery } from '../../contracts/messages';
 import { backfillFailureIn } from '../../contracts/errors';
 import type { BackfillStatus } from '../../contracts/status';
 import { seedRevenueScenario } from '../../demo/revenue-scenario';
 import type { BackfillSpec } from '../../domain/spec/schema';
-import { shadowTableFor } from '../../domain/spec/parse';
 import { fingerprint, fingerprintSpec } from '../../warehouse/fingerprint';
 import { columnNames } from '../../warehouse/catalog';
 import { tablesOf } from '../../warehouse/shadow';
@@ -42,7 +40,9 @@ try {
  */
 export function workflowBundlePath(): string {
   const codePath = inject('workflowBundlePath');
-  if (!codePath) throw new Error('no shared workflow bundle: this test needs the integration project (test/global-setup.ts)');
+  if (!codePath) {
+    throw new Error('no shared workflow bundle: this test needs the integration project (test/global-setup.ts)');
+  }
   return codePath;
 }
 
@@ -51,41 +51,17 @@ export async function workflowBundle(): Promise<WorkflowBundlePath> {
   return { codePath: workflowBundlePath() };
 }
 
-export const exampleSpec = (): BackfillSpec => loadSpecFile('examples/revenue-tax-fix.yaml').spec;
+export { exampleSpec, testSpec } from './test-spec';
 
 let counter = 0;
-/**
- * The example spec narrowed for speed: 2025-01-01..2025-02-28 (59 days, 9 batches of 7; a month
- * boundary inside), no live-pipeline query or pause windows unless a test adds them. Each test
- * backfill has its own shadow and restore point, as distinct backfills must (a name another
- * backfill created is refused).
- */
-export function testSpec(name: string, patch: (s: BackfillSpec) => void = () => {}): BackfillSpec {
-  const base = exampleSpec();
-  const backfillId = `${name}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
-  const spec: BackfillSpec = {
-    ...base,
-    backfill_id: backfillId,
-    target: { ...base.target, shadow_table: shadowTableFor(base.target.table, backfillId) },
-    source_range: { ...base.source_range, start: '2025-01-01', end: '2025-02-28' },
-    execution: {
-      ...base.execution,
-      pause_during_live_pipeline: false,
-      live_pipeline: undefined,
-      pause_windows: [],
-      daily_scan_budget: undefined,
-    },
-    approval: { ...base.approval!, timeout: 10 * 60_000 },
-    rollback: { ...base.rollback, window: 60 * 60_000, snapshot: `${base.target.table}_pre_${backfillId.replace(/-/g, '_')}` },
-  };
-  patch(spec);
-  return spec;
-}
 
 export interface Lab {
   /** What the worker writes through. */
   warehouse: Driver;
-  /** The DuckDB underneath (the warehouse itself, or the emulator's backing store): read it back with the DuckDB dialect. */
+  /**
+   * The DuckDB underneath (the warehouse itself, or the emulator's backing store): read it back
+   * with the DuckDB dialect.
+   */
   backing: Driver;
   emulator: SnowflakeEmulator | null;
   taskQueue: string;
@@ -106,7 +82,14 @@ export interface LabOptions {
   engine?: 'duckdb' | 'snowflake';
 }
 
-async function openLabWarehouse(opts: LabOptions): Promise<{ warehouse: Driver; backing: Driver; emulator: SnowflakeEmulator | null; close(): Promise<void> }> {
+interface LabWarehouse {
+  warehouse: Driver;
+  backing: Driver;
+  emulator: SnowflakeEmulator | null;
+  close(): Promise<void>;
+}
+
+async function openLabWarehouse(opts: LabOptions): Promise<LabWarehouse> {
   if (opts.engine === 'snowflake') {
     const emulator = await startSnowflakeEmulator();
     await seedRevenueScenario(emulator.backing);
@@ -114,7 +97,11 @@ async function openLabWarehouse(opts: LabOptions): Promise<{ warehouse: Driver; 
       account: 'emulator', user: 'backfill', warehouse: 'BACKFILL_WH', database: 'ANALYTICS',
       auth: { kind: 'password', password: 'emulator' }, accessUrl: emulator.accessUrl, maxConnections: 4,
     });
-    return { warehouse, backing: emulator.backing, emulator, close: async () => { await warehouse.close(); await emulator.close(); } };
+    const close = async () => {
+      await warehouse.close();
+      await emulator.close();
+    };
+    return { warehouse, backing: emulator.backing, emulator, close };
   }
   const db = await openDuckDb({ path: ':memory:', onStatement: opts.onStatement });
   await seedRevenueScenario(db);
@@ -127,7 +114,8 @@ export async function lab(env: Env, opts: LabOptions = {}): Promise<Lab> {
   const taskQueue = `lab-${process.pid}-${Date.now().toString(36)}-${counter++}`;
   const connection = await NativeConnection.connect({ address: env.address });
   const worker = await createBackfillWorker({
-    connection, namespace: env.namespace, warehouse, taskQueue, client: env.client, clock: opts.clock, workflowBundle: await workflowBundle(),
+    connection, namespace: env.namespace, warehouse, taskQueue, client: env.client, clock: opts.clock,
+    workflowBundle: await workflowBundle(),
   });
   const running = worker.run();
   return {
@@ -192,7 +180,12 @@ export async function waitForStatus(
 }
 
 /** Fingerprint of the spec's range in one of its tables (audit columns left out of the row hash). */
-export async function rangeFingerprint(db: Driver, spec: BackfillSpec, which: 'target' | 'shadow' | 'snapshot', range?: { from: string; to: string }) {
+export async function rangeFingerprint(
+  db: Driver,
+  spec: BackfillSpec,
+  which: 'target' | 'shadow' | 'snapshot',
+  range?: { from: string; to: string },
+) {
   const tables = tablesOf(spec);
   const columns = await columnNames(db, spec.target.table);
   const from = range?.from ?? spec.source_range.start;

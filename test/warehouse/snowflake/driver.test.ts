@@ -437,31 +437,18 @@ describe('the product warehouse code on the Snowflake path', () => {
     const verdict = reconcileBatch(spec, evidence, emptyCumulative());
     expect(verdict.passed, JSON.stringify(verdict.checks.filter((c) => !c.passed))).toBe(true);
 
-    const result = await publish(
-      db,
-      spec,
-      {
-        releaseId: 'r-2025-06-w1',
-        approvedBy: 'finance-controller',
-        publishedAt: '2026-06-15T10:00:00Z',
-        rollbackExpiresAt: '2026-06-29T10:00:00Z',
-      },
-      tag('publish'),
-    );
+    const release = {
+      releaseId: 'r-2025-06-w1',
+      approvedBy: 'finance-controller',
+      publishedAt: '2026-06-15T10:00:00Z',
+      rollbackExpiresAt: '2026-06-29T10:00:00Z',
+    };
+    const result = await publish(db, spec, release, tag('publish'));
     expect(result.alreadyPublished).toBe(false);
     expect(result.rowsInserted).toBe(result.rowsDeleted);
     expect(result.rowsInserted).toBe(evidence.partitions.reduce((n, p) => n + p.newRows, 0));
-    const again = await publish(
-      db,
-      spec,
-      {
-        releaseId: 'r-2025-06-w1',
-        approvedBy: 'finance-controller',
-        publishedAt: '2026-06-15T10:00:00Z',
-        rollbackExpiresAt: '2026-06-29T10:00:00Z',
-      },
-      tag('publish'),
-    );
+    // Publishing the same release again is a no-op.
+    const again = await publish(db, spec, release, tag('publish'));
     expect(again.alreadyPublished).toBe(true);
 
     // Production now serves the shadow over the range, and the restore point still holds the old rows.

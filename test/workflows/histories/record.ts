@@ -20,18 +20,17 @@ import { parseArgs } from 'node:util';
 import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { loadSpecFile } from '../../../client/load-spec';
 import { startBackfill } from '../../../client/start-backfill';
 import * as m from '../../../contracts/messages';
 import { DEFAULT_NAMESPACE } from '../../../contracts/settings';
 import type { BackfillStatus, BatchesView } from '../../../contracts/status';
 import { seedRevenueScenario } from '../../../demo/revenue-scenario';
 import type { BackfillSpec } from '../../../domain/spec/schema';
-import { shadowTableFor } from '../../../domain/spec/parse';
 import { startDevServer } from '../../../scripts/dev-server';
 import { openDuckDb } from '../../../warehouse/duckdb/driver';
 import { createBackfillWorker } from '../../../worker/create-worker';
 import type { backfillWorkflow } from '../../../workflows';
+import { testSpec } from '../../support/test-spec';
 
 type Handle = WorkflowHandleWithFirstExecutionRunId<typeof backfillWorkflow>;
 type History = Awaited<ReturnType<Handle['fetchHistory']>>;
@@ -42,36 +41,6 @@ const SUGGEST_CONTINUE_AS_NEW_AT = 200;
 const LIFECYCLE_NET_RANGE = { min: -1.135, max: -0.8 };
 /** 30 batches: ~280 events, so the server suggests continue-as-new once (9 batches of 7 days are ~155 events). */
 const CAN_PARTITIONS_PER_BATCH = 2;
-
-/**
- * The example spec narrowed like the harness's testSpec: 2025-01-01..2025-02-28, 9 batches of
- * 7 days, no live-pipeline gates or pause windows, its own shadow and restore point.
- */
-function recordingSpec(scenario: string, patch: (s: BackfillSpec) => void = () => {}): BackfillSpec {
-  const base = loadSpecFile(join(ROOT, 'examples', 'revenue-tax-fix.yaml')).spec;
-  const backfillId = `history-${scenario}-${Date.now().toString(36)}`;
-  const spec: BackfillSpec = {
-    ...base,
-    backfill_id: backfillId,
-    target: { ...base.target, shadow_table: shadowTableFor(base.target.table, backfillId) },
-    source_range: { ...base.source_range, start: '2025-01-01', end: '2025-02-28' },
-    execution: {
-      ...base.execution,
-      pause_during_live_pipeline: false,
-      live_pipeline: undefined,
-      pause_windows: [],
-      daily_scan_budget: undefined,
-    },
-    approval: { ...base.approval!, timeout: 10 * 60_000 },
-    rollback: {
-      ...base.rollback,
-      window: 60 * 60_000,
-      snapshot: `${base.target.table}_pre_${backfillId.replace(/-/g, '_')}`,
-    },
-  };
-  patch(spec);
-  return spec;
-}
 
 async function waitFor(
   handle: Handle,
@@ -127,7 +96,7 @@ const scenarios: Record<string, Scenario> = {
     // net_revenue's expected range is tightened to exclude one batch only (the example says
     // -1.5%..-0.8%): on the seeded data batch 4 moves -1.142%, the others -1.068%..-1.128% (the
     // script prints them), so batch 4 halts and the rest pass.
-    spec: () => recordingSpec('lifecycle', (s) => {
+    spec: () => testSpec('history-lifecycle', (s) => {
       const tight = (x: BackfillSpec['measures'][number]) => ({ ...x, expected_delta: LIFECYCLE_NET_RANGE });
       s.measures = s.measures.map((x) => (x.column === 'net_revenue' ? tight(x) : x));
     }),
@@ -159,7 +128,7 @@ const scenarios: Record<string, Scenario> = {
   /** Long enough to continue as new (2-day batches), then approval, publish and signoff (cleanup) to completion. */
   'continue-as-new': {
     minRuns: 2,
-    spec: () => recordingSpec('continue-as-new', (s) => {
+    spec: () => testSpec('history-continue-as-new', (s) => {
       s.execution.partitions_per_batch = CAN_PARTITIONS_PER_BATCH;
     }),
     async drive(handle) {
