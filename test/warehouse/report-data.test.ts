@@ -338,8 +338,9 @@ describe('gatherReportData: the state as the control schema shows it', () => {
       const failed = checkpointOf(spec, 2, -5, cumulative);
       expect(failed.checkpoint.verdict).toBe('failed');
       await control.recordCheckpoint(failed.checkpoint);
+      // The audit log counts batches as people do: batch_index 2 is batch 3.
       await audit('2026-06-01T10:03:00Z', 'workflow', 'batch_failed', {
-        batch: 2,
+        batch: 3,
         failures: ['net_revenue out of range'],
       });
       data = await read();
@@ -362,7 +363,7 @@ describe('gatherReportData: the state as the control schema shows it', () => {
           accepted: { by: 'oncall', reason: 'promo week', at: '2026-06-01T10:05:00.000Z' },
         },
       });
-      await audit('2026-06-01T10:05:00Z', 'oncall', 'resolve_accept', { batch: 2, reason: 'promo week' });
+      await audit('2026-06-01T10:05:00Z', 'oncall', 'resolve_accept', { batch: 3, reason: 'promo week' });
       data = await read();
       expect(data.state).toBe('running');
       expect(data.batches).toMatchObject({ passed: 2, failed: 0, accepted: 1 });
