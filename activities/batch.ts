@@ -68,18 +68,25 @@ export function batchActivities({ db, metrics, controlOf, opts, audit, now, colu
           spec, batchIndex: i, partitions, partitionRows, resumedPartitions: Object.keys(prior), evidence, verdict,
           cumulativeBefore, summary, seconds, startedAt, finishedAt: now(),
         }), o);
-        if (!verdict.passed) await audit(spec, 'workflow', 'batch_failed', { batch: i + 1, failures: summary.failures });
+        if (!verdict.passed) {
+          await audit(spec, 'workflow', 'batch_failed', { batch: i + 1, failures: summary.failures });
+        }
         metrics?.batchFinished(spec.backfill_id, summary.verdict === 'passed' ? 'passed' : 'failed', seconds);
         if (!verdict.passed) metrics?.validationFailed(spec.backfill_id);
         const total = planShape(spec).batches;
-        const line = `batch ${i + 1}/${total} ${summary.verdict}: ${partitions.length} partitions, ${rowsWritten} rows in ${roundSeconds(seconds)} s`;
+        const line =
+          `batch ${i + 1}/${total} ${summary.verdict}: ${partitions.length} partitions, ` +
+          `${rowsWritten} rows in ${roundSeconds(seconds)} s`;
         const fields = {
           batch: i + 1, batches: total, first: summary.first, last: summary.last, partitions: partitions.length,
           rows: rowsWritten, seconds: roundSeconds(seconds), verdict: summary.verdict, attempt: req.attempt,
           resumedPartitions: Object.keys(prior).length,
         };
-        if (verdict.passed) log().info(line, fields);
-        else log().warn(`${line}; ${summary.failures[0] ?? 'a check failed'}`, { ...fields, failures: summary.failures });
+        if (verdict.passed) {
+          log().info(line, fields);
+        } else {
+          log().warn(`${line}; ${summary.failures[0] ?? 'a check failed'}`, { ...fields, failures: summary.failures });
+        }
         return { summary, cumulative: verdict.cumulative };
       });
     },
@@ -88,11 +95,18 @@ export function batchActivities({ db, metrics, controlOf, opts, audit, now, colu
     async acceptBatch(spec: BackfillSpec, batchIndex: number, by: string, reason: string): Promise<void> {
       const existing = (await controlOf(spec).checkpoints(spec.backfill_id)).find((c) => c.batchIndex === batchIndex);
       if (!existing) {
-        throw new BackfillFailure(BackfillError.NotAllowed, `batch ${batchIndex + 1} has no checkpoint to accept; retry it instead.`);
+        throw new BackfillFailure(
+          BackfillError.NotAllowed,
+          `batch ${batchIndex + 1} has no checkpoint to accept; retry it instead.`,
+        );
       }
       if (existing.verdict !== 'accepted') {
         const accepted = { by, reason, at: now() };
-        await controlOf(spec).recordCheckpoint({ ...existing, verdict: 'accepted', provenance: { ...existing.provenance, accepted } });
+        await controlOf(spec).recordCheckpoint({
+          ...existing,
+          verdict: 'accepted',
+          provenance: { ...existing.provenance, accepted },
+        });
         metrics?.batchAccepted(spec.backfill_id);
       }
       log().info(`batch ${batchIndex + 1} accepted by ${by}: ${reason}`, { batch: batchIndex + 1, by, reason });
@@ -110,7 +124,10 @@ export function batchActivities({ db, metrics, controlOf, opts, audit, now, colu
           log().info('completion verified: every planned partition is checkpointed and in the shadow');
         } else {
           metrics?.validationFailed(spec.backfill_id);
-          log().warn(`completion check failed: ${check.problems[0]}`, { problems: check.problems.length, missingBatches: detail.missingBatches });
+          log().warn(`completion check failed: ${check.problems[0]}`, {
+            problems: check.problems.length,
+            missingBatches: detail.missingBatches,
+          });
         }
         return check;
       });

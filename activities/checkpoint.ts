@@ -13,7 +13,12 @@ import type { BackfillSpec } from '../domain/spec/schema';
 
 /** Identifies the transform a checkpoint was written with; a changed transform never resumes old checkpoints. */
 export function transformHash(spec: BackfillSpec): string {
-  const basis = JSON.stringify([spec.transform?.sql ?? null, spec.target.table, spec.target.shadow_table, spec.source_range.grain]);
+  const basis = JSON.stringify([
+    spec.transform?.sql ?? null,
+    spec.target.table,
+    spec.target.shadow_table,
+    spec.source_range.grain,
+  ]);
   return createHash('sha256').update(basis).digest('hex').slice(0, 16);
 }
 

@@ -56,7 +56,9 @@ export function activitySource(): string {
  * Runs `fn` while heartbeating, with the activity's cancellation wired to the running statement,
  * so a cancelled or timed-out activity interrupts the warehouse instead of finishing in the dark.
  */
-export async function heartbeating<T>(fn: (signal: AbortSignal, beat: (details?: unknown) => void) => Promise<T>): Promise<T> {
+export async function heartbeating<T>(
+  fn: (signal: AbortSignal, beat: (details?: unknown) => void) => Promise<T>,
+): Promise<T> {
   const ctx = Context.current();
   let details: unknown;
   const beat = (d?: unknown) => {
@@ -74,7 +76,8 @@ export async function heartbeating<T>(fn: (signal: AbortSignal, beat: (details?:
 /** The shared means of the phase modules, made once per worker from its dependencies. */
 export function toolkit({ warehouse: db, clock = () => new Date(), temporal, metrics }: ActivityDeps) {
   // Control-schema bookkeeping is tagged like everything else (Snowflake QUERY_TAG, cost attribution).
-  const tagged = (spec: BackfillSpec, phase: string) => withDefaults(db, { tag: { backfillId: spec.backfill_id, phase } });
+  const tagged = (spec: BackfillSpec, phase: string) =>
+    withDefaults(db, { tag: { backfillId: spec.backfill_id, phase } });
   const controlOf = (spec: BackfillSpec) => new ControlStore(tagged(spec, 'control'));
   const now = () => clock().toISOString();
   const opts = (spec: BackfillSpec, phase: string, signal?: AbortSignal, batch?: number): QueryOptions => ({
@@ -92,9 +95,20 @@ export function toolkit({ warehouse: db, clock = () => new Date(), temporal, met
    * Appends to the audit log. The activity's identity makes the entry unique, so a retry after a
    * lost completion is a no-op; resolves true when the entry was written.
    */
-  const audit = async (spec: BackfillSpec, actor: string, action: string, detail: Record<string, unknown>): Promise<boolean> => {
+  const audit = async (
+    spec: BackfillSpec,
+    actor: string,
+    action: string,
+    detail: Record<string, unknown>,
+  ): Promise<boolean> => {
     await ensureControl(spec);
-    const entry = { backfillId: spec.backfill_id, at: now(), actor, action, detail: { ...detail, source: activitySource() } };
+    const entry = {
+      backfillId: spec.backfill_id,
+      at: now(),
+      actor,
+      action,
+      detail: { ...detail, source: activitySource() },
+    };
     return controlOf(spec).auditOnce(entry);
   };
   // Target columns per backfill, read once per worker: they were checked at plan time, and a

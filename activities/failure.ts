@@ -19,7 +19,9 @@ export function toApplicationFailure(e: unknown): unknown {
 }
 
 /** Wraps every activity of a factory so each one throws vocabulary types only. */
-export function withFailureTranslation<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+export function withFailureTranslation<T extends Record<string, (...args: never[]) => Promise<unknown>>>(
+  activities: T,
+): T {
   const wrapped = {} as Record<string, unknown>;
   for (const [name, fn] of Object.entries(activities)) {
     wrapped[name] = async (...args: never[]) => {

@@ -9,7 +9,12 @@ import { log, type Toolkit } from './context';
 export function operatorActivities({ temporal, metrics, tagged, audit }: Toolkit) {
   return {
     /** Appends to the audit log (operator decisions, refusals, pauses). */
-    async recordAudit(spec: BackfillSpec, actor: string, action: string, detail: Record<string, unknown>): Promise<void> {
+    async recordAudit(
+      spec: BackfillSpec,
+      actor: string,
+      action: string,
+      detail: Record<string, unknown>,
+    ): Promise<void> {
       const written = await audit(spec, actor, action, detail);
       log().info(`audit: ${action} by ${actor}`, { action, actor });
       if (!written || !metrics) return;
@@ -25,8 +30,8 @@ export function operatorActivities({ temporal, metrics, tagged, audit }: Toolkit
       if (!temporal) {
         throw new BackfillFailure(
           BackfillError.InvalidConfig,
-          'execution.live_pipeline.visibility_query is set but this worker has no Temporal client for visibility queries; ' +
-            'start it with worker/main.ts.',
+          'execution.live_pipeline.visibility_query is set but this worker has no Temporal client ' +
+            'for visibility queries; start it with worker/main.ts.',
         );
       }
       try {
@@ -53,7 +58,9 @@ export function operatorActivities({ temporal, metrics, tagged, audit }: Toolkit
      */
     async reportData(spec: BackfillSpec): Promise<ReportData | null> {
       const data = await gatherReportData(tagged(spec, 'report'), spec.backfill_id);
-      return data && { ...data, series: data.series.map((s) => ({ ...s, points: bucketPoints(s.points, REPORT_POINTS) })) };
+      return (
+        data && { ...data, series: data.series.map((s) => ({ ...s, points: bucketPoints(s.points, REPORT_POINTS) })) }
+      );
     },
   };
 }

@@ -19,7 +19,13 @@ export function planActivities({ db, controlOf, ensureControl, audit, now }: Too
       const at = now();
       const { partitions, batches, rows, bytes } = plan.totals;
       await controlOf(spec).recordPlan(plan, spec, at, { tag });
-      await controlOf(spec).audit({ backfillId: spec.backfill_id, at, actor: startedBy, action: 'planned', detail: { partitions, batches, rows } });
+      await controlOf(spec).audit({
+        backfillId: spec.backfill_id,
+        at,
+        actor: startedBy,
+        action: 'planned',
+        detail: { partitions, batches, rows },
+      });
       log().info(`planned ${partitions} partitions in ${batches} batches`, {
         partitions, batches, rows, bytes, representativePartition: plan.representativePartition,
       });

@@ -17,9 +17,10 @@ export function prepareActivities({ db, metrics, opts, audit, now, checkpointsOf
         const snapshot = spec.rollback.snapshot;
         const created = await createSnapshot(db, spec, now(), opts(spec, 'snapshot', signal));
         if (created) await audit(spec, 'workflow', 'snapshot_taken', { snapshot });
-        log().info(created ? `restore point ${snapshot} taken` : `restore point ${snapshot} already taken; kept as it is`, {
-          snapshot, created,
-        });
+        log().info(
+          created ? `restore point ${snapshot} taken` : `restore point ${snapshot} already taken; kept as it is`,
+          { snapshot, created },
+        );
         return { created, table: snapshot };
       });
     },
@@ -29,7 +30,10 @@ export function prepareActivities({ db, metrics, opts, audit, now, checkpointsOf
         const shadow = spec.target.shadow_table;
         const created = await createShadow(db, spec, now(), opts(spec, 'shadow', signal));
         if (created) await audit(spec, 'workflow', 'shadow_created', { shadow, mode: spec.publish.mode });
-        log().info(created ? `shadow ${shadow} created` : `shadow ${shadow} already exists; reused`, { shadow, created });
+        log().info(created ? `shadow ${shadow} created` : `shadow ${shadow} already exists; reused`, {
+          shadow,
+          created,
+        });
         return { created, table: shadow };
       });
     },
@@ -39,7 +43,12 @@ export function prepareActivities({ db, metrics, opts, audit, now, checkpointsOf
       return heartbeating(async (signal) => {
         const grain = spec.source_range.grain;
         const ordinal = partitionOrdinal(partition, grain);
-        if (ordinal === null) throw new BackfillFailure(BackfillError.InvalidSpec, `proof partition "${partition}" is not a ${grain} partition`);
+        if (ordinal === null) {
+          throw new BackfillFailure(
+            BackfillError.InvalidSpec,
+            `proof partition "${partition}" is not a ${grain} partition`,
+          );
+        }
         let proof: Awaited<ReturnType<typeof proveIdempotency>>;
         try {
           proof = await proveIdempotency(db, spec, partitionAtOrdinal(ordinal, grain), opts(spec, 'proof', signal));
@@ -65,9 +74,12 @@ export function prepareActivities({ db, metrics, opts, audit, now, checkpointsOf
       const { all, current } = await checkpointsOf(spec);
       const point = resumePointOf(current, planShape(spec).batches, all.length - current.length);
       const { batchesDone, partitionsDone, stale } = point;
-      log().info(batchesDone > 0 ? `resuming after ${batchesDone} checkpointed batches` : 'no checkpointed batches to resume from', {
-        batchesDone, partitionsDone, stale,
-      });
+      log().info(
+        batchesDone > 0
+          ? `resuming after ${batchesDone} checkpointed batches`
+          : 'no checkpointed batches to resume from',
+        { batchesDone, partitionsDone, stale },
+      );
       return point;
     },
   };

@@ -21,11 +21,19 @@ export function releaseActivities({ db, clock, tagged, opts, audit, now }: Toolk
           auditDetail: { source: activitySource() },
         }, opts(spec, 'publish', signal));
         const { release, rowsDeleted, rowsInserted } = result;
-        log().info(result.alreadyPublished
-          ? `${release.releaseId} was already published`
-          : `published ${release.releaseId} into ${spec.target.table}: ${rowsDeleted} rows replaced by ${rowsInserted}`, {
-          releaseId: release.releaseId, approvedBy, rowsDeleted, rowsInserted, rollbackExpiresAt: release.rollbackExpiresAt,
-        });
+        log().info(
+          result.alreadyPublished
+            ? `${release.releaseId} was already published`
+            : `published ${release.releaseId} into ${spec.target.table}: ${rowsDeleted} rows ` +
+                `replaced by ${rowsInserted}`,
+          {
+            releaseId: release.releaseId,
+            approvedBy,
+            rowsDeleted,
+            rowsInserted,
+            rollbackExpiresAt: release.rollbackExpiresAt,
+          },
+        );
         return release;
       });
     },
@@ -41,12 +49,22 @@ export function releaseActivities({ db, clock, tagged, opts, audit, now }: Toolk
         // Audited in the rollback transaction, like publish.
         const request = { releaseId, by, reason, at: now(), auditDetail: { source: activitySource() } };
         const { release, rowsRestored } = await rollbackRelease(db, spec, request, opts(spec, 'rollback', signal));
-        log().info(`rolled back ${releaseId} by ${by}: ${rowsRestored} rows restored (${reason})`, { releaseId, by, reason, rowsRestored });
+        log().info(`rolled back ${releaseId} by ${by}: ${rowsRestored} rows restored (${reason})`, {
+          releaseId,
+          by,
+          reason,
+          rowsRestored,
+        });
         return { release, rowsRestored };
       });
     },
 
-    async signoffRelease(spec: BackfillSpec, releaseId: string, by: string, comment: string | null): Promise<ReleaseRecord> {
+    async signoffRelease(
+      spec: BackfillSpec,
+      releaseId: string,
+      by: string,
+      comment: string | null,
+    ): Promise<ReleaseRecord> {
       const release = await signoffRelease(tagged(spec, 'signoff'), releaseId);
       await audit(spec, by, 'signed_off', { releaseId, comment });
       log().info(`${releaseId} signed off by ${by}`, { releaseId, by });
@@ -58,7 +76,10 @@ export function releaseActivities({ db, clock, tagged, opts, audit, now }: Toolk
       return heartbeating(async (signal) => {
         const result = await cleanupBackfillTables(db, spec, now(), opts(spec, 'cleanup', signal));
         await audit(spec, 'workflow', 'cleaned_up', { ...result, why });
-        log().info(`cleaned up: dropped ${result.dropped.join(', ') || 'nothing'} (${why})`, { dropped: result.dropped, why });
+        log().info(`cleaned up: dropped ${result.dropped.join(', ') || 'nothing'} (${why})`, {
+          dropped: result.dropped,
+          why,
+        });
         for (const k of result.kept) log().warn(`kept ${k.table}: ${k.why}`, { table: k.table });
         return result;
       });

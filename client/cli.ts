@@ -26,17 +26,27 @@ const program = new Command()
   .showHelpAfterError();
 
 const warehouseOption = () =>
-  new Option('--warehouse <where>', 'a DuckDB file, snowflake (SNOWFLAKE_* variables) or snowflake:<config file> (default: $BACKFILL_WAREHOUSE or .data/warehouse.duckdb)');
-const addressOption = () => new Option('--address <host:port>', 'Temporal frontend (default: $TEMPORAL_ADDRESS, the profile, or 127.0.0.1:7233)');
-const namespaceOption = () => new Option('--namespace <ns>', 'Temporal namespace (default: $TEMPORAL_NAMESPACE, the profile, or default)');
+  new Option(
+    '--warehouse <where>',
+    'a DuckDB file, snowflake (SNOWFLAKE_* variables) or snowflake:<config file> ' +
+      '(default: $BACKFILL_WAREHOUSE or .data/warehouse.duckdb)',
+  );
+const addressOption = () =>
+  new Option('--address <host:port>', 'Temporal frontend (default: $TEMPORAL_ADDRESS, the profile, or 127.0.0.1:7233)');
+const namespaceOption = () =>
+  new Option('--namespace <ns>', 'Temporal namespace (default: $TEMPORAL_NAMESPACE, the profile, or default)');
 
 /** Temporal connection flags on a command: address, namespace, envconfig profile, Cloud API key, TLS. */
 function connected(cmd: Command): Command {
   return cmd
     .addOption(addressOption())
     .addOption(namespaceOption())
-    .addOption(new Option('--profile <name>', 'Temporal envconfig profile (TOML; default: $TEMPORAL_PROFILE or "default")'))
-    .addOption(new Option('--api-key <key>', 'API key, e.g. for Temporal Cloud (default: $TEMPORAL_API_KEY or the profile)'))
+    .addOption(
+      new Option('--profile <name>', 'Temporal envconfig profile (TOML; default: $TEMPORAL_PROFILE or "default")'),
+    )
+    .addOption(
+      new Option('--api-key <key>', 'API key, e.g. for Temporal Cloud (default: $TEMPORAL_API_KEY or the profile)'),
+    )
     .addOption(new Option('--tls', 'use TLS (implied by an API key)'));
 }
 
@@ -55,7 +65,10 @@ const MAX_START_WAIT_S = 600;
 function parseWait(text: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text.trim()) || n > MAX_START_WAIT_S) {
-    throw new BackfillFailure(BackfillError.InvalidRequest, `--wait: "${text}" is not a whole number of seconds 0..${MAX_START_WAIT_S}`);
+    throw new BackfillFailure(
+      BackfillError.InvalidRequest,
+      `--wait: "${text}" is not a whole number of seconds 0..${MAX_START_WAIT_S}`,
+    );
   }
   return n;
 }
@@ -69,7 +82,10 @@ program
   .argument('<spec>', 'backfill spec (YAML)')
   .action((file: string) => {
     const { spec, warnings, notRunnable } = loadSpecFile(file);
-    console.log(`✓ ${file}: valid spec ${spec.backfill_id} (${spec.target.table}, ${spec.source_range.start}..${spec.source_range.end} by ${spec.source_range.grain})`);
+    console.log(
+      `✓ ${file}: valid spec ${spec.backfill_id} (${spec.target.table}, ` +
+        `${spec.source_range.start}..${spec.source_range.end} by ${spec.source_range.grain})`,
+    );
     for (const w of warnings) console.log(`  warning: ${w.path}: ${w.message}`);
     if (notRunnable.length) {
       console.log('  not runnable yet:');
@@ -87,13 +103,26 @@ program
   .addOption(warehouseOption())
   .action(async (file: string, opts: { json?: boolean; sample: boolean; maxRows?: number; warehouse?: string }) => {
     const { spec } = loadSpecFile(file);
-    const config = warehouseConfigFromEnv(opts.warehouse ? { ...process.env, BACKFILL_WAREHOUSE: opts.warehouse } : process.env);
+    const config = warehouseConfigFromEnv(
+      opts.warehouse ? { ...process.env, BACKFILL_WAREHOUSE: opts.warehouse } : process.env,
+    );
     const db = await openWarehouse({ ...config, readOnly: true });
     try {
       // The refusals a run would meet before its first write, before any estimate is paid for.
-      await checkOwnership(db, spec, { tag: { backfillId: spec.backfill_id, phase: 'plan' }, timeoutMs: spec.execution.query_timeout });
-      const plan = await estimatePlan(db, spec, { tag: { backfillId: spec.backfill_id, phase: 'plan' }, sample: opts.sample && Boolean(spec.transform), timeoutMs: spec.execution.query_timeout });
-      console.log(opts.json ? JSON.stringify(plan, null, 2) : formatPlan(plan, { engine: db.dialect.name, maxRows: opts.maxRows }));
+      await checkOwnership(db, spec, {
+        tag: { backfillId: spec.backfill_id, phase: 'plan' },
+        timeoutMs: spec.execution.query_timeout,
+      });
+      const plan = await estimatePlan(db, spec, {
+        tag: { backfillId: spec.backfill_id, phase: 'plan' },
+        sample: opts.sample && Boolean(spec.transform),
+        timeoutMs: spec.execution.query_timeout,
+      });
+      console.log(
+        opts.json
+          ? JSON.stringify(plan, null, 2)
+          : formatPlan(plan, { engine: db.dialect.name, maxRows: opts.maxRows }),
+      );
     } finally {
       await db.close();
     }
@@ -107,24 +136,36 @@ program
     console.log(JSON.stringify({ title: 'Backfill spec', ...schema }, null, 2));
   });
 
-connected(program
-  .command('start'))
+connected(program.command('start'))
   .description('Start the backfill workflow for a spec; prints the workflow ID and the UI link.')
   .argument('<spec>', 'backfill spec (YAML)')
   .option('--by <name>', 'who starts it, for the audit log', defaultBy)
-  .option('--wait <seconds>', `how long to wait for the pre-flight (plan, lease, table ownership), 0..${MAX_START_WAIT_S}; 0 returns at once`, parseWait, 30)
+  .option(
+    '--wait <seconds>',
+    `how long to wait for the pre-flight (plan, lease, table ownership), 0..${MAX_START_WAIT_S}; 0 returns at once`,
+    parseWait,
+    30,
+  )
   .action(async (file: string, opts: { by: string; wait: number } & Connected) => {
     const { spec } = loadRunnableSpec(file);
     const { client, connection, namespace } = await connectClient(opts);
     try {
-      const handle = await startBackfill(client, spec, { startedBy: opts.by, taskQueue: process.env.BACKFILL_TASK_QUEUE?.trim() || TASK_QUEUE });
+      const handle = await startBackfill(client, spec, {
+        startedBy: opts.by,
+        taskQueue: process.env.BACKFILL_TASK_QUEUE?.trim() || TASK_QUEUE,
+      });
       const preflight = opts.wait > 0 ? await awaitPreflight(handle, opts.wait * 1000) : 'pending';
-      console.log(`started ${spec.backfill_id}${preflight === 'passed' ? ': planned, target leased, tables owned' : ''}`);
+      console.log(
+        `started ${spec.backfill_id}${preflight === 'passed' ? ': planned, target leased, tables owned' : ''}`,
+      );
       console.log(`  workflow ID: ${handle.workflowId}`);
       console.log(`  run ID:      ${handle.firstExecutionRunId}`);
       console.log(`  UI:          ${workflowUiUrl(namespace, handle.workflowId)}`);
       if (preflight === 'pending' && opts.wait > 0) {
-        console.log(`  no worker has taken it within ${opts.wait} s; is a worker running on task queue ${process.env.BACKFILL_TASK_QUEUE?.trim() || TASK_QUEUE} (npm run worker)?`);
+        console.log(
+          `  no worker has taken it within ${opts.wait} s; is a worker running on task queue ` +
+            `${process.env.BACKFILL_TASK_QUEUE?.trim() || TASK_QUEUE} (npm run worker)?`,
+        );
       }
     } finally {
       await connection.close();
@@ -144,13 +185,32 @@ connected(program
       else {
         console.log(`${status.backfillId}: ${status.state} — ${status.phase}`);
         console.log(`  target ${status.target}, ${status.range.start}..${status.range.end} by ${status.range.grain}`);
-        console.log(`  partitions ${status.partitions.done}/${status.partitions.total}, batches ${status.batches.done}/${status.batches.total}`);
+        console.log(
+          `  partitions ${status.partitions.done}/${status.partitions.total}, ` +
+            `batches ${status.batches.done}/${status.batches.total}`,
+        );
         if (status.eta) console.log(`  ETA ${status.eta} (concurrency ${status.concurrency})`);
-        if (status.pause) console.log(`  paused (${status.pause.kind}): ${status.pause.reason}${status.pause.until ? ` — until ${status.pause.until}` : ''}`);
-        if (status.halt) console.log(`  halted: ${status.halt.reason}; resolve with ${status.halt.options.join(' | ')}`);
-        if (status.lastVerdict) console.log(`  last batch ${status.lastVerdict.index + 1}: ${status.lastVerdict.verdict}`);
-        if (status.state === 'awaiting_approval' && status.approval) console.log(`  approvers: ${status.approval.approvers.join(', ')}; deadline ${status.approval.deadline}`);
-        if (status.release) console.log(`  release ${status.release.releaseId} (${status.release.status}); rollback window until ${status.release.rollbackExpiresAt}`);
+        if (status.pause) {
+          console.log(
+            `  paused (${status.pause.kind}): ` +
+              `${status.pause.reason}${status.pause.until ? ` — until ${status.pause.until}` : ''}`,
+          );
+        }
+        if (status.halt) {
+          console.log(`  halted: ${status.halt.reason}; resolve with ${status.halt.options.join(' | ')}`);
+        }
+        if (status.lastVerdict) {
+          console.log(`  last batch ${status.lastVerdict.index + 1}: ${status.lastVerdict.verdict}`);
+        }
+        if (status.state === 'awaiting_approval' && status.approval) {
+          console.log(`  approvers: ${status.approval.approvers.join(', ')}; deadline ${status.approval.deadline}`);
+        }
+        if (status.release) {
+          console.log(
+            `  release ${status.release.releaseId} (${status.release.status}); ` +
+              `rollback window until ${status.release.rollbackExpiresAt}`,
+          );
+        }
         if (status.error) console.log(`  error: ${status.error}`);
       }
     } finally {
@@ -160,7 +220,8 @@ connected(program
 
 connected(program
   .command('watch')
-  .description('Live progress (partitions, rate, ETA, phase, pause or halt reason) until the backfill waits for a person or ends.')
+  .description('Live progress (partitions, rate, ETA, phase, pause or halt reason) ' +
+    'until the backfill waits for a person or ends.')
   .argument('<backfill-id>', "the spec's backfill_id")
   .option('--interval <ms>', 'poll interval', (v) => Number(v), 500))
   .action(async (id: string, opts: { interval: number } & Connected) => {
@@ -191,7 +252,12 @@ connected(program
     const rows = await withClient(opts, (client) => op.list(client, { state: opts.state }));
     if (opts.json) return console.log(JSON.stringify(rows, null, 2));
     if (rows.length === 0) return console.log(opts.state ? `no backfills in state ${opts.state}` : 'no backfills');
-    for (const r of rows) console.log(`${r.backfillId.padEnd(40)} ${(r.state ?? '?').padEnd(18)} ${(r.target ?? '').padEnd(28)} ${r.owner ?? ''} (${r.status}, started ${r.startTime})`);
+    for (const r of rows) {
+      console.log(
+        `${r.backfillId.padEnd(40)} ${(r.state ?? '?').padEnd(18)} ${(r.target ?? '').padEnd(28)} ${r.owner ?? ''} ` +
+          `(${r.status}, started ${r.startTime})`,
+      );
+    }
   });
 
 connected(program
@@ -236,8 +302,14 @@ connected(program
   .addArgument(new Argument('<action>').choices(['retry', 'abort', 'accept']))
   .addOption(by('who decides'))
   .option('--reason <text>', 'required for accept and abort'))
-  .action(async (id: string, action: 'retry' | 'abort' | 'accept', opts: { by: string; reason?: string } & Connected) => {
-    const ack = await withClient(opts, (client) => op.resolve(client, id, { action, by: opts.by, reason: opts.reason }));
+  .action(async (
+    id: string,
+    action: 'retry' | 'abort' | 'accept',
+    opts: { by: string; reason?: string } & Connected,
+  ) => {
+    const ack = await withClient(opts, (client) =>
+      op.resolve(client, id, { action, by: opts.by, reason: opts.reason }),
+    );
     console.log(`${id}: ${ack.message}`);
   });
 
@@ -268,11 +340,15 @@ connected(program
   .description('Write the reconciliation report: a self-contained HTML page and a Markdown announcement.')
   .argument('<backfill-id>')
   .option('--out <dir>', 'where to write <backfill-id>.html and .md', 'reports')
-  .addOption(warehouseOption().default(undefined, 'read the warehouse directly instead of asking the running workflow')))
+  .addOption(warehouseOption()
+    .default(undefined, 'read the warehouse directly instead of asking the running workflow')))
   .action(async (id: string, opts: { out: string; warehouse?: string } & Connected) => {
     const data = opts.warehouse ? await reportFromWarehouse(id, opts.warehouse) : await reportFromWorkflow(id, opts);
     if (!data) {
-      throw new BackfillFailure(BackfillError.UnknownBackfill, `the control schema has no plan for ${id}; check the id, or pass --warehouse for the warehouse it ran on.`);
+      throw new BackfillFailure(
+        BackfillError.UnknownBackfill,
+        `the control schema has no plan for ${id}; check the id, or pass --warehouse for the warehouse it ran on.`,
+      );
     }
     const { htmlPath, markdownPath } = writeReport(data, opts.out);
     console.log(renderReportMarkdown(data).split('\n').slice(0, 6).join('\n'));
@@ -293,7 +369,9 @@ async function reportFromWorkflow(id: string, flags: Connected) {
 }
 
 async function reportFromWarehouse(id: string, where: string | undefined) {
-  const db = await openWarehouse(warehouseConfigFromEnv(where ? { ...process.env, BACKFILL_WAREHOUSE: where } : process.env));
+  const db = await openWarehouse(
+    warehouseConfigFromEnv(where ? { ...process.env, BACKFILL_WAREHOUSE: where } : process.env),
+  );
   try {
     return await gatherReportData(db, id);
   } finally {

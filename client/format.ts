@@ -28,25 +28,39 @@ export function formatSeconds(seconds: number | null): string {
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 export function formatPlan(plan: Plan, opts: { engine: string; maxRows?: number }): string {
   const rows = plan.batches.map((b) => [
-    String(b.index + 1), b.first, b.last, String(b.partitions), formatNumber(b.rows), formatBytes(b.bytes), formatSeconds(b.seconds),
+    String(b.index + 1),
+    b.first,
+    b.last,
+    String(b.partitions),
+    formatNumber(b.rows),
+    formatBytes(b.bytes),
+    formatSeconds(b.seconds),
   ]);
-  const shown = opts.maxRows && rows.length > opts.maxRows
-    ? [...rows.slice(0, opts.maxRows - 1), ['…', `${rows.length - opts.maxRows} more`, '', '', '', '', ''], rows[rows.length - 1]!]
-    : rows;
+  const shown =
+    opts.maxRows && rows.length > opts.maxRows
+      ? [
+          ...rows.slice(0, opts.maxRows - 1),
+          ['…', `${rows.length - opts.maxRows} more`, '', '', '', '', ''],
+          rows[rows.length - 1]!,
+        ]
+      : rows;
   const t = plan.totals;
   const cost = t.cost ? `${t.cost.amount.toFixed(2)} ${t.cost.unit}` : `n/a (${opts.engine} has no price)`;
   const sample = plan.sample
     ? `Estimates scale a ${plan.sample.measured ? 'measured' : 'explained'} read of ${plan.sample.partition} ` +
-      `(${formatNumber(plan.sample.rows ?? 0)} rows, ${formatBytes(plan.sample.bytes)} scanned, ${formatSeconds(plan.sample.seconds)}) by each partition's rows.`
+      `(${formatNumber(plan.sample.rows ?? 0)} rows, ${formatBytes(plan.sample.bytes)} scanned, ` +
+      `${formatSeconds(plan.sample.seconds)}) by each partition's rows.`
     : 'Bytes and time need a sample read of one partition: run with --sample.';
   return [
-    `Plan for ${plan.backfillId}: ${plan.range.start} .. ${plan.range.end} by ${plan.grain}, ${plan.order.replace('_', ' ')}, ` +
+    `Plan for ${plan.backfillId}: ${plan.range.start} .. ${plan.range.end} by ${plan.grain}, ` +
+      `${plan.order.replace('_', ' ')}, ` +
       `${plan.partitionsPerBatch} partitions per batch, concurrency ${plan.maxConcurrency}`,
     '',
     table(['batch', 'first', 'last', 'partitions', 'rows', 'est. bytes', 'est. time'], shown),

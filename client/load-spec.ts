@@ -110,7 +110,9 @@ function sqlFileReader(specFile: string): (path: string) => string {
       const rel = relative(root, p);
       return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
     };
-    const keepInside = `keep the SQL file in the spec's folder or below it and write the path relative to the spec, e.g. sql/fix.sql`;
+    const keepInside =
+      `keep the SQL file in the spec's folder or below it and write the path relative ` +
+      `to the spec, e.g. sql/fix.sql`;
     const target = resolve(folder, path);
     if (!inside(folder, target)) throw new Error(`it is outside the spec's folder ${folder}; ${keepInside}`);
     let real: string;
@@ -120,20 +122,32 @@ function sqlFileReader(specFile: string): (path: string) => string {
       real = realpathSync(target);
     } catch (e) {
       const code = errnoOf(e);
-      throw new Error(code === 'ENOENT'
-        ? `no such file (ENOENT) in the spec's folder ${folder}; the path is relative to the spec file, e.g. sql/fix.sql`
-        : `${code}; check the path and its permissions`);
+      throw new Error(
+        code === 'ENOENT'
+          ? `no such file (ENOENT) in the spec's folder ${folder}; ` +
+              `the path is relative to the spec file, e.g. sql/fix.sql`
+          : `${code}; check the path and its permissions`,
+      );
     }
-    if (!inside(realFolder, real)) throw new Error(`it resolves (through a symbolic link) to ${real}, outside the spec's folder ${realFolder}; ${keepInside}`);
+    if (!inside(realFolder, real)) {
+      throw new Error(
+        `it resolves (through a symbolic link) to ${real}, outside the spec's folder ${realFolder}; ${keepInside}`,
+      );
+    }
     let read: FileRead;
     try {
       read = readBoundedFile(real, SPEC_LIMITS.sqlFileBytes);
     } catch (e) {
       throw new Error(`${errnoOf(e)}; check the file's permissions`);
     }
-    if ('notRegular' in read) throw new Error(`it is ${read.notRegular}, not a regular file; name a .sql file, e.g. sql/fix.sql`);
+    if ('notRegular' in read) {
+      throw new Error(`it is ${read.notRegular}, not a regular file; name a .sql file, e.g. sql/fix.sql`);
+    }
     if ('tooLarge' in read) {
-      throw new Error(`it is ${tooLarge(read.tooLarge, SPEC_LIMITS.sqlFileBytes)} for a transform; a transform is one SELECT for one partition`);
+      throw new Error(
+        `it is ${tooLarge(read.tooLarge, SPEC_LIMITS.sqlFileBytes)} for a transform; ` +
+          `a transform is one SELECT for one partition`,
+      );
     }
     return read.text;
   };
@@ -175,8 +189,15 @@ function duplicateKeys(doc: Document, counter: LineCounter): LocatedIssue[] {
       for (const { key } of map.items) {
         if (!isScalar(key)) continue;
         const name = key.value === null ? '' : String(key.value);
-        if (!seen.has(name)) seen.add(name);
-        else issues.push({ path: '(yaml)', line: lineAt(counter, key), message: `Map keys must be unique: ${shown(name)} is given twice in this map; keep one` });
+        if (!seen.has(name)) {
+          seen.add(name);
+        } else {
+          issues.push({
+            path: '(yaml)',
+            line: lineAt(counter, key),
+            message: `Map keys must be unique: ${shown(name)} is given twice in this map; keep one`,
+          });
+        }
       }
     },
   });
@@ -193,23 +214,37 @@ export function loadSpecText(text: string, file: string): LoadedSpec {
   }));
   const yamlIssues = [...syntax, ...duplicateKeys(doc, counter)].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   if (yamlIssues.length) throw invalid(file, listedIssues(yamlIssues));
-  const aliasLimit = `aliases are limited to ${SPEC_LIMITS.yamlAliases} per spec; write the values out instead of aliasing them`;
+  const aliasLimit =
+    `aliases are limited to ${SPEC_LIMITS.yamlAliases} per spec; write the values out instead of aliasing them`;
   const over = aliasOverLimit(doc);
   if (over) {
-    throw invalid(file, [{ path: '(yaml)', line: lineAt(counter, over), message: `uses more than ${SPEC_LIMITS.yamlAliases} YAML aliases (*name); ${aliasLimit}` }]);
+    throw invalid(file, [
+      {
+        path: '(yaml)',
+        line: lineAt(counter, over),
+        message: `uses more than ${SPEC_LIMITS.yamlAliases} YAML aliases (*name); ${aliasLimit}`,
+      },
+    ]);
   }
   let input: unknown;
   try {
     input = doc.toJS({ maxAliasCount: SPEC_LIMITS.yamlAliases });
   } catch (e) {
     // The yaml package refuses aliases of aliases that multiply past maxAliasCount (an alias bomb).
-    const message = e instanceof Error && /alias/i.test(e.message)
-      ? `YAML aliases expand to more than ${SPEC_LIMITS.yamlAliases} copies (an alias of an alias multiplies); ${aliasLimit}`
-      : `cannot be read as data (${excerpt(e instanceof Error ? e.message : String(e))}); fix the YAML`;
+    const message =
+      e instanceof Error && /alias/i.test(e.message)
+        ? `YAML aliases expand to more than ${SPEC_LIMITS.yamlAliases} copies ` +
+          `(an alias of an alias multiplies); ${aliasLimit}`
+        : `cannot be read as data (${excerpt(e instanceof Error ? e.message : String(e))}); fix the YAML`;
     throw invalid(file, [{ path: '(yaml)', message }]);
   }
   const result = parseSpec(input, { readSqlFile: sqlFileReader(file) });
-  if (!result.ok) throw invalid(file, result.issues.map((i) => (i.path.startsWith('(') ? i : { ...i, line: lineOf(doc, counter, i.path) })));
+  if (!result.ok) {
+    throw invalid(
+      file,
+      result.issues.map((i) => (i.path.startsWith('(') ? i : { ...i, line: lineOf(doc, counter, i.path) })),
+    );
+  }
   return { spec: result.spec, warnings: result.warnings, notRunnable: runnableProblems(result.spec), file };
 }
 
@@ -218,15 +253,23 @@ export function loadSpecFile(file: string): LoadedSpec {
   try {
     read = readBoundedFile(file, SPEC_LIMITS.specFileBytes);
   } catch (e) {
-    throw new BackfillFailure(BackfillError.InvalidSpec, `${file}: cannot read the spec file (${errnoOf(e)}); check the path`);
+    throw new BackfillFailure(
+      BackfillError.InvalidSpec,
+      `${file}: cannot read the spec file (${errnoOf(e)}); check the path`,
+    );
   }
   if ('notRegular' in read) {
-    throw new BackfillFailure(BackfillError.InvalidSpec, `${file}: the spec file is ${read.notRegular}, not a regular file; give the path of a YAML file, e.g. examples/revenue-tax-fix.yaml`);
+    throw new BackfillFailure(
+      BackfillError.InvalidSpec,
+      `${file}: the spec file is ${read.notRegular}, not a regular file; give the path of a YAML file, e.g. ` +
+        `examples/revenue-tax-fix.yaml`,
+    );
   }
   if ('tooLarge' in read) {
     throw new BackfillFailure(
       BackfillError.InvalidSpec,
-      `${file}: the spec file is ${tooLarge(read.tooLarge, SPEC_LIMITS.specFileBytes)}; a spec is a short YAML file, with the transform in transform.sql_file`,
+      `${file}: the spec file is ${tooLarge(read.tooLarge, SPEC_LIMITS.specFileBytes)}; a spec is a short YAML file, ` +
+        `with the transform in transform.sql_file`,
     );
   }
   return loadSpecText(read.text, file);

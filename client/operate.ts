@@ -46,17 +46,27 @@ function handleOf(client: Client, backfillId: string): Handle {
 function translate(e: unknown, backfillId: string): unknown {
   // Checked first: the server reports an update to a closed workflow as "not found" too.
   if (e instanceof Error && /workflow execution already completed/i.test(e.message)) {
-    return new BackfillFailure(BackfillError.NotAllowed, `backfill ${backfillId} has ended; \`backfill status ${backfillId}\` shows how.`);
+    return new BackfillFailure(
+      BackfillError.NotAllowed,
+      `backfill ${backfillId} has ended; \`backfill status ${backfillId}\` shows how.`,
+    );
   }
-  if (e instanceof WorkflowNotFoundError || (e instanceof Error && /workflow not found|not found for ID/i.test(e.message))) {
+  if (
+    e instanceof WorkflowNotFoundError ||
+    (e instanceof Error && /workflow not found|not found for ID/i.test(e.message))
+  ) {
     return new BackfillFailure(
       BackfillError.UnknownBackfill,
-      `no backfill ${backfillId} (workflow ${workflowIdFor(backfillId)}) on this server/namespace; \`backfill list\` shows the ones there are.`,
+      `no backfill ${backfillId} (workflow ${workflowIdFor(backfillId)}) on this server/namespace; ` +
+        `\`backfill list\` shows the ones there are.`,
     );
   }
   if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) {
     const type = (e.cause.type ?? BackfillError.NotAllowed) as BackfillErrorType;
-    return new BackfillFailure(Object.values(BackfillError).includes(type) ? type : BackfillError.NotAllowed, e.cause.message);
+    return new BackfillFailure(
+      Object.values(BackfillError).includes(type) ? type : BackfillError.NotAllowed,
+      e.cause.message,
+    );
   }
   return e;
 }
@@ -69,10 +79,13 @@ async function on<T>(backfillId: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export const status = (client: Client, id: string): Promise<BackfillStatus> => on(id, () => handleOf(client, id).query(m.statusQuery));
+export const status = (client: Client, id: string): Promise<BackfillStatus> =>
+  on(id, () => handleOf(client, id).query(m.statusQuery));
 
 export async function pause(client: Client, id: string, req: PauseRequest): Promise<void> {
-  if (!req.reason?.trim()) throw new BackfillFailure(BackfillError.InvalidRequest, 'pause needs a reason: --reason "why"');
+  if (!req.reason?.trim()) {
+    throw new BackfillFailure(BackfillError.InvalidRequest, 'pause needs a reason: --reason "why"');
+  }
   await on(id, () => handleOf(client, id).signal(m.pauseSignal, req));
 }
 
@@ -117,7 +130,10 @@ export interface ListedBackfill {
 /** Backfills from visibility (search attributes), newest first; `state` filters on BackfillState. */
 export async function list(client: Client, opts: { state?: string; limit?: number } = {}): Promise<ListedBackfill[]> {
   if (opts.state !== undefined && !STATES.includes(opts.state as BackfillState)) {
-    throw new BackfillFailure(BackfillError.InvalidRequest, `--state "${opts.state}" is not a backfill state; use one of ${STATES.join(', ')}`);
+    throw new BackfillFailure(
+      BackfillError.InvalidRequest,
+      `--state "${opts.state}" is not a backfill state; use one of ${STATES.join(', ')}`,
+    );
   }
   const query = `WorkflowType = 'backfillWorkflow'${opts.state ? ` AND BackfillState = '${opts.state}'` : ''}`;
   const out: ListedBackfill[] = [];

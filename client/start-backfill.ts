@@ -56,7 +56,11 @@ export type PreflightResult = 'passed' | 'pending';
  * reports those refusals itself (exit 2 or 4) instead of answering before anything was checked.
  * 'pending' means no worker took the workflow within `timeoutMs`; the workflow stays started.
  */
-export async function awaitPreflight(handle: WorkflowHandle, timeoutMs: number, pollMs = 200): Promise<PreflightResult> {
+export async function awaitPreflight(
+  handle: WorkflowHandle,
+  timeoutMs: number,
+  pollMs = 200,
+): Promise<PreflightResult> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const d = await handle.describe();
@@ -64,10 +68,15 @@ export async function awaitPreflight(handle: WorkflowHandle, timeoutMs: number, 
       if (d.status.name === 'COMPLETED') return 'passed';
       const error = await handle.result().then(() => null, (e: unknown) => e);
       const found = backfillFailureIn(error);
-      const { type, message } = found ?? { type: BackfillError.NotAllowed, message: error instanceof Error ? error.message : String(error) };
-      throw new BackfillFailure(type, `the backfill stopped before writing anything (${d.status.name.toLowerCase()}): ${message}`, {
-        workflowId: handle.workflowId,
-      });
+      const { type, message } = found ?? {
+        type: BackfillError.NotAllowed,
+        message: error instanceof Error ? error.message : String(error),
+      };
+      throw new BackfillFailure(
+        type,
+        `the backfill stopped before writing anything (${d.status.name.toLowerCase()}): ${message}`,
+        { workflowId: handle.workflowId },
+      );
     }
     // `failed` is set just before the workflow closes: wait for the close to read its error.
     const state = d.typedSearchAttributes.get(BackfillStateKey);

@@ -28,7 +28,9 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
   try {
     profile = loadClientConnectConfig({
       profile: flags.profile,
-      overrideEnvVars: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string')),
+      overrideEnvVars: Object.fromEntries(
+        Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'),
+      ),
     });
   } catch (e) {
     throw new BackfillFailure(
@@ -51,7 +53,9 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
   };
 }
 
-export async function connectClient(flags: ConnectionFlags): Promise<{ client: Client; connection: Connection; address: string; namespace: string }> {
+export async function connectClient(
+  flags: ConnectionFlags,
+): Promise<{ client: Client; connection: Connection; address: string; namespace: string }> {
   const { options, namespace } = resolveConnection(flags);
   try {
     const connection = await Connection.connect({ ...options, connectTimeout: '5s' });
@@ -59,7 +63,8 @@ export async function connectClient(flags: ConnectionFlags): Promise<{ client: C
   } catch (e) {
     throw new BackfillFailure(
       BackfillError.TemporalUnavailable,
-      `cannot reach Temporal at ${options.address} (${e instanceof Error ? e.message : e}); start it with \`npm run temporal:dev\`, ` +
+      `cannot reach Temporal at ${options.address} (${e instanceof Error ? e.message : e}); ` +
+        `start it with \`npm run temporal:dev\`, ` +
         'or set --address / TEMPORAL_ADDRESS (or a --profile) for another server.',
     );
   }

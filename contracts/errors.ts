@@ -88,8 +88,14 @@ export class BackfillFailure extends Error {
  */
 export function backfillFailureIn(error: unknown): { type: BackfillErrorType; message: string } | null {
   const known = new Set<string>(Object.values(BackfillError));
-  for (let c = error as { type?: unknown; message?: unknown; cause?: unknown } | undefined; c; c = c.cause as typeof c) {
-    if (typeof c.type === 'string' && known.has(c.type)) return { type: c.type as BackfillErrorType, message: String(c.message ?? '') };
+  for (
+    let c = error as { type?: unknown; message?: unknown; cause?: unknown } | undefined;
+    c;
+    c = c.cause as typeof c
+  ) {
+    if (typeof c.type === 'string' && known.has(c.type)) {
+      return { type: c.type as BackfillErrorType, message: String(c.message ?? '') };
+    }
   }
   return null;
 }

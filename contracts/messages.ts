@@ -47,18 +47,30 @@ export const reportDataUpdate = defineUpdate<ReportData | null, [Record<string, 
 
 /** Shown in the Temporal UI next to each handler (passed to setHandler); examples are what to type in its form. */
 export const messageDescriptions = {
-  status: 'Backfill state, phase, progress (partitions and batches done/total), pause or halt reason, budget, ETA, last verdict, approval and release.',
+  status:
+    'Backfill state, phase, progress (partitions and batches done/total), pause or halt reason, budget, ETA, ' +
+    'last verdict, approval and release.',
   batches: 'Per-batch reconciliation verdicts (the most recent ones; all are in backfill_control.checkpoints).',
-  report: 'The reconciliation summary: measures old vs new against their expected ranges, batches, approval, release, rollback.',
+  report:
+    'The reconciliation summary: measures old vs new against their expected ranges, batches, ' +
+    'approval, release, rollback.',
   pause: 'Stop starting batches after the current one. JSON: {"by": "you", "reason": "why"}',
   resume: 'Lift an operator pause. JSON: {"by": "you", "reason": "why"}',
-  live_pipeline_started: 'Sent by the live pipeline when it starts; batches wait until it finishes. JSON: {"run_id": "..."}',
+  live_pipeline_started:
+    'Sent by the live pipeline when it starts; batches wait until it finishes. JSON: {"run_id": "..."}',
   live_pipeline_finished: 'Sent by the live pipeline when it finishes. JSON: {"run_id": "..."}',
-  set_concurrency: `Partitions rewritten in parallel from the next batch on (1..${SPEC_LIMITS.concurrency}). JSON: {"concurrency": 2, "by": "you"}`,
-  approve: 'Approve publishing (listed approvers only, in awaiting_approval). JSON: {"by": "finance-controller", "comment": "checked"}',
+  set_concurrency:
+    `Partitions rewritten in parallel from the next batch on (1..${SPEC_LIMITS.concurrency}). ` +
+    `JSON: {"concurrency": 2, "by": "you"}`,
+  approve:
+    'Approve publishing (listed approvers only, in awaiting_approval). ' +
+    'JSON: {"by": "finance-controller", "comment": "checked"}',
   reject: 'Reject: nothing is published. JSON: {"by": "finance-controller", "comment": "why"}',
-  resolve: 'After a halt: retry the batch, abort, or accept its verdict. JSON: {"action": "retry", "by": "you", "reason": "why"}',
-  rollback: 'Within the rollback window: restore the pre-publish result atomically. JSON: {"by": "you", "reason": "why"}',
+  resolve:
+    'After a halt: retry the batch, abort, or accept its verdict. ' +
+    'JSON: {"action": "retry", "by": "you", "reason": "why"}',
+  rollback:
+    'Within the rollback window: restore the pre-publish result atomically. JSON: {"by": "you", "reason": "why"}',
   signoff: 'Confirm the release; the snapshot and shadow are then dropped. JSON: {"by": "you", "comment": "ok"}',
   approve_update: 'Approve, with an immediate error when refused. Same JSON as approve.',
   reject_update: 'Reject, with an immediate error when refused. Same JSON as reject.',

@@ -58,10 +58,19 @@ export interface ReportPlan {
 }
 
 /** A batch's verdict as the workflow summarises it (BatchSummary), plus what only the checkpoint knows. */
-export interface ReportBatch extends Pick<BatchSummary, 'index' | 'first' | 'last' | 'partitions' | 'rowsWritten' | 'verdict' | 'failures' | 'warnings' | 'rows'> {
+export interface ReportBatch extends Pick<
+  BatchSummary,
+  'index' | 'first' | 'last' | 'partitions' | 'rowsWritten' | 'verdict' | 'failures' | 'warnings' | 'rows'
+> {
   /** Set when an operator accepted a failed verdict. */
   accepted: { by: string; reason: string; at: string } | null;
-  measures: Array<{ column: string; oldSum: number | null; newSum: number | null; deltaPct: number | null; cumulativeDeltaPct: number | null }>;
+  measures: Array<{
+    column: string;
+    oldSum: number | null;
+    newSum: number | null;
+    deltaPct: number | null;
+    cumulativeDeltaPct: number | null;
+  }>;
   codeVersion: string | null;
   /** Written by another code version than the recorded plan's: left out of totals, series and top rows. */
   stale: boolean;

@@ -58,7 +58,12 @@ export interface BatchSummary {
   failures: string[];
   /** Messages of warnings (e.g. month-boundary discontinuity). */
   warnings: string[];
-  measures: Array<{ column: string; deltaPct: number | null; cumulativeDeltaPct: number | null; expected: { min: number; max: number } }>;
+  measures: Array<{
+    column: string;
+    deltaPct: number | null;
+    cumulativeDeltaPct: number | null;
+    expected: { min: number; max: number };
+  }>;
   rows: { old: number; new: number };
   seconds: number;
   /** A failed verdict an approver may accept: only aggregate checks failed (no row lost or doubled). */

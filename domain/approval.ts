@@ -72,7 +72,10 @@ function lengthProblem(name: string, field: string, v: unknown, example: string)
   return `${name} "${field}" is ${v.length} characters, more than the ${max} allowed (got ${show(v)}): send ${example}`;
 }
 
-/** Checks common to every request: an object with a non-blank, bounded `by` and bounded text-or-absent optional fields. */
+/**
+ * Checks common to every request: an object with a non-blank, bounded `by` and bounded text-or-absent
+ * optional fields.
+ */
 function shapeProblem(name: string, req: unknown, example: string, textFields: readonly string[]): string | null {
   if (!isPayload(req)) return `${name} needs a JSON object: send ${example}`;
   if (!isText(req.by)) return `${name} needs "by" (who is asking): send ${example}`;
@@ -104,15 +107,22 @@ export function actorOf(req: unknown): string {
  */
 function fourEyesProblem(what: string, may: string, by: string, rules: ApprovalRules): string | null {
   if (!rules.approvers.some((a) => sameName(a, by))) {
-    const approvers = rules.approvers.length ? `approvers are ${quoted(rules.approvers)}` : 'the spec lists no approvers (approval.approvers)';
+    const approvers = rules.approvers.length
+      ? `approvers are ${quoted(rules.approvers)}`
+      : 'the spec lists no approvers (approval.approvers)';
     return `${what} refused: "${named(by)}" is not an approver; ${approvers}`;
   }
   if (!rules.allowOwner) {
     const role = sameName(rules.owner, by) ? 'owns' : sameName(rules.startedBy, by) ? 'started' : null;
     if (role) {
       const others = rules.approvers.filter((a) => !sameName(a, rules.owner) && !sameName(a, rules.startedBy));
-      const ask = others.length ? `ask another approver (${quoted(others)})` : 'add another approver to approval.approvers';
-      return `${what} refused: "${named(by)}" ${role} this backfill and may not ${may}; ${ask}, or set approval.allow_owner: true in the spec`;
+      const ask = others.length
+        ? `ask another approver (${quoted(others)})`
+        : 'add another approver to approval.approvers';
+      return (
+        `${what} refused: "${named(by)}" ${role} this backfill and may not ${may}; ` +
+        `${ask}, or set approval.allow_owner: true in the spec`
+      );
     }
   }
   return null;
@@ -150,9 +160,14 @@ export function decisionProblem(
   rules: ApprovalRules,
 ): string | null {
   if (state !== 'awaiting_approval') {
-    return `cannot ${kind}: the backfill is ${state}, and ${kind} is possible only in awaiting_approval; ${whenApprovalOpens(state)}`;
+    return (
+      `cannot ${kind}: the backfill is ${state}, and ${kind} is possible only in awaiting_approval; ` +
+      `${whenApprovalOpens(state)}`
+    );
   }
-  const example = `{"by": "${rules.approvers[0] ?? 'finance-controller'}", "comment": "${kind === 'approve' ? 'checked the report' : 'why'}"}`;
+  const example =
+    `{"by": "${rules.approvers[0] ?? 'finance-controller'}", ` +
+    `"comment": "${kind === 'approve' ? 'checked the report' : 'why'}"}`;
   const shape = shapeProblem(kind, req, example, ['comment']);
   if (shape) return shape;
   return fourEyesProblem(kind, 'decide on it', (req as Payload).by as string, rules);
@@ -170,11 +185,15 @@ export function resolveProblem(req: unknown, state: BackfillState, rules: Approv
     return `cannot resolve: the backfill is ${state}; resolve applies only while it is halted on a failed batch`;
   }
   const example = (action: string) =>
-    `{"action": "${action}", "by": "${action === 'accept' ? (rules.approvers[0] ?? 'an-approver') : 'your-name'}", "reason": "why"}`;
+    `{"action": "${action}", ` +
+    `"by": "${action === 'accept' ? (rules.approvers[0] ?? 'an-approver') : 'your-name'}", "reason": "why"}`;
   if (!isPayload(req)) return `resolve needs a JSON object: send ${example('retry')}`;
   const action = req.action;
   if (typeof action !== 'string' || !(RESOLVE_ACTIONS as readonly string[]).includes(action)) {
-    return `resolve needs "action" set to "retry", "abort" or "accept"${action === undefined ? '' : `, got ${show(action)}`}: send ${example('retry')}`;
+    return (
+      `resolve needs "action" set to "retry", ` +
+      `"abort" or "accept"${action === undefined ? '' : `, got ${show(action)}`}: send ${example('retry')}`
+    );
   }
   const shape = shapeProblem('resolve', req, example(action), ['reason']);
   if (shape) return shape;
@@ -201,7 +220,10 @@ export function rollbackProblem(
   rules: ApprovalRules,
 ): string | null {
   if (state !== 'published') {
-    return `cannot roll back: the backfill is ${state}; rollback is possible only while published, within the rollback window`;
+    return (
+      `cannot roll back: the backfill is ${state}; rollback is possible only while published, ` +
+      `within the rollback window`
+    );
   }
   if (window.signedOff) return 'cannot roll back: the release was signed off, which closed the rollback window';
   if (window.expiresAtMs === null) return 'cannot roll back: the rollback window is not open';
@@ -214,7 +236,10 @@ export function rollbackProblem(
   const by = (req as Payload).by as string;
   const allowed = distinct([...rules.approvers, rules.owner, ...rules.operators]);
   if (!allowed.some((n) => sameName(n, by))) {
-    return `rollback refused: "${named(by)}" is not an approver, the owner or a rollback operator; ask one of ${quoted(allowed)} (rollback.operators lists who may roll back besides approvers and the owner)`;
+    return (
+      `rollback refused: "${named(by)}" is not an approver, the owner or a rollback operator; ` +
+      `ask one of ${quoted(allowed)} (rollback.operators lists who may roll back besides approvers and the owner)`
+    );
   }
   if (!isText((req as Payload).reason)) return `rollback needs "reason" (it goes into the audit log): send ${example}`;
   return null;
@@ -223,7 +248,10 @@ export function rollbackProblem(
 /** Sign off a published release: an approver, the owner, or whoever started the run. */
 export function signoffProblem(req: unknown, state: BackfillState, rules: ApprovalRules): string | null {
   if (state !== 'published') {
-    return `cannot sign off: the backfill is ${state}; sign-off is possible only while published, within the rollback window`;
+    return (
+      `cannot sign off: the backfill is ${state}; sign-off is possible only while published, ` +
+      `within the rollback window`
+    );
   }
   const example = `{"by": "${rules.owner || 'your-name'}", "comment": "ok"}`;
   const shape = shapeProblem('signoff', req, example, ['comment']);
@@ -231,7 +259,10 @@ export function signoffProblem(req: unknown, state: BackfillState, rules: Approv
   const by = (req as Payload).by as string;
   const allowed = distinct([...rules.approvers, rules.owner, rules.startedBy]);
   if (!allowed.some((n) => sameName(n, by))) {
-    return `signoff refused: "${named(by)}" is not an approver, the owner or who started the run; ask one of ${quoted(allowed)}`;
+    return (
+      `signoff refused: "${named(by)}" is not an approver, the owner or who started the run; ` +
+      `ask one of ${quoted(allowed)}`
+    );
   }
   return null;
 }
@@ -276,7 +307,10 @@ export function livePipelineProblem(req: unknown): string | null {
   return null;
 }
 
-/** set_concurrency takes a whole number of partitions, 1..SPEC_LIMITS.concurrency (execution.max_concurrency's range). */
+/**
+ * set_concurrency takes a whole number of partitions, 1..SPEC_LIMITS.concurrency (execution.max_concurrency's
+ * range).
+ */
 export function concurrencyProblem(req: unknown): string | null {
   const max = SPEC_LIMITS.concurrency;
   const example = '{"concurrency": 4, "by": "your-name", "reason": "why"}';

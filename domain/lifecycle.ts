@@ -25,7 +25,9 @@ export function durationProblems(spec: unknown): string[] {
     if (v === undefined) continue;
     const { min, max } = DURATION_BOUNDS[field];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-      problems.push(`spec.${field} is ${JSON.stringify(v)} ms; it must be ${formatDurationMs(min)}..${formatDurationMs(max)}`);
+      problems.push(
+        `spec.${field} is ${JSON.stringify(v)} ms; it must be ${formatDurationMs(min)}..${formatDurationMs(max)}`,
+      );
     }
   }
   return problems;
@@ -68,10 +70,14 @@ export const TERMINAL_STATES: readonly BackfillState[] = BACKFILL_STATES.filter(
 
 /** Problems with a workflow input that the client's zod parse should have caught. */
 export function inputProblems(input: unknown): string[] {
-  const i = input as { spec?: { backfill_id?: unknown; source_range?: unknown; target?: { table?: unknown }; execution?: unknown } } | null;
+  const i = input as {
+    spec?: { backfill_id?: unknown; source_range?: unknown; target?: { table?: unknown }; execution?: unknown };
+  } | null;
   const problems: string[] = [];
   if (!i || typeof i !== 'object') return ['input must be an object { spec, startedBy }'];
-  if (!i.spec || typeof i.spec !== 'object') return ['input.spec is missing; start the workflow with a spec parsed by `backfill start`'];
+  if (!i.spec || typeof i.spec !== 'object') {
+    return ['input.spec is missing; start the workflow with a spec parsed by `backfill start`'];
+  }
   if (typeof i.spec.backfill_id !== 'string') problems.push('spec.backfill_id is missing');
   if (!i.spec.source_range) problems.push('spec.source_range is missing');
   if (typeof i.spec.target?.table !== 'string') problems.push('spec.target.table is missing');

@@ -35,7 +35,11 @@ export function planShape(spec: PlanInput): PlanShape {
 }
 
 /** Inclusive ordinals of batch `index`, in the spec's order (newest_first walks back from the end). */
-export function batchOrdinals(spec: PlanInput, index: number, shape = planShape(spec)): { first: number; last: number } {
+export function batchOrdinals(
+  spec: PlanInput,
+  index: number,
+  shape = planShape(spec),
+): { first: number; last: number } {
   if (!Number.isInteger(index) || index < 0 || index >= shape.batches) {
     throw new Error(`batch ${index} is outside the plan (0..${shape.batches - 1})`);
   }
@@ -67,7 +71,13 @@ export interface PlanEstimates {
   /** Existing rows in the target per partition start (missing = 0). */
   rowsByPartition: Record<string, number>;
   /** A measured or explained read of the transform for one partition. */
-  sample: { partition: string; rows: number | null; bytes: number | null; seconds: number | null; measured: boolean } | null;
+  sample: {
+    partition: string;
+    rows: number | null;
+    bytes: number | null;
+    seconds: number | null;
+    measured: boolean;
+  } | null;
   pricePerHour: { amount: number; unit: string } | null;
 }
 
@@ -128,7 +138,8 @@ export function buildPlan(spec: PlanInput, estimates: PlanEstimates): Plan {
   const sampleRows = sample ? (estimates.rowsByPartition[sample.partition] ?? 0) : 0;
   // Scale the sample by each partition's existing rows; an empty sample partition counts as typical.
   const scale = (rows: number) => (sampleRows > 0 ? rows / sampleRows : 1);
-  const perPartition = (rows: number, v: number | null | undefined) => (v === null || v === undefined ? null : v * scale(rows));
+  const perPartition = (rows: number, v: number | null | undefined) =>
+    v === null || v === undefined ? null : v * scale(rows);
 
   const batches: BatchPlan[] = [];
   let emptyPartitions = 0;

@@ -27,7 +27,10 @@ export interface PartitionComparison {
   newDistinctKeys: number;
   /** Column → count of NULLs in the shadow, for every validation.not_null column. */
   nullViolations: Record<string, number>;
-  /** Measure column → exact sum as decimal text; null when the slice is empty or all NULL. Every measure must have a key. */
+  /**
+ * Measure column → exact sum as decimal text; null when the slice is empty or all NULL. Every measure must
+ * have a key.
+ */
   oldSums: Record<string, string | null>;
   newSums: Record<string, string | null>;
 }
@@ -171,7 +174,15 @@ function viewOf(evidence: BatchEvidence): EvidenceView {
     const c = byLabel.get(p);
     return c ? [c] : [];
   });
-  return { batchIndex: evidence.batchIndex, batch: batchName(evidence.batchIndex), planned, found, byLabel, unplanned, duplicated };
+  return {
+    batchIndex: evidence.batchIndex,
+    batch: batchName(evidence.batchIndex),
+    planned,
+    found,
+    byLabel,
+    unplanned,
+    duplicated,
+  };
 }
 
 type SumRead = { value: number; problem: null } | { value: 0; problem: string };
@@ -184,10 +195,16 @@ function readSum(c: PartitionComparison, side: 'old' | 'new', column: string): S
   const text = sums[column];
   if (text === null || text === undefined) return { value: 0, problem: null };
   const value = text.trim() === '' ? Number.NaN : Number(text);
-  return Number.isFinite(value) ? { value, problem: null } : { value: 0, problem: `${where} sum of ${column} is ${JSON.stringify(text)}, not a number` };
+  return Number.isFinite(value)
+    ? { value, problem: null }
+    : { value: 0, problem: `${where} sum of ${column} is ${JSON.stringify(text)}, not a number` };
 }
 
-function sideSum(found: PartitionComparison[], side: 'old' | 'new', column: string): { sum: number; problems: string[] } {
+function sideSum(
+  found: PartitionComparison[],
+  side: 'old' | 'new',
+  column: string,
+): { sum: number; problems: string[] } {
   let sum = 0;
   const problems: string[] = [];
   for (const c of found) {
@@ -262,38 +279,67 @@ function keyText(key: ChangedRow['key']): string {
 /** Production has rows, the shadow none: the fix emptied the partition, or the write lost it. */
 const emptied = (c: PartitionComparison) => c.oldRows > 0 && c.newRows <= 0;
 
-const EMPTY_HINT = 'if the fix legitimately empties partitions (e.g. it removes test data), set validation.allow_empty_partitions: true in a new run';
+const EMPTY_HINT =
+  'if the fix legitimately empties partitions (e.g. it removes test data), ' +
+  'set validation.allow_empty_partitions: true in a new run';
 
 function partitionsPresent(v: EvidenceView, allowEmpty: boolean): Check {
   const base = { kind: 'structural', name: 'partitions-present', severity: 'fail' } as const;
   if (v.planned.length === 0) {
-    return { ...base, passed: false, message: `${v.batch} has no planned partitions to reconcile; a batch never passes vacuously — the plan or the evidence is wrong, so recompute the batch's partitions from the plan and rerun reconciliation` };
+    return {
+      ...base,
+      passed: false,
+      message:
+        `${v.batch} has no planned partitions to reconcile; a batch never passes vacuously — ` +
+        `the plan or the evidence is wrong, so recompute the batch's partitions from the plan and rerun reconciliation`,
+    };
   }
   const missing: Array<{ partition: string; text: string; emptied: boolean }> = [];
   for (const p of v.planned) {
     const c = v.byLabel.get(p);
-    if (!c) missing.push({ partition: p, text: `${p} (no comparison was made)`, emptied: false });
-    else if (emptied(c) && !allowEmpty) missing.push({ partition: p, text: `${p} (production ${c.oldRows} rows, shadow 0)`, emptied: true });
+    if (!c) {
+      missing.push({ partition: p, text: `${p} (no comparison was made)`, emptied: false });
+    } else if (emptied(c) && !allowEmpty) {
+      missing.push({ partition: p, text: `${p} (production ${c.oldRows} rows, shadow 0)`, emptied: true });
+    }
   }
   const problems: string[] = [];
   if (missing.length) {
     const hint = missing.some((m) => m.emptied) ? `; ${EMPTY_HINT}` : '';
-    problems.push(`${missing.length} of ${v.planned.length} planned partitions are missing from the shadow: ${listed(missing.map((m) => m.text))}; rerun those partitions of ${v.batch} — a batch never passes with a planned partition absent${hint}`);
+    problems.push(
+      `${missing.length} of ${v.planned.length} planned partitions are missing from the shadow: ` +
+        `${listed(missing.map((m) => m.text))}; rerun those partitions of ${v.batch} — ` +
+        `a batch never passes with a planned partition absent${hint}`,
+    );
   }
   if (v.unplanned.length) {
-    problems.push(`the evidence covers partitions outside ${v.batch}'s plan: ${listed([...new Set(v.unplanned)])}; the comparison must cover exactly the planned partitions`);
+    problems.push(
+      `the evidence covers partitions outside ${v.batch}'s plan: ${listed([...new Set(v.unplanned)])}; ` +
+        `the comparison must cover exactly the planned partitions`,
+    );
   }
   if (v.duplicated.length) {
-    problems.push(`partitions compared more than once: ${listed([...new Set(v.duplicated)])}; the comparison must return one row per partition`);
+    problems.push(
+      `partitions compared more than once: ${listed([...new Set(v.duplicated)])}; ` +
+        `the comparison must return one row per partition`,
+    );
   }
   if (problems.length === 0) {
     const empty = v.found.filter((c) => c.oldRows <= 0 && c.newRows <= 0).length;
     const cleared = v.found.filter(emptied).length;
     const notes = [
       ...(empty ? [`${empty} empty in production and shadow`] : []),
-      ...(cleared ? [`${cleared} emptied by the fix, allowed by validation.allow_empty_partitions (see emptied-partitions)`] : []),
+      ...(cleared
+        ? [`${cleared} emptied by the fix, allowed by validation.allow_empty_partitions (see emptied-partitions)`]
+        : []),
     ];
-    return { ...base, passed: true, message: `all ${v.planned.length} planned partitions of ${v.batch} are present${notes.length ? ` (${notes.join('; ')})` : ''}` };
+    return {
+      ...base,
+      passed: true,
+      message:
+        `all ${v.planned.length} planned partitions of ${v.batch} are ` +
+        `present${notes.length ? ` (${notes.join('; ')})` : ''}`,
+    };
   }
   const first = missing[0]?.partition ?? v.unplanned[0] ?? v.duplicated[0];
   return { ...base, passed: false, message: problems.join('. '), ...(first ? { partition: first } : {}) };
@@ -310,17 +356,31 @@ function rowCount(v: EvidenceView, tolerance: number, allowEmpty: boolean): Chec
   if (offenders.length === 0) {
     const cleared = allowEmpty ? v.found.filter(emptied).length : 0;
     const scope = cleared
-      ? `the ${v.found.length - cleared} compared partitions of ${v.batch} that the fix did not empty (${cleared} emptied, allowed by validation.allow_empty_partitions)`
+      ? `the ${v.found.length - cleared} compared partitions of ${v.batch} that the fix did not empty ` +
+        `(${cleared} emptied, allowed by validation.allow_empty_partitions)`
       : `all ${v.found.length} compared partitions of ${v.batch}`;
-    return { ...base, passed: true, message: `row counts within row_count_tolerance ${tolText} in ${scope} (production ${oldRows}, shadow ${newRows})` };
+    return {
+      ...base,
+      passed: true,
+      message:
+        `row counts within row_count_tolerance ${tolText} in ${scope} (production ${oldRows}, shadow ${newRows})`,
+    };
   }
-  const items = offenders.map((c) => `${c.partition}: production ${c.oldRows}, shadow ${c.newRows} (${signed(c.newRows - c.oldRows)}, allowed ±${allowed(c)})`);
+  const items = offenders.map(
+    (c) =>
+      `${c.partition}: production ${c.oldRows}, shadow ${c.newRows} (${signed(c.newRows - c.oldRows)}, ` +
+      `allowed ±${allowed(c)})`,
+  );
   const hint = offenders.some(emptied) ? `; ${EMPTY_HINT}` : '';
   return {
     ...base,
     passed: false,
     partition: offenders[0]!.partition,
-    message: `row counts differ beyond row_count_tolerance ${tolText} in ${offenders.length} of ${v.found.length} partitions of ${v.batch}: ${listed(items)}; compare the keys of production and shadow in those partitions to find the lost or extra rows and fix the transform — raise validation.row_count_tolerance only if the grain legitimately changed${hint}`,
+    message:
+      `row counts differ beyond row_count_tolerance ${tolText} in ${offenders.length} of ${v.found.length} ` +
+      `partitions of ${v.batch}: ${listed(items)}; compare the keys of production and shadow in those partitions ` +
+      `to find the lost or extra rows and fix the transform — raise validation.row_count_tolerance only ` +
+      `if the grain legitimately changed${hint}`,
   };
 }
 
@@ -329,14 +389,21 @@ function emptiedPartitions(v: EvidenceView): Check {
   const base = { kind: 'structural', name: 'emptied-partitions', severity: 'warn' } as const;
   const cleared = v.found.filter(emptied);
   if (cleared.length === 0) {
-    return { ...base, passed: true, message: `no planned partition of ${v.batch} was emptied (validation.allow_empty_partitions is true)` };
+    return {
+      ...base,
+      passed: true,
+      message: `no planned partition of ${v.batch} was emptied (validation.allow_empty_partitions is true)`,
+    };
   }
   const items = cleared.map((c) => `${c.partition} (production ${c.oldRows} rows, shadow 0)`);
   return {
     ...base,
     passed: false,
     partition: cleared[0]!.partition,
-    message: `${cleared.length} of ${v.planned.length} planned partitions of ${v.batch} hold no rows in the shadow: ${listed(items)}; validation.allow_empty_partitions is true, so they pass — confirm the fix is meant to empty them before approving (warning: the batch is not failed)`,
+    message:
+      `${cleared.length} of ${v.planned.length} planned partitions of ${v.batch} hold no rows in the shadow: ` +
+      `${listed(items)}; validation.allow_empty_partitions is true, so they pass — ` +
+      `confirm the fix is meant to empty them before approving (warning: the batch is not failed)`,
   };
 }
 
@@ -344,18 +411,26 @@ function uniqueKey(v: EvidenceView): Check {
   const base = { kind: 'structural', name: 'unique-key', severity: 'fail' } as const;
   const offenders = v.found.filter((c) => c.newDistinctKeys !== c.newRows);
   if (offenders.length === 0) {
-    return { ...base, passed: true, message: `unique key is unique in all ${v.found.length} compared partitions of ${v.batch}` };
+    return {
+      ...base,
+      passed: true,
+      message: `unique key is unique in all ${v.found.length} compared partitions of ${v.batch}`,
+    };
   }
   const items = offenders.map((c) =>
     c.newDistinctKeys < c.newRows
-      ? `${c.partition}: ${c.newRows} rows but ${c.newDistinctKeys} distinct keys (${c.newRows - c.newDistinctKeys} duplicate rows)`
+      ? `${c.partition}: ${c.newRows} rows but ${c.newDistinctKeys} distinct keys ` +
+        `(${c.newRows - c.newDistinctKeys} duplicate rows)`
       : `${c.partition}: ${c.newDistinctKeys} distinct keys but only ${c.newRows} rows (inconsistent evidence)`,
   );
   return {
     ...base,
     passed: false,
     partition: offenders[0]!.partition,
-    message: `unique key is not unique in the shadow in ${offenders.length} of ${v.found.length} partitions of ${v.batch}: ${listed(items)}; find the keys with count(*) > 1 in those partitions (target.unique_key), fix the join or deduplication in the transform, and rerun the batch`,
+    message:
+      `unique key is not unique in the shadow in ${offenders.length} of ${v.found.length} partitions ` +
+      `of ${v.batch}: ${listed(items)}; find the keys with count(*) > 1 in those partitions (target.unique_key), ` +
+      `fix the join or deduplication in the transform, and rerun the batch`,
   };
 }
 
@@ -370,20 +445,31 @@ function notNull(v: EvidenceView, required: string[]): Check {
     }
     if (c.newRows > 0) {
       for (const column of required) {
-        if (!Object.hasOwn(c.nullViolations, column)) items.push(`${c.partition}: no NULL count for required column ${column} (the comparison must count every validation.not_null column)`);
+        if (!Object.hasOwn(c.nullViolations, column)) {
+          items.push(
+            `${c.partition}: no NULL count for required column ${column} ` +
+              `(the comparison must count every validation.not_null column)`,
+          );
+        }
       }
     }
     if (items.length > before) first ??= c.partition;
   }
   if (items.length === 0) {
     const what = required.length ? `required columns (${required.join(', ')})` : 'required columns';
-    return { ...base, passed: true, message: `${what} hold no NULLs in the ${v.found.length} compared partitions of ${v.batch}` };
+    return {
+      ...base,
+      passed: true,
+      message: `${what} hold no NULLs in the ${v.found.length} compared partitions of ${v.batch}`,
+    };
   }
   return {
     ...base,
     passed: false,
     ...(first ? { partition: first } : {}),
-    message: `required columns are not all non-null in the shadow of ${v.batch}: ${listed(items)}; fix the transform so it fills those columns (or filters such rows upstream) and rerun the batch`,
+    message:
+      `required columns are not all non-null in the shadow of ${v.batch}: ${listed(items)}; ` +
+      `fix the transform so it fills those columns (or filters such rows upstream) and rerun the batch`,
   };
 }
 
@@ -407,7 +493,11 @@ export interface DeltaJudgement {
  * that did not move fails a range that excludes 0 ("-1.5% to -0.8%"), and a "0%" range passes a
  * difference within abs_tolerance. With old 0 the interval is [-abs_tolerance, +abs_tolerance].
  */
-export function judgeDelta(m: Pick<Measure, 'expected_delta' | 'abs_tolerance'>, oldSum: number, newSum: number): DeltaJudgement {
+export function judgeDelta(
+  m: Pick<Measure, 'expected_delta' | 'abs_tolerance'>,
+  oldSum: number,
+  newSum: number,
+): DeltaJudgement {
   const diff = newSum - oldSum;
   const slack = 4 * Number.EPSILON * Math.max(Math.abs(oldSum), Math.abs(newSum));
   const scale = Math.abs(oldSum) / 100;
@@ -423,7 +513,9 @@ export function judgeDelta(m: Pick<Measure, 'expected_delta' | 'abs_tolerance'>,
 /** Where the spec sets this measure's expected range, for "what to do". */
 function expectedPath(spec: ReconcileSpec, column: string): string {
   if (spec.validation.measures?.[column]) return `validation.measures.${column}.expected_delta`;
-  if (column === spec.validation.revenue_measure && spec.validation.revenue_delta_expected) return 'validation.revenue_delta_expected';
+  if (column === spec.validation.revenue_measure && spec.validation.revenue_delta_expected) {
+    return 'validation.revenue_delta_expected';
+  }
   return `the expected_delta of ${column}`;
 }
 
@@ -435,11 +527,19 @@ function measureCheck(
   const base = { kind: 'aggregate', name: scope.name, severity: 'fail', measure: m.column } as const;
   const judgement = judgeDelta(m, scope.oldSum, scope.newSum);
   const range = formatDeltaRange(m.expected_delta);
-  const figures = `production ${num(scope.oldSum)}, shadow ${num(scope.newSum)}, difference ${signed(scope.newSum - scope.oldSum)}`;
+  const figures =
+    `production ${num(scope.oldSum)}, shadow ${num(scope.newSum)}, ` +
+    `difference ${signed(scope.newSum - scope.oldSum)}`;
   if (scope.problems.length) {
     return {
       judgement: { ...judgement, passed: false },
-      check: { ...base, passed: false, message: `${m.column} cannot be reconciled ${scope.where}: ${listed(scope.problems)}; the comparison must sum every measure for every planned partition — fix it and rerun reconciliation` },
+      check: {
+        ...base,
+        passed: false,
+        message:
+          `${m.column} cannot be reconciled ${scope.where}: ${listed(scope.problems)}; ` +
+          `the comparison must sum every measure for every planned partition — fix it and rerun reconciliation`,
+      },
     };
   }
   const { deltaPct, withinTolerance, passed } = judgement;
@@ -452,14 +552,28 @@ function measureCheck(
     } else if (deltaPct !== null && deltaPct >= min - PCT_EPSILON && deltaPct <= max + PCT_EPSILON) {
       message = `${m.column} changed ${pct(deltaPct)} ${scope.where} (${figures}), within the expected ${range}`;
     } else {
-      message = `${m.column} changed ${pct(deltaPct, [min, max])} ${scope.where} (${figures}), within ${tolerance} of the expected ${range}`;
+      message =
+        `${m.column} changed ${pct(deltaPct, [min, max])} ${scope.where} (${figures}), within ${tolerance} ` +
+        `of the expected ${range}`;
     }
   } else if (withinTolerance && deltaPct !== null) {
-    message = `${m.column} did not change ${scope.where} (${figures}), but ${expectedPath(spec, m.column)} expects ${range}; the fix did not take effect — check the transform (is the fixed version deployed, does it read the corrected inputs?) and rerun the batch, or, if this measure should not move, correct the expected range and start a new run`;
+    message =
+      `${m.column} did not change ${scope.where} (${figures}), but ${expectedPath(spec, m.column)} expects ` +
+      `${range}; the fix did not take effect — check the transform (is the fixed version deployed, ` +
+      `does it read the corrected inputs?) and rerun the batch, or, if this measure should not move, ` +
+      `correct the expected range and start a new run`;
   } else if (deltaPct === null) {
-    message = `${m.column} changed ${scope.where} from a production sum of 0 (${figures}), so no percentage applies and the difference exceeds abs_tolerance ${num(m.abs_tolerance)}; read the top changed rows to see where the new values come from, and fix the transform or the spec`;
+    message =
+      `${m.column} changed ${scope.where} from a production sum of 0 (${figures}), so no percentage applies ` +
+      `and the difference exceeds abs_tolerance ${num(m.abs_tolerance)}; ` +
+      `read the top changed rows to see where the new values come from, and fix the transform or the spec`;
   } else {
-    message = `${m.column} changed ${pct(deltaPct, [m.expected_delta.min, m.expected_delta.max])} ${scope.where} (${figures}), outside the expected ${range} (${expectedPath(spec, m.column)}; abs_tolerance ${num(m.abs_tolerance)}); read the top changed rows to see what moved — fix the transform and rerun the batch, or, if the change is intended, correct the expected range and start a new run`;
+    message =
+      `${m.column} changed ${pct(deltaPct, [m.expected_delta.min, m.expected_delta.max])} ${scope.where} ` +
+      `(${figures}), outside the expected ${range} (${expectedPath(spec, m.column)}; ` +
+      `abs_tolerance ${num(m.abs_tolerance)}); read the top changed rows to see what moved — ` +
+      `fix the transform and rerun the batch, or, if the change is intended, ` +
+      `correct the expected range and start a new run`;
   }
   return { judgement, check: { ...base, passed, message } };
 }
@@ -521,7 +635,14 @@ function monthBoundary(
   const grain: Grain = spec.source_range.grain;
   const edges = { ...edgesBefore };
   if (grain === 'month') {
-    return { edges, check: { ...base, passed: true, message: 'month-boundary check does not apply at month grain (each partition is a month)' } };
+    return {
+      edges,
+      check: {
+        ...base,
+        passed: true,
+        message: 'month-boundary check does not apply at month grain (each partition is a month)',
+      },
+    };
   }
   const rangeFirst = partitionOrdinal(spec.source_range.start, grain);
   const rangeLast = partitionOrdinal(spec.source_range.end, grain);
@@ -532,7 +653,8 @@ function monthBoundary(
     if (o !== null) planned.set(partitionLabel(o, grain), { ordinal: o, label });
   }
   const inRange = (o: number) => rangeFirst !== null && rangeLast !== null && o >= rangeFirst && o <= rangeLast;
-  const deltasOf = (canonical: string) => partitionDeltas(spec.measures, v.byLabel.get(planned.get(canonical)?.label ?? canonical));
+  const deltasOf = (canonical: string) =>
+    partitionDeltas(spec.measures, v.byLabel.get(planned.get(canonical)?.label ?? canonical));
 
   const jumps: Jump[] = [];
   const checked: string[] = [];
@@ -545,7 +667,9 @@ function monthBoundary(
       if (a === null || a === undefined || b === null || b === undefined) continue;
       const threshold = Math.max(m.expected_delta.max - m.expected_delta.min, MONTH_JUMP_FLOOR);
       const jump = Math.abs(b - a);
-      if (jump > threshold + PCT_EPSILON) jumps.push({ measure: m.column, before, after, from: a, to: b, jump, threshold });
+      if (jump > threshold + PCT_EPSILON) {
+        jumps.push({ measure: m.column, before, after, from: a, to: b, jump, threshold });
+      }
     }
   };
 
@@ -574,15 +698,22 @@ function monthBoundary(
     }
   }
 
-  const later = pending.length ? `; ${pending.join(', ')} will be checked when the batch on its other side is reconciled` : '';
+  const later = pending.length
+    ? `; ${pending.join(', ')} will be checked when the batch on its other side is reconciled`
+    : '';
   if (jumps.length === 0) {
     const message = checked.length
-      ? `month boundaries ${checked.join(', ')}: no measure's delta% jumps by more than max(expected range width, ${MONTH_JUMP_FLOOR} points)${later}`
+      ? `month boundaries ${checked.join(', ')}: no measure's delta% jumps by more than max(expected range width, ` +
+        `${MONTH_JUMP_FLOOR} points)${later}`
       : `no month boundary is complete within ${v.batch}${later}`;
     return { edges, check: { ...base, passed: true, message } };
   }
   jumps.sort((x, y) => y.jump - x.jump);
-  const items = jumps.map((j) => `${j.measure} ${pct(j.from)} on ${j.before} → ${pct(j.to)} on ${j.after} (${j.jump.toFixed(2)} points, threshold ${j.threshold.toFixed(2)})`);
+  const items = jumps.map(
+    (j) =>
+      `${j.measure} ${pct(j.from)} on ${j.before} → ${pct(j.to)} on ${j.after} (${j.jump.toFixed(2)} points, ` +
+      `threshold ${j.threshold.toFixed(2)})`,
+  );
   const top = jumps[0]!;
   return {
     edges,
@@ -591,7 +722,11 @@ function monthBoundary(
       passed: false,
       measure: top.measure,
       partition: top.after,
-      message: `delta% jumps across a month boundary: ${listed(items)}; a jump wider than the expected range is a discontinuity the change does not explain — confirm the cause (e.g. a rate effective on the 1st) before approving, or look for month-keyed lookups in the transform (warning: the batch is not failed)${later}`,
+      message:
+        `delta% jumps across a month boundary: ${listed(items)}; ` +
+        `a jump wider than the expected range is a discontinuity the change does not explain — ` +
+        `confirm the cause (e.g. a rate effective on the 1st) before approving, or look for month-keyed lookups ` +
+        `in the transform (warning: the batch is not failed)${later}`,
     },
   };
 }
@@ -617,10 +752,15 @@ function topChanged(spec: ReconcileSpec, batch: string, rows: ChangedRow[]): { c
   let message: string;
   if (!largest) message = `no row changed beyond its measure's abs_tolerance in ${batch}${noiseText}`;
   else {
-    const what = `${largest.measure} ${signed(largest.delta)} at ${keyText(largest.key)} (${largest.oldValue === null ? 'NULL' : num(largest.oldValue)} → ${largest.newValue === null ? 'NULL' : num(largest.newValue)})`;
+    const what =
+      `${largest.measure} ${signed(largest.delta)} at ${keyText(largest.key)} ` +
+      `(${largest.oldValue === null ? 'NULL' : num(largest.oldValue)} → ` +
+      `${largest.newValue === null ? 'NULL' : num(largest.newValue)})`;
     message = kept.length
-      ? `kept the ${kept.length} largest of ${plural(sorted.length, 'changed row')} in ${batch} for the report; largest: ${what}${noiseText}`
-      : `validation.sample_rows is 0, so none of the ${plural(sorted.length, 'changed row')} in ${batch} is kept; largest: ${what}${noiseText}`;
+      ? `kept the ${kept.length} largest of ${plural(sorted.length, 'changed row')} in ${batch} for the report; ` +
+        `largest: ${what}${noiseText}`
+      : `validation.sample_rows is 0, so none of the ${plural(sorted.length, 'changed row')} in ${batch} is kept; ` +
+        `largest: ${what}${noiseText}`;
   }
   return { rows: kept, check: { ...base, message, ...(largest ? { measure: largest.measure } : {}) } };
 }
@@ -632,7 +772,11 @@ function topChanged(spec: ReconcileSpec, batch: string, rows: ChangedRow[]): { c
  * `cumulative` includes this batch and is what the next batch receives (when a batch is rerun, pass
  * the totals from before its first attempt again).
  */
-export function reconcileBatch(spec: ReconcileSpec, evidence: BatchEvidence, cumulativeBefore: CumulativeTotals): BatchVerdict {
+export function reconcileBatch(
+  spec: ReconcileSpec,
+  evidence: BatchEvidence,
+  cumulativeBefore: CumulativeTotals,
+): BatchVerdict {
   const v = viewOf(evidence);
   const cumulative = addBatch(cumulativeBefore, evidence);
   const where = `in ${v.batch}`;
@@ -647,13 +791,26 @@ export function reconcileBatch(spec: ReconcileSpec, evidence: BatchEvidence, cum
 
   const measures: MeasureVerdict[] = [];
   if (spec.measures.length === 0) {
-    checks.push({ kind: 'aggregate', name: 'measure-delta', severity: 'warn', passed: true, message: 'no measure has an expected delta, so only row counts were reconciled; add validation.measures to check sums' });
+    checks.push({
+      kind: 'aggregate',
+      name: 'measure-delta',
+      severity: 'warn',
+      passed: true,
+      message:
+        'no measure has an expected delta, so only row counts were reconciled; add validation.measures to check sums',
+    });
   }
   for (const m of spec.measures) {
     const oldSide = sideSum(v.found, 'old', m.column);
     const newSide = sideSum(v.found, 'new', m.column);
     const problems = [...oldSide.problems, ...newSide.problems];
-    const batch = measureCheck(spec, m, { name: 'measure-delta', where, oldSum: oldSide.sum, newSum: newSide.sum, problems });
+    const batch = measureCheck(spec, m, {
+      name: 'measure-delta',
+      where,
+      oldSum: oldSide.sum,
+      newSum: newSide.sum,
+      problems,
+    });
     const cum = measureCheck(spec, m, {
       name: 'measure-delta-cumulative',
       where: `over the ${cumulative.partitions} partitions reconciled so far`,
@@ -696,12 +853,18 @@ export function reconcileBatch(spec: ReconcileSpec, evidence: BatchEvidence, cum
 export function summarizeVerdict(v: BatchVerdict): string {
   const failed = v.checks.filter((c) => !c.passed && c.severity === 'fail');
   if (failed.length) {
-    const more = failed.length > 1 ? ` (+${failed.length - 1} more failed: ${failed.slice(1).map((c) => c.name).join(', ')})` : '';
+    const more =
+      failed.length > 1 ? ` (+${failed.length - 1} more failed: ${failed.slice(1).map((c) => c.name).join(', ')})` : '';
     return `${batchName(v.batchIndex)} FAILED: ${failed[0]!.message}${more}`;
   }
-  const measures = v.measures.map((m) => `${m.column} ${m.deltaPct === null ? 'n/a (production 0)' : pct(m.deltaPct)} (cum ${pct(m.cumulativeDeltaPct)})`);
+  const measures = v.measures.map(
+    (m) =>
+      `${m.column} ${m.deltaPct === null ? 'n/a (production 0)' : pct(m.deltaPct)} (cum ${pct(m.cumulativeDeltaPct)})`,
+  );
   const rows = v.rows.old === v.rows.new ? `rows ${v.rows.old}=${v.rows.new}` : `rows ${v.rows.old}→${v.rows.new}`;
   const warnings = v.checks.filter((c) => !c.passed);
-  const warned = warnings.length ? `; ${plural(warnings.length, 'warning')}: ${warnings.map((c) => c.name).join(', ')}` : '';
+  const warned = warnings.length
+    ? `; ${plural(warnings.length, 'warning')}: ${warnings.map((c) => c.name).join(', ')}`
+    : '';
   return `${batchName(v.batchIndex)} passed: ${[...measures, rows].join(', ')}${warned}`;
 }

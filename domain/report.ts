@@ -51,6 +51,7 @@ const pct = (v: number | null) => (v === null ? 'n/a' : `${v >= 0 ? '+' : ''}${v
 export function reportLines(report: ReconciliationReport): string[] {
   return report.measures.map(
     (m) =>
-      `${m.column}: ${m.oldSum.toFixed(2)} → ${m.newSum.toFixed(2)} (${pct(m.deltaPct)}; expected ${m.expected.min}%..${m.expected.max}%) ${m.withinExpected ? 'ok' : 'OUT OF RANGE'}`,
+      `${m.column}: ${m.oldSum.toFixed(2)} → ${m.newSum.toFixed(2)} (${pct(m.deltaPct)}; ` +
+      `expected ${m.expected.min}%..${m.expected.max}%) ${m.withinExpected ? 'ok' : 'OUT OF RANGE'}`,
   );
 }

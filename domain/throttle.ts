@@ -109,7 +109,9 @@ export function budgetDecision(
   state: BudgetState,
   nowMs: number,
   nextBatchBytes: number,
-): { run: true; oversize: boolean; left: number | null } | { run: false; resumeAtMs: number; reason: string; left: number } {
+):
+  | { run: true; oversize: boolean; left: number | null }
+  | { run: false; resumeAtMs: number; reason: string; left: number } {
   if (budgetBytes === null || budgetBytes === undefined) return { run: true, oversize: false, left: null };
   const spent = spentOn(state, utcDay(nowMs));
   const left = Math.max(0, budgetBytes - spent);
@@ -130,7 +132,12 @@ export function budgetDecision(
  * ETA from the pace so far (batch time per partition done, times partitions left); null until
  * something is done, since there is no pace to extrapolate.
  */
-export function estimateFinish(nowMs: number, elapsedBatchMs: number, partitionsDone: number, partitionsLeft: number): number | null {
+export function estimateFinish(
+  nowMs: number,
+  elapsedBatchMs: number,
+  partitionsDone: number,
+  partitionsLeft: number,
+): number | null {
   if (!(partitionsDone > 0) || !Number.isFinite(elapsedBatchMs) || elapsedBatchMs < 0) return null;
   if (!(partitionsLeft > 0)) return nowMs;
   return nowMs + Math.round((elapsedBatchMs / partitionsDone) * partitionsLeft);

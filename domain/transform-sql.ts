@@ -70,8 +70,12 @@ export function transformProblems(sql: string): string[] {
   const code = parts.filter((p) => p.kind === 'code').map((p) => p.text).join(' ');
   const problems: string[] = [];
   const body = code.trim().replace(/;\s*$/, '');
-  if (body.includes(';')) problems.push('contains more than one statement; give a single SELECT (a WITH … SELECT is fine)');
-  if (!/^\(?\s*(with|select|from)\b/i.test(body)) problems.push('must be a SELECT (or WITH … SELECT) producing the target table\'s columns');
+  if (body.includes(';')) {
+    problems.push('contains more than one statement; give a single SELECT (a WITH … SELECT is fine)');
+  }
+  if (!/^\(?\s*(with|select|from)\b/i.test(body)) {
+    problems.push('must be a SELECT (or WITH … SELECT) producing the target table\'s columns');
+  }
   const used = new Set([...code.matchAll(NAMED)].map((m) => m[3]!));
   for (const name of used) {
     if (!(PARTITION_PARAMS as readonly string[]).includes(name)) {

@@ -6,8 +6,8 @@
  * write the audit entries it returns; state is one plain-JSON cursor, carried across continue-as-new.
  */
 import {
-  ActivityCancellationType, allHandlersFinished, ApplicationFailure, CancellationScope, condition, ContinueAsNew, continueAsNew,
-  isCancellation, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo,
+  ActivityCancellationType, allHandlersFinished, ApplicationFailure, CancellationScope, condition, ContinueAsNew,
+  continueAsNew, isCancellation, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { MetadataActivities, WarehouseActivities } from '../activities';
 import { backfillFailureIn, BackfillError, nonRetryableErrorTypes, type BackfillErrorType } from '../contracts/errors';
@@ -15,7 +15,9 @@ import { excerpt, STATE_LIMITS } from '../contracts/limits';
 import type { BatchOutcome } from '../contracts/run';
 import { BackfillStateKey } from '../contracts/search-attributes';
 import type { BackfillInput, BackfillStatus, Decision, ResolveRequest } from '../contracts/status';
-import { BackfillRun, runInputProblems, type AuditEntry, type GateCheck, type RunFailure } from '../domain/run/backfill-run';
+import {
+  BackfillRun, runInputProblems, type AuditEntry, type GateCheck, type RunFailure,
+} from '../domain/run/backfill-run';
 import { registerHandlers } from './handlers';
 
 /** Short metadata calls (plan, lease, audit, control-schema bookkeeping). */
@@ -33,17 +35,21 @@ const warehouse = proxyActivities<WarehouseActivities>({
   heartbeatTimeout: '15 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {
-    initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes,
+    initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8,
+    nonRetryableErrorTypes,
   },
 });
 
-const fail = (type: BackfillErrorType, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
+const fail = (type: BackfillErrorType, message: string) =>
+  ApplicationFailure.create({ type, message, nonRetryable: true });
 const failWith = (f: RunFailure) => fail(f.type, f.message);
 /** An error's message, bounded: it is kept in state and shown in the UI. */
 const errorText = (e: unknown) =>
-  excerpt(e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e), STATE_LIMITS.messageChars);
+  excerpt(
+    e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e),
+    STATE_LIMITS.messageChars,
+  );
 const isFailure = <T extends object>(r: T | RunFailure): r is RunFailure => 'type' in r;
-
 
 export async function backfillWorkflow(input: BackfillInput): Promise<BackfillStatus> {
   // A plain Error here would fail the workflow task and retry forever; a bad input is bad input.
@@ -219,7 +225,8 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     const { wrote } = run.failed(errorText(e));
     // Cancellation must not stop the bookkeeping: the lease is released in a non-cancellable scope.
     if (!wrote) {
-      await CancellationScope.nonCancellable(() => metadata.releaseLease(spec, `failed: ${status.error}`)).catch(() => undefined);
+      await CancellationScope.nonCancellable(() => metadata.releaseLease(spec, `failed: ${status.error}`))
+        .catch(() => undefined);
     }
     await condition(allHandlersFinished);
     throw e;

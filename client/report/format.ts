@@ -91,7 +91,9 @@ export function grainWord(grain: string, n: number): string {
 /** How a measure moved, in a few words: "-1.10% (1,000.00 → 989.00)" or "unchanged". */
 export function change(data: ReportData, m: ReportMeasureTotal): string {
   const d = decimalsFor(m.oldSum, m.newSum);
-  const moved = unchanged(data, m) ? 'unchanged' : `${percent(m.deltaPct)} (${amount(m.oldSum, d)} → ${amount(m.newSum, d)})`;
+  const moved = unchanged(data, m)
+    ? 'unchanged'
+    : `${percent(m.deltaPct)} (${amount(m.oldSum, d)} → ${amount(m.newSum, d)})`;
   return m.withinExpected ? moved : `${moved}, OUTSIDE the expected ${expectedRange(m.expected)}`;
 }
 
@@ -107,7 +109,9 @@ export function summarySentences(data: ReportData): string[] {
   const code = spec.codeVersion ? ` with code ${spec.codeVersion}` : '';
   const partitions = data.coverage.partitions || data.plan.partitions;
   const out = [
-    `${spec.reason.change} (${spec.reason.issue}): backfill ${spec.backfillId} recomputed ${grainWord(spec.range.grain, partitions)} of ${spec.target.table}, ${spec.range.start} to ${spec.range.end}${code}.`,
+    `${spec.reason.change} (${spec.reason.issue}): backfill ${spec.backfillId} recomputed ` +
+      `${grainWord(spec.range.grain, partitions)} of ${spec.target.table}, ${spec.range.start} ` +
+      `to ${spec.range.end}${code}.`,
   ];
   if (data.measures.length) out.push(`Net effect: ${data.measures.map((m) => effect(data, m)).join('; ')}.`);
   const approvedBy = release?.approvedBy ?? data.approval.approved?.by;
@@ -124,14 +128,16 @@ export function summarySentences(data: ReportData): string[] {
       out.push(
         `Published as release ${release!.releaseId} at ${when(release!.publishedAt)}, approved by ${approvedBy}; ` +
           (rollback.signedOff
-            ? `signed off by ${rollback.signedOff.by} at ${when(rollback.signedOff.at)}, so the rollback window is closed.`
+            ? `signed off by ${rollback.signedOff.by} at ${when(rollback.signedOff.at)}, ` +
+              `so the rollback window is closed.`
             : `the rollback window ended ${when(rollback.expiresAt)}.`),
       );
       break;
     case 'rolled_back':
       out.push(
         `Published as release ${release!.releaseId} at ${when(release!.publishedAt)}, then rolled back` +
-          `${rollback.rolledBack ? ` by ${rollback.rolledBack.by} at ${when(rollback.rolledBack.at)}` : ''}: production is back to its pre-backfill result.`,
+          `${rollback.rolledBack ? ` by ${rollback.rolledBack.by} at ${when(rollback.rolledBack.at)}` : ''}: ` +
+          `production is back to its pre-backfill result.`,
       );
       break;
     case 'publishing':
@@ -141,22 +147,34 @@ export function summarySentences(data: ReportData): string[] {
       out.push(`Approved by ${approvedBy} at ${when(data.approval.approved?.at ?? null)}; not published yet.`);
       break;
     case 'awaiting_approval':
-      out.push(`Not published yet: awaiting approval from ${data.approval.approvers.join(' or ') || 'an approver'}; production is untouched.`);
+      out.push(
+        `Not published yet: awaiting approval from ${data.approval.approvers.join(' or ') || 'an approver'}; ` +
+          `production is untouched.`,
+      );
       break;
     case 'rejected':
-      out.push(`Rejected by ${data.approval.rejected?.by ?? 'an approver'} at ${when(data.approval.rejected?.at ?? null)}; production is untouched.`);
+      out.push(
+        `Rejected by ${data.approval.rejected?.by ?? 'an approver'} at ${when(data.approval.rejected?.at ?? null)}; ` +
+          `production is untouched.`,
+      );
       break;
     case 'failed':
       out.push(`The run failed at ${when(data.stateSince)} without publishing; production is untouched.`);
       break;
     case 'halted': {
       const failed = data.batches.items.find((b) => !b.stale && b.verdict === 'failed');
-      out.push(`Halted${failed ? ` at batch ${failed.index + 1} (${failed.first} to ${failed.last})` : ''}, waiting for an operator; production is untouched.`);
+      out.push(
+        `Halted${failed ? ` at batch ${failed.index + 1} (${failed.first} to ${failed.last})` : ''}, ` +
+          `waiting for an operator; production is untouched.`,
+      );
       break;
     }
     case 'running':
     case 'planned':
-      out.push(`In progress: ${data.batches.passed + data.batches.accepted} of ${data.batches.planned} batches reconciled; production is untouched.`);
+      out.push(
+        `In progress: ${data.batches.passed + data.batches.accepted} of ${data.batches.planned} batches reconciled; ` +
+          `production is untouched.`,
+      );
       break;
   }
   const notes = data.warnings.length + data.batches.accepted;

@@ -17,7 +17,10 @@ export { escapeMarkdown, renderReportMarkdown } from './render-markdown';
 export function writeReport(data: ReportData, dir: string): { htmlPath: string; markdownPath: string } {
   // The spec allows only slugs as backfill_id; a hand-made report must not write outside `dir`.
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(data.spec.backfillId)) {
-    throw new Error(`report for backfill "${data.spec.backfillId}": a backfill_id is lowercase letters, digits, "-" and "_"; it names the report files.`);
+    throw new Error(
+      `report for backfill "${data.spec.backfillId}": a backfill_id is lowercase letters, digits, "-" and "_"; ` +
+        `it names the report files.`,
+    );
   }
   mkdirSync(dir, { recursive: true });
   const htmlPath = join(dir, `${data.spec.backfillId}.html`);

@@ -53,7 +53,12 @@ function bucketed(points: ReportPoint[]): { points: ChartPoint[]; bucket: number
     const slice = points.slice(i, i + bucket);
     const old = slice.reduce((a, p) => a + p.old, 0);
     const neu = slice.reduce((a, p) => a + p.new, 0);
-    out.push({ partition: slice[0]!.partition, old, new: neu, deltaPct: old === 0 ? null : (100 * (neu - old)) / Math.abs(old) });
+    out.push({
+      partition: slice[0]!.partition,
+      old,
+      new: neu,
+      deltaPct: old === 0 ? null : (100 * (neu - old)) / Math.abs(old),
+    });
   }
   return { points: out, bucket };
 }
@@ -113,23 +118,44 @@ interface Frame {
   bottom: number;
 }
 
-const xOf = (f: Frame, n: number) => (i: number) => (n <= 1 ? (f.left + f.width - f.right) / 2 : f.left + (i / (n - 1)) * (f.width - f.left - f.right));
-const yOf = (f: Frame, lo: number, hi: number) => (v: number) => f.top + (1 - (v - lo) / (hi - lo || 1)) * (f.height - f.top - f.bottom);
+const xOf = (f: Frame, n: number) => (i: number) =>
+  n <= 1 ? (f.left + f.width - f.right) / 2 : f.left + (i / (n - 1)) * (f.width - f.left - f.right);
+const yOf = (f: Frame, lo: number, hi: number) => (v: number) =>
+  f.top + (1 - (v - lo) / (hi - lo || 1)) * (f.height - f.top - f.bottom);
 const xy = (x: number, y: number) => `${x.toFixed(1)},${y.toFixed(1)}`;
 
-function axes(f: Frame, points: ChartPoint[], ticks: number[], y: (v: number) => number, label: (v: number) => string): string {
+function axes(
+  f: Frame,
+  points: ChartPoint[],
+  ticks: number[],
+  y: (v: number) => number,
+  label: (v: number) => string,
+): string {
   const x = xOf(f, points.length);
   const grid = ticks
-    .map((t) => `<line class="grid" x1="${f.left}" x2="${f.width - f.right}" y1="${y(t).toFixed(1)}" y2="${y(t).toFixed(1)}"/>` +
-      `<text class="tick y-tick" x="${f.left - 6}" y="${(y(t) + 3.5).toFixed(1)}" text-anchor="end">${h(label(t))}</text>`)
+    .map(
+      (t) =>
+        `<line class="grid" x1="${f.left}" x2="${f.width - f.right}" y1="${y(t).toFixed(1)}" ` +
+        `y2="${y(t).toFixed(1)}"/>` +
+        `<text class="tick y-tick" x="${f.left - 6}" y="${(y(t) + 3.5).toFixed(1)}" ` +
+        `text-anchor="end">${h(label(t))}</text>`,
+    )
     .join('');
   const bottom = f.height - f.bottom;
   const months = monthTicks(points)
-    .map((t) => `<line class="month" x1="${x(t.index).toFixed(1)}" x2="${x(t.index).toFixed(1)}" y1="${bottom}" y2="${bottom + 5}"/>` +
-      `<text class="tick x-tick" x="${x(t.index).toFixed(1)}" y="${bottom + 17}" text-anchor="middle">${h(t.label)}</text>`)
+    .map(
+      (t) =>
+        `<line class="month" x1="${x(t.index).toFixed(1)}" x2="${x(t.index).toFixed(1)}" y1="${bottom}" ` +
+        `y2="${bottom + 5}"/>` +
+        `<text class="tick x-tick" x="${x(t.index).toFixed(1)}" y="${bottom + 17}" ` +
+        `text-anchor="middle">${h(t.label)}</text>`,
+    )
     .join('');
-  return `<g class="axes">${grid}<line class="axis" x1="${f.left}" x2="${f.width - f.right}" y1="${bottom}" y2="${bottom}"/>` +
-    `<line class="axis" x1="${f.left}" x2="${f.left}" y1="${f.top}" y2="${bottom}"/>${months}</g>`;
+  return (
+    `<g class="axes">${grid}<line class="axis" x1="${f.left}" x2="${f.width - f.right}" ` +
+    `y1="${bottom}" y2="${bottom}"/>` +
+    `<line class="axis" x1="${f.left}" x2="${f.left}" y1="${f.top}" y2="${bottom}"/>${months}</g>`
+  );
 }
 
 function sumsChart(series: ReportSeries, points: ChartPoint[], bucket: number, grain: string): string {
@@ -145,7 +171,8 @@ function sumsChart(series: ReportSeries, points: ChartPoint[], bucket: number, g
   const per = bucket === 1 ? `per ${grain}` : `per ${bucket} ${grain}s`;
   const legendY = 14;
   return (
-    `<svg class="chart" data-measure="${h(series.column)}" viewBox="0 0 ${f.width} ${f.height}" role="img" aria-label="${h(`${series.column} ${per}, before and after`)}">` +
+    `<svg class="chart" data-measure="${h(series.column)}" viewBox="0 0 ${f.width} ${f.height}" role="img" ` +
+    `aria-label="${h(`${series.column} ${per}, before and after`)}">` +
     `<title>${h(`${series.column} ${per}: before (production) and after (backfill)`)}</title>` +
     axes(f, points, ticks, y, compact) +
     line('series-old', (p) => p.old) +
@@ -154,12 +181,17 @@ function sumsChart(series: ReportSeries, points: ChartPoint[], bucket: number, g
     `<text x="${f.left + 28}" y="${legendY + 4}">before (production)</text>` +
     `<line class="series-new" x1="${f.left + 170}" x2="${f.left + 192}" y1="${legendY}" y2="${legendY}"/>` +
     `<text x="${f.left + 198}" y="${legendY + 4}">after (backfill)</text>` +
-    `<text class="unit" x="${f.width - f.right}" y="${legendY + 4}" text-anchor="end">${h(`sum of ${series.column} ${per}`)}</text></g>` +
+    `<text class="unit" x="${f.width - f.right}" y="${legendY + 4}" ` +
+    `text-anchor="end">${h(`sum of ${series.column} ${per}`)}</text></g>` +
     `</svg>`
   );
 }
 
-function deltaChart(series: ReportSeries, points: ChartPoint[], expected: { min: number; max: number } | undefined): string {
+function deltaChart(
+  series: ReportSeries,
+  points: ChartPoint[],
+  expected: { min: number; max: number } | undefined,
+): string {
   const f: Frame = { width: 760, height: 130, left: 64, right: 14, top: 22, bottom: 26 };
   const known = points.map((p) => p.deltaPct).filter((v): v is number => v !== null);
   const bounds = [...known, 0, ...(expected ? [expected.min, expected.max] : [])];
@@ -180,17 +212,24 @@ function deltaChart(series: ReportSeries, points: ChartPoint[], expected: { min:
     pen = true;
   });
   const band = expected
-    ? `<rect class="expected-band" x="${f.left}" width="${f.width - f.left - f.right}" y="${y(expected.max).toFixed(1)}" height="${Math.max(1, y(expected.min) - y(expected.max)).toFixed(1)}"/>`
+    ? `<rect class="expected-band" x="${f.left}" width="${f.width - f.left - f.right}" ` +
+      `y="${y(expected.max).toFixed(1)}" height="${Math.max(1, y(expected.min) - y(expected.max)).toFixed(1)}"/>`
     : '';
   return (
-    `<svg class="delta-chart" data-measure="${h(series.column)}" viewBox="0 0 ${f.width} ${f.height}" role="img" aria-label="${h(`${series.column} change in percent per partition`)}">` +
-    `<title>${h(`${series.column}: change per partition in percent${expected ? `, expected ${expectedRange(expected)}` : ''}`)}</title>` +
+    `<svg class="delta-chart" data-measure="${h(series.column)}" viewBox="0 0 ${f.width} ${f.height}" role="img" ` +
+    `aria-label="${h(`${series.column} change in percent per partition`)}">` +
+    `<title>${h(`${series.column}: change per partition in percent` +
+      `${expected ? `, expected ${expectedRange(expected)}` : ''}`)}</title>` +
     band +
     axes(f, points, ticks, y, (v) => `${Number(v.toPrecision(3))}%`) +
     `<line class="zero" x1="${f.left}" x2="${f.width - f.right}" y1="${y(0).toFixed(1)}" y2="${y(0).toFixed(1)}"/>` +
     `<path class="series-delta" d="${d}"/>` +
-    `<g class="legend"><line class="series-delta" x1="${f.left}" x2="${f.left + 22}" y1="12" y2="12"/><text x="${f.left + 28}" y="16">change %</text>` +
-    (expected ? `<rect class="expected-band" x="${f.left + 110}" y="6" width="22" height="12"/><text x="${f.left + 138}" y="16">${h(`expected ${expectedRange(expected)}`)}</text>` : '') +
+    `<g class="legend"><line class="series-delta" x1="${f.left}" x2="${f.left + 22}" y1="12" y2="12"/>` +
+    `<text x="${f.left + 28}" y="16">change %</text>` +
+    (expected
+      ? `<rect class="expected-band" x="${f.left + 110}" y="6" width="22" height="12"/>` +
+        `<text x="${f.left + 138}" y="16">${h(`expected ${expectedRange(expected)}`)}</text>`
+      : '') +
     `</g></svg>`
   );
 }
@@ -199,7 +238,10 @@ function chartFigure(data: ReportData, series: ReportSeries): string {
   const m = data.measures.find((x) => x.column === series.column);
   const expected = data.spec.measures.find((x) => x.column === series.column)?.expected;
   if (series.points.length === 0) {
-    return `<figure class="measure-chart" data-measure="${h(series.column)}"><figcaption><code>${h(series.column)}</code></figcaption><p class="muted">No reconciled partitions yet.</p></figure>`;
+    return (
+      `<figure class="measure-chart" data-measure="${h(series.column)}"><figcaption>` +
+      `<code>${h(series.column)}</code></figcaption><p class="muted">No reconciled partitions yet.</p></figure>`
+    );
   }
   const { points, bucket } = bucketed(series.points);
   return (
@@ -226,10 +268,17 @@ function dl(items: Array<[string, string | null]>): string {
 }
 
 /** `cells` are already escaped HTML. */
-function table(cls: string, header: string[], rows: Array<{ cells: string[]; cls?: string }>, numeric: number[] = []): string {
+function table(
+  cls: string,
+  header: string[],
+  rows: Array<{ cells: string[]; cls?: string }>,
+  numeric: number[] = [],
+): string {
   const th = header.map((c, i) => `<th${numeric.includes(i) ? ' class="num"' : ''}>${h(c)}</th>`).join('');
   const body = rows
-    .map((r) => `<tr${r.cls ? ` class="${h(r.cls)}"` : ''}>${r.cells.map((c, i) => `<td${numeric.includes(i) ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`)
+    .map((r) =>
+      `<tr${r.cls ? ` class="${h(r.cls)}"` : ''}>` +
+      `${r.cells.map((c, i) => `<td${numeric.includes(i) ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`)
     .join('');
   return `<table class="${h(cls)}"><thead><tr>${th}</tr></thead><tbody>${body}</tbody></table>`;
 }
@@ -240,18 +289,24 @@ function stateDetail(data: ReportData): string {
   const { release, rollback } = data;
   switch (data.state) {
     case 'published':
-      return rollback.status === 'open' ? `rollback possible until ${when(rollback.expiresAt)}` : `rollback window ended ${when(rollback.expiresAt)}`;
+      return rollback.status === 'open'
+        ? `rollback possible until ${when(rollback.expiresAt)}`
+        : `rollback window ended ${when(rollback.expiresAt)}`;
     case 'completed':
       return rollback.signedOff ? `signed off by ${rollback.signedOff.by}` : 'rollback window ended';
     case 'rolled_back':
-      return rollback.rolledBack ? `by ${rollback.rolledBack.by}, ${when(rollback.rolledBack.at)}` : (release?.releaseId ?? '');
+      return rollback.rolledBack
+        ? `by ${rollback.rolledBack.by}, ${when(rollback.rolledBack.at)}`
+        : (release?.releaseId ?? '');
     default:
       return data.stateSince ? `since ${when(data.stateSince)}` : '';
   }
 }
 
 function measuresTable(data: ReportData): string {
-  if (!data.measures.length) return '<p class="muted">The spec declares no measures; only row counts were reconciled.</p>';
+  if (!data.measures.length) {
+    return '<p class="muted">The spec declares no measures; only row counts were reconciled.</p>';
+  }
   return table(
     'measures',
     ['Measure', 'Before', 'After', 'Difference', 'Change', 'Expected', 'Verdict'],
@@ -293,10 +348,13 @@ function batchRow(data: ReportData, b: ReportBatch): { cells: string[]; cls: str
 
 function batchesSection(data: ReportData): string {
   const b = data.batches;
-  const counts = `<p>${h(`${b.checkpointed} of ${b.planned} planned batches reconciled: ${b.passed} passed, ${b.accepted} accepted, ${b.failed} failed`)}` +
+  const counts = `<p>${h(`${b.checkpointed} of ${b.planned} planned batches reconciled: ` +
+    `${b.passed} passed, ${b.accepted} accepted, ${b.failed} failed`)}` +
     `${b.stale ? h(`; ${b.stale} stale (earlier code version, not counted)`) : ''}.</p>`;
   if (!b.items.length) return counts;
-  const header = ['#', 'Partitions', 'Verdict', 'Rows before → after', ...data.spec.measures.map((m) => `${m.column} Δ%`), 'Notes'];
+  const header = [
+    '#', 'Partitions', 'Verdict', 'Rows before → after', ...data.spec.measures.map((m) => `${m.column} Δ%`), 'Notes',
+  ];
   const numeric = [0, 3, ...data.spec.measures.map((_, i) => 4 + i)];
   return counts + table('batches', header, b.items.map((x) => batchRow(data, x)), numeric);
 }
@@ -304,13 +362,23 @@ function batchesSection(data: ReportData): string {
 function topRowsSection(data: ReportData): string {
   if (!data.topChangedRows.length) return '<p class="muted">No row changed beyond its measure\'s tolerance.</p>';
   return (
-    `<p class="muted">${h(`The ${data.topChangedRows.length} largest changes by absolute difference, joined on the unique key (${data.spec.target.uniqueKey.join(', ') || data.spec.target.partitionKey}).`)}</p>` +
+    `<p class="muted">${h(`The ${data.topChangedRows.length} largest changes by absolute difference, ` +
+      `joined on the unique key (${data.spec.target.uniqueKey.join(', ') || data.spec.target.partitionKey}).`)}</p>` +
     table(
       'top-rows',
       ['Key', 'Measure', 'Before', 'After', 'Difference', 'Batch'],
       data.topChangedRows.map((r) => {
         const d = decimalsFor(r.oldValue, r.newValue);
-        return { cells: [h(keyText(r.key)), code(r.measure), h(amount(r.oldValue, d)), h(amount(r.newValue, d)), h(signedAmount(r.delta, d)), h(r.batch)] };
+        return {
+          cells: [
+            h(keyText(r.key)),
+            code(r.measure),
+            h(amount(r.oldValue, d)),
+            h(amount(r.newValue, d)),
+            h(signedAmount(r.delta, d)),
+            h(r.batch),
+          ],
+        };
       }),
       [2, 3, 4, 5],
     )
@@ -329,7 +397,11 @@ function approvalSection(data: ReportData): string {
     ['Approval timeout', data.spec.approval ? h(duration(data.spec.approval.timeoutMs)) : null],
   ]);
   const refused = a.refused.length
-    ? `<h3>Refused</h3>${table('refusals', ['Who', 'Kind', 'When', 'Why'], a.refused.map((r) => ({ cells: [h(r.by), h(r.kind), h(when(r.at)), h(r.problem)] })))}`
+    ? `<h3>Refused</h3>${table(
+        'refusals',
+        ['Who', 'Kind', 'When', 'Why'],
+        a.refused.map((r) => ({ cells: [h(r.by), h(r.kind), h(when(r.at)), h(r.problem)] })),
+      )}`
     : '';
   return facts + refused;
 }
@@ -363,10 +435,18 @@ function rollbackSection(data: ReportData): string {
     ['Status', `<span class="badge rb-${h(rb.status)}">${h(status[rb.status])}</span>`],
     ['Window', h(`${duration(rb.windowMs)} after publish`)],
     ['Rolled back', rb.rolledBack
-      ? h(`by ${rb.rolledBack.by}, ${when(rb.rolledBack.at)}${rb.rolledBack.rowsRestored === null ? '' : `, ${rb.rolledBack.rowsRestored.toLocaleString('en-US')} rows restored`}${rb.rolledBack.reason ? ` — ${rb.rolledBack.reason}` : ''}`)
+      ? h(`by ${rb.rolledBack.by}, ${when(rb.rolledBack.at)}` +
+        `${rb.rolledBack.rowsRestored === null
+          ? ''
+          : `, ${rb.rolledBack.rowsRestored.toLocaleString('en-US')} rows restored`}` +
+        `${rb.rolledBack.reason ? ` — ${rb.rolledBack.reason}` : ''}`)
       : null],
-    ['Signed off', rb.signedOff ? h(`by ${rb.signedOff.by}, ${when(rb.signedOff.at)}${rb.signedOff.comment ? ` — ${rb.signedOff.comment}` : ''}`) : null],
-    ['Cleanup', h(rb.cleanup === 'after_signoff' ? 'snapshot and shadow dropped after signoff' : 'snapshot and shadow dropped when the window ends')],
+    ['Signed off', rb.signedOff
+      ? h(`by ${rb.signedOff.by}, ${when(rb.signedOff.at)}${rb.signedOff.comment ? ` — ${rb.signedOff.comment}` : ''}`)
+      : null],
+    ['Cleanup', h(rb.cleanup === 'after_signoff'
+      ? 'snapshot and shadow dropped after signoff'
+      : 'snapshot and shadow dropped when the window ends')],
     ['Dropped', rb.cleanedUp ? h(`${rb.cleanedUp.dropped.join(', ') || 'nothing'} (${when(rb.cleanedUp.at)})`) : null],
   ]);
 }
@@ -384,17 +464,21 @@ function timelineSection(data: ReportData): string {
 }
 
 const CSS = `
-:root{--ink:#1d2330;--muted:#5f6b7a;--line:#d9dee5;--bg:#fff;--soft:#f5f7fa;--old:#8a94a3;--new:#1f6feb;--ok:#1a7f37;--bad:#cf222e;--warn:#9a6700;--band:#e6f0ff}
+:root{--ink:#1d2330;--muted:#5f6b7a;--line:#d9dee5;--bg:#fff;--soft:#f5f7fa;--old:#8a94a3;--new:#1f6feb;\
+--ok:#1a7f37;--bad:#cf222e;--warn:#9a6700;--band:#e6f0ff}
 *{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+body{margin:0;background:var(--bg);color:var(--ink);\
+font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
 main{max-width:1000px;margin:0 auto;padding:28px 24px 48px}
 h1{font-size:24px;line-height:1.25;margin:0 0 6px}
 h2{font-size:17px;margin:32px 0 10px;padding-bottom:4px;border-bottom:1px solid var(--line)}
 h3{font-size:14px;margin:16px 0 6px}
-code{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--soft);padding:1px 4px;border-radius:3px}
+code{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;\
+background:var(--soft);padding:1px 4px;border-radius:3px}
 .subtitle{color:var(--muted);margin:0 0 14px}
 .muted{color:var(--muted)}
-.state{display:inline-flex;gap:10px;align-items:baseline;border:1px solid var(--line);border-radius:6px;padding:8px 12px;margin:4px 0 14px}
+.state{display:inline-flex;gap:10px;align-items:baseline;border:1px solid var(--line);border-radius:6px;\
+padding:8px 12px;margin:4px 0 14px}
 .state strong{font-size:15px}
 .state.published strong,.state.completed strong{color:var(--ok)}
 .state.rolled_back strong,.state.failed strong,.state.rejected strong,.state.halted strong{color:var(--bad)}
@@ -413,7 +497,8 @@ tr.failed td{background:#fff0f0}
 tr.accepted td{background:#fff8e5}
 tr.stale td{color:var(--muted)}
 .notes{margin:0;padding-left:16px;font-size:12px;overflow-wrap:anywhere}
-.badge{display:inline-block;font-size:11.5px;font-weight:600;padding:1px 7px;border-radius:10px;border:1px solid currentColor;white-space:nowrap}
+.badge{display:inline-block;font-size:11.5px;font-weight:600;padding:1px 7px;border-radius:10px;\
+border:1px solid currentColor;white-space:nowrap}
 .badge.ok,.badge.passed,.badge.published,.badge.rb-open{color:var(--ok)}
 .badge.out,.badge.failed,.badge.rolled_back,.badge.rb-rolled_back{color:var(--bad)}
 .badge.accepted,.badge.publishing{color:var(--warn)}
@@ -450,9 +535,11 @@ export function renderReportHtml(data: ReportData): string {
   const title = `${spec.reason.issue}: ${spec.reason.change}`;
   const header =
     `<header><h1>${h(title)}</h1>` +
-    `<p class="subtitle">${h(`Changed history in ${spec.target.table}, ${spec.range.start} to ${spec.range.end}`)} · backfill ${code(spec.backfillId)}` +
+    `<p class="subtitle">${h(`Changed history in ${spec.target.table}, ${spec.range.start} to ${spec.range.end}`)} · ` +
+    `backfill ${code(spec.backfillId)}` +
     `${spec.codeVersion ? ` · code ${code(spec.codeVersion)}` : ''}</p>` +
-    `<div class="state ${h(data.state)}"><strong>${h(STATE_LABELS[data.state])}</strong><span class="muted">${h(stateDetail(data))}</span></div>` +
+    `<div class="state ${h(data.state)}"><strong>${h(STATE_LABELS[data.state])}</strong>` +
+    `<span class="muted">${h(stateDetail(data))}</span></div>` +
     `<div class="summary">${summarySentences(data).map((s) => `<p>${h(s)}</p>`).join('')}</div></header>`;
 
   const what = section(
@@ -465,14 +552,30 @@ export function renderReportHtml(data: ReportData): string {
       ['Owner', h(spec.owner)],
       ['Started by', data.plan.startedBy ? h(data.plan.startedBy) : null],
       ['Target', code(spec.target.table)],
-      ['Range', h(`${spec.range.start} to ${spec.range.end}, by ${spec.range.grain} (${data.plan.partitions.toLocaleString('en-US')} partitions in ${data.plan.batches.toLocaleString('en-US')} batches)`)],
+      [
+        'Range',
+        h(
+          `${spec.range.start} to ${spec.range.end}, by ${spec.range.grain} ` +
+            `(${data.plan.partitions.toLocaleString('en-US')} partitions ` +
+            `in ${data.plan.batches.toLocaleString('en-US')} batches)`,
+        ),
+      ],
       ['Rows in range when planned', h(data.plan.rows.toLocaleString('en-US'))],
       ['Partition key', code(spec.target.partitionKey)],
       ['Unique key', spec.target.uniqueKey.length ? h(spec.target.uniqueKey.join(', ')) : null],
       ['Shadow', code(spec.target.shadow)],
       ['Restore point', code(spec.snapshot)],
       ['Publish', h(spec.publish.mode + (spec.publish.view ? ` via ${spec.publish.view}` : ''))],
-      ['Idempotency proof', data.proof ? h(`${data.proof.partition} rewritten twice, identical (${data.proof.rowsWritten.toLocaleString('en-US')} rows, hash ${data.proof.rowHash}), ${when(data.proof.at)}`) : '<span class="muted">not recorded</span>'],
+      [
+        'Idempotency proof',
+        data.proof
+          ? h(
+              `${data.proof.partition} rewritten twice, ` +
+                `identical (${data.proof.rowsWritten.toLocaleString('en-US')} rows, hash ${data.proof.rowHash}), ` +
+                `${when(data.proof.at)}`,
+            )
+          : '<span class="muted">not recorded</span>',
+      ],
     ]),
   );
 
@@ -481,15 +584,24 @@ export function renderReportHtml(data: ReportData): string {
     'measures',
     'Measures over the range',
     measuresTable(data) +
-      `<p class="muted">${h(`Over ${data.coverage.partitions.toLocaleString('en-US')} reconciled partitions; rows ${rows.old.toLocaleString('en-US')} before, ${rows.new.toLocaleString('en-US')} after.`)}</p>`,
+      `<p class="muted">${h(`Over ${data.coverage.partitions.toLocaleString('en-US')} reconciled partitions; ` +
+        `rows ${rows.old.toLocaleString('en-US')} before, ${rows.new.toLocaleString('en-US')} after.`)}</p>`,
   );
   const charts = section(
     'charts',
     'Per partition: before and after',
-    data.series.length ? data.series.map((s) => chartFigure(data, s)).join('') : '<p class="muted">No measures to chart.</p>',
+    data.series.length
+      ? data.series.map((s) => chartFigure(data, s)).join('')
+      : '<p class="muted">No measures to chart.</p>',
   );
   const warnings = data.warnings.length || data.plan.warnings.length
-    ? section('warnings', 'Warnings', `<ul class="warnings">${[...data.plan.warnings.map((w) => `plan: ${w}`), ...data.warnings].map((w) => `<li>${h(w)}</li>`).join('')}</ul>`)
+    ? section(
+      'warnings',
+      'Warnings',
+      `<ul class="warnings">${[...data.plan.warnings.map((w) => `plan: ${w}`), ...data.warnings]
+        .map((w) => `<li>${h(w)}</li>`)
+        .join('')}</ul>`,
+    )
     : '';
 
   return (
@@ -503,7 +615,8 @@ export function renderReportHtml(data: ReportData): string {
     section('release', 'Release', releaseSection(data)) +
     section('rollback', 'Rollback', rollbackSection(data)) +
     section('timeline', 'Audit timeline', timelineSection(data)) +
-    `<footer>${h(`Generated ${when(data.generatedAt)} from the backfill control schema (report version ${data.version}).`)}</footer>` +
+    `<footer>${h(`Generated ${when(data.generatedAt)} from the backfill control schema ` +
+      `(report version ${data.version}).`)}</footer>` +
     `</main></body></html>\n`
   );
 }

@@ -4,7 +4,18 @@
  * approvals), and the release record. Spec values are user input, so they are escaped.
  */
 import type { ReportData } from '../../contracts/report';
-import { amount, decimalsFor, expectedRange, percent, signedAmount, STATE_LABELS, summarySentences, unchanged, when, duration } from './format';
+import {
+  amount,
+  decimalsFor,
+  expectedRange,
+  percent,
+  signedAmount,
+  STATE_LABELS,
+  summarySentences,
+  unchanged,
+  when,
+  duration,
+} from './format';
 
 /**
  * `text` as inline GitHub Markdown that renders literally: no emphasis, code, links, HTML, entities
@@ -56,8 +67,10 @@ export function renderReportMarkdown(data: ReportData): string {
   lines.push(`## ${e(spec.reason.issue)}: ${e(spec.reason.change)}`);
   lines.push('');
   lines.push(
-    `**${STATE_LABELS[data.state]}** · ${code(spec.target.table)} · ${e(spec.range.start)} to ${e(spec.range.end)} (${spec.range.grain}) · ` +
-      `backfill ${code(spec.backfillId)}${spec.codeVersion ? ` · code ${code(spec.codeVersion)}` : ''} · owner ${e(spec.owner)}`,
+    `**${STATE_LABELS[data.state]}** · ${code(spec.target.table)} · ` +
+      `${e(spec.range.start)} to ${e(spec.range.end)} (${spec.range.grain}) · ` +
+      `backfill ${code(spec.backfillId)}${spec.codeVersion ? ` · code ${code(spec.codeVersion)}` : ''} · ` +
+      `owner ${e(spec.owner)}`,
   );
   lines.push('');
   lines.push(summarySentences(data).map(e).join(' '));
@@ -81,9 +94,12 @@ export function renderReportMarkdown(data: ReportData): string {
     );
     lines.push('');
     lines.push(
-      `Rows: ${data.coverage.rows.old.toLocaleString('en-US')} before, ${data.coverage.rows.new.toLocaleString('en-US')} after, over ` +
-        `${data.coverage.partitions.toLocaleString('en-US')} of ${data.plan.partitions.toLocaleString('en-US')} partitions; ` +
-        `${data.batches.passed} of ${data.batches.planned} batches passed${data.batches.accepted ? `, ${data.batches.accepted} accepted` : ''}` +
+      `Rows: ${data.coverage.rows.old.toLocaleString('en-US')} before, ` +
+        `${data.coverage.rows.new.toLocaleString('en-US')} after, over ` +
+        `${data.coverage.partitions.toLocaleString('en-US')} ` +
+        `of ${data.plan.partitions.toLocaleString('en-US')} partitions; ` +
+        `${data.batches.passed} of ${data.batches.planned} batches ` +
+        `passed${data.batches.accepted ? `, ${data.batches.accepted} accepted` : ''}` +
         `${data.batches.failed ? `, ${data.batches.failed} failed` : ''}.` +
         (data.proof ? ` Idempotency proven on ${e(data.proof.partition)} (rewritten twice, identical).` : ''),
     );
@@ -98,8 +114,10 @@ export function renderReportMarkdown(data: ReportData): string {
       ...listed([
         ...attention.map((b) =>
           b.verdict === 'accepted'
-            ? `Batch ${b.index + 1} (${e(b.first)} to ${e(b.last)}) failed and was accepted by ${e(b.accepted?.by ?? 'an operator')}: ${e(b.accepted?.reason ?? '')}`
-            : `Batch ${b.index + 1} (${e(b.first)} to ${e(b.last)}) failed: ${e(b.failures[0] ?? 'see the checkpoint')}`,
+            ? `Batch ${b.index + 1} (${e(b.first)} to ${e(b.last)}) failed and was accepted ` +
+              `by ${e(b.accepted?.by ?? 'an operator')}: ${e(b.accepted?.reason ?? '')}`
+            : `Batch ${b.index + 1} (${e(b.first)} to ${e(b.last)}) ` +
+              `failed: ${e(b.failures[0] ?? 'see the checkpoint')}`,
         ),
         ...data.warnings.map((w) => `Warning: ${e(w)}`),
         ...data.approval.refused.map((r) => `Refused ${r.kind} by ${e(r.by)} at ${when(r.at)}: ${e(r.problem)}`),
@@ -110,11 +128,20 @@ export function renderReportMarkdown(data: ReportData): string {
 
   if (release) {
     lines.push(
-      `Release ${code(release.releaseId)} (${release.status.replace('_', ' ')}): published ${when(release.publishedAt)} by ${release.publishMode} publish, ` +
-        `approved by ${e(release.approvedBy)}${data.approval.approved?.comment ? ` ("${e(data.approval.approved.comment)}")` : ''}; ` +
-        `restore point ${code(release.restorePoint)}, rollback window ${duration(rollback.windowMs)} until ${when(release.rollbackExpiresAt)}.` +
-        (rollback.rolledBack ? ` Rolled back by ${e(rollback.rolledBack.by)} at ${when(rollback.rolledBack.at)}${rollback.rolledBack.reason ? `: ${e(rollback.rolledBack.reason)}` : ''}.` : '') +
-        (rollback.signedOff ? ` Signed off by ${e(rollback.signedOff.by)} at ${when(rollback.signedOff.at)}${rollback.signedOff.comment ? `: ${e(rollback.signedOff.comment)}` : ''}.` : ''),
+      `Release ${code(release.releaseId)} (${release.status.replace('_', ' ')}): ` +
+        `published ${when(release.publishedAt)} by ${release.publishMode} publish, ` +
+        `approved by ${e(release.approvedBy)}` +
+        `${data.approval.approved?.comment ? ` ("${e(data.approval.approved.comment)}")` : ''}; ` +
+        `restore point ${code(release.restorePoint)}, ` +
+        `rollback window ${duration(rollback.windowMs)} until ${when(release.rollbackExpiresAt)}.` +
+        (rollback.rolledBack
+          ? ` Rolled back by ${e(rollback.rolledBack.by)} at ${when(rollback.rolledBack.at)}` +
+            `${rollback.rolledBack.reason ? `: ${e(rollback.rolledBack.reason)}` : ''}.`
+          : '') +
+        (rollback.signedOff
+          ? ` Signed off by ${e(rollback.signedOff.by)} at ${when(rollback.signedOff.at)}` +
+            `${rollback.signedOff.comment ? `: ${e(rollback.signedOff.comment)}` : ''}.`
+          : ''),
     );
     lines.push('');
   }

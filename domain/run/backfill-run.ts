@@ -190,7 +190,10 @@ export class BackfillRun {
     const r = req as { by?: string; reason?: string } | undefined;
     this.cursor.operatorPause = null;
     this.wake++;
-    return applied({ actor: r?.by?.trim() || 'operator', action: 'resumed', detail: { reason: r?.reason ?? null } }, 'resumed');
+    return applied(
+      { actor: r?.by?.trim() || 'operator', action: 'resumed', detail: { reason: r?.reason ?? null } },
+      'resumed',
+    );
   }
 
   livePipelineStarted(e: unknown): Handled {
@@ -221,7 +224,10 @@ export class BackfillRun {
     const before = this.status.concurrency;
     this.status.concurrency = r.concurrency;
     const detail = { from: before, to: r.concurrency, reason: r.reason ?? null };
-    return applied({ actor: r.by ?? 'operator', action: 'concurrency_changed', detail }, `concurrency ${r.concurrency}`);
+    return applied(
+      { actor: r.by ?? 'operator', action: 'concurrency_changed', detail },
+      `concurrency ${r.concurrency}`,
+    );
   }
 
   // ---- decisions: one rule for the signal and the update of the same name ----
@@ -239,7 +245,11 @@ export class BackfillRun {
       refusals.push({ by: actorOf(req), reason: excerpt(problem, STATE_LIMITS.messageChars), at: iso(nowMs) });
       if (refusals.length > STATE_LIMITS.refusals) refusals.splice(0, refusals.length - STATE_LIMITS.refusals);
     }
-    return { refused: problem, audit: { actor: actorOf(req), action: `${door}_refused`, detail: { problem, via } }, message: problem };
+    return {
+      refused: problem,
+      audit: { actor: actorOf(req), action: `${door}_refused`, detail: { problem, via } },
+      message: problem,
+    };
   }
 
   private problemOf(door: Door, req: unknown, nowMs: number): string | null {
@@ -249,7 +259,12 @@ export class BackfillRun {
       case 'reject': {
         const a = this.status.approval;
         const d = a?.approved ?? a?.rejected;
-        if (d) return `${door} refused: the backfill was already ${a?.approved ? 'approved' : 'rejected'} by ${d.by} at ${d.at}`;
+        if (d) {
+          return (
+            `${door} refused: the backfill was already ${a?.approved ? 'approved' : 'rejected'} ` +
+            `by ${d.by} at ${d.at}`
+          );
+        }
         return decisionProblem(door, req, state, this.rules);
       }
       case 'resolve': {
@@ -266,7 +281,10 @@ export class BackfillRun {
       }
       case 'rollback': {
         const rollback = this.status.rollback;
-        const window = { expiresAtMs: rollback.expiresAt ? Date.parse(rollback.expiresAt) : null, signedOff: rollback.signedOff !== null };
+        const window = {
+          expiresAtMs: rollback.expiresAt ? Date.parse(rollback.expiresAt) : null,
+          signedOff: rollback.signedOff !== null,
+        };
         return this.windowBusy('rollback') ?? rollbackProblem(req, state, window, nowMs, this.rules);
       }
       case 'signoff':
@@ -275,7 +293,9 @@ export class BackfillRun {
   }
 
   private windowBusy(what: string): string | null {
-    return this.rollbackRequest || this.signoffRequest ? `${what} refused: a rollback or signoff is already in progress` : null;
+    return this.rollbackRequest || this.signoffRequest
+      ? `${what} refused: a rollback or signoff is already in progress`
+      : null;
   }
 
   private apply(door: Door, req: unknown, nowMs: number): Handled {
@@ -297,7 +317,10 @@ export class BackfillRun {
       }
       case 'rollback':
         this.rollbackRequest = decision(req, 'reason', nowMs);
-        return applied(null, `rollback requested by ${this.rollbackRequest.by}; the pre-publish result is being restored`);
+        return applied(
+          null,
+          `rollback requested by ${this.rollbackRequest.by}; the pre-publish result is being restored`,
+        );
       case 'signoff':
         this.signoffRequest = decision(req, 'comment', nowMs);
         return applied(null, `signed off by ${this.signoffRequest.by}`);
@@ -323,7 +346,9 @@ export class BackfillRun {
       status.partitions.done = resumed.partitionsDone;
       s.verdicts.passed = resumed.batchesDone;
     }
-    if (resumed.stale > 0) this.warn(`${resumed.stale} checkpoint(s) from another code version or transform were not reused`);
+    if (resumed.stale > 0) {
+      this.warn(`${resumed.stale} checkpoint(s) from another code version or transform were not reused`);
+    }
     const note = resumed.batchesDone ? `; resuming after ${resumed.batchesDone} checkpointed batches` : '';
     this.moveTo('preparing', `preparing: taking the restore point ${this.spec.rollback.snapshot}${note}`);
   }
@@ -341,9 +366,11 @@ export class BackfillRun {
   proven(proof: IdempotencyProofInfo): void {
     this.status.proof = proof;
     if (proof.floatNoise?.length) {
-      this.warn(`idempotency proof on ${proof.partition}: float sums differ between the two rewrites only by summation ` +
-        `order (${proof.floatNoise.join('; ')}); they are compared within abs_tolerance. ` +
-        'Store them as DECIMAL for exact comparisons.');
+      this.warn(
+        `idempotency proof on ${proof.partition}: float sums differ between the two rewrites only by summation ` +
+          `order (${proof.floatNoise.join('; ')}); they are compared within abs_tolerance. ` +
+          'Store them as DECIMAL for exact comparisons.',
+      );
     }
     this.cursor.setupDone = true;
   }
@@ -365,7 +392,9 @@ export class BackfillRun {
     const { cursor: s, status, spec } = this;
     const since = status.pause?.since ?? iso(nowMs);
     const wait = (pause: Omit<PauseInfo, 'since'>): GateCheck => ({ kind: 'wait', pause: { ...pause, since } });
-    if (s.operatorPause) return wait({ kind: 'operator', reason: s.operatorPause.reason, by: s.operatorPause.by, until: null });
+    if (s.operatorPause) {
+      return wait({ kind: 'operator', reason: s.operatorPause.reason, by: s.operatorPause.by, until: null });
+    }
     const live = spec.execution.pause_during_live_pipeline;
     if (live && spec.execution.live_pipeline?.signals !== false && s.liveRuns.length) {
       const reason = `live pipeline running (${s.liveRuns.join(', ')}); waiting for live_pipeline_finished`;
@@ -378,7 +407,9 @@ export class BackfillRun {
     }
     const spent = { day: status.budget.day, spentToday: status.budget.spentToday };
     const budget = budgetDecision(spec.execution.daily_scan_budget, spent, nowMs, this.batchBytes(i));
-    if (!budget.run) return wait({ kind: 'scan_budget', reason: budget.reason, by: null, until: iso(budget.resumeAtMs) });
+    if (!budget.run) {
+      return wait({ kind: 'scan_budget', reason: budget.reason, by: null, until: iso(budget.resumeAtMs) });
+    }
     const query = spec.execution.live_pipeline?.visibility_query;
     if (live && query) {
       const poll = spec.execution.live_pipeline!.poll_interval;
@@ -404,9 +435,17 @@ export class BackfillRun {
   /** The audit entry for a gate's answer: a new kind of wait, or the end of one. */
   yieldEntry(check: GateCheck): AuditEntry | null {
     const pause = this.status.pause;
-    if (check.kind !== 'wait') return pause ? { actor: 'workflow', action: 'yield_ended', detail: { kind: pause.kind, since: pause.since } } : null;
+    if (check.kind !== 'wait') {
+      return pause
+        ? { actor: 'workflow', action: 'yield_ended', detail: { kind: pause.kind, since: pause.since } }
+        : null;
+    }
     if (pause?.kind === check.pause.kind) return null;
-    return { actor: check.pause.by ?? 'workflow', action: 'yielding', detail: { kind: check.pause.kind, reason: check.pause.reason } };
+    return {
+      actor: check.pause.by ?? 'workflow',
+      action: 'yielding',
+      detail: { kind: check.pause.kind, reason: check.pause.reason },
+    };
   }
 
   /** Applies the gate's answer; true when batch `i` must wait (then `waitMs` says how long, or on a request). */
@@ -565,12 +604,18 @@ export class BackfillRun {
   awaitingApproval(nowMs: number): { deadlineMs: number } | RunFailure {
     const a = this.status.approval;
     if (!a || !this.spec.approval) {
-      return { type: BackfillError.SpecNotRunnable, message: 'approval: the spec names no approvers; add approval.approvers before running.' };
+      return {
+        type: BackfillError.SpecNotRunnable,
+        message: 'approval: the spec names no approvers; add approval.approvers before running.',
+      };
     }
     a.deadline ??= iso(nowMs + this.spec.approval.timeout);
     const moved = measureMoves(this.report().measures);
-    this.moveTo('awaiting_approval', `awaiting approval from ${a.approvers.join(' or ')} until ${a.deadline}: ${moved}. ` +
-      'Send approve or reject with {"by": "...", "comment": "..."}.');
+    this.moveTo(
+      'awaiting_approval',
+      `awaiting approval from ${a.approvers.join(' or ')} until ${a.deadline}: ${moved}. ` +
+        'Send approve or reject with {"by": "...", "comment": "..."}.',
+    );
     return { deadlineMs: Date.parse(a.deadline) };
   }
 
@@ -584,19 +629,27 @@ export class BackfillRun {
     const a = this.status.approval!;
     if (a.rejected) {
       const comment = a.rejected.comment ? `: ${a.rejected.comment}` : '';
-      return { type: BackfillError.Rejected, message: `rejected by ${a.rejected.by}${comment}; production is untouched.` };
+      return {
+        type: BackfillError.Rejected,
+        message: `rejected by ${a.rejected.by}${comment}; production is untouched.`,
+      };
     }
     if (a.approved) return { approved: a.approved };
     return {
       type: BackfillError.ApprovalExpired,
-      message: `nobody approved within approval.timeout (deadline ${a.deadline}); production is untouched. Start a new run to try again.`,
+      message:
+        `nobody approved within approval.timeout (deadline ${a.deadline}); production is untouched. ` +
+        `Start a new run to try again.`,
     };
   }
 
   publishing(): void {
     const { spec } = this;
-    this.moveTo('publishing', `publishing ${spec.source_range.start}..${spec.source_range.end} into ${spec.target.table} ` +
-      `(${spec.publish.mode}) in one transaction`);
+    this.moveTo(
+      'publishing',
+      `publishing ${spec.source_range.start}..${spec.source_range.end} into ${spec.target.table} ` +
+        `(${spec.publish.mode}) in one transaction`,
+    );
   }
 
   published(release: ReleaseRecord): void {
@@ -604,7 +657,10 @@ export class BackfillRun {
     status.release = release;
     status.rollback.expiresAt = release.rollbackExpiresAt;
     status.rollback.open = true;
-    this.moveTo('published', `published as ${release.releaseId}; rollback window open until ${status.rollback.expiresAt}`);
+    this.moveTo(
+      'published',
+      `published as ${release.releaseId}; rollback window open until ${status.rollback.expiresAt}`,
+    );
   }
 
   // ---- runbook step 7: the rollback window ----
@@ -620,7 +676,9 @@ export class BackfillRun {
 
   rollingBack(): Decision {
     const r = this.rollbackRequest!;
-    this.setPhase(`rolling back ${this.status.release!.releaseId}: restoring ${this.spec.rollback.snapshot} over the range`);
+    this.setPhase(
+      `rolling back ${this.status.release!.releaseId}: restoring ${this.spec.rollback.snapshot} over the range`,
+    );
     return r;
   }
 
@@ -656,7 +714,10 @@ export class BackfillRun {
   /** Whether cleanup must wait for a signoff that has not come (rollback.cleanup: after_signoff). */
   awaitsSignoff(): boolean {
     if (this.signoffRequest || this.spec.rollback.cleanup !== 'after_signoff') return false;
-    this.setPhase(`rollback window ended; waiting for signoff to drop ${this.spec.rollback.snapshot} and ${this.spec.target.shadow_table}`);
+    this.setPhase(
+      `rollback window ended; waiting for signoff to drop ${this.spec.rollback.snapshot} ` +
+        `and ${this.spec.target.shadow_table}`,
+    );
     return true;
   }
 

@@ -10,7 +10,8 @@ export function batchSummary(
   run: { rowsWritten: number; seconds: number; attempt: number },
 ): BatchSummary {
   const parts = batchPartitions(spec, index);
-  const failed = (severity: 'fail' | 'warn') => verdict.checks.filter((c) => !c.passed && c.severity === severity).map((c) => c.message);
+  const failed = (severity: 'fail' | 'warn') =>
+    verdict.checks.filter((c) => !c.passed && c.severity === severity).map((c) => c.message);
   return {
     index,
     first: parts[0]!.start,

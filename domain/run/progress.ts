@@ -15,7 +15,8 @@ export function currentDetails(status: BackfillStatus): string {
   const r = status.release;
   return [
     `**${status.state}** — ${status.phase}`,
-    `Partitions ${status.partitions.done}/${status.partitions.total} · batches ${status.batches.done}/${status.batches.total}` +
+    `Partitions ${status.partitions.done}/${status.partitions.total} · batches ` +
+      `${status.batches.done}/${status.batches.total}` +
       (status.eta ? ` · ETA ${status.eta}` : ''),
     v ? `Last batch ${v.index + 1} (${v.first}..${v.last}): ${v.verdict}; ${measureMoves(v.measures)}` : null,
     status.pause ? `Paused (${status.pause.kind}): ${status.pause.reason}` : null,

@@ -34,7 +34,13 @@ export const MAX_LISTED_ISSUES = 50;
 export function listedIssues<T extends SpecIssue>(issues: T[]): Array<T | SpecIssue> {
   if (issues.length <= MAX_LISTED_ISSUES) return issues;
   const more = issues.length - MAX_LISTED_ISSUES;
-  return [...issues.slice(0, MAX_LISTED_ISSUES), { path: '(more)', message: `${more} more problem${more === 1 ? '' : 's'} not listed; fix the ones above and validate again` }];
+  return [
+    ...issues.slice(0, MAX_LISTED_ISSUES),
+    {
+      path: '(more)',
+      message: `${more} more problem${more === 1 ? '' : 's'} not listed; fix the ones above and validate again`,
+    },
+  ];
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -89,7 +95,10 @@ function issuesFrom(error: z.ZodError): SpecIssue[] {
         const best = index >= MAX_LISTED_ISSUES || key.length > HINT_KEY_CHARS ? undefined : known
           .map((k) => [k, editDistance(k, key)] as const)
           .sort((a, b) => a[1] - b[1])[0];
-        const hint = best && best[1] <= Math.max(2, Math.floor(key.length / 3)) ? `did you mean ${best[0]}?` : `known fields: ${known.join(', ')}`;
+        const hint =
+          best && best[1] <= Math.max(2, Math.floor(key.length / 3))
+            ? `did you mean ${best[0]}?`
+            : `known fields: ${known.join(', ')}`;
         return { path: formatPath([...issue.path, key]), message: `unknown field (typos are not ignored); ${hint}` };
       });
     }
@@ -97,14 +106,23 @@ function issuesFrom(error: z.ZodError): SpecIssue[] {
       const expected = issue.code === 'invalid_type' ? ` (${issue.expected})` : '';
       return [{ path: formatPath(issue.path), message: `is required${expected}; add it to the spec` }];
     }
-    if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && typeof issue.input === 'number' && !Number.isFinite(issue.input)) {
+    if (
+      (issue.code === 'invalid_type' || issue.code === 'invalid_union') &&
+      typeof issue.input === 'number' &&
+      !Number.isFinite(issue.input)
+    ) {
       return [{ path: formatPath(issue.path), message: `must be a finite number, got ${issue.input}` }];
     }
     if (issue.code === 'invalid_type') {
       return [{ path: formatPath(issue.path), message: `must be ${issue.expected}, got ${shown(issue.input)}` }];
     }
     if (issue.code === 'invalid_value' && 'values' in issue) {
-      return [{ path: formatPath(issue.path), message: `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}` }];
+      return [
+        {
+          path: formatPath(issue.path),
+          message: `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`,
+        },
+      ];
     }
     return [{ path: formatPath(issue.path), message: issue.message }];
   });
@@ -158,14 +176,19 @@ function payloadProblem(spec: BackfillSpec): SpecIssue | null {
   const source = largest === 'transform' && spec.transform?.sql_file ? ' (the SQL read from transform.sql_file)' : '';
   return {
     path: largest,
-    message: `the parsed spec is ${total} bytes as JSON (${formatBinarySize(total)}), above the maximum ${SPEC_LIMITS.specPayloadBytes} bytes (${formatBinarySize(SPEC_LIMITS.specPayloadBytes)}) that a workflow input may carry; ${largest}${source} is ${formatBinarySize(size)} of it, shorten it`,
+    message:
+      `the parsed spec is ${total} bytes as JSON (${formatBinarySize(total)}), ` +
+      `above the maximum ${SPEC_LIMITS.specPayloadBytes} bytes (${formatBinarySize(SPEC_LIMITS.specPayloadBytes)}) ` +
+      `that a workflow input may carry; ${largest}${source} is ${formatBinarySize(size)} of it, shorten it`,
   };
 }
 
 export function parseSpec(input: unknown, options: ParseOptions = {}): ParseResult {
   const protoIssues = protoKeyPaths(input).map((path) => ({
     path: formatPath(path),
-    message: 'is a "__proto__" key, which a JavaScript object cannot hold as data (it would be dropped silently); rename or remove it',
+    message:
+      'is a "__proto__" key, which a JavaScript object cannot hold as data ' +
+      '(it would be dropped silently); rename or remove it',
   }));
   const parsed = specSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) return { ok: false, issues: listedIssues([...protoIssues, ...issuesFrom(parsed.error)]) };
@@ -180,41 +203,77 @@ export function parseSpec(input: unknown, options: ParseOptions = {}): ParseResu
     const where = p.transform.sql_file ? 'transform.sql_file' : 'transform.sql';
     if (p.transform.sql_file) {
       try {
-        if (!options.readSqlFile) throw new Error('no file reader was given; load the spec with client/load-spec.ts, which reads it relative to the spec file');
+        if (!options.readSqlFile) {
+          throw new Error(
+            'no file reader was given; load the spec with client/load-spec.ts, ' +
+              'which reads it relative to the spec file',
+          );
+        }
         sql = options.readSqlFile(p.transform.sql_file);
       } catch (e) {
-        issues.push({ path: 'transform.sql_file', message: `cannot read ${shown(p.transform.sql_file)}: ${e instanceof Error ? e.message : String(e)}` });
+        issues.push({
+          path: 'transform.sql_file',
+          message: `cannot read ${shown(p.transform.sql_file)}: ${e instanceof Error ? e.message : String(e)}`,
+        });
       }
     }
     if (sql !== undefined && sql.length > SPEC_LIMITS.sqlChars) {
-      issues.push({ path: where, message: `is ${sql.length} characters, above the maximum ${SPEC_LIMITS.sqlChars}; a transform is one SELECT for one partition` });
+      issues.push({
+        path: where,
+        message:
+          `is ${sql.length} characters, above the maximum ${SPEC_LIMITS.sqlChars}; ` +
+          `a transform is one SELECT for one partition`,
+      });
       sql = undefined;
     }
     if (sql !== undefined) {
       for (const problem of transformProblems(sql)) issues.push({ path: where, message: problem });
-      transform = { sql, code_version: p.transform.code_version, ...(p.transform.sql_file ? { sql_file: p.transform.sql_file } : {}) };
+      transform = {
+        sql,
+        code_version: p.transform.code_version,
+        ...(p.transform.sql_file ? { sql_file: p.transform.sql_file } : {}),
+      };
     }
   }
 
   const shadow = p.target.shadow_table ?? shadowTableFor(p.target.table, p.backfill_id);
   if (!p.target.shadow_table && shadow.split('.').at(-1)!.length > 128) {
-    issues.push({ path: 'target.shadow_table', message: 'the derived shadow name is too long; set target.shadow_table explicitly' });
+    issues.push({
+      path: 'target.shadow_table',
+      message: 'the derived shadow name is too long; set target.shadow_table explicitly',
+    });
   }
   if ([p.rollback.snapshot, p.publish.view].some((t) => t?.toLowerCase() === shadow.toLowerCase())) {
-    issues.push({ path: 'target.shadow_table', message: `"${shadow}" collides with rollback.snapshot or publish.view; choose another name` });
+    issues.push({
+      path: 'target.shadow_table',
+      message: `"${shadow}" collides with rollback.snapshot or publish.view; choose another name`,
+    });
   }
 
   const measures = measuresOf(p.validation);
   if (measures.length === 0) {
-    warnings.push({ path: 'validation.measures', message: 'no measure has an expected delta; aggregate reconciliation will only compare row counts' });
+    warnings.push({
+      path: 'validation.measures',
+      message: 'no measure has an expected delta; aggregate reconciliation will only compare row counts',
+    });
   }
   if (p.execution.pause_during_live_pipeline && !p.execution.live_pipeline && p.execution.pause_windows.length === 0) {
-    warnings.push({ path: 'execution.pause_during_live_pipeline', message: 'is true but no live_pipeline or pause_windows are set; only live_pipeline_started/finished signals will pause the backfill' });
+    warnings.push({
+      path: 'execution.pause_during_live_pipeline',
+      message:
+        'is true but no live_pipeline or pause_windows are set; ' +
+        'only live_pipeline_started/finished signals will pause the backfill',
+    });
   }
   if (issues.length) return { ok: false, issues };
 
   const { transform: _t, ...rest } = p;
-  const spec: BackfillSpec = { ...rest, target: { ...p.target, shadow_table: shadow }, ...(transform ? { transform } : {}), measures };
+  const spec: BackfillSpec = {
+    ...rest,
+    target: { ...p.target, shadow_table: shadow },
+    ...(transform ? { transform } : {}),
+    measures,
+  };
   const tooLarge = payloadProblem(spec);
   if (tooLarge) return { ok: false, issues: [tooLarge] };
   return { ok: true, warnings, spec };
@@ -223,8 +282,20 @@ export function parseSpec(input: unknown, options: ParseOptions = {}): ParseResu
 /** What a run needs beyond a valid spec; each problem names the YAML path to add. */
 export function runnableProblems(spec: BackfillSpec): SpecIssue[] {
   const problems: SpecIssue[] = [];
-  if (!spec.transform) problems.push({ path: 'transform', message: 'is missing; add transform.sql or transform.sql_file with transform.code_version' });
-  if (!spec.target.unique_key) problems.push({ path: 'target.unique_key', message: 'is missing; list the columns that identify a row, e.g. [revenue_date, merchant_id]' });
-  if (!spec.approval) problems.push({ path: 'approval.approvers', message: 'is missing; list who may approve publication' });
+  if (!spec.transform) {
+    problems.push({
+      path: 'transform',
+      message: 'is missing; add transform.sql or transform.sql_file with transform.code_version',
+    });
+  }
+  if (!spec.target.unique_key) {
+    problems.push({
+      path: 'target.unique_key',
+      message: 'is missing; list the columns that identify a row, e.g. [revenue_date, merchant_id]',
+    });
+  }
+  if (!spec.approval) {
+    problems.push({ path: 'approval.approvers', message: 'is missing; list who may approve publication' });
+  }
   return problems;
 }

@@ -21,7 +21,9 @@ const identifier = (parts: number, qualified: boolean, example: string) =>
     const problem = v.length > parts * (NAME_PART_CHARS + 1)
       ? `is ${v.length} characters, longer than any plain name (at most ${NAME_PART_CHARS} per part)`
       : identifierProblem(v, parts) ?? (!qualified || v.includes('.') ? null : 'must be qualified with its schema');
-    if (problem) ctx.addIssue({ code: 'custom', message: `${shown(v)} ${problem}; write a plain name like ${example}` });
+    if (problem) {
+      ctx.addIssue({ code: 'custom', message: `${shown(v)} ${problem}; write a plain name like ${example}` });
+    }
   });
 
 const tableName = identifier(3, true, 'finance.daily_revenue');
@@ -36,8 +38,12 @@ const boundedList = <T extends z.ZodType>(item: T, max: number, noun: string, ad
     error: (iss) => `lists ${(iss.input as unknown[]).length} ${noun}, above the maximum ${max}; ${advice}`,
   });
 
-const columnList = boundedList(columnName, SPEC_LIMITS.columns, 'columns', 'list only the columns this rule needs, e.g. [revenue_date, merchant_id]')
-  .refine((cols) => new Set(cols).size === cols.length, { message: 'lists a column twice; list each column once' });
+const columnList = boundedList(
+  columnName,
+  SPEC_LIMITS.columns,
+  'columns',
+  'list only the columns this rule needs, e.g. [revenue_date, merchant_id]',
+).refine((cols) => new Set(cols).size === cols.length, { message: 'lists a column twice; list each column once' });
 
 /**
  * Free text a person writes (names, tickets, reasons): not blank after trimming, at most `max`
@@ -45,8 +51,14 @@ const columnList = boundedList(columnName, SPEC_LIMITS.columns, 'columns', 'list
  */
 const freeText = (max: number, need: string, example: string) =>
   z.string().superRefine((v, ctx) => {
-    if (v.trim() === '') ctx.addIssue({ code: 'custom', message: `${need}, e.g. ${example}; it is ${v ? 'only blanks' : 'empty'}` });
-    else if (v.length > max) ctx.addIssue({ code: 'custom', message: `is ${v.length} characters, above the maximum ${max}; shorten it, e.g. ${example}` });
+    if (v.trim() === '') {
+      ctx.addIssue({ code: 'custom', message: `${need}, e.g. ${example}; it is ${v ? 'only blanks' : 'empty'}` });
+    } else if (v.length > max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `is ${v.length} characters, above the maximum ${max}; shorten it, e.g. ${example}`,
+      });
+    }
   });
 
 const personName = (example: string) => freeText(SPEC_LIMITS.nameChars, 'must name a person or group', example);
@@ -89,7 +101,12 @@ const deltaRange = z.string().transform((v, ctx) => {
 
 const fraction = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const f = parseFraction(v);
-  if (f === null) ctx.addIssue({ code: 'custom', message: `${shown(v)} is not a tolerance; write a fraction 0..1 (0.01) or a percentage ("1%")` });
+  if (f === null) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${shown(v)} is not a tolerance; write a fraction 0..1 (0.01) or a percentage ("1%")`,
+    });
+  }
   return f ?? z.NEVER;
 });
 
@@ -105,16 +122,21 @@ const positiveInt = (what: string, max: number, example: number) =>
     .refine(Number.isInteger, { message: `must be a whole number of ${what}; write e.g. ${example}` });
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9_-]{2,99}$/, {
-  message: 'must be 3–100 lowercase letters, digits, "-" or "_", starting with a letter or digit (it names the workflow and tables)',
+  message:
+    'must be 3–100 lowercase letters, digits, "-" or "_", starting with a letter or digit ' +
+    '(it names the workflow and tables)',
 });
 
 const measureSchema = z.strictObject({
   /** Expected change of the measure's sum, e.g. "-1.5% to -0.8%"; "0%" means unchanged. */
   expected_delta: deltaRange,
   /** Absolute difference treated as equal, against float noise (data-diff#649). */
-  abs_tolerance: z.number()
+  abs_tolerance: z
+    .number()
     .min(0, { message: 'must be at least 0; write e.g. 0.005' })
-    .max(SPEC_LIMITS.absTolerance, { message: `must be at most ${SPEC_LIMITS.absTolerance.toExponential().replace('e+', 'e')}; write e.g. 0.005` })
+    .max(SPEC_LIMITS.absTolerance, {
+      message: `must be at most ${SPEC_LIMITS.absTolerance.toExponential().replace('e+', 'e')}; write e.g. 0.005`,
+    })
     .default(0.005),
 });
 
@@ -128,7 +150,9 @@ const pauseWindow = z
     if (parseClock(w.start) === parseClock(w.end)) {
       ctx.addIssue({
         code: 'custom',
-        message: `starts and ends at ${shown(w.end)}, a window of zero length; give an end after the start, e.g. { start: "01:00", end: "03:00" } (an end before the start crosses midnight)`,
+        message:
+          `starts and ends at ${shown(w.end)}, a window of zero length; give an end after the start, e.g. ` +
+          `{ start: "01:00", end: "03:00" } (an end before the start crosses midnight)`,
       });
     }
   });
@@ -147,7 +171,9 @@ export const specSchema = z
         .int({ message: `must be a whole number of partitions; write e.g. ${DEFAULT_MAX_PARTITIONS}` })
         .min(1, { message: `must be at least 1; write e.g. ${DEFAULT_MAX_PARTITIONS}` })
         .max(SPEC_LIMITS.maxPartitions, {
-          message: `must be at most ${SPEC_LIMITS.maxPartitions}, the ceiling even with allow_large_range; write e.g. ${DEFAULT_MAX_PARTITIONS}, and split a longer range into several backfills`,
+          message:
+            `must be at most ${SPEC_LIMITS.maxPartitions}, the ceiling even with allow_large_range; ` +
+            `write e.g. ${DEFAULT_MAX_PARTITIONS}, and split a longer range into several backfills`,
         })
         .default(DEFAULT_MAX_PARTITIONS),
       allow_large_range: z.boolean().default(false),
@@ -164,14 +190,21 @@ export const specSchema = z
     }),
     reason: z.strictObject({
       issue: freeText(SPEC_LIMITS.nameChars, 'must name the ticket', 'FIN-2841'),
-      change: freeText(SPEC_LIMITS.textChars, 'must say what the fix changes', '"Correct tax-inclusive revenue calculation"'),
+      change: freeText(
+        SPEC_LIMITS.textChars,
+        'must say what the fix changes',
+        '"Correct tax-inclusive revenue calculation"',
+      ),
     }),
     transform: z
       .strictObject({
         /** SELECT for one partition; :partition_start and :partition_end are bound, typed values. */
         sql: z.string().min(1, { message: 'is empty; write one SELECT for one partition, or use transform.sql_file' })
           .max(SPEC_LIMITS.sqlChars, {
-            error: (iss) => `is ${(iss.input as string).length} characters, above the maximum ${SPEC_LIMITS.sqlChars}; a transform is one SELECT for one partition, e.g. SELECT … WHERE d >= :partition_start AND d < :partition_end`,
+            error: (iss) =>
+              `is ${(iss.input as string).length} characters, above the maximum ${SPEC_LIMITS.sqlChars}; ` +
+              `a transform is one SELECT for one partition, e.g. ` +
+              `SELECT … WHERE d >= :partition_start AND d < :partition_end`,
           })
           .optional(),
         /** Path of a .sql file, relative to the spec file. */
@@ -181,7 +214,11 @@ export const specSchema = z
       })
       .superRefine((t, ctx) => {
         if ((t.sql === undefined) === (t.sql_file === undefined)) {
-          ctx.addIssue({ code: 'custom', path: ['sql'], message: 'give exactly one of transform.sql or transform.sql_file' });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sql'],
+            message: 'give exactly one of transform.sql or transform.sql_file',
+          });
         }
       })
       .optional(),
@@ -199,7 +236,12 @@ export const specSchema = z
           if (b === null) {
             ctx.addIssue({ code: 'custom', message: `${shown(v)} is not a size; write e.g. "2 TB" or "500 GB"` });
           } else if (b > SPEC_LIMITS.bytes) {
-            ctx.addIssue({ code: 'custom', message: `${shown(v)} is above the maximum 1 EB (${SPEC_LIMITS.bytes.toExponential().replace('e+', 'e')} bytes); write e.g. "2 TB"` });
+            ctx.addIssue({
+              code: 'custom',
+              message:
+                `${shown(v)} is above the maximum 1 EB ` +
+                `(${SPEC_LIMITS.bytes.toExponential().replace('e+', 'e')} bytes); write e.g. "2 TB"`,
+            });
           } else {
             return b;
           }
@@ -209,14 +251,23 @@ export const specSchema = z
       live_pipeline: z
         .strictObject({
           /** Temporal visibility query that matches a running live pipeline. */
-          visibility_query: freeText(SPEC_LIMITS.textChars, 'must be a Temporal visibility query', `"WorkflowType = 'dailyRevenuePipeline' AND ExecutionStatus = 'Running'"`).optional(),
+          visibility_query: freeText(
+            SPEC_LIMITS.textChars,
+            'must be a Temporal visibility query',
+            `"WorkflowType = 'dailyRevenuePipeline' AND ExecutionStatus = 'Running'"`,
+          ).optional(),
           /** Listen for live_pipeline_started / live_pipeline_finished signals. */
           signals: z.boolean().default(true),
           poll_interval: duration('execution.live_pipeline.poll_interval', '1m').prefault('1m'),
         })
         .optional(),
       /** UTC windows in which no batch starts (e.g. around the nightly live load). */
-      pause_windows: boundedList(pauseWindow, SPEC_LIMITS.pauseWindows, 'windows', 'merge overlapping windows, e.g. one { start: "01:00", end: "03:00" }').default([]),
+      pause_windows: boundedList(
+        pauseWindow,
+        SPEC_LIMITS.pauseWindows,
+        'windows',
+        'merge overlapping windows, e.g. one { start: "01:00", end: "03:00" }',
+      ).default([]),
     }),
     validation: z.strictObject({
       row_count_tolerance: fraction,
@@ -229,7 +280,13 @@ export const specSchema = z
           const count = Object.keys(m).length;
           if (count > SPEC_LIMITS.measures) {
             // tooLarge: parse.ts then reports this one line instead of one per measure.
-            ctx.addIssue({ code: 'custom', params: { tooLarge: true }, message: `lists ${count} measures, above the maximum ${SPEC_LIMITS.measures}; keep the measures the fix should (or must not) move, e.g. net_revenue` });
+            ctx.addIssue({
+              code: 'custom',
+              params: { tooLarge: true },
+              message:
+                `lists ${count} measures, above the maximum ${SPEC_LIMITS.measures}; ` +
+                `keep the measures the fix should (or must not) move, e.g. net_revenue`,
+            });
           }
         }, { when: (payload) => typeof payload.value === 'object' && payload.value !== null })
         .default({}),
@@ -244,8 +301,12 @@ export const specSchema = z
     }),
     approval: z
       .strictObject({
-        approvers: boundedList(personName('finance-controller'), SPEC_LIMITS.approvers, 'approvers', 'name groups rather than every person, e.g. [finance-controller]')
-          .min(1, { message: 'must list at least one approver, e.g. [finance-controller]' }),
+        approvers: boundedList(
+          personName('finance-controller'),
+          SPEC_LIMITS.approvers,
+          'approvers',
+          'name groups rather than every person, e.g. [finance-controller]',
+        ).min(1, { message: 'must list at least one approver, e.g. [finance-controller]' }),
         /** Whether the owner may approve their own backfill. */
         allow_owner: z.boolean().default(false),
         timeout: duration('approval.timeout', '7d').prefault('7d'),
@@ -264,7 +325,12 @@ export const specSchema = z
       window: duration('rollback.window', '7d').prefault('7d'),
       cleanup: z.enum(['after_signoff', 'after_window']).default('after_signoff'),
       /** Who may roll back besides the approvers and the owner (on-call, data platform). */
-      operators: boundedList(personName('data-platform-oncall'), SPEC_LIMITS.operators, 'operators', 'name groups rather than every person, e.g. [data-platform-oncall]').default([]),
+      operators: boundedList(
+        personName('data-platform-oncall'),
+        SPEC_LIMITS.operators,
+        'operators',
+        'name groups rather than every person, e.g. [data-platform-oncall]',
+      ).default([]),
     }),
   })
   .superRefine((spec, ctx) => {
@@ -273,22 +339,35 @@ export const specSchema = z
     if (range === null) {
       for (const [key, value] of [['start', start], ['end', end]] as const) {
         if (rangeOrdinals(value, value, grain as Grain) === null) {
-          ctx.addIssue({ code: 'custom', path: ['source_range', key], message: `"${value}" is not a valid ${grain} boundary; write ${boundaryFormat(grain as Grain)}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['source_range', key],
+            message: `"${value}" is not a valid ${grain} boundary; write ${boundaryFormat(grain as Grain)}`,
+          });
         }
       }
     } else if (range.last < range.first) {
-      ctx.addIssue({ code: 'custom', path: ['source_range', 'end'], message: `${end} is before start ${start}; the range is inclusive and must not be inverted` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['source_range', 'end'],
+        message: `${end} is before start ${start}; the range is inclusive and must not be inverted`,
+      });
     } else if (partitionCount(range) > SPEC_LIMITS.maxPartitions) {
       ctx.addIssue({
         code: 'custom',
         path: ['source_range'],
-        message: `covers ${partitionCount(range)} ${grain} partitions, above the maximum ${SPEC_LIMITS.maxPartitions} even with allow_large_range; split it into several backfills, e.g. one per year`,
+        message:
+          `covers ${partitionCount(range)} ${grain} partitions, ` +
+          `above the maximum ${SPEC_LIMITS.maxPartitions} even with allow_large_range; ` +
+          `split it into several backfills, e.g. one per year`,
       });
     } else if (partitionCount(range) > max_partitions && !allow_large_range) {
       ctx.addIssue({
         code: 'custom',
         path: ['source_range'],
-        message: `covers ${partitionCount(range)} ${grain} partitions, more than max_partitions (${max_partitions}); narrow the range, or raise source_range.max_partitions / set allow_large_range: true after review`,
+        message:
+          `covers ${partitionCount(range)} ${grain} partitions, more than max_partitions (${max_partitions}); ` +
+          `narrow the range, or raise source_range.max_partitions / set allow_large_range: true after review`,
       });
     }
 
@@ -302,29 +381,63 @@ export const specSchema = z
     for (const [a, b, v] of names) {
       if (!v) continue;
       const key = v.toLowerCase();
-      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: [a, b], message: `"${v}" is also used as ${seen.get(key)}; each table must be distinct` });
-      else seen.set(key, `${a}.${b}`);
+      if (seen.has(key)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [a, b],
+          message: `"${v}" is also used as ${seen.get(key)}; each table must be distinct`,
+        });
+      } else {
+        seen.set(key, `${a}.${b}`);
+      }
     }
     if (spec.publish.mode === 'view' && !spec.publish.view) {
-      ctx.addIssue({ code: 'custom', path: ['publish', 'view'], message: 'is required when publish.mode is view; name the consumer-facing view, e.g. finance.daily_revenue_current' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['publish', 'view'],
+        message:
+          'is required when publish.mode is view; name the consumer-facing view, e.g. finance.daily_revenue_current',
+      });
     }
 
     const v = spec.validation;
     const explicit = v.measures[v.revenue_measure];
-    if (v.revenue_delta_expected && explicit &&
-      (explicit.expected_delta.min !== v.revenue_delta_expected.min || explicit.expected_delta.max !== v.revenue_delta_expected.max)) {
-      ctx.addIssue({ code: 'custom', path: ['validation', 'revenue_delta_expected'], message: `disagrees with validation.measures.${v.revenue_measure}.expected_delta; keep one of them` });
+    if (
+      v.revenue_delta_expected &&
+      explicit &&
+      (explicit.expected_delta.min !== v.revenue_delta_expected.min ||
+        explicit.expected_delta.max !== v.revenue_delta_expected.max)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['validation', 'revenue_delta_expected'],
+        message: `disagrees with validation.measures.${v.revenue_measure}.expected_delta; keep one of them`,
+      });
     }
     for (const m of Object.keys(v.measures)) {
       const problem = identifierProblem(m, 1);
-      if (problem) ctx.addIssue({ code: 'custom', path: ['validation', 'measures', m], message: `measure name "${m}" ${problem}` });
+      if (problem) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['validation', 'measures', m],
+          message: `measure name "${m}" ${problem}`,
+        });
+      }
     }
     const key = spec.target.partition_key;
     if (spec.target.unique_key?.length && !spec.target.unique_key.includes(key)) {
-      ctx.addIssue({ code: 'custom', path: ['target', 'unique_key'], message: `must include the partition key ${key}, so a key never spans partitions` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['target', 'unique_key'],
+        message: `must include the partition key ${key}, so a key never spans partitions`,
+      });
     }
     if (spec.target.audit_columns.includes(key)) {
-      ctx.addIssue({ code: 'custom', path: ['target', 'audit_columns'], message: `must not include the partition key ${key}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['target', 'audit_columns'],
+        message: `must not include the partition key ${key}`,
+      });
     }
   });
 

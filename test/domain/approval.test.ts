@@ -51,12 +51,15 @@ describe.each(['approve', 'reject'] as const)('decisionProblem(%s)', (kind) => {
     expect(decisionProblem(kind, { by: 'DATA-LEAD' }, 'awaiting_approval', rules)).toBeNull();
   });
 
-  it.each(STATES.filter((s) => s !== 'awaiting_approval'))('refuses in state %s, naming it and when approval is possible', (state) => {
-    const problem = decisionProblem(kind, ok, state, rules);
-    expect(problem).toContain(`cannot ${kind}`);
-    expect(problem).toContain(`is ${state}`);
-    expect(problem).toContain('awaiting_approval');
-  });
+  it.each(STATES.filter((s) => s !== 'awaiting_approval'))(
+    'refuses in state %s, naming it and when approval is possible',
+    (state) => {
+      const problem = decisionProblem(kind, ok, state, rules);
+      expect(problem).toContain(`cannot ${kind}`);
+      expect(problem).toContain(`is ${state}`);
+      expect(problem).toContain('awaiting_approval');
+    },
+  );
 
   it('tells a halted run to resolve first', () => {
     expect(decisionProblem(kind, ok, 'halted', rules)).toContain('resolve the halt');
@@ -68,19 +71,24 @@ describe.each(['approve', 'reject'] as const)('decisionProblem(%s)', (kind) => {
     expect(problem).toContain('{"by": "finance-controller", "comment": ');
   });
 
-  it.each([{}, { by: '' }, { by: '   ' }, { by: 7 }, { comment: 'lgtm' }])('refuses a missing or blank "by" (%j)', (req) => {
-    const problem = decisionProblem(kind, req, 'awaiting_approval', rules);
-    expect(problem).toContain(`${kind} needs "by"`);
-    expect(problem).toContain('send {"by": "finance-controller"');
-  });
+  it.each([{}, { by: '' }, { by: '   ' }, { by: 7 }, { comment: 'lgtm' }])(
+    'refuses a missing or blank "by" (%j)',
+    (req) => {
+      const problem = decisionProblem(kind, req, 'awaiting_approval', rules);
+      expect(problem).toContain(`${kind} needs "by"`);
+      expect(problem).toContain('send {"by": "finance-controller"');
+    },
+  );
 
   it('refuses a comment that is not text', () => {
-    expect(decisionProblem(kind, { by: 'finance-controller', comment: 42 }, 'awaiting_approval', rules)).toContain('"comment" must be text, got 42');
+    expect(decisionProblem(kind, { by: 'finance-controller', comment: 42 }, 'awaiting_approval', rules))
+      .toContain('"comment" must be text, got 42');
   });
 
   it('refuses someone not listed, listing the approvers', () => {
     const problem = decisionProblem(kind, { by: ' mallory ' }, 'awaiting_approval', rules);
-    expect(problem).toBe(`${kind} refused: "mallory" is not an approver; approvers are "finance-controller", "Data-Lead"`);
+    expect(problem)
+      .toBe(`${kind} refused: "mallory" is not an approver; approvers are "finance-controller", "Data-Lead"`);
   });
 
   describe('four eyes', () => {
@@ -100,7 +108,8 @@ describe.each(['approve', 'reject'] as const)('decisionProblem(%s)', (kind) => {
 
     it('says to add an approver when the owner is the only one', () => {
       const only: ApprovalRules = { ...rules, approvers: ['finance-data'] };
-      expect(decisionProblem(kind, { by: 'finance-data' }, 'awaiting_approval', only)).toContain('add another approver to approval.approvers');
+      expect(decisionProblem(kind, { by: 'finance-data' }, 'awaiting_approval', only))
+        .toContain('add another approver to approval.approvers');
     });
 
     it('allows the owner and the starter with allowOwner', () => {
@@ -111,7 +120,8 @@ describe.each(['approve', 'reject'] as const)('decisionProblem(%s)', (kind) => {
 
     it('still requires the owner to be an approver with allowOwner', () => {
       const allowed = { ...rules, allowOwner: true };
-      expect(decisionProblem(kind, { by: 'finance-data' }, 'awaiting_approval', allowed)).toContain('is not an approver');
+      expect(decisionProblem(kind, { by: 'finance-data' }, 'awaiting_approval', allowed))
+        .toContain('is not an approver');
     });
   });
 });
@@ -133,12 +143,14 @@ describe('resolveProblem', () => {
   });
 
   it.each(NOT_OBJECTS)('refuses a payload that is not an object (%j)', (req) => {
-    expect(resolveProblem(req, 'halted', rules)).toBe('resolve needs a JSON object: send {"action": "retry", "by": "your-name", "reason": "why"}');
+    expect(resolveProblem(req, 'halted', rules))
+      .toBe('resolve needs a JSON object: send {"action": "retry", "by": "your-name", "reason": "why"}');
   });
 
   it('refuses a missing action', () => {
     expect(resolveProblem({ by: 'alice' }, 'halted', rules)).toBe(
-      'resolve needs "action" set to "retry", "abort" or "accept": send {"action": "retry", "by": "your-name", "reason": "why"}',
+      'resolve needs "action" set to "retry", "abort" or "accept": send {"action": "retry", ' +
+        '"by": "your-name", "reason": "why"}',
     );
   });
 
@@ -156,12 +168,15 @@ describe('resolveProblem', () => {
     for (const reason of [undefined, '', '   ']) {
       const problem = resolveProblem({ action, by: 'finance-controller', reason }, 'halted', rules);
       expect(problem).toContain(`resolve with "${action}" needs "reason"`);
-      expect(problem).toContain(`{"action": "${action}", "by": "${action === 'accept' ? 'finance-controller' : 'your-name'}", "reason": "why"}`);
+      expect(problem).toContain(
+        `{"action": "${action}", "by": "${action === 'accept' ? 'finance-controller' : 'your-name'}", "reason": "why"}`,
+      );
     }
   });
 
   it('refuses a reason that is not text', () => {
-    expect(resolveProblem({ action: 'accept', by: 'alice', reason: true }, 'halted', rules)).toContain('"reason" must be text');
+    expect(resolveProblem({ action: 'accept', by: 'alice', reason: true }, 'halted', rules))
+      .toContain('"reason" must be text');
   });
 });
 
@@ -198,28 +213,36 @@ describe('rollbackProblem', () => {
   });
 
   it.each(NOT_OBJECTS)('refuses a payload that is not an object (%j)', (req) => {
-    expect(rollbackProblem(req, 'published', open, now, rules)).toBe('rollback needs a JSON object: send {"by": "your-name", "reason": "why"}');
+    expect(rollbackProblem(req, 'published', open, now, rules))
+      .toBe('rollback needs a JSON object: send {"by": "your-name", "reason": "why"}');
   });
 
   it.each([{ reason: 'x' }, { by: ' ', reason: 'x' }])('refuses a blank "by" (%j)', (req) => {
     expect(rollbackProblem(req, 'published', open, now, rules)).toContain('rollback needs "by"');
   });
 
-  it.each([{ by: 'oncall-bob' }, { by: 'oncall-bob', reason: '' }, { by: 'oncall-bob', reason: '  ' }])('refuses a missing reason (%j)', (req) => {
-    expect(rollbackProblem(req, 'published', open, now, rules)).toBe(
-      'rollback needs "reason" (it goes into the audit log): send {"by": "your-name", "reason": "why"}',
-    );
-  });
+  it.each([{ by: 'oncall-bob' }, { by: 'oncall-bob', reason: '' }, { by: 'oncall-bob', reason: '  ' }])(
+    'refuses a missing reason (%j)',
+    (req) => {
+      expect(rollbackProblem(req, 'published', open, now, rules)).toBe(
+        'rollback needs "reason" (it goes into the audit log): send {"by": "your-name", "reason": "why"}',
+      );
+    },
+  );
 });
 
 describe('signoffProblem', () => {
-  it.each(['finance-controller', 'DATA-LEAD', ' Finance-Data ', 'Alice'])('accepts %j (approver, owner or starter)', (by) => {
-    expect(signoffProblem({ by, comment: 'ok' }, 'published', rules)).toBeNull();
-  });
+  it.each(['finance-controller', 'DATA-LEAD', ' Finance-Data ', 'Alice'])(
+    'accepts %j (approver, owner or starter)',
+    (by) => {
+      expect(signoffProblem({ by, comment: 'ok' }, 'published', rules)).toBeNull();
+    },
+  );
 
   it('refuses anyone else, listing who may', () => {
     expect(signoffProblem({ by: 'mallory' }, 'published', rules)).toBe(
-      'signoff refused: "mallory" is not an approver, the owner or who started the run; ask one of "finance-controller", "Data-Lead", "finance-data", "alice"',
+      'signoff refused: "mallory" is not an approver, the owner or who started the run; ' +
+        'ask one of "finance-controller", "Data-Lead", "finance-data", "alice"',
     );
   });
 
@@ -234,7 +257,8 @@ describe('signoffProblem', () => {
   });
 
   it.each(NOT_OBJECTS)('refuses a payload that is not an object (%j)', (req) => {
-    expect(signoffProblem(req, 'published', rules)).toBe('signoff needs a JSON object: send {"by": "finance-data", "comment": "ok"}');
+    expect(signoffProblem(req, 'published', rules))
+      .toBe('signoff needs a JSON object: send {"by": "finance-data", "comment": "ok"}');
   });
 
   it.each([{}, { by: '' }, { by: null }])('refuses a blank "by" (%j)', (req) => {
@@ -242,7 +266,8 @@ describe('signoffProblem', () => {
   });
 
   it('refuses a comment that is not text', () => {
-    expect(signoffProblem({ by: 'alice', comment: { text: 'ok' } }, 'published', rules)).toContain('"comment" must be text, got {"text":"ok"}');
+    expect(signoffProblem({ by: 'alice', comment: { text: 'ok' } }, 'published', rules))
+      .toContain('"comment" must be text, got {"text":"ok"}');
   });
 });
 
@@ -256,9 +281,13 @@ describe('pauseProblem', () => {
     expect(pauseProblem(req)).toBe('pause needs a JSON object: send {"by": "your-name", "reason": "why"}');
   });
 
-  it.each([{}, { by: 'alice' }, { reason: '' }, { reason: '  ' }, { reason: 5 }])('refuses a missing or blank reason (%j)', (req) => {
-    expect(pauseProblem(req)).toBe('pause needs "reason" (shown in status while paused): send {"by": "your-name", "reason": "why"}');
-  });
+  it.each([{}, { by: 'alice' }, { reason: '' }, { reason: '  ' }, { reason: 5 }])(
+    'refuses a missing or blank reason (%j)',
+    (req) => {
+      expect(pauseProblem(req))
+        .toBe('pause needs "reason" (shown in status while paused): send {"by": "your-name", "reason": "why"}');
+    },
+  );
 
   it('refuses a "by" that is not text', () => {
     expect(pauseProblem({ reason: 'x', by: 12 })).toContain('pause "by" must be text, got 12');
@@ -319,35 +348,79 @@ describe('payload bounds', () => {
   const { nameChars, textChars } = PAYLOAD_LIMITS;
 
   /** Each door with a request it allows, and the bound of each text field it takes. */
-  const doors: Array<{ name: string; check: (req: unknown) => string | null; ok: Record<string, unknown>; fields: Record<string, number> }> = [
-    { name: 'approve', check: (r) => decisionProblem('approve', r, 'awaiting_approval', rules), ok: { by: 'finance-controller' }, fields: { by: nameChars, comment: textChars } },
-    { name: 'reject', check: (r) => decisionProblem('reject', r, 'awaiting_approval', rules), ok: { by: 'finance-controller' }, fields: { by: nameChars, comment: textChars } },
-    { name: 'resolve', check: (r) => resolveProblem(r, 'halted', rules), ok: { action: 'abort', by: 'alice', reason: 'why' }, fields: { by: nameChars, reason: textChars } },
-    { name: 'rollback', check: (r) => rollbackProblem(r, 'published', open, now, rules), ok: { by: 'oncall-bob', reason: 'why' }, fields: { by: nameChars, reason: textChars } },
-    { name: 'signoff', check: (r) => signoffProblem(r, 'published', rules), ok: { by: 'alice' }, fields: { by: nameChars, comment: textChars } },
+  const doors: Array<{
+    name: string;
+    check: (req: unknown) => string | null;
+    ok: Record<string, unknown>;
+    fields: Record<string, number>;
+  }> = [
+    {
+      name: 'approve',
+      check: (r) => decisionProblem('approve', r, 'awaiting_approval', rules),
+      ok: { by: 'finance-controller' },
+      fields: { by: nameChars, comment: textChars },
+    },
+    {
+      name: 'reject',
+      check: (r) => decisionProblem('reject', r, 'awaiting_approval', rules),
+      ok: { by: 'finance-controller' },
+      fields: { by: nameChars, comment: textChars },
+    },
+    {
+      name: 'resolve',
+      check: (r) => resolveProblem(r, 'halted', rules),
+      ok: { action: 'abort', by: 'alice', reason: 'why' },
+      fields: { by: nameChars, reason: textChars },
+    },
+    {
+      name: 'rollback',
+      check: (r) => rollbackProblem(r, 'published', open, now, rules),
+      ok: { by: 'oncall-bob', reason: 'why' },
+      fields: { by: nameChars, reason: textChars },
+    },
+    {
+      name: 'signoff',
+      check: (r) => signoffProblem(r, 'published', rules),
+      ok: { by: 'alice' },
+      fields: { by: nameChars, comment: textChars },
+    },
     { name: 'pause', check: pauseProblem, ok: { reason: 'why' }, fields: { by: nameChars, reason: textChars } },
     { name: 'resume', check: resumeProblem, ok: {}, fields: { by: nameChars, reason: textChars } },
-    { name: 'set_concurrency', check: concurrencyProblem, ok: { concurrency: 2 }, fields: { by: nameChars, reason: textChars } },
+    {
+      name: 'set_concurrency',
+      check: concurrencyProblem,
+      ok: { concurrency: 2 },
+      fields: { by: nameChars, reason: textChars },
+    },
     { name: 'live_pipeline', check: livePipelineProblem, ok: {}, fields: { run_id: nameChars, pipeline: nameChars } },
   ];
   const cases = doors.flatMap((d) => Object.entries(d.fields).map(([field, bound]) => ({ ...d, field, bound })));
 
-  it.each(cases.map((c) => [c.name, c.field, c] as const))('%s refuses a 1 MB "%s", naming the field, its length and the bound, in a short message', (_n, _f, c) => {
-    expect(c.check(c.ok)).toBeNull();
-    const problem = c.check({ ...c.ok, [c.field]: MB });
-    expect(problem).toContain(`${c.name} "${c.field}" is ${MB.length} characters, more than the ${c.bound} allowed`);
-    expect(problem!.length).toBeLessThan(SHORT);
-  });
+  it.each(cases.map((c) => [c.name, c.field, c] as const))(
+    '%s refuses a 1 MB "%s", naming the field, its length and the bound, in a short message',
+    (_n, _f, c) => {
+      expect(c.check(c.ok)).toBeNull();
+      const problem = c.check({ ...c.ok, [c.field]: MB });
+      expect(problem).toContain(`${c.name} "${c.field}" is ${MB.length} characters, more than the ${c.bound} allowed`);
+      expect(problem!.length).toBeLessThan(SHORT);
+    },
+  );
 
-  it.each(cases.filter((c) => c.field !== 'by').map((c) => [c.name, c.field, c] as const))('%s takes a "%s" of exactly the bound, and refuses one more character', (_n, _f, c) => {
-    expect(c.check({ ...c.ok, [c.field]: 'y'.repeat(c.bound) })).toBeNull();
-    expect(c.check({ ...c.ok, [c.field]: 'y'.repeat(c.bound + 1) })).toContain(`is ${c.bound + 1} characters, more than the ${c.bound} allowed`);
-  });
+  it.each(cases.filter((c) => c.field !== 'by').map((c) => [c.name, c.field, c] as const))(
+    '%s takes a "%s" of exactly the bound, and refuses one more character',
+    (_n, _f, c) => {
+      expect(c.check({ ...c.ok, [c.field]: 'y'.repeat(c.bound) })).toBeNull();
+      expect(c.check({ ...c.ok, [c.field]: 'y'.repeat(c.bound + 1) }))
+        .toContain(`is ${c.bound + 1} characters, more than the ${c.bound} allowed`);
+    },
+  );
 
   it('applies the "by" bound before asking who it is', () => {
     expect(pauseProblem({ reason: 'x', by: 'b'.repeat(nameChars) })).toBeNull();
-    expect(pauseProblem({ reason: 'x', by: 'b'.repeat(nameChars + 1) })).toContain(`"by" is ${nameChars + 1} characters`);
-    expect(decisionProblem('approve', { by: 'b'.repeat(nameChars + 1) }, 'awaiting_approval', rules)).toContain('more than the 200 allowed');
+    expect(pauseProblem({ reason: 'x', by: 'b'.repeat(nameChars + 1) }))
+      .toContain(`"by" is ${nameChars + 1} characters`);
+    expect(decisionProblem('approve', { by: 'b'.repeat(nameChars + 1) }, 'awaiting_approval', rules))
+      .toContain('more than the 200 allowed');
   });
 
   it('never echoes a long received value: every refusal stays short, whatever field holds 1 MB', () => {
@@ -371,7 +444,9 @@ describe('payload bounds', () => {
       rollbackProblem({ by: long, reason: 'x' }, 'published', open, now, rules),
       signoffProblem({ by: long }, 'published', rules),
     ]) {
-      expect(problem).toContain(`"${'m'.repeat(PAYLOAD_LIMITS.excerptChars)}… (${nameChars - PAYLOAD_LIMITS.excerptChars} more characters)"`);
+      expect(problem).toContain(
+        `"${'m'.repeat(PAYLOAD_LIMITS.excerptChars)}… (${nameChars - PAYLOAD_LIMITS.excerptChars} more characters)"`,
+      );
     }
   });
 
@@ -388,9 +463,12 @@ describe('actorOf', () => {
     expect(actorOf({ by: longest })).toBe(longest);
   });
 
-  it.each([undefined, null, 'alice', 42, {}, { by: '' }, { by: '   ' }, { by: 7 }, { by: ['alice'] }])('is "unknown" for %j', (req) => {
-    expect(actorOf(req)).toBe('unknown');
-  });
+  it.each([undefined, null, 'alice', 42, {}, { by: '' }, { by: '   ' }, { by: 7 }, { by: ['alice'] }])(
+    'is "unknown" for %j',
+    (req) => {
+      expect(actorOf(req)).toBe('unknown');
+    },
+  );
 
   it('is an excerpt of an oversized "by"', () => {
     const actor = actorOf({ by: MB });
@@ -410,7 +488,8 @@ describe('resolve "accept" is four-eyes', () => {
 
   it('refuses someone not listed, naming the approvers and the safe directions', () => {
     expect(resolveProblem(accept('mallory'), 'halted', rules)).toBe(
-      'resolve "accept" refused: "mallory" is not an approver; approvers are "finance-controller", "Data-Lead" (retry and abort are open to anyone named)',
+      'resolve "accept" refused: "mallory" is not an approver; approvers are "finance-controller", ' +
+        '"Data-Lead" (retry and abort are open to anyone named)',
     );
   });
 
@@ -430,7 +509,8 @@ describe('resolve "accept" is four-eyes', () => {
   });
 
   it('says so when the spec lists no approvers', () => {
-    expect(resolveProblem(accept('alice'), 'halted', { ...rules, approvers: [] })).toContain('the spec lists no approvers (approval.approvers)');
+    expect(resolveProblem(accept('alice'), 'halted', { ...rules, approvers: [] }))
+      .toContain('the spec lists no approvers (approval.approvers)');
   });
 
   it.each(['retry', 'abort'])('leaves %s open to anyone named, the owner and the starter included', (action) => {
@@ -443,26 +523,43 @@ describe('resolve "accept" is four-eyes', () => {
 describe('rollback allowlist', () => {
   const now = Date.parse('2026-11-21T12:00:00Z');
   const open = { expiresAtMs: now + 1_000, signedOff: false };
-  const by = (name: string, r: ApprovalRules = rules) => rollbackProblem({ by: name, reason: 'dashboards broke' }, 'published', open, now, r);
+  const by = (name: string, r: ApprovalRules = rules) =>
+    rollbackProblem({ by: name, reason: 'dashboards broke' }, 'published', open, now, r);
 
-  it.each(['finance-controller', 'DATA-LEAD', ' finance-data ', 'OnCall-Bob'])('allows %j (approver, owner or operator)', (name) => {
-    expect(by(name)).toBeNull();
-  });
+  it.each(['finance-controller', 'DATA-LEAD', ' finance-data ', 'OnCall-Bob'])(
+    'allows %j (approver, owner or operator)',
+    (name) => {
+      expect(by(name)).toBeNull();
+    },
+  );
 
   it('refuses anyone else, the starter included, naming who may', () => {
-    const problem = 'rollback refused: "mallory" is not an approver, the owner or a rollback operator; ask one of "finance-controller", "Data-Lead", "finance-data", "oncall-bob" (rollback.operators lists who may roll back besides approvers and the owner)';
+    const problem =
+      'rollback refused: "mallory" is not an approver, the owner or a rollback operator; ' +
+      'ask one of "finance-controller", "Data-Lead", "finance-data", ' +
+      '"oncall-bob" (rollback.operators lists who may roll back besides approvers and the owner)';
     expect(by(' mallory ')).toBe(problem);
     expect(by('alice')).toContain('"alice" is not an approver, the owner or a rollback operator');
   });
 
   it('lists each person once and works without operators', () => {
-    expect(by('mallory', { ...rules, operators: ['Finance-Controller'] })).toContain('ask one of "finance-controller", "Data-Lead", "finance-data" (');
-    expect(by('oncall-bob', { ...rules, operators: [] })).toContain('is not an approver, the owner or a rollback operator');
+    expect(by('mallory', { ...rules, operators: ['Finance-Controller'] }))
+      .toContain('ask one of "finance-controller", "Data-Lead", "finance-data" (');
+    expect(by('oncall-bob', { ...rules, operators: [] }))
+      .toContain('is not an approver, the owner or a rollback operator');
   });
 });
 
 describe('livePipelineProblem', () => {
-  it.each([undefined, null, {}, { run_id: 'nightly-1' }, { run_id: 'nightly-1', pipeline: 'revenue-daily' }, { run_id: '  ' }, { run_id: null }])('accepts %j', (req) => {
+  it.each([
+    undefined,
+    null,
+    {},
+    { run_id: 'nightly-1' },
+    { run_id: 'nightly-1', pipeline: 'revenue-daily' },
+    { run_id: '  ' },
+    { run_id: null },
+  ])('accepts %j', (req) => {
     expect(livePipelineProblem(req)).toBeNull();
   });
 

@@ -3,7 +3,8 @@ import type { BackfillState } from '../../contracts/status';
 import { canMove, inputProblems, isTerminal } from '../../domain/lifecycle';
 
 const STATES: BackfillState[] = [
-  'planning', 'preparing', 'running', 'paused', 'halted', 'awaiting_approval', 'publishing', 'published', 'rolled_back', 'completed', 'failed',
+  'planning', 'preparing', 'running', 'paused', 'halted', 'awaiting_approval', 'publishing', 'published', 'rolled_back',
+  'completed', 'failed',
 ];
 const TERMINAL = ['rolled_back', 'completed', 'failed'];
 
@@ -48,7 +49,12 @@ describe('isTerminal', () => {
 
 describe('inputProblems', () => {
   const good = {
-    spec: { backfill_id: 'x', source_range: { start: '2025-01-01', end: '2025-01-02' }, target: { table: 'a.b' }, execution: {} },
+    spec: {
+      backfill_id: 'x',
+      source_range: { start: '2025-01-01', end: '2025-01-02' },
+      target: { table: 'a.b' },
+      execution: {},
+    },
     startedBy: 'me',
   };
 

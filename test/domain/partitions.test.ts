@@ -19,13 +19,17 @@ describe('partitionOrdinal / partitionLabel at day grain', () => {
 
   it('accepts leap days and rejects impossible dates', () => {
     expect(partitionOrdinal('2024-02-29', 'day')).not.toBeNull();
-    for (const bad of ['2025-02-29', '2025-02-30', '2025-13-01', '2025-00-10', '2025-04-31', '2025-01-00', '2025-01-32']) {
+    for (const bad of [
+      '2025-02-29', '2025-02-30', '2025-13-01', '2025-00-10', '2025-04-31', '2025-01-00', '2025-01-32',
+    ]) {
       expect(partitionOrdinal(bad, 'day'), bad).toBeNull();
     }
   });
 
   it('rejects text that is not a plain date', () => {
-    for (const bad of ['', '2025-1-01', '2025/01/01', '25-01-01', '2025-01-01T00:00', ' 2025-01-01', '2025-01', 'yesterday']) {
+    for (const bad of [
+      '', '2025-1-01', '2025/01/01', '25-01-01', '2025-01-01T00:00', ' 2025-01-01', '2025-01', 'yesterday',
+    ]) {
       expect(partitionOrdinal(bad, 'day'), JSON.stringify(bad)).toBeNull();
     }
   });
@@ -47,9 +51,12 @@ describe('partitionOrdinal / partitionLabel at day grain', () => {
   });
 
   it('gives half-open partitions that cross month and year ends', () => {
-    expect(partitionAtOrdinal(partitionOrdinal('2024-12-31', 'day')!, 'day')).toEqual({ start: '2024-12-31', end: '2025-01-01' });
-    expect(partitionAtOrdinal(partitionOrdinal('2024-02-28', 'day')!, 'day')).toEqual({ start: '2024-02-28', end: '2024-02-29' });
-    expect(partitionAtOrdinal(partitionOrdinal('2025-02-28', 'day')!, 'day')).toEqual({ start: '2025-02-28', end: '2025-03-01' });
+    expect(partitionAtOrdinal(partitionOrdinal('2024-12-31', 'day')!, 'day'))
+      .toEqual({ start: '2024-12-31', end: '2025-01-01' });
+    expect(partitionAtOrdinal(partitionOrdinal('2024-02-28', 'day')!, 'day'))
+      .toEqual({ start: '2024-02-28', end: '2024-02-29' });
+    expect(partitionAtOrdinal(partitionOrdinal('2025-02-28', 'day')!, 'day'))
+      .toEqual({ start: '2025-02-28', end: '2025-03-01' });
   });
 });
 
@@ -63,7 +70,9 @@ describe('partitionOrdinal / partitionLabel at hour grain', () => {
   });
 
   it('rejects hour 24, minutes other than 00 and bad dates', () => {
-    for (const bad of ['2025-06-15T24:00', '2025-06-15T25', '2025-06-15T07:30', '2025-06-15T07:00:01', '2025-02-30T01:00', '2025-06-15']) {
+    for (const bad of [
+      '2025-06-15T24:00', '2025-06-15T25', '2025-06-15T07:30', '2025-06-15T07:00:01', '2025-02-30T01:00', '2025-06-15',
+    ]) {
       expect(partitionOrdinal(bad, 'hour'), bad).toBeNull();
     }
     expect(partitionOrdinal('2025-06-15T23:00', 'hour')).not.toBeNull();
@@ -97,7 +106,8 @@ describe('partitionOrdinal / partitionLabel at month grain', () => {
   });
 
   it('does month arithmetic across years', () => {
-    expect(partitionAtOrdinal(partitionOrdinal('2024-12', 'month')!, 'month')).toEqual({ start: '2024-12-01', end: '2025-01-01' });
+    expect(partitionAtOrdinal(partitionOrdinal('2024-12', 'month')!, 'month'))
+      .toEqual({ start: '2024-12-01', end: '2025-01-01' });
     expect(partitionOrdinal('2026-01', 'month')! - partitionOrdinal('2024-11', 'month')!).toBe(14);
     expect(partitionLabel(partitionOrdinal('2024-11', 'month')! + 14, 'month')).toBe('2026-01-01');
   });

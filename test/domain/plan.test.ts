@@ -16,7 +16,10 @@ import {
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/revenue-tax-fix.yaml', import.meta.url));
 const spec = loadSpecFile(EXAMPLE).spec;
-const withExecution = (execution: Partial<PlanInput['execution']>, range?: Partial<PlanInput['source_range']>): PlanInput => ({
+const withExecution = (
+  execution: Partial<PlanInput['execution']>,
+  range?: Partial<PlanInput['source_range']>,
+): PlanInput => ({
   ...spec,
   source_range: { ...spec.source_range, ...range },
   execution: { ...spec.execution, ...execution },
@@ -40,7 +43,8 @@ describe('planShape', () => {
   });
 
   it('refuses an inverted or invalid range', () => {
-    expect(() => planShape(withExecution({}, { start: '2026-06-01', end: '2026-05-31' }))).toThrow(/not a valid day range/);
+    expect(() => planShape(withExecution({}, { start: '2026-06-01', end: '2026-05-31' })))
+      .toThrow(/not a valid day range/);
     expect(() => planShape(withExecution({}, { end: '2026-02-30' }))).toThrow(/validate the spec first/);
   });
 });
@@ -76,9 +80,20 @@ describe('batches, newest first', () => {
 describe('batch disjointness across shapes', () => {
   const cases: Array<[string, PlanInput]> = [];
   for (const order of ['oldest_first', 'newest_first'] as const) {
-    for (const k of [1, 3, 7, 10, 547, 1000]) cases.push([`${order}, ${k} per batch, days`, withExecution({ order, partitions_per_batch: k })]);
-    cases.push([`${order}, hours`, withExecution({ order, partitions_per_batch: 5 }, { start: '2025-03-30T00:00', end: '2025-04-01T02:00', grain: 'hour' })]);
-    cases.push([`${order}, months`, withExecution({ order, partitions_per_batch: 4 }, { start: '2024-11', end: '2026-02', grain: 'month' })]);
+    for (const k of [1, 3, 7, 10, 547, 1000]) {
+      cases.push([`${order}, ${k} per batch, days`, withExecution({ order, partitions_per_batch: k })]);
+    }
+    cases.push([
+      `${order}, hours`,
+      withExecution(
+        { order, partitions_per_batch: 5 },
+        { start: '2025-03-30T00:00', end: '2025-04-01T02:00', grain: 'hour' },
+      ),
+    ]);
+    cases.push([
+      `${order}, months`,
+      withExecution({ order, partitions_per_batch: 4 }, { start: '2024-11', end: '2026-02', grain: 'month' }),
+    ]);
   }
 
   it.each(cases)('%s: batches are disjoint, contiguous and cover the range', (_, input) => {
@@ -100,7 +115,10 @@ describe('batch disjointness across shapes', () => {
 
   it('counts month and hour partitions across year and day ends', () => {
     expect(planShape(withExecution({}, { start: '2024-11', end: '2026-02', grain: 'month' })).partitions).toBe(16);
-    const hours = withExecution({ partitions_per_batch: 24 }, { start: '2025-12-31T00:00', end: '2026-01-01T23:00', grain: 'hour' });
+    const hours = withExecution(
+      { partitions_per_batch: 24 },
+      { start: '2025-12-31T00:00', end: '2026-01-01T23:00', grain: 'hour' },
+    );
     expect(planShape(hours)).toMatchObject({ partitions: 48, batches: 2 });
     expect(batchPartitions(hours, 1)[0]).toEqual({ start: '2026-01-01T00:00:00', end: '2026-01-01T01:00:00' });
   });
@@ -116,7 +134,15 @@ describe('representativePartition', () => {
   const tiny = withExecution({ partitions_per_batch: 2 }, { start: '2025-01-01', end: '2025-01-07' });
 
   it('picks the median non-empty partition', () => {
-    const rows = { '2025-01-01': 0, '2025-01-02': 50, '2025-01-03': 10, '2025-01-04': 30, '2025-01-05': 0, '2025-01-06': 20, '2025-01-07': 40 };
+    const rows = {
+      '2025-01-01': 0,
+      '2025-01-02': 50,
+      '2025-01-03': 10,
+      '2025-01-04': 30,
+      '2025-01-05': 0,
+      '2025-01-06': 20,
+      '2025-01-07': 40,
+    };
     // Non-empty by rows: 10, 20, 30, 40, 50 → 30.
     expect(representativePartition(tiny, rows)).toBe('2025-01-04');
   });
@@ -132,7 +158,8 @@ describe('representativePartition', () => {
   });
 
   it('ignores rows outside the range', () => {
-    expect(representativePartition(tiny, { '2024-12-31': 1000, '2025-02-01': 1000, '2025-01-03': 1 })).toBe('2025-01-03');
+    expect(representativePartition(tiny, { '2024-12-31': 1000, '2025-02-01': 1000, '2025-01-03': 1 }))
+      .toBe('2025-01-03');
   });
 
   it('falls back to the middle partition when all are empty', () => {
@@ -141,8 +168,19 @@ describe('representativePartition', () => {
 });
 
 describe('buildPlan', () => {
-  const tiny = withExecution({ partitions_per_batch: 3, max_concurrency: 2 }, { start: '2025-01-01', end: '2025-01-07' });
-  const rowsByPartition = { '2025-01-01': 100, '2025-01-02': 200, '2025-01-03': 0, '2025-01-04': 100, '2025-01-05': 400, '2025-01-06': 100, '2025-01-07': 300 };
+  const tiny = withExecution(
+    { partitions_per_batch: 3, max_concurrency: 2 },
+    { start: '2025-01-01', end: '2025-01-07' },
+  );
+  const rowsByPartition = {
+    '2025-01-01': 100,
+    '2025-01-02': 200,
+    '2025-01-03': 0,
+    '2025-01-04': 100,
+    '2025-01-05': 400,
+    '2025-01-06': 100,
+    '2025-01-07': 300,
+  };
   const sample = { partition: '2025-01-04', rows: 1000, bytes: 8000, seconds: 2, measured: true };
 
   it('without a sample: rows per batch, nulls for bytes, seconds and cost', () => {
@@ -180,17 +218,29 @@ describe('buildPlan', () => {
   });
 
   it('treats every partition as typical when the sample partition is empty', () => {
-    const plan = buildPlan(tiny, { rowsByPartition, sample: { ...sample, partition: '2025-01-03' }, pricePerHour: null });
+    const plan = buildPlan(tiny, {
+      rowsByPartition,
+      sample: { ...sample, partition: '2025-01-03' },
+      pricePerHour: null,
+    });
     expect(plan.batches.map((b) => b.bytes)).toEqual([3 * 8000, 3 * 8000, 8000]);
     expect(plan.batches.map((b) => b.seconds)).toEqual([3, 3, 2]);
   });
 
   it('keeps bytes or seconds null when the sample lacks them', () => {
-    const plan = buildPlan(tiny, { rowsByPartition, sample: { ...sample, bytes: null }, pricePerHour: { amount: 1, unit: 'USD' } });
+    const plan = buildPlan(tiny, {
+      rowsByPartition,
+      sample: { ...sample, bytes: null },
+      pricePerHour: { amount: 1, unit: 'USD' },
+    });
     expect(plan.batches.every((b) => b.bytes === null)).toBe(true);
     expect(plan.totals.bytes).toBeNull();
     expect(plan.totals.seconds).toBeCloseTo(15);
-    const noSeconds = buildPlan(tiny, { rowsByPartition, sample: { ...sample, seconds: null }, pricePerHour: { amount: 1, unit: 'USD' } });
+    const noSeconds = buildPlan(tiny, {
+      rowsByPartition,
+      sample: { ...sample, seconds: null },
+      pricePerHour: { amount: 1, unit: 'USD' },
+    });
     expect(noSeconds.totals.seconds).toBeNull();
     expect(noSeconds.totals.cost).toBeNull();
   });

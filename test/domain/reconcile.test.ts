@@ -41,7 +41,13 @@ function specWith(edit?: (s: Raw) => void): ReconcileSpec {
 
 const SPEC = specWith();
 /** net_revenue with abs_tolerance 0: the expected range alone decides. */
-const STRICT_NET = specWith((s) => (s.validation.measures = { gross_revenue: { expected_delta: '0%' }, net_revenue: { expected_delta: '-1.5% to -0.8%', abs_tolerance: 0 } }));
+const STRICT_NET = specWith(
+  (s) =>
+    (s.validation.measures = {
+      gross_revenue: { expected_delta: '0%' },
+      net_revenue: { expected_delta: '-1.5% to -0.8%', abs_tolerance: 0 },
+    }),
+);
 
 function labels(first: string, n: number, grain: Grain = 'day'): string[] {
   const o = partitionOrdinal(first, grain)!;
@@ -74,7 +80,12 @@ function evidence(
   edit: (p: string, i: number) => Partial<PartitionComparison> = () => ({}),
   topChangedRows: ChangedRow[] = [],
 ): BatchEvidence {
-  return { batchIndex, plannedPartitions: planned, partitions: planned.map((p, i) => comparison(p, edit(p, i))), topChangedRows };
+  return {
+    batchIndex,
+    plannedPartitions: planned,
+    partitions: planned.map((p, i) => comparison(p, edit(p, i))),
+    topChangedRows,
+  };
 }
 
 function check(v: BatchVerdict, name: string, measure?: string): Check {
@@ -116,13 +127,15 @@ describe('a batch that reconciles', () => {
       'aggregate/month-boundary',
       'row-level/top-changed',
     ]);
-    expect(check(v, 'measure-delta', 'gross_revenue').message).toMatch(/gross_revenue unchanged in batch 4 .*within abs_tolerance 0\.005/);
+    expect(check(v, 'measure-delta', 'gross_revenue').message)
+      .toMatch(/gross_revenue unchanged in batch 4 .*within abs_tolerance 0\.005/);
   });
 
   it('reports each measure with batch and cumulative deltas in percent', () => {
     expect(v.measures).toHaveLength(2);
     const [netM, grossM] = v.measures;
-    expect(netM).toMatchObject({ column: 'net_revenue', oldSum: 7000, newSum: 6916, expected: { min: -1.5, max: -0.8 } });
+    expect(netM)
+      .toMatchObject({ column: 'net_revenue', oldSum: 7000, newSum: 6916, expected: { min: -1.5, max: -0.8 } });
     expect(netM!.deltaPct).toBeCloseTo(-1.2, 10);
     expect(netM!.cumulativeDeltaPct).toBeCloseTo(-1.2, 10);
     expect(grossM!.column).toBe('gross_revenue');
@@ -132,7 +145,8 @@ describe('a batch that reconciles', () => {
   });
 
   it('summarizes in one line', () => {
-    expect(summarizeVerdict(v)).toBe('batch 4 passed: net_revenue -1.20% (cum -1.20%), gross_revenue 0.00% (cum 0.00%), rows 700=700');
+    expect(summarizeVerdict(v))
+      .toBe('batch 4 passed: net_revenue -1.20% (cum -1.20%), gross_revenue 0.00% (cum 0.00%), rows 700=700');
   });
 
   it('is plain JSON', () => {
@@ -142,11 +156,20 @@ describe('a batch that reconciles', () => {
 
 describe('structural: partitions present', () => {
   it('fails when a planned partition has production rows but none in the shadow, naming it with its counts', () => {
-    const v = reconcileBatch(SPEC, evidence(4, WEEK, (p) => (p === '2025-06-11' ? { newRows: 0, newDistinctKeys: 0, newSums: { net_revenue: null, gross_revenue: null } } : {})), emptyCumulative());
+    const v = reconcileBatch(
+      SPEC,
+      evidence(4, WEEK, (p) =>
+        p === '2025-06-11'
+          ? { newRows: 0, newDistinctKeys: 0, newSums: { net_revenue: null, gross_revenue: null } }
+          : {},
+      ),
+      emptyCumulative(),
+    );
     const c = check(v, 'partitions-present');
     expect(v.passed).toBe(false);
     expect(c).toMatchObject({ kind: 'structural', passed: false, severity: 'fail', partition: '2025-06-11' });
-    expect(c.message).toContain('1 of 7 planned partitions are missing from the shadow: 2025-06-11 (production 100 rows, shadow 0)');
+    expect(c.message)
+      .toContain('1 of 7 planned partitions are missing from the shadow: 2025-06-11 (production 100 rows, shadow 0)');
     expect(c.message).toMatch(/rerun/);
     expect(summarizeVerdict(v)).toMatch(/^batch 5 FAILED: 1 of 7 planned partitions are missing/);
   });
@@ -160,7 +183,13 @@ describe('structural: partitions present', () => {
   });
 
   it('accepts a partition that is empty in production and in the shadow', () => {
-    const empty = { oldRows: 0, newRows: 0, newDistinctKeys: 0, oldSums: { net_revenue: null, gross_revenue: null }, newSums: { net_revenue: null, gross_revenue: null } };
+    const empty = {
+      oldRows: 0,
+      newRows: 0,
+      newDistinctKeys: 0,
+      oldSums: { net_revenue: null, gross_revenue: null },
+      newSums: { net_revenue: null, gross_revenue: null },
+    };
     const v = reconcileBatch(SPEC, evidence(4, WEEK, (p) => (p === '2025-06-12' ? empty : {})), emptyCumulative());
     expect(v.passed).toBe(true);
     expect(check(v, 'partitions-present').message).toContain('(1 empty in production and shadow)');
@@ -194,7 +223,8 @@ describe('structural: row count', () => {
 
   it('allows tolerance × production rows: 1% of 1000 is 10', () => {
     const spec = specWith((s) => (s.validation.row_count_tolerance = 0.01));
-    const rows = (newRows: number) => (p: string) => (p === '2025-06-13' ? { oldRows: 1000, newRows, newDistinctKeys: newRows } : {});
+    const rows = (newRows: number) => (p: string) =>
+      p === '2025-06-13' ? { oldRows: 1000, newRows, newDistinctKeys: newRows } : {};
     expect(reconcileBatch(spec, evidence(6, WEEK, offByOne), emptyCumulative()).passed).toBe(true);
     expect(reconcileBatch(spec, evidence(6, WEEK, rows(1010)), emptyCumulative()).passed).toBe(true);
     const over = reconcileBatch(spec, evidence(6, WEEK, rows(1011)), emptyCumulative());
@@ -204,14 +234,22 @@ describe('structural: row count', () => {
 
   it('does not lose a row to float error in the tolerance (0.29 × 100 is 28.999…)', () => {
     const spec = specWith((s) => (s.validation.row_count_tolerance = 0.29));
-    const v = reconcileBatch(spec, evidence(6, WEEK, (p) => (p === '2025-06-13' ? { newRows: 71, newDistinctKeys: 71 } : {})), emptyCumulative());
+    const v = reconcileBatch(
+      spec,
+      evidence(6, WEEK, (p) => (p === '2025-06-13' ? { newRows: 71, newDistinctKeys: 71 } : {})),
+      emptyCumulative(),
+    );
     expect(check(v, 'row-count').passed).toBe(true);
   });
 });
 
 describe('structural: unique key and required fields', () => {
   it('fails on duplicate keys, naming the partition and the duplicate count', () => {
-    const v = reconcileBatch(SPEC, evidence(7, WEEK, (p) => (p === '2025-06-14' ? { newDistinctKeys: 98 } : {})), emptyCumulative());
+    const v = reconcileBatch(
+      SPEC,
+      evidence(7, WEEK, (p) => (p === '2025-06-14' ? { newDistinctKeys: 98 } : {})),
+      emptyCumulative(),
+    );
     const c = check(v, 'unique-key');
     expect(v.passed).toBe(false);
     expect(c).toMatchObject({ passed: false, partition: '2025-06-14' });
@@ -220,7 +258,11 @@ describe('structural: unique key and required fields', () => {
 
   it('fails on NULLs in a required column, naming partition, column and count', () => {
     const nulls = { ...Object.fromEntries(REQUIRED.map((c) => [c, 0])), net_revenue: 3 };
-    const v = reconcileBatch(SPEC, evidence(7, WEEK, (p) => (p === '2025-06-10' ? { nullViolations: nulls } : {})), emptyCumulative());
+    const v = reconcileBatch(
+      SPEC,
+      evidence(7, WEEK, (p) => (p === '2025-06-10' ? { nullViolations: nulls } : {})),
+      emptyCumulative(),
+    );
     const c = check(v, 'not-null');
     expect(v.passed).toBe(false);
     expect(failedNames(v)).toEqual(['not-null']);
@@ -229,7 +271,11 @@ describe('structural: unique key and required fields', () => {
   });
 
   it('fails when a required column was not counted, rather than passing unchecked', () => {
-    const v = reconcileBatch(SPEC, evidence(7, WEEK, (p) => (p === '2025-06-10' ? { nullViolations: { revenue_date: 0 } } : {})), emptyCumulative());
+    const v = reconcileBatch(
+      SPEC,
+      evidence(7, WEEK, (p) => (p === '2025-06-10' ? { nullViolations: { revenue_date: 0 } } : {})),
+      emptyCumulative(),
+    );
     const c = check(v, 'not-null');
     expect(c.passed).toBe(false);
     expect(c.message).toContain('2025-06-10: no NULL count for required column merchant_id');
@@ -254,8 +300,10 @@ describe('aggregate: measure delta, batch and cumulative', () => {
     expect(v.passed).toBe(false);
     expect(failedNames(v)).toEqual(['measure-delta']);
     expect(batch).toMatchObject({ kind: 'aggregate', passed: false, severity: 'fail', measure: 'net_revenue' });
-    expect(batch.message).toContain('net_revenue changed -2.00% in batch 11 (production 7000, shadow 6860, difference -140)');
-    expect(batch.message).toContain('outside the expected -1.5% to -0.8% (validation.revenue_delta_expected; abs_tolerance 0.005)');
+    expect(batch.message)
+      .toContain('net_revenue changed -2.00% in batch 11 (production 7000, shadow 6860, difference -140)');
+    expect(batch.message)
+      .toContain('outside the expected -1.5% to -0.8% (validation.revenue_delta_expected; abs_tolerance 0.005)');
     expect(cum.passed).toBe(true);
     expect(v.measures[0]!.cumulativeDeltaPct).toBeCloseTo((100 * (69_160 + 6860 - 77_000)) / 77_000, 10);
   });
@@ -266,11 +314,17 @@ describe('aggregate: measure delta, batch and cumulative', () => {
     expect(v.passed).toBe(false);
     expect(failedNames(v)).toEqual(['measure-delta-cumulative']);
     expect(check(v, 'measure-delta', 'net_revenue').passed).toBe(true);
-    expect(cum.message).toMatch(/net_revenue changed -1\.65% over the 77 partitions reconciled so far .*outside the expected -1\.5% to -0\.8%/);
+    expect(cum.message).toMatch(
+      /net_revenue changed -1\.65% over the 77 partitions reconciled so far .*outside the expected -1\.5% to -0\.8%/,
+    );
   });
 
   it('names the measures path when the range is set there', () => {
-    const v = reconcileBatch(SPEC, evidence(10, WEEK, () => ({ newSums: { net_revenue: '988.00', gross_revenue: '1212.00' } })), emptyCumulative());
+    const v = reconcileBatch(
+      SPEC,
+      evidence(10, WEEK, () => ({ newSums: { net_revenue: '988.00', gross_revenue: '1212.00' } })),
+      emptyCumulative(),
+    );
     const c = check(v, 'measure-delta', 'gross_revenue');
     expect(c.passed).toBe(false);
     expect(c.message).toContain('gross_revenue changed +1.00% in batch 11');
@@ -283,7 +337,13 @@ describe('aggregate: measure delta, batch and cumulative', () => {
     expect(v.measures[0]!.deltaPct!).toBeLessThan(-1.5);
     expect(check(v, 'measure-delta', 'net_revenue').passed).toBe(true);
     // Without abs_tolerance only the float slack keeps the bound inside.
-    expect(check(reconcileBatch(STRICT_NET, evidence(11, ['2025-06-09'], () => net('1.1', '1.0835')), emptyCumulative()), 'measure-delta', 'net_revenue').passed).toBe(true);
+    expect(
+      check(
+        reconcileBatch(STRICT_NET, evidence(11, ['2025-06-09'], () => net('1.1', '1.0835')), emptyCumulative()),
+        'measure-delta',
+        'net_revenue',
+      ).passed,
+    ).toBe(true);
   });
 
   it('fails just outside a bound, printing enough digits to show it', () => {
@@ -294,12 +354,26 @@ describe('aggregate: measure delta, batch and cumulative', () => {
   });
 
   it('treats a difference within abs_tolerance as unchanged whatever the percentage, and only then', () => {
-    const tiny = () => ({ oldSums: { net_revenue: '1000', gross_revenue: '1.000' }, newSums: { net_revenue: '988', gross_revenue: '1.004' } });
-    expect(check(reconcileBatch(SPEC, evidence(12, ['2025-06-09'], tiny), emptyCumulative()), 'measure-delta', 'gross_revenue').passed).toBe(true);
+    const tiny = () => ({
+      oldSums: { net_revenue: '1000', gross_revenue: '1.000' },
+      newSums: { net_revenue: '988', gross_revenue: '1.004' },
+    });
+    expect(
+      check(
+        reconcileBatch(SPEC, evidence(12, ['2025-06-09'], tiny), emptyCumulative()),
+        'measure-delta',
+        'gross_revenue',
+      ).passed,
+    ).toBe(true);
     const strict = specWith((s) => (s.validation.measures.gross_revenue.abs_tolerance = 0.001));
-    const c = check(reconcileBatch(strict, evidence(12, ['2025-06-09'], tiny), emptyCumulative()), 'measure-delta', 'gross_revenue');
+    const c = check(
+      reconcileBatch(strict, evidence(12, ['2025-06-09'], tiny), emptyCumulative()),
+      'measure-delta',
+      'gross_revenue',
+    );
     expect(c.passed).toBe(false);
-    expect(c.message).toContain('gross_revenue changed +0.40% in batch 13 (production 1, shadow 1.004, difference +0.004)');
+    expect(c.message)
+      .toContain('gross_revenue changed +0.40% in batch 13 (production 1, shadow 1.004, difference +0.004)');
   });
 
   it('measures a negative production sum against its magnitude, so a fall stays negative', () => {
@@ -309,14 +383,24 @@ describe('aggregate: measure delta, batch and cumulative', () => {
   });
 
   it('handles a production sum of 0: no percentage, and only abs_tolerance can pass', () => {
-    const zero = (newSum: string | null) => () => ({ oldSums: { net_revenue: '0', gross_revenue: null }, newSums: { net_revenue: newSum, gross_revenue: null } });
+    const zero = (newSum: string | null) => () => ({
+      oldSums: { net_revenue: '0', gross_revenue: null },
+      newSums: { net_revenue: newSum, gross_revenue: null },
+    });
     const same = reconcileBatch(SPEC, evidence(13, ['2025-06-09'], zero('0.0000001')), emptyCumulative());
     expect(same.passed).toBe(true);
     expect(same.measures[0]!.deltaPct).toBeNull();
     expect(summarizeVerdict(same)).toContain('net_revenue n/a (production 0)');
 
-    const strict = specWith((s) => (s.validation.measures = { gross_revenue: { expected_delta: '0%' }, net_revenue: { expected_delta: '-1.5% to -0.8%', abs_tolerance: 0 } }));
-    expect(reconcileBatch(strict, evidence(13, ['2025-06-09'], zero('0.0000001')), emptyCumulative()).passed).toBe(false);
+    const strict = specWith(
+      (s) =>
+        (s.validation.measures = {
+          gross_revenue: { expected_delta: '0%' },
+          net_revenue: { expected_delta: '-1.5% to -0.8%', abs_tolerance: 0 },
+        }),
+    );
+    expect(reconcileBatch(strict, evidence(13, ['2025-06-09'], zero('0.0000001')), emptyCumulative()).passed)
+      .toBe(false);
 
     const grown = reconcileBatch(SPEC, evidence(13, ['2025-06-09'], zero('5')), emptyCumulative());
     const c = check(grown, 'measure-delta', 'net_revenue');
@@ -325,14 +409,24 @@ describe('aggregate: measure delta, batch and cumulative', () => {
   });
 
   it('fails, naming the partition, when a sum is missing or not a number', () => {
-    const bad = reconcileBatch(SPEC, evidence(14, WEEK, (p) => (p === '2025-06-12' ? { newSums: { net_revenue: 'abc', gross_revenue: '1200' } } : {})), emptyCumulative());
+    const bad = reconcileBatch(
+      SPEC,
+      evidence(14, WEEK, (p) => (p === '2025-06-12' ? { newSums: { net_revenue: 'abc', gross_revenue: '1200' } } : {})),
+      emptyCumulative(),
+    );
     expect(bad.passed).toBe(false);
-    expect(check(bad, 'measure-delta', 'net_revenue').message).toContain('2025-06-12 shadow sum of net_revenue is "abc", not a number');
+    expect(check(bad, 'measure-delta', 'net_revenue').message)
+      .toContain('2025-06-12 shadow sum of net_revenue is "abc", not a number');
     expect(check(bad, 'measure-delta-cumulative', 'net_revenue').passed).toBe(false);
     expect(JSON.parse(JSON.stringify(bad.cumulative))).toEqual(bad.cumulative);
 
-    const absent = reconcileBatch(SPEC, evidence(14, WEEK, (p) => (p === '2025-06-12' ? { oldSums: { net_revenue: '1000' } } : {})), emptyCumulative());
-    expect(check(absent, 'measure-delta', 'gross_revenue').message).toContain('2025-06-12 production has no sum of gross_revenue');
+    const absent = reconcileBatch(
+      SPEC,
+      evidence(14, WEEK, (p) => (p === '2025-06-12' ? { oldSums: { net_revenue: '1000' } } : {})),
+      emptyCumulative(),
+    );
+    expect(check(absent, 'measure-delta', 'gross_revenue').message)
+      .toContain('2025-06-12 production has no sum of gross_revenue');
     expect(check(absent, 'measure-delta', 'net_revenue').passed).toBe(true);
   });
 });
@@ -342,7 +436,12 @@ describe('aggregate: cumulative totals', () => {
     const batches = [
       evidence(0, labels('2024-12-01', 7), () => net('1000', '990')),
       evidence(1, labels('2024-12-08', 7), () => net('2000', '1976')),
-      evidence(2, labels('2024-12-15', 7), (_p, i) => ({ ...net('500', '494'), oldRows: 50 + i, newRows: 50 + i, newDistinctKeys: 50 + i })),
+      evidence(2, labels('2024-12-15', 7), (_p, i) => ({
+        ...net('500', '494'),
+        oldRows: 50 + i,
+        newRows: 50 + i,
+        newDistinctKeys: 50 + i,
+      })),
     ];
     let cumulative = emptyCumulative();
     const verdicts: BatchVerdict[] = [];
@@ -384,17 +483,32 @@ describe('aggregate: month boundary', () => {
   const SPANNING = labels('2025-01-29', 7);
 
   it('warns, without failing the batch, when the delta jumps across the boundary inside a batch', () => {
-    const v = reconcileBatch(SPEC, evidence(8, SPANNING, byDay({ '2025-01-31': -0.5, '2025-02-01': -1.45 })), emptyCumulative());
+    const v = reconcileBatch(
+      SPEC,
+      evidence(8, SPANNING, byDay({ '2025-01-31': -0.5, '2025-02-01': -1.45 })),
+      emptyCumulative(),
+    );
     const c = check(v, 'month-boundary');
     expect(v.passed).toBe(true);
     expect(check(v, 'measure-delta', 'net_revenue').passed).toBe(true);
-    expect(c).toMatchObject({ kind: 'aggregate', passed: false, severity: 'warn', measure: 'net_revenue', partition: '2025-02-01' });
-    expect(c.message).toContain('net_revenue -0.50% on 2025-01-31 → -1.45% on 2025-02-01 (0.95 points, threshold 0.70)');
+    expect(c).toMatchObject({
+      kind: 'aggregate',
+      passed: false,
+      severity: 'warn',
+      measure: 'net_revenue',
+      partition: '2025-02-01',
+    });
+    expect(c.message)
+      .toContain('net_revenue -0.50% on 2025-01-31 → -1.45% on 2025-02-01 (0.95 points, threshold 0.70)');
     expect(summarizeVerdict(v)).toMatch(/^batch 9 passed: .*; 1 warning: month-boundary$/);
   });
 
   it('does not warn on a jump within the expected range width', () => {
-    const v = reconcileBatch(SPEC, evidence(8, SPANNING, byDay({ '2025-01-31': -0.85, '2025-02-01': -1.45 })), emptyCumulative());
+    const v = reconcileBatch(
+      SPEC,
+      evidence(8, SPANNING, byDay({ '2025-01-31': -0.85, '2025-02-01': -1.45 })),
+      emptyCumulative(),
+    );
     const c = check(v, 'month-boundary');
     expect(c.passed).toBe(true);
     expect(c.message).toContain('month boundaries 2025-01-31 → 2025-02-01');
@@ -422,14 +536,19 @@ describe('aggregate: month boundary', () => {
 
     const first = reconcileBatch(SPEC, january, emptyCumulative());
     expect(check(first, 'month-boundary').passed).toBe(true);
-    expect(check(first, 'month-boundary').message).toContain('2025-01-31 → 2025-02-01 will be checked when the batch on its other side is reconciled');
+    expect(check(first, 'month-boundary').message)
+      .toContain('2025-01-31 → 2025-02-01 will be checked when the batch on its other side is reconciled');
     expect(Object.keys(first.cumulative.monthEdges ?? {})).toEqual(['2025-01-31']);
     const second = reconcileBatch(SPEC, february, first.cumulative);
     expect(check(second, 'month-boundary')).toMatchObject({ passed: false, severity: 'warn', partition: '2025-02-01' });
     expect(second.passed).toBe(true);
     expect(second.cumulative.monthEdges).toEqual({});
 
-    const newestFirst = reconcileBatch(SPEC, { ...january, batchIndex: 1 }, reconcileBatch(SPEC, { ...february, batchIndex: 0 }, emptyCumulative()).cumulative);
+    const newestFirst = reconcileBatch(
+      SPEC,
+      { ...january, batchIndex: 1 },
+      reconcileBatch(SPEC, { ...february, batchIndex: 0 }, emptyCumulative()).cumulative,
+    );
     expect(check(newestFirst, 'month-boundary').message).toContain('-0.50% on 2025-01-31 → -1.45% on 2025-02-01');
   });
 
@@ -439,13 +558,25 @@ describe('aggregate: month boundary', () => {
   });
 
   it('works at hour grain and does not apply at month grain', () => {
-    const hourly = specWith((s) => Object.assign(s.source_range, { grain: 'hour', start: '2025-01-31T20:00', end: '2025-02-01T03:00' }));
+    const hourly = specWith((s) =>
+      Object.assign(s.source_range, { grain: 'hour', start: '2025-01-31T20:00', end: '2025-02-01T03:00' }),
+    );
     const hours = labels('2025-01-31T20:00:00', 8, 'hour');
-    const v = reconcileBatch(hourly, evidence(0, hours, byDay({ '2025-01-31T23:00:00': -0.5, '2025-02-01T00:00:00': -1.45 })), emptyCumulative());
+    const v = reconcileBatch(
+      hourly,
+      evidence(0, hours, byDay({ '2025-01-31T23:00:00': -0.5, '2025-02-01T00:00:00': -1.45 })),
+      emptyCumulative(),
+    );
     expect(check(v, 'month-boundary')).toMatchObject({ passed: false, partition: '2025-02-01T00:00:00' });
 
-    const monthly = specWith((s) => Object.assign(s.source_range, { grain: 'month', start: '2025-01', end: '2025-03' }));
-    const m = reconcileBatch(monthly, evidence(0, ['2025-01-01', '2025-02-01', '2025-03-01'], byDay({ '2025-02-01': -0.5 })), emptyCumulative());
+    const monthly = specWith((s) =>
+      Object.assign(s.source_range, { grain: 'month', start: '2025-01', end: '2025-03' }),
+    );
+    const m = reconcileBatch(
+      monthly,
+      evidence(0, ['2025-01-01', '2025-02-01', '2025-03-01'], byDay({ '2025-02-01': -0.5 })),
+      emptyCumulative(),
+    );
     expect(check(m, 'month-boundary')).toMatchObject({ passed: true, severity: 'warn' });
     expect(check(m, 'month-boundary').message).toContain('does not apply at month grain');
   });
@@ -461,7 +592,16 @@ describe('row level: top changed rows', () => {
   });
 
   it('keeps the largest absolute deltas first, capped at sample_rows, leaving out float noise', () => {
-    const rows = [row(1, -1), row(2, 7.5), row(3, -12.25), row(4, 0.5), row(5, -3), row(6, 2), row(7, -0.75), row(8, 0.0000001, 'gross_revenue')];
+    const rows = [
+      row(1, -1),
+      row(2, 7.5),
+      row(3, -12.25),
+      row(4, 0.5),
+      row(5, -3),
+      row(6, 2),
+      row(7, -0.75),
+      row(8, 0.0000001, 'gross_revenue'),
+    ];
     const v = reconcileBatch(SPEC, evidence(2, WEEK, () => ({}), rows), emptyCumulative());
     const c = check(v, 'top-changed');
     expect(v.topChangedRows.map((r) => r.delta)).toEqual([-12.25, 7.5, -3, 2, -1]);
@@ -485,12 +625,15 @@ describe('summarizeVerdict on failure', () => {
   it('leads with the first failing check and counts the others', () => {
     const v = reconcileBatch(
       SPEC,
-      evidence(12, WEEK, (p) => (p === '2025-06-13' ? { newRows: 99, newDistinctKeys: 98, ...net('1000', '900') } : {})),
+      evidence(12, WEEK, (p) =>
+        p === '2025-06-13' ? { newRows: 99, newDistinctKeys: 98, ...net('1000', '900') } : {},
+      ),
       emptyCumulative(),
     );
     expect(failedNames(v)).toEqual(['row-count', 'unique-key', 'measure-delta', 'measure-delta-cumulative']);
     const line = summarizeVerdict(v);
-    expect(line).toMatch(/^batch 13 FAILED: row counts differ beyond row_count_tolerance 0 \(exact\) in 1 of 7 partitions of batch 13: 2025-06-13: production 100, shadow 99/);
+    expect(line).toMatch(new RegExp('^batch 13 FAILED: row counts differ beyond row_count_tolerance 0 \\(exact\\) ' +
+      'in 1 of 7 partitions of batch 13: 2025-06-13: production 100, shadow 99'));
     expect(line).toContain('(+3 more failed: unique-key, measure-delta, measure-delta-cumulative)');
     expect(line).not.toContain('\n');
   });
@@ -503,9 +646,12 @@ describe('aggregate: expectations mean what they say', () => {
     expect(v.passed).toBe(false);
     expect(failedNames(v)).toEqual(['measure-delta', 'measure-delta-cumulative']);
     expect(c.message).toContain(
-      'net_revenue did not change in batch 4 (production 7000, shadow 7000, difference 0), but validation.revenue_delta_expected expects -1.5% to -0.8%; the fix did not take effect — check the transform',
+      'net_revenue did not change in batch 4 (production 7000, shadow 7000, difference 0), ' +
+        'but validation.revenue_delta_expected expects -1.5% to -0.8%; ' +
+        'the fix did not take effect — check the transform',
     );
-    expect(check(v, 'measure-delta-cumulative', 'net_revenue').message).toContain('net_revenue did not change over the 7 partitions reconciled so far');
+    expect(check(v, 'measure-delta-cumulative', 'net_revenue').message)
+      .toContain('net_revenue did not change over the 7 partitions reconciled so far');
     expect(summarizeVerdict(v)).toMatch(/^batch 4 FAILED: net_revenue did not change in batch 4/);
   });
 
@@ -521,12 +667,24 @@ describe('aggregate: expectations mean what they say', () => {
     const v = reconcileBatch(SPEC, evidence(3, WEEK, () => net('1000', '990')), emptyCumulative());
     const c = check(v, 'measure-delta', 'net_revenue');
     expect(v.passed).toBe(true);
-    expect(c.message).toContain('net_revenue changed -1.00% in batch 4 (production 7000, shadow 6930, difference -70), within the expected -1.5% to -0.8%');
+    expect(c.message).toContain(
+      'net_revenue changed -1.00% in batch 4 (production 7000, shadow 6930, difference -70), ' +
+        'within the expected -1.5% to -0.8%',
+    );
   });
 
   it('passes within abs_tolerance of either bound, and fails just beyond it', () => {
     // 1000 at -0.8% is 992 and at -1.5% is 985; abs_tolerance is 0.005.
-    const at = (newSum: string) => check(reconcileBatch(SPEC, evidence(3, ['2025-06-09'], () => net('1000', newSum)), emptyCumulative()), 'measure-delta', 'net_revenue');
+    const at = (newSum: string) =>
+      check(
+        reconcileBatch(
+          SPEC,
+          evidence(3, ['2025-06-09'], () => net('1000', newSum)),
+          emptyCumulative(),
+        ),
+        'measure-delta',
+        'net_revenue',
+      );
     expect(at('992.004').passed).toBe(true);
     expect(at('992.004').message).toContain('within abs_tolerance 0.005 of the expected -1.5% to -0.8%');
     expect(at('984.996').passed).toBe(true);
@@ -536,7 +694,11 @@ describe('aggregate: expectations mean what they say', () => {
   });
 
   it('fails a change in the wrong direction', () => {
-    const c = check(reconcileBatch(SPEC, evidence(3, WEEK, () => net('1000', '1010')), emptyCumulative()), 'measure-delta', 'net_revenue');
+    const c = check(
+      reconcileBatch(SPEC, evidence(3, WEEK, () => net('1000', '1010')), emptyCumulative()),
+      'measure-delta',
+      'net_revenue',
+    );
     expect(c.passed).toBe(false);
     expect(c.message).toContain('net_revenue changed +1.00% in batch 4');
     expect(c.message).toContain('outside the expected -1.5% to -0.8%');
@@ -573,10 +735,22 @@ describe('acceptable: only aggregate failures may be accepted by a person', () =
   });
 
   it.each([
-    ['partitions-present', (p: string) => (p === '2025-06-11' ? { newRows: 0, newDistinctKeys: 0, newSums: { net_revenue: null, gross_revenue: null } } : {})],
+    [
+      'partitions-present',
+      (p: string) =>
+        p === '2025-06-11'
+          ? { newRows: 0, newDistinctKeys: 0, newSums: { net_revenue: null, gross_revenue: null } }
+          : {},
+    ],
     ['row-count', (p: string) => (p === '2025-06-11' ? { newRows: 99, newDistinctKeys: 99 } : {})],
     ['unique-key', (p: string) => (p === '2025-06-11' ? { newDistinctKeys: 98 } : {})],
-    ['not-null', (p: string) => (p === '2025-06-11' ? { nullViolations: { ...Object.fromEntries(REQUIRED.map((c) => [c, 0])), merchant_id: 1 } } : {})],
+    [
+      'not-null',
+      (p: string) =>
+        p === '2025-06-11'
+          ? { nullViolations: { ...Object.fromEntries(REQUIRED.map((c) => [c, 0])), merchant_id: 1 } }
+          : {},
+    ],
   ] as const)('is false when %s failed', (name, edit) => {
     const v = reconcileBatch(SPEC, evidence(3, WEEK, edit), emptyCumulative());
     expect(failedNames(v)).toContain(name);
@@ -584,13 +758,23 @@ describe('acceptable: only aggregate failures may be accepted by a person', () =
   });
 
   it('is false when a structural check failed alongside aggregate ones', () => {
-    const v = reconcileBatch(SPEC, evidence(3, WEEK, (p) => (p === '2025-06-13' ? { newRows: 99, newDistinctKeys: 99, ...net('1000', '900') } : {})), emptyCumulative());
+    const v = reconcileBatch(
+      SPEC,
+      evidence(3, WEEK, (p) => (p === '2025-06-13' ? { newRows: 99, newDistinctKeys: 99, ...net('1000', '900') } : {})),
+      emptyCumulative(),
+    );
     expect(failedNames(v)).toEqual(['row-count', 'measure-delta', 'measure-delta-cumulative']);
     expect(v.acceptable).toBe(false);
   });
 
   it('isAcceptable: passed checks and warnings never block; a failed check blocks unless aggregate', () => {
-    const c = (kind: Check['kind'], passed: boolean, severity: Check['severity']): Check => ({ kind, name: 'x', passed, severity, message: '' });
+    const c = (kind: Check['kind'], passed: boolean, severity: Check['severity']): Check => ({
+      kind,
+      name: 'x',
+      passed,
+      severity,
+      message: '',
+    });
     expect(isAcceptable(c('structural', true, 'fail'))).toBe(true);
     expect(isAcceptable(c('structural', false, 'warn'))).toBe(true);
     expect(isAcceptable(c('aggregate', false, 'fail'))).toBe(true);
@@ -603,7 +787,12 @@ describe('structural: validation.allow_empty_partitions', () => {
   /** The fix removes test users: 2025-06-11 held only their rows, with no revenue. */
   const emptiedBy = (p: string) =>
     p === '2025-06-11'
-      ? { newRows: 0, newDistinctKeys: 0, oldSums: { net_revenue: '0', gross_revenue: '0' }, newSums: { net_revenue: null, gross_revenue: null } }
+      ? {
+          newRows: 0,
+          newDistinctKeys: 0,
+          oldSums: { net_revenue: '0', gross_revenue: '0' },
+          newSums: { net_revenue: null, gross_revenue: null },
+        }
       : {};
   const ALLOW = specWith((s) => (s.validation.allow_empty_partitions = true));
 
@@ -621,20 +810,25 @@ describe('structural: validation.allow_empty_partitions', () => {
   it('does not offer the hint when a partition is missing for another reason', () => {
     const e = evidence(3, WEEK);
     e.partitions = e.partitions.filter((c) => c.partition !== '2025-06-15');
-    expect(check(reconcileBatch(SPEC, e, emptyCumulative()), 'partitions-present').message).not.toContain('allow_empty_partitions');
+    expect(check(reconcileBatch(SPEC, e, emptyCumulative()), 'partitions-present').message)
+      .not.toContain('allow_empty_partitions');
   });
 
   it('when true, passes an emptied partition and lists it in a warning for the approver', () => {
     const v = reconcileBatch(ALLOW, evidence(3, WEEK, emptiedBy), emptyCumulative());
     expect(v.passed).toBe(true);
-    expect(v.checks.map((c) => c.name).slice(0, 4)).toEqual(['partitions-present', 'row-count', 'emptied-partitions', 'unique-key']);
+    expect(v.checks.map((c) => c.name).slice(0, 4))
+      .toEqual(['partitions-present', 'row-count', 'emptied-partitions', 'unique-key']);
     expect(check(v, 'partitions-present')).toMatchObject({ passed: true });
     expect(check(v, 'partitions-present').message).toContain('1 emptied by the fix');
     expect(check(v, 'row-count').passed).toBe(true);
-    expect(check(v, 'row-count').message).toContain('in the 6 compared partitions of batch 4 that the fix did not empty (1 emptied');
+    expect(check(v, 'row-count').message)
+      .toContain('in the 6 compared partitions of batch 4 that the fix did not empty (1 emptied');
     const w = check(v, 'emptied-partitions');
     expect(w).toMatchObject({ kind: 'structural', severity: 'warn', passed: false, partition: '2025-06-11' });
-    expect(w.message).toContain('1 of 7 planned partitions of batch 4 hold no rows in the shadow: 2025-06-11 (production 100 rows, shadow 0)');
+    expect(w.message).toContain(
+      '1 of 7 planned partitions of batch 4 hold no rows in the shadow: 2025-06-11 (production 100 rows, shadow 0)',
+    );
     expect(summarizeVerdict(v)).toMatch(/^batch 4 passed: .*; 1 warning: emptied-partitions$/);
   });
 
@@ -642,7 +836,11 @@ describe('structural: validation.allow_empty_partitions', () => {
     const e = evidence(3, WEEK, emptiedBy);
     e.partitions = e.partitions.filter((c) => c.partition !== '2025-06-15');
     expect(failedNames(reconcileBatch(ALLOW, e, emptyCumulative()))).toEqual(['partitions-present']);
-    const partial = reconcileBatch(ALLOW, evidence(3, WEEK, (p) => (p === '2025-06-12' ? { newRows: 1, newDistinctKeys: 1 } : {})), emptyCumulative());
+    const partial = reconcileBatch(
+      ALLOW,
+      evidence(3, WEEK, (p) => (p === '2025-06-12' ? { newRows: 1, newDistinctKeys: 1 } : {})),
+      emptyCumulative(),
+    );
     expect(failedNames(partial)).toEqual(['row-count']);
   });
 
@@ -660,10 +858,20 @@ describe('batch numbers in messages count from 1', () => {
   });
 
   it('every message of the first batch says batch 1, while batchIndex stays 0', () => {
-    const rows: ChangedRow[] = [{ key: { merchant_id: 1 }, measure: 'net_revenue', oldValue: 10, newValue: 9, delta: -1 }];
-    const failing = evidence(0, labels('2024-12-01', 7), (p) => (p === '2024-12-03' ? { newRows: 99, newDistinctKeys: 98, ...net('1000', '1000') } : {}), rows);
+    const rows: ChangedRow[] = [
+      { key: { merchant_id: 1 }, measure: 'net_revenue', oldValue: 10, newValue: 9, delta: -1 },
+    ];
+    const failing = evidence(
+      0,
+      labels('2024-12-01', 7),
+      (p) => (p === '2024-12-03' ? { newRows: 99, newDistinctKeys: 98, ...net('1000', '1000') } : {}),
+      rows,
+    );
     failing.partitions.push(comparison('2025-06-16'));
-    for (const v of [reconcileBatch(SPEC, failing, emptyCumulative()), reconcileBatch(SPEC, evidence(0, labels('2024-12-01', 7), () => ({}), rows), emptyCumulative())]) {
+    for (const v of [
+      reconcileBatch(SPEC, failing, emptyCumulative()),
+      reconcileBatch(SPEC, evidence(0, labels('2024-12-01', 7), () => ({}), rows), emptyCumulative()),
+    ]) {
       expect(v.batchIndex).toBe(0);
       const texts = [...v.checks.map((c) => c.message), summarizeVerdict(v)];
       const numbers = texts.flatMap((t) => [...t.matchAll(/batch (\d+)/g)].map((m) => m[1]));

@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { bucketPoints } from '../../domain/report-points';
 import type { ReportPoint } from '../../contracts/report';
 
-const point = (i: number): ReportPoint => ({ partition: `p${i}`, old: 10, new: 9, delta: -1, deltaPct: -10, oldRows: 2, newRows: 2 });
+const point = (i: number): ReportPoint => ({
+  partition: `p${i}`,
+  old: 10,
+  new: 9,
+  delta: -1,
+  deltaPct: -10,
+  oldRows: 2,
+  newRows: 2,
+});
 
 describe('bucketPoints (report data carried through Temporal)', () => {
   it('keeps a short series as it is', () => {

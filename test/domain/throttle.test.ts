@@ -41,7 +41,8 @@ describe('activePauseWindow', () => {
     const late = { start: '23:00', end: '01:00' };
 
     it('before midnight ends the next day', () => {
-      expect(activePauseWindow(at('2026-11-21T23:30:00Z'), [late])).toEqual({ window: late, endsAtMs: at('2026-11-22T01:00:00Z') });
+      expect(activePauseWindow(at('2026-11-21T23:30:00Z'), [late]))
+        .toEqual({ window: late, endsAtMs: at('2026-11-22T01:00:00Z') });
     });
 
     it('after midnight ends the same day (the occurrence started yesterday)', () => {
@@ -80,7 +81,8 @@ describe('activePauseWindow', () => {
     it('chains adjacent windows to the end of the whole stretch', () => {
       const a = { start: '01:00', end: '02:00' };
       const b = { start: '02:00', end: '03:30' };
-      expect(activePauseWindow(at('2026-11-21T01:15:00Z'), [a, b])).toEqual({ window: a, endsAtMs: at('2026-11-21T03:30:00Z') });
+      expect(activePauseWindow(at('2026-11-21T01:15:00Z'), [a, b]))
+        .toEqual({ window: a, endsAtMs: at('2026-11-21T03:30:00Z') });
       // Listed in the other order, the same stretch.
       expect(activePauseWindow(at('2026-11-21T01:15:00Z'), [b, a])?.endsAtMs).toBe(at('2026-11-21T03:30:00Z'));
     });
@@ -97,7 +99,8 @@ describe('activePauseWindow', () => {
     it('reports the window that contains now, not one chained later', () => {
       const a = { start: '01:00', end: '02:00' };
       const b = { start: '02:00', end: '03:00' };
-      expect(activePauseWindow(at('2026-11-21T02:30:00Z'), [a, b])).toEqual({ window: b, endsAtMs: at('2026-11-21T03:00:00Z') });
+      expect(activePauseWindow(at('2026-11-21T02:30:00Z'), [a, b]))
+        .toEqual({ window: b, endsAtMs: at('2026-11-21T03:00:00Z') });
     });
 
     it('chains across midnight', () => {
@@ -150,15 +153,18 @@ describe('chargeBudget', () => {
   const day2 = at('2026-11-22T00:00:01Z');
 
   it('starts a fresh state on the day of now', () => {
-    expect(chargeBudget({ day: null, spentToday: 0 }, day1, 150 * GB)).toEqual({ day: '2026-11-21', spentToday: 150 * GB });
+    expect(chargeBudget({ day: null, spentToday: 0 }, day1, 150 * GB))
+      .toEqual({ day: '2026-11-21', spentToday: 150 * GB });
   });
 
   it('adds to the same day', () => {
-    expect(chargeBudget({ day: '2026-11-21', spentToday: 1 * TB }, day1, 150 * GB)).toEqual({ day: '2026-11-21', spentToday: 1.15 * TB });
+    expect(chargeBudget({ day: '2026-11-21', spentToday: 1 * TB }, day1, 150 * GB))
+      .toEqual({ day: '2026-11-21', spentToday: 1.15 * TB });
   });
 
   it('resets when the day changed', () => {
-    expect(chargeBudget({ day: '2026-11-21', spentToday: 1.9 * TB }, day2, 150 * GB)).toEqual({ day: '2026-11-22', spentToday: 150 * GB });
+    expect(chargeBudget({ day: '2026-11-21', spentToday: 1.9 * TB }, day2, 150 * GB))
+      .toEqual({ day: '2026-11-22', spentToday: 150 * GB });
   });
 
   it('does not mutate the given state', () => {
@@ -186,11 +192,13 @@ describe('budgetDecision', () => {
   });
 
   it('runs while the batch fits, reporting what is left before it', () => {
-    expect(budgetDecision(2 * TB, { day: today, spentToday: 1 * TB }, now, 150 * GB)).toEqual({ run: true, oversize: false, left: 1 * TB });
+    expect(budgetDecision(2 * TB, { day: today, spentToday: 1 * TB }, now, 150 * GB))
+      .toEqual({ run: true, oversize: false, left: 1 * TB });
   });
 
   it('runs a batch that uses the budget exactly', () => {
-    expect(budgetDecision(2 * TB, { day: today, spentToday: 1.85 * TB }, now, 150 * GB)).toMatchObject({ run: true, oversize: false });
+    expect(budgetDecision(2 * TB, { day: today, spentToday: 1.85 * TB }, now, 150 * GB))
+      .toMatchObject({ run: true, oversize: false });
   });
 
   it('waits for the next UTC midnight when the batch would overspend, with a readable reason', () => {
@@ -199,7 +207,9 @@ describe('budgetDecision', () => {
       run: false,
       resumeAtMs: at('2026-11-22T00:00:00Z'),
       left: 100 * GB,
-      reason: 'daily scan budget 2 TB spent (1.9 TB today, 100 GB left); next batch needs ~150 GB; resuming at 2026-11-22T00:00:00.000Z',
+      reason:
+        'daily scan budget 2 TB spent (1.9 TB today, 100 GB left); next batch needs ~150 GB; ' +
+        'resuming at 2026-11-22T00:00:00.000Z',
     });
   });
 
@@ -214,9 +224,12 @@ describe('budgetDecision', () => {
   });
 
   it('runs an oversize batch when nothing is spent today, and says so', () => {
-    expect(budgetDecision(2 * TB, { day: today, spentToday: 0 }, now, 3 * TB)).toEqual({ run: true, oversize: true, left: 2 * TB });
-    expect(budgetDecision(2 * TB, { day: null, spentToday: 0 }, now, 3 * TB)).toEqual({ run: true, oversize: true, left: 2 * TB });
-    expect(budgetDecision(2 * TB, { day: '2026-11-20', spentToday: 1 * TB }, now, 3 * TB)).toMatchObject({ run: true, oversize: true });
+    expect(budgetDecision(2 * TB, { day: today, spentToday: 0 }, now, 3 * TB))
+      .toEqual({ run: true, oversize: true, left: 2 * TB });
+    expect(budgetDecision(2 * TB, { day: null, spentToday: 0 }, now, 3 * TB))
+      .toEqual({ run: true, oversize: true, left: 2 * TB });
+    expect(budgetDecision(2 * TB, { day: '2026-11-20', spentToday: 1 * TB }, now, 3 * TB))
+      .toMatchObject({ run: true, oversize: true });
   });
 
   it('holds an oversize batch until midnight once something is spent, then runs it', () => {

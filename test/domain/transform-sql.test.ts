@@ -32,7 +32,9 @@ describe('transformProblems', () => {
   });
 
   it('does not count a parameter that only appears in a string or comment', () => {
-    const problems = transformProblems("SELECT ':partition_start' FROM t /* :partition_start */ WHERE d < :partition_end");
+    const problems = transformProblems(
+      "SELECT ':partition_start' FROM t /* :partition_start */ WHERE d < :partition_end",
+    );
     expect(problems).toEqual(['must filter on :partition_start so that it reads and returns one partition']);
   });
 
@@ -87,7 +89,8 @@ describe('transformProblems', () => {
     `CREATE TABLE x AS SELECT * FROM t ${WHERE}`,
     `selection FROM t ${WHERE}`,
   ])('refuses a non-SELECT: %s', (sql) => {
-    expect(transformProblems(sql)).toEqual(["must be a SELECT (or WITH … SELECT) producing the target table's columns"]);
+    expect(transformProblems(sql))
+      .toEqual(["must be a SELECT (or WITH … SELECT) producing the target table's columns"]);
   });
 
   it.each([
@@ -120,14 +123,18 @@ describe('compileTransform', () => {
   });
 
   it('leaves strings, quoted identifiers and comments byte for byte', () => {
-    const sql = `SELECT ':partition_start' AS a, "x:partition_end" AS b FROM t -- :partition_end\n/* :partition_start */ ${WHERE}`;
+    const sql =
+      `SELECT ':partition_start' AS a, "x:partition_end" AS b FROM t -- :partition_end\n` +
+      `/* :partition_start */ ${WHERE}`;
     expect(compileTransform(sql, dollar).sql).toBe(
-      `SELECT ':partition_start' AS a, "x:partition_end" AS b FROM t -- :partition_end\n/* :partition_start */ WHERE d >= $1 AND d < $2`,
+      `SELECT ':partition_start' AS a, "x:partition_end" AS b FROM t -- :partition_end\n` +
+        `/* :partition_start */ WHERE d >= $1 AND d < $2`,
     );
   });
 
   it('trims surrounding whitespace and one trailing semicolon', () => {
-    expect(compileTransform(`\n  SELECT * FROM t ${WHERE};\n`, dollar).sql).toBe('SELECT * FROM t WHERE d >= $1 AND d < $2');
+    expect(compileTransform(`\n  SELECT * FROM t ${WHERE};\n`, dollar).sql)
+      .toBe('SELECT * FROM t WHERE d >= $1 AND d < $2');
     expect(compileTransform(`SELECT * FROM t ${WHERE} ;  `, dollar).sql).not.toContain(';');
   });
 

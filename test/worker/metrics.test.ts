@@ -150,7 +150,8 @@ describe('Metrics: what the activities count', () => {
   it('counts nothing, and fails nothing, without a registry', async () => {
     const { recordAudit } = createActivities({ warehouse: db });
     const spec = loadSpecFile('examples/revenue-tax-fix.yaml').spec;
-    const run = new MockActivityEnvironment(undefined, quiet).run(recordAudit, spec, 'oncall', 'paused', { reason: 'x' });
+    const env = new MockActivityEnvironment(undefined, quiet);
+    const run = env.run(recordAudit, spec, 'oncall', 'paused', { reason: 'x' });
     await expect(run).resolves.toBeUndefined();
   });
 });

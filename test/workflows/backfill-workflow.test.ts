@@ -10,13 +10,21 @@ import * as m from '../../contracts/messages';
 import { BackfillStateKey, BackfillTargetKey } from '../../contracts/search-attributes';
 import { workflowIdFor } from '../../contracts/settings';
 import { ControlStore } from '../../warehouse/control-store';
-import { exampleSpec, failureTypeOf, rangeFingerprint, testSpec, waitForStatus, useLabs } from '../support/backfill-harness';
+import {
+  exampleSpec,
+  failureTypeOf,
+  rangeFingerprint,
+  testSpec,
+  waitForStatus,
+  useLabs,
+} from '../support/backfill-harness';
 
 const labs = useLabs();
 const newLab = labs.newLab;
 
 describe('backfillWorkflow: the happy path', () => {
-  it('snapshots, proves, rewrites and reconciles every batch, waits for approval, publishes atomically, signs off and cleans up', async () => {
+  it('snapshots, proves, rewrites and reconciles every batch, waits for approval, publishes atomically, ' +
+    'signs off and cleans up', async () => {
     const l = await newLab();
     const spec = testSpec('happy');
     const prodBefore = await rangeFingerprint(l.warehouse, spec, 'target');
@@ -35,12 +43,14 @@ describe('backfillWorkflow: the happy path', () => {
     expect(shadow.rows).toBe(prodBefore.rows);
 
     // What the Temporal UI shows: current details, and the message descriptions for its signal form.
-    const metadata = await handle.query<{ currentDetails: string; definition: { signalDefinitions: Array<{ name: string; description: string }> } }>(
-      '__temporal_workflow_metadata',
-    );
+    const metadata = await handle.query<{
+      currentDetails: string;
+      definition: { signalDefinitions: Array<{ name: string; description: string }> };
+    }>('__temporal_workflow_metadata');
     expect(metadata.currentDetails).toContain('**awaiting_approval**');
     expect(metadata.currentDetails).toContain('Partitions 59/59 · batches 9/9');
-    expect(metadata.definition.signalDefinitions.find((d) => d.name === 'approve')?.description).toContain('{"by": "finance-controller"');
+    expect(metadata.definition.signalDefinitions.find((d) => d.name === 'approve')?.description)
+      .toContain('{"by": "finance-controller"');
 
     const report = await handle.query(m.reportQuery);
     const net = report.measures.find((x) => x.column === 'net_revenue')!;
@@ -53,7 +63,9 @@ describe('backfillWorkflow: the happy path', () => {
     expect(batches.items).toHaveLength(9);
     expect(batches.items.every((b) => b.verdict === 'passed')).toBe(true);
 
-    const ack = await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller', comment: 'deltas as expected' }] });
+    const ack = await handle.executeUpdate(m.approveUpdate, {
+      args: [{ by: 'finance-controller', comment: 'deltas as expected' }],
+    });
     expect(ack.accepted).toBe(true);
     const published = await waitForStatus(handle, (s) => s.state === 'published');
     const release = published.release!;
@@ -70,9 +82,11 @@ describe('backfillWorkflow: the happy path', () => {
     expect(Date.parse(release.rollbackExpiresAt) - Date.parse(release.publishedAt)).toBe(spec.rollback.window);
     // Production's range now equals the reconciled shadow; rows outside the range are untouched.
     expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(shadow);
-    expect(await rangeFingerprint(l.warehouse, spec, 'target', { from: '2025-03-01', to: '2025-04-01' })).toEqual(outsideBefore);
+    expect(await rangeFingerprint(l.warehouse, spec, 'target', { from: '2025-03-01', to: '2025-04-01' }))
+      .toEqual(outsideBefore);
     const control = new ControlStore(l.warehouse);
-    expect(await control.release(release.releaseId)).toMatchObject({ releaseId: release.releaseId, status: 'published' });
+    expect(await control.release(release.releaseId))
+      .toMatchObject({ releaseId: release.releaseId, status: 'published' });
 
     await handle.signal(m.signoffSignal, { by: 'head-of-finance-data', comment: 'announced' });
     const result = await handle.result();
@@ -90,7 +104,11 @@ describe('backfillWorkflow: the happy path', () => {
     const checkpoints = await control.checkpoints(spec.backfill_id);
     expect(checkpoints).toHaveLength(9);
     expect(checkpoints.every((c) => c.verdict === 'passed' && c.codeVersion === 'git:8f31c2a')).toBe(true);
-    expect(checkpoints[0]!.provenance).toMatchObject({ partitionRows: expect.any(Object), checks: expect.any(Array), topChangedRows: expect.any(Array) });
+    expect(checkpoints[0]!.provenance).toMatchObject({
+      partitionRows: expect.any(Object),
+      checks: expect.any(Array),
+      topChangedRows: expect.any(Array),
+    });
 
     const description = await handle.describe();
     expect(description.typedSearchAttributes.get(BackfillStateKey)).toBe('completed');
@@ -98,7 +116,8 @@ describe('backfillWorkflow: the happy path', () => {
   });
 });
 
-const untilAwaitingApproval = (handle: Parameters<typeof waitForStatus>[0]) => waitForStatus(handle, (s) => s.state === 'awaiting_approval');
+const untilAwaitingApproval = (handle: Parameters<typeof waitForStatus>[0]) =>
+  waitForStatus(handle, (s) => s.state === 'awaiting_approval');
 
 describe('backfillWorkflow: throttle and yield', () => {
   it('pauses on an operator signal between batches and resumes on resume, with both in the audit log', async () => {
@@ -107,7 +126,8 @@ describe('backfillWorkflow: throttle and yield', () => {
     const handle = await l.start(spec);
     await handle.signal(m.pauseSignal, { by: 'oncall', reason: 'warehouse maintenance' });
     const paused = await waitForStatus(handle, (s) => s.state === 'paused');
-    expect(paused.pause).toMatchObject({ kind: 'operator', by: 'oncall', reason: 'warehouse maintenance', until: null });
+    expect(paused.pause)
+      .toMatchObject({ kind: 'operator', by: 'oncall', reason: 'warehouse maintenance', until: null });
     expect(paused.eta).toBeNull();
     const done = paused.batches.done;
     await new Promise((r) => setTimeout(r, 700));
@@ -141,13 +161,25 @@ describe('backfillWorkflow: throttle and yield', () => {
     const l = await newLab();
     const liveType = `dailyRevenuePipeline_${Date.now().toString(36)}`;
     // A running workflow of the live pipeline's type; nothing polls its queue, so it stays running.
-    const live = await labs.env().client.workflow.start(liveType, { workflowId: `${liveType}-run`, taskQueue: `${liveType}-queue`, args: [] });
+    const live = await labs.env().client.workflow.start(liveType, {
+      workflowId: `${liveType}-run`,
+      taskQueue: `${liveType}-queue`,
+      args: [],
+    });
     const spec = testSpec('live-visibility', (s) => {
       s.execution.pause_during_live_pipeline = true;
-      s.execution.live_pipeline = { visibility_query: `WorkflowType = '${liveType}' AND ExecutionStatus = 'Running'`, signals: true, poll_interval: 1000 };
+      s.execution.live_pipeline = {
+        visibility_query: `WorkflowType = '${liveType}' AND ExecutionStatus = 'Running'`,
+        signals: true,
+        poll_interval: 1000,
+      };
     });
     // Visibility is eventually consistent: wait until the server counts the live run.
-    for (let i = 0; i < 50 && (await labs.env().client.workflow.count(spec.execution.live_pipeline!.visibility_query)).count === 0; i++) {
+    for (
+      let i = 0;
+      i < 50 && (await labs.env().client.workflow.count(spec.execution.live_pipeline!.visibility_query)).count === 0;
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 100));
     }
     const handle = await l.start(spec);
@@ -192,14 +224,18 @@ describe('backfillWorkflow: throttle and yield', () => {
 });
 
 describe('backfillWorkflow: reconciliation halts, operators resolve', () => {
-  it('halts on a failed row-count check with production untouched, then a retry after the upstream fix passes', async () => {
+  it('halts on a failed row-count check with production untouched, ' +
+    'then a retry after the upstream fix passes', async () => {
     const l = await newLab();
     const spec = testSpec('halt-retry');
     const [victim] = await l.warehouse.query(
-      "SELECT CAST(revenue_date AS VARCHAR) AS d, merchant_id FROM finance.daily_revenue WHERE revenue_date = DATE '2025-01-02' ORDER BY merchant_id LIMIT 1",
+      'SELECT CAST(revenue_date AS VARCHAR) AS d, merchant_id FROM finance.daily_revenue ' +
+        "WHERE revenue_date = DATE '2025-01-02' ORDER BY merchant_id LIMIT 1",
     );
     const where = `revenue_date = DATE '2025-01-02' AND merchant_id = '${String(victim!.merchant_id)}'`;
-    await l.warehouse.execute(`CREATE TABLE staging.late_events AS SELECT * FROM staging.revenue_events WHERE ${where}`);
+    await l.warehouse.execute(
+      `CREATE TABLE staging.late_events AS SELECT * FROM staging.revenue_events WHERE ${where}`,
+    );
     await l.warehouse.execute(`DELETE FROM staging.revenue_events WHERE ${where}`);
     const prodBefore = await rangeFingerprint(l.warehouse, spec, 'target');
 
@@ -216,11 +252,14 @@ describe('backfillWorkflow: reconciliation halts, operators resolve', () => {
       .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
     expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe(BackfillError.NotAllowed);
-    expect(String(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).message)).toContain('not possible for this halt');
+    expect(String(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).message))
+      .toContain('not possible for this halt');
     expect((await handle.query(m.statusQuery)).state).toBe('halted');
 
     await l.warehouse.execute('INSERT INTO staging.revenue_events SELECT * FROM staging.late_events');
-    await handle.executeUpdate(m.resolveUpdate, { args: [{ action: 'retry', by: 'oncall', reason: 'late events loaded' }] });
+    await handle.executeUpdate(m.resolveUpdate, {
+      args: [{ action: 'retry', by: 'oncall', reason: 'late events loaded' }],
+    });
     const waiting = await untilAwaitingApproval(handle);
     expect(waiting.batches.done).toBe(9);
     const report = await handle.query(m.reportQuery);
@@ -232,10 +271,13 @@ describe('backfillWorkflow: reconciliation halts, operators resolve', () => {
     await handle.terminate('test over');
   });
 
-  it('halts when a measure moves outside its expected range; abort fails the run, releases the lease and leaves production as it was', async () => {
+  it('halts when a measure moves outside its expected range; abort fails the run, ' +
+    'releases the lease and leaves production as it was', async () => {
     const l = await newLab();
     const spec = testSpec('halt-abort', (s) => {
-      s.measures = s.measures.map((x) => (x.column === 'net_revenue' ? { ...x, expected_delta: { min: -0.1, max: 0.1 } } : x));
+      s.measures = s.measures.map((x) =>
+        x.column === 'net_revenue' ? { ...x, expected_delta: { min: -0.1, max: 0.1 } } : x,
+      );
     });
     const prodBefore = await rangeFingerprint(l.warehouse, spec, 'target');
     const handle = await l.start(spec);
@@ -254,22 +296,33 @@ describe('backfillWorkflow: reconciliation halts, operators resolve', () => {
     const l = await newLab();
     const spec = testSpec('halt-accept', (s) => {
       s.source_range.end = '2025-01-07';
-      s.measures = s.measures.map((x) => (x.column === 'net_revenue' ? { ...x, expected_delta: { min: -0.1, max: 0.1 } } : x));
+      s.measures = s.measures.map((x) =>
+        x.column === 'net_revenue' ? { ...x, expected_delta: { min: -0.1, max: 0.1 } } : x,
+      );
     });
     const handle = await l.start(spec);
     await waitForStatus(handle, (s) => s.state === 'halted');
-    await handle.executeUpdate(m.resolveUpdate, { args: [{ action: 'accept', by: 'head-of-finance-data', reason: 'range in the spec was a typo' }] });
+    await handle.executeUpdate(m.resolveUpdate, {
+      args: [{ action: 'accept', by: 'head-of-finance-data', reason: 'range in the spec was a typo' }],
+    });
     await untilAwaitingApproval(handle);
     const [checkpoint] = await new ControlStore(l.warehouse).checkpoints(spec.backfill_id);
     expect(checkpoint!.verdict).toBe('accepted');
-    expect(checkpoint!.provenance.accepted).toMatchObject({ by: 'head-of-finance-data', reason: 'range in the spec was a typo' });
+    expect(checkpoint!.provenance.accepted)
+      .toMatchObject({ by: 'head-of-finance-data', reason: 'range in the spec was a typo' });
     await handle.terminate('test over');
   });
 
   it('fails the idempotency proof on a non-deterministic transform before any batch runs', async () => {
     const l = await newLab();
     const spec = testSpec('random', (s) => {
-      s.transform = { ...s.transform!, sql: s.transform!.sql.replace('CAST(sum(gross_amount - tax_amount) AS DECIMAL(18, 2))', 'CAST(sum(gross_amount - tax_amount) + random() AS DECIMAL(18, 2))') };
+      s.transform = {
+        ...s.transform!,
+        sql: s.transform!.sql.replace(
+          'CAST(sum(gross_amount - tax_amount) AS DECIMAL(18, 2))',
+          'CAST(sum(gross_amount - tax_amount) + random() AS DECIMAL(18, 2))',
+        ),
+      };
     });
     expect(spec.transform!.sql).toContain('random()');
     const prodBefore = await rangeFingerprint(l.warehouse, spec, 'target');
@@ -286,7 +339,8 @@ describe('backfillWorkflow: reconciliation halts, operators resolve', () => {
 });
 
 describe('backfillWorkflow: approval', () => {
-  it('refuses approval from a non-approver, from the owner and before the shadow is reconciled; records refusals; reject fails the run', async () => {
+  it('refuses approval from a non-approver, from the owner and before the shadow is reconciled; records refusals; ' +
+    'reject fails the run', async () => {
     const l = await newLab();
     const spec = testSpec('approval', (s) => {
       s.approval = { ...s.approval!, approvers: ['finance-controller', 'Finance-Data', 'alice'] };
@@ -320,7 +374,13 @@ describe('backfillWorkflow: approval', () => {
     expect(final.approval?.rejected?.by).toBe('finance-controller');
     expect(final.release).toBeNull();
     const actions = (await new ControlStore(l.warehouse).auditTrail(spec.backfill_id)).map((a) => [a.action, a.actor]);
-    expect(actions).toEqual(expect.arrayContaining([['approve_refused', 'finance-controller'], ['approve_refused', 'mallory'], ['rejected', 'finance-controller']]));
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        ['approve_refused', 'finance-controller'],
+        ['approve_refused', 'mallory'],
+        ['rejected', 'finance-controller'],
+      ]),
+    );
     expect(actions.map(([a]) => a)).not.toContain('published');
   });
 });
@@ -381,7 +441,8 @@ describe('backfillWorkflow: one backfill per target', () => {
 });
 
 describe('backfillWorkflow: publish modes', () => {
-  it('view mode repoints the consumer view to the corrected table in one statement and rollback points it back; the table itself is never written', async () => {
+  it('view mode repoints the consumer view to the corrected table in one statement and rollback points it back; ' +
+    'the table itself is never written', async () => {
     const l = await newLab();
     const spec = testSpec('view', (s) => {
       s.publish = { mode: 'view', view: 'finance.daily_revenue_current' };
@@ -393,10 +454,12 @@ describe('backfillWorkflow: publish modes', () => {
     const published = await waitForStatus(handle, (s) => s.state === 'published');
     expect(published.release).toMatchObject({ publishMode: 'view', dataset: 'finance.daily_revenue_current' });
     const viewSum = async () => Number((await l.warehouse.query(
-      "SELECT sum(net_revenue) AS s FROM finance.daily_revenue_current WHERE revenue_date BETWEEN DATE '2025-01-01' AND DATE '2025-02-28'",
+      "SELECT sum(net_revenue) AS s FROM finance.daily_revenue_current WHERE revenue_date BETWEEN DATE '2025-01-01' " +
+        "AND DATE '2025-02-28'",
     ))[0]!.s);
     const shadowSum = Number((await l.warehouse.query(
-      `SELECT sum(net_revenue) AS s FROM ${spec.target.shadow_table} WHERE revenue_date BETWEEN DATE '2025-01-01' AND DATE '2025-02-28'`,
+      `SELECT sum(net_revenue) AS s FROM ${spec.target.shadow_table} WHERE revenue_date BETWEEN DATE '2025-01-01' ` +
+        `AND DATE '2025-02-28'`,
     ))[0]!.s);
     expect(await viewSum()).toBeCloseTo(shadowSum, 2);
     expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(prodBefore);
@@ -449,7 +512,9 @@ describe('backfillWorkflow: ends without publishing', () => {
     await untilAwaitingApproval(handle);
     await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller' }] });
     await waitForStatus(handle, (s) => s.state === 'published' && !s.rollback.open);
-    const refused = await handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'oncall', reason: 'too late' }] }).catch((e: unknown) => e);
+    const refused = await handle
+      .executeUpdate(m.rollbackUpdate, { args: [{ by: 'oncall', reason: 'too late' }] })
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
     expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).message).toMatch(/window/i);
     // Waiting for the signoff that drops the snapshot and shadow; then it completes.

@@ -18,7 +18,17 @@ import { columnNames } from '../../warehouse/catalog';
 import { ControlStore } from '../../warehouse/control-store';
 import { openDuckDb } from '../../warehouse/duckdb/driver';
 import { createShadow } from '../../warehouse/shadow';
-import { exampleSpec, lab, rangeFingerprint, testSpec, waitForStatus, workflowBundle, workflowBundlePath, type Env, type Lab } from '../support/backfill-harness';
+import {
+  exampleSpec,
+  lab,
+  rangeFingerprint,
+  testSpec,
+  waitForStatus,
+  workflowBundle,
+  workflowBundlePath,
+  type Env,
+  type Lab,
+} from '../support/backfill-harness';
 import { temporalTestEnv } from '../support/temporal';
 import { AT, claimed } from '../support/owned';
 
@@ -39,11 +49,18 @@ afterAll(async () => {
 });
 
 describe('continue-as-new and replay', () => {
-  it('runs the full 547-day range across several continue-as-new runs with state intact, then rolls back to the exact pre-publish result', async () => {
+  it('runs the full 547-day range across several continue-as-new runs with state intact, ' +
+    'then rolls back to the exact pre-publish result', async () => {
     const l = await lab(env);
     labs.push(l);
     const spec = { ...exampleSpec(), backfill_id: `can-${process.pid}-${Date.now().toString(36)}` };
-    spec.execution = { ...spec.execution, pause_during_live_pipeline: false, live_pipeline: undefined, pause_windows: [], daily_scan_budget: undefined };
+    spec.execution = {
+      ...spec.execution,
+      pause_during_live_pipeline: false,
+      live_pipeline: undefined,
+      pause_windows: [],
+      daily_scan_budget: undefined,
+    };
     const prodBefore = await rangeFingerprint(l.warehouse, spec, 'target');
     const handle = await l.start(spec);
     const waiting = await waitForStatus(handle, (s) => s.state === 'awaiting_approval', 120_000);
@@ -63,20 +80,27 @@ describe('continue-as-new and replay', () => {
     await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'head-of-finance-data', comment: 'ok' }] });
     const published = await waitForStatus(handle, (s) => s.state === 'published');
     expect(await rangeFingerprint(l.warehouse, spec, 'target')).not.toEqual(prodBefore);
-    const ack = await handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'finance-controller', reason: 'downstream report disagrees' }] });
+    const ack = await handle.executeUpdate(m.rollbackUpdate, {
+      args: [{ by: 'finance-controller', reason: 'downstream report disagrees' }],
+    });
     expect(ack.accepted).toBe(true);
     // A second rollback while the first is being applied is refused at once.
-    const second = await handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'oncall', reason: 'again' }] }).catch((e: unknown) => e);
+    const second = await handle
+      .executeUpdate(m.rollbackUpdate, { args: [{ by: 'oncall', reason: 'again' }] })
+      .catch((e: unknown) => e);
     expect(String((second as Error).cause ?? second)).toContain('already in progress');
     const result = await handle.result();
     expect(result.state).toBe('rolled_back');
-    expect(result.rollback.rolledBack).toMatchObject({ by: 'finance-controller', comment: 'downstream report disagrees' });
+    expect(result.rollback.rolledBack)
+      .toMatchObject({ by: 'finance-controller', comment: 'downstream report disagrees' });
     expect(result.release?.status).toBe('rolled_back');
     expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(prodBefore);
     expect((await new ControlStore(l.warehouse).release(published.release!.releaseId))?.status).toBe('rolled_back');
     // The run is over: the lease is free, and a rollback can no longer be requested.
     expect(await new ControlStore(l.warehouse).leaseOf(spec.target.table)).toBeNull();
-    await expect(handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'oncall', reason: 'late' }] })).rejects.toThrow();
+    await expect(
+      handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'oncall', reason: 'late' }] }),
+    ).rejects.toThrow();
 
     // Determinism: the first and the last run's recorded histories replay against the current code.
     const bundle = await workflowBundle();
@@ -89,7 +113,8 @@ describe('continue-as-new and replay', () => {
 });
 
 describe('resume', () => {
-  it('a new run of the same spec resumes from the control schema checkpoints and never redoes a checkpointed batch', async () => {
+  it('a new run of the same spec resumes from the control schema checkpoints and never redoes ' +
+    'a checkpointed batch', async () => {
     const l = await lab(env);
     labs.push(l);
     const spec = testSpec('resume', (s) => {
@@ -119,7 +144,8 @@ describe('resume', () => {
 });
 
 describe('worker crash', () => {
-  it('a worker killed mid-batch is replaced and the run ends with the shadow an uninterrupted run writes, with no duplicate keys', async () => {
+  it('a worker killed mid-batch is replaced and the run ends with the shadow an uninterrupted run writes, ' +
+    'with no duplicate keys', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'backfill-crash-'));
     dirs.push(dir);
     const dbPath = join(dir, 'warehouse.duckdb');
@@ -135,7 +161,9 @@ describe('worker crash', () => {
     const reference = await openDuckDb({ path: ':memory:' });
     await seedRevenueScenario(reference);
     await createShadow(reference, await claimed(reference, spec), AT);
-    await rewriteBatch(reference, spec, allPartitions(spec), await columnNames(reference, spec.target.table), { concurrency: 2 });
+    await rewriteBatch(reference, spec, allPartitions(spec), await columnNames(reference, spec.target.table), {
+      concurrency: 2,
+    });
     const expected = await rangeFingerprint(reference, spec, 'shadow');
     await reference.close();
 
@@ -143,9 +171,11 @@ describe('worker crash', () => {
     const startWorker = async () => {
       // node itself (not the tsx wrapper, which would leave its child alive after SIGKILL).
       const script = join(__dirname, '..', 'support', 'worker-process.ts');
-      const child = spawn(process.execPath, ['--require', 'tsx/cjs', script, env.address, env.namespace, taskQueue, dbPath, workflowBundlePath()], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      const child = spawn(
+        process.execPath,
+        ['--require', 'tsx/cjs', script, env.address, env.namespace, taskQueue, dbPath, workflowBundlePath()],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       children.push(child);
       await new Promise<void>((resolve, reject) => {
         child.stdout!.on('data', (d: Buffer) => d.toString().includes('worker ready') && resolve());
@@ -153,7 +183,8 @@ describe('worker crash', () => {
       });
       return child;
     };
-    const exited = (c: ChildProcess) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)));
+    const exited = (c: ChildProcess) =>
+      new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)));
 
     const first = await startWorker();
     const handle = await startBackfill(env.client, spec, { startedBy: 'vitest', taskQueue });

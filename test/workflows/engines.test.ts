@@ -28,7 +28,11 @@ async function lifecycle(l: Lab, name: string): Promise<Outcome> {
   });
   const before = await rangeFingerprint(l.backing, spec, 'target');
   const handle = await l.start(spec);
-  await waitForStatus(handle, (s) => s.state === 'awaiting_approval' || s.state === 'failed' || s.state === 'halted', 90_000);
+  await waitForStatus(
+    handle,
+    (s) => s.state === 'awaiting_approval' || s.state === 'failed' || s.state === 'halted',
+    90_000,
+  );
   const batches = await handle.query(m.batchesQuery);
   const report = await handle.query(m.reportQuery);
   await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller' }] });
@@ -39,7 +43,13 @@ async function lifecycle(l: Lab, name: string): Promise<Outcome> {
   const rolledBack = await rangeFingerprint(l.backing, spec, 'target');
   expect(await new ControlStore(l.backing).checkpoints(spec.backfill_id)).toHaveLength(3);
   return {
-    verdicts: batches.items.map((b) => ({ index: b.index, verdict: b.verdict, rows: b.rows, failures: b.failures, deltas: b.measures.map((x) => x.deltaPct) })),
+    verdicts: batches.items.map((b) => ({
+      index: b.index,
+      verdict: b.verdict,
+      rows: b.rows,
+      failures: b.failures,
+      deltas: b.measures.map((x) => x.deltaPct),
+    })),
     before,
     published,
     rolledBack,
@@ -56,7 +66,8 @@ describe('the same spec on every engine', () => {
     expect(outcomes.duckdb.verdicts.map((v) => v.verdict)).toEqual(['passed', 'passed', 'passed']);
   });
 
-  it('Snowflake through snowflake-sdk and the wire emulator: the same verdicts and the same published rows', async () => {
+  it('Snowflake through snowflake-sdk and the wire emulator: ' +
+    'the same verdicts and the same published rows', async () => {
     const l = await newLab({ engine: 'snowflake' });
     const snowflake = await lifecycle(l, 'engine-snowflake');
     const duckdb = outcomes.duckdb!;
@@ -70,16 +81,22 @@ describe('the same spec on every engine', () => {
     expect(snowflake.rolledBack).toEqual(snowflake.before);
 
     const log = l.emulator!.log.filter((e) => !e.error);
-    const tagOf = (e: (typeof log)[number]) => (e.queryTag ? (JSON.parse(e.queryTag) as { phase?: string; backfill_id?: string }) : null);
+    const tagOf = (e: (typeof log)[number]) =>
+      e.queryTag ? (JSON.parse(e.queryTag) as { phase?: string; backfill_id?: string }) : null;
     // Every statement the backfill ran carries a QUERY_TAG naming the backfill and phase.
-    const untagged = log.filter((e) => e.kind !== 'session' && !tagOf(e)?.phase && !/^\s*(BEGIN|COMMIT|ROLLBACK)/i.test(e.sql));
+    const untagged = log.filter(
+      (e) => e.kind !== 'session' && !tagOf(e)?.phase && !/^\s*(BEGIN|COMMIT|ROLLBACK)/i.test(e.sql),
+    );
     expect(untagged.map((e) => e.sql.slice(0, 80))).toEqual([]);
     // Rewrites of the shadow and writes of production happen inside BEGIN/COMMIT.
-    const dml = log.filter((e) => e.kind === 'dml' && e.writes.some((w) => /^FINANCE\.DAILY_REVENUE(__SHADOW_\w+)?$/.test(w)));
+    const dml = log.filter(
+      (e) => e.kind === 'dml' && e.writes.some((w) => /^FINANCE\.DAILY_REVENUE(__SHADOW_\w+)?$/.test(w)),
+    );
     expect(dml.length).toBeGreaterThan(2 * 20);
     expect(dml.filter((e) => !e.inTransaction).map((e) => e.sql.slice(0, 80))).toEqual([]);
     // No DDL ever runs inside a transaction (it would commit it half-done).
-    expect(log.filter((e) => e.kind === 'ddl' && (e.inTransaction || e.autocommitted)).map((e) => e.sql.slice(0, 80))).toEqual([]);
+    expect(log.filter((e) => e.kind === 'ddl' && (e.inTransaction || e.autocommitted)).map((e) => e.sql.slice(0, 80)))
+      .toEqual([]);
     // Production is written only by publish and rollback.
     const prodWrites = log.filter((e) => e.kind === 'dml' && e.writes.includes('FINANCE.DAILY_REVENUE'));
     expect([...new Set(prodWrites.map((e) => tagOf(e)?.phase))].sort()).toEqual(['publish', 'rollback']);
@@ -87,7 +104,9 @@ describe('the same spec on every engine', () => {
     const byPartition = new Map<string, number>();
     for (const e of log) {
       const tag = tagOf(e) as { phase?: string; partition?: string } | null;
-      if (tag?.phase === 'batch' && tag.partition) byPartition.set(tag.partition, (byPartition.get(tag.partition) ?? 0) + 1);
+      if (tag?.phase === 'batch' && tag.partition) {
+        byPartition.set(tag.partition, (byPartition.get(tag.partition) ?? 0) + 1);
+      }
     }
     expect(byPartition.size).toBe(20);
     expect([...new Set(byPartition.values())]).toEqual([6]);

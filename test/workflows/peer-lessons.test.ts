@@ -20,11 +20,16 @@ const { newLab } = useLabs();
 const writesTo = (table: string) => {
   const [schema, name] = table.split('.');
   const ref = `"${schema}"\\."${name}"`;
-  return new RegExp(`^\\s*(INSERT INTO|DELETE FROM|UPDATE|ALTER TABLE|DROP TABLE( IF EXISTS)?|TRUNCATE( TABLE)?|CREATE OR REPLACE TABLE)\\s+${ref}(\\s|\\(|$)`, 'i');
+  return new RegExp(
+    `^\\s*(INSERT INTO|DELETE FROM|UPDATE|ALTER TABLE|DROP TABLE( IF EXISTS)?|TRUNCATE( TABLE)?|` +
+      `CREATE OR REPLACE TABLE)\\s+${ref}(\\s|\\(|$)`,
+    'i',
+  );
 };
 
 describe('peer lessons', () => {
-  it('sqlmesh#4292, dbt-adapters#1931: production is written only by publish and rollback, each inside one transaction; shadow rewrites are transactional too', async () => {
+  it('sqlmesh#4292, dbt-adapters#1931: production is written only by publish and rollback, ' +
+    'each inside one transaction; shadow rewrites are transactional too', async () => {
     const log: StatementEvent[] = [];
     const l = await newLab({ onStatement: (e) => log.push(e) });
     const spec = testSpec('statement-log');
@@ -41,12 +46,15 @@ describe('peer lessons', () => {
     const prodWrites = log.filter((e) => target.test(e.sql));
     expect(prodWrites.map((e) => e.tag?.phase)).toEqual(['publish', 'publish', 'rollback', 'rollback']);
     expect(prodWrites.every((e) => e.inTransaction && !e.error)).toBe(true);
-    const shadowWrites = log.filter((e) => writesTo(spec.target.shadow_table).test(e.sql) && /^(INSERT|DELETE)/i.test(e.sql.trim()));
+    const shadowWrites = log.filter(
+      (e) => writesTo(spec.target.shadow_table).test(e.sql) && /^(INSERT|DELETE)/i.test(e.sql.trim()),
+    );
     expect(shadowWrites.length).toBeGreaterThanOrEqual(2 * 59);
     expect(shadowWrites.every((e) => e.inTransaction)).toBe(true);
   });
 
-  it('dbt-core#11423: batches come from the plan, never from the clock (activities run with a clock years ahead)', async () => {
+  it('dbt-core#11423: batches come from the plan, ' +
+    'never from the clock (activities run with a clock years ahead)', async () => {
     const l = await newLab({ clock: () => new Date('2031-06-01T00:00:00Z') });
     const spec = testSpec('clock');
     const handle = await l.start(spec);
@@ -62,7 +70,8 @@ describe('peer lessons', () => {
     await handle.terminate('test over');
   });
 
-  it('temporal#11162: a range missing from the shadow is caught by the completion check and rewritten, never reported as done', async () => {
+  it('temporal#11162: a range missing from the shadow is caught by the completion check and rewritten, ' +
+    'never reported as done', async () => {
     const l = await newLab();
     const spec = testSpec('skip');
     // Batch 6 halts on late source data, so the test can tamper with an earlier, checkpointed batch.
@@ -74,14 +83,21 @@ describe('peer lessons', () => {
     expect(halted.halt?.batch).toBe(6);
     await l.warehouse.execute(`DELETE FROM ${spec.target.shadow_table} WHERE revenue_date = DATE '2025-01-03'`);
     await l.warehouse.execute('INSERT INTO staging.revenue_events SELECT * FROM staging.held_back');
-    await handle.executeUpdate(m.resolveUpdate, { args: [{ action: 'retry', by: 'oncall', reason: 'late data loaded' }] });
+    await handle.executeUpdate(m.resolveUpdate, {
+      args: [{ action: 'retry', by: 'oncall', reason: 'late data loaded' }],
+    });
 
-    const caught = await waitForStatus(handle, (s) => s.state === 'halted' && s.halt?.reason.startsWith('completion check') === true);
+    const caught = await waitForStatus(
+      handle,
+      (s) => s.state === 'halted' && s.halt?.reason.startsWith('completion check') === true,
+    );
     expect(caught.halt?.reason).toContain('2025-01-03');
     expect(caught.batches.done).toBe(9);
     expect(caught.halt?.options).toEqual(['retry', 'abort']);
     // A missing range cannot be accepted: the update refuses at once and the halt stays open.
-    const refused = await handle.executeUpdate(m.resolveUpdate, { args: [{ action: 'accept', by: 'oncall', reason: 'ship it' }] }).catch((e: unknown) => e);
+    const refused = await handle
+      .executeUpdate(m.resolveUpdate, { args: [{ action: 'accept', by: 'oncall', reason: 'ship it' }] })
+      .catch((e: unknown) => e);
     expect(String((refused as Error).cause ?? refused)).toContain('not possible');
     await handle.executeUpdate(m.resolveUpdate, { args: [{ action: 'retry', by: 'oncall', reason: 'rewrite it' }] });
     const waiting = await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
@@ -113,7 +129,8 @@ describe('peer lessons', () => {
     await (loser === ha ? hb : ha).terminate('test over');
   });
 
-  it('dbt-core#11114: a backfill that does not publish ends as a failed workflow, in the UI and in search attributes, never as a success', async () => {
+  it('dbt-core#11114: a backfill that does not publish ends as a failed workflow, ' +
+    'in the UI and in search attributes, never as a success', async () => {
     const l = await newLab();
     const spec = testSpec('visible-failure');
     const handle = await l.start(spec);

@@ -50,7 +50,8 @@ afterAll(async () => {
 });
 
 describe('approval through the Temporal UI', () => {
-  it('lists the backfill under BackfillState="awaiting_approval", approves it with the UI\'s signal form, and it publishes', async () => {
+  it('lists the backfill under BackfillState="awaiting_approval", ' +
+    'approves it with the UI\'s signal form, and it publishes', async () => {
     const uiUrl = server!.uiUrl!;
     const namespace = server!.namespace;
     // Two weeks: two batches of seven days, enough to reach approval in a few seconds.

@@ -27,7 +27,10 @@ function specWith(patch: (s: BackfillSpec) => void = () => {}): BackfillSpec {
 function runOf(spec = specWith(), startedBy = 'alice') {
   const states: BackfillState[] = [];
   const details: string[] = [];
-  const run = new BackfillRun({ spec, startedBy }, { stateChanged: (s) => states.push(s), detailsChanged: (d) => details.push(d) });
+  const run = new BackfillRun(
+    { spec, startedBy },
+    { stateChanged: (s) => states.push(s), detailsChanged: (d) => details.push(d) },
+  );
   return { run, states, details, spec };
 }
 
@@ -74,10 +77,10 @@ function toApproval(spec = specWith()) {
 }
 
 const release: ReleaseRecord = {
-  releaseId: 'FIN-2841-release', dataset: 'finance.daily_revenue', backfillId: 'FIN-2841', publishedAt: new Date(T0).toISOString(),
-  sourceRange: { start: '2025-01-01', end: '2025-02-28', grain: 'day' }, codeVersion: 'git:8f31c2a', approvedBy: 'finance-controller',
-  restorePoint: 'finance.daily_revenue_pre_FIN_2841', rollbackExpiresAt: new Date(T0 + 24 * HOUR).toISOString(),
-  publishMode: 'range', status: 'published',
+  releaseId: 'FIN-2841-release', dataset: 'finance.daily_revenue', backfillId: 'FIN-2841',
+  publishedAt: new Date(T0).toISOString(), sourceRange: { start: '2025-01-01', end: '2025-02-28', grain: 'day' },
+  codeVersion: 'git:8f31c2a', approvedBy: 'finance-controller', restorePoint: 'finance.daily_revenue_pre_FIN_2841',
+  rollbackExpiresAt: new Date(T0 + 24 * HOUR).toISOString(), publishMode: 'range', status: 'published',
 };
 
 function toPublished() {
@@ -91,12 +94,14 @@ function toPublished() {
 describe('BackfillRun: states and progress', () => {
   it('starts planning, with every count from the plan shape', () => {
     const { run } = runOf();
-    expect(run.status).toMatchObject({ state: 'planning', partitions: { done: 0, total: 59 }, batches: { done: 0, total: 9 } });
+    expect(run.status)
+      .toMatchObject({ state: 'planning', partitions: { done: 0, total: 59 }, batches: { done: 0, total: 9 } });
     expect(runInputProblems({ spec: specWith(), startedBy: 'alice' })).toEqual([]);
   });
 
   it('refuses an input the client would have refused, naming the field', () => {
-    expect(runInputProblems({ spec: { ...specWith(), backfill_id: 1 } as never, startedBy: 'a' })).toContain('spec.backfill_id is missing');
+    expect(runInputProblems({ spec: { ...specWith(), backfill_id: 1 } as never, startedBy: 'a' }))
+      .toContain('spec.backfill_id is missing');
     const reversed = specWith((s) => (s.source_range = { ...s.source_range, start: '2025-03-01', end: '2025-01-01' }));
     expect(runInputProblems({ spec: reversed, startedBy: 'a' }).join()).toMatch(/2025-03-01|start|end/);
   });
@@ -232,7 +237,11 @@ describe('BackfillRun: halts and their resolution', () => {
     run.haltOnVerdict(0, reconcile(run, 0, 'failed', false), T0);
     const h = run.request('resolve', { action: 'accept', by: 'finance-controller', reason: 'ok' }, 'update', T0);
     expect(h.refused).toMatch(/^resolve refused: "accept" is not possible for this halt .*; send one of retry, abort$/);
-    expect(h.audit).toEqual({ actor: 'finance-controller', action: 'resolve_refused', detail: { problem: h.refused, via: 'update' } });
+    expect(h.audit).toEqual({
+      actor: 'finance-controller',
+      action: 'resolve_refused',
+      detail: { problem: h.refused, via: 'update' },
+    });
     expect(run.resolution).toBeNull();
   });
 
@@ -295,7 +304,8 @@ describe('BackfillRun: approval', () => {
     expect(h).toMatchObject({ refused: null, message: 'approved by finance-controller' });
     expect(h.audit).toEqual({ actor: 'finance-controller', action: 'approved', detail: { comment: 'checked' } });
     expect(run.wake).toBe(wake + 1);
-    expect(run.approvalOutcome()).toEqual({ approved: { by: 'finance-controller', comment: 'checked', at: new Date(T0).toISOString() } });
+    expect(run.approvalOutcome())
+      .toEqual({ approved: { by: 'finance-controller', comment: 'checked', at: new Date(T0).toISOString() } });
     expect(run.request('reject', { by: 'head-of-finance-data' }, 'update', T0).refused)
       .toMatch(/^reject refused: the backfill was already approved by finance-controller at /);
   });
@@ -310,7 +320,8 @@ describe('BackfillRun: approval', () => {
 
   it('refuses approval before the run is ready for it', () => {
     const { run } = prepared();
-    expect(run.request('approve', { by: 'finance-controller' }, 'update', T0).refused).toMatch(/^cannot approve: the backfill is preparing/);
+    expect(run.request('approve', { by: 'finance-controller' }, 'update', T0).refused)
+      .toMatch(/^cannot approve: the backfill is preparing/);
   });
 
   it('refuses to wait for approval when the spec names no approvers', () => {
@@ -324,7 +335,8 @@ describe('BackfillRun: the rollback window', () => {
     const { run } = toPublished();
     expect(run.status.rollback).toMatchObject({ open: true, expiresAt: release.rollbackExpiresAt });
     expect(run.windowMsLeft(T0)).toBe(24 * HOUR);
-    expect(run.request('rollback', { by: 'mallory', reason: 'x' }, 'update', T0).refused).toMatch(/^rollback refused: "mallory"/);
+    expect(run.request('rollback', { by: 'mallory', reason: 'x' }, 'update', T0).refused)
+      .toMatch(/^rollback refused: "mallory"/);
     expect(run.request('rollback', { by: 'finance-data', reason: 'wrong' }, 'update', T0 + 25 * HOUR).refused)
       .toMatch(/^cannot roll back: the rollback window closed at /);
     expect(run.request('rollback', { by: 'finance-data', reason: 'wrong' }, 'update', T0).refused).toBeNull();
@@ -334,14 +346,18 @@ describe('BackfillRun: the rollback window', () => {
     const r = run.rollingBack();
     run.rolledBack(r, { release: { ...release, status: 'rolled_back' }, rowsRestored: 5_900 });
     run.rollbackFinished(r);
-    expect(run.status).toMatchObject({ state: 'rolled_back', rollback: { open: false, rolledBack: { by: 'finance-data', rowsRestored: 5_900 } } });
+    expect(run.status).toMatchObject({
+      state: 'rolled_back',
+      rollback: { open: false, rolledBack: { by: 'finance-data', rowsRestored: 5_900 } },
+    });
   });
 
   it('keeps the window open after a refused rollback, and says so', () => {
     const { run } = toPublished();
     run.request('rollback', { by: 'finance-data', reason: 'wrong' }, 'update', T0);
     const entry = run.rollbackRefused(run.rollingBack(), 'the restore point changed');
-    expect(entry).toEqual({ actor: 'finance-data', action: 'rollback_refused', detail: { problem: 'the restore point changed' } });
+    expect(entry)
+      .toEqual({ actor: 'finance-data', action: 'rollback_refused', detail: { problem: 'the restore point changed' } });
     expect(run.status.state).toBe('published');
     expect(run.status.phase).toMatch(/a rollback was refused \(the restore point changed\); window open until /);
     expect(run.rollbackRequest).toBeNull();
@@ -359,7 +375,8 @@ describe('BackfillRun: the rollback window', () => {
     expect(run.cleanupReason()).toBe('signed off by finance-controller');
     run.cleanedUp({ dropped: ['a'], kept: [{ table: 'b', why: 'a view serves it' }] });
     expect(run.status.state).toBe('completed');
-    expect(run.status.phase).toBe('completed: FIN-2841-release signed off by finance-controller; dropped a; kept b (see warnings)');
+    expect(run.status.phase)
+      .toBe('completed: FIN-2841-release signed off by finance-controller; dropped a; kept b (see warnings)');
     expect(run.cursor.warnings).toContain('kept b: a view serves it');
   });
 });
@@ -395,7 +412,12 @@ describe('BackfillRun: the gate', () => {
     const { run } = prepared(busy());
     const at = T0 + HOUR;
     expect(run.visibilityAnswer(2, "WorkflowType = 'live'", at)).toMatchObject({
-      kind: 'wait', pause: { kind: 'live_pipeline', reason: "2 live pipeline run(s) match WorkflowType = 'live'", until: new Date(at + 30_000).toISOString() },
+      kind: 'wait',
+      pause: {
+        kind: 'live_pipeline',
+        reason: "2 live pipeline run(s) match WorkflowType = 'live'",
+        until: new Date(at + 30_000).toISOString(),
+      },
     });
     expect(run.visibilityAnswer(0, "WorkflowType = 'live'", at)).toEqual({ kind: 'clear' });
     expect(run.gateCheck(0, at + 10_000)).toEqual({ kind: 'clear' });
@@ -404,13 +426,24 @@ describe('BackfillRun: the gate', () => {
 
   it('audits a new kind of wait once, and its end; waits until the block lifts or a request', () => {
     const { run, states } = prepared();
-    const wait: GateCheck = { kind: 'wait', pause: { kind: 'pause_window', reason: 'window', by: null, since: 's', until: new Date(T0 + 60_000).toISOString() } };
-    expect(run.yieldEntry(wait)).toEqual({ actor: 'workflow', action: 'yielding', detail: { kind: 'pause_window', reason: 'window' } });
+    const wait: GateCheck = {
+      kind: 'wait',
+      pause: {
+        kind: 'pause_window',
+        reason: 'window',
+        by: null,
+        since: 's',
+        until: new Date(T0 + 60_000).toISOString(),
+      },
+    };
+    expect(run.yieldEntry(wait))
+      .toEqual({ actor: 'workflow', action: 'yielding', detail: { kind: 'pause_window', reason: 'window' } });
     expect(run.yieldTo(wait, 2)).toBe(true);
     expect(run.status.phase).toBe('paused before batch 3: window');
     expect(run.waitMs(T0)).toBe(60_000);
     expect(run.yieldEntry(wait)).toBeNull();
-    expect(run.yieldEntry({ kind: 'clear' })).toEqual({ actor: 'workflow', action: 'yield_ended', detail: { kind: 'pause_window', since: 's' } });
+    expect(run.yieldEntry({ kind: 'clear' }))
+      .toEqual({ actor: 'workflow', action: 'yield_ended', detail: { kind: 'pause_window', since: 's' } });
     expect(run.yieldTo({ kind: 'clear' }, 2)).toBe(false);
     expect(run.status.pause).toBeNull();
     expect(run.yieldEntry({ kind: 'clear' })).toBeNull();
@@ -421,8 +454,10 @@ describe('BackfillRun: the gate', () => {
 describe('BackfillRun: operator requests', () => {
   it('pauses with a reason and resumes, each audited; refuses a pause without one', () => {
     const { run } = prepared();
-    expect(run.pause({ by: 'bob' }, T0)).toMatchObject({ refused: expect.stringMatching(/pause needs "reason"/), audit: { action: 'pause_refused' } });
-    expect(run.pause({ by: 'bob', reason: ' maintenance ' }, T0).audit).toEqual({ actor: 'bob', action: 'paused', detail: { reason: ' maintenance ' } });
+    expect(run.pause({ by: 'bob' }, T0))
+      .toMatchObject({ refused: expect.stringMatching(/pause needs "reason"/), audit: { action: 'pause_refused' } });
+    expect(run.pause({ by: 'bob', reason: ' maintenance ' }, T0).audit)
+      .toEqual({ actor: 'bob', action: 'paused', detail: { reason: ' maintenance ' } });
     expect(run.cursor.operatorPause).toEqual({ by: 'bob', reason: 'maintenance', since: new Date(T0).toISOString() });
     expect(run.resume(undefined).audit).toEqual({ actor: 'operator', action: 'resumed', detail: { reason: null } });
     expect(run.resume({ by: 'bob' }).audit).toBeNull();

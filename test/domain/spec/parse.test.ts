@@ -10,7 +10,15 @@ import { EXAMPLES, SEED, edited, seed, type Raw } from '../../support/spec-fixtu
 import { loadRunnableSpec, loadSpecFile, loadSpecText, type LocatedIssue } from '../../../client/load-spec';
 import { BackfillError, BackfillFailure } from '../../../contracts/errors';
 import { SPEC_LIMITS } from '../../../contracts/limits';
-import { formatPath, MAX_LISTED_ISSUES, parseSpec, protoKeyPaths, runnableProblems, shadowTableFor, type SpecIssue } from '../../../domain/spec/parse';
+import {
+  formatPath,
+  MAX_LISTED_ISSUES,
+  parseSpec,
+  protoKeyPaths,
+  runnableProblems,
+  shadowTableFor,
+  type SpecIssue,
+} from '../../../domain/spec/parse';
 import { failureOf } from '../../support/failures';
 
 const RUNNABLE = join(EXAMPLES, 'revenue-tax-fix.yaml');
@@ -51,7 +59,8 @@ describe('unknown keys', () => {
       s.execution.max_concurency = 2;
       delete s.execution.max_concurrency;
     }));
-    expect(issues.find((i) => i.path === 'execution.max_concurency')?.message).toContain('did you mean max_concurrency?');
+    expect(issues.find((i) => i.path === 'execution.max_concurency')?.message)
+      .toContain('did you mean max_concurrency?');
   });
 
   it('list the known fields when nothing is close', () => {
@@ -107,7 +116,9 @@ describe('transform', () => {
 
 describe('measures', () => {
   it('folds revenue_delta_expected in as the revenue measure, first', () => {
-    const r = parseSpec(edited((s) => { s.validation.measures = { order_count: { expected_delta: '0%', abs_tolerance: 0 } }; }));
+    const r = parseSpec(
+      edited((s) => { s.validation.measures = { order_count: { expected_delta: '0%', abs_tolerance: 0 } }; }),
+    );
     expect(r.ok && r.spec.measures).toEqual([
       { column: 'net_revenue', expected_delta: { min: -1.5, max: -0.8 }, abs_tolerance: 0.005 },
       { column: 'order_count', expected_delta: { min: 0, max: 0 }, abs_tolerance: 0 },
@@ -123,7 +134,8 @@ describe('measures', () => {
 
 describe('derived names and warnings', () => {
   it('derives the shadow table from the target and backfill_id', () => {
-    expect(shadowTableFor('finance.daily_revenue', 'revenue-tax-fix-2026-06')).toBe('finance.daily_revenue__shadow_revenue_tax_fix_2026_06');
+    expect(shadowTableFor('finance.daily_revenue', 'revenue-tax-fix-2026-06'))
+      .toBe('finance.daily_revenue__shadow_revenue_tax_fix_2026_06');
     const r = parseSpec(seed());
     expect(r.ok && r.spec.target.shadow_table).toBe('finance.daily_revenue__shadow_revenue_tax_fix_2026_06');
   });
@@ -148,7 +160,8 @@ describe('runnableProblems', () => {
   it('names transform, target.unique_key and approval.approvers for the seed block', () => {
     const r = parseSpec(seed());
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
-    expect(runnableProblems(r.spec).map((p) => p.path)).toEqual(['transform', 'target.unique_key', 'approval.approvers']);
+    expect(runnableProblems(r.spec).map((p) => p.path))
+      .toEqual(['transform', 'target.unique_key', 'approval.approvers']);
   });
 });
 
@@ -162,14 +175,18 @@ describe('examples/seed-original.yaml (the article block)', () => {
       { column: 'net_revenue', expected_delta: { min: -1.5, max: -0.8 }, abs_tolerance: 0.005 },
     ]);
     expect(loaded.spec.target.table).toBe('finance.daily_revenue');
-    expect(loaded.spec.execution).toMatchObject({ partitions_per_batch: 7, max_concurrency: 2, pause_during_live_pipeline: true });
+    expect(loaded.spec.execution)
+      .toMatchObject({ partitions_per_batch: 7, max_concurrency: 2, pause_during_live_pipeline: true });
   });
 
   it('is refused by loadRunnableSpec with SpecNotRunnable listing each missing path', () => {
     const failure = failureOf(() => loadRunnableSpec(SEED), BackfillError.SpecNotRunnable);
-    expect((failure.details.issues as SpecIssue[]).map((i) => i.path)).toEqual(['transform', 'target.unique_key', 'approval.approvers']);
+    expect((failure.details.issues as SpecIssue[]).map((i) => i.path))
+      .toEqual(['transform', 'target.unique_key', 'approval.approvers']);
     expect(failure.message).toContain('valid but cannot run yet');
-    for (const path of ['transform', 'target.unique_key', 'approval.approvers']) expect(failure.message).toContain(path);
+    for (const path of ['transform', 'target.unique_key', 'approval.approvers']) {
+      expect(failure.message).toContain(path);
+    }
   });
 });
 
@@ -184,14 +201,21 @@ describe('examples/revenue-tax-fix.yaml', () => {
     expect(loaded.spec.target.unique_key).toEqual(['revenue_date', 'merchant_id']);
     expect(loaded.spec.execution.query_timeout).toBe(15 * 60_000);
     expect(loaded.spec.execution.daily_scan_budget).toBe(2e12);
-    expect(loaded.spec.approval).toEqual({ approvers: ['finance-controller', 'head-of-finance-data'], allow_owner: false, timeout: 7 * 86_400_000 });
+    expect(loaded.spec.approval).toEqual({
+      approvers: ['finance-controller', 'head-of-finance-data'],
+      allow_owner: false,
+      timeout: 7 * 86_400_000,
+    });
     expect(loaded.spec.measures.map((m) => m.column)).toEqual(['net_revenue', 'gross_revenue', 'order_count']);
   });
 
   it('resolves sql_file against the spec file, not the working directory', () => {
     const text = readFileSync(RUNNABLE, 'utf8');
     // Same text, placed as if it lived elsewhere: the relative sql_file no longer resolves.
-    const failure = failureOf(() => loadSpecText(text, join(EXAMPLES, 'invalid', 'moved.yaml')), BackfillError.InvalidSpec);
+    const failure = failureOf(
+      () => loadSpecText(text, join(EXAMPLES, 'invalid', 'moved.yaml')),
+      BackfillError.InvalidSpec,
+    );
     const issue = locatedIssues(failure).find((i) => i.path === 'transform.sql_file');
     expect(issue?.line).toBe(text.split('\n').findIndex((l) => l.includes('sql_file:')) + 1);
   });
@@ -222,7 +246,10 @@ describe('examples/invalid/*.yaml', () => {
 
   it('places the line on the offending key', () => {
     const text = readFileSync(join(INVALID, 'negative-concurrency.yaml'), 'utf8');
-    const failure = failureOf(() => loadSpecFile(join(INVALID, 'negative-concurrency.yaml')), BackfillError.InvalidSpec);
+    const failure = failureOf(
+      () => loadSpecFile(join(INVALID, 'negative-concurrency.yaml')),
+      BackfillError.InvalidSpec,
+    );
     const line = text.split('\n').findIndex((l) => l.includes('max_concurrency: -1')) + 1;
     expect(locatedIssues(failure).find((i) => i.path === 'execution.max_concurrency')?.line).toBe(line);
   });
@@ -232,7 +259,10 @@ describe('loadSpecText / loadSpecFile failures', () => {
   const seedText = () => readFileSync(SEED, 'utf8');
 
   it('refuses YAML syntax errors with InvalidSpec and a line', () => {
-    const failure = failureOf(() => loadSpecText('backfill_id: x\nowner: [a,\nreason: b\n', 'broken.yaml'), BackfillError.InvalidSpec);
+    const failure = failureOf(
+      () => loadSpecText('backfill_id: x\nowner: [a,\nreason: b\n', 'broken.yaml'),
+      BackfillError.InvalidSpec,
+    );
     const [issue] = locatedIssues(failure);
     expect(issue?.path).toBe('(yaml)');
     expect(issue?.line).toEqual(expect.any(Number));
@@ -288,7 +318,8 @@ describe('"__proto__" keys', () => {
     const issues = issuesOf(edited((s) => {
       s.validation.measures = parseYaml('__proto__: { expected_delta: "0%" }\norder_count: { expected_delta: "0%" }\n');
     }));
-    expect(issues).toEqual([{ path: 'validation.measures.__proto__', message: expect.stringContaining('"__proto__" key') }]);
+    expect(issues)
+      .toEqual([{ path: 'validation.measures.__proto__', message: expect.stringContaining('"__proto__" key') }]);
     expect(issues[0]!.message).toContain('rename or remove it');
   });
 
@@ -315,7 +346,8 @@ describe('refusals stay short and finite', () => {
       for (let i = 0; i < MAX_LISTED_ISSUES + 10; i++) s[`unknown_${i}`] = 1;
     }));
     expect(issues).toHaveLength(MAX_LISTED_ISSUES + 1);
-    expect(issues.at(-1)).toEqual({ path: '(more)', message: '10 more problems not listed; fix the ones above and validate again' });
+    expect(issues.at(-1))
+      .toEqual({ path: '(more)', message: '10 more problems not listed; fix the ones above and validate again' });
   });
 
   it('describes a list that contains itself (a YAML alias) instead of throwing', () => {
@@ -329,28 +361,43 @@ describe('transform.sql_file content bounds', () => {
   const goodSql = 'SELECT * FROM staging.e WHERE d >= :partition_start AND d < :partition_end';
 
   it('reports the reader\'s own refusal at transform.sql_file, prefixed with the path', () => {
-    const issues = issuesOf(edited(withFile), () => { throw new Error('it is a directory, not a regular file; name a .sql file, e.g. sql/fix.sql'); });
-    expect(issues).toEqual([{ path: 'transform.sql_file', message: 'cannot read "fix.sql": it is a directory, not a regular file; name a .sql file, e.g. sql/fix.sql' }]);
+    const issues = issuesOf(edited(withFile), () => {
+      throw new Error('it is a directory, not a regular file; name a .sql file, e.g. sql/fix.sql');
+    });
+    expect(issues).toEqual([
+      {
+        path: 'transform.sql_file',
+        message: 'cannot read "fix.sql": it is a directory, not a regular file; name a .sql file, e.g. sql/fix.sql',
+      },
+    ]);
   });
 
   it(`refuses SQL read from a file beyond ${SPEC_LIMITS.sqlChars} characters`, () => {
     const issues = issuesOf(edited(withFile), () => goodSql + ' '.repeat(SPEC_LIMITS.sqlChars));
-    expect(issues).toEqual([{ path: 'transform.sql_file', message: expect.stringContaining(`above the maximum ${SPEC_LIMITS.sqlChars}`) }]);
+    expect(issues).toEqual([
+      { path: 'transform.sql_file', message: expect.stringContaining(`above the maximum ${SPEC_LIMITS.sqlChars}`) },
+    ]);
   });
 
-  it(`refuses a runtime spec larger than ${SPEC_LIMITS.specPayloadBytes} bytes as JSON, naming the largest part`, () => {
+  it(`refuses a runtime spec larger than ${SPEC_LIMITS.specPayloadBytes} bytes as JSON, ` +
+    `naming the largest part`, () => {
     // Under the character limit, but every newline doubles in JSON: about 2 MB of workflow input.
     const sql = goodSql + '\n'.repeat(1_000_000);
     expect(sql.length).toBeLessThanOrEqual(SPEC_LIMITS.sqlChars);
     const issues = issuesOf(edited(withFile), () => sql);
     expect(issues).toHaveLength(1);
     expect(issues[0]!.path).toBe('transform');
-    expect(issues[0]!.message).toMatch(/^the parsed spec is \d+ bytes as JSON \(1\.9 MiB\), above the maximum 1572864 bytes \(1\.5 MiB\) that a workflow input may carry; transform \(the SQL read from transform\.sql_file\) is 1\.9 MiB of it, shorten it$/);
+    expect(issues[0]!.message).toMatch(new RegExp(
+      '^the parsed spec is \\d+ bytes as JSON \\(1\\.9 MiB\\), above the maximum 1572864 bytes \\(1\\.5 MiB\\) ' +
+        'that a workflow input may carry; transform \\(the SQL read from transform\\.sql_file\\) is 1\\.9 MiB of it, ' +
+        'shorten it$',
+    ));
   });
 
   it('accepts a runtime spec just under the payload bound', () => {
     const r = parseSpec(edited(withFile), { readSqlFile: () => goodSql + '\n'.repeat(700_000) });
     expect(r.ok, JSON.stringify(!r.ok && r.issues)).toBe(true);
-    expect(new TextEncoder().encode(JSON.stringify(r.ok && r.spec)).byteLength).toBeLessThanOrEqual(SPEC_LIMITS.specPayloadBytes);
+    expect(new TextEncoder().encode(JSON.stringify(r.ok && r.spec)).byteLength)
+      .toBeLessThanOrEqual(SPEC_LIMITS.specPayloadBytes);
   });
 });

@@ -47,7 +47,12 @@ describe('the seed block as written', () => {
     expect(spec.validation.revenue_delta_expected).toEqual({ min: -1.5, max: -0.8 });
     expect(spec.validation.revenue_measure).toBe('net_revenue');
     expect(spec.publish).toEqual({ mode: 'range' });
-    expect(spec.rollback).toEqual({ snapshot: 'finance.daily_revenue_pre_FIN_2841', window: 7 * 86_400_000, cleanup: 'after_signoff', operators: [] });
+    expect(spec.rollback).toEqual({
+      snapshot: 'finance.daily_revenue_pre_FIN_2841',
+      window: 7 * 86_400_000,
+      cleanup: 'after_signoff',
+      operators: [],
+    });
     expect(spec.validation.allow_empty_partitions).toBe(false);
     expect(spec.target.audit_columns).toEqual([]);
   });
@@ -90,17 +95,27 @@ describe('identifiers', () => {
     expect(issue.message).toContain('finance.daily_revenue');
   });
 
-  it.each(['finance.daily_revenue', 'db.finance.daily_revenue', '_x.Y_2', 'FINANCE.DAILY_REVENUE'])('accepts table %j', (name) => {
-    const { spec } = parsed(edited((s) => { s.target.table = name; }));
-    expect(spec.target.table).toBe(name);
-  });
-
-  it.each(['"revenue_date"', 'revenue_date;', 'revenue date', 'finance.revenue_date', 'revenue_date--', 'a/*b*/', 'a\\b', '1st', ''])(
-    'refuses column %j at target.partition_key',
+  it.each(['finance.daily_revenue', 'db.finance.daily_revenue', '_x.Y_2', 'FINANCE.DAILY_REVENUE'])(
+    'accepts table %j',
     (name) => {
-      issueAt(edited((s) => { s.target.partition_key = name; }), 'target.partition_key');
+      const { spec } = parsed(edited((s) => { s.target.table = name; }));
+      expect(spec.target.table).toBe(name);
     },
   );
+
+  it.each([
+    '"revenue_date"',
+    'revenue_date;',
+    'revenue date',
+    'finance.revenue_date',
+    'revenue_date--',
+    'a/*b*/',
+    'a\\b',
+    '1st',
+    '',
+  ])('refuses column %j at target.partition_key', (name) => {
+    issueAt(edited((s) => { s.target.partition_key = name; }), 'target.partition_key');
+  });
 
   it('checks every list of columns, naming the element', () => {
     issueAt(edited((s) => { s.target.unique_key = ['revenue_date', 'merchant_id; --']; }), 'target.unique_key[1]');
@@ -112,12 +127,18 @@ describe('identifiers', () => {
     issueAt(edited((s) => { s.rollback.snapshot = 'finance.x;y'; }), 'rollback.snapshot');
     issueAt(edited((s) => { s.target.shadow_table = 'finance."v2"'; }), 'target.shadow_table');
     issueAt(edited((s) => { s.publish = { mode: 'view', view: 'finance.v /* */' }; }), 'publish.view');
-    const m = issueAt(edited((s) => { s.validation.measures = { 'net;revenue': { expected_delta: '0%' } }; }), 'validation.measures.net;revenue');
+    const m = issueAt(
+      edited((s) => { s.validation.measures = { 'net;revenue': { expected_delta: '0%' } }; }),
+      'validation.measures.net;revenue',
+    );
     expect(m.message).toContain('net;revenue');
   });
 
   it('refuses a column listed twice', () => {
-    const issue = issueAt(edited((s) => { s.target.unique_key = ['revenue_date', 'revenue_date']; }), 'target.unique_key');
+    const issue = issueAt(
+      edited((s) => { s.target.unique_key = ['revenue_date', 'revenue_date']; }),
+      'target.unique_key',
+    );
     expect(issue.message).toMatch(/twice/);
   });
 });
@@ -162,7 +183,10 @@ describe('source_range', () => {
   });
 
   it('refuses hour 24 at hour grain', () => {
-    issueAt(edited((s) => { s.source_range = { start: '2025-01-01T00:00', end: '2025-01-01T24:00', grain: 'hour' }; }), 'source_range.end');
+    issueAt(
+      edited((s) => { s.source_range = { start: '2025-01-01T00:00', end: '2025-01-01T24:00', grain: 'hour' }; }),
+      'source_range.end',
+    );
   });
 
   it('refuses an unknown grain', () => {
@@ -204,7 +228,9 @@ describe('validation', () => {
   });
 
   it('accepts the two when they agree, and lists the measure once', () => {
-    const { spec } = parsed(edited((s) => { s.validation.measures = { net_revenue: { expected_delta: '-1.5%..-0.8%' } }; }));
+    const { spec } = parsed(
+      edited((s) => { s.validation.measures = { net_revenue: { expected_delta: '-1.5%..-0.8%' } }; }),
+    );
     expect(spec.measures.filter((m) => m.column === 'net_revenue')).toHaveLength(1);
   });
 
@@ -219,9 +245,15 @@ describe('validation', () => {
   });
 
   it('refuses an inverted or malformed delta range, with an example', () => {
-    const inverted = issueAt(edited((s) => { s.validation.revenue_delta_expected = '-0.8% to -1.5%'; }), 'validation.revenue_delta_expected');
+    const inverted = issueAt(
+      edited((s) => { s.validation.revenue_delta_expected = '-0.8% to -1.5%'; }),
+      'validation.revenue_delta_expected',
+    );
     expect(inverted.message).toContain('-1.5% to -0.8%');
-    issueAt(edited((s) => { s.validation.measures = { gross_revenue: { expected_delta: 'none' } }; }), 'validation.measures.gross_revenue.expected_delta');
+    issueAt(
+      edited((s) => { s.validation.measures = { gross_revenue: { expected_delta: 'none' } }; }),
+      'validation.measures.gross_revenue.expected_delta',
+    );
   });
 
   it('refuses a tolerance outside 0..1', () => {
@@ -266,7 +298,10 @@ describe('execution', () => {
   });
 
   it('refuses a missing required number as required', () => {
-    const issue = issueAt(edited((s) => { delete s.execution.partitions_per_batch; }), 'execution.partitions_per_batch');
+    const issue = issueAt(
+      edited((s) => { delete s.execution.partitions_per_batch; }),
+      'execution.partitions_per_batch',
+    );
     expect(issue.message).toMatch(/is required/);
   });
 
@@ -279,11 +314,17 @@ describe('execution', () => {
     }));
     expect(spec.execution.query_timeout).toBe(900_000);
     expect(spec.execution.daily_scan_budget).toBe(2e12);
-    expect(spec.execution.live_pipeline).toEqual({ visibility_query: "WorkflowType = 'x'", signals: true, poll_interval: 60_000 });
+    expect(spec.execution.live_pipeline)
+      .toEqual({ visibility_query: "WorkflowType = 'x'", signals: true, poll_interval: 60_000 });
 
-    expect(issueAt(edited((s) => { s.execution.query_timeout = '15 minutes'; }), 'execution.query_timeout').message).toContain('30m');
-    expect(issueAt(edited((s) => { s.execution.daily_scan_budget = 'lots'; }), 'execution.daily_scan_budget').message).toContain('2 TB');
-    issueAt(edited((s) => { s.execution.pause_windows = [{ start: '01:00', end: '24:00' }]; }), 'execution.pause_windows[0].end');
+    expect(issueAt(edited((s) => { s.execution.query_timeout = '15 minutes'; }), 'execution.query_timeout').message)
+      .toContain('30m');
+    expect(issueAt(edited((s) => { s.execution.daily_scan_budget = 'lots'; }), 'execution.daily_scan_budget').message)
+      .toContain('2 TB');
+    issueAt(
+      edited((s) => { s.execution.pause_windows = [{ start: '01:00', end: '24:00' }]; }),
+      'execution.pause_windows[0].end',
+    );
   });
 
   it('refuses an unknown order', () => {
@@ -323,7 +364,10 @@ describe('other fields', () => {
   });
 
   it('refuses a transform with both or neither of sql and sql_file', () => {
-    issueAt(edited((s) => { s.transform = { sql: 'SELECT 1', sql_file: 'a.sql', code_version: 'git:1' }; }), 'transform.sql');
+    issueAt(
+      edited((s) => { s.transform = { sql: 'SELECT 1', sql_file: 'a.sql', code_version: 'git:1' }; }),
+      'transform.sql',
+    );
     issueAt(edited((s) => { s.transform = { code_version: 'git:1' }; }), 'transform.sql');
   });
 
@@ -337,7 +381,9 @@ describe('other fields', () => {
 describe('new fields', () => {
   it('parses validation.allow_empty_partitions (default false)', () => {
     expect(parsed(seed()).spec.validation.allow_empty_partitions).toBe(false);
-    expect(parsed(edited((s) => { s.validation.allow_empty_partitions = true; })).spec.validation.allow_empty_partitions).toBe(true);
+    expect(
+      parsed(edited((s) => { s.validation.allow_empty_partitions = true; })).spec.validation.allow_empty_partitions,
+    ).toBe(true);
     issueAt(edited((s) => { s.validation.allow_empty_partitions = 'yes'; }), 'validation.allow_empty_partitions');
   });
 
@@ -369,7 +415,9 @@ describe('duration bounds (DURATION_BOUNDS, per field)', () => {
   const fields = Object.keys(DURATION_BOUNDS) as DurationField[];
 
   it('covers the four duration fields', () => {
-    expect(fields.sort()).toEqual(['approval.timeout', 'execution.live_pipeline.poll_interval', 'execution.query_timeout', 'rollback.window']);
+    expect(fields.sort()).toEqual([
+      'approval.timeout', 'execution.live_pipeline.poll_interval', 'execution.query_timeout', 'rollback.window',
+    ]);
   });
 
   it.each(fields)('%s accepts exactly its minimum and maximum', (field) => {
@@ -400,10 +448,14 @@ describe('duration bounds (DURATION_BOUNDS, per field)', () => {
       .toBe('"0.4ms" is below the minimum 1s; write e.g. "30m"');
     expect(issueAt(withDuration('execution.query_timeout', '8d'), 'execution.query_timeout').message)
       .toBe('"8d" is above the maximum 7d; write e.g. "30m"');
-    expect(issueAt(withDuration('execution.live_pipeline.poll_interval', '2d'), 'execution.live_pipeline.poll_interval').message)
-      .toBe('"2d" is above the maximum 1d; write e.g. "1m"');
-    expect(issueAt(withDuration('approval.timeout', '91d'), 'approval.timeout').message).toBe('"91d" is above the maximum 90d; write e.g. "7d"');
-    expect(issueAt(withDuration('rollback.window', '13w'), 'rollback.window').message).toBe('"13w" is above the maximum 90d; write e.g. "7d"');
+    expect(
+      issueAt(withDuration('execution.live_pipeline.poll_interval', '2d'), 'execution.live_pipeline.poll_interval')
+        .message,
+    ).toBe('"2d" is above the maximum 1d; write e.g. "1m"');
+    expect(issueAt(withDuration('approval.timeout', '91d'), 'approval.timeout').message)
+      .toBe('"91d" is above the maximum 90d; write e.g. "7d"');
+    expect(issueAt(withDuration('rollback.window', '13w'), 'rollback.window').message)
+      .toBe('"13w" is above the maximum 90d; write e.g. "7d"');
   });
 
   it('refuses a query_timeout beyond Node\'s timer (2^31-1 ms, 24.8 days)', () => {
@@ -425,59 +477,104 @@ describe('number bounds', () => {
 
   it(`caps source_range.max_partitions at ${SPEC_LIMITS.maxPartitions}`, () => {
     parsed(edited((s) => { s.source_range.max_partitions = SPEC_LIMITS.maxPartitions; }));
-    const issue = issueAt(edited((s) => { s.source_range.max_partitions = SPEC_LIMITS.maxPartitions + 1; }), 'source_range.max_partitions');
+    const issue = issueAt(
+      edited((s) => { s.source_range.max_partitions = SPEC_LIMITS.maxPartitions + 1; }),
+      'source_range.max_partitions',
+    );
     expect(issue.message).toContain(`at most ${SPEC_LIMITS.maxPartitions}`);
     expect(issue.message).toContain('write e.g. 1000');
   });
 
   it(`refuses more than ${SPEC_LIMITS.maxPartitions} partitions even with allow_large_range`, () => {
     parsed(edited((s) => { s.source_range = { ...hours(SPEC_LIMITS.maxPartitions), allow_large_range: true }; }));
-    const issue = issueAt(edited((s) => { s.source_range = { ...hours(SPEC_LIMITS.maxPartitions + 1), allow_large_range: true }; }), 'source_range');
-    expect(issue.message).toBe(`covers ${SPEC_LIMITS.maxPartitions + 1} hour partitions, above the maximum ${SPEC_LIMITS.maxPartitions} even with allow_large_range; split it into several backfills, e.g. one per year`);
+    const issue = issueAt(
+      edited((s) => { s.source_range = { ...hours(SPEC_LIMITS.maxPartitions + 1), allow_large_range: true }; }),
+      'source_range',
+    );
+    expect(issue.message).toBe(
+      `covers ${SPEC_LIMITS.maxPartitions + 1} hour partitions, above the maximum ${SPEC_LIMITS.maxPartitions} even ` +
+        `with allow_large_range; split it into several backfills, e.g. one per year`,
+    );
   });
 
   it('bounds abs_tolerance to a finite 0..1e15', () => {
-    const at = (t: unknown) => edited((s) => { s.validation.measures = { order_count: { expected_delta: '0%', abs_tolerance: t } }; });
-    expect(parsed(at(SPEC_LIMITS.absTolerance)).spec.measures.find((m) => m.column === 'order_count')?.abs_tolerance).toBe(1e15);
-    expect(issueAt(at(1e16), 'validation.measures.order_count.abs_tolerance').message).toBe('must be at most 1e15; write e.g. 0.005');
+    const at = (t: unknown) =>
+      edited((s) => { s.validation.measures = { order_count: { expected_delta: '0%', abs_tolerance: t } }; });
+    expect(parsed(at(SPEC_LIMITS.absTolerance)).spec.measures.find((m) => m.column === 'order_count')?.abs_tolerance)
+      .toBe(1e15);
+    expect(issueAt(at(1e16), 'validation.measures.order_count.abs_tolerance').message)
+      .toBe('must be at most 1e15; write e.g. 0.005');
     expect(issueAt(at(-1), 'validation.measures.order_count.abs_tolerance').message).toContain('at least 0');
-    expect(issueAt(at(Number.POSITIVE_INFINITY), 'validation.measures.order_count.abs_tolerance').message).toBe('must be a finite number, got Infinity');
-    expect(issueAt(at(Number.NaN), 'validation.measures.order_count.abs_tolerance').message).toBe('must be a finite number, got NaN');
+    expect(issueAt(at(Number.POSITIVE_INFINITY), 'validation.measures.order_count.abs_tolerance').message)
+      .toBe('must be a finite number, got Infinity');
+    expect(issueAt(at(Number.NaN), 'validation.measures.order_count.abs_tolerance').message)
+      .toBe('must be a finite number, got NaN');
   });
 
   it(`bounds the percentages of an expected delta to ±${SPEC_LIMITS.percent}%`, () => {
-    parsed(edited((s) => { s.validation.measures = { order_count: { expected_delta: `-${SPEC_LIMITS.percent}% to ${SPEC_LIMITS.percent}%` } }; }));
+    parsed(
+      edited((s) => {
+        s.validation.measures = {
+          order_count: { expected_delta: `-${SPEC_LIMITS.percent}% to ${SPEC_LIMITS.percent}%` },
+        };
+      }),
+    );
     const issue = issueAt(
-      edited((s) => { s.validation.measures = { order_count: { expected_delta: `0% to ${SPEC_LIMITS.percent + 1}%` } }; }),
+      edited((s) => {
+        s.validation.measures = { order_count: { expected_delta: `0% to ${SPEC_LIMITS.percent + 1}%` } };
+      }),
       'validation.measures.order_count.expected_delta',
     );
-    expect(issue.message).toBe(`"0% to ${SPEC_LIMITS.percent + 1}%" is beyond the maximum ±${SPEC_LIMITS.percent}%; write "-1.5% to -0.8%" (low first) or "0%"`);
-    issueAt(edited((s) => { s.validation.revenue_delta_expected = `-${'9'.repeat(400)}%`; }), 'validation.revenue_delta_expected');
+    expect(issue.message).toBe(
+      `"0% to ${SPEC_LIMITS.percent + 1}%" is beyond the maximum ±${SPEC_LIMITS.percent}%; ` +
+        `write "-1.5% to -0.8%" (low first) or "0%"`,
+    );
+    issueAt(
+      edited((s) => { s.validation.revenue_delta_expected = `-${'9'.repeat(400)}%`; }),
+      'validation.revenue_delta_expected',
+    );
   });
 
   it('bounds daily_scan_budget to 1 EB and refuses NaN and Infinity', () => {
-    expect(parsed(edited((s) => { s.execution.daily_scan_budget = '1000 PB'; })).spec.execution.daily_scan_budget).toBe(SPEC_LIMITS.bytes);
+    expect(parsed(edited((s) => { s.execution.daily_scan_budget = '1000 PB'; })).spec.execution.daily_scan_budget)
+      .toBe(SPEC_LIMITS.bytes);
     const issue = issueAt(edited((s) => { s.execution.daily_scan_budget = '1001 PB'; }), 'execution.daily_scan_budget');
     expect(issue.message).toBe('"1001 PB" is above the maximum 1 EB (1e18 bytes); write e.g. "2 TB"');
     issueAt(edited((s) => { s.execution.daily_scan_budget = 1e19; }), 'execution.daily_scan_budget');
-    issueAt(edited((s) => { s.execution.daily_scan_budget = Number.POSITIVE_INFINITY; }), 'execution.daily_scan_budget');
-    expect(issueAt(edited((s) => { s.execution.daily_scan_budget = Number.NaN; }), 'execution.daily_scan_budget').message).toContain('finite');
+    issueAt(
+      edited((s) => { s.execution.daily_scan_budget = Number.POSITIVE_INFINITY; }),
+      'execution.daily_scan_budget',
+    );
+    expect(
+      issueAt(edited((s) => { s.execution.daily_scan_budget = Number.NaN; }), 'execution.daily_scan_budget').message,
+    ).toContain('finite');
   });
 
   it(`bounds max_concurrency to ${SPEC_LIMITS.concurrency} and refuses NaN and Infinity`, () => {
     parsed(edited((s) => { s.execution.max_concurrency = SPEC_LIMITS.concurrency; }));
-    expect(issueAt(edited((s) => { s.execution.max_concurrency = SPEC_LIMITS.concurrency + 1; }), 'execution.max_concurrency').message)
-      .toBe(`must be at most ${SPEC_LIMITS.concurrency} concurrent partitions; write e.g. 4`);
+    expect(
+      issueAt(
+        edited((s) => { s.execution.max_concurrency = SPEC_LIMITS.concurrency + 1; }),
+        'execution.max_concurrency',
+      ).message,
+    ).toBe(`must be at most ${SPEC_LIMITS.concurrency} concurrent partitions; write e.g. 4`);
     for (const v of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
-      expect(issueAt(edited((s) => { s.execution.max_concurrency = v; }), 'execution.max_concurrency').message).toBe(`must be a finite number, got ${v}`);
+      expect(issueAt(edited((s) => { s.execution.max_concurrency = v; }), 'execution.max_concurrency').message)
+        .toBe(`must be a finite number, got ${v}`);
     }
   });
 
   it('refuses NaN and Infinity in the other numbers', () => {
-    issueAt(edited((s) => { s.execution.partitions_per_batch = Number.POSITIVE_INFINITY; }), 'execution.partitions_per_batch');
+    issueAt(
+      edited((s) => { s.execution.partitions_per_batch = Number.POSITIVE_INFINITY; }),
+      'execution.partitions_per_batch',
+    );
     issueAt(edited((s) => { s.source_range.max_partitions = Number.NaN; }), 'source_range.max_partitions');
     issueAt(edited((s) => { s.validation.sample_rows = Number.POSITIVE_INFINITY; }), 'validation.sample_rows');
-    expect(issueAt(edited((s) => { s.validation.row_count_tolerance = Number.NaN; }), 'validation.row_count_tolerance').message).toContain('finite');
+    expect(
+      issueAt(edited((s) => { s.validation.row_count_tolerance = Number.NaN; }), 'validation.row_count_tolerance')
+        .message,
+    ).toContain('finite');
   });
 });
 
@@ -487,15 +584,26 @@ describe('string bounds', () => {
     ['approval.approvers[0]', SPEC_LIMITS.nameChars, (s, v) => { s.approval = { approvers: [v] }; }],
     ['rollback.operators[0]', SPEC_LIMITS.nameChars, (s, v) => { s.rollback.operators = [v]; }],
     ['reason.issue', SPEC_LIMITS.nameChars, (s, v) => { s.reason.issue = v; }],
-    ['transform.code_version', SPEC_LIMITS.nameChars, (s, v) => { s.transform = { sql: 'SELECT * FROM s.e WHERE d >= :partition_start AND d < :partition_end', code_version: v }; }],
+    [
+      'transform.code_version',
+      SPEC_LIMITS.nameChars,
+      (s, v) => {
+        s.transform = { sql: 'SELECT * FROM s.e WHERE d >= :partition_start AND d < :partition_end', code_version: v };
+      },
+    ],
     ['reason.change', SPEC_LIMITS.textChars, (s, v) => { s.reason.change = v; }],
-    ['execution.live_pipeline.visibility_query', SPEC_LIMITS.textChars, (s, v) => { s.execution.live_pipeline = { visibility_query: v }; }],
+    [
+      'execution.live_pipeline.visibility_query',
+      SPEC_LIMITS.textChars,
+      (s, v) => { s.execution.live_pipeline = { visibility_query: v }; },
+    ],
   ];
 
   it.each(fields)('%s accepts %d characters and refuses one more, naming the bound', (path, max, set) => {
     parsed(edited((s) => set(s, 'x'.repeat(max))));
     const issue = issueAt(edited((s) => set(s, 'x'.repeat(max + 1))), path);
-    expect(issue.message).toMatch(new RegExp(`^is ${max + 1} characters, above the maximum ${max}; shorten it, e\\.g\\. .+`));
+    expect(issue.message)
+      .toMatch(new RegExp(`^is ${max + 1} characters, above the maximum ${max}; shorten it, e\\.g\\. .+`));
   });
 
   it.each(fields)('%s refuses a blank value', (path, _max, set) => {
@@ -508,14 +616,18 @@ describe('string bounds', () => {
     const sql = 'SELECT * FROM s.e WHERE d >= :partition_start AND d < :partition_end';
     const long = sql + ' '.repeat(SPEC_LIMITS.sqlChars + 1 - sql.length);
     const issue = issueAt(edited((s) => { s.transform = { sql: long, code_version: 'git:1' }; }), 'transform.sql');
-    expect(issue.message).toContain(`is ${SPEC_LIMITS.sqlChars + 1} characters, above the maximum ${SPEC_LIMITS.sqlChars}`);
+    expect(issue.message)
+      .toContain(`is ${SPEC_LIMITS.sqlChars + 1} characters, above the maximum ${SPEC_LIMITS.sqlChars}`);
     expect(issue.message.length).toBeLessThan(300);
   });
 
   it('keeps a refusal short when the value is huge', () => {
     const issue = issueAt(edited((s) => { s.target.table = `finance.${'x'.repeat(100_000)}`; }), 'target.table');
     expect(issue.message.length).toBeLessThan(300);
-    expect(issueAt(edited((s) => { s.execution.query_timeout = 'x'.repeat(100_000); }), 'execution.query_timeout').message.length).toBeLessThan(300);
+    expect(
+      issueAt(edited((s) => { s.execution.query_timeout = 'x'.repeat(100_000); }), 'execution.query_timeout').message
+        .length,
+    ).toBeLessThan(300);
     expect(issueAt(edited((s) => { s.owner = ['y'.repeat(100_000)]; }), 'owner').message.length).toBeLessThan(300);
   });
 });
@@ -523,16 +635,29 @@ describe('string bounds', () => {
 describe('list bounds', () => {
   const cols = (n: number) => ['revenue_date', ...Array.from({ length: n - 1 }, (_, i) => `c${i}`)];
   const lists: Array<[path: string, max: number, fill: (s: Raw, n: number) => void]> = [
-    ['approval.approvers', SPEC_LIMITS.approvers, (s, n) => { s.approval = { approvers: Array.from({ length: n }, (_, i) => `person-${i}`) }; }],
-    ['rollback.operators', SPEC_LIMITS.operators, (s, n) => { s.rollback.operators = Array.from({ length: n }, (_, i) => `oncall-${i}`); }],
+    [
+      'approval.approvers',
+      SPEC_LIMITS.approvers,
+      (s, n) => { s.approval = { approvers: Array.from({ length: n }, (_, i) => `person-${i}`) }; },
+    ],
+    [
+      'rollback.operators',
+      SPEC_LIMITS.operators,
+      (s, n) => { s.rollback.operators = Array.from({ length: n }, (_, i) => `oncall-${i}`); },
+    ],
     ['validation.measures', SPEC_LIMITS.measures, (s, n) => {
-      s.validation.measures = Object.fromEntries(Array.from({ length: n }, (_, i) => [`m${i}`, { expected_delta: '0%' }]));
+      s.validation.measures = Object.fromEntries(
+        Array.from({ length: n }, (_, i) => [`m${i}`, { expected_delta: '0%' }]),
+      );
     }],
     ['target.unique_key', SPEC_LIMITS.columns, (s, n) => { s.target.unique_key = cols(n); }],
     ['target.audit_columns', SPEC_LIMITS.columns, (s, n) => { s.target.audit_columns = cols(n + 1).slice(1); }],
     ['validation.not_null', SPEC_LIMITS.columns, (s, n) => { s.validation.not_null = cols(n); }],
     ['execution.pause_windows', SPEC_LIMITS.pauseWindows, (s, n) => {
-      s.execution.pause_windows = Array.from({ length: n }, (_, i) => ({ start: `${String(i % 24).padStart(2, '0')}:00`, end: `${String(i % 24).padStart(2, '0')}:30` }));
+      s.execution.pause_windows = Array.from({ length: n }, (_, i) => ({
+        start: `${String(i % 24).padStart(2, '0')}:00`,
+        end: `${String(i % 24).padStart(2, '0')}:30`,
+      }));
     }],
   ];
 
@@ -544,24 +669,43 @@ describe('list bounds', () => {
 
   it('reports an oversized list once, not once per bad entry', () => {
     expect(issuesOf(edited((s) => { s.approval = { approvers: Array(1000).fill(' ') }; }))).toEqual([
-      { path: 'approval.approvers', message: expect.stringContaining(`lists 1000 approvers, above the maximum ${SPEC_LIMITS.approvers}`) },
+      {
+        path: 'approval.approvers',
+        message: expect.stringContaining(`lists 1000 approvers, above the maximum ${SPEC_LIMITS.approvers}`),
+      },
     ]);
     const measures = issuesOf(edited((s) => {
-      s.validation.measures = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`m${i}`, { expected_delta: 'bad' }]));
+      s.validation.measures = Object.fromEntries(
+        Array.from({ length: 1000 }, (_, i) => [`m${i}`, { expected_delta: 'bad' }]),
+      );
     }));
-    expect(measures).toEqual([{ path: 'validation.measures', message: expect.stringContaining(`lists 1000 measures, above the maximum ${SPEC_LIMITS.measures}`) }]);
+    expect(measures).toEqual([
+      {
+        path: 'validation.measures',
+        message: expect.stringContaining(`lists 1000 measures, above the maximum ${SPEC_LIMITS.measures}`),
+      },
+    ]);
   });
 });
 
 describe('pause windows', () => {
-  it.each([['00:00', '00:00'], ['12:30', '12:30'], ['01:00', ' 01:00']])('refuses %s–%s, a window of zero length', (start, end) => {
-    const issue = issueAt(edited((s) => { s.execution.pause_windows = [{ start: '01:00', end: '02:00' }, { start, end }]; }), 'execution.pause_windows[1]');
+  it.each([
+    ['00:00', '00:00'],
+    ['12:30', '12:30'],
+    ['01:00', ' 01:00'],
+  ])('refuses %s–%s, a window of zero length', (start, end) => {
+    const issue = issueAt(
+      edited((s) => { s.execution.pause_windows = [{ start: '01:00', end: '02:00' }, { start, end }]; }),
+      'execution.pause_windows[1]',
+    );
     expect(issue.message).toContain('a window of zero length');
     expect(issue.message).toContain('e.g. { start: "01:00", end: "03:00" }');
   });
 
   it('accepts a window that crosses midnight', () => {
-    expect(parsed(edited((s) => { s.execution.pause_windows = [{ start: '23:00', end: '01:00' }]; })).spec.execution.pause_windows)
-      .toEqual([{ start: '23:00', end: '01:00' }]);
+    expect(
+      parsed(edited((s) => { s.execution.pause_windows = [{ start: '23:00', end: '01:00' }]; })).spec.execution
+        .pause_windows,
+    ).toEqual([{ start: '23:00', end: '01:00' }]);
   });
 });

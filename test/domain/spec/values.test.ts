@@ -202,7 +202,12 @@ describe('editDistance', () => {
   });
 
   it('is symmetric', () => {
-    for (const [a, b] of [['max_concurency', 'max_concurrency'], ['order', 'oredr'], ['grain', 'grian'], ['x', 'yyyy']] as const) {
+    for (const [a, b] of [
+      ['max_concurency', 'max_concurrency'],
+      ['order', 'oredr'],
+      ['grain', 'grian'],
+      ['x', 'yyyy'],
+    ] as const) {
       expect(editDistance(a, b)).toBe(editDistance(b, a));
     }
   });
