@@ -707,7 +707,9 @@ export class BackfillRun {
   /** The window closed (signoff or time); returns why, for the lease's release. */
   windowClosed(): string {
     this.status.rollback.open = false;
-    this.show();
+    // Said at once, so nobody reads "window open" from a status whose window is closed.
+    const why = this.signoffRequest ? `signed off by ${this.signoffRequest.by}` : 'rollback window ended';
+    this.setPhase(`${why}; releasing the lease on ${this.spec.target.table}`);
     return this.signoffRequest ? 'signed off' : 'rollback window ended';
   }
 

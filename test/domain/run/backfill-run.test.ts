@@ -367,6 +367,9 @@ describe('BackfillRun: the rollback window', () => {
   it('waits for a signoff to clean up when the spec says after_signoff, then completes', () => {
     const { run } = toPublished();
     expect(run.windowClosed()).toBe('rollback window ended');
+    expect(run.status).toMatchObject({
+      phase: 'rollback window ended; releasing the lease on finance.daily_revenue', rollback: { open: false },
+    });
     expect(run.awaitsSignoff()).toBe(true);
     expect(run.status.phase).toMatch(/^rollback window ended; waiting for signoff to drop /);
     run.request('signoff', { by: 'finance-controller', comment: 'ok' }, 'signal', T0);
