@@ -69,7 +69,7 @@ const dayAfter = (day: string): string => {
  * The spec as a benchmark runs it: nothing may make it wait (no live-pipeline gating, pause
  * windows or scan budget), and a short rollback window, since signoff ends the run anyway.
  */
-function benchSpec(scale: number): BackfillSpec {
+export function benchSpec(scale: number): BackfillSpec {
   const base = loadSpecFile(SPEC_FILE).spec;
   return {
     ...base,
@@ -143,7 +143,7 @@ function statementKind(e: StatementEvent): string {
   return sql.split(/\s+/).slice(0, 2).join(' ');
 }
 
-class StatementTally {
+export class StatementTally {
   private readonly byKey = new Map<string, Tally>();
   recording = false;
 
@@ -295,7 +295,7 @@ async function waitForState(handle: Handle, want: BackfillState): Promise<Backfi
   }
 }
 
-interface FullRun {
+export interface FullRun {
   toAwaitingMs: number;
   approveToPublishedMs: number;
   fullMs: number;
@@ -303,7 +303,7 @@ interface FullRun {
   history: HistoryBreakdown;
 }
 
-async function runFullBackfill(db: DuckDbDriver, spec: BackfillSpec, tally: StatementTally): Promise<FullRun> {
+export async function runFullBackfill(db: DuckDbDriver, spec: BackfillSpec, tally: StatementTally): Promise<FullRun> {
   // Worker state changes at INFO would interleave with the figures.
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const server = await startDevServer({ headless: true });
@@ -483,7 +483,10 @@ function formatReport(r: Report): string {
   return lines.filter((l, i, all) => l !== '' || all[i - 1] !== '').join('\n');
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+// bench/peers/project-run.ts imports the lifecycle from here; only `npm run bench` runs main.
+if (require.main === module) {
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
