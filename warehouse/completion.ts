@@ -11,16 +11,7 @@ import type { CompletionCheck } from '../contracts/run';
 import { tablesOf } from './shadow';
 import type { Driver, QueryOptions } from './warehouse';
 
-export type { CompletionCheck };
-
 const MAX_PROBLEMS = 10;
-
-/** Rows per partition a checkpoint recorded (provenance.partitionRows; empty when it recorded none). */
-export function recordedPartitionRows(c: Checkpoint): Record<string, number> {
-  return c.provenance.partitionRows;
-}
-
-export { isDone };
 
 export async function verifyCompletion(
   db: Driver,
@@ -49,7 +40,8 @@ export async function verifyCompletion(
       note(`batch ${i + 1} (${parts[0]!.start}..${parts[parts.length - 1]!.start}) has no passing checkpoint`);
       continue;
     }
-    const recorded = recordedPartitionRows(c!);
+    // Rows per partition the checkpoint recorded; a checkpoint that recorded none matches nothing.
+    const recorded = c!.provenance.partitionRows;
     const wrong = parts.find((p) => (recorded[p.start] ?? -1) !== (inShadow[p.start] ?? 0));
     if (wrong) {
       missingBatches.push(i);

@@ -5,7 +5,8 @@
  */
 import { resolve } from 'node:path';
 import { BackfillError, BackfillFailure } from '../contracts/errors';
-import { openDuckDb, type StatementEvent } from './duckdb/driver';
+import { openDuckDb } from './duckdb/driver';
+import type { StatementEvent } from './warehouse';
 import type { Driver } from './warehouse';
 
 export const DEFAULT_DUCKDB_PATH = resolve(__dirname, '..', '.data', 'warehouse.duckdb');

@@ -607,8 +607,6 @@ export async function signoffRelease(db: Driver, releaseId: string, opts: QueryO
   }, opts);
 }
 
-export type { CleanupResult };
-
 /**
  * Drops the backfill's own tables — only those recorded as created by this backfill and still as
  * recorded (columns; the restore point's fingerprint): the snapshot, and the shadow unless a view

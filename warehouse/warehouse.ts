@@ -34,6 +34,30 @@ export interface QueryOptions {
 }
 
 /** Column of a table, as the warehouse reports it. */
+/** What a driver reports for every statement it runs (logs, metrics, tests). */
+export interface StatementEvent {
+  sql: string;
+  params: readonly SqlValue[];
+  tag?: QueryOptions['tag'];
+  ms: number;
+  inTransaction: boolean;
+  error?: string;
+}
+
+/** Starts timing `stmt`; the returned function reports it once it finished (or failed with `error`). */
+export function statementReporter(
+  onStatement: ((e: StatementEvent) => void) | undefined,
+  stmt: Statement,
+  opts: QueryOptions,
+  inTransaction: boolean,
+): (error?: string) => void {
+  const started = performance.now();
+  return (error) =>
+    onStatement?.({
+      sql: stmt.sql, params: stmt.params, tag: opts.tag, ms: performance.now() - started, inTransaction, error,
+    });
+}
+
 export interface ColumnInfo {
   name: string;
   type: string;

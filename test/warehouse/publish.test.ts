@@ -10,7 +10,8 @@ import { partitionAtOrdinal, rangeOrdinals } from '../../domain/partitions';
 import type { BackfillSpec } from '../../domain/spec/schema';
 import { columnNames, tableExists } from '../../warehouse/catalog';
 import { CONTROL_SCHEMA, ControlStore } from '../../warehouse/control-store';
-import { openDuckDb, type DuckDbDriver, type StatementEvent } from '../../warehouse/duckdb/driver';
+import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
+import type { StatementEvent } from '../../warehouse/warehouse';
 import { fingerprint, fingerprintSpec } from '../../warehouse/fingerprint';
 import { parseTableName, type TableName } from '../../warehouse/identifiers';
 import {

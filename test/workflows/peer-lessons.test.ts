@@ -8,7 +8,7 @@ import { BackfillError } from '../../contracts/errors';
 import * as m from '../../contracts/messages';
 import { BackfillStateKey } from '../../contracts/search-attributes';
 import { batchPartitions } from '../../domain/plan';
-import type { StatementEvent } from '../../warehouse/duckdb/driver';
+import type { StatementEvent } from '../../warehouse/warehouse';
 import { tableExists } from '../../warehouse/catalog';
 import { ControlStore } from '../../warehouse/control-store';
 import { parseTableName } from '../../warehouse/identifiers';

@@ -7,19 +7,18 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DuckDBInstance, ResultReturnType, type DuckDBConnection } from '@duckdb/node-api';
 import { BackfillError, BackfillFailure } from '../../contracts/errors';
-import type { Driver, QueryOptions, Row, ScanEstimate, Session, SqlValue, Statement } from '../warehouse';
+import {
+  statementReporter,
+  type Driver,
+  type QueryOptions,
+  type Row,
+  type ScanEstimate,
+  type Session,
+  type Statement,
+  type StatementEvent,
+} from '../warehouse';
 import { duckDbDialect } from './dialect';
 import { classifyDuckDbError } from './errors';
-
-/** What the driver reports for every statement it runs (logs, metrics, tests). */
-export interface StatementEvent {
-  sql: string;
-  params: readonly SqlValue[];
-  tag?: QueryOptions['tag'];
-  ms: number;
-  inTransaction: boolean;
-  error?: string;
-}
 
 export interface DuckDbOptions {
   /** A file path, or ':memory:' for an in-memory database (unit tests). */
@@ -38,7 +37,6 @@ async function run(
   inTransaction: boolean,
   onStatement: DuckDbOptions['onStatement'],
 ): Promise<{ rows: Row[]; changed: number }> {
-  const started = performance.now();
   let timedOut = false;
   const interrupt = () => conn.interrupt();
   const timer = opts.timeoutMs
@@ -48,15 +46,7 @@ async function run(
       }, opts.timeoutMs)
     : undefined;
   opts.signal?.addEventListener('abort', interrupt, { once: true });
-  const report = (error?: string) =>
-    onStatement?.({
-      sql: stmt.sql,
-      params: stmt.params,
-      tag: opts.tag,
-      ms: performance.now() - started,
-      inTransaction,
-      error,
-    });
+  const report = statementReporter(onStatement, stmt, opts, inTransaction);
   try {
     if (opts.signal?.aborted) throw new Error('Interrupted: cancelled before start');
     const result = await conn.run(stmt.sql, stmt.params.length ? ([...stmt.params] as never) : undefined);

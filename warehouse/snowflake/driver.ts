@@ -11,9 +11,19 @@
 import snowflake from 'snowflake-sdk';
 import type { Column, Connection, ConnectionOptions, RowStatement } from 'snowflake-sdk';
 import { BackfillError, BackfillFailure } from '../../contracts/errors';
-import type { StatementEvent } from '../duckdb/driver';
 import type { TableName } from '../identifiers';
-import type { Driver, QueryOptions, QueryTag, Row, ScanEstimate, Session, SqlValue, Statement } from '../warehouse';
+import {
+  statementReporter,
+  type Driver,
+  type QueryOptions,
+  type QueryTag,
+  type Row,
+  type ScanEstimate,
+  type Session,
+  type SqlValue,
+  type Statement,
+  type StatementEvent,
+} from '../warehouse';
 import type { SnowflakeConfig } from './config';
 import { snowflakeDialect } from './dialect';
 import { breaksConnection, classifySnowflakeError } from './errors';
@@ -380,16 +390,7 @@ export class SnowflakeDriver implements Driver {
     opts: QueryOptions,
     inTransaction: boolean,
   ): Promise<{ rows: Row[]; changed: number }> {
-    const started = performance.now();
-    const report = (error?: string) =>
-      this.options.onStatement?.({
-        sql: stmt.sql,
-        params: stmt.params,
-        tag: opts.tag,
-        ms: performance.now() - started,
-        inTransaction,
-        error,
-      });
+    const report = statementReporter(this.options.onStatement, stmt, opts, inTransaction);
     try {
       await this.prepare(p, opts);
       const guardMs = opts.timeoutMs ? opts.timeoutMs + (this.options.timeoutGraceMs ?? 10_000) : undefined;

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BackfillError, BackfillFailure, type BackfillErrorType } from '../../../contracts/errors';
-import { duckDbTypeWidth, openDuckDb, type DuckDbDriver, type StatementEvent } from '../../../warehouse/duckdb/driver';
+import { duckDbTypeWidth, openDuckDb, type DuckDbDriver } from '../../../warehouse/duckdb/driver';
+import type { StatementEvent } from '../../../warehouse/warehouse';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** A statement that runs for minutes unless interrupted. */

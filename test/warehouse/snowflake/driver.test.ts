@@ -20,7 +20,7 @@ import { compileTransform } from '../../../domain/transform-sql';
 import { gatherBatchEvidence } from '../../../warehouse/batch-evidence';
 import { columnNames } from '../../../warehouse/catalog';
 import { ControlStore } from '../../../warehouse/control-store';
-import { openDuckDb, type StatementEvent } from '../../../warehouse/duckdb/driver';
+import { openDuckDb } from '../../../warehouse/duckdb/driver';
 import { fingerprint, fingerprintSpec } from '../../../warehouse/fingerprint';
 import { openWarehouse, warehouseConfigFromEnv } from '../../../warehouse/open';
 import { estimatePlan } from '../../../warehouse/plan-estimates';
@@ -29,7 +29,7 @@ import { createShadow, createSnapshot, proveIdempotency, rewritePartition, table
 import { snowflakeConfigFromEnv, type SnowflakeConfig } from '../../../warehouse/snowflake/config';
 import { openSnowflake, queryTagText, type SnowflakeDriver } from '../../../warehouse/snowflake/driver';
 import { classifySnowflakeError } from '../../../warehouse/snowflake/errors';
-import type { QueryTag } from '../../../warehouse/warehouse';
+import type { QueryTag, StatementEvent } from '../../../warehouse/warehouse';
 import { startSnowflakeEmulator, type LoggedStatement, type SnowflakeEmulator } from '../../support/snowflake-emulator';
 import { claimTables } from '../../../warehouse/ownership';
 import { AT } from '../../support/owned';
