@@ -21,6 +21,29 @@ const UNIT = [
   'test/worker/worker-settings.test.ts',
 ];
 
+/**
+ * The lifecycle, crash, engines and peer-lesson tests run twice: as the spec says by default (set-based
+ * batches once the transform proves decomposable) and with execution.batch_mode: partition.
+ */
+const BOTH_BATCH_MODES = [
+  'test/workflows/backfill-workflow.test.ts',
+  'test/workflows/durability.test.ts',
+  'test/workflows/engines.test.ts',
+  'test/workflows/peer-lessons.test.ts',
+];
+
+/** What every integration project shares: one dev server and one bundle per project, files in separate processes. */
+const integration = {
+  // One real Temporal dev server and one workflow bundle for the whole run; tests get the
+  // server's address and the bundle's path via inject().
+  globalSetup: ['test/global-setup.ts'],
+  // Worker start-up and real workflows are slow compared with unit tests.
+  testTimeout: 60_000,
+  hookTimeout: 120_000,
+  // Temporal's native Runtime may be installed once per process: keep test files in separate processes.
+  pool: 'forks' as const,
+};
+
 export default defineConfig({
   test: {
     projects: [
@@ -40,14 +63,15 @@ export default defineConfig({
           name: 'integration',
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, ...UNIT],
-          // One real Temporal dev server and one workflow bundle for the whole run; tests get the
-          // server's address and the bundle's path via inject().
-          globalSetup: ['test/global-setup.ts'],
-          // Worker start-up and real workflows are slow compared with unit tests.
-          testTimeout: 60_000,
-          hookTimeout: 120_000,
-          // Temporal's native Runtime may be installed once per process: keep test files in separate processes.
-          pool: 'forks',
+          ...integration,
+        },
+      },
+      {
+        test: {
+          name: 'integration-partition',
+          include: BOTH_BATCH_MODES,
+          env: { BACKFILL_TEST_BATCH_MODE: 'partition' },
+          ...integration,
         },
       },
     ],

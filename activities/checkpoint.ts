@@ -35,7 +35,12 @@ export interface BatchRecord {
   seconds: number;
   startedAt: string;
   finishedAt: string;
+  /** Who rewrote the batch, when another activity did (pipelined batches): its attempt and worker. */
+  rewrittenBy?: { activityAttempt: number; worker: string };
 }
+
+/** This worker, as provenance names it. */
+export const workerName = (): string => `${hostname()}:${process.pid}`;
 
 /** The checkpoint a batch attempt records: what it wrote, by which run and worker, and how it was judged. */
 export function checkpointOf(b: BatchRecord): Checkpoint {
@@ -44,8 +49,8 @@ export function checkpointOf(b: BatchRecord): Checkpoint {
     transformHash: transformHash(b.spec),
     workflowId: info.workflowExecution?.workflowId ?? null,
     runId: info.workflowExecution?.runId ?? null,
-    activityAttempt: info.attempt,
-    worker: `${hostname()}:${process.pid}`,
+    activityAttempt: b.rewrittenBy?.activityAttempt ?? info.attempt,
+    worker: b.rewrittenBy?.worker ?? workerName(),
     partitionRows: b.partitionRows,
     partitions: b.evidence.partitions,
     resumedPartitions: b.resumedPartitions,

@@ -75,9 +75,10 @@ export async function heartbeating<T>(
 
 /** The shared means of the phase modules, made once per worker from its dependencies. */
 export function toolkit({ warehouse: db, clock = () => new Date(), temporal, metrics }: ActivityDeps) {
-  // Control-schema bookkeeping is tagged like everything else (Snowflake QUERY_TAG, cost attribution).
+  // Control-schema bookkeeping is tagged like everything else (Snowflake QUERY_TAG, cost attribution),
+  // with the run's timeout, so a Snowflake session's STATEMENT_TIMEOUT is set once, not toggled.
   const tagged = (spec: BackfillSpec, phase: string) =>
-    withDefaults(db, { tag: { backfillId: spec.backfill_id, phase } });
+    withDefaults(db, { tag: { backfillId: spec.backfill_id, phase }, timeoutMs: spec.execution.query_timeout });
   const controlOf = (spec: BackfillSpec) => new ControlStore(tagged(spec, 'control'));
   const now = () => clock().toISOString();
   const opts = (spec: BackfillSpec, phase: string, signal?: AbortSignal, batch?: number): QueryOptions => ({

@@ -37,6 +37,7 @@ export type MetadataActivities = Pick<
 /** Long warehouse statements: heartbeating, cancellable, retried with backoff. */
 export type WarehouseActivities = Pick<
   Activities,
-  | 'takeSnapshot' | 'prepareShadow' | 'proveIdempotency' | 'runBatch' | 'verifyCompletion'
+  | 'takeSnapshot' | 'prepareShadow' | 'proveIdempotency' | 'runBatch' | 'rewriteBatch' | 'checkpointBatch'
+  | 'verifyCompletion'
   | 'publishRelease' | 'rollbackRelease' | 'cleanupTables'
 >;

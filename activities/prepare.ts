@@ -1,15 +1,53 @@
 /** Runbook steps 1–3: the restore point, the shadow, the idempotency proof; and where a new run resumes. */
 import { BackfillError, BackfillFailure, isBackfillFailure } from '../contracts/errors';
 import type { ResumePoint } from '../contracts/run';
-import type { IdempotencyProofInfo } from '../contracts/status';
+import type { BatchModeDecision, IdempotencyProofInfo } from '../contracts/status';
 import { partitionAtOrdinal, partitionOrdinal } from '../domain/partitions';
-import { planShape } from '../domain/plan';
+import { batchOf, batchPartitions, planShape } from '../domain/plan';
 import { resumePointOf } from '../domain/run/resume-point';
 import type { BackfillSpec } from '../domain/spec/schema';
-import { createShadow, createSnapshot, proveIdempotency } from '../warehouse/shadow';
+import { proveDecomposable } from '../warehouse/batch-rewrite';
+import { createShadow, createSnapshot, proveIdempotency, shadowSlicer } from '../warehouse/shadow';
+import type { QueryOptions } from '../warehouse/warehouse';
 import { heartbeating, log, type Toolkit } from './context';
 
 export function prepareActivities({ db, metrics, opts, audit, now, checkpointsOf }: Toolkit) {
+  /**
+   * Set-based batches only where they are proven to write the same rows: on the batch that holds
+   * the representative partition, the transform over the batch's range must equal the union of its
+   * partitions' outputs. Otherwise, or when the spec asks, partition by partition, and why.
+   */
+  async function decideBatchMode(spec: BackfillSpec, partition: string, o: QueryOptions): Promise<BatchModeDecision> {
+    if (spec.execution.batch_mode === 'partition') {
+      const reason = 'partition by partition: execution.batch_mode is partition';
+      return { mode: 'partition', reason, provenOnBatch: null };
+    }
+    const i = batchOf(spec, partition) ?? 0;
+    const partitions = batchPartitions(spec, i);
+    const first = partitions[0]!.start;
+    const last = partitions[partitions.length - 1]!.start;
+    if (partitions.length < 2) {
+      return {
+        mode: 'partition', provenOnBatch: i + 1,
+        reason: `partition by partition: batch ${i + 1} holds one partition, so there is nothing to combine`,
+      };
+    }
+    const proof = await proveDecomposable(db, spec, partitions, await shadowSlicer(db, spec, o), o);
+    if (proof.decomposable) {
+      return {
+        mode: 'range', provenOnBatch: i + 1,
+        reason: `one DELETE + INSERT per batch: on batch ${i + 1} (${first}..${last}) the transform over the range ` +
+          `returned exactly the union of its ${partitions.length} partitions' outputs (${proof.rows.range} rows)`,
+      };
+    }
+    return {
+      mode: 'partition', provenOnBatch: i + 1,
+      reason: `partition by partition: on batch ${i + 1} (${first}..${last}) the transform over the range differed ` +
+        `from the union of its partitions' outputs (${proof.differences.slice(0, 3).join('; ')}); it reads beyond ` +
+        `its partition (a window or aggregate over its whole input?)`,
+    };
+  }
+
   return {
     /** Runbook step 1: the restore point, taken once before any write and never overwritten. */
     async takeSnapshot(spec: BackfillSpec): Promise<{ created: boolean; table: string }> {
@@ -57,14 +95,17 @@ export function prepareActivities({ db, metrics, opts, audit, now, checkpointsOf
           if (isBackfillFailure(e, BackfillError.NotIdempotent)) metrics?.validationFailed(spec.backfill_id);
           throw e;
         }
+        const batchMode = await decideBatchMode(spec, proof.partition, opts(spec, 'proof', signal));
         const info: IdempotencyProofInfo = {
           partition: proof.partition, rowsWritten: proof.rowsWritten, rowHash: String(proof.second.rowHash),
           ...(proof.floatNoise.length ? { floatNoise: proof.floatNoise } : {}),
+          batchMode,
         };
         await audit(spec, 'workflow', 'idempotency_proven', { ...info });
         log().info(`idempotency proven on ${info.partition}: rewritten twice, identical (${info.rowsWritten} rows)`, {
           partition: info.partition, rows: info.rowsWritten,
         });
+        log().info(`batches: ${batchMode.reason}`, { mode: batchMode.mode, batch: batchMode.provenOnBatch });
         return info;
       });
     },

@@ -190,6 +190,7 @@ connected(program
             `batches ${status.batches.done}/${status.batches.total}`,
         );
         if (status.eta) console.log(`  ETA ${status.eta} (concurrency ${status.concurrency})`);
+        if (status.proof?.batchMode) console.log(`  batches rewritten ${status.proof.batchMode.reason}`);
         if (status.pause) {
           console.log(
             `  paused (${status.pause.kind}): ` +

@@ -69,6 +69,7 @@ export function formatPlan(plan: Plan, opts: { engine: string; maxRows?: number 
       `${formatNumber(t.rows)} rows · ${formatBytes(t.bytes)} scanned · ${formatSeconds(t.seconds)} · cost ${cost}`,
     `Idempotency proof partition: ${plan.representativePartition}` +
       (plan.emptyPartitions ? ` · ${plan.emptyPartitions} partitions have no rows in the target yet` : ''),
+    `Batches rewritten: ${plan.batchMode}`,
     sample,
     ...plan.warnings.map((w) => `Warning: ${w}`),
   ].join('\n');

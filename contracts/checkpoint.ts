@@ -13,8 +13,9 @@ export interface CheckpointProvenance {
   /** The run that wrote it (null only for an activity run outside a workflow). */
   workflowId: string | null;
   runId: string | null;
+  /** The attempt of the activity that rewrote the batch (2 or more: retried, e.g. after a worker crash). */
   activityAttempt: number;
-  /** host:pid of the worker that wrote it. */
+  /** host:pid of the worker that rewrote it. */
   worker: string;
   /** Rows written per partition label. */
   partitionRows: Record<string, number>;

@@ -14,6 +14,24 @@ export interface BatchRequest {
   attempt: number;
   /** The plan's estimated bytes per partition, for the bytes-scanned metric (null: no estimate). */
   bytesPerPartition?: number | null;
+  /** How the batch is rewritten (decided in preparation); absent on requests from before: partition. */
+  mode?: 'range' | 'partition';
+}
+
+/** A rewritten batch waiting for its checkpoint (its evidence stays on the worker; small, plain JSON). */
+export interface BatchWork {
+  batchIndex: number;
+  attempt: number;
+  mode: 'range' | 'partition';
+  /** Rows now in the shadow per partition label. */
+  partitionRows: Record<string, number>;
+  /** Partitions an earlier attempt had committed (partition mode), not rewritten again. */
+  resumedPartitions: string[];
+  startedAt: string;
+  rewriteSeconds: number;
+  /** The attempt of the activity that rewrote the batch (a retry after a crash is 2 or more), and its worker. */
+  activityAttempt: number;
+  worker: string;
 }
 
 /** What a batch attempt returns to the workflow: small, plain JSON. Full evidence is in the checkpoint. */

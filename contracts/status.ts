@@ -135,6 +135,20 @@ export interface IdempotencyProofInfo {
   rowHash: string;
   /** Float sums that differed between the rewrites only by summation order (within tolerance). */
   floatNoise?: string[];
+  /**
+   * How batches are rewritten, decided in preparation: `range` (one DELETE + INSERT per batch) when
+   * the transform proved decomposable on the representative batch, else `partition`. Absent on
+   * proofs from before set-based batches: those runs rewrite partition by partition.
+   */
+  batchMode?: BatchModeDecision;
+}
+
+export interface BatchModeDecision {
+  mode: 'range' | 'partition';
+  /** Why, in words (shown in status and the plan). */
+  reason: string;
+  /** The batch the decomposability proof ran on, counted from 1; null when the spec chose partition. */
+  provenOnBatch: number | null;
 }
 
 export interface BackfillStatus {

@@ -3,13 +3,20 @@
  * and estimates. One pure module used by the CLI (plan), the plan activity and the workflow: the
  * workflow asks for batch i's partitions by index, so the partition list never enters history.
  */
-import { partitionAtOrdinal, partitionCount, rangeOrdinals, type Grain, type Partition } from './partitions';
+import {
+  partitionAtOrdinal, partitionCount, partitionOrdinal, rangeOrdinals, type Grain, type Partition,
+} from './partitions';
 
 /** The subset of the spec planning reads; BackfillSpec satisfies it. */
 export interface PlanInput {
   backfill_id: string;
   source_range: { start: string; end: string; grain: Grain };
-  execution: { partitions_per_batch: number; max_concurrency: number; order: 'oldest_first' | 'newest_first' };
+  execution: {
+    partitions_per_batch: number;
+    max_concurrency: number;
+    order: 'oldest_first' | 'newest_first';
+    batch_mode?: 'auto' | 'partition';
+  };
 }
 
 export interface PlanShape {
@@ -60,6 +67,25 @@ export function batchPartitions(spec: PlanInput, index: number, shape = planShap
   return out;
 }
 
+/** The index of the batch that holds `partition` (a label of the plan's grain), or null outside the plan. */
+export function batchOf(spec: PlanInput, partition: string, shape = planShape(spec)): number | null {
+  const o = partitionOrdinal(partition, spec.source_range.grain);
+  if (o === null || o < shape.firstOrdinal || o > shape.lastOrdinal) return null;
+  const k = spec.execution.partitions_per_batch;
+  return spec.execution.order === 'newest_first'
+    ? Math.floor((shape.lastOrdinal - o) / k)
+    : Math.floor((o - shape.firstOrdinal) / k);
+}
+
+/** How the plan expects batches to be rewritten; preparation decides (and status says) for the run. */
+export function batchModeNote(spec: PlanInput): string {
+  return spec.execution.batch_mode === 'partition'
+    ? 'partition by partition: execution.batch_mode is partition'
+    : 'one DELETE + INSERT per batch if preparation proves the transform decomposable on the representative ' +
+      'batch (its output over the batch equals the union of its partitions\' outputs); ' +
+      'otherwise partition by partition';
+}
+
 /** Every partition of the plan, in plan order. */
 export function allPartitions(spec: PlanInput): Partition[] {
   const shape = planShape(spec);
@@ -107,6 +133,8 @@ export interface Plan {
   range: { start: string; end: string };
   partitionsPerBatch: number;
   maxConcurrency: number;
+  /** How batches will be rewritten (batchModeNote). */
+  batchMode: string;
   /** Partition used for the idempotency proof and the estimate sample. */
   representativePartition: string;
   emptyPartitions: number;
@@ -168,6 +196,7 @@ export function buildPlan(spec: PlanInput, estimates: PlanEstimates): Plan {
     range: { start: spec.source_range.start, end: spec.source_range.end },
     partitionsPerBatch: spec.execution.partitions_per_batch,
     maxConcurrency: spec.execution.max_concurrency,
+    batchMode: batchModeNote(spec),
     representativePartition: representativePartition(spec, estimates.rowsByPartition),
     emptyPartitions,
     batches,

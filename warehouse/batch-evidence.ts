@@ -7,13 +7,24 @@ import type { Partition } from '../domain/partitions';
 import type { BatchEvidence, ChangedRow, PartitionComparison } from '../domain/reconcile';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { tablesOf } from './shadow';
-import type { Driver, QueryOptions, Row } from './warehouse';
+import type { Db, Driver, QueryOptions, Row } from './warehouse';
 import type { TableName } from './identifiers';
 
-type Stats = { rows: number; distinctKeys: number; sums: Record<string, string | null>; nulls: Record<string, number> };
+/** One partition's statistics in one table: what reconciliation compares. */
+export interface PartitionStats {
+  rows: number;
+  distinctKeys: number;
+  sums: Record<string, string | null>;
+  nulls: Record<string, number>;
+}
+type Stats = PartitionStats;
 
-async function statsByPartition(
-  db: Driver,
+/**
+ * Statistics of every partition of `table` in [from, to), keyed by partition label: one statement
+ * whatever the number of partitions. Pass a transaction's session to read its uncommitted rows.
+ */
+export async function statsByPartition(
+  db: Db,
   spec: BackfillSpec,
   table: TableName,
   from: string,
@@ -30,6 +41,7 @@ async function statsByPartition(
     opts,
   );
   const out: Record<string, Stats> = {};
+  // (rows is a Record so a partition absent from the table reads as emptyStats.)
   for (const r of rows) {
     out[String(r.partition_start)] = {
       rows: Number(r.row_count),
@@ -60,18 +72,24 @@ const changedRow = (keys: readonly string[], measure: string) => (r: Row): Chang
   delta: Number(r.delta),
 });
 
+/**
+ * A batch's evidence in a fixed number of statements whatever its size: production's statistics,
+ * the shadow's (or `shadowStats`, read by the rewrite inside its transaction), and the changed
+ * rows, one statement per measure.
+ */
 export async function gatherBatchEvidence(
   db: Driver,
   spec: BackfillSpec,
   batchIndex: number,
   partitions: Partition[],
   opts?: QueryOptions,
+  shadowStats?: Record<string, PartitionStats>,
 ): Promise<BatchEvidence> {
   const { target, shadow } = tablesOf(spec);
   const from = partitions[0]!.start;
   const to = partitions[partitions.length - 1]!.end;
   const before = await statsByPartition(db, spec, target, from, to, opts);
-  const after = await statsByPartition(db, spec, shadow, from, to, opts);
+  const after = shadowStats ?? await statsByPartition(db, spec, shadow, from, to, opts);
   const comparisons: PartitionComparison[] = partitions.map((p) => {
     const o = before[p.start] ?? emptyStats(spec);
     const n = after[p.start] ?? emptyStats(spec);

@@ -1,22 +1,40 @@
 /**
- * Rewrites a batch's partitions into the shadow with at most `concurrency` in flight. Each
- * partition is its own delete + insert transaction (shadow.rewritePartition), so partitions are
- * independent and a retry may skip the ones a previous attempt finished.
+ * Rewrites one batch into the shadow, in one of two modes:
+ *   - `range`: one transaction, one DELETE of the batch's range and one INSERT of the transform over
+ *     [first partition start, last partition end), then the shadow's partition statistics read in
+ *     the same transaction: they are both the out-of-range check (rows inside must equal rows
+ *     inserted, else nothing is committed) and the shadow side of reconciliation. A fixed number of
+ *     statements whatever the batch's size; used when the transform proved decomposable.
+ *   - `partition`: each partition its own DELETE + INSERT transaction (shadow.rewritePartition), at
+ *     most `concurrency` at once; a retry may skip the partitions a previous attempt finished.
  */
+import { BackfillError, BackfillFailure } from '../contracts/errors';
 import type { Partition } from '../domain/partitions';
 import type { BackfillSpec } from '../domain/spec/schema';
-import { rewritePartition } from './shadow';
-import type { Driver, QueryOptions } from './warehouse';
+import { compileTransform } from '../domain/transform-sql';
+import { statsByPartition, type PartitionStats } from './batch-evidence';
+import { rewritePartition, tablesOf, type ShadowSlicer } from './shadow';
+import { inTx, type Driver, type QueryOptions } from './warehouse';
+
+export type BatchMode = 'range' | 'partition';
 
 export interface BatchRewriteOptions extends QueryOptions {
+  mode: BatchMode;
+  /** Partition mode: partitions rewritten at once. Range mode runs one transaction. */
   concurrency: number;
-  /** Partitions already rewritten by an earlier attempt (from its heartbeat); not redone. */
+  /** Partition mode: partitions already rewritten by an earlier attempt (from its heartbeat); not redone. */
   skip?: ReadonlySet<string>;
   /** Called after each partition commits (the activity heartbeats with it). */
   onPartition?: (partition: string, rowsWritten: number) => void;
 }
 
-/** Rows written per partition label, for every partition of the batch (skipped ones report `prior`). */
+export interface BatchRewrite {
+  /** Rows written per partition label, for every partition of the batch (skipped ones report `prior`). */
+  partitionRows: Record<string, number>;
+  /** Range mode: the shadow's statistics per partition, read inside the rewrite's transaction. */
+  shadowStats?: Record<string, PartitionStats>;
+}
+
 export async function rewriteBatch(
   db: Driver,
   spec: BackfillSpec,
@@ -24,14 +42,19 @@ export async function rewriteBatch(
   columns: readonly string[],
   opts: BatchRewriteOptions,
   prior: Record<string, number> = {},
-): Promise<Record<string, number>> {
+): Promise<BatchRewrite> {
+  const { mode, concurrency, skip, onPartition, ...queryOpts } = opts;
+  if (mode === 'range') {
+    const rewritten = await rewriteRange(db, spec, partitions, columns, queryOpts);
+    for (const p of partitions) onPartition?.(p.start, rewritten.partitionRows[p.start] ?? 0);
+    return rewritten;
+  }
   const written: Record<string, number> = {};
   const queue = partitions.filter((p) => {
-    if (!opts.skip?.has(p.start)) return true;
+    if (!skip?.has(p.start)) return true;
     written[p.start] = prior[p.start] ?? 0;
     return false;
   });
-  const { concurrency, skip: _s, onPartition, ...queryOpts } = opts;
   let next = 0;
   let failed = false;
   const lane = async () => {
@@ -54,5 +77,92 @@ export async function rewriteBatch(
   const results = await Promise.allSettled(lanes);
   const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (rejected) throw rejected.reason;
-  return written;
+  return { partitionRows: written };
+}
+
+/**
+ * The whole batch in one transaction: DELETE its range, INSERT the transform over it, read the
+ * shadow's statistics of the range. Rows the transform returned outside the range are not in those
+ * statistics, so a shortfall aborts the transaction (dbt-adapters#1931: never a half-written range).
+ */
+async function rewriteRange(
+  db: Driver,
+  spec: BackfillSpec,
+  partitions: readonly Partition[],
+  columns: readonly string[],
+  opts: QueryOptions,
+): Promise<BatchRewrite> {
+  if (!spec.transform) {
+    throw new BackfillFailure(
+      BackfillError.SpecNotRunnable,
+      'transform: the spec has no transform; add transform.sql or transform.sql_file.',
+    );
+  }
+  const { shadow } = tablesOf(spec);
+  const d = db.dialect;
+  const grain = spec.source_range.grain;
+  const from = partitions[0]!.start;
+  const to = partitions[partitions.length - 1]!.end;
+  const list = columns.map(d.quoteIdent).join(', ');
+  const key = d.quoteIdent(spec.target.partition_key);
+  const transform = compileTransform(spec.transform.sql, (i) => d.boundValue(i, grain));
+  return db.transaction(async (tx) => {
+    await tx.execute({
+      sql: `DELETE FROM ${d.table(shadow)} WHERE ${key} >= ${d.boundValue(1, grain)} AND ` +
+        `${key} < ${d.boundValue(2, grain)}`,
+      params: [from, to],
+    });
+    const inserted = await tx.execute({
+      sql: `INSERT INTO ${d.table(shadow)} (${list}) SELECT ${list} FROM (${transform.sql}) AS transformed`,
+      params: [from, to],
+    });
+    const shadowStats = await statsByPartition(inTx(db, tx), spec, shadow, from, to);
+    const partitionRows = Object.fromEntries(partitions.map((p) => [p.start, shadowStats[p.start]?.rows ?? 0]));
+    const inside = Object.values(shadowStats).reduce((a, s) => a + s.rows, 0);
+    if (inside !== inserted) {
+      throw new BackfillFailure(
+        BackfillError.TransformOutOfPartition,
+        `transform: for ${from} .. ${partitions[partitions.length - 1]!.start} it returned ${inserted - inside} of ` +
+          `${inserted} rows outside [${from}, ${to}); filter on :partition_start and :partition_end. ` +
+          'Nothing was written.',
+        { partition: from },
+      );
+    }
+    return { partitionRows, shadowStats };
+  }, opts);
+}
+
+export interface DecomposabilityProof {
+  decomposable: boolean;
+  /** What differed between the range's output and the union of its partitions' outputs. */
+  differences: string[];
+  rows: { partitions: number; range: number };
+}
+
+/**
+ * Whether rewriting `partitions` as one range gives the same rows as rewriting them one by one:
+ * the batch is rewritten partition by partition and fingerprinted (row count, distinct keys, exact
+ * sums, row hash of the non-float columns; float sums within the measure's abs_tolerance), then
+ * rewritten as one range and fingerprinted again. A transform that reads beyond its partition (a
+ * window or aggregate over its whole input, a running total) gives different rows. The shadow is
+ * left partition by partition when they differ.
+ */
+export async function proveDecomposable(
+  db: Driver,
+  spec: BackfillSpec,
+  partitions: readonly Partition[],
+  slice: ShadowSlicer,
+  opts: QueryOptions = {},
+): Promise<DecomposabilityProof> {
+  const from = partitions[0]!.start;
+  const to = partitions[partitions.length - 1]!.end;
+  const byPartition = () =>
+    rewriteBatch(db, spec, partitions, slice.columns, { ...opts, mode: 'partition', concurrency: 1 });
+  await byPartition();
+  const each = await slice.take(from, to);
+  await rewriteBatch(db, spec, partitions, slice.columns, { ...opts, mode: 'range', concurrency: 1 });
+  const whole = await slice.take(from, to);
+  const { differences } = slice.compare(each, whole);
+  if (differences.length) await byPartition();
+  return { decomposable: differences.length === 0, differences, rows: { partitions: each.rows, range: whole.rows } };
 }

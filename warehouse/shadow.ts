@@ -158,6 +158,39 @@ export async function rewritePartition(
   }, opts);
 }
 
+/** Fingerprints of the shadow over any slice, and how two of them compare, for the preparation proofs. */
+export interface ShadowSlicer {
+  /** The target's columns, in order. */
+  columns: string[];
+  /** Float columns (not audit columns): compared by their sums within tolerance, not in the row hash. */
+  floats: Set<string>;
+  take(from: string, to: string): Promise<Fingerprint>;
+  compare(a: Fingerprint, b: Fingerprint): ReturnType<typeof compareFingerprints>;
+}
+
+export async function shadowSlicer(db: Driver, spec: BackfillSpec, opts: QueryOptions = {}): Promise<ShadowSlicer> {
+  const { shadow } = tablesOf(spec);
+  const info = await describeTable(db, spec.target.table, opts);
+  const columns = info.map((c) => c.name);
+  const floats = info
+    .filter((c) => isFloatType(c.type) && !spec.target.audit_columns.includes(c.name))
+    .map((c) => c.name);
+  const measures = [...new Set([...spec.measures.map((m) => m.column), ...floats])];
+  const tolerance = new Map(spec.measures.map((m) => [m.column, m.abs_tolerance]));
+  return {
+    columns,
+    floats: new Set(floats),
+    take: (from, to) =>
+      fingerprint(db, {
+        ...fingerprintSpec(spec, shadow, columns, from, to),
+        measures,
+        hashColumns: columns.filter((c) => !floats.includes(c) && !spec.target.audit_columns.includes(c)),
+        keyedMeasures: floats,
+      }, opts),
+    compare: (a, b) => compareFingerprints(a, b, new Set(floats), (m) => tolerance.get(m) ?? 0),
+  };
+}
+
 /** Relative change of a float sum below which it is a float artifact (summation order, a rounding tie). */
 const FLOAT_ARTIFACT = 1e-6;
 
@@ -184,23 +217,9 @@ export async function proveIdempotency(
   partition: Partition,
   opts: QueryOptions = {},
 ): Promise<IdempotencyProof> {
-  const { shadow } = tablesOf(spec);
-  const info = await describeTable(db, spec.target.table, opts);
-  const columns = info.map((c) => c.name);
-  const floats = info
-    .filter((c) => isFloatType(c.type) && !spec.target.audit_columns.includes(c.name))
-    .map((c) => c.name);
-  const measures = [...new Set([...spec.measures.map((m) => m.column), ...floats])];
-  const tolerance = new Map(spec.measures.map((m) => [m.column, m.abs_tolerance]));
-  const compare = (a: Fingerprint, b: Fingerprint) =>
-    compareFingerprints(a, b, new Set(floats), (m) => tolerance.get(m) ?? 0);
-  const slice = (from: string, to: string) =>
-    fingerprint(db, {
-      ...fingerprintSpec(spec, shadow, columns, from, to),
-      measures,
-      hashColumns: columns.filter((c) => !floats.includes(c) && !spec.target.audit_columns.includes(c)),
-      keyedMeasures: floats,
-    }, opts);
+  const shadow = await shadowSlicer(db, spec, opts);
+  const { columns, compare } = shadow;
+  const slice = shadow.take;
   const outside = async () => [await slice(BEFORE_ALL, partition.start), await slice(partition.end, AFTER_ALL)];
 
   const outsideBefore = await outside();

@@ -7,12 +7,12 @@
  */
 import {
   ActivityCancellationType, allHandlersFinished, ApplicationFailure, CancellationScope, condition, ContinueAsNew,
-  continueAsNew, isCancellation, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo,
+  continueAsNew, isCancellation, patched, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { MetadataActivities, WarehouseActivities } from '../activities';
 import { backfillFailureIn, BackfillError, nonRetryableErrorTypes, type BackfillErrorType } from '../contracts/errors';
 import { excerpt, STATE_LIMITS } from '../contracts/limits';
-import type { BatchOutcome } from '../contracts/run';
+import type { BatchOutcome, BatchRequest, BatchWork } from '../contracts/run';
 import { BackfillStateKey } from '../contracts/search-attributes';
 import type { BackfillInput, BackfillStatus, Decision, ResolveRequest } from '../contracts/status';
 import {
@@ -39,6 +39,18 @@ const warehouse = proxyActivities<WarehouseActivities>({
     nonRetryableErrorTypes,
   },
 });
+
+/**
+ * Batches rewritten by rewriteBatch (several in flight) and checkpointed in order by checkpointBatch,
+ * instead of one runBatch each: histories recorded before it replay the runBatch path.
+ */
+const PIPELINED_BATCHES = 'pipelined-batches';
+
+/** A rewrite started ahead of its batch's turn: settled, never rejected. */
+interface Ahead {
+  started: number;
+  work: Promise<BatchWork | { error: unknown }>;
+}
 
 const fail = (type: BackfillErrorType, message: string) =>
   ApplicationFailure.create({ type, message, nonRetryable: true });
@@ -71,6 +83,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
   /** History stays short: continue as new with the plain-JSON cursor, handlers drained first. */
   const maybeContinueAsNew = async () => {
     if (!workflowInfo().continueAsNewSuggested) return;
+    await drainAhead();
     await condition(allHandlersFinished);
     await continueAsNew<typeof backfillWorkflow>({ spec, startedBy: input.startedBy, cursor: run.continuing() });
   };
@@ -115,23 +128,62 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
   }
 
   // ---- steps 4–5: batches, each reconciled; a failed check halts for an operator ----
+
+  /**
+   * Rewrites started ahead of their turn (set-based batches, up to the concurrency in flight); each
+   * is still checkpointed and reconciled in order when its turn comes. Settled, never rejected.
+   */
+  const ahead = new Map<number, Ahead>();
+  let pipelined = false;
+
+  const launch = (req: BatchRequest): Ahead => ({
+    started: Date.now(),
+    work: warehouse.rewriteBatch(spec, req).catch((error: unknown) => ({ error })),
+  });
+
+  function startAhead(i: number): void {
+    for (const req of run.aheadOf(i, [i, ...ahead.keys()], Date.now())) ahead.set(req.batchIndex, launch(req));
+  }
+
+  /** Lets every rewrite in flight finish and forgets them (a halt or continue-as-new redoes them later). */
+  async function drainAhead(): Promise<void> {
+    const pending = [...ahead.values()];
+    ahead.clear();
+    for (const p of pending) await p.work;
+  }
+
+  /** Rewrite + checkpoint; as one runBatch where the history was recorded before pipelining. */
+  async function rewriteAndCheckpoint(request: BatchRequest, mine: Ahead | undefined): Promise<BatchOutcome> {
+    if (!mine) return warehouse.runBatch(spec, request);
+    const work = await mine.work;
+    if ('error' in work) throw work.error;
+    return warehouse.checkpointBatch(spec, request, work);
+  }
+
+  /** Batch `i`: gate, rewrite (or take the one started ahead), checkpoint in order; halts on a failure. */
   async function runBatch(i: number, redo: boolean): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      await gate(i);
+      const early = attempt === 1 && !redo ? ahead.get(i) : undefined;
+      ahead.delete(i);
+      if (!early) await gate(i);
       const request = run.batchStarted(i, attempt, redo);
       const started = Date.now();
+      const mine = early ?? (pipelined ? launch(request) : undefined);
+      if (!redo && pipelined) startAhead(i);
       let outcome: BatchOutcome;
       try {
-        outcome = await warehouse.runBatch(spec, request);
+        outcome = await rewriteAndCheckpoint(request, mine);
       } catch (e) {
         if (isCancellation(e)) throw e;
+        await drainAhead();
         run.haltOnBatchError(i, errorText(e), Date.now());
         const r = await halted();
         if (r.action === 'abort') throw failWith(run.aborted(r, i));
         continue;
       }
-      const summary = run.batchReconciled(i, outcome, redo, Date.now() - started, Date.now());
+      const summary = run.batchReconciled(i, outcome, redo, Date.now() - (mine?.started ?? started), Date.now());
       if (summary.verdict === 'passed') return;
+      await drainAhead();
       run.haltOnVerdict(i, summary, Date.now());
       const r = await halted();
       if (r.action === 'abort') throw failWith(run.aborted(r, i));
@@ -144,6 +196,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
   }
 
   async function runBatches(): Promise<void> {
+    pipelined = patched(PIPELINED_BATCHES);
     for (let next = run.nextBatch(); next; next = run.nextBatch()) {
       await runBatch(next.index, next.redo);
       run.batchDone(next.index, next.redo, Date.now());

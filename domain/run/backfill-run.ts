@@ -39,7 +39,8 @@ import {
 import { canMove, inputProblems, isTerminal, PUBLISHED_STATES } from '../lifecycle';
 import { batchPartitions, planShape, type PlanShape, type PlanSummary } from '../plan';
 import { buildReport } from '../report';
-import { activePauseWindow, budgetDecision, chargeBudget, estimateFinish } from '../throttle';
+import type { CumulativeTotals } from '../reconcile';
+import { activePauseWindow, budgetDecision, chargeBudget, estimateFinish, utcDay } from '../throttle';
 import { initialCursor } from './cursor';
 import { currentDetails, measureMoves } from './progress';
 
@@ -388,7 +389,7 @@ export class BackfillRun {
   }
 
   /** Why batch `i` may not start now, in the order operators expect: their own pause first. */
-  gateCheck(i: number, nowMs: number): GateCheck {
+  gateCheck(i: number, nowMs: number, inFlight: readonly number[] = []): GateCheck {
     const { cursor: s, status, spec } = this;
     const since = status.pause?.since ?? iso(nowMs);
     const wait = (pause: Omit<PauseInfo, 'since'>): GateCheck => ({ kind: 'wait', pause: { ...pause, since } });
@@ -405,8 +406,12 @@ export class BackfillRun {
       const reason = `inside the pause window ${window.window.start}–${window.window.end} UTC`;
       return wait({ kind: 'pause_window', reason, by: null, until: iso(window.endsAtMs) });
     }
-    const spent = { day: status.budget.day, spentToday: status.budget.spentToday };
-    const budget = budgetDecision(spec.execution.daily_scan_budget, spent, nowMs, this.batchBytes(i));
+    // Batches in flight will be charged when they are reconciled: count them as spent already.
+    const inFlightBytes = inFlight.reduce((a, j) => a + this.batchBytes(j), 0);
+    const today = utcDay(nowMs);
+    const spentToday = (status.budget.day === today ? status.budget.spentToday : 0) + inFlightBytes;
+    const budgetBytes = spec.execution.daily_scan_budget;
+    const budget = budgetDecision(budgetBytes, { day: today, spentToday }, nowMs, this.batchBytes(i));
     if (!budget.run) {
       return wait({ kind: 'scan_budget', reason: budget.reason, by: null, until: iso(budget.resumeAtMs) });
     }
@@ -474,6 +479,37 @@ export class BackfillRun {
     return s.nextBatch < this.shape.batches ? { index: s.nextBatch, redo: false } : null;
   }
 
+  /**
+   * Batches whose rewrite may start now, ahead of their turn, while batch `i` runs: set-based
+   * batches only (a partition-mode batch spreads its own partitions over the lanes), never during a
+   * redo, at most `concurrency` batches in flight in all, each through a clear gate (a visibility
+   * query to ask, a pause or a spent budget stops the lookahead). They are reconciled in order.
+   */
+  aheadOf(i: number, inFlight: readonly number[], nowMs: number): BatchRequest[] {
+    const s = this.cursor;
+    if (this.status.proof?.batchMode?.mode !== 'range' || s.redo.length > 0 || i !== s.nextBatch) return [];
+    const out: BatchRequest[] = [];
+    const busy = [...inFlight];
+    for (let j = i + 1; j < this.shape.batches && j < i + this.status.concurrency; j++) {
+      if (busy.includes(j)) continue;
+      if (this.gateCheck(j, nowMs, [i, ...busy]).kind !== 'clear') break;
+      busy.push(j);
+      out.push(this.batchRequest(j, 1, null));
+    }
+    return out;
+  }
+
+  private batchRequest(i: number, attempt: number, cumulativeBefore: CumulativeTotals | null): BatchRequest {
+    return {
+      batchIndex: i,
+      cumulativeBefore,
+      concurrency: this.status.concurrency,
+      attempt,
+      bytesPerPartition: this.bytesPerPartition(),
+      mode: this.status.proof?.batchMode?.mode ?? 'partition',
+    };
+  }
+
   batchStarted(i: number, attempt: number, redo: boolean): BatchRequest {
     const parts = batchPartitions(this.spec, i, this.shape);
     const first = parts[0]!.start;
@@ -481,13 +517,7 @@ export class BackfillRun {
     const again = redo ? ', again after the completion check' : '';
     this.moveTo('running', `running batch ${i + 1} of ${this.shape.batches} (${first}..${last})${again}`);
     this.status.currentBatch = { index: i, first, last, attempt };
-    return {
-      batchIndex: i,
-      cumulativeBefore: redo ? null : this.cursor.cumulative,
-      concurrency: this.status.concurrency,
-      attempt,
-      bytesPerPartition: this.bytesPerPartition(),
-    };
+    return this.batchRequest(i, attempt, redo ? null : this.cursor.cumulative);
   }
 
   /** Counts a reconciled batch: the budget it scanned, its verdict, its pace; returns its summary. */

@@ -18,6 +18,7 @@ export function currentDetails(status: BackfillStatus): string {
     `Partitions ${status.partitions.done}/${status.partitions.total} · batches ` +
       `${status.batches.done}/${status.batches.total}` +
       (status.eta ? ` · ETA ${status.eta}` : ''),
+    status.proof?.batchMode ? `Batches rewritten ${status.proof.batchMode.reason}` : null,
     v ? `Last batch ${v.index + 1} (${v.first}..${v.last}): ${v.verdict}; ${measureMoves(v.measures)}` : null,
     status.pause ? `Paused (${status.pause.kind}): ${status.pause.reason}` : null,
     status.halt ? `Halted: ${status.halt.reason}` : null,

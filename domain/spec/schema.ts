@@ -227,6 +227,12 @@ export const specSchema = z
       max_concurrency: positiveInt('concurrent partitions', SPEC_LIMITS.concurrency, 4),
       pause_during_live_pipeline: z.boolean().default(false),
       order: z.enum(['oldest_first', 'newest_first']).default('oldest_first'),
+      /**
+       * auto: a batch is rewritten with one DELETE + INSERT over its whole range when preparation proves
+       * the transform decomposable (the range's output equals the union of its partitions' outputs),
+       * otherwise partition by partition. partition: always partition by partition.
+       */
+      batch_mode: z.enum(['auto', 'partition']).default('auto'),
       query_timeout: duration('execution.query_timeout', '30m').prefault('30m'),
       /** Bytes the backfill may scan per UTC day; when spent it waits for the next day. */
       daily_scan_budget: z

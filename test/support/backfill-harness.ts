@@ -51,7 +51,7 @@ export async function workflowBundle(): Promise<WorkflowBundlePath> {
   return { codePath: workflowBundlePath() };
 }
 
-export { exampleSpec, testSpec } from './test-spec';
+export { batchMode, exampleSpec, testSpec } from './test-spec';
 
 let counter = 0;
 

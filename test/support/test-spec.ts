@@ -11,6 +11,14 @@ const EXAMPLE = join(__dirname, '..', '..', 'examples', 'revenue-tax-fix.yaml');
 
 export const exampleSpec = (): BackfillSpec => loadSpecFile(EXAMPLE).spec;
 
+/**
+ * The batch mode integration tests run in: `auto` (set-based once proven), or `partition` when
+ * BACKFILL_TEST_BATCH_MODE says so (the `integration-partition` project runs the lifecycle, crash,
+ * engines and peer-lesson tests again that way).
+ */
+export const batchMode = (): 'auto' | 'partition' =>
+  process.env.BACKFILL_TEST_BATCH_MODE === 'partition' ? 'partition' : 'auto';
+
 let counter = 0;
 /**
  * The example spec narrowed for speed: 2025-01-01..2025-02-28 (59 days, 9 batches of 7; a month
@@ -32,6 +40,7 @@ export function testSpec(name: string, patch: (s: BackfillSpec) => void = () => 
       live_pipeline: undefined,
       pause_windows: [],
       daily_scan_budget: undefined,
+      batch_mode: batchMode(),
     },
     approval: { ...base.approval!, timeout: 10 * 60_000 },
     rollback: {

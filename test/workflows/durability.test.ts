@@ -162,6 +162,7 @@ describe('worker crash', () => {
     await seedRevenueScenario(reference);
     await createShadow(reference, await claimed(reference, spec), AT);
     await rewriteBatch(reference, spec, allPartitions(spec), await columnNames(reference, spec.target.table), {
+      mode: 'partition',
       concurrency: 2,
     });
     const expected = await rangeFingerprint(reference, spec, 'shadow');

@@ -1,9 +1,10 @@
 /**
  * Snowflake driver over snowflake-sdk. Owns what the dialect cannot: connections (a small pool of
  * sessions: a transaction holds one from BEGIN to COMMIT, single statements take any idle one),
- * query tags and statement timeouts (session parameters, set with ALTER SESSION only when they
- * change), cancellation (statement.cancel()), result decoding (lower-case column names, exact
- * decimals as text) and error classification (errors.ts).
+ * query tags (a statement-level QUERY_TAG parameter on every statement, so no round trip) and the
+ * statement timeout (a session parameter, set with ALTER SESSION once per session), cancellation
+ * (statement.cancel()), result decoding (lower-case column names, exact decimals as text) and error
+ * classification (errors.ts).
  *
  * Beyond Driver it implements `retention(table)`: Time Travel retention and whether the table is
  * transient, from SHOW TABLES, so the plan can warn when the rollback window outlives them.
@@ -45,9 +46,11 @@ export interface SnowflakeDriverOptions {
  * attribution.
  */
 export function queryTagText(tag: QueryTag | undefined): string {
+  // People read batch numbers from 1, in Snowflake's query history too.
+  const batch = tag?.batch === undefined ? undefined : tag.batch + 1;
   const text = JSON.stringify({
     app: 'safe-backfill',
-    ...(tag && { backfill_id: tag.backfillId, phase: tag.phase, batch: tag.batch, partition: tag.partition }),
+    ...(tag && { backfill_id: tag.backfillId, phase: tag.phase, batch, partition: tag.partition }),
   });
   // Snowflake caps QUERY_TAG at 2000 characters; the ids in it are validated and short.
   return text.length <= 2000
@@ -103,7 +106,6 @@ function connectionOptions(config: SnowflakeConfig): ConnectionOptions {
 /** A session of the pool, with the session parameters last set on it. */
 interface Pooled {
   conn: Connection;
-  tag: string | null;
   /** STATEMENT_TIMEOUT_IN_SECONDS set on the session, or 'default' (never set, or UNSET). */
   timeoutSeconds: number | 'default';
   idleSince: number;
@@ -131,7 +133,7 @@ class ConnectionPool {
     if (this.open < this.max) {
       this.open += 1;
       try {
-        return { conn: await this.connect(), tag: null, timeoutSeconds: 'default', idleSince: Date.now() };
+        return { conn: await this.connect(), timeoutSeconds: 'default', idleSince: Date.now() };
       } catch (e) {
         this.open -= 1;
         this.serveWaiter();
@@ -275,6 +277,8 @@ function runStatement(
   stmt: Statement,
   signal: AbortSignal | undefined,
   guardMs: number | undefined,
+  /** Statement-level parameters (QUERY_TAG): sent with the statement, no ALTER SESSION round trip. */
+  parameters?: Record<string, string>,
 ): Promise<{ rows: Row[]; changed: number; guardFired: boolean }> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
@@ -304,6 +308,7 @@ function runStatement(
         binds: stmt.params.length ? [...stmt.params] : undefined,
         rowMode: 'array',
         fetchAsString: ['Number', 'JSON', 'Buffer'],
+        ...(parameters && { parameters }),
         complete: (err, st, rows) => {
           done();
           if (err) reject(guardFired ? Object.assign(err, { guardFired }) : err);
@@ -358,12 +363,13 @@ export class SnowflakeDriver implements Driver {
     return driver;
   }
 
-  /** Sets QUERY_TAG and STATEMENT_TIMEOUT_IN_SECONDS on the session when they differ from what it has. */
+  /**
+   * Sets STATEMENT_TIMEOUT_IN_SECONDS on the session when it differs from what the session has: once
+   * per session for a run, whose timeout is the spec's. The QUERY_TAG travels with each statement.
+   */
   private async prepare(p: Pooled, opts: QueryOptions): Promise<void> {
-    const tag = queryTagText(opts.tag);
     const seconds = opts.timeoutMs ? Math.max(1, Math.ceil(opts.timeoutMs / 1000)) : 'default';
     const set: string[] = [];
-    if (tag !== p.tag) set.push(`QUERY_TAG = ${stringLiteral(tag)}`);
     if (seconds !== p.timeoutSeconds && seconds !== 'default') set.push(`STATEMENT_TIMEOUT_IN_SECONDS = ${seconds}`);
     try {
       if (set.length) {
@@ -378,9 +384,8 @@ export class SnowflakeDriver implements Driver {
         );
       }
     } catch (e) {
-      throw classifySnowflakeError(e, 'ALTER SESSION (query tag, statement timeout)');
+      throw classifySnowflakeError(e, 'ALTER SESSION (statement timeout)');
     }
-    p.tag = tag;
     p.timeoutSeconds = seconds;
   }
 
@@ -394,7 +399,7 @@ export class SnowflakeDriver implements Driver {
     try {
       await this.prepare(p, opts);
       const guardMs = opts.timeoutMs ? opts.timeoutMs + (this.options.timeoutGraceMs ?? 10_000) : undefined;
-      const result = await runStatement(p.conn, stmt, opts.signal, guardMs);
+      const result = await runStatement(p.conn, stmt, opts.signal, guardMs, { QUERY_TAG: queryTagText(opts.tag) });
       report();
       return result;
     } catch (e) {

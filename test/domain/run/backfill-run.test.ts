@@ -178,9 +178,38 @@ describe('BackfillRun: batches', () => {
     const { run } = prepared();
     expect(run.batchStarted(0, 1, false)).toEqual({
       batchIndex: 0, cumulativeBefore: emptyCumulative(), concurrency: 2, attempt: 1, bytesPerPartition: 1_000,
+      mode: 'partition',
     });
     expect(run.batchStarted(0, 2, true).cumulativeBefore).toBeNull();
     expect(run.status.phase).toBe('running batch 1 of 9 (2025-01-01..2025-01-07), again after the completion check');
+  });
+
+  it('rewrites set-based batches ahead of their turn, up to the concurrency in flight, not past a closed gate', () => {
+    const setBased = (spec = specWith()) => {
+      const r = prepared(spec);
+      r.run.proven({
+        partition: '2025-01-15', rowsWritten: 100, rowHash: 'abc',
+        batchMode: { mode: 'range', reason: 'proven', provenOnBatch: 3 },
+      });
+      return r.run;
+    };
+    const run = setBased();
+    expect(run.batchStarted(0, 1, false).mode).toBe('range');
+    // concurrency 2: batch 0 runs, batch 1 may start; with 1 already in flight, nothing more.
+    expect(run.aheadOf(0, [0], T0).map((r) => [r.batchIndex, r.mode, r.attempt])).toEqual([[1, 'range', 1]]);
+    expect(run.aheadOf(0, [0, 1], T0)).toEqual([]);
+    run.setConcurrency({ concurrency: 4, by: 'oncall' });
+    expect(run.aheadOf(0, [0], T0).map((r) => r.batchIndex)).toEqual([1, 2, 3]);
+    // The last batch has nothing after it; a redo never looks ahead; neither does a run that is not at i.
+    expect(run.aheadOf(8, [8], T0)).toEqual([]);
+    expect(run.aheadOf(5, [5], T0)).toEqual([]);
+    // An operator pause, or a budget the batches in flight would overrun, stops the lookahead.
+    run.pause({ by: 'oncall', reason: 'look' }, T0);
+    expect(run.aheadOf(0, [0], T0)).toEqual([]);
+    const budgeted = setBased(specWith((s) => (s.execution.daily_scan_budget = 15_000)));
+    expect(budgeted.aheadOf(0, [0], T0)).toEqual([]);
+    // Partition mode spreads a batch's own partitions over the lanes instead.
+    expect(prepared().run.aheadOf(0, [0], T0)).toEqual([]);
   });
 
   it('counts verdicts, the pace of passing batches, and the budget the plan estimates', () => {
