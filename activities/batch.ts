@@ -40,10 +40,12 @@ export function batchActivities({ db, metrics, controlOf, opts, audit, now, colu
     const partitions = batchPartitions(spec, i);
     const startedAt = now();
     const t0 = performance.now();
-    // A retry after a crash skips partitions the previous attempt committed (from its heartbeat).
-    const previous = Context.current().info.heartbeatDetails as BatchHeartbeat | undefined;
-    const prior = previous?.batchIndex === i && previous.partitionRows ? previous.partitionRows : {};
     const mode = req.mode ?? 'partition';
+    // A retry after a crash skips partitions the previous attempt committed (from its heartbeat);
+    // a set-based batch is one transaction, so its retry rewrites it whole.
+    const previous = Context.current().info.heartbeatDetails as BatchHeartbeat | undefined;
+    const resumable = mode === 'partition' && previous?.batchIndex === i && previous.partitionRows;
+    const prior = resumable ? previous.partitionRows! : {};
     const o = opts(spec, 'batch', signal, i);
     const columns = await columnsOf(spec, o);
     const bytesEach = req.bytesPerPartition ?? null;

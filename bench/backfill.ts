@@ -1,15 +1,23 @@
 /**
- * What a safe backfill costs over the bare rewrite, printed as figures (never asserted in tests):
- *   npm run bench -- [--scale 1] [--keep] [--json]
+ * What a safe backfill costs over the bare rewrite, printed as figures beside issue 11's targets
+ * (a benchmark: it never asserts a timing):
+ *   npm run bench -- [--scenario revenue|hourly] [--scale 1] [--keep] [--json]
  *
- * Seeds the FIN-2841 scenario in a DuckDB file, then measures on that one file
- *   - the floor: the whole range rewritten by one CREATE TABLE AS of the transform, and
- *   - the full backfill of examples/revenue-tax-fix.yaml on a real dev server, start → published,
+ * Scenarios, each seeded afresh in a DuckDB file under .data/:
+ *   - revenue (default): FIN-2841 (demo/revenue-scenario.ts) and examples/revenue-tax-fix.yaml, 547 daily
+ *     partitions; --scale multiplies the merchants (1, 10 and 100 are the measured sizes)
+ *   - hourly: bench/hourly-fx-scenario.ts and bench/hourly-fx-fix.yaml, 2,208 hourly partitions whose
+ *     rewrites each read an unsorted 3 M-row source
+ * On that one file it measures
+ *   - the floor: the whole range rewritten by one CREATE TABLE AS of the transform (in this process), and
+ *   - the full backfill on a real dev server, start → published, in a child process (bench/full-run.ts)
+ *     that runs the worker and DuckDB, so the peak RSS printed is the worker's alone,
  * and breaks the full run down by activity (from the workflow history) and by warehouse statement
  * (from the driver's statement events), which is what says where the difference goes.
  */
-import { rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
@@ -18,6 +26,7 @@ import { startBackfill } from '../client/start-backfill';
 import { approveUpdate, signoffSignal, statusQuery } from '../contracts/messages';
 import type { BackfillState, BackfillStatus } from '../contracts/status';
 import { seedRevenueScenario } from '../demo/revenue-scenario';
+import { partitionLabel, rangeOrdinals } from '../domain/partitions';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { compileTransform } from '../domain/transform-sql';
 import { openDuckDb, type DuckDbDriver } from '../warehouse/duckdb/driver';
@@ -26,17 +35,28 @@ import { tablesOf } from '../warehouse/shadow';
 import { startDevServer } from '../scripts/dev-server';
 import { createBackfillWorker } from '../worker/create-worker';
 import type { backfillWorkflow } from '../workflows';
+import { FX_SCENARIO, seedHourlyFxScenario } from './hourly-fx-scenario';
 
-const SPEC_FILE = resolve(__dirname, '..', 'examples', 'revenue-tax-fix.yaml');
+const ROOT = resolve(__dirname, '..');
+const SPEC_FILE = join(ROOT, 'examples', 'revenue-tax-fix.yaml');
+const HOURLY_SPEC_FILE = join(__dirname, 'hourly-fx-fix.yaml');
+const FULL_RUN = join(__dirname, 'full-run.ts');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 const APPROVER = 'finance-controller';
 const FLOOR_TABLE = 'finance.bench_floor';
 const FLOOR_RUNS = 2;
 /** Status polls add up to this much to each measured step; small next to a batch. */
 const POLL_MS = 25;
+/** The line bench/full-run.ts prints its FullRunResult on. */
+export const RESULT_PREFIX = 'BENCH_RESULT ';
 
 type Handle = WorkflowHandle<typeof backfillWorkflow>;
 
+const SCENARIOS = ['revenue', 'hourly'] as const;
+type ScenarioName = (typeof SCENARIOS)[number];
+
 interface Options {
+  scenario: ScenarioName;
   scale: number;
   keep: boolean;
   json: boolean;
@@ -45,36 +65,38 @@ interface Options {
 function parseOptions(): Options {
   const { values } = parseArgs({
     options: {
-      scale: { type: 'string', default: '1' },
+      scenario: { type: 'string', default: 'revenue' },
+      scale: { type: 'string' },
       keep: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
   });
-  const scale = Number(values.scale);
+  const scenario = values.scenario as ScenarioName;
+  if (!SCENARIOS.includes(scenario)) {
+    throw new Error(`--scenario must be one of ${SCENARIOS.join(', ')}, got "${values.scenario}"`);
+  }
+  if (scenario === 'hourly' && values.scale !== undefined) {
+    throw new Error('--scale applies to the revenue scenario; the hourly one has a fixed size (3 M events)');
+  }
+  const scale = Number(values.scale ?? '1');
   if (!Number.isFinite(scale) || scale <= 0) {
     throw new Error(
       `--scale must be a positive number (the scenario is built for 1, 10 and 100), got "${values.scale}"`,
     );
   }
-  return { scale, keep: values.keep, json: values.json };
+  return { scenario, scale, keep: values.keep, json: values.json };
 }
 
 const seconds = (ms: number) => ms / 1000;
-const dayAfter = (day: string): string => {
-  const d = new Date(`${day}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + 1);
-  return d.toISOString().slice(0, 10);
-};
 
 /**
- * The spec as a benchmark runs it: nothing may make it wait (no live-pipeline gating, pause
- * windows or scan budget), and a short rollback window, since signoff ends the run anyway.
+ * A spec as a benchmark runs it: nothing may make it wait (no live-pipeline gating, pause windows or
+ * scan budget), and a short rollback window, since signoff ends the run anyway.
  */
-export function benchSpec(scale: number): BackfillSpec {
-  const base = loadSpecFile(SPEC_FILE).spec;
+function withoutGating(base: BackfillSpec, backfillId: string): BackfillSpec {
   return {
     ...base,
-    backfill_id: `bench-s${String(scale).replace(/\W/g, '_')}-${Date.now().toString(36)}`,
+    backfill_id: backfillId,
     execution: {
       ...base.execution,
       pause_during_live_pipeline: false,
@@ -86,7 +108,104 @@ export function benchSpec(scale: number): BackfillSpec {
   };
 }
 
+/** examples/revenue-tax-fix.yaml as the benchmark runs it. */
+export function benchSpec(scale: number): BackfillSpec {
+  return withoutGating(
+    loadSpecFile(SPEC_FILE).spec,
+    `bench-s${String(scale).replace(/\W/g, '_')}-${Date.now().toString(36)}`,
+  );
+}
+
+/** bench/hourly-fx-fix.yaml, loaded and validated as a user's spec is, as the benchmark runs it. */
+export function hourlyBenchSpec(): BackfillSpec {
+  return withoutGating(loadSpecFile(HOURLY_SPEC_FILE).spec, `bench-hourly-${Date.now().toString(36)}`);
+}
+
+// ---- issue 11's targets ----
+
+interface Target {
+  /** At most this (ratio to the floor, or MiB). */
+  max: number;
+  goal?: number;
+  unit: '×' | ' MiB';
+  /** Where the target is stated, e.g. "at scale 100". */
+  scope?: string;
+  /** Null when the target applies to this run; else why not. */
+  notApplicable: string | null;
+}
+
+interface TargetResult {
+  figure: string;
+  value: number;
+  target: Target;
+  /** Null when the target does not apply to this run. */
+  verdict: 'PASS' | 'MISS' | null;
+  goalMet: boolean | null;
+}
+
+function judge(figure: string, value: number, target: Target): TargetResult {
+  const applies = target.notApplicable === null;
+  return {
+    figure,
+    value,
+    target,
+    verdict: applies ? (value <= target.max ? 'PASS' : 'MISS') : null,
+    goalMet: applies && target.goal !== undefined ? value <= target.goal : null,
+  };
+}
+
+interface Scenario {
+  name: ScenarioName;
+  title: string;
+  file: string;
+  spec: BackfillSpec;
+  seed(db: DuckDbDriver): Promise<{ events: number; ms: number }>;
+  /** What the source is, for the report. */
+  source: string;
+  ratioTarget: Target;
+  rssTarget: Target;
+}
+
+const AT_SCALE_100 = 'the target applies at scale 100';
+
+function scenarioFor(opts: Options): Scenario {
+  const rss = (notApplicable: string | null): Target =>
+    ({ max: 600, unit: ' MiB', scope: 'at scale 100', notApplicable });
+  if (opts.scenario === 'hourly') {
+    return {
+      name: 'hourly',
+      title: 'hourly FX (2,208 hourly partitions)',
+      file: resolve(ROOT, '.data', 'bench-hourly.duckdb'),
+      spec: hourlyBenchSpec(),
+      seed: (db) => seedHourlyFxScenario(db),
+      source: `${FX_SCENARIO.sourceTable}: ${FX_SCENARIO.events.toLocaleString('en-US')} events over ` +
+        `${FX_SCENARIO.sourceDays} days in random row order, so no hour's scan can skip any of it`,
+      ratioTarget: { max: 10, unit: '×', notApplicable: null },
+      rssTarget: rss('the target applies to the revenue scenario at scale 100'),
+    };
+  }
+  const at100 = opts.scale === 100 ? null : AT_SCALE_100;
+  return {
+    name: 'revenue',
+    title: `scale ${opts.scale}`,
+    file: resolve(ROOT, '.data', `bench-${opts.scale}.duckdb`),
+    spec: benchSpec(opts.scale),
+    seed: (db) => seedRevenueScenario(db, { scale: opts.scale, replace: true }),
+    source: 'staging.revenue_events, stored in revenue_date order',
+    ratioTarget: { max: 5, goal: 3, unit: '×', scope: 'at scale 100', notApplicable: at100 },
+    rssTarget: rss(at100),
+  };
+}
+
 // ---- floor: one statement, no orchestration, no checks ----
+
+/** The source range as bound values: first partition's start, and the end of the last (exclusive). */
+function rangeBounds(spec: BackfillSpec): [string, string] {
+  const grain = spec.source_range.grain;
+  const range = rangeOrdinals(spec.source_range.start, spec.source_range.end, grain);
+  if (!range) throw new Error(`the spec's source_range is not valid at grain ${grain}`);
+  return [partitionLabel(range.first, grain), partitionLabel(range.last + 1, grain)];
+}
 
 async function rowsInRange(db: DuckDbDriver, spec: BackfillSpec): Promise<number> {
   const d = db.dialect;
@@ -95,7 +214,7 @@ async function rowsInRange(db: DuckDbDriver, spec: BackfillSpec): Promise<number
   const [row] = await db.query({
     sql: `SELECT count(*) AS n FROM ${d.table(tablesOf(spec).target)} WHERE ${key} >= ${d.boundValue(1, grain)} AND ` +
       `${key} < ${d.boundValue(2, grain)}`,
-    params: [spec.source_range.start, dayAfter(spec.source_range.end)],
+    params: rangeBounds(spec),
   });
   return Number(row?.n ?? 0);
 }
@@ -103,10 +222,7 @@ async function rowsInRange(db: DuckDbDriver, spec: BackfillSpec): Promise<number
 /** Each run creates and drops the table; the best run is the one on a warm cache. */
 async function measureFloor(db: DuckDbDriver, spec: BackfillSpec): Promise<number[]> {
   const compiled = compileTransform(spec.transform!.sql, (i) => db.dialect.boundValue(i, spec.source_range.grain));
-  const create = {
-    sql: `CREATE TABLE ${FLOOR_TABLE} AS ${compiled.sql}`,
-    params: [spec.source_range.start, dayAfter(spec.source_range.end)],
-  };
+  const create = { sql: `CREATE TABLE ${FLOOR_TABLE} AS ${compiled.sql}`, params: rangeBounds(spec) };
   const runs: number[] = [];
   await db.execute(`DROP TABLE IF EXISTS ${FLOOR_TABLE}`);
   for (let i = 0; i < FLOOR_RUNS; i++) {
@@ -116,6 +232,33 @@ async function measureFloor(db: DuckDbDriver, spec: BackfillSpec): Promise<numbe
     await db.execute(`DROP TABLE ${FLOOR_TABLE}`);
   }
   return runs;
+}
+
+/**
+ * After the run: the published rows over the range against the transform's output over the whole range
+ * (the floor's rows), every column but the audit columns, as multisets. Not timed.
+ */
+async function publishedVsFloor(db: DuckDbDriver, spec: BackfillSpec): Promise<{ extra: number; missing: number }> {
+  const d = db.dialect;
+  const grain = spec.source_range.grain;
+  const target = tablesOf(spec).target;
+  const columns = await db.query({
+    sql: 'SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ' +
+      'ORDER BY ordinal_position',
+    params: [target.schema, target.name],
+  });
+  const cols = columns.map((c) => String(c.column_name)).filter((c) => !spec.target.audit_columns.includes(c))
+    .map((c) => d.quoteIdent(c)).join(', ');
+  const key = d.quoteIdent(spec.target.partition_key);
+  const published = `SELECT ${cols} FROM ${d.table(target)} ` +
+    `WHERE ${key} >= ${d.boundValue(1, grain)} AND ${key} < ${d.boundValue(2, grain)}`;
+  const floor = `SELECT ${cols} FROM (${compileTransform(spec.transform!.sql, (i) => d.boundValue(i, grain)).sql})`;
+  const [row] = await db.query({
+    sql: `SELECT (SELECT count(*) FROM (${published} EXCEPT ALL ${floor})) AS extra, ` +
+      `(SELECT count(*) FROM (${floor} EXCEPT ALL ${published})) AS missing`,
+    params: rangeBounds(spec),
+  });
+  return { extra: Number(row?.extra ?? -1), missing: Number(row?.missing ?? -1) };
 }
 
 // ---- warehouse statements by phase, from the driver's statement events ----
@@ -132,7 +275,7 @@ function statementKind(e: StatementEvent): string {
   if (/^EXPLAIN/i.test(sql)) return 'explain analyze (sample)';
   if (/information_schema|duckdb_tables/i.test(sql)) return 'catalog lookup';
   if (/backfill_control/i.test(sql)) return 'control schema';
-  if (/^DELETE FROM/i.test(sql)) return 'delete partition';
+  if (/^DELETE FROM/i.test(sql)) return 'delete (partition or batch)';
   if (/^INSERT INTO .* SELECT .* FROM \(/is.test(sql)) return 'insert from transform';
   if (/^SELECT count\(\*\) AS n FROM/i.test(sql)) return 'out-of-partition check';
   if (/"distinct_keys".*GROUP BY 1/is.test(sql)) return 'partition stats';
@@ -300,6 +443,8 @@ export interface FullRun {
   toAwaitingMs: number;
   approveToPublishedMs: number;
   fullMs: number;
+  /** process.resourceUsage().maxRSS (KiB) once the worker is created (workflow bundle built), before the start. */
+  maxRssWorkerReadyKiB: number;
   final: BackfillStatus;
   history: HistoryBreakdown;
 }
@@ -323,6 +468,7 @@ export async function runFullBackfill(db: DuckDbDriver, spec: BackfillSpec, tall
       taskQueue,
       client,
     });
+    const maxRssWorkerReadyKiB = process.resourceUsage().maxRSS;
     const running = worker.run();
     cleanups.unshift(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -346,6 +492,7 @@ export async function runFullBackfill(db: DuckDbDriver, spec: BackfillSpec, tall
       toAwaitingMs: tAwaiting - t0,
       approveToPublishedMs: tPublished - tAwaiting,
       fullMs: tPublished - t0,
+      maxRssWorkerReadyKiB,
       final,
       history: await historyBreakdown(client, handle.workflowId, handle.firstExecutionRunId, publishedAt),
     };
@@ -355,15 +502,64 @@ export async function runFullBackfill(db: DuckDbDriver, spec: BackfillSpec, tall
   }
 }
 
+/** What bench/full-run.ts reports from its own process. */
+export interface FullRunResult extends Omit<FullRun, 'final'> {
+  final: {
+    state: string;
+    partitions: number;
+    batches: number;
+    continuedAsNew: number;
+    /** How preparation decided to rewrite batches (set-based batches, issue 11), when status says. */
+    batchMode: { mode: string; reason: string } | null;
+  };
+  statements: ReturnType<StatementTally['rows']>;
+  /** process.resourceUsage().maxRSS in KiB (Linux): once DuckDB is open, and at the end. */
+  maxRssBeforeKiB: number;
+  maxRssKiB: number;
+}
+
+/** Runs bench/full-run.ts on the (closed) file; its stderr is passed through, other stdout to stderr. */
+async function runInChild(file: string, spec: BackfillSpec): Promise<FullRunResult> {
+  const specFile = `${file}.spec.json`;
+  writeFileSync(specFile, JSON.stringify(spec));
+  try {
+    return await new Promise<FullRunResult>((resolveRun, reject) => {
+      const child = spawn(TSX, [FULL_RUN, file, specFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+      let stdout = '';
+      child.stdout.on('data', (b: Buffer) => {
+        stdout += b.toString();
+      });
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        const lines = stdout.split('\n');
+        const result = lines.find((l) => l.startsWith(RESULT_PREFIX));
+        const other = lines.filter((l) => l !== result && l.trim() !== '');
+        if (other.length) process.stderr.write(`${other.join('\n')}\n`);
+        if (code === 0 && result) resolveRun(JSON.parse(result.slice(RESULT_PREFIX.length)) as FullRunResult);
+        else reject(new Error(`bench/full-run.ts exited with ${signal ?? `code ${code}`} and no result`));
+      });
+    });
+  } finally {
+    rmSync(specFile, { force: true });
+  }
+}
+
 // ---- report ----
 
 interface Report {
-  scale: number;
+  scenario: ScenarioName;
+  title: string;
+  scale: number | null;
   file: string | null;
   seed: { events: number; seconds: number };
+  source: string;
+  grain: string;
   rowsInRange: number;
   partitions: number;
   batches: number;
+  batchMode: FullRunResult['final']['batchMode'];
+  /** Published rows over the range not in the floor's output (extra), and the floor's not published (missing). */
+  publishedVsFloor: { extra: number; missing: number };
   floorSeconds: number;
   floorRunsSeconds: number[];
   fullSeconds: number;
@@ -371,8 +567,13 @@ interface Report {
   approveToPublishedSeconds: number;
   ratio: number;
   overheadMsPerPartition: number;
-  peakRssMiB: number;
-  peakRssBeforeBackfillMiB: number;
+  /** Peak RSS of the process running the worker and DuckDB (bench/full-run.ts). */
+  workerPeakRssMiB: number;
+  workerRssBeforeBackfillMiB: number;
+  workerRssReadyMiB: number;
+  /** Peak RSS of this process, which seeded the file and ran the floor; not the worker's. */
+  seedAndFloorPeakRssMiB: number;
+  targets: TargetResult[];
   continuedAsNew: number;
   finalState: string;
   history: HistoryBreakdown;
@@ -381,64 +582,114 @@ interface Report {
 
 async function main(): Promise<void> {
   const opts = parseOptions();
-  const spec = benchSpec(opts.scale);
-  const file = resolve(__dirname, '..', '.data', `bench-${opts.scale}.duckdb`);
-  // A leftover file would make seeding a no-op or a conflict, and a leftover WAL would replay into it.
-  rmSync(file, { force: true });
-  rmSync(`${file}.wal`, { force: true });
+  const scenario = scenarioFor(opts);
+  const { file, spec } = scenario;
+  const removeFile = () => {
+    // A leftover file would make seeding a conflict, and a leftover WAL would replay into it.
+    rmSync(file, { force: true });
+    rmSync(`${file}.wal`, { force: true });
+  };
+  removeFile();
 
-  const tally = new StatementTally();
-  const db = await openDuckDb({ path: file, onStatement: tally.onStatement });
   let report: Report;
   try {
-    const seeded = await seedRevenueScenario(db, { scale: opts.scale, replace: true });
-    const rows = await rowsInRange(db, spec);
-    const floorRuns = await measureFloor(db, spec);
+    const db = await openDuckDb({ path: file });
+    let seeded: { events: number; ms: number };
+    let rows: number;
+    let floorRuns: number[];
+    try {
+      seeded = await scenario.seed(db);
+      rows = await rowsInRange(db, spec);
+      floorRuns = await measureFloor(db, spec);
+      await db.execute('CHECKPOINT');
+    } finally {
+      await db.close();
+    }
     const floorMs = Math.min(...floorRuns);
-    const rssBeforeKiB = process.resourceUsage().maxRSS;
-    const full = await runFullBackfill(db, spec, tally);
-    const partitions = full.final.partitions.total;
+    const full = await runInChild(file, spec);
+    const check = await openDuckDb({ path: file });
+    let rowsCheck: { extra: number; missing: number };
+    try {
+      rowsCheck = await publishedVsFloor(check, spec);
+    } finally {
+      await check.close();
+    }
+    const partitions = full.final.partitions;
+    const ratio = full.fullMs / floorMs;
+    const workerPeakRssMiB = full.maxRssKiB / 1024;
     report = {
-      scale: opts.scale,
+      scenario: scenario.name,
+      title: scenario.title,
+      scale: scenario.name === 'revenue' ? opts.scale : null,
       file: opts.keep ? file : null,
       seed: { events: seeded.events, seconds: seconds(seeded.ms) },
+      source: scenario.source,
+      grain: spec.source_range.grain,
       rowsInRange: rows,
       partitions,
-      batches: full.final.batches.total,
+      batches: full.final.batches,
+      batchMode: full.final.batchMode,
+      publishedVsFloor: rowsCheck,
       floorSeconds: seconds(floorMs),
       floorRunsSeconds: floorRuns.map(seconds),
       fullSeconds: seconds(full.fullMs),
       toAwaitingApprovalSeconds: seconds(full.toAwaitingMs),
       approveToPublishedSeconds: seconds(full.approveToPublishedMs),
-      ratio: full.fullMs / floorMs,
+      ratio,
       overheadMsPerPartition: (full.fullMs - floorMs) / partitions,
-      peakRssMiB: process.resourceUsage().maxRSS / 1024,
-      peakRssBeforeBackfillMiB: rssBeforeKiB / 1024,
+      workerPeakRssMiB,
+      workerRssBeforeBackfillMiB: full.maxRssBeforeKiB / 1024,
+      workerRssReadyMiB: full.maxRssWorkerReadyKiB / 1024,
+      seedAndFloorPeakRssMiB: process.resourceUsage().maxRSS / 1024,
+      targets: [
+        judge('full backfill / floor', ratio, scenario.ratioTarget),
+        judge('worker peak RSS', workerPeakRssMiB, scenario.rssTarget),
+      ],
       continuedAsNew: full.final.continuedAsNew,
       finalState: full.final.state,
       history: full.history,
-      statements: tally.rows(),
+      statements: full.statements,
     };
   } finally {
-    await db.close();
-    if (!opts.keep) {
-      rmSync(file, { force: true });
-      rmSync(`${file}.wal`, { force: true });
-    }
+    if (!opts.keep) removeFile();
   }
   console.log(opts.json ? JSON.stringify(report) : formatReport(report));
+  if (report.publishedVsFloor.extra !== 0 || report.publishedVsFloor.missing !== 0) process.exitCode = 1;
+}
+
+const n = (v: number, digits = 0) =>
+  v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+/** "(target ≤ 5× at scale 100, goal 3×)  MISS", or the target with why it does not apply to this run. */
+function targetText(t: TargetResult): string {
+  const { max, goal, unit, scope, notApplicable } = t.target;
+  const stated =
+    `target ≤ ${n(max)}${unit}${scope ? ` ${scope}` : ''}${goal !== undefined ? `, goal ${n(goal)}${unit}` : ''}`;
+  if (t.verdict === null) return `(${stated}; ${notApplicable})`;
+  const goalText = t.goalMet === null ? '' : t.goalMet ? ', goal met' : ', goal not met';
+  return `(${stated})  ${t.verdict}${goalText}`;
+}
+
+function rowsCheckText(r: Report): string {
+  const { extra, missing } = r.publishedVsFloor;
+  return extra === 0 && missing === 0
+    ? `equal to the floor's over the range (every column but the audit columns; checked after timing)`
+    : `DIFFER from the floor's: ${n(extra)} published rows not in the transform's output, ` +
+      `${n(missing)} of its rows not published (exit code 1)`;
 }
 
 function formatReport(r: Report): string {
-  const n = (v: number, digits = 0) =>
-    v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
   const h = r.history;
   const full = r.fullSeconds * 1000;
   const pct = (ms: number) => `${n((100 * ms) / full, 1).padStart(5)}%`;
+  const [ratioTarget, rssTarget] = r.targets as [TargetResult, TargetResult];
   const lines = [
-    `Backfill benchmark, scale ${r.scale} ` +
+    `Backfill benchmark, ${r.title} ` +
       `(${n(r.seed.events)} events seeded in ${n(r.seed.seconds, 1)} s${r.file ? `; kept ${r.file}` : ''})`,
-    `  rows in range      ${n(r.rowsInRange)} in ${r.partitions} daily partitions, ${r.batches} batches`,
+    `  source             ${r.source}`,
+    `  rows in range      ${n(r.rowsInRange)} in ${n(r.partitions)} ${r.grain === 'hour' ? 'hourly' : 'daily'} ` +
+      `partitions, ${r.batches} batches`,
+    `  batch mode         ${r.batchMode ? `${r.batchMode.mode}: ${r.batchMode.reason}` : 'not in the status'}`,
     `  floor              ${n(r.floorSeconds, 3)} s   one CREATE TABLE AS of the whole range; ` +
       `best of ${r.floorRunsSeconds.length} (${r.floorRunsSeconds.map((s) => n(s, 3)).join(', ')} s), ` +
       `the later ones on a warm cache`,
@@ -446,10 +697,15 @@ function formatReport(r: Report): string {
     `    to awaiting_approval   ${n(r.toAwaitingApprovalSeconds, 3)} s   plan, snapshot, shadow, proof, ` +
       `batches, completion check`,
     `    approve → published    ${n(r.approveToPublishedSeconds, 3)} s`,
-    `  ratio              ${n(r.ratio, 1)}×  full / floor (target ≤ 1.3)`,
+    `  published rows     ${rowsCheckText(r)}`,
+    `  ratio              ${n(r.ratio, 1)}×  full / floor ${targetText(ratioTarget)}`,
     `  overhead           ${n(r.overheadMsPerPartition, 1)} ms per partition  (full − floor) / ${r.partitions}`,
-    `  peak RSS           ${n(r.peakRssMiB)} MiB  maxRSS of this process, which runs the worker and DuckDB ` +
-      `(${n(r.peakRssBeforeBackfillMiB)} MiB before the backfill: seeding and floor)`,
+    `  worker peak RSS    ${n(r.workerPeakRssMiB)} MiB ${targetText(rssTarget)}`,
+    `                     maxRSS of the process running the worker, DuckDB and the bench's client (the dev ` +
+      `server is another process):`,
+    `                     ${n(r.workerRssBeforeBackfillMiB)} MiB with DuckDB open, ` +
+      `${n(r.workerRssReadyMiB)} MiB once the worker was created (workflow bundle built), before the start; ` +
+      `seeding and the floor peaked at ${n(r.seedAndFloorPeakRssMiB)} MiB in the bench process`,
     `  continue-as-new    ${r.continuedAsNew}`,
     '',
     `Activities, start → published (workflow history, ${h.events} events; queue = scheduled → started)`,
@@ -484,7 +740,7 @@ function formatReport(r: Report): string {
   return lines.filter((l, i, all) => l !== '' || all[i - 1] !== '').join('\n');
 }
 
-// bench/peers/project-run.ts imports the lifecycle from here; only `npm run bench` runs main.
+// bench/full-run.ts and bench/peers/project-run.ts import the lifecycle from here; only `npm run bench` runs main.
 if (require.main === module) {
   main().catch((e: unknown) => {
     console.error(e);

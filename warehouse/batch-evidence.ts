@@ -30,13 +30,16 @@ export async function statsByPartition(
   from: string,
   to: string,
   opts?: QueryOptions,
+  side: 'old' | 'new' = 'new',
 ) {
   const measures = spec.measures.map((m) => m.column);
-  const notNull = spec.validation.not_null;
+  // Keys and NULLs are checked on the new side only: production's are what they are.
+  const notNull = side === 'new' ? spec.validation.not_null : [];
   const rows = await db.query(
     db.dialect.partitionStats({
       table, partitionKey: spec.target.partition_key, grain: spec.source_range.grain, from, to,
       uniqueKey: spec.target.unique_key ?? [spec.target.partition_key], measures, notNull,
+      distinctKeys: side === 'new',
     }),
     opts,
   );
@@ -45,11 +48,11 @@ export async function statsByPartition(
   for (const r of rows) {
     out[String(r.partition_start)] = {
       rows: Number(r.row_count),
-      distinctKeys: Number(r.distinct_keys),
+      distinctKeys: Number(r.distinct_keys ?? r.row_count),
       sums: Object.fromEntries(
         measures.map((m, i) => [m, r[`measure_${i}`] === null ? null : String(r[`measure_${i}`])]),
       ),
-      nulls: Object.fromEntries(notNull.map((c, i) => [c, Number(r[`nulls_${i}`])])),
+      nulls: Object.fromEntries(spec.validation.not_null.map((c, i) => [c, Number(r[`nulls_${i}`] ?? 0)])),
     };
   }
   return out;
@@ -88,7 +91,7 @@ export async function gatherBatchEvidence(
   const { target, shadow } = tablesOf(spec);
   const from = partitions[0]!.start;
   const to = partitions[partitions.length - 1]!.end;
-  const before = await statsByPartition(db, spec, target, from, to, opts);
+  const before = await statsByPartition(db, spec, target, from, to, opts, 'old');
   const after = shadowStats ?? await statsByPartition(db, spec, shadow, from, to, opts);
   const comparisons: PartitionComparison[] = partitions.map((p) => {
     const o = before[p.start] ?? emptyStats(spec);
@@ -105,15 +108,18 @@ export async function gatherBatchEvidence(
   });
   const keys = spec.target.unique_key ?? [spec.target.partition_key];
   const topChangedRows: ChangedRow[] = [];
-  for (const m of spec.measures) {
+  const measures = spec.measures.map((m) => m.column);
+  if (measures.length) {
     const rows = await db.query(
       db.dialect.changedRows({
         before: target, after: shadow, partitionKey: spec.target.partition_key, grain: spec.source_range.grain,
-        from, to, uniqueKey: keys, measure: m.column, limit: spec.validation.sample_rows,
+        from, to, uniqueKey: keys, measures, limit: spec.validation.sample_rows,
       }),
       opts,
     );
-    topChangedRows.push(...rows.map(changedRow(keys, m.column)));
+    for (const [i, m] of measures.entries()) {
+      topChangedRows.push(...rows.filter((r) => Number(r.measure_index) === i).map(changedRow(keys, m)));
+    }
   }
   return { batchIndex, partitions: comparisons, plannedPartitions: partitions.map((p) => p.start), topChangedRows };
 }

@@ -61,7 +61,7 @@ export function reconcileSql(f: SqlFragments) {
       const columns = [
         `${f.partitionLabel(key, spec.grain)} AS "partition_start"`,
         `COUNT(*) AS "row_count"`,
-        `${f.distinctKeys(quoted(spec.uniqueKey))} AS "distinct_keys"`,
+        ...(spec.distinctKeys === false ? [] : [`${f.distinctKeys(quoted(spec.uniqueKey))} AS "distinct_keys"`]),
         ...spec.measures.map((m, i) => `${f.sumText(f.quoteIdent(m))} AS "measure_${i}"`),
         ...spec.notNull.map((c, i) => `COUNT(*) - COUNT(${f.quoteIdent(c)}) AS "nulls_${i}"`),
       ];
@@ -74,20 +74,24 @@ export function reconcileSql(f: SqlFragments) {
 
     changedRows(spec: ChangedRowsSpec): Statement {
       const key = f.quoteIdent(spec.partitionKey);
-      const m = f.quoteIdent(spec.measure);
       const keys = quoted(spec.uniqueKey).join(', ');
       const slice = (t: TableName) => `(SELECT * FROM ${f.table(t)} WHERE ${range(key, spec.grain)})`;
-      const oldValue = `CAST(o.${m} AS DOUBLE)`;
-      const newValue = `CAST(n.${m} AS DOUBLE)`;
-      return {
-        sql:
-          `SELECT ${keys}, ${oldValue} AS "old_value", ${newValue} AS "new_value", ` +
-          `COALESCE(${newValue}, 0) - COALESCE(${oldValue}, 0) AS "delta" ` +
-          `FROM ${slice(spec.before)} AS o FULL OUTER JOIN ${slice(spec.after)} AS n USING (${keys}) ` +
-          `WHERE o.${m} IS DISTINCT FROM n.${m} ORDER BY ABS(COALESCE(${newValue}, 0) - COALESCE(${oldValue}, 0)) ` +
-          `DESC, 1 LIMIT ${Math.max(0, Math.floor(spec.limit))}`,
-        params: [spec.from, spec.to],
-      };
+      const limit = Math.max(0, Math.floor(spec.limit));
+      const measures = spec.measures.map(f.quoteIdent);
+      // One join of both slices; each measure then keeps its own largest changes.
+      const sides = measures.map((m, i) =>
+        `CAST(o.${m} AS DOUBLE) AS "old_${i}", CAST(n.${m} AS DOUBLE) AS "new_${i}", ` +
+        `o.${m} IS DISTINCT FROM n.${m} AS "changed_${i}"`);
+      const joined =
+        `SELECT ${keys}, ${sides.join(', ')} FROM ${slice(spec.before)} AS o FULL OUTER JOIN ${slice(spec.after)} ` +
+        `AS n USING (${keys}) WHERE ${measures.map((m) => `o.${m} IS DISTINCT FROM n.${m}`).join(' OR ')}`;
+      const changed = f.quoteIdent('changed');
+      const perMeasure = measures.map((_, i) => {
+        const delta = `COALESCE("new_${i}", 0) - COALESCE("old_${i}", 0)`;
+        return `(SELECT ${i} AS "measure_index", ${keys}, "old_${i}" AS "old_value", "new_${i}" AS "new_value", ` +
+          `${delta} AS "delta" FROM ${changed} WHERE "changed_${i}" ORDER BY ABS(${delta}) DESC, 2 LIMIT ${limit})`;
+      });
+      return { sql: `WITH ${changed} AS (${joined}) ${perMeasure.join(' UNION ALL ')}`, params: [spec.from, spec.to] };
     },
   };
 }

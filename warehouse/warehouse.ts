@@ -89,13 +89,17 @@ export interface PartitionStatsSpec extends SliceSpec {
   table: TableName;
   measures: readonly string[];
   notNull: readonly string[];
+  /** Count distinct unique keys (`distinct_keys`); false for a side whose keys nobody checks (production). */
+  distinctKeys?: boolean;
 }
 
-/** Rows of one measure that differ between two tables over the same slice. */
+/** Rows that differ between two tables over the same slice, for each measure. */
 export interface ChangedRowsSpec extends SliceSpec {
   before: TableName;
   after: TableName;
-  measure: string;
+  /** At least one. */
+  measures: readonly string[];
+  /** Rows kept per measure. */
   limit: number;
 }
 
@@ -137,8 +141,9 @@ export interface Dialect {
    */
   partitionStats(spec: PartitionStatsSpec): Statement;
   /**
-   * Rows whose `measure` differs between `before` and `after` in [from, to), joined on the unique
-   * key, largest absolute change first: key columns plus `old_value`, `new_value`, `delta`.
+   * For each of `measures`, the `limit` rows whose value differs between `before` and `after` in
+   * [from, to), joined on the unique key, largest absolute change first; one statement (one join)
+   * for all: `measure_index` (into measures), key columns, `old_value`, `new_value`, `delta`.
    */
   changedRows(spec: ChangedRowsSpec): Statement;
   /** Columns of a table: columns `name`, `type`, `nullable`. */

@@ -141,8 +141,10 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     work: warehouse.rewriteBatch(spec, req).catch((error: unknown) => ({ error })),
   });
 
-  function startAhead(i: number): void {
-    for (const req of run.aheadOf(i, [i, ...ahead.keys()], Date.now())) ahead.set(req.batchIndex, launch(req));
+  /** Starts rewrites of the batches after `i` while there is room (`i` counts while its own rewrite runs). */
+  function startAhead(i: number, ownRewriteRunning: boolean): void {
+    const inFlight = ownRewriteRunning ? [i, ...ahead.keys()] : [...ahead.keys()];
+    for (const req of run.aheadOf(i, inFlight, Date.now())) ahead.set(req.batchIndex, launch(req));
   }
 
   /** Lets every rewrite in flight finish and forgets them (a halt or continue-as-new redoes them later). */
@@ -157,6 +159,8 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     if (!mine) return warehouse.runBatch(spec, request);
     const work = await mine.work;
     if ('error' in work) throw work.error;
+    // Its checkpoint is light: the room its rewrite took goes to the next batch.
+    startAhead(request.batchIndex, false);
     return warehouse.checkpointBatch(spec, request, work);
   }
 
@@ -169,7 +173,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
       const request = run.batchStarted(i, attempt, redo);
       const started = Date.now();
       const mine = early ?? (pipelined ? launch(request) : undefined);
-      if (!redo && pipelined) startAhead(i);
+      if (pipelined) startAhead(i, true);
       let outcome: BatchOutcome;
       try {
         outcome = await rewriteAndCheckpoint(request, mine);

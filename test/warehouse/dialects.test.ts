@@ -36,7 +36,7 @@ const statements = (d: Dialect): Array<[string, Statement]> => [
     'partitionStats',
     d.partitionStats({ ...slice, table: revenue, measures: ['net_revenue'], notNull: ['merchant_id'] }),
   ],
-  ['changedRows', d.changedRows({ ...slice, before: revenue, after: v2, measure: 'net_revenue', limit: 10 })],
+  ['changedRows', d.changedRows({ ...slice, before: revenue, after: v2, measures: ['net_revenue'], limit: 10 })],
   ['describeTable', d.describeTable(revenue)],
 ];
 

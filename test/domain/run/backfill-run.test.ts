@@ -198,6 +198,9 @@ describe('BackfillRun: batches', () => {
     // concurrency 2: batch 0 runs, batch 1 may start; with 1 already in flight, nothing more.
     expect(run.aheadOf(0, [0], T0).map((r) => [r.batchIndex, r.mode, r.attempt])).toEqual([[1, 'range', 1]]);
     expect(run.aheadOf(0, [0, 1], T0)).toEqual([]);
+    // Once batch 0's own rewrite is done (it is being checkpointed), two may run ahead.
+    expect(run.aheadOf(0, [1], T0).map((r) => r.batchIndex)).toEqual([2]);
+    expect(run.aheadOf(0, [], T0).map((r) => r.batchIndex)).toEqual([1, 2]);
     run.setConcurrency({ concurrency: 4, by: 'oncall' });
     expect(run.aheadOf(0, [0], T0).map((r) => r.batchIndex)).toEqual([1, 2, 3]);
     // The last batch has nothing after it; a redo never looks ahead; neither does a run that is not at i.
@@ -206,7 +209,7 @@ describe('BackfillRun: batches', () => {
     // An operator pause, or a budget the batches in flight would overrun, stops the lookahead.
     run.pause({ by: 'oncall', reason: 'look' }, T0);
     expect(run.aheadOf(0, [0], T0)).toEqual([]);
-    const budgeted = setBased(specWith((s) => (s.execution.daily_scan_budget = 15_000)));
+    const budgeted = setBased(specWith((s) => (s.execution.daily_scan_budget = 13_000)));
     expect(budgeted.aheadOf(0, [0], T0)).toEqual([]);
     // Partition mode spreads a batch's own partitions over the lanes instead.
     expect(prepared().run.aheadOf(0, [0], T0)).toEqual([]);

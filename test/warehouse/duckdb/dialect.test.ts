@@ -221,18 +221,23 @@ describe('reconciliation statements', () => {
     expect(stmt.params).toEqual(['2025-01-01', '2025-01-08']);
   });
 
-  it('changedRows full-joins both slices on the unique key, largest change first, limit inlined as an integer', () => {
+  it('changedRows full-joins both slices on the unique key once, then each measure keeps its largest changes, ' +
+    'limit inlined as an integer', () => {
     const stmt = d.changedRows({
       before: revenue, after: v2, partitionKey: 'revenue_date', grain: 'day', from: '2025-01-01', to: '2025-01-08',
-      uniqueKey: ['revenue_date', 'merchant_id'], measure: 'net_revenue', limit: 100.7,
+      uniqueKey: ['revenue_date', 'merchant_id'], measures: ['net_revenue', 'order_count'], limit: 100.7,
     });
     expect(stmt.sql).toContain(`FROM (SELECT * FROM "finance"."daily_revenue" WHERE "revenue_date" >= CAST($1 AS ` +
       `DATE) AND "revenue_date" < CAST($2 AS DATE)) AS o FULL OUTER JOIN (SELECT * ` +
       `FROM "finance"."daily_revenue_v2" WHERE`);
     expect(stmt.sql).toContain(
-      'USING ("revenue_date", "merchant_id") WHERE o."net_revenue" IS DISTINCT FROM n."net_revenue"',
+      'USING ("revenue_date", "merchant_id") WHERE o."net_revenue" IS DISTINCT FROM n."net_revenue" OR ' +
+        'o."order_count" IS DISTINCT FROM n."order_count"',
     );
-    expect(stmt.sql).toMatch(/ORDER BY ABS\(.*\) DESC, 1 LIMIT 100$/);
+    expect(stmt.sql.match(/FULL OUTER JOIN/g)).toHaveLength(1);
+    expect(stmt.sql).toContain('(SELECT 0 AS "measure_index", "revenue_date", "merchant_id", "old_0" AS "old_value"');
+    expect(stmt.sql).toContain(' UNION ALL (SELECT 1 AS "measure_index"');
+    expect(stmt.sql).toMatch(/ORDER BY ABS\(.*\) DESC, 2 LIMIT 100\)$/);
     expect(stmt.params).toEqual(['2025-01-01', '2025-01-08']);
   });
 });

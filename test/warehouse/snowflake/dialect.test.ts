@@ -85,12 +85,12 @@ describe('snowflake dialect', () => {
         `GROUP BY 1 ORDER BY 1`,
       params: ['2025-01-01', '2025-01-08'],
     });
-    const changed = d.changedRows({ ...spec, before: revenue, after: v2, measure: 'net_revenue', limit: 5.7 });
+    const changed = d.changedRows({ ...spec, before: revenue, after: v2, measures: ['net_revenue'], limit: 5.7 });
     expect(changed.params).toEqual(['2025-01-01', '2025-01-08']);
     expect(changed.sql).toContain('FULL OUTER JOIN (SELECT * FROM "FINANCE"."DAILY_REVENUE_V2" WHERE ');
     expect(changed.sql).toContain('USING ("REVENUE_DATE", "MERCHANT_ID")');
     expect(changed.sql).toContain('WHERE o."NET_REVENUE" IS DISTINCT FROM n."NET_REVENUE"');
-    expect(changed.sql.endsWith('LIMIT 5')).toBe(true);
+    expect(changed.sql.endsWith('LIMIT 5)')).toBe(true);
     expect(d.describeTable(revenue)).toEqual({
       sql:
         `SELECT LOWER(COLUMN_NAME) AS "name", DATA_TYPE AS "type", IS_NULLABLE = 'YES' AS "nullable" FROM ` +
