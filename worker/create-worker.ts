@@ -2,13 +2,13 @@
  * Builds the backfill worker over an injected warehouse, so tests run the same worker against an
  * in-memory DuckDB and the real dev server.
  */
-import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type BackfillMetrics } from '../activities';
 import { TASK_QUEUE } from '../contracts/settings';
 import type { Driver } from '../warehouse/warehouse';
 import { backfillLogAttributes } from './logging';
+import { workflowBundle } from './workflow-bundle';
 
 export interface BackfillWorkerOptions {
   connection: NativeConnection;
@@ -25,14 +25,15 @@ export interface BackfillWorkerOptions {
 }
 
 /** The bundler reads TypeScript directly; no build step. */
-export const workflowsPath = join(__dirname, '..', 'workflows', 'index.ts');
+export { workflowsPath } from './workflow-bundle';
 
-export function createBackfillWorker(opts: BackfillWorkerOptions): Promise<Worker> {
+export async function createBackfillWorker(opts: BackfillWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+    // Built once per version of the workflow code and kept under .data/ (worker/workflow-bundle.ts).
+    workflowBundle: opts.workflowBundle ?? await workflowBundle(),
     activities: createActivities({
       warehouse: opts.warehouse,
       clock: opts.clock,

@@ -143,8 +143,9 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
 
   /** Starts rewrites of the batches after `i` while there is room (`i` counts while its own rewrite runs). */
   function startAhead(i: number, ownRewriteRunning: boolean): void {
-    const inFlight = ownRewriteRunning ? [i, ...ahead.keys()] : [...ahead.keys()];
-    for (const req of run.aheadOf(i, inFlight, Date.now())) ahead.set(req.batchIndex, launch(req));
+    for (const req of run.aheadOf(i, [...ahead.keys()], Date.now(), ownRewriteRunning)) {
+      ahead.set(req.batchIndex, launch(req));
+    }
   }
 
   /** Lets every rewrite in flight finish and forgets them (a halt or continue-as-new redoes them later). */

@@ -482,18 +482,20 @@ export class BackfillRun {
   /**
    * Batches after `i` whose rewrite may start now, ahead of their turn: set-based batches only (a
    * partition-mode batch spreads its own partitions over the lanes), never during a redo, at most
-   * `concurrency` rewrites in flight or waiting for their turn (`inFlight`, with `i` while its own
+   * `concurrency` rewrites in flight or waiting for their turn (`ahead`, plus `i` while its own
    * rewrite runs), each through a clear gate (a visibility query to ask, a pause or a spent budget
-   * stops the lookahead). They are still reconciled and checkpointed in order.
+   * stops the lookahead; batch `i` and those ahead count as spent until they are charged). They are
+   * still reconciled and checkpointed in order.
    */
-  aheadOf(i: number, inFlight: readonly number[], nowMs: number): BatchRequest[] {
+  aheadOf(i: number, ahead: readonly number[], nowMs: number, ownRewriteRunning = true): BatchRequest[] {
     const s = this.cursor;
     if (this.status.proof?.batchMode?.mode !== 'range' || s.redo.length > 0 || i !== s.nextBatch) return [];
     const out: BatchRequest[] = [];
-    const busy = [...inFlight];
-    for (let j = i + 1; j < this.shape.batches && busy.length < this.status.concurrency; j++) {
+    const busy = ahead.filter((j) => j !== i);
+    const slots = this.status.concurrency - (ownRewriteRunning ? 1 : 0);
+    for (let j = i + 1; j < this.shape.batches && busy.length < slots; j++) {
       if (busy.includes(j)) continue;
-      if (this.gateCheck(j, nowMs, busy).kind !== 'clear') break;
+      if (this.gateCheck(j, nowMs, [i, ...busy]).kind !== 'clear') break;
       busy.push(j);
       out.push(this.batchRequest(j, 1, null));
     }

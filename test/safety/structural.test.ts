@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackfillError, isBackfillFailure } from '../../contracts/errors';
 import * as m from '../../contracts/messages';
 import { seedRevenueScenario } from '../../demo/revenue-scenario';
-import { representativePartition } from '../../domain/plan';
+import { batchOf, representativePartition } from '../../domain/plan';
 import type { BackfillSpec } from '../../domain/spec/schema';
 import { CONTROL_SCHEMA, ControlStore } from '../../warehouse/control-store';
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
@@ -153,20 +153,28 @@ describe('a structural failure can be retried or aborted, never accepted', () =>
     expect(halted.lastVerdict!.rows.new).toBe(2 * halted.lastVerdict!.rows.old);
   });
 
-  it('a transform that returns rows outside the partition for one day halts its batch ("could not run"); ' +
-    'accept is refused, production untouched', async () => {
-    const l = await newLab();
-    // The leak must miss the proof's partition (the proof would fail the run first): pick a day that is not it.
+  /** The proof's day, which a leaking transform must miss (the proof would fail the run first). */
+  async function proofDayOf(l: Lab): Promise<string> {
     const counted = await l.warehouse.query(
       "SELECT CAST(revenue_date AS VARCHAR) AS d, count(*) AS n FROM finance.daily_revenue WHERE revenue_date " +
         "BETWEEN DATE '2025-01-01' AND DATE '2025-02-28' GROUP BY 1",
     );
-    const probe = testSpec('probe');
-    const proofDay = representativePartition(probe, Object.fromEntries(counted.map((r) => [String(r.d), Number(r.n)])));
+    const rows = Object.fromEntries(counted.map((r) => [String(r.d), Number(r.n)]));
+    return representativePartition(testSpec('probe'), rows);
+  }
+  const leaking = (leakDay: string) => (s: BackfillSpec) => rewriteSql(s, 'revenue_date < :partition_end',
+    `revenue_date < :partition_end + CASE WHEN :partition_start = DATE '${leakDay}' THEN INTERVAL 1 DAY ` +
+      `ELSE INTERVAL 0 DAY END`);
+
+  it('partition by partition, a transform that returns rows outside the partition for one day halts its batch ' +
+    '("could not run"); accept is refused, production untouched', async () => {
+    const l = await newLab();
+    const proofDay = await proofDayOf(l);
     const leakDay = ['2025-01-02', '2025-01-03'].find((d) => d !== proofDay)!;
-    const spec = testSpec('leaks', (s) => rewriteSql(s, 'revenue_date < :partition_end',
-      `revenue_date < :partition_end + CASE WHEN :partition_start = DATE '${leakDay}' THEN INTERVAL 1 DAY ` +
-        `ELSE INTERVAL 0 DAY END`));
+    const spec = testSpec('leaks', (s) => {
+      leaking(leakDay)(s);
+      s.execution.batch_mode = 'partition';
+    });
     const before = await warehouseState(l.warehouse);
     const handle = await l.start(spec);
     const halted = await refusedStructuralHalt(l, spec, before, handle, 1, false);
@@ -174,6 +182,23 @@ describe('a structural failure can be retried or aborted, never accepted', () =>
     expect(halted.halt!.reason).toMatch(
       new RegExp(`^the batch could not run: transform: for partition ${leakDay} it returned \\d+ of \\d+ rows outside`),
     );
+  });
+
+  it('set-based, a transform that returns rows outside its batch\'s range halts that batch the same way; ' +
+    'accept is refused, production untouched', async () => {
+    const l = await newLab();
+    // Batch 1 starts on 2025-01-01: over its range the transform reads one day past the batch's end.
+    const proofDay = await proofDayOf(l);
+    expect(batchOf(testSpec('probe'), proofDay)).not.toBe(0);
+    const spec = testSpec('leaks-range', leaking('2025-01-01'));
+    const before = await warehouseState(l.warehouse);
+    const handle = await l.start(spec);
+    const halted = await refusedStructuralHalt(l, spec, before, handle, 1, false);
+    expect(halted.proof?.batchMode?.mode).toBe('range');
+    expect(halted.halt!.reason).toMatch(new RegExp(
+      '^the batch could not run: transform: for 2025-01-01 \\.\\. 2025-01-07 it returned \\d+ of \\d+ rows ' +
+        'outside \\[2025-01-01, 2025-01-08\\)',
+    ));
   });
 
   it('a transform that empties one day halts without validation.allow_empty_partitions, even with every sum ' +

@@ -176,7 +176,7 @@ describe('a real worker logs JSON lines with the backfill_id', () => {
     const without = ours.filter((l) => l.backfill_id !== spec.backfill_id);
     expect(without, `lines without backfill_id ${spec.backfill_id}`).toEqual([]);
 
-    const batchLines = ours.filter((l) => l.activityType === 'runBatch' && /^batch \d+\/\d+ /.test(l.msg));
+    const batchLines = ours.filter((l) => l.activityType === 'checkpointBatch' && /^batch \d+\/\d+ /.test(l.msg));
     expect(batchLines).toHaveLength(waiting.batches.total);
     for (const l of batchLines) {
       expect(l).toMatchObject({
@@ -186,6 +186,7 @@ describe('a real worker logs JSON lines with the backfill_id', () => {
         partitions: expect.any(Number),
         rows: expect.any(Number),
         seconds: expect.any(Number),
+        mode: expect.stringMatching(/^(range|partition)$/),
       });
     }
     expect(batchLines.reduce((a, l) => a + (l.partitions as number), 0)).toBe(10);

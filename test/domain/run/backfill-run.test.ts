@@ -196,23 +196,27 @@ describe('BackfillRun: batches', () => {
     const run = setBased();
     expect(run.batchStarted(0, 1, false).mode).toBe('range');
     // concurrency 2: batch 0 runs, batch 1 may start; with 1 already in flight, nothing more.
-    expect(run.aheadOf(0, [0], T0).map((r) => [r.batchIndex, r.mode, r.attempt])).toEqual([[1, 'range', 1]]);
-    expect(run.aheadOf(0, [0, 1], T0)).toEqual([]);
+    expect(run.aheadOf(0, [], T0).map((r) => [r.batchIndex, r.mode, r.attempt])).toEqual([[1, 'range', 1]]);
+    expect(run.aheadOf(0, [1], T0)).toEqual([]);
     // Once batch 0's own rewrite is done (it is being checkpointed), two may run ahead.
-    expect(run.aheadOf(0, [1], T0).map((r) => r.batchIndex)).toEqual([2]);
-    expect(run.aheadOf(0, [], T0).map((r) => r.batchIndex)).toEqual([1, 2]);
+    expect(run.aheadOf(0, [1], T0, false).map((r) => r.batchIndex)).toEqual([2]);
+    expect(run.aheadOf(0, [], T0, false).map((r) => r.batchIndex)).toEqual([1, 2]);
     run.setConcurrency({ concurrency: 4, by: 'oncall' });
-    expect(run.aheadOf(0, [0], T0).map((r) => r.batchIndex)).toEqual([1, 2, 3]);
+    expect(run.aheadOf(0, [], T0).map((r) => r.batchIndex)).toEqual([1, 2, 3]);
     // The last batch has nothing after it; a redo never looks ahead; neither does a run that is not at i.
-    expect(run.aheadOf(8, [8], T0)).toEqual([]);
-    expect(run.aheadOf(5, [5], T0)).toEqual([]);
-    // An operator pause, or a budget the batches in flight would overrun, stops the lookahead.
+    expect(run.aheadOf(8, [], T0)).toEqual([]);
+    expect(run.aheadOf(5, [], T0)).toEqual([]);
+    // An operator pause stops the lookahead.
     run.pause({ by: 'oncall', reason: 'look' }, T0);
-    expect(run.aheadOf(0, [0], T0)).toEqual([]);
+    expect(run.aheadOf(0, [], T0)).toEqual([]);
+    // So does a budget that batch 0 (not charged until it is reconciled) and those ahead would overrun.
     const budgeted = setBased(specWith((s) => (s.execution.daily_scan_budget = 13_000)));
-    expect(budgeted.aheadOf(0, [0], T0)).toEqual([]);
+    expect(budgeted.aheadOf(0, [], T0)).toEqual([]);
+    expect(budgeted.aheadOf(0, [], T0, false)).toEqual([]);
+    const roomy = setBased(specWith((s) => (s.execution.daily_scan_budget = 15_000)));
+    expect(roomy.aheadOf(0, [], T0, false).map((r) => r.batchIndex)).toEqual([1]);
     // Partition mode spreads a batch's own partitions over the lanes instead.
-    expect(prepared().run.aheadOf(0, [0], T0)).toEqual([]);
+    expect(prepared().run.aheadOf(0, [], T0)).toEqual([]);
   });
 
   it('counts verdicts, the pace of passing batches, and the budget the plan estimates', () => {
