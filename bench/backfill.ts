@@ -449,11 +449,26 @@ export interface FullRun {
   history: HistoryBreakdown;
 }
 
-export async function runFullBackfill(db: DuckDbDriver, spec: BackfillSpec, tally: StatementTally): Promise<FullRun> {
+export interface FullRunOptions {
+  /** A Temporal server already running (as in production); else this run starts a dev server. */
+  temporal?: { address: string; namespace: string };
+  /** Read the workflow history for the activity breakdown (default true). */
+  history?: boolean;
+  /** Called at each step: 'worker ready', 'published', 'done'. */
+  onStep?: (step: string) => void;
+}
+
+export async function runFullBackfill(
+  db: DuckDbDriver,
+  spec: BackfillSpec,
+  tally: StatementTally,
+  opts: FullRunOptions = {},
+): Promise<FullRun> {
   // Worker state changes at INFO would interleave with the figures.
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const server = await startDevServer({ headless: true });
-  const cleanups: Array<() => Promise<unknown>> = [() => server.stop()];
+  const running = opts.temporal ? null : await startDevServer({ headless: true });
+  const server = opts.temporal ?? running!;
+  const cleanups: Array<() => Promise<unknown>> = running ? [() => running.stop()] : [];
   try {
     const native = await NativeConnection.connect({ address: server.address });
     cleanups.unshift(() => native.close());
@@ -469,10 +484,11 @@ export async function runFullBackfill(db: DuckDbDriver, spec: BackfillSpec, tall
       client,
     });
     const maxRssWorkerReadyKiB = process.resourceUsage().maxRSS;
-    const running = worker.run();
+    opts.onStep?.('worker ready');
+    const working = worker.run();
     cleanups.unshift(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
+      await working;
     });
 
     tally.recording = true;
@@ -485,16 +501,22 @@ export async function runFullBackfill(db: DuckDbDriver, spec: BackfillSpec, tall
     const tPublished = performance.now();
     const publishedAt = Date.now();
     tally.recording = false;
+    opts.onStep?.('published');
 
     await handle.signal(signoffSignal, { by: APPROVER, comment: 'benchmark' });
     const final = await handle.result();
+    opts.onStep?.('signed off, tables cleaned up');
+    const none: HistoryBreakdown = { events: 0, activities: [], inActivitiesMs: 0, workflowTasks: { count: 0, ms: 0 },
+      batchGapMs: null };
     return {
       toAwaitingMs: tAwaiting - t0,
       approveToPublishedMs: tPublished - tAwaiting,
       fullMs: tPublished - t0,
       maxRssWorkerReadyKiB,
       final,
-      history: await historyBreakdown(client, handle.workflowId, handle.firstExecutionRunId, publishedAt),
+      history: opts.history === false
+        ? none
+        : await historyBreakdown(client, handle.workflowId, handle.firstExecutionRunId, publishedAt),
     };
   } finally {
     tally.recording = false;
