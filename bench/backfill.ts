@@ -546,7 +546,10 @@ async function runInChild(file: string, spec: BackfillSpec): Promise<FullRunResu
   writeFileSync(specFile, JSON.stringify(spec));
   try {
     return await new Promise<FullRunResult>((resolveRun, reject) => {
-      const child = spawn(TSX, [FULL_RUN, file, specFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+      // Run as `npm run worker` runs the worker: glibc's malloc limited to 2 arenas (see package.json).
+      const child = spawn(TSX, [FULL_RUN, file, specFile], {
+        cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MALLOC_ARENA_MAX: '2' },
+      });
       let stdout = '';
       child.stdout.on('data', (b: Buffer) => {
         stdout += b.toString();

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { openDuckDb } from '../warehouse/duckdb/driver';
+import { duckDbSettings } from '../warehouse/open';
 import { RESULT_PREFIX, runFullBackfill, StatementTally, type FullRunResult } from './backfill';
 
 async function main(): Promise<void> {
@@ -16,7 +17,8 @@ async function main(): Promise<void> {
   if (!file || !specFile) throw new Error('usage: full-run.ts <file.duckdb> <spec.json>');
   const spec = JSON.parse(readFileSync(specFile, 'utf8')) as BackfillSpec;
   const tally = new StatementTally();
-  const db = await openDuckDb({ path: file, onStatement: tally.onStatement });
+  // Opened as the worker opens it (warehouse/open.ts): DuckDB's buffer pool capped.
+  const db = await openDuckDb({ path: file, onStatement: tally.onStatement, settings: duckDbSettings() });
   let result: FullRunResult;
   try {
     const maxRssBeforeKiB = process.resourceUsage().maxRSS;

@@ -352,7 +352,12 @@ async function main(): Promise<void> {
 
   // Untimed, like the SQLMesh prepare step: the Temporal server is infrastructure a worker connects to.
   const server = opts.tools.includes('project') ? await startDevServer({ headless: true }) : null;
-  if (server) temporalEnv = { PEERS_TEMPORAL_ADDRESS: server.address, PEERS_TEMPORAL_NAMESPACE: server.namespace };
+  // MALLOC_ARENA_MAX as `npm run worker` sets it.
+  if (server) {
+    temporalEnv = {
+      PEERS_TEMPORAL_ADDRESS: server.address, PEERS_TEMPORAL_NAMESPACE: server.namespace, MALLOC_ARENA_MAX: '2',
+    };
+  }
   const results = new Map<Tool, Measured[]>(opts.tools.map((t) => [t, []]));
   for (let round = 1; round <= opts.rounds; round++) {
     for (const tool of opts.tools) {

@@ -51,7 +51,7 @@ function batchLine(b: BatchSummary, total: number): string {
 }
 
 /** Prints each batch verdict as it lands and every change of state, until `until` holds. */
-const shown = { batch: -1, phase: '' };
+const shown = { batch: -1, phase: '', mode: false };
 async function follow(
   handle: WorkflowHandle<typeof backfillWorkflow>,
   until: (s: BackfillStatus) => boolean,
@@ -65,6 +65,11 @@ async function follow(
         console.log(batchLine(b, status.batches.total));
         shown.batch = n;
       }
+    }
+    const mode = status.proof?.batchMode;
+    if (mode && !shown.mode) {
+      console.log(`Batches rewritten ${mode.reason}`);
+      shown.mode = true;
     }
     const phase = `${status.state}: ${status.phase}`;
     if (phase !== shown.phase && !(status.state === 'running' && shown.phase.startsWith('running'))) {

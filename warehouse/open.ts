@@ -47,8 +47,29 @@ async function snowflakeModules(): Promise<SnowflakeModules> {
   }
 }
 
+/** DuckDB's buffer pool in a process of this project unless BACKFILL_DUCKDB_MEMORY_LIMIT says otherwise. */
+export const DEFAULT_DUCKDB_MEMORY_LIMIT = '128MB';
+
+/**
+ * The DuckDB settings a worker (or the CLI) opens its file with. DuckDB's buffer pool would otherwise
+ * grow to 80% of the machine's memory; capped, DuckDB spills large operations to a temporary
+ * directory beside the file instead. BACKFILL_DUCKDB_MEMORY_LIMIT takes a DuckDB size (`512MB`, `4GB`).
+ */
+export function duckDbSettings(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const limit = env.BACKFILL_DUCKDB_MEMORY_LIMIT?.trim() || DEFAULT_DUCKDB_MEMORY_LIMIT;
+  if (!/^\d{1,7}(\.\d{1,3})? ?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(limit)) {
+    throw new BackfillFailure(
+      BackfillError.InvalidConfig,
+      `BACKFILL_DUCKDB_MEMORY_LIMIT: "${limit.slice(0, 40)}" is not a size; write e.g. 512MB or 4GB.`,
+    );
+  }
+  return { memory_limit: limit };
+}
+
 const openers: Record<WarehouseConfig['engine'], (c: WarehouseConfig) => Promise<Driver>> = {
-  duckdb: (c) => openDuckDb({ path: c.path, readOnly: c.readOnly, onStatement: c.onStatement }),
+  duckdb: (c) => openDuckDb({
+    path: c.path, readOnly: c.readOnly, onStatement: c.onStatement, settings: duckDbSettings(c.env ?? process.env),
+  }),
   // Loaded on demand: snowflake-sdk (and the cloud SDKs it pulls in) is heavy, and DuckDB users never need it.
   snowflake: async (c) => {
     const { loadSnowflakeConfig, openSnowflake } = await snowflakeModules();

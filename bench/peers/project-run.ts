@@ -9,6 +9,7 @@
  */
 import { benchSpec, runFullBackfill, StatementTally } from '../backfill';
 import { openDuckDb } from '../../warehouse/duckdb/driver';
+import { duckDbSettings } from '../../warehouse/open';
 
 /** Milliseconds since this process started. */
 const sinceStart = () => Math.round(performance.now());
@@ -21,7 +22,8 @@ async function main(): Promise<void> {
   const address = process.env.PEERS_TEMPORAL_ADDRESS;
   const temporal = address ? { address, namespace: process.env.PEERS_TEMPORAL_NAMESPACE ?? 'default' } : undefined;
   const tally = new StatementTally();
-  const db = await openDuckDb({ path: file, onStatement: tally.onStatement });
+  // Opened as the worker opens it (warehouse/open.ts): DuckDB's buffer pool capped.
+  const db = await openDuckDb({ path: file, onStatement: tally.onStatement, settings: duckDbSettings() });
   try {
     const full = await runFullBackfill(db, benchSpec(scale), tally, {
       temporal,

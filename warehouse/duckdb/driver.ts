@@ -26,6 +26,11 @@ export interface DuckDbOptions {
   /** Open without write access (several readers may share a file no writer holds). */
   readOnly?: boolean;
   onStatement?: (e: StatementEvent) => void;
+  /**
+   * DuckDB settings for the instance, e.g. `{ memory_limit: '256MB' }`: DuckDB's buffer pool
+   * otherwise grows to 80% of the machine's memory, and a worker shares its machine.
+   */
+  settings?: Record<string, string>;
 }
 
 const toStatement = (s: Statement | string): Statement => (typeof s === 'string' ? { sql: s, params: [] } : s);
@@ -108,10 +113,8 @@ export class DuckDbDriver implements Driver {
   static async open(options: DuckDbOptions): Promise<DuckDbDriver> {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     try {
-      const instance = await DuckDBInstance.create(
-        options.path,
-        options.readOnly ? { access_mode: 'READ_ONLY' } : undefined,
-      );
+      const settings = { ...options.settings, ...(options.readOnly ? { access_mode: 'READ_ONLY' } : {}) };
+      const instance = await DuckDBInstance.create(options.path, Object.keys(settings).length ? settings : undefined);
       return new DuckDbDriver(instance, options);
     } catch (e) {
       throw classifyDuckDbError(e, `open of ${options.path}`);

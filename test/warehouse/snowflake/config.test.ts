@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BackfillError, BackfillFailure } from '../../../contracts/errors';
-import { DEFAULT_DUCKDB_PATH, SNOWFLAKE_FROM_ENV, warehouseConfigFromEnv } from '../../../warehouse/open';
+import {
+  DEFAULT_DUCKDB_MEMORY_LIMIT, DEFAULT_DUCKDB_PATH, duckDbSettings, SNOWFLAKE_FROM_ENV, warehouseConfigFromEnv,
+} from '../../../warehouse/open';
 import { loadSnowflakeConfig, snowflakeConfigFromEnv } from '../../../warehouse/snowflake/config';
 
 const dir = mkdtempSync(join(tmpdir(), 'snowflake-config-'));
@@ -203,5 +205,19 @@ describe('BACKFILL_WAREHOUSE', () => {
     expect(invalid(() => warehouseConfigFromEnv({ BACKFILL_WAREHOUSE: 'bigquery:proj' }))).toMatch(
       /engine "bigquery" is not supported/,
     );
+  });
+});
+
+describe('BACKFILL_DUCKDB_MEMORY_LIMIT', () => {
+  it('caps DuckDB\'s buffer pool at 128MB unless it gives a size; anything else is refused naming it', () => {
+    expect(DEFAULT_DUCKDB_MEMORY_LIMIT).toBe('128MB');
+    expect(duckDbSettings({})).toEqual({ memory_limit: '128MB' });
+    expect(duckDbSettings({ BACKFILL_DUCKDB_MEMORY_LIMIT: ' 4GB ' })).toEqual({ memory_limit: '4GB' });
+    expect(duckDbSettings({ BACKFILL_DUCKDB_MEMORY_LIMIT: '1.5 GiB' })).toEqual({ memory_limit: '1.5 GiB' });
+    for (const bad of ['lots', '99999999999GB', "1GB'; SET x=1", '-1GB', '1 PB']) {
+      expect(invalid(() => duckDbSettings({ BACKFILL_DUCKDB_MEMORY_LIMIT: bad }))).toMatch(
+        /^BACKFILL_DUCKDB_MEMORY_LIMIT: ".*" is not a size; write e\.g\. 512MB or 4GB\.$/,
+      );
+    }
   });
 });
