@@ -8,12 +8,10 @@
  *   - `partition`: each partition its own DELETE + INSERT transaction (shadow.rewritePartition), at
  *     most `concurrency` at once; a retry may skip the partitions a previous attempt finished.
  */
-import { BackfillError, BackfillFailure } from '../contracts/errors';
 import type { Partition } from '../domain/partitions';
 import type { BackfillSpec } from '../domain/spec/schema';
-import { compileTransform } from '../domain/transform-sql';
 import { statsByPartition, type PartitionStats } from './batch-evidence';
-import { rewritePartition, tablesOf, type ShadowSlicer } from './shadow';
+import { outOfSlice, rewritePartition, sliceRewrite, type ShadowSlicer } from './shadow';
 import { inTx, type Driver, type QueryOptions } from './warehouse';
 
 export type BatchMode = 'range' | 'partition';
@@ -92,41 +90,16 @@ async function rewriteRange(
   columns: readonly string[],
   opts: QueryOptions,
 ): Promise<BatchRewrite> {
-  if (!spec.transform) {
-    throw new BackfillFailure(
-      BackfillError.SpecNotRunnable,
-      'transform: the spec has no transform; add transform.sql or transform.sql_file.',
-    );
-  }
-  const { shadow } = tablesOf(spec);
-  const d = db.dialect;
-  const grain = spec.source_range.grain;
-  const from = partitions[0]!.start;
-  const to = partitions[partitions.length - 1]!.end;
-  const list = columns.map(d.quoteIdent).join(', ');
-  const key = d.quoteIdent(spec.target.partition_key);
-  const transform = compileTransform(spec.transform.sql, (i) => d.boundValue(i, grain));
+  const slice = sliceRewrite(db, spec, columns);
+  const range = { start: partitions[0]!.start, end: partitions[partitions.length - 1]!.end };
   return db.transaction(async (tx) => {
-    await tx.execute({
-      sql: `DELETE FROM ${d.table(shadow)} WHERE ${key} >= ${d.boundValue(1, grain)} AND ` +
-        `${key} < ${d.boundValue(2, grain)}`,
-      params: [from, to],
-    });
-    const inserted = await tx.execute({
-      sql: `INSERT INTO ${d.table(shadow)} (${list}) SELECT ${list} FROM (${transform.sql}) AS transformed`,
-      params: [from, to],
-    });
-    const shadowStats = await statsByPartition(inTx(db, tx), spec, shadow, from, to);
+    await tx.execute(slice.delete(range.start, range.end));
+    const inserted = await tx.execute(slice.insert(range.start, range.end));
+    const shadowStats = await statsByPartition(inTx(db, tx), spec, slice.shadow, range.start, range.end);
     const partitionRows = Object.fromEntries(partitions.map((p) => [p.start, shadowStats[p.start]?.rows ?? 0]));
     const inside = Object.values(shadowStats).reduce((a, s) => a + s.rows, 0);
     if (inside !== inserted) {
-      throw new BackfillFailure(
-        BackfillError.TransformOutOfPartition,
-        `transform: for ${from} .. ${partitions[partitions.length - 1]!.start} it returned ${inserted - inside} of ` +
-          `${inserted} rows outside [${from}, ${to}); filter on :partition_start and :partition_end. ` +
-          'Nothing was written.',
-        { partition: from },
-      );
+      throw outOfSlice(`${range.start} .. ${partitions[partitions.length - 1]!.start}`, range, inserted, inside);
     }
     return { partitionRows, shadowStats };
   }, opts);

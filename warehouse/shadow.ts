@@ -11,7 +11,7 @@ import { compareFingerprints, fingerprint, fingerprintSpec, isFloatType, type Fi
 import { columnNames, describeTable, tableExists } from './catalog';
 import { parseTableName, type TableName } from './identifiers';
 import { recordCreated, requireIntact, requireOwned, restorePointRecord } from './ownership';
-import type { Driver, QueryOptions } from './warehouse';
+import type { Driver, QueryOptions, Statement } from './warehouse';
 
 /** Bounds wide enough to cover any partition, for "everything outside this partition". */
 const BEFORE_ALL = '0001-01-01';
@@ -109,18 +109,11 @@ export interface RewriteResult {
 }
 
 /**
- * Rewrites one partition of the shadow: DELETE then INSERT from the transform inside ONE explicit
- * transaction, so a failed insert never leaves the partition empty (dbt-adapters#1931). Rows the
- * transform returns outside the partition abort the transaction. `columns` are the target's
- * (catalog.columnNames), read once by the caller rather than once per partition.
+ * The statements that rewrite a slice [from, to) of the shadow from the transform, the same for a
+ * partition and for a whole batch: DELETE the slice, INSERT the transform's rows for it, count what
+ * the slice then holds. `columns` are the target's (catalog.columnNames), read once by the caller.
  */
-export async function rewritePartition(
-  db: Driver,
-  spec: BackfillSpec,
-  partition: Partition,
-  columns: readonly string[],
-  opts: QueryOptions = {},
-): Promise<RewriteResult> {
+export function sliceRewrite(db: Pick<Driver, 'dialect'>, spec: BackfillSpec, columns: readonly string[]) {
   if (!spec.transform) {
     throw new BackfillFailure(
       BackfillError.SpecNotRunnable,
@@ -132,29 +125,54 @@ export async function rewritePartition(
   const grain = spec.source_range.grain;
   const list = columns.map(d.quoteIdent).join(', ');
   const key = d.quoteIdent(spec.target.partition_key);
-  const inPartition = `${key} >= ${d.boundValue(1, grain)} AND ${key} < ${d.boundValue(2, grain)}`;
-  const bounds = [partition.start, partition.end];
+  const inSlice = `${key} >= ${d.boundValue(1, grain)} AND ${key} < ${d.boundValue(2, grain)}`;
   const transform = compileTransform(spec.transform.sql, (i) => d.boundValue(i, grain));
-  return db.transaction(async (tx) => {
-    await tx.execute({ sql: `DELETE FROM ${d.table(shadow)} WHERE ${inPartition}`, params: bounds });
-    const inserted = await tx.execute({
+  return {
+    shadow,
+    delete: (from: string, to: string): Statement => ({
+      sql: `DELETE FROM ${d.table(shadow)} WHERE ${inSlice}`, params: [from, to],
+    }),
+    insert: (from: string, to: string): Statement => ({
       sql: `INSERT INTO ${d.table(shadow)} (${list}) SELECT ${list} FROM (${transform.sql}) AS transformed`,
-      params: bounds,
-    });
-    const [row] = await tx.query({
-      sql: `SELECT count(*) AS n FROM ${d.table(shadow)} WHERE ${inPartition}`,
-      params: bounds,
-    });
+      params: [from, to],
+    }),
+    count: (from: string, to: string): Statement => ({
+      sql: `SELECT count(*) AS n FROM ${d.table(shadow)} WHERE ${inSlice}`, params: [from, to],
+    }),
+  };
+}
+
+/** What a transform returned outside the slice it was asked for: nothing was committed. */
+export function outOfSlice(what: string, partition: Partition, inserted: number, inside: number): BackfillFailure {
+  return new BackfillFailure(
+    BackfillError.TransformOutOfPartition,
+    `transform: for ${what} it returned ${inserted - inside} of ${inserted} rows outside ` +
+      `[${partition.start}, ${partition.end}); filter on :partition_start and :partition_end. Nothing was written.`,
+    { partition: partition.start },
+  );
+}
+
+/**
+ * Rewrites one partition of the shadow: DELETE then INSERT from the transform inside ONE explicit
+ * transaction, so a failed insert never leaves the partition empty (dbt-adapters#1931). Rows the
+ * transform returns outside the partition abort the transaction.
+ */
+export async function rewritePartition(
+  db: Driver,
+  spec: BackfillSpec,
+  partition: Partition,
+  columns: readonly string[],
+  opts: QueryOptions = {},
+): Promise<RewriteResult> {
+  const slice = sliceRewrite(db, spec, columns);
+  const { start, end } = partition;
+  return db.transaction(async (tx) => {
+    await tx.execute(slice.delete(start, end));
+    const inserted = await tx.execute(slice.insert(start, end));
+    const [row] = await tx.query(slice.count(start, end));
     const inside = Number(row?.n ?? 0);
-    if (inside !== inserted) {
-      throw new BackfillFailure(
-        BackfillError.TransformOutOfPartition,
-        `transform: for partition ${partition.start} it returned ${inserted - inside} of ${inserted} rows outside ` +
-          `[${partition.start}, ${partition.end}); filter on :partition_start and :partition_end. Nothing was written.`,
-        { partition: partition.start },
-      );
-    }
-    return { partition: partition.start, rowsWritten: inserted };
+    if (inside !== inserted) throw outOfSlice(`partition ${start}`, partition, inserted, inside);
+    return { partition: start, rowsWritten: inserted };
   }, opts);
 }
 
