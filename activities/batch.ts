@@ -23,9 +23,11 @@ const roundSeconds = (s: number) => Math.round(s * 1000) / 1000;
 /**
  * Evidence a rewrite gathered, kept in this worker until the batch's checkpoint (in order, maybe
  * after later batches' rewrites) uses it; a checkpoint that finds none (another worker, a restart)
- * reads it again, which is equivalent: only this batch writes its range of the shadow.
+ * reads it again, which is equivalent: only this batch writes its range of the shadow. Bounded: a
+ * batch's evidence holds up to validation.sample_rows changed rows per measure, and rewrites a halt
+ * forgot are never checkpointed; beyond 16 (more batches in flight than that), the oldest is read again.
  */
-const EVIDENCE_KEPT = 64;
+const EVIDENCE_KEPT = 16;
 
 export function batchActivities({ db, metrics, controlOf, opts, audit, now, columnsOf, checkpointsOf }: Toolkit) {
   const gathered = new Map<string, BatchEvidence>();
