@@ -51,6 +51,7 @@ export function checkpointOf(b: BatchRecord): Checkpoint {
     runId: info.workflowExecution?.runId ?? null,
     activityAttempt: b.rewrittenBy?.activityAttempt ?? info.attempt,
     worker: b.rewrittenBy?.worker ?? workerName(),
+    ...(b.rewrittenBy && { checkpointAttempt: info.attempt }),
     partitionRows: b.partitionRows,
     partitions: b.evidence.partitions,
     resumedPartitions: b.resumedPartitions,

@@ -17,6 +17,8 @@ export interface CheckpointProvenance {
   activityAttempt: number;
   /** host:pid of the worker that rewrote it. */
   worker: string;
+  /** The attempt of the activity that judged and recorded it, when another activity rewrote the batch. */
+  checkpointAttempt?: number;
   /** Rows written per partition label. */
   partitionRows: Record<string, number>;
   /** Per-partition old and new sums of every measure: the report's per-partition chart. */

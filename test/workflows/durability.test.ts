@@ -169,13 +169,13 @@ describe('worker crash', () => {
     await reference.close();
 
     const taskQueue = `crash-${process.pid}-${Date.now().toString(36)}`;
-    const startWorker = async () => {
+    const startWorker = async (extraEnv: NodeJS.ProcessEnv = {}) => {
       // node itself (not the tsx wrapper, which would leave its child alive after SIGKILL).
       const script = join(__dirname, '..', 'support', 'worker-process.ts');
       const child = spawn(
         process.execPath,
         ['--require', 'tsx/cjs', script, env.address, env.namespace, taskQueue, dbPath, workflowBundlePath()],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
+        { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...extraEnv } },
       );
       children.push(child);
       await new Promise<void>((resolve, reject) => {
@@ -187,9 +187,11 @@ describe('worker crash', () => {
     const exited = (c: ChildProcess) =>
       new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)));
 
-    const first = await startWorker();
+    // On the first worker batch 4 (index 3) is slow, so when 3 batches are done its activity is running.
+    const first = await startWorker({ SLOW_BATCH: '3' });
     const handle = await startBackfill(env.client, spec, { startedBy: 'vitest', taskQueue });
     const mid = await waitForStatus(handle, (s) => s.batches.done >= 3 && s.currentBatch !== null, 60_000);
+    expect(mid.batches.done).toBe(3);
     first.kill('SIGKILL');
     await exited(first);
     const second = await startWorker();
@@ -209,8 +211,10 @@ describe('worker crash', () => {
       expect(checkpoints).toHaveLength(waiting.batches.total);
       // Both worker processes wrote batches: the run really crossed the crash.
       expect(new Set(checkpoints.map((c) => c.provenance.worker)).size).toBe(2);
-      // The batch in flight at the kill was retried after its heartbeat timed out.
-      expect(checkpoints.some((c) => Number(c.provenance.activityAttempt) >= 2)).toBe(true);
+      // Batch 4, in flight at the kill, was retried on the second worker after its heartbeat timed out.
+      const batch4 = checkpoints.find((c) => c.batchIndex === 3)!.provenance;
+      expect(batch4.activityAttempt, JSON.stringify(batch4)).toBeGreaterThanOrEqual(2);
+      expect(batch4.worker).not.toBe(checkpoints[0]!.provenance.worker);
     } finally {
       await db.close();
     }
