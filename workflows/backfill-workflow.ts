@@ -135,6 +135,8 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
    */
   const ahead = new Map<number, Ahead>();
   let pipelined = false;
+  /** When the last batch was reconciled: with batches overlapping, a batch's pace runs from there. */
+  let lastReconciled = 0;
 
   const launch = (req: BatchRequest): Ahead => ({
     started: Date.now(),
@@ -186,7 +188,10 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
         if (r.action === 'abort') throw failWith(run.aborted(r, i));
         continue;
       }
-      const summary = run.batchReconciled(i, outcome, redo, Date.now() - (mine?.started ?? started), Date.now());
+      // The pace (and ETA) counts wall time per batch, not the overlapping time each was in flight.
+      const since = Math.max(mine?.started ?? started, lastReconciled);
+      const summary = run.batchReconciled(i, outcome, redo, Date.now() - since, Date.now());
+      lastReconciled = Date.now();
       if (summary.verdict === 'passed') return;
       await drainAhead();
       run.haltOnVerdict(i, summary, Date.now());
