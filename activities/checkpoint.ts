@@ -35,8 +35,8 @@ export interface BatchRecord {
   seconds: number;
   startedAt: string;
   finishedAt: string;
-  /** Who rewrote the batch, when another activity did (pipelined batches): its attempt and worker. */
-  rewrittenBy?: { activityAttempt: number; worker: string };
+  /** The activity that rewrote the batch (rewriteBatch, or this same runBatch): its attempt and worker. */
+  rewrittenBy: { activityAttempt: number; worker: string };
 }
 
 /** This worker, as provenance names it. */
@@ -49,9 +49,9 @@ export function checkpointOf(b: BatchRecord): Checkpoint {
     transformHash: transformHash(b.spec),
     workflowId: info.workflowExecution?.workflowId ?? null,
     runId: info.workflowExecution?.runId ?? null,
-    activityAttempt: b.rewrittenBy?.activityAttempt ?? info.attempt,
-    worker: b.rewrittenBy?.worker ?? workerName(),
-    ...(b.rewrittenBy && { checkpointAttempt: info.attempt }),
+    activityAttempt: b.rewrittenBy.activityAttempt,
+    worker: b.rewrittenBy.worker,
+    checkpointAttempt: info.attempt,
     partitionRows: b.partitionRows,
     partitions: b.evidence.partitions,
     resumedPartitions: b.resumedPartitions,

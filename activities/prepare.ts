@@ -3,11 +3,11 @@ import { BackfillError, BackfillFailure, isBackfillFailure } from '../contracts/
 import type { ResumePoint } from '../contracts/run';
 import type { BatchModeDecision, IdempotencyProofInfo } from '../contracts/status';
 import { partitionAtOrdinal, partitionOrdinal } from '../domain/partitions';
-import { batchOf, batchPartitions, planShape } from '../domain/plan';
+import { batchModeNote, batchOf, batchPartitions, planShape } from '../domain/plan';
 import { resumePointOf } from '../domain/run/resume-point';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { proveDecomposable } from '../warehouse/batch-rewrite';
-import { createShadow, createSnapshot, proveIdempotency, shadowSlicer } from '../warehouse/shadow';
+import { createShadow, createSnapshot, proveIdempotency, shadowSlicer, type ShadowSlicer } from '../warehouse/shadow';
 import type { QueryOptions } from '../warehouse/warehouse';
 import { heartbeating, log, type Toolkit } from './context';
 
@@ -17,10 +17,14 @@ export function prepareActivities({ db, metrics, opts, audit, now, checkpointsOf
    * the representative partition, the transform over the batch's range must equal the union of its
    * partitions' outputs. Otherwise, or when the spec asks, partition by partition, and why.
    */
-  async function decideBatchMode(spec: BackfillSpec, partition: string, o: QueryOptions): Promise<BatchModeDecision> {
+  async function decideBatchMode(
+    spec: BackfillSpec,
+    partition: string,
+    slicer: ShadowSlicer,
+    o: QueryOptions,
+  ): Promise<BatchModeDecision> {
     if (spec.execution.batch_mode === 'partition') {
-      const reason = 'partition by partition: execution.batch_mode is partition';
-      return { mode: 'partition', reason, provenOnBatch: null };
+      return { mode: 'partition', reason: batchModeNote(spec), provenOnBatch: null };
     }
     const i = batchOf(spec, partition) ?? 0;
     const partitions = batchPartitions(spec, i);
@@ -32,7 +36,7 @@ export function prepareActivities({ db, metrics, opts, audit, now, checkpointsOf
         reason: `partition by partition: batch ${i + 1} holds one partition, so there is nothing to combine`,
       };
     }
-    const proof = await proveDecomposable(db, spec, partitions, await shadowSlicer(db, spec, o), o);
+    const proof = await proveDecomposable(db, spec, partitions, slicer, o);
     if (proof.decomposable) {
       return {
         mode: 'range', provenOnBatch: i + 1,
@@ -87,15 +91,17 @@ export function prepareActivities({ db, metrics, opts, audit, now, checkpointsOf
             `proof partition "${partition}" is not a ${grain} partition`,
           );
         }
+        const o = opts(spec, 'proof', signal);
+        const slicer = await shadowSlicer(db, spec, o);
         let proof: Awaited<ReturnType<typeof proveIdempotency>>;
         try {
-          proof = await proveIdempotency(db, spec, partitionAtOrdinal(ordinal, grain), opts(spec, 'proof', signal));
+          proof = await proveIdempotency(db, spec, partitionAtOrdinal(ordinal, grain), o, slicer);
         } catch (e) {
           // Counted here; logged by the SDK's "Activity failed" line, which carries the error.
           if (isBackfillFailure(e, BackfillError.NotIdempotent)) metrics?.validationFailed(spec.backfill_id);
           throw e;
         }
-        const batchMode = await decideBatchMode(spec, proof.partition, opts(spec, 'proof', signal));
+        const batchMode = await decideBatchMode(spec, proof.partition, slicer, o);
         const info: IdempotencyProofInfo = {
           partition: proof.partition, rowsWritten: proof.rowsWritten, rowHash: String(proof.second.rowHash),
           ...(proof.floatNoise.length ? { floatNoise: proof.floatNoise } : {}),

@@ -17,7 +17,7 @@ export interface CheckpointProvenance {
   activityAttempt: number;
   /** host:pid of the worker that rewrote it. */
   worker: string;
-  /** The attempt of the activity that judged and recorded it, when another activity rewrote the batch. */
+  /** The attempt of the activity that judged and recorded it (absent on checkpoints from before pipelining). */
   checkpointAttempt?: number;
   /** Rows written per partition label. */
   partitionRows: Record<string, number>;

@@ -1,15 +1,15 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { DEFAULT_NAMESPACE } from '../contracts/settings';
 import { startDevServer } from '../scripts/dev-server';
-import { workflowsPath } from '../worker/create-worker';
+import { workflowBundle } from '../worker/workflow-bundle';
 
 /**
  * The integration tier's one setup: starts one headless dev server for the whole run and builds
- * the workflow bundle once (webpack is the slow part of starting a worker), then hands both to the
+ * the workflow bundle once, through the workers' cache (webpack is the slow part of starting a
+ * worker; a run after no change of the workflow code reuses the last build), then hands both to the
  * tests: the server's address, and the path of the bundle file (test/support/backfill-harness.ts).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -19,11 +19,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (!line.startsWith('[temporal]')) process.stderr.write(`[global-setup] ${line}\n`);
   };
   const dir = await mkdtemp(join(tmpdir(), 'safe-backfill-bundle-'));
-  const bundlePath = join(dir, 'workflow-bundle.js');
+  let bundlePath = join(dir, 'workflow-bundle.js');
   const bundling = Date.now();
-  const building = bundleWorkflowCode({ workflowsPath, logger: quietBundler })
-    .then((bundle) => writeFile(bundlePath, bundle.code))
-    .then(() => log(`Workflow bundle built in ${Date.now() - bundling} ms: ${bundlePath}`));
+  const building = workflowBundle()
+    .then(async (bundle) => {
+      if ('code' in bundle) await writeFile(bundlePath, bundle.code);
+      else bundlePath = bundle.codePath;
+    })
+    .then(() => log(`Workflow bundle ready in ${Date.now() - bundling} ms: ${bundlePath}`));
   const starting = startDevServer({
     headless: true,
     namespace: DEFAULT_NAMESPACE,
@@ -48,6 +51,3 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await rm(dir, { recursive: true, force: true });
   };
 }
-
-/** Bundler errors only: its info lines (webpack stats) say nothing a test needs. */
-const quietBundler = { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } as never;

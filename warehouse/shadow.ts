@@ -234,8 +234,10 @@ export async function proveIdempotency(
   spec: BackfillSpec,
   partition: Partition,
   opts: QueryOptions = {},
+  /** The slicer the caller also uses for the decomposability proof; built here when absent. */
+  slicer?: ShadowSlicer,
 ): Promise<IdempotencyProof> {
-  const shadow = await shadowSlicer(db, spec, opts);
+  const shadow = slicer ?? await shadowSlicer(db, spec, opts);
   const { columns, compare } = shadow;
   const slice = shadow.take;
   const outside = async () => [await slice(BEFORE_ALL, partition.start), await slice(partition.end, AFTER_ALL)];

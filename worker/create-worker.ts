@@ -24,9 +24,6 @@ export interface BackfillWorkerOptions {
   metrics?: BackfillMetrics;
 }
 
-/** The bundler reads TypeScript directly; no build step. */
-export { workflowsPath } from './workflow-bundle';
-
 export async function createBackfillWorker(opts: BackfillWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,

@@ -11,8 +11,11 @@ import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 
 const ROOT = join(__dirname, '..');
-/** What the bundle is built from: its entry point and every directory it may import from. */
-export const workflowsPath = join(ROOT, 'workflows', 'index.ts');
+/**
+ * What the bundle is built from (TypeScript, read by the bundler: no build step): its entry point
+ * and every directory it may import from.
+ */
+const workflowsPath = join(ROOT, 'workflows', 'index.ts');
 const SOURCES = ['workflows', 'domain', 'contracts'];
 const CACHE_DIR = join(ROOT, '.data', 'workflow-bundles');
 

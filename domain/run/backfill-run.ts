@@ -491,7 +491,7 @@ export class BackfillRun {
     const s = this.cursor;
     if (this.status.proof?.batchMode?.mode !== 'range' || s.redo.length > 0 || i !== s.nextBatch) return [];
     const out: BatchRequest[] = [];
-    const busy = ahead.filter((j) => j !== i);
+    const busy = [...ahead];
     const slots = this.status.concurrency - (ownRewriteRunning ? 1 : 0);
     for (let j = i + 1; j < this.shape.batches && busy.length < slots; j++) {
       if (busy.includes(j)) continue;
