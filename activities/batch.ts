@@ -66,7 +66,7 @@ export function batchActivities({ db, metrics, controlOf, opts, audit, now, colu
         metrics?.partitionRewritten(spec.backfill_id, n, bytesEach);
       },
     }, prior);
-    const evidence = await gatherBatchEvidence(db, spec, i, partitions, o, rewritten.shadowStats);
+    const evidence = await gatherBatchEvidence(db, spec, i, partitions, o, rewritten.stats);
     const work: BatchWork = {
       batchIndex: i, attempt: req.attempt, mode, partitionRows: rewritten.partitionRows,
       resumedPartitions: Object.keys(prior), startedAt, rewriteSeconds: (performance.now() - t0) / 1000,

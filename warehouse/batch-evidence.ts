@@ -7,7 +7,7 @@ import type { Partition } from '../domain/partitions';
 import type { BatchEvidence, ChangedRow, PartitionComparison } from '../domain/reconcile';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { tablesOf } from './shadow';
-import type { Db, Driver, QueryOptions, Row } from './warehouse';
+import type { Db, Driver, PartitionStatsSpec, QueryOptions, Row } from './warehouse';
 import type { TableName } from './identifiers';
 
 /** One partition's statistics in one table: what reconciliation compares. */
@@ -19,10 +19,29 @@ export interface PartitionStats {
 }
 type Stats = PartitionStats;
 
+/** Per-partition statistics of both sides of a batch, keyed by partition label. */
+export interface BatchStats {
+  /** Production's (old). */
+  before: Record<string, Stats>;
+  /** The shadow's (new). */
+  after: Record<string, Stats>;
+}
+
 /**
- * Statistics of every partition of `table` in [from, to), keyed by partition label: one statement
+ * Statistics of every partition in [from, to) of the shadow and of production, in one statement
  * whatever the number of partitions. Pass a transaction's session to read its uncommitted rows.
+ * Keys and NULLs are counted on the shadow only: production's are what they are.
  */
+export async function batchStats(db: Db, spec: BackfillSpec, from: string, to: string, opts?: QueryOptions) {
+  const { target, shadow } = tablesOf(spec);
+  const both = { ...statsSpec(spec, shadow, from, to), alongside: target };
+  const rows = await db.query(db.dialect.partitionStats(both), opts);
+  const out: BatchStats = { before: {}, after: {} };
+  for (const r of rows) (r.side === 'old' ? out.before : out.after)[String(r.partition_start)] = statsOf(spec, r);
+  return out;
+}
+
+/** Statistics of every partition of `table` in [from, to) alone (tests compare with batchStats). */
 export async function statsByPartition(
   db: Db,
   spec: BackfillSpec,
@@ -30,32 +49,27 @@ export async function statsByPartition(
   from: string,
   to: string,
   opts?: QueryOptions,
-  side: 'old' | 'new' = 'new',
 ) {
-  const measures = spec.measures.map((m) => m.column);
-  // Keys and NULLs are checked on the new side only: production's are what they are.
-  const notNull = side === 'new' ? spec.validation.not_null : [];
-  const rows = await db.query(
-    db.dialect.partitionStats({
-      table, partitionKey: spec.target.partition_key, grain: spec.source_range.grain, from, to,
-      uniqueKey: spec.target.unique_key ?? [spec.target.partition_key], measures, notNull,
-      distinctKeys: side === 'new',
-    }),
-    opts,
-  );
-  const out: Record<string, Stats> = {};
-  // (rows is a Record so a partition absent from the table reads as emptyStats.)
-  for (const r of rows) {
-    out[String(r.partition_start)] = {
-      rows: Number(r.row_count),
-      distinctKeys: Number(r.distinct_keys ?? r.row_count),
-      sums: Object.fromEntries(
-        measures.map((m, i) => [m, r[`measure_${i}`] === null ? null : String(r[`measure_${i}`])]),
-      ),
-      nulls: Object.fromEntries(spec.validation.not_null.map((c, i) => [c, Number(r[`nulls_${i}`] ?? 0)])),
-    };
-  }
-  return out;
+  const rows = await db.query(db.dialect.partitionStats(statsSpec(spec, table, from, to)), opts);
+  // (A Record, so a partition absent from the table reads as emptyStats.)
+  return Object.fromEntries(rows.map((r) => [String(r.partition_start), statsOf(spec, r)]));
+}
+
+const statsSpec = (spec: BackfillSpec, table: TableName, from: string, to: string): PartitionStatsSpec => ({
+  table, partitionKey: spec.target.partition_key, grain: spec.source_range.grain, from, to,
+  uniqueKey: spec.target.unique_key ?? [spec.target.partition_key], measures: spec.measures.map((m) => m.column),
+  notNull: spec.validation.not_null,
+});
+
+function statsOf(spec: BackfillSpec, r: Row): Stats {
+  return {
+    rows: Number(r.row_count),
+    distinctKeys: Number(r.distinct_keys ?? r.row_count),
+    sums: Object.fromEntries(
+      spec.measures.map((m, i) => [m.column, r[`measure_${i}`] === null ? null : String(r[`measure_${i}`])]),
+    ),
+    nulls: Object.fromEntries(spec.validation.not_null.map((c, i) => [c, Number(r[`nulls_${i}`] ?? 0)])),
+  };
 }
 
 function emptyStats(spec: BackfillSpec): Stats {
@@ -76,9 +90,9 @@ const changedRow = (keys: readonly string[], measure: string) => (r: Row): Chang
 });
 
 /**
- * A batch's evidence in a fixed number of statements whatever its size: production's statistics,
- * the shadow's (or `shadowStats`, read by the rewrite inside its transaction), and the changed
- * rows, one statement per measure.
+ * A batch's evidence in a fixed number of statements whatever its size: both sides' statistics in
+ * one (or `stats`, read by the rewrite inside its transaction), then the changed rows of every
+ * measure in one.
  */
 export async function gatherBatchEvidence(
   db: Driver,
@@ -86,13 +100,12 @@ export async function gatherBatchEvidence(
   batchIndex: number,
   partitions: Partition[],
   opts?: QueryOptions,
-  shadowStats?: Record<string, PartitionStats>,
+  stats?: BatchStats,
 ): Promise<BatchEvidence> {
   const { target, shadow } = tablesOf(spec);
   const from = partitions[0]!.start;
   const to = partitions[partitions.length - 1]!.end;
-  const before = await statsByPartition(db, spec, target, from, to, opts, 'old');
-  const after = shadowStats ?? await statsByPartition(db, spec, shadow, from, to, opts);
+  const { before, after } = stats ?? await batchStats(db, spec, from, to, opts);
   const comparisons: PartitionComparison[] = partitions.map((p) => {
     const o = before[p.start] ?? emptyStats(spec);
     const n = after[p.start] ?? emptyStats(spec);

@@ -1,16 +1,17 @@
 /**
  * Rewrites one batch into the shadow, in one of two modes:
  *   - `range`: one transaction, one DELETE of the batch's range and one INSERT of the transform over
- *     [first partition start, last partition end), then the shadow's partition statistics read in
- *     the same transaction: they are both the out-of-range check (rows inside must equal rows
- *     inserted, else nothing is committed) and the shadow side of reconciliation. A fixed number of
+ *     [first partition start, last partition end), then the partition statistics of shadow and
+ *     production read in one statement in the same transaction: the shadow's are both the
+ *     out-of-range check (rows inside must equal rows inserted, else nothing is committed) and,
+ *     with production's, what reconciliation compares. A fixed number of
  *     statements whatever the batch's size; used when the transform proved decomposable.
  *   - `partition`: each partition its own DELETE + INSERT transaction (shadow.rewritePartition), at
  *     most `concurrency` at once; a retry may skip the partitions a previous attempt finished.
  */
 import type { Partition } from '../domain/partitions';
 import type { BackfillSpec } from '../domain/spec/schema';
-import { statsByPartition, type PartitionStats } from './batch-evidence';
+import { batchStats, type BatchStats } from './batch-evidence';
 import { outOfSlice, rewritePartition, sliceRewrite, type ShadowSlicer } from './shadow';
 import { inTx, type Driver, type QueryOptions } from './warehouse';
 
@@ -29,8 +30,8 @@ export interface BatchRewriteOptions extends QueryOptions {
 export interface BatchRewrite {
   /** Rows written per partition label, for every partition of the batch (skipped ones report `prior`). */
   partitionRows: Record<string, number>;
-  /** Range mode: the shadow's statistics per partition, read inside the rewrite's transaction. */
-  shadowStats?: Record<string, PartitionStats>;
+  /** Range mode: both sides' statistics per partition, read inside the rewrite's transaction. */
+  stats?: BatchStats;
 }
 
 export async function rewriteBatch(
@@ -79,8 +80,8 @@ export async function rewriteBatch(
 }
 
 /**
- * The whole batch in one transaction: DELETE its range, INSERT the transform over it, read the
- * shadow's statistics of the range. Rows the transform returned outside the range are not in those
+ * The whole batch in one transaction: DELETE its range, INSERT the transform over it, read both
+ * sides' statistics of the range. Rows the transform returned outside the range are not in those
  * statistics, so a shortfall aborts the transaction (dbt-adapters#1931: never a half-written range).
  */
 async function rewriteRange(
@@ -95,13 +96,13 @@ async function rewriteRange(
   return db.transaction(async (tx) => {
     await tx.execute(slice.delete(range.start, range.end));
     const inserted = await tx.execute(slice.insert(range.start, range.end));
-    const shadowStats = await statsByPartition(inTx(db, tx), spec, slice.shadow, range.start, range.end);
-    const partitionRows = Object.fromEntries(partitions.map((p) => [p.start, shadowStats[p.start]?.rows ?? 0]));
-    const inside = Object.values(shadowStats).reduce((a, s) => a + s.rows, 0);
+    const stats = await batchStats(inTx(db, tx), spec, range.start, range.end);
+    const partitionRows = Object.fromEntries(partitions.map((p) => [p.start, stats.after[p.start]?.rows ?? 0]));
+    const inside = Object.values(stats.after).reduce((a, s) => a + s.rows, 0);
     if (inside !== inserted) {
       throw outOfSlice(`${range.start} .. ${partitions[partitions.length - 1]!.start}`, range, inserted, inside);
     }
-    return { partitionRows, shadowStats };
+    return { partitionRows, stats };
   }, opts);
 }
 

@@ -204,22 +204,33 @@ export class ControlStore {
    * Records a batch's checkpoint. Re-recording the same batch (an activity retry, or an operator
    * accepting a failed verdict) replaces it in one transaction, so there is one row per batch.
    */
+  /**
+   * Writes (or replaces) a batch's checkpoint in one statement: a MERGE on (backfill_id,
+   * batch_index), so the per-batch control write is one round trip and one commit.
+   */
   async recordCheckpoint(c: Checkpoint, opts?: QueryOptions): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.execute(
-        this.stmt(`DELETE FROM ${this.ref('checkpoints')} WHERE backfill_id = ? AND batch_index = ?`, [
-          c.backfillId,
-          c.batchIndex,
-        ]),
-      );
-      await tx.execute(
-        this.stmt(`INSERT INTO ${this.ref('checkpoints')} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP), ` +
-          `CAST(? AS TIMESTAMP))`, [
+    const columns = [
+      'backfill_id', 'batch_index', 'first_partition', 'last_partition', 'partitions', 'rows_written', 'code_version',
+      'verdict', 'provenance_json', 'started_at', 'finished_at',
+    ];
+    const timestamps = new Set(['started_at', 'finished_at']);
+    const values = columns.map((col) => (timestamps.has(col) ? `CAST(? AS TIMESTAMP) AS ${col}` : `? AS ${col}`));
+    const keys = ['backfill_id', 'batch_index'];
+    const updates = columns.filter((col) => !keys.includes(col)).map((col) => `${col} = s.${col}`);
+    await this.db.execute(
+      this.stmt(
+        `MERGE INTO ${this.ref('checkpoints')} AS t USING (SELECT ${values.join(', ')}) AS s ` +
+          `ON ${keys.map((k) => `t.${k} = s.${k}`).join(' AND ')} ` +
+          `WHEN MATCHED THEN UPDATE SET ${updates.join(', ')} ` +
+          `WHEN NOT MATCHED THEN INSERT (${columns.join(', ')}) ` +
+          `VALUES (${columns.map((col) => `s.${col}`).join(', ')})`,
+        [
           c.backfillId, c.batchIndex, c.firstPartition, c.lastPartition, c.partitions, c.rowsWritten, c.codeVersion,
           c.verdict, JSON.stringify(c.provenance), c.startedAt, c.finishedAt,
-        ]),
-      );
-    }, opts);
+        ],
+      ),
+      opts,
+    );
   }
 
   async checkpoints(backfillId: string, opts?: QueryOptions): Promise<Checkpoint[]> {

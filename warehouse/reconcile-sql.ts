@@ -58,18 +58,25 @@ export function reconcileSql(f: SqlFragments) {
 
     partitionStats(spec: PartitionStatsSpec): Statement {
       const key = f.quoteIdent(spec.partitionKey);
-      const columns = [
-        `${f.partitionLabel(key, spec.grain)} AS "partition_start"`,
-        `COUNT(*) AS "row_count"`,
-        ...(spec.distinctKeys === false ? [] : [`${f.distinctKeys(quoted(spec.uniqueKey))} AS "distinct_keys"`]),
-        ...spec.measures.map((m, i) => `${f.sumText(f.quoteIdent(m))} AS "measure_${i}"`),
-        ...spec.notNull.map((c, i) => `COUNT(*) - COUNT(${f.quoteIdent(c)}) AS "nulls_${i}"`),
-      ];
-      return {
-        sql: `SELECT ${columns.join(', ')} FROM ${f.table(spec.table)} WHERE ${range(key, spec.grain)} ` +
-          `GROUP BY 1 ORDER BY 1`,
-        params: [spec.from, spec.to],
+      const distinct = spec.distinctKeys !== false;
+      const select = (t: TableName, side: 'new' | 'old' | null) => {
+        const checked = side !== 'old';
+        const columns = [
+          ...(side ? [`'${side}' AS "side"`] : []),
+          `${f.partitionLabel(key, spec.grain)} AS "partition_start"`,
+          `COUNT(*) AS "row_count"`,
+          ...(distinct ? [`${checked ? f.distinctKeys(quoted(spec.uniqueKey)) : 'NULL'} AS "distinct_keys"`] : []),
+          ...spec.measures.map((m, i) => `${f.sumText(f.quoteIdent(m))} AS "measure_${i}"`),
+          ...spec.notNull.map((c, i) => `${checked ? `COUNT(*) - COUNT(${f.quoteIdent(c)})` : 'NULL'} AS "nulls_${i}"`),
+        ];
+        const label = side ? 2 : 1;
+        return `SELECT ${columns.join(', ')} FROM ${f.table(t)} WHERE ${range(key, spec.grain)} GROUP BY ${label}`;
       };
+      // Both sides share the bound range ($1, $2), so the parameters stay two.
+      const sql = spec.alongside
+        ? `${select(spec.table, 'new')} UNION ALL ${select(spec.alongside, 'old')} ORDER BY 1, 2`
+        : `${select(spec.table, null)} ORDER BY 1`;
+      return { sql, params: [spec.from, spec.to] };
     },
 
     changedRows(spec: ChangedRowsSpec): Statement {

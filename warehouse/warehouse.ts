@@ -91,6 +91,12 @@ export interface PartitionStatsSpec extends SliceSpec {
   notNull: readonly string[];
   /** Count distinct unique keys (`distinct_keys`); false for a side whose keys nobody checks (production). */
   distinctKeys?: boolean;
+  /**
+   * Also the same partitions of this table (production) in the same statement: rows then carry
+   * `side`, 'new' for `table` and 'old' for this one, whose `distinct_keys` and `nulls_<i>` are NULL
+   * (production's keys and NULLs are what they are).
+   */
+  alongside?: TableName;
 }
 
 /** Rows that differ between two tables over the same slice, for each measure. */
@@ -137,7 +143,8 @@ export interface Dialect {
   rowsPerPartition(table: TableName, partitionKey: string, grain: PartitionGrain, from: string, to: string): Statement;
   /**
    * Per-partition statistics of a slice: columns `partition_start`, `row_count`, `distinct_keys`,
-   * `measure_<i>` (exact sum as text) and `nulls_<i>` (NULL count of notNull[i]).
+   * `measure_<i>` (exact sum as text) and `nulls_<i>` (NULL count of notNull[i]); with `alongside`,
+   * both tables' in one statement, told apart by `side`.
    */
   partitionStats(spec: PartitionStatsSpec): Statement;
   /**

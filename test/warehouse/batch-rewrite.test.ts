@@ -11,7 +11,7 @@ import { seedRevenueScenario } from '../../demo/revenue-scenario';
 import type { Partition } from '../../domain/partitions';
 import { batchPartitions } from '../../domain/plan';
 import type { BackfillSpec } from '../../domain/spec/schema';
-import { statsByPartition } from '../../warehouse/batch-evidence';
+import { batchStats, statsByPartition } from '../../warehouse/batch-evidence';
 import { proveDecomposable, rewriteBatch, type BatchMode } from '../../warehouse/batch-rewrite';
 import { columnNames } from '../../warehouse/catalog';
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
@@ -98,10 +98,17 @@ describe('rewriteBatch in range mode', () => {
     expect(Object.keys(byRange.partitionRows)).toEqual(partitions.map((p) => p.start));
     expect(Object.values(byRange.partitionRows).every((n) => n > 0)).toBe(true);
     const { from, to } = rangeOf(partitions);
-    // The statistics read inside the transaction are the shadow's as committed, and partition mode's.
-    expect(byRange.shadowStats).toEqual(await statsByPartition(db, whole, tablesOf(whole).shadow, from, to));
-    expect(byRange.shadowStats).toEqual(await statsByPartition(db, each, tablesOf(each).shadow, from, to));
-    expect(byPartition.shadowStats).toBeUndefined();
+    // The statistics read inside the transaction are the shadow's as committed, and partition mode's;
+    // production's, read in the same statement, are production's alone (no keys or NULLs counted).
+    expect(byRange.stats!.after).toEqual(await statsByPartition(db, whole, tablesOf(whole).shadow, from, to));
+    expect(byRange.stats!.after).toEqual(await statsByPartition(db, each, tablesOf(each).shadow, from, to));
+    expect(byRange.stats!.after).toEqual((await batchStats(db, each, from, to)).after);
+    const production = await statsByPartition(db, whole, tablesOf(whole).target, from, to);
+    expect(byRange.stats!.before).toEqual(
+      Object.fromEntries(Object.entries(production).map(([p, st]) => [p, { ...st, distinctKeys: st.rows }])),
+    );
+    expect(Object.keys(byRange.stats!.before).length).toBeGreaterThan(0);
+    expect(byPartition.stats).toBeUndefined();
   });
 
   it('runs the same five statements for a one-partition batch', async () => {

@@ -128,12 +128,13 @@ describe('the same spec on every engine', () => {
       expect([...perBatch.keys()].sort()).toEqual([1, 2, 3]);
       for (const statements of perBatch.values()) {
         expect(statements).toEqual([
-          // The rewrite: one transaction; the shadow's statistics read inside it are the out-of-range check.
+          // The rewrite: one transaction; the statistics of shadow and production, read inside it in
+          // one statement, are the out-of-range check and the reconciliation's totals.
           'BEGIN', 'DELETE', 'INSERT', 'SELECT', 'COMMIT',
-          // Production's statistics, then the largest changed rows of every measure in one statement.
-          'SELECT', 'WITH',
-          // The checkpoint.
-          'BEGIN', 'DELETE', 'INSERT', 'COMMIT',
+          // The largest changed rows of every measure in one statement.
+          'WITH',
+          // The checkpoint: one MERGE.
+          'MERGE',
         ]);
       }
     }

@@ -771,6 +771,19 @@ class Emulator {
       case 'dml': {
         await this.locks.acquire(q, tr.locks);
         const result = await this.duck(q, entry, a.sql, binds);
+        if (a.verb === 'merged') {
+          // Snowflake answers a MERGE with rows inserted and rows updated, one column each.
+          const actions = (await result.getRowObjects()).map((r) => String(r.merge_action));
+          const inserted = actions.filter((x) => x === 'INSERT').length;
+          entry.rowsChanged = actions.length;
+          return {
+            rowtype: [
+              fixedColumn('number of rows inserted', 19, 0, false),
+              fixedColumn('number of rows updated', 19, 0, false),
+            ],
+            rowset: [[String(inserted), String(actions.length - inserted)]],
+          };
+        }
         entry.rowsChanged = result.rowsChanged;
         return this.dmlResult(a.verb, result.rowsChanged);
       }

@@ -43,7 +43,7 @@ export type SessionSetting =
 
 export type Action =
   | { type: 'query'; sql: string }
-  | { type: 'dml'; verb: 'inserted' | 'deleted' | 'updated'; sql: string }
+  | { type: 'dml'; verb: 'inserted' | 'deleted' | 'updated' | 'merged'; sql: string }
   | { type: 'insert-overwrite'; deleteSql: string; insertSql: string }
   | { type: 'ddl'; sql: string; status: string }
   | {
@@ -91,6 +91,7 @@ export const STATEMENT_TYPE = {
   insert: 0x3100,
   update: 0x3200,
   delete: 0x3300,
+  merge: 0x3400,
   scl: 0x4000,
   tcl: 0x5000,
   ddl: 0x6000,
@@ -703,6 +704,33 @@ class StatementTranslator {
           'dml',
           STATEMENT_TYPE.update,
           { type: 'dml', verb: 'updated', sql },
+          { writes: [this.key(t)], locks: [this.key(t)] },
+        );
+      }
+      case 'MERGE': {
+        // MERGE INTO t [AS a] USING (SELECT <binds>) AS s ON … WHEN [NOT] MATCHED THEN …: DuckDB
+        // runs it as written; RETURNING merge_action lets the result split inserted from updated.
+        // Only what the product emits is translated: a MERGE of bound values into one table.
+        c.expectWord('MERGE');
+        c.expectWord('INTO');
+        const t = this.table(c);
+        const rest = c.rest();
+        const using = rest.findIndex((x) => isWord(x, 'USING'));
+        const opens = using >= 0 && isOp(rest[using + 1], '(');
+        const source = opens ? rest.slice(using + 2, closingParen(rest, using + 1)) : null;
+        if (!source || !isWord(source[0], 'SELECT') || source.some((x) => isWord(x, 'FROM'))) {
+          throw notTranslated('MERGE with a table or query source (only MERGE … USING (SELECT <bound values>) is)');
+        }
+        // "THEN INSERT (…)" is the clause, not Snowflake's INSERT() string function.
+        const insert = rest.findIndex((x, k) => isWord(x, 'INSERT') && isWord(rest[k - 1], 'THEN'));
+        const clauses = insert < 0
+          ? [this.renderer.render(rest)]
+          : [this.renderer.render(rest.slice(0, insert)), 'INSERT', this.renderer.render(rest.slice(insert + 1))];
+        const sql = joinSql(['MERGE INTO', renderRef(t), ...clauses, 'RETURNING merge_action']);
+        return this.result(
+          'dml',
+          STATEMENT_TYPE.merge,
+          { type: 'dml', verb: 'merged', sql },
           { writes: [this.key(t)], locks: [this.key(t)] },
         );
       }

@@ -174,6 +174,18 @@ describe('statements', () => {
     ]);
   });
 
+  it('MERGE of bound values inserts, then updates, answering rows inserted and rows updated', async () => {
+    await runRaw(conn, 'CREATE TABLE "LOAD"."KV" (K VARCHAR NOT NULL, V NUMBER(10, 0))');
+    const merge = 'MERGE INTO "LOAD"."KV" AS t USING (SELECT ? AS k, ? AS v) AS s ON t.k = s.k ' +
+      'WHEN MATCHED THEN UPDATE SET v = s.v WHEN NOT MATCHED THEN INSERT (k, v) VALUES (s.k, s.v)';
+    const first = await runRaw(conn, merge, ['a', 1]);
+    expect(first.rows).toEqual([{ 'number of rows inserted': 1, 'number of rows updated': 0 }]);
+    const second = await runRaw(conn, merge, ['a', 2]);
+    expect(second.rows).toEqual([{ 'number of rows inserted': 0, 'number of rows updated': 1 }]);
+    expect(second.statement.getNumUpdatedRows()).toBe(1);
+    expect((await runRaw(conn, 'SELECT K, V FROM "LOAD"."KV"')).rows).toEqual([{ K: 'a', V: 2 }]);
+  });
+
   it('a bind the statement uses but the request lacks is a compilation error', async () => {
     expect((await rawError(runRaw(conn, 'SELECT :2 AS x', ['only one']))).code).toBe('002049');
   });
