@@ -7,7 +7,8 @@
  * order, gives each tool a fresh copy of that file and times its whole command:
  *   - floor:      one CREATE TABLE AS of the corrected transform over the range (python duckdb)
  *   - project:    the full backfill of examples/revenue-tax-fix.yaml, start → published → signoff
- *                 (bench/peers/project-run.ts: its own Temporal dev server and worker)
+ *                 (bench/peers/project-run.ts, bundled as the CLI and worker are: its worker, client
+ *                 and DuckDB start inside the timed command; the dev server is started once, untimed)
  *   - dbt:        a microbatch model (event_time revenue_date, batch_size day, 3 threads), run over the range
  *   - sqlmesh-N:  an INCREMENTAL_BY_TIME_RANGE model (batch_size N), restated in prod over the range
  * Every run's finance.daily_revenue (the floor's table) is fingerprinted over the range and must match
@@ -15,6 +16,7 @@
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SCENARIO, seedRevenueScenario } from '../demo/revenue-scenario';
@@ -25,8 +27,8 @@ const ROOT = resolve(__dirname, '..');
 const VENV = join(ROOT, '.tools', 'peers-venv');
 const PY = join(VENV, 'bin', 'python');
 const HELPER = join(__dirname, 'peers', 'helper.py');
-const PROJECT_RUN = join(__dirname, 'peers', 'project-run.ts');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+/** The project's command runs bundled, as `npm run worker` and `npx backfill` do (scripts/built.cjs). */
+const PROJECT_RUN = join(ROOT, 'dist', 'project-run.cjs');
 const SQL_FILE = join(ROOT, 'examples', 'sql', 'revenue-tax-fix.sql');
 /** What pip is asked for; dbt-core 1.12 does not install offline (see the README's Benchmark section). */
 const REQUIREMENTS = ["dbt-core<1.12", 'dbt-duckdb==1.11.1', 'sqlmesh==0.236.4', 'duckdb==1.5.6'];
@@ -257,7 +259,7 @@ async function runTool(tool: Tool, round: number, scale: number, p: Paths): Prom
       table = 'finance.bench_floor';
       break;
     case 'project': {
-      ran = await run(TSX, [PROJECT_RUN, db, String(scale)], log('run'), temporalEnv);
+      ran = await run(process.execPath, [PROJECT_RUN, db, String(scale)], log('run'), temporalEnv);
       const result = lastJson<{ fullMs: number; state: string; steps: Record<string, number> }>(
         ran.stdout, 'PEERS_RESULT ');
       inToolMs = result.fullMs;
@@ -376,7 +378,10 @@ async function main(): Promise<void> {
     }
   }
 
-  // Untimed, like the SQLMesh prepare step: the Temporal server is infrastructure a worker connects to.
+  // Untimed, like the SQLMesh prepare step: the Temporal server is infrastructure a worker connects
+  // to, and the bundle is built once per change of the sources (as `npm run worker` builds it).
+  const bundle = createRequire(__filename)('../scripts/built.cjs') as { stale(): boolean; build(): void };
+  if (opts.tools.includes('project') && bundle.stale()) bundle.build();
   const server = opts.tools.includes('project') ? await startDevServer({ headless: true }) : null;
   // MALLOC_ARENA_MAX as `npm run worker` sets it.
   if (server) {

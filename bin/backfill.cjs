@@ -1,4 +1,3 @@
 #!/usr/bin/env node
-// The CLI is TypeScript run through tsx, so there is no build step between a change and `npx backfill`.
-require('tsx/cjs');
-require('../client/cli.ts');
+// The CLI, bundled from the TypeScript sources (rebuilt when they change; see scripts/built.cjs).
+require('../scripts/built.cjs').run('cli');

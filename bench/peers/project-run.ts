@@ -1,7 +1,7 @@
 /**
  * One full backfill of examples/revenue-tax-fix.yaml on an already seeded DuckDB file, in its own process
  * (a Temporal Runtime installs once per process): bench/peers.ts times this whole command.
- *   tsx bench/peers/project-run.ts <file.duckdb> <scale>
+ *   node dist/project-run.cjs <file.duckdb> <scale>   (bundled by scripts/built.cjs; tsx runs it as well)
  * With PEERS_TEMPORAL_ADDRESS (and PEERS_TEMPORAL_NAMESPACE) it uses that running Temporal server, as a
  * production worker does; otherwise it starts its own dev server. The worker (bundle from the cache),
  * the client and DuckDB start here, inside the timed command.

@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// The worker, bundled from the TypeScript sources (rebuilt when they change; see scripts/built.cjs).
+require('../scripts/built.cjs').run('worker', { sourceMaps: true });
