@@ -18,12 +18,23 @@ import { checkOwnership } from '../warehouse/ownership';
 import { TASK_QUEUE } from '../contracts/settings';
 import type { Client } from '@temporalio/client';
 import * as op from './operate';
+import { version } from '../package.json';
 import { connectClient, workflowUiUrl, type ConnectionFlags } from './temporal';
 
 const program = new Command()
   .name('backfill')
   .description('Safe, bounded, reversible warehouse backfills as durable Temporal workflows.')
-  .showHelpAfterError();
+  .version(version, '-V, --version', 'print the version')
+  .showHelpAfterError()
+  // A usage error (unknown option, missing argument, bad choice) is bad input: exit 2, as every other
+  // refusal of input; --help and --version exit 0. Subcommands inherit this (set before they exist).
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? ExitCode.ok : ExitCode.badInput))
+  .addHelpText('after', [
+    '',
+    'Exit codes: 0 ok · 1 unexpected · 2 bad input (usage, invalid spec, missing table or column, unknown',
+    'backfill) · 3 unreachable or locked (Temporal, no worker, the DuckDB file) · 4 refused (leased target,',
+    'duplicate start, a refused decision) · 5 (watch) the backfill halted or failed.',
+  ].join('\n'));
 
 const warehouseOption = () =>
   new Option(
@@ -80,17 +91,20 @@ program
   .command('validate')
   .description('Check a spec: every problem is reported with its YAML path and line.')
   .argument('<spec>', 'backfill spec (YAML)')
-  .action((file: string) => {
+  .option('--runnable', 'also require it to be runnable (exit 2 if it is valid but cannot run yet)')
+  .action((file: string, opts: { runnable?: boolean }) => {
     const { spec, warnings, notRunnable } = loadSpecFile(file);
+    const what =
+      `${spec.backfill_id} (${spec.target.table}, ` +
+      `${spec.source_range.start}..${spec.source_range.end} by ${spec.source_range.grain})`;
     console.log(
-      `✓ ${file}: valid spec ${spec.backfill_id} (${spec.target.table}, ` +
-        `${spec.source_range.start}..${spec.source_range.end} by ${spec.source_range.grain})`,
+      notRunnable.length
+        ? `! ${file}: valid but not runnable: ${what}`
+        : `✓ ${file}: valid spec ${what}`,
     );
     for (const w of warnings) console.log(`  warning: ${w.path}: ${w.message}`);
-    if (notRunnable.length) {
-      console.log('  not runnable yet:');
-      for (const p of notRunnable) console.log(`    - ${p.path}: ${p.message}`);
-    }
+    for (const p of notRunnable) console.log(`  not runnable: ${p.path}: ${p.message}`);
+    if (notRunnable.length && opts.runnable) process.exitCode = ExitCode.badInput;
   });
 
 program
@@ -253,11 +267,10 @@ connected(program
     const rows = await withClient(opts, (client) => op.list(client, { state: opts.state }));
     if (opts.json) return console.log(JSON.stringify(rows, null, 2));
     if (rows.length === 0) return console.log(opts.state ? `no backfills in state ${opts.state}` : 'no backfills');
+    const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd([40, 18, 28][i]!) : c)).join(' ').trimEnd();
+    console.log(line(['BACKFILL', 'STATE', 'TARGET', 'OWNER', 'WORKFLOW', 'STARTED']));
     for (const r of rows) {
-      console.log(
-        `${r.backfillId.padEnd(40)} ${(r.state ?? '?').padEnd(18)} ${(r.target ?? '').padEnd(28)} ${r.owner ?? ''} ` +
-          `(${r.status}, started ${r.startTime})`,
-      );
+      console.log(line([r.backfillId, r.state ?? '?', r.target ?? '', r.owner ?? '', r.status, r.startTime]));
     }
   });
 
@@ -337,6 +350,17 @@ connected(program
   });
 
 connected(program
+  .command('cancel')
+  .description('Stop a backfill before anything is published: production untouched, the lease released.')
+  .argument('<backfill-id>')
+  .addOption(by('who cancels'))
+  .requiredOption('--reason <text>', 'why (the audit log keeps it)'))
+  .action(async (id: string, opts: { by: string; reason: string } & Connected) => {
+    const ack = await withClient(opts, (client) => op.cancel(client, id, { by: opts.by, reason: opts.reason }));
+    console.log(`${id}: ${ack.message}`);
+  });
+
+connected(program
   .command('report')
   .description('Write the reconciliation report: a self-contained HTML page and a Markdown announcement.')
   .argument('<backfill-id>')
@@ -377,6 +401,13 @@ async function reportFromWarehouse(id: string, where: string | undefined) {
     return await gatherReportData(db, id);
   } finally {
     await db.close();
+  }
+}
+
+// --help names the options a command cannot run without.
+for (const cmd of program.commands) {
+  for (const o of cmd.options) {
+    if (o.mandatory && !o.description.endsWith('(required)')) o.description = `${o.description} (required)`;
   }
 }
 

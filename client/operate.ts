@@ -24,6 +24,7 @@ import type {
   ResumeRequest,
   RollbackRequest,
   SignoffRequest,
+  CancelRequest,
   UpdateAck,
 } from '../contracts/status';
 import type { ReportData } from '../contracts/report';
@@ -111,6 +112,10 @@ export function rollback(client: Client, id: string, req: RollbackRequest): Prom
 
 export function signoff(client: Client, id: string, req: SignoffRequest): Promise<UpdateAck> {
   return on(id, () => handleOf(client, id).executeUpdate(m.signoffUpdate, { args: [req] }));
+}
+
+export function cancel(client: Client, id: string, req: CancelRequest): Promise<UpdateAck> {
+  return on(id, () => handleOf(client, id).executeUpdate(m.cancelUpdate, { args: [req] }));
 }
 
 export function reportData(client: Client, id: string): Promise<ReportData | null> {

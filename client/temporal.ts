@@ -5,6 +5,7 @@
  * API key for Temporal Cloud), then the local dev server defaults.
  */
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import type { NativeConnectionOptions } from '@temporalio/worker';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { BackfillError, BackfillFailure } from '../contracts/errors';
 import { DEFAULT_NAMESPACE, DEFAULT_TEMPORAL_ADDRESS, DEFAULT_UI_PORT } from '../contracts/settings';
@@ -28,8 +29,11 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
   try {
     profile = loadClientConnectConfig({
       profile: flags.profile,
+      // An empty or blank variable counts as unset (as a shell's `TEMPORAL_ADDRESS=` means).
       overrideEnvVars: Object.fromEntries(
-        Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'),
+        Object.entries(env)
+          .filter((e): e is [string, string] => typeof e[1] === 'string' && e[1].trim() !== '')
+          .map(([k, v]) => [k, v.trim()]),
       ),
     });
   } catch (e) {
@@ -51,6 +55,18 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
     },
     namespace: flags.namespace ?? profile.namespace ?? DEFAULT_NAMESPACE,
   };
+}
+
+/**
+ * The same settings for the worker's NativeConnection (the worker and the CLI share this module):
+ * address, TLS (server CA, server name, client certificate for mTLS), API key and gRPC metadata.
+ */
+export function nativeConnectionOptions({ options }: ResolvedConnection): NativeConnectionOptions {
+  const { address, tls, apiKey, metadata } = options;
+  if (typeof apiKey === 'function') {
+    throw new BackfillFailure(BackfillError.InvalidConfig, 'the worker takes an API key as text (TEMPORAL_API_KEY).');
+  }
+  return { address, ...(tls !== undefined && { tls }), ...(apiKey && { apiKey }), ...(metadata && { metadata }) };
 }
 
 export async function connectClient(

@@ -10,6 +10,7 @@ import type { ReportData } from './report';
 import type {
   ApprovalRequest,
   BackfillStatus,
+  CancelRequest,
   BatchesView,
   ConcurrencyRequest,
   LivePipelineEvent,
@@ -36,12 +37,14 @@ export const rejectSignal = defineSignal<[ApprovalRequest]>('reject');
 export const resolveSignal = defineSignal<[ResolveRequest]>('resolve');
 export const rollbackSignal = defineSignal<[RollbackRequest]>('rollback');
 export const signoffSignal = defineSignal<[SignoffRequest]>('signoff');
+export const cancelSignal = defineSignal<[CancelRequest]>('cancel');
 
 export const approveUpdate = defineUpdate<UpdateAck, [ApprovalRequest]>('approve_update');
 export const rejectUpdate = defineUpdate<UpdateAck, [ApprovalRequest]>('reject_update');
 export const resolveUpdate = defineUpdate<UpdateAck, [ResolveRequest]>('resolve_update');
 export const rollbackUpdate = defineUpdate<UpdateAck, [RollbackRequest]>('rollback_update');
 export const signoffUpdate = defineUpdate<UpdateAck, [SignoffRequest]>('signoff_update');
+export const cancelUpdate = defineUpdate<UpdateAck, [CancelRequest]>('cancel_update');
 /** The report's data, read by the worker (which owns the warehouse) from the control schema. */
 export const reportDataUpdate = defineUpdate<ReportData | null, [Record<string, never>]>('report_data');
 
@@ -77,5 +80,9 @@ export const messageDescriptions = {
   resolve_update: 'Resolve a halt, with an immediate error when refused. Same JSON as resolve.',
   rollback_update: 'Roll back, with an immediate error when refused. Same JSON as rollback.',
   signoff_update: 'Sign off, with an immediate error when refused. Same JSON as signoff.',
+  cancel:
+    'Stop the backfill before anything is published: production is untouched, the lease released. ' +
+    'JSON: {"by": "you", "reason": "why"}',
+  cancel_update: 'Cancel, with an immediate error when refused (after publishing: roll back instead). Same JSON.',
   report_data: 'The reconciliation report as data (what `backfill report` renders); changes nothing. JSON: {}',
 } as const;

@@ -277,6 +277,10 @@ export interface SignoffRequest {
   by: string;
   comment?: string;
 }
+export interface CancelRequest {
+  by: string;
+  reason: string;
+}
 
 /** What an update returns when accepted. */
 export interface UpdateAck {

@@ -326,3 +326,26 @@ export function concurrencyProblem(req: unknown): string | null {
   }
   return null;
 }
+
+/** States a cancel may stop: nothing has been published yet. */
+export const CANCELLABLE_STATES: readonly BackfillState[] = [
+  'planning', 'preparing', 'running', 'paused', 'halted', 'awaiting_approval',
+];
+
+/**
+ * Cancel before publishing, by anyone named, with a reason (as abort): the run stops, production
+ * is untouched and the lease released. Once publishing has started, rollback and signoff are the ways out.
+ */
+export function cancelProblem(req: unknown, state: BackfillState): string | null {
+  if (!CANCELLABLE_STATES.includes(state)) {
+    return `cannot cancel: the backfill is ${state}; ` +
+      (['publishing', 'published'].includes(state)
+        ? 'production is being or has been written: roll back within the window, or sign off'
+        : 'it has already ended');
+  }
+  const example = '{"by": "your-name", "reason": "why"}';
+  const shape = shapeProblem('cancel', req, example, ['reason']);
+  if (shape) return shape;
+  if (!isText((req as Payload).reason)) return `cancel needs "reason" (it goes into the audit log): send ${example}`;
+  return null;
+}

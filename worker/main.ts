@@ -7,6 +7,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { BackfillError, BackfillFailure, isBackfillFailure } from '../contracts/errors';
+import { nativeConnectionOptions } from '../client/temporal';
 import { openWarehouse, warehouseConfigFromEnv } from '../warehouse/open';
 import { createBackfillWorker } from './create-worker';
 import { createJsonLogger } from './logging';
@@ -49,17 +50,29 @@ async function main(): Promise<void> {
   }
   const config = warehouseConfigFromEnv();
   const warehouse = await openWarehouse(config);
-  const connection = await NativeConnection.connect({ address });
+  // TLS, mTLS, API key or profile: the same settings the CLI resolves (client/temporal.ts).
+  const unreachable = (e: unknown) => {
+    throw new BackfillFailure(
+      BackfillError.TemporalUnavailable,
+      `cannot reach Temporal at ${address} (${e instanceof Error ? e.message : String(e)}); start it with ` +
+        '`npm run temporal:dev`, or set TEMPORAL_ADDRESS, TEMPORAL_TLS_* / TEMPORAL_API_KEY or TEMPORAL_PROFILE.',
+    );
+  };
+  const connection = await NativeConnection.connect(nativeConnectionOptions(settings.connection)).catch(unreachable);
   // A client connection for visibility queries (is the live pipeline running?).
-  const clientConnection = await Connection.connect({ address });
+  const clientConnection = await Connection.connect({ ...settings.connection.options, connectTimeout: '10s' })
+    .catch(unreachable);
   const client = new Client({ connection: clientConnection, namespace });
   const worker = await createBackfillWorker({ connection, namespace, warehouse, client, taskQueue, metrics });
+  const tls = Boolean(settings.connection.options.tls) || Boolean(settings.connection.options.apiKey);
   logger.info(
-    `backfill worker: task queue ${taskQueue} on ${address}/${namespace}, warehouse ${config.engine}:${config.path}`,
+    `backfill worker: task queue ${taskQueue} on ${address}/${namespace}${tls ? ' (TLS)' : ''}, ` +
+      `warehouse ${config.engine}:${config.path}`,
     {
       taskQueue,
       address,
       namespace,
+      tls,
       warehouse: `${config.engine}:${config.path}`,
       metrics: metricsServer?.url ?? null,
       sdkMetrics: sdkMetrics ? `http://${sdkMetrics}/metrics` : null,

@@ -4,8 +4,9 @@
  * sets these variables; test/temporal-dev.test.ts parses its values with this same function.
  */
 import type { LogLevel } from '@temporalio/common';
+import { resolveConnection, type ResolvedConnection } from '../client/temporal';
 import { BackfillError, BackfillFailure } from '../contracts/errors';
-import { DEFAULT_NAMESPACE, DEFAULT_TEMPORAL_ADDRESS, TASK_QUEUE } from '../contracts/settings';
+import { DEFAULT_TEMPORAL_ADDRESS, TASK_QUEUE } from '../contracts/settings';
 
 export const DEFAULT_SDK_METRICS_ADDRESS = '0.0.0.0:9464';
 export const DEFAULT_METRICS_ADDRESS = '0.0.0.0:9465';
@@ -20,10 +21,17 @@ export interface BindAddress {
 }
 
 export interface WorkerSettings {
-  /** TEMPORAL_ADDRESS: the frontend, host:port. */
+  /** The frontend, host:port (TEMPORAL_ADDRESS, or the envconfig profile's). */
   address: string;
-  /** TEMPORAL_NAMESPACE */
+  /** TEMPORAL_NAMESPACE, or the profile's. */
   namespace: string;
+  /**
+   * How to reach Temporal, resolved exactly as the CLI resolves it (client/temporal.ts): the
+   * TEMPORAL_* environment (TEMPORAL_API_KEY, TEMPORAL_TLS, TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+   * TEMPORAL_TLS_CLIENT_CERT_PATH / _KEY_PATH for mTLS, TEMPORAL_TLS_SERVER_NAME, …), then the
+   * envconfig profile (TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE), then the local dev server.
+   */
+  connection: ResolvedConnection;
   /**
    * BACKFILL_TASK_QUEUE. The CLI starts backfills on TASK_QUEUE, so a worker on another queue only
    * serves clients that pass that queue explicitly.
@@ -69,7 +77,8 @@ function optionalAddress(env: NodeJS.ProcessEnv, name: string, fallback: string)
 }
 
 export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
-  const address = env.TEMPORAL_ADDRESS?.trim() || DEFAULT_TEMPORAL_ADDRESS;
+  const connection = resolveConnection({}, env);
+  const { address } = connection.options;
   if (!/^[^\s/]+:\d{1,5}$/.test(address)) {
     invalid('TEMPORAL_ADDRESS', address, `host:port such as ${DEFAULT_TEMPORAL_ADDRESS}`);
   }
@@ -78,7 +87,8 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
   if (!logLevel) invalid('BACKFILL_LOG_LEVEL', rawLevel, `one of ${LOG_LEVELS.join(', ')}`);
   return {
     address,
-    namespace: env.TEMPORAL_NAMESPACE?.trim() || DEFAULT_NAMESPACE,
+    namespace: connection.namespace,
+    connection,
     taskQueue: env.BACKFILL_TASK_QUEUE?.trim() || TASK_QUEUE,
     sdkMetrics: optionalAddress(env, 'BACKFILL_METRICS_SDK_ADDRESS', DEFAULT_SDK_METRICS_ADDRESS),
     metrics: optionalAddress(env, 'BACKFILL_METRICS_ADDRESS', DEFAULT_METRICS_ADDRESS),

@@ -272,19 +272,26 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     run.cleanedUp(await warehouse.cleanupTables(spec, run.cleanupReason()));
   }
 
+  // A cancel (CLI or the UI's signal form, with who and why) stops the run before anything is
+  // published: the runbook below runs in a scope that the request cancels.
+  const runbook = new CancellationScope();
+  void condition(() => run.cancelRequest !== null).then(() => runbook.cancel());
   try {
-    if (!run.cursor.setupDone) await prepare();
-    if (['preparing', 'running', 'paused', 'halted'].includes(status.state)) {
-      await runBatches();
-      await verifyCompletion();
-    }
-    if (status.state !== 'published') {
-      const approved = await awaitApproval();
-      await publish(approved);
-    }
-    await rollbackWindow();
-  } catch (e) {
-    if (e instanceof ContinueAsNew) throw e;
+    await runbook.run(async () => {
+      if (!run.cursor.setupDone) await prepare();
+      if (['preparing', 'running', 'paused', 'halted'].includes(status.state)) {
+        await runBatches();
+        await verifyCompletion();
+      }
+      if (status.state !== 'published') {
+        const approved = await awaitApproval();
+        await publish(approved);
+      }
+      await rollbackWindow();
+    });
+  } catch (caught) {
+    if (caught instanceof ContinueAsNew) throw caught;
+    const e = run.cancelRequest && isCancellation(caught) ? failWith(run.cancelled()) : caught;
     const { wrote } = run.failed(errorText(e));
     // Cancellation must not stop the bookkeeping: the lease is released in a non-cancellable scope.
     if (!wrote) {

@@ -19,6 +19,7 @@ const DOORS: Array<[Door, SignalDefinition<[unknown]>, UpdateDefinition<UpdateAc
   ['resolve', m.resolveSignal, m.resolveUpdate],
   ['rollback', m.rollbackSignal, m.rollbackUpdate],
   ['signoff', m.signoffSignal, m.signoffUpdate],
+  ['cancel', m.cancelSignal, m.cancelUpdate],
 ];
 
 export function registerHandlers(

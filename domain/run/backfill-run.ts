@@ -34,6 +34,7 @@ import {
   resumeProblem,
   rollbackProblem,
   signoffProblem,
+  cancelProblem,
   type ApprovalRules,
 } from '../approval';
 import { canMove, inputProblems, isTerminal, PUBLISHED_STATES } from '../lifecycle';
@@ -72,7 +73,7 @@ export interface RunFailure {
 }
 
 /** The decisions offered both as a signal (the UI's form) and as an update (the CLI). */
-export type Door = 'approve' | 'reject' | 'resolve' | 'rollback' | 'signoff';
+export type Door = 'approve' | 'reject' | 'resolve' | 'rollback' | 'signoff' | 'cancel';
 
 /** What the gate found before a batch: go, wait, or ask Temporal's visibility store first. */
 export type GateCheck = { kind: 'clear' } | { kind: 'wait'; pause: PauseInfo } | { kind: 'ask'; query: string };
@@ -106,6 +107,8 @@ export class BackfillRun {
   resolution: ResolveRequest | null = null;
   rollbackRequest: Decision | null = null;
   signoffRequest: Decision | null = null;
+  /** Who cancelled and why; the workflow stops the run when it is set. */
+  cancelRequest: Decision | null = null;
 
   constructor(input: BackfillInput, private readonly effects: RunEffects = silent) {
     this.spec = input.spec;
@@ -255,6 +258,9 @@ export class BackfillRun {
 
   private problemOf(door: Door, req: unknown, nowMs: number): string | null {
     const { state } = this.status;
+    if (this.cancelRequest && door !== 'cancel') {
+      return `${door} refused: the backfill was cancelled by ${this.cancelRequest.by} and is stopping`;
+    }
     switch (door) {
       case 'approve':
       case 'reject': {
@@ -290,6 +296,9 @@ export class BackfillRun {
       }
       case 'signoff':
         return this.windowBusy('signoff') ?? signoffProblem(req, state, this.rules);
+      case 'cancel':
+        if (this.cancelRequest) return `cancel refused: already cancelled by ${this.cancelRequest.by}`;
+        return cancelProblem(req, state);
     }
   }
 
@@ -325,6 +334,13 @@ export class BackfillRun {
       case 'signoff':
         this.signoffRequest = decision(req, 'comment', nowMs);
         return applied(null, `signed off by ${this.signoffRequest.by}`);
+      case 'cancel': {
+        const c = (this.cancelRequest = decision(req, 'reason', nowMs));
+        return applied(
+          { actor: c.by, action: 'cancel_requested', detail: { reason: c.comment, state: this.status.state } },
+          `cancelled by ${c.by}: the run stops; production is untouched and the lease released`,
+        );
+      }
     }
   }
 
@@ -613,6 +629,12 @@ export class BackfillRun {
   }
 
   /** An abort ends the run: where it happened (batch index, or null at the completion check). */
+  /** The failure a cancelled run ends with (see cancelRequest). */
+  cancelled(): RunFailure {
+    const c = this.cancelRequest!;
+    return { type: BackfillError.Aborted, message: `cancelled by ${c.by}: ${c.comment ?? ''}` };
+  }
+
   aborted(r: ResolveRequest, i: number | null): RunFailure {
     const where = i === null ? 'at the completion check' : `at batch ${i + 1}`;
     return { type: BackfillError.Aborted, message: `aborted by ${r.by} ${where}: ${r.reason ?? ''}` };

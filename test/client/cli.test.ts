@@ -31,11 +31,37 @@ describe('backfill validate', () => {
     expect(r.stdout).not.toContain('not runnable');
   });
 
-  it("accepts the article's original block and says what a run still needs", async () => {
+  it("accepts the article's original block and says what a run still needs; --runnable exits 2", async () => {
     const r = await backfill('validate', 'examples/seed-original.yaml');
     expect(r.code).toBe(ExitCode.ok);
-    expect(r.stdout).toContain('not runnable yet');
-    expect(r.stdout).toContain('transform');
+    expect(r.stdout).toMatch(/^! examples\/seed-original\.yaml: valid but not runnable: /);
+    expect(r.stdout).not.toContain('✓');
+    expect(r.stdout).toContain('  not runnable: transform: ');
+    const strict = await backfill('validate', 'examples/seed-original.yaml', '--runnable');
+    expect(strict.code).toBe(ExitCode.badInput);
+    expect((await backfill('validate', 'examples/revenue-tax-fix.yaml', '--runnable')).code).toBe(ExitCode.ok);
+  });
+});
+
+describe('the CLI itself', () => {
+  it('prints its version; a usage error exits 2; --help marks required options and lists exit codes', async () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    const v = await backfill('--version');
+    expect(v.code).toBe(ExitCode.ok);
+    expect(v.stdout.trim()).toBe(pkg.version);
+    const unknown = await backfill('validate', 'examples/revenue-tax-fix.yaml', '--no-such-flag');
+    expect(unknown.code).toBe(ExitCode.badInput);
+    expect(unknown.stderr).toContain("unknown option '--no-such-flag'");
+    expect((await backfill('no-such-command')).code).toBe(ExitCode.badInput);
+    const missing = await backfill('approve', 'some-id');
+    expect(missing.code).toBe(ExitCode.badInput);
+    expect(missing.stderr).toContain("required option '--by <name>' not specified");
+    const help = await backfill('approve', '--help');
+    expect(help.code).toBe(ExitCode.ok);
+    expect(help.stdout).toMatch(/--by <name>\s+your name as listed in approval\.approvers \(required\)/);
+    const top = await backfill('--help');
+    expect(top.stdout).toContain('Exit codes: 0 ok');
+    expect(top.stdout).toContain('cancel');
   });
 
   const invalid = readdirSync('examples/invalid').filter((f) => f.endsWith('.yaml'));

@@ -12,7 +12,10 @@ import { ExitCode } from '../../client/exit-codes';
 import * as op from '../../client/operate';
 import { resolveConnection } from '../../client/temporal';
 import { BackfillError, isBackfillFailure } from '../../contracts/errors';
-import { lab, testSpec, waitForStatus, type Env, type Lab } from '../support/backfill-harness';
+import {
+  failureTypeOf, lab, rangeFingerprint, testSpec, waitForStatus, type Env, type Lab,
+} from '../support/backfill-harness';
+import { ControlStore } from '../../warehouse/control-store';
 import { temporalTestEnv } from '../support/temporal';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'backfill.cjs');
@@ -176,6 +179,37 @@ describe('the backfill bin', () => {
       ExitCode.ok,
     );
     await expect(handle.result()).rejects.toThrow();
+  });
+});
+
+describe('cancel', () => {
+  it('stops a paused run: production untouched, the lease released, who and why in the audit log', async () => {
+    const spec = testSpec('cancel');
+    const id = spec.backfill_id;
+    const production = await rangeFingerprint(l.warehouse, spec, 'target');
+    const handle = await l.start(spec);
+    await op.pause(env.client, id, { by: 'oncall', reason: 'hold on' });
+    await waitForStatus(handle, (s) => s.state === 'paused');
+    const noReason = await cli('cancel', id, '--by', 'oncall');
+    expect(noReason.code).toBe(ExitCode.badInput);
+    expect(noReason.stderr).toContain("required option '--reason <text>' not specified");
+
+    const r = await cli('cancel', id, '--by', 'oncall', '--reason', 'wrong fix');
+    expect(r.code, r.stderr).toBe(ExitCode.ok);
+    expect(r.stdout).toContain(`${id}: cancelled by oncall: the run stops; production is untouched`);
+    expect(await failureTypeOf(handle)).toBe(BackfillError.Aborted);
+    const final = await op.status(env.client, id);
+    expect(final.state).toBe('failed');
+    expect(final.error).toBe('cancelled by oncall: wrong fix');
+    expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(production);
+    const leases = await l.warehouse.query(`SELECT backfill_id FROM backfill_control.leases`);
+    expect(leases.map((x) => x.backfill_id)).not.toContain(id);
+    const trail = await new ControlStore(l.warehouse).auditTrail(id);
+    expect(trail.find((e) => e.action === 'cancel_requested')).toMatchObject({
+      actor: 'oncall', detail: { reason: 'wrong fix', state: 'paused' },
+    });
+    // Ended: a second cancel is refused (exit 4), and so is one after publishing (unit-tested in the run).
+    expect((await cli('cancel', id, '--by', 'oncall', '--reason', 'again')).code).toBe(ExitCode.refused);
   });
 });
 

@@ -15,9 +15,10 @@ const failureOf = (fn: () => unknown) => {
 
 describe('workerSettingsFromEnv', () => {
   it('defaults to the project settings and both metrics endpoints on all interfaces', () => {
-    expect(workerSettingsFromEnv({})).toEqual({
+    expect(workerSettingsFromEnv({ TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' })).toEqual({
       address: DEFAULT_TEMPORAL_ADDRESS,
       namespace: DEFAULT_NAMESPACE,
+      connection: { options: { address: DEFAULT_TEMPORAL_ADDRESS }, namespace: DEFAULT_NAMESPACE },
       taskQueue: TASK_QUEUE,
       sdkMetrics: { host: '0.0.0.0', port: 9464 },
       metrics: { host: '0.0.0.0', port: 9465 },
@@ -33,14 +34,38 @@ describe('workerSettingsFromEnv', () => {
       BACKFILL_METRICS_SDK_ADDRESS: 'OFF',
       BACKFILL_METRICS_ADDRESS: '[::]:9999',
       BACKFILL_LOG_LEVEL: 'debug',
+      TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml',
     })).toEqual({
       address: 'temporal:7233',
       namespace: 'finance',
+      connection: { options: { address: 'temporal:7233' }, namespace: 'finance' },
       taskQueue: 'backfills-eu',
       sdkMetrics: null,
       metrics: { host: '::', port: 9999 },
       logLevel: 'DEBUG',
     });
+  });
+
+  it('reaches Temporal as the CLI does: TLS with a private CA and a client certificate, or an API key', () => {
+    const base = { TEMPORAL_ADDRESS: 'temporal.internal:7233', TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' };
+    const mtls = workerSettingsFromEnv({
+      ...base,
+      TEMPORAL_TLS_SERVER_CA_CERT_DATA: 'ca-pem',
+      TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
+      TEMPORAL_TLS_CLIENT_CERT_DATA: 'client-pem',
+      TEMPORAL_TLS_CLIENT_KEY_DATA: 'client-key',
+    }).connection.options;
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    expect(mtls.tls).toEqual({
+      serverNameOverride: 'temporal.internal',
+      serverRootCACertificate: bytes('ca-pem'),
+      clientCertPair: { crt: bytes('client-pem'), key: bytes('client-key') },
+    });
+    const cloud = workerSettingsFromEnv({ ...base, TEMPORAL_API_KEY: 'secret', TEMPORAL_NAMESPACE: 'acme.a1b2c' });
+    expect(cloud.connection.options).toMatchObject({ apiKey: 'secret', tls: true });
+    expect(cloud.namespace).toBe('acme.a1b2c');
+    // A blank variable is unset, as in a shell: the default address, not an empty one.
+    expect(workerSettingsFromEnv({ ...base, TEMPORAL_ADDRESS: ' ' }).address).toBe(DEFAULT_TEMPORAL_ADDRESS);
   });
 
   it.each([

@@ -491,6 +491,40 @@ describe('BackfillRun: the gate', () => {
   });
 });
 
+describe('BackfillRun: cancel', () => {
+  it('stops a run before publishing, by anyone named with a reason; nothing after it is accepted', () => {
+    const { run } = prepared();
+    reconcile(run, 0, 'passed');
+    expect(run.request('cancel', { by: 'oncall' }, 'update', T0).refused)
+      .toBe('cancel needs "reason" (it goes into the audit log): send {"by": "your-name", "reason": "why"}');
+    expect(run.request('cancel', { reason: 'x' }, 'signal', T0).refused).toMatch(/cancel needs "by"/);
+    expect(run.cancelRequest).toBeNull();
+    const h = run.request('cancel', { by: ' oncall ', reason: 'wrong fix' }, 'update', T0);
+    expect(h).toEqual({
+      refused: null,
+      audit: { actor: 'oncall', action: 'cancel_requested', detail: { reason: 'wrong fix', state: 'running' } },
+      message: 'cancelled by oncall: the run stops; production is untouched and the lease released',
+    });
+    expect(run.cancelRequest).toMatchObject({ by: 'oncall', comment: 'wrong fix' });
+    expect(run.cancelled()).toEqual({ type: BackfillError.Aborted, message: 'cancelled by oncall: wrong fix' });
+    expect(run.request('cancel', { by: 'bob', reason: 'again' }, 'update', T0).refused)
+      .toBe('cancel refused: already cancelled by oncall');
+    expect(run.request('resolve', { action: 'retry', by: 'bob' }, 'update', T0).refused)
+      .toBe('resolve refused: the backfill was cancelled by oncall and is stopping');
+  });
+
+  it('is refused once publishing has started: rollback and signoff are the ways out', () => {
+    const { run } = toPublished();
+    expect(run.request('cancel', { by: 'oncall', reason: 'late' }, 'update', T0).refused).toBe(
+      'cannot cancel: the backfill is published; production is being or has been written: ' +
+        'roll back within the window, or sign off',
+    );
+    expect(run.cancelRequest).toBeNull();
+    const waiting = toApproval().run;
+    expect(waiting.request('cancel', { by: 'oncall', reason: 'not now' }, 'signal', T0).refused).toBeNull();
+  });
+});
+
 describe('BackfillRun: operator requests', () => {
   it('pauses with a reason and resumes, each audited; refuses a pause without one', () => {
     const { run } = prepared();
