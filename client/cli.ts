@@ -164,10 +164,10 @@ connected(program.command('start'))
     const { spec } = loadRunnableSpec(file);
     const { client, connection, namespace } = await connectClient(opts);
     try {
-      const handle = await startBackfill(client, spec, {
-        startedBy: opts.by,
-        taskQueue: process.env.BACKFILL_TASK_QUEUE?.trim() || TASK_QUEUE,
-      });
+      const taskQueue = process.env.BACKFILL_TASK_QUEUE?.trim() || TASK_QUEUE;
+      // Nothing is started that no worker would run: exit 3 now rather than a workflow that waits.
+      await op.requireWorker(client, taskQueue);
+      const handle = await startBackfill(client, spec, { startedBy: opts.by, taskQueue });
       const preflight = opts.wait > 0 ? await awaitPreflight(handle, opts.wait * 1000) : 'pending';
       console.log(
         `started ${spec.backfill_id}${preflight === 'passed' ? ': planned, target leased, tables owned' : ''}`,
@@ -177,8 +177,8 @@ connected(program.command('start'))
       console.log(`  UI:          ${workflowUiUrl(namespace, handle.workflowId)}`);
       if (preflight === 'pending' && opts.wait > 0) {
         console.log(
-          `  no worker has taken it within ${opts.wait} s; is a worker running on task queue ` +
-            `${process.env.BACKFILL_TASK_QUEUE?.trim() || TASK_QUEUE} (npm run worker)?`,
+          `  the pre-flight did not finish within ${opts.wait} s; the worker on task queue ${taskQueue} ` +
+            `may be busy: \`backfill status ${spec.backfill_id}\` shows where it is`,
         );
       }
     } finally {

@@ -11,6 +11,8 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { optionalTsToMs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
 import { BackfillError, BackfillFailure, type BackfillErrorType } from '../contracts/errors';
 import * as m from '../contracts/messages';
 import { BackfillOwnerKey, BackfillStateKey, BackfillTargetKey } from '../contracts/search-attributes';
@@ -80,8 +82,40 @@ async function on<T>(backfillId: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * A worker counts as serving a task queue when it polled within this long: a live worker's long
+ * poll lasts up to a minute before it polls again.
+ */
+const POLLER_FRESH_MS = 75_000;
+
+/** Whether a worker polls `taskQueue` for workflow tasks (queries are answered by a worker). */
+export async function workerPolling(client: Client, taskQueue: string): Promise<boolean> {
+  const { pollers } = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: taskQueue },
+    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+  });
+  const since = Date.now() - POLLER_FRESH_MS;
+  return (pollers ?? []).some((p) => (optionalTsToMs(p.lastAccessTime) ?? 0) > since);
+}
+
+/** Refuses at once (exit 3) instead of waiting for a query or a start no worker will answer. */
+export async function requireWorker(client: Client, taskQueue: string): Promise<void> {
+  if (await workerPolling(client, taskQueue)) return;
+  throw new BackfillFailure(
+    BackfillError.TemporalUnavailable,
+    `no worker is polling task queue "${taskQueue}" in namespace ${client.options.namespace}; ` +
+      'start one with `npm run worker` (it owns the warehouse; set BACKFILL_TASK_QUEUE for another queue).',
+  );
+}
+
+/** The status query, after checking a worker can answer it (a query nobody serves hangs ~30 s). */
 export const status = (client: Client, id: string): Promise<BackfillStatus> =>
-  on(id, () => handleOf(client, id).query(m.statusQuery));
+  on(id, async () => {
+    const handle = handleOf(client, id);
+    await requireWorker(client, (await handle.describe()).taskQueue);
+    return handle.query(m.statusQuery);
+  });
 
 export async function pause(client: Client, id: string, req: PauseRequest): Promise<void> {
   if (!req.reason?.trim()) {

@@ -275,7 +275,8 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
   // A cancel (CLI or the UI's signal form, with who and why) stops the run before anything is
   // published: the runbook below runs in a scope that the request cancels.
   const runbook = new CancellationScope();
-  void condition(() => run.cancelRequest !== null).then(() => runbook.cancel());
+  // (A cancellation of the whole workflow rejects this wait too: nothing to do then.)
+  void condition(() => run.cancelRequest !== null).then(() => runbook.cancel(), () => undefined);
   try {
     await runbook.run(async () => {
       if (!run.cursor.setupDone) await prepare();

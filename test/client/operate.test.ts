@@ -3,7 +3,7 @@
  * through client/operate.ts, and through the real `backfill` bin for exit codes and output.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +16,7 @@ import {
   failureTypeOf, lab, rangeFingerprint, testSpec, waitForStatus, type Env, type Lab,
 } from '../support/backfill-harness';
 import { ControlStore } from '../../warehouse/control-store';
+import { startBackfill } from '../../client/start-backfill';
 import { temporalTestEnv } from '../support/temporal';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'backfill.cjs');
@@ -31,12 +32,17 @@ afterAll(async () => {
   await env?.connection.close();
 });
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+const cli = (...args: string[]) => cliWith({}, ...args);
+
+async function cliWith(
+  extraEnv: NodeJS.ProcessEnv,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
       [BIN, ...args, '--address', env.address, '--namespace', env.namespace],
-      { env: { ...process.env, NO_COLOR: '1', TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' } },
+      { env: { ...process.env, NO_COLOR: '1', TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml', ...extraEnv } },
     );
     return { code: 0, stdout, stderr };
   } catch (e) {
@@ -210,6 +216,37 @@ describe('cancel', () => {
     });
     // Ended: a second cancel is refused (exit 4), and so is one after publishing (unit-tested in the run).
     expect((await cli('cancel', id, '--by', 'oncall', '--reason', 'again')).code).toBe(ExitCode.refused);
+  });
+});
+
+describe('no worker on the task queue', () => {
+  it('start, status and watch say so at once and exit 3, naming npm run worker; start starts nothing', async () => {
+    const queue = `nobody-${process.pid}-${Date.now().toString(36)}`;
+    const dir = mkdtempSync(join(tmpdir(), 'backfill-noworker-'));
+    const id = `no-worker-${process.pid}-${Date.now().toString(36)}`;
+    const examples = join(__dirname, '..', '..', 'examples');
+    cpSync(join(examples, 'sql'), join(dir, 'sql'), { recursive: true });
+    const example = readFileSync(join(examples, 'revenue-tax-fix.yaml'), 'utf8')
+      .replace(/^backfill_id: .*$/m, `backfill_id: ${id}`);
+    writeFileSync(join(dir, 'spec.yaml'), example);
+    const started = await cliWith({ BACKFILL_TASK_QUEUE: queue }, 'start', join(dir, 'spec.yaml'), '--by', 'vitest');
+    expect(started.code, started.stderr).toBe(ExitCode.unavailable);
+    expect(started.stderr).toContain(`no worker is polling task queue "${queue}"`);
+    expect(started.stderr).toContain('npm run worker');
+    await expect(env.client.workflow.getHandle(`backfill-${id}`).describe()).rejects.toThrow(/not found/i);
+
+    // A backfill whose queue nobody polls (its worker gone): status and watch do not hang on the query.
+    const spec = testSpec('no-worker');
+    const handle = await startBackfill(env.client, spec, { startedBy: 'vitest', taskQueue: queue });
+    try {
+      for (const verb of ['status', 'watch']) {
+        const r = await cli(verb, spec.backfill_id);
+        expect(r.code, `${verb}: ${r.stderr}`).toBe(ExitCode.unavailable);
+        expect(r.stderr).toContain(`no worker is polling task queue "${queue}"`);
+      }
+    } finally {
+      await handle.terminate('test done');
+    }
   });
 });
 
