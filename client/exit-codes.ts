@@ -21,6 +21,7 @@ export function exitCodeFor(code: BackfillErrorType): number {
     case BackfillError.TemporalUnavailable:
       return ExitCode.unavailable;
     case BackfillError.TargetLeased:
+    case BackfillError.DuplicateBackfill:
     case BackfillError.WarehousePermanent:
     case BackfillError.NotIdempotent:
     case BackfillError.TransformOutOfPartition:

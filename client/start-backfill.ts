@@ -37,7 +37,7 @@ export async function startBackfill(client: Client, spec: BackfillSpec, opts: St
   } catch (e) {
     if (e instanceof WorkflowExecutionAlreadyStartedError) {
       throw new BackfillFailure(
-        BackfillError.TargetLeased,
+        BackfillError.DuplicateBackfill,
         `backfill ${spec.backfill_id} already has a workflow (${workflowId}) that is running or completed; ` +
           `watch it with \`backfill status ${spec.backfill_id}\`, or give a new run a new backfill_id.`,
         { workflowId },

@@ -42,6 +42,8 @@ export const BackfillError = {
   NotAllowed: 'BackfillNotAllowed',
   /** No workflow for that backfill_id on the server and namespace the client talks to. */
   UnknownBackfill: 'BackfillUnknown',
+  /** A backfill with this backfill_id is running or has completed: a new run needs a new id. */
+  DuplicateBackfill: 'BackfillDuplicate',
 } as const;
 
 export type BackfillErrorType = (typeof BackfillError)[keyof typeof BackfillError];
@@ -65,6 +67,7 @@ export const nonRetryableErrorTypes: BackfillErrorType[] = [
   BackfillError.InvalidRequest,
   BackfillError.NotAllowed,
   BackfillError.UnknownBackfill,
+  BackfillError.DuplicateBackfill,
 ];
 
 /**

@@ -219,6 +219,35 @@ describe('cancel', () => {
   });
 });
 
+describe('start answers after the lease', () => {
+  it('a second backfill on a leased target exits 4 naming the holder; a duplicate id is its own refusal', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'backfill-lease-'));
+    const examples = join(__dirname, '..', '..', 'examples');
+    cpSync(join(examples, 'sql'), join(dir, 'sql'), { recursive: true });
+    const specFile = (name: string) => {
+      const id = `${name}-${process.pid}-${Date.now().toString(36)}`;
+      writeFileSync(join(dir, `${name}.yaml`), readFileSync(join(examples, 'revenue-tax-fix.yaml'), 'utf8')
+        .replace(/^backfill_id: .*$/m, `backfill_id: ${id}`));
+      return { id, file: join(dir, `${name}.yaml`) };
+    };
+    const first = specFile('holder');
+    const queue = { BACKFILL_TASK_QUEUE: l.taskQueue };
+    const held = await cliWith(queue, 'start', first.file, '--by', 'vitest');
+    try {
+      expect(held.code, held.stderr).toBe(ExitCode.ok);
+      const second = await cliWith(queue, 'start', specFile('second').file, '--by', 'vitest');
+      expect(second.code, second.stderr).toBe(ExitCode.refused);
+      expect(second.stderr).toContain('BackfillTargetLeased');
+      expect(second.stderr).toContain(first.id);
+      const again = await cliWith(queue, 'start', first.file, '--by', 'vitest');
+      expect(again.code, again.stderr).toBe(ExitCode.refused);
+      expect(again.stderr).toContain(`error (BackfillDuplicate): backfill ${first.id} already has a workflow`);
+    } finally {
+      await env.client.workflow.getHandle(`backfill-${first.id}`).terminate('test done').catch(() => undefined);
+    }
+  });
+});
+
 describe('no worker on the task queue', () => {
   it('start, status and watch say so at once and exit 3, naming npm run worker; start starts nothing', async () => {
     const queue = `nobody-${process.pid}-${Date.now().toString(36)}`;

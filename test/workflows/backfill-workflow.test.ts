@@ -391,7 +391,8 @@ describe('backfillWorkflow: one backfill per target', () => {
     const spec = testSpec('lease');
     const first = await l.start(spec);
     const duplicate = await l.start(spec).catch((e: unknown) => e);
-    expect(isBackfillFailure(duplicate, BackfillError.TargetLeased)).toBe(true);
+    // A duplicate backfill_id is its own refusal, not the lease's.
+    expect(isBackfillFailure(duplicate, BackfillError.DuplicateBackfill)).toBe(true);
     expect(String((duplicate as Error).message)).toContain(spec.backfill_id);
     await waitForStatus(first, (s) => s.state !== 'planning');
 
