@@ -3,23 +3,41 @@
  * warehouse or Temporal, and maps failures to an exit code with a message that says what to do.
  */
 import { Argument, Command, Option } from 'commander';
-import { z } from 'zod';
 import { BackfillError, BackfillFailure, isBackfillFailure } from '../contracts/errors';
-import { gatherReportData } from '../warehouse/report-data';
-import { renderReportMarkdown, writeReport } from './report';
-import { specSchema } from '../domain/spec/schema';
-import { estimatePlan } from '../warehouse/plan-estimates';
-import { openWarehouse, warehouseConfigFromEnv } from '../warehouse/open';
-import { ExitCode, exitCodeFor } from './exit-codes';
-import { formatPlan } from './format';
-import { loadRunnableSpec, loadSpecFile } from './load-spec';
-import { awaitPreflight, startBackfill } from './start-backfill';
-import { checkOwnership } from '../warehouse/ownership';
 import { TASK_QUEUE } from '../contracts/settings';
-import type { Client } from '@temporalio/client';
-import * as op from './operate';
+import { BACKFILL_STATES } from '../domain/lifecycle';
 import { version } from '../package.json';
-import { connectClient, workflowUiUrl, type ConnectionFlags } from './temporal';
+import { ExitCode, exitCodeFor } from './exit-codes';
+import type { Client } from '@temporalio/client';
+import type { ConnectionFlags } from './temporal';
+
+/**
+ * What a command needs, loaded when it runs: the Temporal client (~0.3 s to load), DuckDB and the
+ * warehouse code, zod and the spec loader are not paid for by `--help` or `--version`. require(),
+ * not import(): the bundle (scripts/built.cjs) and tsx's CommonJS hook both resolve it lazily.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- deliberate, see above */
+const need = {
+  spec: async () => require('./load-spec') as typeof import('./load-spec'),
+  schema: async () => ({
+    ...(require('zod') as typeof import('zod')),
+    ...(require('../domain/spec/schema') as typeof import('../domain/spec/schema')),
+  }),
+  temporal: async () => require('./temporal') as typeof import('./temporal'),
+  op: async () => require('./operate') as typeof import('./operate'),
+  start: async () => require('./start-backfill') as typeof import('./start-backfill'),
+  warehouse: async () => require('../warehouse/open') as typeof import('../warehouse/open'),
+  plan: async () => ({
+    ...(require('../warehouse/plan-estimates') as typeof import('../warehouse/plan-estimates')),
+    ...(require('../warehouse/ownership') as typeof import('../warehouse/ownership')),
+    ...(require('./format') as typeof import('./format')),
+  }),
+  report: async () => ({
+    ...(require('../warehouse/report-data') as typeof import('../warehouse/report-data')),
+    ...(require('./report') as typeof import('./report')),
+  }),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 const program = new Command()
   .name('backfill')
@@ -63,10 +81,14 @@ function connected(cmd: Command): Command {
 
 type Connected = ConnectionFlags;
 
-async function withClient<T>(flags: Connected, fn: (client: Client, namespace: string) => Promise<T>): Promise<T> {
-  const { client, connection, namespace } = await connectClient(flags);
+type Operate = Awaited<ReturnType<typeof need.op>>;
+
+/** Connects, hands the command the client and the operator verbs, and closes the connection. */
+async function withClient<T>(flags: Connected, fn: (client: Client, op: Operate) => Promise<T>): Promise<T> {
+  const [op, { connectClient }] = await Promise.all([need.op(), need.temporal()]);
+  const { client, connection } = await connectClient(flags);
   try {
-    return await fn(client, namespace);
+    return await fn(client, op);
   } finally {
     await connection.close();
   }
@@ -92,8 +114,8 @@ program
   .description('Check a spec: every problem is reported with its YAML path and line.')
   .argument('<spec>', 'backfill spec (YAML)')
   .option('--runnable', 'also require it to be runnable (exit 2 if it is valid but cannot run yet)')
-  .action((file: string, opts: { runnable?: boolean }) => {
-    const { spec, warnings, notRunnable } = loadSpecFile(file);
+  .action(async (file: string, opts: { runnable?: boolean }) => {
+    const { spec, warnings, notRunnable } = (await need.spec()).loadSpecFile(file);
     const what =
       `${spec.backfill_id} (${spec.target.table}, ` +
       `${spec.source_range.start}..${spec.source_range.end} by ${spec.source_range.grain})`;
@@ -116,7 +138,9 @@ program
   .option('--max-rows <n>', 'show at most this many batch rows', (v) => Number(v))
   .addOption(warehouseOption())
   .action(async (file: string, opts: { json?: boolean; sample: boolean; maxRows?: number; warehouse?: string }) => {
-    const { spec } = loadSpecFile(file);
+    const { spec } = (await need.spec()).loadSpecFile(file);
+    const { openWarehouse, warehouseConfigFromEnv } = await need.warehouse();
+    const { checkOwnership, estimatePlan, formatPlan } = await need.plan();
     const config = warehouseConfigFromEnv(
       opts.warehouse ? { ...process.env, BACKFILL_WAREHOUSE: opts.warehouse } : process.env,
     );
@@ -145,8 +169,9 @@ program
 program
   .command('schema')
   .description('Print the JSON Schema of the spec, for editor autocompletion.')
-  .action(() => {
-    const schema = z.toJSONSchema(specSchema, { io: 'input', unrepresentable: 'any' });
+  .action(async () => {
+    const { toJSONSchema, specSchema } = await need.schema();
+    const schema = toJSONSchema(specSchema, { io: 'input', unrepresentable: 'any' });
     console.log(JSON.stringify({ title: 'Backfill spec', ...schema }, null, 2));
   });
 
@@ -161,7 +186,10 @@ connected(program.command('start'))
     30,
   )
   .action(async (file: string, opts: { by: string; wait: number } & Connected) => {
-    const { spec } = loadRunnableSpec(file);
+    const { spec } = (await need.spec()).loadRunnableSpec(file);
+    const { connectClient, workflowUiUrl } = await need.temporal();
+    const op = await need.op();
+    const { awaitPreflight, startBackfill } = await need.start();
     const { client, connection, namespace } = await connectClient(opts);
     try {
       const taskQueue = process.env.BACKFILL_TASK_QUEUE?.trim() || TASK_QUEUE;
@@ -192,7 +220,8 @@ connected(program
   .argument('<backfill-id>', 'the spec\'s backfill_id')
   .option('--json', 'print the status as JSON'))
   .action(async (id: string, opts: { json?: boolean } & Connected) => {
-    const { client, connection } = await connectClient(opts);
+    const op = await need.op();
+    const { client, connection } = await (await need.temporal()).connectClient(opts);
     try {
       const status = await op.status(client, id);
       if (opts.json) console.log(JSON.stringify(status, null, 2));
@@ -242,7 +271,7 @@ connected(program
   .action(async (id: string, opts: { interval: number } & Connected) => {
     const tty = process.stdout.isTTY;
     let last = '';
-    const final = await withClient(opts, (client) =>
+    const final = await withClient(opts, (client, op) =>
       op.watch(client, id, {
         intervalMs: opts.interval,
         onStatus: (s, rate) => {
@@ -261,10 +290,10 @@ connected(program
 connected(program
   .command('list')
   .description('Backfills on the server, from their search attributes (newest first).')
-  .option('--state <state>', `only this state (${op.STATES.join(', ')})`)
+  .option('--state <state>', `only this state (${BACKFILL_STATES.join(', ')})`)
   .option('--json', 'print as JSON'))
   .action(async (opts: { state?: string; json?: boolean } & Connected) => {
-    const rows = await withClient(opts, (client) => op.list(client, { state: opts.state }));
+    const rows = await withClient(opts, (client, op) => op.list(client, { state: opts.state }));
     if (opts.json) return console.log(JSON.stringify(rows, null, 2));
     if (rows.length === 0) return console.log(opts.state ? `no backfills in state ${opts.state}` : 'no backfills');
     const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd([40, 18, 28][i]!) : c)).join(' ').trimEnd();
@@ -281,7 +310,7 @@ connected(program
   .requiredOption('--reason <text>', 'why (shown in status and the audit log)')
   .option('--by <name>', 'who pauses', defaultBy))
   .action(async (id: string, opts: { reason: string; by: string } & Connected) => {
-    await withClient(opts, (client) => op.pause(client, id, { by: opts.by, reason: opts.reason }));
+    await withClient(opts, (client, op) => op.pause(client, id, { by: opts.by, reason: opts.reason }));
     console.log(`pause sent to ${id}; it takes effect before the next batch (\`backfill status ${id}\`)`);
   });
 
@@ -292,7 +321,7 @@ connected(program
   .option('--reason <text>', 'why')
   .option('--by <name>', 'who resumes', defaultBy))
   .action(async (id: string, opts: { reason?: string; by: string } & Connected) => {
-    await withClient(opts, (client) => op.resume(client, id, { by: opts.by, reason: opts.reason }));
+    await withClient(opts, (client, op) => op.resume(client, id, { by: opts.by, reason: opts.reason }));
     console.log(`resume sent to ${id}`);
   });
 
@@ -304,7 +333,7 @@ for (const [name, verb] of [['approve', 'Approve publishing'], ['reject', 'Rejec
     .addOption(by('your name as listed in approval.approvers'))
     .option('--comment <text>', 'recorded with the decision'))
     .action(async (id: string, opts: { by: string; comment?: string } & Connected) => {
-      const ack = await withClient(opts, (client) => op[name](client, id, { by: opts.by, comment: opts.comment }));
+      const ack = await withClient(opts, (client, op) => op[name](client, id, { by: opts.by, comment: opts.comment }));
       console.log(`${id}: ${ack.message}`);
     });
 }
@@ -321,7 +350,7 @@ connected(program
     action: 'retry' | 'abort' | 'accept',
     opts: { by: string; reason?: string } & Connected,
   ) => {
-    const ack = await withClient(opts, (client) =>
+    const ack = await withClient(opts, (client, op) =>
       op.resolve(client, id, { action, by: opts.by, reason: opts.reason }),
     );
     console.log(`${id}: ${ack.message}`);
@@ -334,7 +363,7 @@ connected(program
   .addOption(by('who rolls back'))
   .requiredOption('--reason <text>', 'why'))
   .action(async (id: string, opts: { by: string; reason: string } & Connected) => {
-    const ack = await withClient(opts, (client) => op.rollback(client, id, { by: opts.by, reason: opts.reason }));
+    const ack = await withClient(opts, (client, op) => op.rollback(client, id, { by: opts.by, reason: opts.reason }));
     console.log(`${id}: ${ack.message}`);
   });
 
@@ -345,7 +374,7 @@ connected(program
   .addOption(by('an approver, the owner or the starter'))
   .option('--comment <text>', 'recorded with the signoff'))
   .action(async (id: string, opts: { by: string; comment?: string } & Connected) => {
-    const ack = await withClient(opts, (client) => op.signoff(client, id, { by: opts.by, comment: opts.comment }));
+    const ack = await withClient(opts, (client, op) => op.signoff(client, id, { by: opts.by, comment: opts.comment }));
     console.log(`${id}: ${ack.message}`);
   });
 
@@ -356,7 +385,7 @@ connected(program
   .addOption(by('who cancels'))
   .requiredOption('--reason <text>', 'why (the audit log keeps it)'))
   .action(async (id: string, opts: { by: string; reason: string } & Connected) => {
-    const ack = await withClient(opts, (client) => op.cancel(client, id, { by: opts.by, reason: opts.reason }));
+    const ack = await withClient(opts, (client, op) => op.cancel(client, id, { by: opts.by, reason: opts.reason }));
     console.log(`${id}: ${ack.message}`);
   });
 
@@ -375,6 +404,7 @@ connected(program
         `the control schema has no plan for ${id}; check the id, or pass --warehouse for the warehouse it ran on.`,
       );
     }
+    const { renderReportMarkdown, writeReport } = await need.report();
     const { htmlPath, markdownPath } = writeReport(data, opts.out);
     console.log(renderReportMarkdown(data).split('\n').slice(0, 6).join('\n'));
     console.log(`\nwrote ${htmlPath}\nwrote ${markdownPath}`);
@@ -383,7 +413,7 @@ connected(program
 /** While the workflow runs, its worker (which owns the warehouse) reads the report's data. */
 async function reportFromWorkflow(id: string, flags: Connected) {
   try {
-    return await withClient(flags, (client) => op.reportData(client, id));
+    return await withClient(flags, (client, op) => op.reportData(client, id));
   } catch (e) {
     if (isBackfillFailure(e, BackfillError.NotAllowed) || isBackfillFailure(e, BackfillError.UnknownBackfill)) {
       // The workflow has ended (or was never on this server): read the warehouse this CLI is configured for.
@@ -394,6 +424,8 @@ async function reportFromWorkflow(id: string, flags: Connected) {
 }
 
 async function reportFromWarehouse(id: string, where: string | undefined) {
+  const [{ openWarehouse, warehouseConfigFromEnv }, { gatherReportData }] =
+    await Promise.all([need.warehouse(), need.report()]);
   const db = await openWarehouse(
     warehouseConfigFromEnv(where ? { ...process.env, BACKFILL_WAREHOUSE: where } : process.env),
   );
