@@ -200,15 +200,21 @@ export interface WatchOptions {
 
 /**
  * Polls the status until the workflow waits for a person (halted, awaiting approval, rollback
- * window) or ends; returns the last status. `rate` is partitions per second since watching began.
+ * window) or ends; returns the last status. `rate` is partitions per second of running time since
+ * watching began (time paused or halted is left out).
  */
 export async function watch(client: Client, id: string, opts: WatchOptions = {}): Promise<BackfillStatus> {
-  const started = Date.now();
   let first: number | null = null;
+  // The rate counts only time spent running: a pause or a halt does not dilute it.
+  let runningMs = 0;
+  let previous: { at: number; running: boolean } | null = null;
   for (;;) {
     const s = await status(client, id);
+    const at = Date.now();
+    if (previous?.running) runningMs += at - previous.at;
+    previous = { at, running: s.state === 'running' };
     first ??= s.partitions.done;
-    const seconds = (Date.now() - started) / 1000;
+    const seconds = runningMs / 1000;
     opts.onStatus?.(s, seconds > 0.5 ? (s.partitions.done - first) / seconds : null);
     if (HUMAN_WAITS.includes(s.state) || ENDS.includes(s.state)) return s;
     if (opts.signal?.aborted) return s;

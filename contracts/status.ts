@@ -178,6 +178,12 @@ export interface BackfillStatus {
   rollback: RollbackInfo;
   plan: PlanSummary | null;
   error: string | null;
+  /**
+   * The latest refused request of any kind (approve with a wrong name, resolve in the wrong state,
+   * a pause during approval…), so a refusal sent from the UI's signal form shows in its details.
+   * Absent in runs started before it was kept.
+   */
+  lastRefusal?: { request: string; by: string; reason: string; at: string | null } | null;
   /** How many times the workflow continued as new (history kept short). */
   continuedAsNew: number;
 }

@@ -79,6 +79,8 @@ export type Door = 'approve' | 'reject' | 'resolve' | 'rollback' | 'signoff' | '
 export type GateCheck = { kind: 'clear' } | { kind: 'wait'; pause: PauseInfo } | { kind: 'ask'; query: string };
 
 const silent: RunEffects = { stateChanged() {}, detailsChanged() {} };
+/** States in which an operator pause means something: batches are still to start. */
+const PAUSABLE_STATES: readonly BackfillState[] = ['planning', 'preparing', 'running', 'paused', 'halted'];
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 const liveRunOf = (e: unknown) => String((e as { run_id?: unknown } | null)?.run_id ?? '').trim() || 'unnamed';
@@ -161,9 +163,10 @@ export class BackfillRun {
     const status = this.status;
     const left = status.partitions.total - status.partitions.done;
     // While paused nobody knows when it resumes, and workflow time stands still: no ETA.
+    // Only a running backfill has a finish to estimate (paused, halted or waiting for a person: none).
     const eta = status.state === 'running'
       ? isoOrNull(estimateFinish(nowMs, this.cursor.batchMs, this.cursor.batchPartitions, left))
-      : status.state === 'paused' ? null : status.eta;
+      : null;
     return { ...status, eta };
   }
 
@@ -179,8 +182,11 @@ export class BackfillRun {
   // ---- throttle requests ----
 
   pause(req: unknown, nowMs: number): Handled {
-    const problem = pauseProblem(req);
-    if (problem) return refusedAs(actorOf(req), 'pause_refused', problem);
+    const { state } = this.status;
+    const problem = pauseProblem(req) ?? (PAUSABLE_STATES.includes(state) ? null :
+      `pause refused: pausing stops batches from starting, and the backfill is ${state} ` +
+      `(no batches left to hold${state === 'awaiting_approval' ? '; approve, reject or cancel it' : ''})`);
+    if (problem) return this.refused('pause', actorOf(req), 'pause_refused', problem, nowMs);
     const r = req as { by?: string; reason: string };
     this.cursor.operatorPause = { by: r.by?.trim() || null, reason: r.reason.trim(), since: iso(nowMs) };
     this.wake++;
@@ -189,7 +195,7 @@ export class BackfillRun {
 
   resume(req: unknown): Handled {
     const problem = resumeProblem(req);
-    if (problem) return refusedAs(actorOf(req), 'resume_refused', problem);
+    if (problem) return this.refused('resume', actorOf(req), 'resume_refused', problem, null);
     if (!this.cursor.operatorPause) return applied(null, 'not paused by an operator');
     const r = req as { by?: string; reason?: string } | undefined;
     this.cursor.operatorPause = null;
@@ -223,7 +229,7 @@ export class BackfillRun {
 
   setConcurrency(req: unknown): Handled {
     const problem = concurrencyProblem(req);
-    if (problem) return refusedAs(actorOf(req), 'concurrency_refused', problem);
+    if (problem) return this.refused('set_concurrency', actorOf(req), 'concurrency_refused', problem, null);
     const r = req as { concurrency: number; by?: string; reason?: string };
     const before = this.status.concurrency;
     this.status.concurrency = r.concurrency;
@@ -249,11 +255,25 @@ export class BackfillRun {
       refusals.push({ by: actorOf(req), reason: excerpt(problem, STATE_LIMITS.messageChars), at: iso(nowMs) });
       if (refusals.length > STATE_LIMITS.refusals) refusals.splice(0, refusals.length - STATE_LIMITS.refusals);
     }
+    this.noteRefusal(door, actorOf(req), problem, nowMs);
     return {
       refused: problem,
       audit: { actor: actorOf(req), action: `${door}_refused`, detail: { problem, via } },
       message: problem,
     };
+  }
+
+  /** A refused throttle request: kept as the latest refusal (shown in the UI), then audited. */
+  private refused(request: string, actor: string, action: string, problem: string, nowMs: number | null): Handled {
+    this.noteRefusal(request, actor, problem, nowMs);
+    return refusedAs(actor, action, problem);
+  }
+
+  private noteRefusal(request: string, by: string, reason: string, nowMs: number | null): void {
+    this.status.lastRefusal = {
+      request, by, reason: excerpt(reason, STATE_LIMITS.messageChars), at: nowMs === null ? null : iso(nowMs),
+    };
+    this.show();
   }
 
   private problemOf(door: Door, req: unknown, nowMs: number): string | null {

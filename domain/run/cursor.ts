@@ -49,6 +49,7 @@ export function initialCursor(input: BackfillInput, shape: PlanShape): BackfillC
       },
       plan: null,
       error: null,
+      lastRefusal: null,
       continuedAsNew: 0,
     },
     nextBatch: 0,

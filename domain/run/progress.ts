@@ -10,18 +10,29 @@ export function measureMoves(measures: ReadonlyArray<{ column: string; deltaPct:
 }
 
 /** Where the backfill stands right now, one paragraph per fact. */
+/**
+ * JSON examples in a text as inline code: the UI's Markdown would otherwise turn their quotes into
+ * curly ones, and a copied example would fail as "Input must be valid JSON".
+ */
+export const codeJson = (text: string): string => text.replace(/\{"[^{}]*\}/g, (json) => `\`${json}\``);
+
 export function currentDetails(status: BackfillStatus): string {
   const v = status.lastVerdict;
   const r = status.release;
+  const refusal = status.lastRefusal;
   return [
-    `**${status.state}** — ${status.phase}`,
+    `**${status.state}** — ${codeJson(status.phase)}`,
     `Partitions ${status.partitions.done}/${status.partitions.total} · batches ` +
       `${status.batches.done}/${status.batches.total}` +
-      (status.eta ? ` · ETA ${status.eta}` : ''),
+      (status.eta && status.state === 'running' ? ` · ETA ${status.eta}` : ''),
     status.proof?.batchMode ? `Batches rewritten ${status.proof.batchMode.reason}` : null,
     v ? `Last batch ${v.index + 1} (${v.first}..${v.last}): ${v.verdict}; ${measureMoves(v.measures)}` : null,
     status.pause ? `Paused (${status.pause.kind}): ${status.pause.reason}` : null,
-    status.halt ? `Halted: ${status.halt.reason}` : null,
+    status.halt ? `Halted: ${codeJson(status.halt.reason)}` : null,
     r ? `Release ${r.releaseId} (${r.status}); rollback until ${r.rollbackExpiresAt}` : null,
+    refusal
+      ? `Last refused: ${refusal.request} from "${refusal.by}"${refusal.at ? ` at ${refusal.at}` : ''}: ` +
+        codeJson(refusal.reason)
+      : null,
   ].filter(Boolean).join('\n\n');
 }

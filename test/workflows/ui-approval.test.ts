@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { messageDescriptions } from '../../contracts/messages';
+import { approveSignal, messageDescriptions } from '../../contracts/messages';
 import { startDevServer, type DevServer } from '../../scripts/dev-server';
 import { lab, testSpec, waitForStatus, type Lab } from '../support/backfill-harness';
 import { launchBrowser } from '../support/browser';
@@ -69,6 +69,28 @@ describe('approval through the Temporal UI', () => {
     });
     await page.screenshot({ path: artifactPath('ui-approval-list.png') });
 
+    // A wrong approver's signal is accepted by the server (a form only says "Workflow signaled."),
+    // so the refusal must be where the operator looks next: the workflow page's current details.
+    await handle.signal(approveSignal, { by: 'mallory', comment: 'ok' });
+    await waitForStatus(handle, (s) => s.lastRefusal?.by === 'mallory');
+    await uiStep(page, FAILURE_PREFIX, 'the refusal in the current details', async () => {
+      await page.goto(`${uiUrl}/namespaces/${namespace}/workflows/${workflowId}`);
+      // This UI shows the workflow's current details under its User Metadata tab.
+      await page.getByText('User Metadata', { exact: true }).first().click();
+      // (Markdown curls the quotes of plain text; the JSON examples are code and keep theirs.)
+      // The UI renders the Markdown in a sandboxed frame: read the frames' text until it shows.
+      const deadline = Date.now() + 20_000;
+      let shown = '';
+      while (!shown.includes('Last refused') && Date.now() < deadline) {
+        const texts = await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')));
+        shown = texts.find((t) => t.includes('Last refused')) ?? '';
+        if (!shown) await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(shown).toMatch(/Last refused: approve from .mallory. at .*is not an approver/);
+      expect(shown).toContain('{"by": "...", "comment": "..."}');
+    });
+    await page.screenshot({ path: artifactPath('ui-approval-refusal.png') });
+
     const { description } = await sendSignalThroughUi(page, {
       uiUrl,
       namespace,
@@ -85,15 +107,15 @@ describe('approval through the Temporal UI', () => {
     expect(published.state).toBe('published');
     expect(published.release?.approvedBy).toBe(APPROVAL.by);
     expect(published.approval?.approved).toMatchObject(APPROVAL);
-    expect(published.approval?.refusals).toEqual([]);
+    expect(published.approval?.refusals.map((r) => r.by)).toEqual(['mallory']);
 
     // The UI sent exactly one json/plain payload, the object typed into the form.
     const history = await handle.fetchHistory();
     const signals = (history.events ?? [])
       .map((e) => e.workflowExecutionSignaledEventAttributes)
       .filter((a) => a?.signalName === 'approve');
-    expect(signals).toHaveLength(1);
-    const payloads = signals[0]!.input?.payloads ?? [];
+    expect(signals).toHaveLength(2);
+    const payloads = signals[1]!.input?.payloads ?? [];
     expect(payloads).toHaveLength(1);
     expect(Buffer.from(payloads[0]!.metadata!.encoding!).toString()).toBe('json/plain');
     expect(defaultPayloadConverter.fromPayload(payloads[0]!)).toEqual(APPROVAL);

@@ -491,6 +491,40 @@ describe('BackfillRun: the gate', () => {
   });
 });
 
+describe('BackfillRun: what an operator sees of a refusal', () => {
+  it('a pause during approval is refused, kept as the latest refusal, and shown in the details as code', () => {
+    const { run, details } = toApproval();
+    const h = run.pause({ by: 'oncall', reason: 'month end' }, T0);
+    expect(h.refused).toBe(
+      'pause refused: pausing stops batches from starting, and the backfill is awaiting_approval ' +
+        '(no batches left to hold; approve, reject or cancel it)',
+    );
+    expect(run.status.lastRefusal).toEqual({
+      request: 'pause', by: 'oncall', reason: h.refused, at: new Date(T0).toISOString(),
+    });
+    const at = new Date(T0).toISOString();
+    expect(details.at(-1)).toContain(`Last refused: pause from "oncall" at ${at}: pause refused`);
+    // A wrong approver from the UI's form: the refusal is in the details, its JSON example as inline code.
+    run.request('approve', { by: 'mallory' }, 'signal', T0);
+    expect(details.at(-1)).toContain(`Last refused: approve from "mallory" at ${at}: approve refused:`);
+    run.request('approve', { comment: 'looks fine' }, 'signal', T0);
+    expect(details.at(-1)).toMatch(/Last refused: approve from .*: approve needs "by" .*`\{"by": "[^`]*\}`$/);
+    // The phase's example too: Markdown would curl the quotes of plain text.
+    expect(details.at(-1)).toContain('Send approve or reject with `{"by": "...", "comment": "..."}`.');
+  });
+
+  it('has no ETA unless running', () => {
+    const { run } = prepared();
+    reconcile(run, 0, 'passed');
+    run.batchDone(0, false, T0);
+    expect(run.statusView(T0).eta).not.toBeNull();
+    reconcile(run, 1, 'failed');
+    run.haltOnVerdict(1, run.status.lastVerdict!, T0);
+    expect(run.status.state).toBe('halted');
+    expect(run.statusView(T0).eta).toBeNull();
+  });
+});
+
 describe('BackfillRun: cancel', () => {
   it('stops a run before publishing, by anyone named with a reason; nothing after it is accepted', () => {
     const { run } = prepared();
