@@ -12,6 +12,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 const UNIT = [
   'test/domain/**/*.test.ts',
   'test/temporal-dev.test.ts',
+  'test/client/json-output.test.ts',
   'test/scripts/temporal-cli.test.ts',
   'test/warehouse/dialects.test.ts',
   'test/warehouse/identifiers.test.ts',

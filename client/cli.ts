@@ -8,6 +8,7 @@ import { TASK_QUEUE } from '../contracts/settings';
 import { BACKFILL_STATES } from '../domain/lifecycle';
 import { version } from '../package.json';
 import { ExitCode, exitCodeFor } from './exit-codes';
+import { jsonOutput } from './json-output';
 import type { Client } from '@temporalio/client';
 import type { ConnectionFlags } from './temporal';
 
@@ -158,7 +159,7 @@ program
       });
       console.log(
         opts.json
-          ? JSON.stringify(plan, null, 2)
+          ? jsonOutput('plan', plan)
           : formatPlan(plan, { engine: db.dialect.name, maxRows: opts.maxRows }),
       );
     } finally {
@@ -224,7 +225,7 @@ connected(program
     const { client, connection } = await (await need.temporal()).connectClient(opts);
     try {
       const status = await op.status(client, id);
-      if (opts.json) console.log(JSON.stringify(status, null, 2));
+      if (opts.json) console.log(jsonOutput('status', status));
       else {
         console.log(`${status.backfillId}: ${status.state} — ${status.phase}`);
         console.log(`  target ${status.target}, ${status.range.start}..${status.range.end} by ${status.range.grain}`);
@@ -294,7 +295,7 @@ connected(program
   .option('--json', 'print as JSON'))
   .action(async (opts: { state?: string; json?: boolean } & Connected) => {
     const rows = await withClient(opts, (client, op) => op.list(client, { state: opts.state }));
-    if (opts.json) return console.log(JSON.stringify(rows, null, 2));
+    if (opts.json) return console.log(jsonOutput('list', rows));
     if (rows.length === 0) return console.log(opts.state ? `no backfills in state ${opts.state}` : 'no backfills');
     const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd([40, 18, 28][i]!) : c)).join(' ').trimEnd();
     console.log(line(['BACKFILL', 'STATE', 'TARGET', 'OWNER', 'WORKFLOW', 'STARTED']));

@@ -140,6 +140,20 @@ describe('the backfill bin', () => {
 
     const listed = await cli('list', '--state', 'awaiting_approval');
     expect(listed.stdout).toContain(id);
+    expect(listed.stdout).toMatch(/^BACKFILL\s+STATE\s+TARGET\s+OWNER\s+WORKFLOW\s+STARTED$/m);
+    // --json: versioned, snake_case like the spec, numbers without float noise.
+    const json = JSON.parse((await cli('status', id, '--json')).stdout) as Record<string, any>;
+    expect(json).toMatchObject({
+      schema_version: 1, kind: 'status', backfill_id: id, state: 'awaiting_approval',
+      partitions: { done: 7, total: 7 }, last_verdict: { rows_written: expect.any(Number) },
+    });
+    expect(JSON.stringify(json)).not.toMatch(/"[a-z]+[A-Z]\w*":/);
+    const numbers = JSON.stringify(json).match(/-?\d+\.\d+(?:e-?\d+)?(?=[,}\]])/g) ?? [];
+    expect(numbers.filter((n) => /\d{16,}/.test(n.replace(/[-.]/g, '')))).toEqual([]);
+    const listJson = JSON.parse((await cli('list', '--state', 'awaiting_approval', '--json')).stdout) as {
+      schema_version: number; items: Array<{ backfill_id: string }>;
+    };
+    expect(listJson.items.map((r) => r.backfill_id)).toContain(id);
 
     const refused = await cli('approve', id, '--by', 'finance-data');
     expect(refused.code).toBe(ExitCode.refused);
