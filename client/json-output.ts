@@ -14,7 +14,7 @@ export function snakeKey(key: string): string {
   return /^[a-z][a-zA-Z0-9]*$/.test(key) ? key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : key;
 }
 
-/** A float as 12 significant digits (past that, a computed ratio or sum is float noise): 120724719.47000004 → 120724719.47. */
+/** A float to 12 significant digits (past that, a computed ratio is float noise): 120724719.47000004 → 120724719.47. */
 export function denoised(n: number): number {
   return Number.isFinite(n) && !Number.isInteger(n) ? Number(n.toPrecision(12)) : n;
 }
