@@ -11,6 +11,7 @@ import { operatorActivities } from './operator';
 import { planActivities } from './plan';
 import { prepareActivities } from './prepare';
 import { releaseActivities } from './release';
+import { toolActivities } from './tools';
 
 export type { ActivityDeps, BackfillMetrics } from './context';
 
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...batchActivities(kit),
     ...releaseActivities(kit),
     ...operatorActivities(kit),
+    ...toolActivities(kit),
   });
 }
 
@@ -41,3 +43,6 @@ export type WarehouseActivities = Pick<
   | 'verifyCompletion'
   | 'publishRelease' | 'rollbackRelease' | 'cleanupTables'
 >;
+
+/** What the CLI asks of the worker that holds the warehouse (short, read-only). */
+export type ToolActivities = Pick<Activities, 'estimatePlanForCli' | 'readOnlySql' | 'reportDataById'>;

@@ -3,7 +3,12 @@
  * warehouse or Temporal, and maps failures to an exit code with a message that says what to do.
  */
 import { Argument, Command, Option } from 'commander';
-import { BackfillError, BackfillFailure, isBackfillFailure } from '../contracts/errors';
+import { randomUUID } from 'node:crypto';
+import { BackfillError, BackfillFailure, backfillFailureIn, isBackfillFailure } from '../contracts/errors';
+import type { ReportData } from '../contracts/report';
+import type { Plan } from '../domain/plan';
+import { readOnlySelectProblems, SQL_LIMITS } from '../domain/transform-sql';
+import type { SqlResult } from '../activities/tools';
 import { TASK_QUEUE } from '../contracts/settings';
 import { BACKFILL_STATES } from '../domain/lifecycle';
 import { version } from '../package.json';
@@ -33,6 +38,7 @@ const need = {
     ...(require('../warehouse/ownership') as typeof import('../warehouse/ownership')),
     ...(require('./format') as typeof import('./format')),
   }),
+  tools: async () => require('../activities/tools') as typeof import('../activities/tools'),
   report: async () => ({
     ...(require('../warehouse/report-data') as typeof import('../warehouse/report-data')),
     ...(require('./report') as typeof import('./report')),
@@ -95,6 +101,41 @@ async function withClient<T>(flags: Connected, fn: (client: Client, op: Operate)
   }
 }
 
+/**
+ * The warehouse opened read-only for a look, or null when it is a DuckDB file a worker holds (one
+ * writing process per file): the caller then asks the worker, through a short workflow.
+ */
+async function openReadOnly(where: string | undefined) {
+  const { openWarehouse, warehouseConfigFromEnv } = await need.warehouse();
+  const config = warehouseConfigFromEnv(where ? { ...process.env, BACKFILL_WAREHOUSE: where } : process.env);
+  try {
+    return await openWarehouse({ ...config, readOnly: true });
+  } catch (e) {
+    if (config.engine === 'duckdb' && isBackfillFailure(e, BackfillError.WarehouseLocked)) {
+      console.error(`note: a worker holds ${config.path}; reading it through the worker`);
+      return null;
+    }
+    throw e;
+  }
+}
+
+/** Runs one of workflows/tools.ts on the worker's task queue and returns its result (refusals as they are). */
+async function throughWorker<T>(flags: Connected, workflow: string, args: unknown[]): Promise<T> {
+  return withClient(flags, async (client, op) => {
+    const taskQueue = process.env.BACKFILL_TASK_QUEUE?.trim() || TASK_QUEUE;
+    await op.requireWorker(client, taskQueue);
+    try {
+      return (await client.workflow.execute(workflow, {
+        taskQueue, args, workflowId: `backfill-cli-${workflow}-${randomUUID()}`, workflowExecutionTimeout: '15 minutes',
+      })) as T;
+    } catch (e) {
+      const found = backfillFailureIn(e);
+      if (found) throw new BackfillFailure(found.type, found.message);
+      throw e;
+    }
+  });
+}
+
 const MAX_START_WAIT_S = 600;
 function parseWait(text: string): number {
   const n = Number(text);
@@ -130,22 +171,28 @@ program
     if (notRunnable.length && opts.runnable) process.exitCode = ExitCode.badInput;
   });
 
-program
+connected(program
   .command('plan')
-  .description('Partitions, batches and estimated rows, bytes, time and cost; nothing is written.')
+  .description('Partitions, batches and estimated rows, bytes, time and cost; nothing is written. ' +
+    'While a worker holds the DuckDB file, the worker reads it.')
   .argument('<spec>', 'backfill spec (YAML)')
   .option('--json', 'print the plan as JSON')
   .option('--no-sample', 'skip the sample read of one partition (no byte or time estimates)')
   .option('--max-rows <n>', 'show at most this many batch rows', (v) => Number(v))
-  .addOption(warehouseOption())
-  .action(async (file: string, opts: { json?: boolean; sample: boolean; maxRows?: number; warehouse?: string }) => {
+  .addOption(warehouseOption()))
+  .action(async (
+    file: string,
+    opts: { json?: boolean; sample: boolean; maxRows?: number; warehouse?: string } & Connected,
+  ) => {
     const { spec } = (await need.spec()).loadSpecFile(file);
-    const { openWarehouse, warehouseConfigFromEnv } = await need.warehouse();
     const { checkOwnership, estimatePlan, formatPlan } = await need.plan();
-    const config = warehouseConfigFromEnv(
-      opts.warehouse ? { ...process.env, BACKFILL_WAREHOUSE: opts.warehouse } : process.env,
-    );
-    const db = await openWarehouse({ ...config, readOnly: true });
+    const print = (plan: Plan, engine: string) =>
+      console.log(opts.json ? jsonOutput('plan', plan) : formatPlan(plan, { engine, maxRows: opts.maxRows }));
+    const db = await openReadOnly(opts.warehouse);
+    if (!db) {
+      print(await throughWorker<Plan>(opts, 'planThroughWorker', [spec]), 'duckdb');
+      return;
+    }
     try {
       // The refusals a run would meet before its first write, before any estimate is paid for.
       await checkOwnership(db, spec, {
@@ -157,14 +204,44 @@ program
         sample: opts.sample && Boolean(spec.transform),
         timeoutMs: spec.execution.query_timeout,
       });
-      console.log(
-        opts.json
-          ? jsonOutput('plan', plan)
-          : formatPlan(plan, { engine: db.dialect.name, maxRows: opts.maxRows }),
-      );
+      print(plan, db.dialect.name);
     } finally {
       await db.close();
     }
+  });
+
+connected(program
+  .command('sql')
+  .description('Look at tables: one SELECT, refused if it could write, row-limited; read-only on the file, ' +
+    'or through the worker while it holds it.')
+  .argument('<select>', 'a SELECT (or WITH … SELECT), quoted')
+  .option('--limit <rows>', `rows to print, 1..${SQL_LIMITS.rows}`, (v) => Number(v), SQL_LIMITS.defaultRows)
+  .option('--json', 'print the rows as JSON')
+  .addOption(warehouseOption()))
+  .action(async (sql: string, opts: { limit: number; json?: boolean; warehouse?: string } & Connected) => {
+    const problems = readOnlySelectProblems(sql);
+    if (problems.length) {
+      throw new BackfillFailure(BackfillError.InvalidRequest, `sql: the statement ${problems.join('; ')}.`);
+    }
+    const req = { sql, limit: opts.limit };
+    const db = await openReadOnly(opts.warehouse);
+    let result: SqlResult;
+    if (!db) result = await throughWorker<SqlResult>(opts, 'sqlThroughWorker', [req]);
+    else {
+      try {
+        result = await (await need.tools()).readOnlyQuery(db, req);
+      } finally {
+        await db.close();
+      }
+    }
+    if (opts.json) return console.log(jsonOutput('sql', result));
+    const cell = (v: unknown) =>
+      (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+    const table = [result.columns, ...result.rows.map((r) => result.columns.map((c) => cell(r[c])))];
+    const widths = result.columns.map((_, i) => Math.min(40, Math.max(...table.map((row) => row[i]!.length))));
+    for (const row of table) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+    console.log(`(${result.rows.length} row${result.rows.length === 1 ? '' : 's'}` +
+      `${result.truncated ? `; more not shown, raise --limit (at most ${SQL_LIMITS.rows})` : ''})`);
   });
 
 program
@@ -398,7 +475,9 @@ connected(program
   .addOption(warehouseOption()
     .default(undefined, 'read the warehouse directly instead of asking the running workflow')))
   .action(async (id: string, opts: { out: string; warehouse?: string } & Connected) => {
-    const data = opts.warehouse ? await reportFromWarehouse(id, opts.warehouse) : await reportFromWorkflow(id, opts);
+    const data = opts.warehouse
+      ? await reportFromWarehouse(id, opts.warehouse, opts)
+      : await reportFromWorkflow(id, opts);
     if (!data) {
       throw new BackfillFailure(
         BackfillError.UnknownBackfill,
@@ -418,18 +497,16 @@ async function reportFromWorkflow(id: string, flags: Connected) {
   } catch (e) {
     if (isBackfillFailure(e, BackfillError.NotAllowed) || isBackfillFailure(e, BackfillError.UnknownBackfill)) {
       // The workflow has ended (or was never on this server): read the warehouse this CLI is configured for.
-      return reportFromWarehouse(id, undefined);
+      return reportFromWarehouse(id, undefined, flags);
     }
     throw e;
   }
 }
 
-async function reportFromWarehouse(id: string, where: string | undefined) {
-  const [{ openWarehouse, warehouseConfigFromEnv }, { gatherReportData }] =
-    await Promise.all([need.warehouse(), need.report()]);
-  const db = await openWarehouse(
-    warehouseConfigFromEnv(where ? { ...process.env, BACKFILL_WAREHOUSE: where } : process.env),
-  );
+async function reportFromWarehouse(id: string, where: string | undefined, flags: Connected = {}) {
+  const { gatherReportData } = await need.report();
+  const db = await openReadOnly(where);
+  if (!db) return throughWorker<ReportData | null>(flags, 'reportThroughWorker', [id]);
   try {
     return await gatherReportData(db, id);
   } finally {

@@ -110,3 +110,36 @@ export function compileTransform(sql: string, placeholder: (index: number) => st
     .replace(/;\s*$/, '');
   return { sql: text, params: PARTITION_PARAMS };
 }
+
+/** Bounds of `backfill sql`: the text an operator pastes, and the rows it prints. */
+export const SQL_LIMITS = { chars: 20_000, rows: 10_000, defaultRows: 100 } as const;
+
+/** Words that make a statement (or a table function) write, load or reconfigure something. */
+const WRITING = new RegExp(`\\b(${[
+  'insert', 'update', 'delete', 'merge', 'create', 'drop', 'alter', 'truncate', 'copy', 'attach', 'detach', 'pragma',
+  'set', 'call', 'export', 'import', 'install', 'load', 'grant', 'revoke', 'vacuum', 'checkpoint', 'use', 'begin',
+  'commit', 'rollback',
+].join('|')})\\b`, 'i');
+
+/**
+ * Problems that keep `sql` from being a read-only look at tables: one SELECT (or WITH … SELECT),
+ * no bound parameters, nothing that writes or reconfigures, within SQL_LIMITS.chars.
+ */
+export function readOnlySelectProblems(sql: string): string[] {
+  if (sql.length > SQL_LIMITS.chars) {
+    return [`is ${sql.length} characters; at most ${SQL_LIMITS.chars} (look at less at once)`];
+  }
+  const parts = pieces(sql);
+  if (!Array.isArray(parts)) return [`has an unterminated ${parts.unterminated}; close it`];
+  const code = parts.filter((p) => p.kind === 'code').map((p) => p.text).join(' ');
+  const body = code.trim().replace(/;\s*$/, '');
+  const problems: string[] = [];
+  if (!body) return ['is empty; give a SELECT'];
+  if (body.includes(';')) problems.push('contains more than one statement; give a single SELECT');
+  if (!/^\(?\s*(with|select|from)\b/i.test(body)) problems.push('must be a SELECT (or WITH … SELECT)');
+  const writing = WRITING.exec(body);
+  if (writing) problems.push(`uses ${writing[1]!.toUpperCase()}; only reading is allowed here`);
+  if (NAMED.test(code)) problems.push('uses a :parameter; nothing is bound here, write the value');
+  NAMED.lastIndex = 0;
+  return problems;
+}

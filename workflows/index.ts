@@ -1,1 +1,2 @@
 export { backfillWorkflow } from './backfill-workflow';
+export { planThroughWorker, reportThroughWorker, sqlThroughWorker } from './tools';

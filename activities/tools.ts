@@ -1,0 +1,69 @@
+/**
+ * What the CLI asks of the worker while the worker holds the warehouse (DuckDB allows one writing
+ * process per file): a plan's estimates, a read-only look at tables, and a finished backfill's
+ * report data. Nothing here writes; each runs inside a short workflow (workflows/tools.ts).
+ */
+import { BackfillError, BackfillFailure } from '../contracts/errors';
+import type { ReportData } from '../contracts/report';
+import type { Plan } from '../domain/plan';
+import { bucketPoints, REPORT_POINTS } from '../domain/report-points';
+import type { BackfillSpec } from '../domain/spec/schema';
+import { readOnlySelectProblems, SQL_LIMITS } from '../domain/transform-sql';
+import { checkOwnership } from '../warehouse/ownership';
+import { estimatePlan } from '../warehouse/plan-estimates';
+import { gatherReportData } from '../warehouse/report-data';
+import type { Driver, Row } from '../warehouse/warehouse';
+import type { Toolkit } from './context';
+
+export interface SqlRequest {
+  sql: string;
+  /** Rows returned at most (1..SQL_LIMITS.rows); one more is read to tell whether there were more. */
+  limit: number;
+}
+
+export interface SqlResult {
+  columns: string[];
+  /** Cells as the JSON the driver read (bigints as text). */
+  rows: Array<Record<string, unknown>>;
+  truncated: boolean;
+}
+
+/** `sql` checked, wrapped in a row limit and run; shared by the worker's activity and the CLI's direct path. */
+export async function readOnlyQuery(db: Pick<Driver, 'query'>, req: SqlRequest): Promise<SqlResult> {
+  const problems = readOnlySelectProblems(req.sql);
+  if (problems.length) {
+    throw new BackfillFailure(BackfillError.InvalidRequest, `sql: the statement ${problems.join('; ')}.`, { problems });
+  }
+  if (!Number.isInteger(req.limit) || req.limit < 1 || req.limit > SQL_LIMITS.rows) {
+    throw new BackfillFailure(BackfillError.InvalidRequest, `--limit: a whole number 1..${SQL_LIMITS.rows}`);
+  }
+  const body = req.sql.trim().replace(/;\s*$/, '');
+  const rows: Row[] = await db.query(`SELECT * FROM (\n${body}\n) AS backfill_sql LIMIT ${req.limit + 1}`);
+  const plain = rows.slice(0, req.limit).map((r) =>
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof (v as unknown) === 'bigint' ? String(v) : v])));
+  return { columns: Object.keys(rows[0] ?? {}), rows: plain, truncated: rows.length > req.limit };
+}
+
+export function toolActivities({ db }: Toolkit) {
+  return {
+    /** The plan `backfill plan` prints, with the same ownership check first; nothing is recorded. */
+    async estimatePlanForCli(spec: BackfillSpec): Promise<Plan> {
+      const tag = { backfillId: spec.backfill_id, phase: 'plan' };
+      await checkOwnership(db, spec, { tag, timeoutMs: spec.execution.query_timeout });
+      return estimatePlan(db, spec, { tag, sample: Boolean(spec.transform), timeoutMs: spec.execution.query_timeout });
+    },
+
+    /** `backfill sql`: one SELECT, checked, row-limited. */
+    async readOnlySql(req: SqlRequest): Promise<SqlResult> {
+      return readOnlyQuery(db, req);
+    },
+
+    /** `backfill report` for a backfill whose workflow has ended, read by the worker that holds the file. */
+    async reportDataById(backfillId: string): Promise<ReportData | null> {
+      const data = await gatherReportData(db, backfillId);
+      return (
+        data && { ...data, series: data.series.map((s) => ({ ...s, points: bucketPoints(s.points, REPORT_POINTS) })) }
+      );
+    },
+  };
+}

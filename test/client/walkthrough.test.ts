@@ -1,0 +1,108 @@
+/**
+ * The README's walk-through as a new user runs it, in its order, with the worker running and
+ * holding the DuckDB file: validate, plan, schema, start, watch, status, list, a look with `sql`,
+ * approve, report, watch to the release, signoff, and the report of the ended backfill. `plan`,
+ * `sql` and the late `report` read the file through the worker; `sql` refuses a write, which
+ * leaves production as it was.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitCode } from '../../client/exit-codes';
+import { seedRevenueScenario } from '../../demo/revenue-scenario';
+import { openDuckDb } from '../../warehouse/duckdb/driver';
+import { backfillWith } from '../support/cli';
+import { temporalTestEnv } from '../support/temporal';
+
+const ROOT = join(__dirname, '..', '..');
+let env: Awaited<ReturnType<typeof temporalTestEnv>>;
+let worker: ChildProcess | undefined;
+
+beforeAll(async () => {
+  env = await temporalTestEnv();
+});
+afterAll(async () => {
+  if (worker && worker.exitCode === null) {
+    worker.kill('SIGTERM');
+    await new Promise((r) => worker!.once('exit', r));
+  }
+  await env?.connection.close();
+});
+
+describe('the README walk-through, with the worker holding the warehouse', () => {
+  it('works as written: plan, sql and report go through the worker; sql refuses a write', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'backfill-walkthrough-'));
+    const dbPath = join(dir, 'warehouse.duckdb');
+    const db = await openDuckDb({ path: dbPath });
+    await seedRevenueScenario(db);
+    await db.close();
+    cpSync(join(ROOT, 'examples', 'sql'), join(dir, 'sql'), { recursive: true });
+    const id = `walkthrough-${process.pid}-${Date.now().toString(36)}`;
+    const spec = join(dir, 'spec.yaml');
+    writeFileSync(spec, readFileSync(join(ROOT, 'examples', 'revenue-tax-fix.yaml'), 'utf8')
+      .replace(/^backfill_id: .*$/m, `backfill_id: ${id}`)
+      .replace(/^(\s+)start: 2024-12-01$/m, '$1start: 2025-01-01')
+      .replace(/^(\s+)end: 2026-05-31(\s.*)?$/m, '$1end: 2025-01-14'));
+    const settings = {
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_NAMESPACE: env.namespace,
+      TEMPORAL_CONFIG_FILE: join(dir, 'no-profile.toml'),
+      BACKFILL_TASK_QUEUE: `walkthrough-${process.pid}-${Date.now().toString(36)}`,
+      BACKFILL_WAREHOUSE: dbPath,
+    };
+    let log = '';
+    worker = spawn(process.execPath, [join(ROOT, 'bin', 'worker.cjs')], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...settings, BACKFILL_METRICS_ADDRESS: 'off', BACKFILL_METRICS_SDK_ADDRESS: 'off' },
+    });
+    await new Promise<void>((resolve, reject) => {
+      const seen = (d: Buffer) => {
+        log += d.toString();
+        if (log.includes('"state":"RUNNING"')) resolve();
+      };
+      worker!.stdout!.on('data', seen);
+      worker!.stderr!.on('data', seen);
+      worker!.once('exit', (code) => reject(new Error(`worker exited with ${code}:\n${log}`)));
+    });
+    const backfill = async (...args: string[]) => {
+      const r = await backfillWith(settings, ...args);
+      expect(r.code, `backfill ${args.join(' ')}\n${r.stderr}`).toBe(ExitCode.ok);
+      return r;
+    };
+    const production = 'SELECT COUNT(*) AS n, SUM(net_revenue) AS net FROM finance.daily_revenue';
+
+    expect((await backfill('validate', spec)).stdout).toContain(`valid spec ${id}`);
+    const plan = await backfill('plan', spec);
+    expect(plan.stderr).toContain(`a worker holds ${dbPath}; reading it through the worker`);
+    expect(plan.stdout).toMatch(/Total: 14 day partitions in 2 batches/);
+    await backfill('schema');
+    const before = (await backfill('sql', production)).stdout;
+    expect(before).toMatch(/^n\s+net\n\d+\s+[\d.]+\n\(1 row\)$/m);
+    const write = await backfillWith(settings, 'sql', 'DELETE FROM finance.daily_revenue');
+    expect(write.code).toBe(ExitCode.badInput);
+    expect(write.stderr).toContain('uses DELETE; only reading is allowed here');
+    expect((await backfill('start', spec, '--by', 'vitest')).stdout).toContain('planned, target leased, tables owned');
+    expect((await backfill('watch', id, '--interval', '200')).stdout).toContain(`${id}: awaiting_approval`);
+    expect((await backfill('status', id)).stdout).toContain('awaiting_approval');
+    expect((await backfill('list', '--state', 'awaiting_approval')).stdout).toContain(id);
+    const checkpoints = `SELECT COUNT(*) AS batches FROM backfill_control.checkpoints WHERE backfill_id = '${id}'`;
+    const look = await backfill('sql', checkpoints);
+    expect(look.stdout).toMatch(/^batches\n2\n/m);
+    expect((await backfill('sql', production)).stdout).toBe(before);
+    await backfill('approve', id, '--by', 'finance-controller', '--comment', 'deltas as expected');
+    const reports = join(dir, 'reports');
+    await backfill('report', id, '--out', reports);
+    expect(existsSync(join(reports, `${id}.html`))).toBe(true);
+    expect((await backfill('watch', id, '--interval', '200')).stdout).toContain(`${id}: published`);
+    await backfill('signoff', id, '--by', 'head-of-finance-data');
+    await env.client.workflow.getHandle(`backfill-${id}`).result();
+    // Ended: the report is read from the control schema, through the worker that holds the file.
+    const late = await backfill('report', id, '--out', join(dir, 'late'));
+    expect(late.stderr).toContain('reading it through the worker');
+    expect(readFileSync(join(dir, 'late', `${id}.md`), 'utf8')).toContain(id);
+    expect((await backfill('sql', production)).stdout).not.toBe(before);
+  });
+});

@@ -1,0 +1,29 @@
+/**
+ * Short workflows through which the CLI reads the warehouse while a worker holds it (DuckDB allows
+ * one writing process per file): `plan`, `sql` and `report` for an ended backfill. One activity
+ * each, read-only, no state; a refused request fails at once (not retried).
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { ToolActivities } from '../activities';
+import type { SqlRequest, SqlResult } from '../activities/tools';
+import { nonRetryableErrorTypes } from '../contracts/errors';
+import type { ReportData } from '../contracts/report';
+import type { Plan } from '../domain/plan';
+import type { BackfillSpec } from '../domain/spec/schema';
+
+const tools = proxyActivities<ToolActivities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes },
+});
+
+export async function planThroughWorker(spec: BackfillSpec): Promise<Plan> {
+  return tools.estimatePlanForCli(spec);
+}
+
+export async function sqlThroughWorker(req: SqlRequest): Promise<SqlResult> {
+  return tools.readOnlySql(req);
+}
+
+export async function reportThroughWorker(backfillId: string): Promise<ReportData | null> {
+  return tools.reportDataById(backfillId);
+}
