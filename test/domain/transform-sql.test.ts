@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { compileTransform, PARTITION_PARAMS, transformProblems } from '../../domain/transform-sql';
+import {
+  compileTransform, PARTITION_PARAMS, readOnlySelectProblems, SQL_LIMITS, transformProblems,
+} from '../../domain/transform-sql';
 
 const WHERE = 'WHERE d >= :partition_start AND d < :partition_end';
 const dollar = (i: number) => `$${i}`;
@@ -155,5 +157,32 @@ describe('compileTransform', () => {
     const out = compileTransform(sql, dollar);
     expect(out.sql).not.toMatch(/:partition_(start|end)\b/);
     expect(out.sql).toContain('WHERE revenue_date >= $1 AND revenue_date < $2');
+  });
+});
+
+describe('readOnlySelectProblems (backfill sql)', () => {
+  it.each([
+    'SELECT 1',
+    'WITH a AS (SELECT 1 AS x) SELECT * FROM a;',
+    "SELECT 'delete from t' AS words, \"update\" FROM t -- drop table t",
+    'SELECT updated_at, settled FROM t',
+  ])('lets a read through: %s', (sql) => {
+    expect(readOnlySelectProblems(sql)).toEqual([]);
+  });
+
+  it.each([
+    ['DELETE FROM finance.daily_revenue', 'uses DELETE; only reading is allowed here'],
+    ['SELECT 1; DROP TABLE t', 'contains more than one statement; give a single SELECT'],
+    ["COPY t TO '/tmp/x.csv'", 'uses COPY; only reading is allowed here'],
+    ["SELECT * FROM t WHERE d = :day", 'uses a :parameter; nothing is bound here, write the value'],
+    ["ATTACH 'other.duckdb'", 'must be a SELECT (or WITH … SELECT)'],
+    ['', 'is empty; give a SELECT'],
+    ['SELECT 1 /* unterminated', 'has an unterminated block comment; close it'],
+  ])('refuses %s', (sql, problem) => {
+    expect(readOnlySelectProblems(sql)).toContain(problem);
+  });
+
+  it('bounds what is pasted', () => {
+    expect(readOnlySelectProblems(`SELECT '${'x'.repeat(SQL_LIMITS.chars)}'`)[0]).toMatch(/at most 20000/);
   });
 });
