@@ -53,11 +53,16 @@ export function formatPlan(plan: Plan, opts: { engine: string; maxRows?: number 
       : rows;
   const t = plan.totals;
   const cost = t.cost ? `${t.cost.amount.toFixed(2)} ${t.cost.unit}` : `n/a (${opts.engine} has no price)`;
-  const sample = plan.sample
-    ? `Estimates scale a ${plan.sample.measured ? 'measured' : 'explained'} read of ${plan.sample.partition} ` +
-      `(${formatNumber(plan.sample.rows ?? 0)} rows, ${formatBytes(plan.sample.bytes)} scanned, ` +
-      `${formatSeconds(plan.sample.seconds)}) by each partition's rows.`
-    : 'Bytes and time need a sample read of one partition: run with --sample.';
+  const s = plan.sample;
+  const read = (r: { partition: string; rows: number | null; bytes: number | null; seconds: number | null }) =>
+    `${r.partition}: ${formatNumber(r.rows ?? 0)} rows, ${formatBytes(r.bytes)} scanned, ${formatSeconds(r.seconds)}`;
+  const kind = s?.measured ? 'measured' : 'explained';
+  const sample = !s
+    ? 'Bytes and time need a sample read of one partition: run with --sample.'
+    : s.reads && s.reads.length > 1
+      ? `Estimates scale the median of ${s.reads.length} ${kind} reads, per existing row, by each partition's rows ` +
+        `(${s.reads.map(read).join('; ')}).`
+      : `Estimates scale a ${kind} read of ${read(s)} by each partition's rows.`;
   return [
     `Plan for ${plan.backfillId}: ${plan.range.start} .. ${plan.range.end} by ${plan.grain}, ` +
       `${plan.order.replace('_', ' ')}, ` +

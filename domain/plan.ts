@@ -96,13 +96,18 @@ export function allPartitions(spec: PlanInput): Partition[] {
 export interface PlanEstimates {
   /** Existing rows in the target per partition start (missing = 0). */
   rowsByPartition: Record<string, number>;
-  /** A measured or explained read of the transform for one partition. */
+  /**
+   * A measured or explained read of the transform for one partition; with `reads`, the median of
+   * several reads (each per existing row, times the partition's rows), stated for `partition`.
+   */
   sample: {
     partition: string;
     rows: number | null;
     bytes: number | null;
     seconds: number | null;
     measured: boolean;
+    /** The reads the figures above are the median of (absent: one read, the figures themselves). */
+    reads?: SampleRead[];
   } | null;
   pricePerHour: { amount: number; unit: string } | null;
 }
@@ -155,6 +160,65 @@ export function representativePartition(spec: PlanInput, rowsByPartition: Record
   if (nonEmpty.length === 0) return [...partitions].sort()[Math.floor(partitions.length / 2)]!;
   const byRows = [...nonEmpty].sort((a, b) => rowsByPartition[a]! - rowsByPartition[b]! || a.localeCompare(b));
   return byRows[Math.floor((byRows.length - 1) / 2)]!;
+}
+
+/** One read of the transform for a partition: rows read, bytes scanned, seconds. */
+export interface SampleRead {
+  partition: string;
+  rows: number | null;
+  bytes: number | null;
+  seconds: number | null;
+  measured: boolean;
+}
+
+/** How many partitions the plan reads to estimate bytes and time (one read alone was noise: 3 ms to 100 ms). */
+export const SAMPLE_READS = 3;
+
+/**
+ * The partitions to read for the estimates: the representative one, and the non-empty partitions
+ * at the lower and upper quartile of rows, so a small and a large day temper a single odd read.
+ */
+export function samplePartitions(spec: PlanInput, rowsByPartition: Record<string, number>): string[] {
+  const representative = representativePartition(spec, rowsByPartition);
+  const all = allPartitions(spec).map((p) => p.start);
+  const nonEmpty = all.filter((p) => (rowsByPartition[p] ?? 0) > 0);
+  const byRows = [...(nonEmpty.length ? nonEmpty : all)]
+    .sort((a, b) => (rowsByPartition[a] ?? 0) - (rowsByPartition[b] ?? 0) || a.localeCompare(b));
+  const quartile = (q: number) => byRows[Math.floor((byRows.length - 1) * q)]!;
+  const picked = [representative];
+  for (const p of [quartile(0.25), quartile(0.75), ...byRows]) {
+    if (picked.length >= Math.min(SAMPLE_READS, all.length)) break;
+    if (!picked.includes(p)) picked.push(p);
+  }
+  return picked;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/**
+ * Several reads as one sample for the representative partition (the first read): each read's
+ * bytes and seconds per existing row of its partition, the median of those, times the
+ * representative's rows (a partition with no rows yet counts as one row). Null where any read lacks it.
+ */
+export function combineReads(reads: SampleRead[], rowsByPartition: Record<string, number>): PlanEstimates['sample'] {
+  if (reads.length === 0) return null;
+  const rowsOf = (p: string) => Math.max(1, rowsByPartition[p] ?? 0);
+  const first = reads[0]!;
+  const per = (pick: (r: SampleRead) => number | null) =>
+    reads.some((r) => pick(r) === null) ? null : median(reads.map((r) => pick(r)! / rowsOf(r.partition)));
+  const scaled = (v: number | null) => (v === null ? null : v * rowsOf(first.partition));
+  return {
+    partition: first.partition,
+    rows: first.rows,
+    bytes: scaled(per((r) => r.bytes)),
+    seconds: scaled(per((r) => r.seconds)),
+    measured: reads.every((r) => r.measured),
+    reads,
+  };
 }
 
 const sumOrNull = (values: Array<number | null>): number | null =>

@@ -7,7 +7,9 @@ import {
   batchOrdinals,
   batchPartitions,
   buildPlan,
+  combineReads,
   planShape,
+  samplePartitions,
   representativePartition,
   summarize,
   type PlanEstimates,
@@ -164,6 +166,32 @@ describe('representativePartition', () => {
 
   it('falls back to the middle partition when all are empty', () => {
     expect(representativePartition(tiny, {})).toBe('2025-01-04');
+  });
+});
+
+describe('estimate samples', () => {
+  const tiny = withExecution(
+    { partitions_per_batch: 3, max_concurrency: 2 },
+    { start: '2025-01-01', end: '2025-01-07' },
+  );
+  const rows = { '2025-01-01': 100, '2025-01-02': 200, '2025-01-03': 0, '2025-01-04': 100, '2025-01-05': 400,
+    '2025-01-06': 100, '2025-01-07': 300 };
+  const read = (partition: string, seconds: number | null, bytes: number | null = 8 * (rows as never)[partition]) =>
+    ({ partition, rows: 1000, bytes, seconds, measured: true });
+
+  it('reads the representative partition and the quartiles of rows, three distinct partitions', () => {
+    // The representative (median rows, earliest on ties), then the lower and upper quartiles.
+    expect(samplePartitions(tiny, rows)).toEqual(['2025-01-06', '2025-01-04', '2025-01-02']);
+    expect(samplePartitions(withExecution({}, { start: '2025-01-01', end: '2025-01-01' }), {})).toEqual(['2025-01-01']);
+  });
+
+  it('takes the median per existing row, stated for the first (representative) read; an outlier does not count', () => {
+    // Per row: 0.01, 0.01 (the representative), and an outlier 1.0 — the median ignores it.
+    const sample = combineReads([read('2025-01-04', 1), read('2025-01-01', 1), read('2025-01-07', 300)], rows)!;
+    expect(sample).toMatchObject({ partition: '2025-01-04', seconds: 1, bytes: 800, measured: true });
+    expect(sample.reads).toHaveLength(3);
+    expect(combineReads([read('2025-01-04', 1), read('2025-01-01', null)], rows)!.seconds).toBeNull();
+    expect(combineReads([], rows)).toBeNull();
   });
 });
 
