@@ -434,16 +434,23 @@ connected(program
     console.log(`${id}: ${ack.message}`);
   });
 
-connected(program
-  .command('rollback')
-  .description('Within the rollback window: restore the pre-publish result atomically.')
-  .argument('<backfill-id>')
-  .addOption(by('who rolls back'))
-  .requiredOption('--reason <text>', 'why'))
-  .action(async (id: string, opts: { by: string; reason: string } & Connected) => {
-    const ack = await withClient(opts, (client, op) => op.rollback(client, id, { by: opts.by, reason: opts.reason }));
-    console.log(`${id}: ${ack.message}`);
-  });
+// Two decisions that take who and why: roll back a release, or cancel before anything is published.
+for (const [name, description, who, why] of [
+  ['rollback', 'Within the rollback window: restore the pre-publish result atomically.', 'who rolls back', 'why'],
+  ['cancel', 'Stop a backfill before anything is published: production untouched, the lease released.',
+    'who cancels', 'why (the audit log keeps it)'],
+] as const) {
+  connected(program
+    .command(name)
+    .description(description)
+    .argument('<backfill-id>')
+    .addOption(by(who))
+    .requiredOption('--reason <text>', why))
+    .action(async (id: string, opts: { by: string; reason: string } & Connected) => {
+      const ack = await withClient(opts, (client, op) => op[name](client, id, { by: opts.by, reason: opts.reason }));
+      console.log(`${id}: ${ack.message}`);
+    });
+}
 
 connected(program
   .command('signoff')
@@ -453,17 +460,6 @@ connected(program
   .option('--comment <text>', 'recorded with the signoff'))
   .action(async (id: string, opts: { by: string; comment?: string } & Connected) => {
     const ack = await withClient(opts, (client, op) => op.signoff(client, id, { by: opts.by, comment: opts.comment }));
-    console.log(`${id}: ${ack.message}`);
-  });
-
-connected(program
-  .command('cancel')
-  .description('Stop a backfill before anything is published: production untouched, the lease released.')
-  .argument('<backfill-id>')
-  .addOption(by('who cancels'))
-  .requiredOption('--reason <text>', 'why (the audit log keeps it)'))
-  .action(async (id: string, opts: { by: string; reason: string } & Connected) => {
-    const ack = await withClient(opts, (client, op) => op.cancel(client, id, { by: opts.by, reason: opts.reason }));
     console.log(`${id}: ${ack.message}`);
   });
 

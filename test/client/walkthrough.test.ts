@@ -5,7 +5,6 @@
  * `sql` and the late `report` read the file through the worker; `sql` refuses a write, which
  * leaves production as it was.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,19 +14,17 @@ import { seedRevenueScenario } from '../../demo/revenue-scenario';
 import { openDuckDb } from '../../warehouse/duckdb/driver';
 import { backfillWith } from '../support/cli';
 import { temporalTestEnv } from '../support/temporal';
+import { startWorkerBin, type WorkerBin } from '../support/worker-bin';
 
 const ROOT = join(__dirname, '..', '..');
 let env: Awaited<ReturnType<typeof temporalTestEnv>>;
-let worker: ChildProcess | undefined;
+let worker: WorkerBin | undefined;
 
 beforeAll(async () => {
   env = await temporalTestEnv();
 });
 afterAll(async () => {
-  if (worker && worker.exitCode === null) {
-    worker.kill('SIGTERM');
-    await new Promise((r) => worker!.once('exit', r));
-  }
+  await worker?.stop();
   await env?.connection.close();
 });
 
@@ -52,21 +49,7 @@ describe('the README walk-through, with the worker holding the warehouse', () =>
       BACKFILL_TASK_QUEUE: `walkthrough-${process.pid}-${Date.now().toString(36)}`,
       BACKFILL_WAREHOUSE: dbPath,
     };
-    let log = '';
-    worker = spawn(process.execPath, [join(ROOT, 'bin', 'worker.cjs')], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...settings, BACKFILL_METRICS_ADDRESS: 'off', BACKFILL_METRICS_SDK_ADDRESS: 'off' },
-    });
-    await new Promise<void>((resolve, reject) => {
-      const seen = (d: Buffer) => {
-        log += d.toString();
-        if (log.includes('"state":"RUNNING"')) resolve();
-      };
-      worker!.stdout!.on('data', seen);
-      worker!.stderr!.on('data', seen);
-      worker!.once('exit', (code) => reject(new Error(`worker exited with ${code}:\n${log}`)));
-    });
+    worker = await startWorkerBin(settings);
     const backfill = async (...args: string[]) => {
       const r = await backfillWith(settings, ...args);
       expect(r.code, `backfill ${args.join(' ')}\n${r.stderr}`).toBe(ExitCode.ok);

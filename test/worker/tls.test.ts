@@ -5,7 +5,6 @@
  * TLS is taken and pre-flighted by the worker over TLS; without the client certificate, or
  * without TLS, the same CLI is refused and exits 3.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,12 +15,13 @@ import { seedRevenueScenario } from '../../demo/revenue-scenario';
 import { openDuckDb } from '../../warehouse/duckdb/driver';
 import { backfillWith } from '../support/cli';
 import { temporalTestEnv } from '../support/temporal';
+import { startWorkerBin, type WorkerBin } from '../support/worker-bin';
 import { makeCertificates, startTlsProxy, type TlsProxy } from '../support/tls-proxy';
 
 const ROOT = join(__dirname, '..', '..');
 let env: Awaited<ReturnType<typeof temporalTestEnv>>;
 let proxy: TlsProxy | undefined;
-let worker: ChildProcess | undefined;
+let worker: WorkerBin | undefined;
 let workflowId: string | undefined;
 
 beforeAll(async () => {
@@ -29,10 +29,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (workflowId) await env.client.workflow.getHandle(workflowId).terminate('tls test done').catch(() => undefined);
-  if (worker && worker.exitCode === null) {
-    worker.kill('SIGTERM');
-    await new Promise((r) => worker!.once('exit', r));
-  }
+  await worker?.stop();
   await proxy?.close();
   await env?.connection.close();
 });
@@ -68,25 +65,8 @@ describe('the worker and the CLI share their connection settings', () => {
     };
 
     // The worker as `npm run worker` runs it, configured only through the environment.
-    let log = '';
-    worker = spawn(process.execPath, [join(ROOT, 'bin', 'worker.cjs')], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env, ...tls, BACKFILL_WAREHOUSE: dbPath,
-        BACKFILL_METRICS_ADDRESS: 'off', BACKFILL_METRICS_SDK_ADDRESS: 'off', BACKFILL_LOG_LEVEL: 'INFO',
-      },
-    });
-    await new Promise<void>((resolve, reject) => {
-      const seen = (d: Buffer) => {
-        log += d.toString();
-        if (log.includes('"state":"RUNNING"')) resolve();
-      };
-      worker!.stdout!.on('data', seen);
-      worker!.stderr!.on('data', seen);
-      worker!.once('exit', (code) => reject(new Error(`worker exited with ${code}:\n${log}`)));
-    });
-    expect(log).toContain(`on ${proxy.address}/${env.namespace} (TLS)`);
+    worker = await startWorkerBin({ ...tls, BACKFILL_WAREHOUSE: dbPath, BACKFILL_LOG_LEVEL: 'INFO' });
+    expect(worker.log()).toContain(`on ${proxy.address}/${env.namespace} (TLS)`);
 
     // Started over TLS; the pre-flight (plan, lease, ownership) needs the worker, also over TLS.
     const started = await backfillWith(tls, 'start', specFile, '--by', 'vitest', '--wait', '60');
