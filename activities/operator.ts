@@ -4,7 +4,17 @@ import type { ReportData } from '../contracts/report';
 import { bucketPoints, REPORT_POINTS } from '../domain/report-points';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { gatherReportData } from '../warehouse/report-data';
+import type { Driver } from '../warehouse/warehouse';
 import { log, type Toolkit } from './context';
+
+/**
+ * A backfill's report data as an activity returns it: series longer than REPORT_POINTS are summed
+ * into consecutive buckets, so the payload stays far below Temporal's limit on a ten-year range.
+ */
+export async function reportForWorkflow(db: Driver, backfillId: string): Promise<ReportData | null> {
+  const data = await gatherReportData(db, backfillId);
+  return data && { ...data, series: data.series.map((s) => ({ ...s, points: bucketPoints(s.points, REPORT_POINTS) })) };
+}
 
 export function operatorActivities({ temporal, metrics, tagged, audit }: Toolkit) {
   return {
@@ -52,15 +62,11 @@ export function operatorActivities({ temporal, metrics, tagged, audit }: Toolkit
     },
 
     /**
-     * The report's data from the control schema, for `backfill report` (the worker owns the
-     * warehouse). Series longer than REPORT_POINTS are summed into consecutive buckets so the
-     * result stays far below Temporal's payload limit on a ten-year range.
+     * The report's data from the control schema, for `backfill report` of a running backfill
+     * (the worker owns the warehouse), bucketed as reportForWorkflow says.
      */
     async reportData(spec: BackfillSpec): Promise<ReportData | null> {
-      const data = await gatherReportData(tagged(spec, 'report'), spec.backfill_id);
-      return (
-        data && { ...data, series: data.series.map((s) => ({ ...s, points: bucketPoints(s.points, REPORT_POINTS) })) }
-      );
+      return reportForWorkflow(tagged(spec, 'report'), spec.backfill_id);
     },
   };
 }

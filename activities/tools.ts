@@ -6,14 +6,12 @@
 import { BackfillError, BackfillFailure } from '../contracts/errors';
 import type { ReportData } from '../contracts/report';
 import type { Plan } from '../domain/plan';
-import { bucketPoints, REPORT_POINTS } from '../domain/report-points';
 import type { BackfillSpec } from '../domain/spec/schema';
-import { readOnlySelectProblems, SQL_LIMITS } from '../domain/transform-sql';
-import { checkOwnership } from '../warehouse/ownership';
-import { estimatePlan } from '../warehouse/plan-estimates';
-import { gatherReportData } from '../warehouse/report-data';
+import { compileTransform, readOnlySelectProblems, SQL_LIMITS } from '../domain/transform-sql';
+import { previewPlan } from '../warehouse/plan-estimates';
 import type { Driver, Row } from '../warehouse/warehouse';
 import type { Toolkit } from './context';
+import { reportForWorkflow } from './operator';
 
 export interface SqlRequest {
   sql: string;
@@ -37,7 +35,8 @@ export async function readOnlyQuery(db: Pick<Driver, 'query'>, req: SqlRequest):
   if (!Number.isInteger(req.limit) || req.limit < 1 || req.limit > SQL_LIMITS.rows) {
     throw new BackfillFailure(BackfillError.InvalidRequest, `--limit: a whole number 1..${SQL_LIMITS.rows}`);
   }
-  const body = req.sql.trim().replace(/;\s*$/, '');
+  // Trailing comments and `;` dropped the way a transform's are, so the SELECT nests as a subquery.
+  const body = compileTransform(req.sql, () => '').sql;
   const rows: Row[] = await db.query(`SELECT * FROM (\n${body}\n) AS backfill_sql LIMIT ${req.limit + 1}`);
   const plain = rows.slice(0, req.limit).map((r) =>
     Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof (v as unknown) === 'bigint' ? String(v) : v])));
@@ -46,11 +45,9 @@ export async function readOnlyQuery(db: Pick<Driver, 'query'>, req: SqlRequest):
 
 export function toolActivities({ db }: Toolkit) {
   return {
-    /** The plan `backfill plan` prints, with the same ownership check first; nothing is recorded. */
-    async estimatePlanForCli(spec: BackfillSpec): Promise<Plan> {
-      const tag = { backfillId: spec.backfill_id, phase: 'plan' };
-      await checkOwnership(db, spec, { tag, timeoutMs: spec.execution.query_timeout });
-      return estimatePlan(db, spec, { tag, sample: Boolean(spec.transform), timeoutMs: spec.execution.query_timeout });
+    /** The plan `backfill plan` prints (warehouse/plan-estimates.ts previewPlan); nothing is recorded. */
+    async estimatePlanForCli(spec: BackfillSpec, sample: boolean): Promise<Plan> {
+      return previewPlan(db, spec, sample);
     },
 
     /** `backfill sql`: one SELECT, checked, row-limited. */
@@ -60,10 +57,7 @@ export function toolActivities({ db }: Toolkit) {
 
     /** `backfill report` for a backfill whose workflow has ended, read by the worker that holds the file. */
     async reportDataById(backfillId: string): Promise<ReportData | null> {
-      const data = await gatherReportData(db, backfillId);
-      return (
-        data && { ...data, series: data.series.map((s) => ({ ...s, points: bucketPoints(s.points, REPORT_POINTS) })) }
-      );
+      return reportForWorkflow(db, backfillId);
     },
   };
 }

@@ -6,9 +6,9 @@
  * prints min and median per command with the target (well under a second; `npx` adds its own start).
  */
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { build } from '../scripts/built.cjs';
 
 const ROOT = join(__dirname, '..');
 const COMMANDS: string[][] = [['--version'], ['--help'], ['validate', 'examples/revenue-tax-fix.yaml'], ['schema']];
@@ -26,7 +26,7 @@ function main(): void {
   const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' } } });
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new Error('--runs: a whole number 1..50');
-  (createRequire(__filename)('../scripts/built.cjs') as { stale(): boolean; build(): void }).build();
+  build();
   const ways: Array<[string, string[]]> = [
     ['bundled (bin/backfill.cjs)', [join(ROOT, 'bin', 'backfill.cjs')]],
     ['tsx, from the sources', ['--require', 'tsx/cjs', join(ROOT, 'client', 'cli.ts')]],

@@ -16,10 +16,10 @@
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SCENARIO, seedRevenueScenario } from '../demo/revenue-scenario';
+import * as bundle from '../scripts/built.cjs';
 import { startDevServer } from '../scripts/dev-server';
 import { openDuckDb } from '../warehouse/duckdb/driver';
 
@@ -380,7 +380,6 @@ async function main(): Promise<void> {
 
   // Untimed, like the SQLMesh prepare step: the Temporal server is infrastructure a worker connects
   // to, and the bundle is built once per change of the sources (as `npm run worker` builds it).
-  const bundle = createRequire(__filename)('../scripts/built.cjs') as { stale(): boolean; build(): void };
   if (opts.tools.includes('project') && bundle.stale()) bundle.build();
   const server = opts.tools.includes('project') ? await startDevServer({ headless: true }) : null;
   // MALLOC_ARENA_MAX as `npm run worker` sets it.

@@ -35,7 +35,6 @@ const need = {
   warehouse: async () => require('../warehouse/open') as typeof import('../warehouse/open'),
   plan: async () => ({
     ...(require('../warehouse/plan-estimates') as typeof import('../warehouse/plan-estimates')),
-    ...(require('../warehouse/ownership') as typeof import('../warehouse/ownership')),
     ...(require('./format') as typeof import('./format')),
   }),
   tools: async () => require('../activities/tools') as typeof import('../activities/tools'),
@@ -185,26 +184,16 @@ connected(program
     opts: { json?: boolean; sample: boolean; maxRows?: number; warehouse?: string } & Connected,
   ) => {
     const { spec } = (await need.spec()).loadSpecFile(file);
-    const { checkOwnership, estimatePlan, formatPlan } = await need.plan();
+    const { previewPlan, formatPlan } = await need.plan();
     const print = (plan: Plan, engine: string) =>
       console.log(opts.json ? jsonOutput('plan', plan) : formatPlan(plan, { engine, maxRows: opts.maxRows }));
     const db = await openReadOnly(opts.warehouse);
     if (!db) {
-      print(await throughWorker<Plan>(opts, 'planThroughWorker', [spec]), 'duckdb');
+      print(await throughWorker<Plan>(opts, 'planThroughWorker', [spec, opts.sample]), 'duckdb');
       return;
     }
     try {
-      // The refusals a run would meet before its first write, before any estimate is paid for.
-      await checkOwnership(db, spec, {
-        tag: { backfillId: spec.backfill_id, phase: 'plan' },
-        timeoutMs: spec.execution.query_timeout,
-      });
-      const plan = await estimatePlan(db, spec, {
-        tag: { backfillId: spec.backfill_id, phase: 'plan' },
-        sample: opts.sample && Boolean(spec.transform),
-        timeoutMs: spec.execution.query_timeout,
-      });
-      print(plan, db.dialect.name);
+      print(await previewPlan(db, spec, opts.sample), db.dialect.name);
     } finally {
       await db.close();
     }

@@ -139,7 +139,6 @@ export function readOnlySelectProblems(sql: string): string[] {
   if (!/^\(?\s*(with|select|from)\b/i.test(body)) problems.push('must be a SELECT (or WITH … SELECT)');
   const writing = WRITING.exec(body);
   if (writing) problems.push(`uses ${writing[1]!.toUpperCase()}; only reading is allowed here`);
-  if (NAMED.test(code)) problems.push('uses a :parameter; nothing is bound here, write the value');
-  NAMED.lastIndex = 0;
+  if (code.search(NAMED) >= 0) problems.push('uses a :parameter; nothing is bound here, write the value');
   return problems;
 }

@@ -22,7 +22,10 @@ const ENTRIES = {
   worker: 'worker/main.ts',
   'project-run': 'bench/peers/project-run.ts',
 };
-const SOURCE_DIRS = ['activities', 'bench', 'client', 'contracts', 'domain', 'scripts', 'warehouse', 'worker', 'workflows'];
+// Every folder an entry's imports reach (bench/peers/project-run.ts reaches demo/ through bench/backfill.ts).
+const SOURCE_DIRS = [
+  'activities', 'bench', 'client', 'contracts', 'demo', 'domain', 'scripts', 'warehouse', 'worker', 'workflows',
+];
 const STAMP = path.join(DIST, '.built');
 
 /** The newest modification time (ms) of the sources a bundle is made from. */

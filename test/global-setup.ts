@@ -1,9 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { DEFAULT_NAMESPACE } from '../contracts/settings';
+import * as cli from '../scripts/built.cjs';
 import { startDevServer } from '../scripts/dev-server';
 import { workflowBundle } from '../worker/workflow-bundle';
 
@@ -20,7 +20,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (!line.startsWith('[temporal]')) process.stderr.write(`[global-setup] ${line}\n`);
   };
   // The CLI's bundle (bin/backfill.cjs runs it): built once here, not by several test files at once.
-  const cli = createRequire(__filename)('../scripts/built.cjs') as { stale(): boolean; build(): void };
   if (cli.stale()) cli.build();
   const dir = await mkdtemp(join(tmpdir(), 'safe-backfill-bundle-'));
   let bundlePath = join(dir, 'workflow-bundle.js');

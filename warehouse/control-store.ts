@@ -201,12 +201,9 @@ export class ControlStore {
   }
 
   /**
-   * Records a batch's checkpoint. Re-recording the same batch (an activity retry, or an operator
-   * accepting a failed verdict) replaces it in one transaction, so there is one row per batch.
-   */
-  /**
-   * Writes (or replaces) a batch's checkpoint in one statement: a MERGE on (backfill_id,
-   * batch_index), so the per-batch control write is one round trip and one commit.
+   * Records a batch's checkpoint in one statement: a MERGE on (backfill_id, batch_index), so
+   * re-recording the same batch (an activity retry, or an operator accepting a failed verdict)
+   * replaces it, one row per batch, and the per-batch control write is one round trip and one commit.
    */
   async recordCheckpoint(c: Checkpoint, opts?: QueryOptions): Promise<void> {
     const columns = [

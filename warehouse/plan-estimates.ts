@@ -11,6 +11,7 @@ import type { BackfillSpec } from '../domain/spec/schema';
 import { compileTransform } from '../domain/transform-sql';
 import { describeTable } from './catalog';
 import { parseTableName } from './identifiers';
+import { checkOwnership } from './ownership';
 import type { ColumnInfo, Driver, QueryOptions } from './warehouse';
 
 /** Refuses with MissingObject, naming the YAML path, when the target or a column the spec names is absent. */
@@ -42,6 +43,17 @@ export async function checkTargetColumns(db: Driver, spec: BackfillSpec, opts?: 
     );
   }
   return columns;
+}
+
+/**
+ * What `backfill plan` prints, nothing recorded: the refusals a run would meet before its first
+ * write (table ownership) first, then the estimates. The CLI runs it on the file, or the worker
+ * (workflows/tools.ts) while it holds the file.
+ */
+export async function previewPlan(db: Driver, spec: BackfillSpec, sample: boolean): Promise<Plan> {
+  const opts = { tag: { backfillId: spec.backfill_id, phase: 'plan' }, timeoutMs: spec.execution.query_timeout };
+  await checkOwnership(db, spec, opts);
+  return estimatePlan(db, spec, { ...opts, sample: sample && Boolean(spec.transform) });
 }
 
 export interface EstimateOptions extends QueryOptions {

@@ -58,14 +58,13 @@ export function reconcileSql(f: SqlFragments) {
 
     partitionStats(spec: PartitionStatsSpec): Statement {
       const key = f.quoteIdent(spec.partitionKey);
-      const distinct = spec.distinctKeys !== false;
       const select = (t: TableName, side: 'new' | 'old' | null) => {
         const checked = side !== 'old';
         const columns = [
           ...(side ? [`'${side}' AS "side"`] : []),
           `${f.partitionLabel(key, spec.grain)} AS "partition_start"`,
           `COUNT(*) AS "row_count"`,
-          ...(distinct ? [`${checked ? f.distinctKeys(quoted(spec.uniqueKey)) : 'NULL'} AS "distinct_keys"`] : []),
+          `${checked ? f.distinctKeys(quoted(spec.uniqueKey)) : 'NULL'} AS "distinct_keys"`,
           ...spec.measures.map((m, i) => `${f.sumText(f.quoteIdent(m))} AS "measure_${i}"`),
           ...spec.notNull.map((c, i) => `${checked ? `COUNT(*) - COUNT(${f.quoteIdent(c)})` : 'NULL'} AS "nulls_${i}"`),
         ];

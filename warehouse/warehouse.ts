@@ -89,8 +89,6 @@ export interface PartitionStatsSpec extends SliceSpec {
   table: TableName;
   measures: readonly string[];
   notNull: readonly string[];
-  /** Count distinct unique keys (`distinct_keys`); false for a side whose keys nobody checks (production). */
-  distinctKeys?: boolean;
   /**
    * Also the same partitions of this table (production) in the same statement: rows then carry
    * `side`, 'new' for `table` and 'old' for this one, whose `distinct_keys` and `nulls_<i>` are NULL

@@ -16,8 +16,8 @@ const tools = proxyActivities<ToolActivities>({
   retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes },
 });
 
-export async function planThroughWorker(spec: BackfillSpec): Promise<Plan> {
-  return tools.estimatePlanForCli(spec);
+export async function planThroughWorker(spec: BackfillSpec, sample: boolean): Promise<Plan> {
+  return tools.estimatePlanForCli(spec, sample);
 }
 
 export async function sqlThroughWorker(req: SqlRequest): Promise<SqlResult> {

@@ -74,6 +74,17 @@ describe('the CLI itself', () => {
   });
 });
 
+describe('backfill sql', () => {
+  it('reads the file directly when no worker holds it; a trailing ; and comment are fine', async () => {
+    const r = await backfill(
+      'sql', 'SELECT COUNT(*) AS n FROM finance.daily_revenue; -- how many', '--warehouse', warehouseFile,
+    );
+    expect(r.code, r.stderr).toBe(ExitCode.ok);
+    expect(r.stdout).toMatch(/^n\n\d+\n\(1 row\)$/m);
+    expect(r.stderr).not.toContain('through the worker');
+  });
+});
+
 describe('backfill plan', () => {
   it('reports 547 daily partitions in 79 batches with estimates, as JSON', async () => {
     const r = await backfill('plan', 'examples/revenue-tax-fix.yaml', '--json', '--warehouse', warehouseFile);

@@ -3,7 +3,7 @@
  * through client/operate.ts, and through the real `backfill` bin for exit codes and output.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,6 +18,7 @@ import {
 import { ControlStore } from '../../warehouse/control-store';
 import { startBackfill } from '../../client/start-backfill';
 import { temporalTestEnv } from '../support/temporal';
+import { exampleSpecFile } from '../support/scratch';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'backfill.cjs');
 let env: Env;
@@ -236,13 +237,9 @@ describe('cancel', () => {
 describe('start answers after the lease', () => {
   it('a second backfill on a leased target exits 4 naming the holder; a duplicate id is its own refusal', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'backfill-lease-'));
-    const examples = join(__dirname, '..', '..', 'examples');
-    cpSync(join(examples, 'sql'), join(dir, 'sql'), { recursive: true });
     const specFile = (name: string) => {
       const id = `${name}-${process.pid}-${Date.now().toString(36)}`;
-      writeFileSync(join(dir, `${name}.yaml`), readFileSync(join(examples, 'revenue-tax-fix.yaml'), 'utf8')
-        .replace(/^backfill_id: .*$/m, `backfill_id: ${id}`));
-      return { id, file: join(dir, `${name}.yaml`) };
+      return { id, file: exampleSpecFile(dir, name, id) };
     };
     const first = specFile('holder');
     const queue = { BACKFILL_TASK_QUEUE: l.taskQueue };
@@ -267,12 +264,8 @@ describe('no worker on the task queue', () => {
     const queue = `nobody-${process.pid}-${Date.now().toString(36)}`;
     const dir = mkdtempSync(join(tmpdir(), 'backfill-noworker-'));
     const id = `no-worker-${process.pid}-${Date.now().toString(36)}`;
-    const examples = join(__dirname, '..', '..', 'examples');
-    cpSync(join(examples, 'sql'), join(dir, 'sql'), { recursive: true });
-    const example = readFileSync(join(examples, 'revenue-tax-fix.yaml'), 'utf8')
-      .replace(/^backfill_id: .*$/m, `backfill_id: ${id}`);
-    writeFileSync(join(dir, 'spec.yaml'), example);
-    const started = await cliWith({ BACKFILL_TASK_QUEUE: queue }, 'start', join(dir, 'spec.yaml'), '--by', 'vitest');
+    const file = exampleSpecFile(dir, 'spec', id);
+    const started = await cliWith({ BACKFILL_TASK_QUEUE: queue }, 'start', file, '--by', 'vitest');
     expect(started.code, started.stderr).toBe(ExitCode.unavailable);
     expect(started.stderr).toContain(`no worker is polling task queue "${queue}"`);
     expect(started.stderr).toContain('npm run worker');

@@ -5,18 +5,16 @@
  * `sql` and the late `report` read the file through the worker; `sql` refuses a write, which
  * leaves production as it was.
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode } from '../../client/exit-codes';
-import { seedRevenueScenario } from '../../demo/revenue-scenario';
-import { openDuckDb } from '../../warehouse/duckdb/driver';
 import { backfillWith } from '../support/cli';
+import { exampleSpecFile, seededWarehouse, twoWeeks } from '../support/scratch';
 import { temporalTestEnv } from '../support/temporal';
 import { startWorkerBin, type WorkerBin } from '../support/worker-bin';
 
-const ROOT = join(__dirname, '..', '..');
 let env: Awaited<ReturnType<typeof temporalTestEnv>>;
 let worker: WorkerBin | undefined;
 
@@ -31,17 +29,9 @@ afterAll(async () => {
 describe('the README walk-through, with the worker holding the warehouse', () => {
   it('works as written: plan, sql and report go through the worker; sql refuses a write', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'backfill-walkthrough-'));
-    const dbPath = join(dir, 'warehouse.duckdb');
-    const db = await openDuckDb({ path: dbPath });
-    await seedRevenueScenario(db);
-    await db.close();
-    cpSync(join(ROOT, 'examples', 'sql'), join(dir, 'sql'), { recursive: true });
+    const dbPath = await seededWarehouse(dir);
     const id = `walkthrough-${process.pid}-${Date.now().toString(36)}`;
-    const spec = join(dir, 'spec.yaml');
-    writeFileSync(spec, readFileSync(join(ROOT, 'examples', 'revenue-tax-fix.yaml'), 'utf8')
-      .replace(/^backfill_id: .*$/m, `backfill_id: ${id}`)
-      .replace(/^(\s+)start: 2024-12-01$/m, '$1start: 2025-01-01')
-      .replace(/^(\s+)end: 2026-05-31(\s.*)?$/m, '$1end: 2025-01-14'));
+    const spec = exampleSpecFile(dir, 'spec', id, twoWeeks);
     const settings = {
       TEMPORAL_ADDRESS: env.address,
       TEMPORAL_NAMESPACE: env.namespace,

@@ -4,17 +4,12 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, statSync, utimesSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import * as built from '../../scripts/built.cjs';
 
 const ROOT = join(__dirname, '..', '..');
-const built = createRequire(__filename)('../../scripts/built.cjs') as {
-  stale(): boolean;
-  build(): void;
-  ENTRIES: Record<string, string>;
-};
 
 describe('the bundled CLI and worker', () => {
   it('a source newer than the bundle makes it stale; the next start rebuilds it and runs', async () => {

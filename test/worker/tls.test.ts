@@ -5,20 +5,17 @@
  * TLS is taken and pre-flighted by the worker over TLS; without the client certificate, or
  * without TLS, the same CLI is refused and exits 3.
  */
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 import { ExitCode } from '../../client/exit-codes';
-import { seedRevenueScenario } from '../../demo/revenue-scenario';
-import { openDuckDb } from '../../warehouse/duckdb/driver';
 import { backfillWith } from '../support/cli';
+import { exampleSpecFile, seededWarehouse, twoWeeks } from '../support/scratch';
 import { temporalTestEnv } from '../support/temporal';
 import { startWorkerBin, type WorkerBin } from '../support/worker-bin';
 import { makeCertificates, startTlsProxy, type TlsProxy } from '../support/tls-proxy';
 
-const ROOT = join(__dirname, '..', '..');
 let env: Awaited<ReturnType<typeof temporalTestEnv>>;
 let proxy: TlsProxy | undefined;
 let worker: WorkerBin | undefined;
@@ -39,18 +36,9 @@ describe('the worker and the CLI share their connection settings', () => {
     const certs = makeCertificates();
     proxy = await startTlsProxy(env.address, certs, true);
     const dir = mkdtempSync(join(tmpdir(), 'backfill-tls-run-'));
-    const dbPath = join(dir, 'warehouse.duckdb');
-    const db = await openDuckDb({ path: dbPath });
-    await seedRevenueScenario(db);
-    await db.close();
-    cpSync(join(ROOT, 'examples', 'sql'), join(dir, 'sql'), { recursive: true });
-    const raw = parse(readFileSync(join(ROOT, 'examples', 'revenue-tax-fix.yaml'), 'utf8')) as Record<string, any>;
-    raw.backfill_id = `tls-${process.pid}-${Date.now().toString(36)}`;
-    raw.source_range = { ...raw.source_range, start: '2025-01-01', end: '2025-01-14' };
-    raw.execution = { ...raw.execution, pause_windows: [], pause_during_live_pipeline: false };
-    delete raw.execution.live_pipeline;
-    const specFile = join(dir, 'spec.yaml');
-    writeFileSync(specFile, stringify(raw));
+    const dbPath = await seededWarehouse(dir);
+    const id = `tls-${process.pid}-${Date.now().toString(36)}`;
+    const specFile = exampleSpecFile(dir, 'spec', id, twoWeeks);
 
     const taskQueue = `tls-${process.pid}-${Date.now().toString(36)}`;
     const tls = {
@@ -74,16 +62,15 @@ describe('the worker and the CLI share their connection settings', () => {
     expect(started.stdout).toContain('planned, target leased, tables owned');
     workflowId = /workflow ID: (\S+)/.exec(started.stdout)?.[1];
     expect(workflowId).toBeTruthy();
-    const status = await backfillWith(tls, 'status', raw.backfill_id as string);
+    const status = await backfillWith(tls, 'status', id);
     expect(status.code, status.stderr).toBe(ExitCode.ok);
-    expect(status.stdout).toContain(raw.backfill_id as string);
+    expect(status.stdout).toContain(id);
     // Every session through the front presented the client certificate.
     expect(proxy.sessions.length).toBeGreaterThanOrEqual(3);
     expect(new Set(proxy.sessions.map((s) => s.clientCn))).toEqual(new Set(['backfill-worker']));
 
     // No client certificate: the front refuses the handshake; no TLS at all: not a gRPC server to it.
     const refusedBefore = proxy.refused;
-    const id = raw.backfill_id as string;
     const noCert = await backfillWith({ ...tls, TEMPORAL_TLS_CLIENT_CERT_PATH: '', TEMPORAL_TLS_CLIENT_KEY_PATH: '' },
       'status', id);
     expect(noCert.code, noCert.stderr).toBe(ExitCode.unavailable);
