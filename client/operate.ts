@@ -109,11 +109,14 @@ export async function requireWorker(client: Client, taskQueue: string): Promise<
   );
 }
 
-/** The status query, after checking a worker can answer it (a query nobody serves hangs ~30 s). */
-export const status = (client: Client, id: string): Promise<BackfillStatus> =>
+/**
+ * The status query, after checking a worker can answer it (a query nobody serves hangs ~30 s);
+ * `watch` checks once, then polls the query alone.
+ */
+export const status = (client: Client, id: string, checkWorker = true): Promise<BackfillStatus> =>
   on(id, async () => {
     const handle = handleOf(client, id);
-    await requireWorker(client, (await handle.describe()).taskQueue);
+    if (checkWorker) await requireWorker(client, (await handle.describe()).taskQueue);
     return handle.query(m.statusQuery);
   });
 
@@ -209,7 +212,7 @@ export async function watch(client: Client, id: string, opts: WatchOptions = {})
   let runningMs = 0;
   let previous: { at: number; running: boolean } | null = null;
   for (;;) {
-    const s = await status(client, id);
+    const s = await status(client, id, previous === null);
     const at = Date.now();
     if (previous?.running) runningMs += at - previous.at;
     previous = { at, running: s.state === 'running' };
