@@ -21,6 +21,8 @@ export interface ActivityDeps {
   temporal?: { client: Client };
   /** Operator counters (worker/metrics.ts serves them to Prometheus); nothing is counted when absent. */
   metrics?: BackfillMetrics;
+  /** BACKFILL_TRUSTED_KEYS: who may sign decisions (activities/trusted-keys.ts); signed ones are refused without it. */
+  trustedKeysFile?: string;
 }
 
 /**
@@ -74,7 +76,7 @@ export async function heartbeating<T>(
 }
 
 /** The shared means of the phase modules, made once per worker from its dependencies. */
-export function toolkit({ warehouse: db, clock = () => new Date(), temporal, metrics }: ActivityDeps) {
+export function toolkit({ warehouse: db, clock = () => new Date(), temporal, metrics, trustedKeysFile }: ActivityDeps) {
   // Control-schema bookkeeping is tagged like everything else (Snowflake QUERY_TAG, cost attribution),
   // with the run's timeout, so a Snowflake session's STATEMENT_TIMEOUT is set once, not toggled.
   const tagged = (spec: BackfillSpec, phase: string) =>
@@ -133,7 +135,10 @@ export function toolkit({ warehouse: db, clock = () => new Date(), temporal, met
     const current = all.filter((c) => c.codeVersion === codeVersion && c.provenance.transformHash === hash);
     return { all, current };
   };
-  return { db, clock, temporal, metrics, tagged, controlOf, now, opts, ensureControl, audit, columnsOf, checkpointsOf };
+  return {
+    db, clock, temporal, metrics, trustedKeysFile, tagged, controlOf, now, opts, ensureControl, audit, columnsOf,
+    checkpointsOf,
+  };
 }
 
 export type Toolkit = ReturnType<typeof toolkit>;

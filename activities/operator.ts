@@ -5,7 +5,10 @@ import { bucketPoints, REPORT_POINTS } from '../domain/report-points';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { gatherReportData } from '../warehouse/report-data';
 import type { Driver } from '../warehouse/warehouse';
+import type { SignatureCheck } from '../domain/approval';
+import type { SignatureToCheck } from '../domain/run/backfill-run';
 import { log, type Toolkit } from './context';
+import { checkSignature } from './trusted-keys';
 
 /**
  * A backfill's report data as an activity returns it: series longer than REPORT_POINTS are summed
@@ -16,8 +19,21 @@ export async function reportForWorkflow(db: Driver, backfillId: string): Promise
   return data && { ...data, series: data.series.map((s) => ({ ...s, points: bucketPoints(s.points, REPORT_POINTS) })) };
 }
 
-export function operatorActivities({ temporal, metrics, tagged, audit }: Toolkit) {
+export function operatorActivities({ temporal, metrics, trustedKeysFile, tagged, audit }: Toolkit) {
   return {
+    /** Checks a signed decision against the worker's trusted keys file (read now, so a revoked key is refused). */
+    async verifyDecision(spec: BackfillSpec, d: SignatureToCheck): Promise<SignatureCheck> {
+      const check = await checkSignature(trustedKeysFile, d);
+      const said = check.ok
+        ? `decision signed with trusted key ${check.keyId} (${check.name})`
+        : `signature refused: ${check.problem}`;
+      log().info(said, {
+        backfillId: spec.backfill_id,
+        keyId: d.keyId,
+      });
+      return check;
+    },
+
     /** Appends to the audit log (operator decisions, refusals, pauses). */
     async recordAudit(
       spec: BackfillSpec,

@@ -1,14 +1,19 @@
 /** Runbook steps 6–7: the atomic publish, the rollback, the signoff, and dropping the backfill's own tables. */
 import type { CleanupResult } from '../contracts/run';
-import type { ReleaseRecord } from '../contracts/status';
+import type { ApprovalProof, ReleaseRecord } from '../contracts/status';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { cleanupBackfillTables, publish, rollbackRelease, signoffRelease } from '../warehouse/publish';
 import { activitySource, heartbeating, log, type Toolkit } from './context';
 
+/** A decision's digest, key and signature in an audit entry's detail (nothing for decisions from before digests). */
+function proofDetail(p: ApprovalProof | undefined): Record<string, unknown> {
+  return p ? { digest: p.digest, key_id: p.keyId, signature: p.signature } : {};
+}
+
 export function releaseActivities({ db, clock, tagged, opts, audit, now }: Toolkit) {
   return {
     /** Runbook step 6: one short transaction replaces the range and writes the release record. */
-    async publishRelease(spec: BackfillSpec, approvedBy: string): Promise<ReleaseRecord> {
+    async publishRelease(spec: BackfillSpec, approvedBy: string, approval?: ApprovalProof): Promise<ReleaseRecord> {
       return heartbeating(async (signal) => {
         const publishedAt = clock();
         // The `published` audit entry is written in the publish transaction: exactly once, even
@@ -16,9 +21,10 @@ export function releaseActivities({ db, clock, tagged, opts, audit, now }: Toolk
         const result = await publish(db, spec, {
           releaseId: `${spec.backfill_id}-release`,
           approvedBy,
+          approval: approval ?? null,
           publishedAt: publishedAt.toISOString(),
           rollbackExpiresAt: new Date(publishedAt.getTime() + spec.rollback.window).toISOString(),
-          auditDetail: { source: activitySource() },
+          auditDetail: { source: activitySource(), ...proofDetail(approval) },
         }, opts(spec, 'publish', signal));
         const { release, rowsDeleted, rowsInserted } = result;
         log().info(
@@ -44,10 +50,12 @@ export function releaseActivities({ db, clock, tagged, opts, audit, now }: Toolk
       releaseId: string,
       by: string,
       reason: string,
+      proof?: ApprovalProof,
     ): Promise<{ release: ReleaseRecord; rowsRestored: number }> {
       return heartbeating(async (signal) => {
         // Audited in the rollback transaction, like publish.
-        const request = { releaseId, by, reason, at: now(), auditDetail: { source: activitySource() } };
+        const auditDetail = { source: activitySource(), ...proofDetail(proof) };
+        const request = { releaseId, by, reason, at: now(), auditDetail };
         const { release, rowsRestored } = await rollbackRelease(db, spec, request, opts(spec, 'rollback', signal));
         log().info(`rolled back ${releaseId} by ${by}: ${rowsRestored} rows restored (${reason})`, {
           releaseId,
@@ -64,9 +72,10 @@ export function releaseActivities({ db, clock, tagged, opts, audit, now }: Toolk
       releaseId: string,
       by: string,
       comment: string | null,
+      proof?: ApprovalProof,
     ): Promise<ReleaseRecord> {
       const release = await signoffRelease(tagged(spec, 'signoff'), releaseId);
-      await audit(spec, by, 'signed_off', { releaseId, comment });
+      await audit(spec, by, 'signed_off', { releaseId, comment, ...proofDetail(proof) });
       log().info(`${releaseId} signed off by ${by}`, { releaseId, by });
       return release;
     },

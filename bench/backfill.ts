@@ -496,14 +496,16 @@ export async function runFullBackfill(
     const handle = await startBackfill(client, spec, { startedBy: 'bench', taskQueue });
     await waitForState(handle, 'awaiting_approval');
     const tAwaiting = performance.now();
-    await handle.executeUpdate(approveUpdate, { args: [{ by: APPROVER, comment: 'benchmark' }] });
+    const digest = (await handle.query(statusQuery)).decisionDigest ?? undefined;
+    await handle.executeUpdate(approveUpdate, { args: [{ by: APPROVER, comment: 'benchmark', digest }] });
     await waitForState(handle, 'published');
     const tPublished = performance.now();
     const publishedAt = Date.now();
     tally.recording = false;
     opts.onStep?.('published');
 
-    await handle.signal(signoffSignal, { by: APPROVER, comment: 'benchmark' });
+    const released = (await handle.query(statusQuery)).decisionDigest ?? undefined;
+    await handle.signal(signoffSignal, { by: APPROVER, comment: 'benchmark', digest: released });
     const final = await handle.result();
     opts.onStep?.('signed off, tables cleaned up');
     const none: HistoryBreakdown = { events: 0, activities: [], inActivitiesMs: 0, workflowTasks: { count: 0, ms: 0 },

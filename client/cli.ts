@@ -16,6 +16,8 @@ import { ExitCode, exitCodeFor } from './exit-codes';
 import { jsonOutput } from './json-output';
 import type { Client } from '@temporalio/client';
 import type { ConnectionFlags } from './temporal';
+import type { DigestedDecision } from '../domain/decision-digest';
+import type { DecisionProof } from '../contracts/status';
 
 /**
  * What a command needs, loaded when it runs: the Temporal client (~0.3 s to load), DuckDB and the
@@ -38,6 +40,7 @@ const need = {
     ...(require('./format') as typeof import('./format')),
   }),
   tools: async () => require('../activities/tools') as typeof import('../activities/tools'),
+  keys: async () => require('./keys') as typeof import('./keys'),
   report: async () => ({
     ...(require('../warehouse/report-data') as typeof import('../warehouse/report-data')),
     ...(require('./report') as typeof import('./report')),
@@ -316,6 +319,10 @@ connected(program
         if (status.state === 'awaiting_approval' && status.approval) {
           console.log(`  approvers: ${status.approval.approvers.join(', ')}; deadline ${status.approval.deadline}`);
         }
+        if (status.decisionDigest) {
+          console.log(`  decision digest ${status.decisionDigest}` +
+            `${status.signaturesRequired ? ' (decisions must be signed: --key)' : ''}`);
+        }
         if (status.release) {
           console.log(
             `  release ${status.release.releaseId} (${status.release.status}); ` +
@@ -392,34 +399,123 @@ connected(program
     console.log(`resume sent to ${id}`);
   });
 
+/** The decision digest and signing key of a decision that acts on what a person read. */
+interface ProofFlags {
+  digest?: string;
+  key?: string;
+}
+
+/** --digest and --key on a decision that acts on what a person read (approve, reject, accept, rollback, signoff). */
+function proven(cmd: Command): Command {
+  return cmd
+    .option('--digest <hex>', 'the decision digest `backfill status` prints for the state you read (its first ' +
+      '12+ characters); the decision is refused if the state has changed since')
+    .option('--key <file>', 'sign the decision with a key from `backfill keygen` ' +
+      '(required when the spec sets approval.require_signature)');
+}
+
+/**
+ * Adds the digest of the state decided on (and a signature with --key) to a decision. The digest
+ * comes from the person (--digest, read from `status`): a decision without one decides on nothing
+ * read, and one that no longer matches is refused here and again by the workflow.
+ */
+async function withProof<T extends { by: string }>(
+  client: Client,
+  op: Operate,
+  id: string,
+  decision: DigestedDecision,
+  req: T,
+  text: string | undefined,
+  flags: ProofFlags,
+): Promise<T & DecisionProof> {
+  const status = await op.status(client, id);
+  const current = status.decisionDigest;
+  // Runs started before decisions carried digests decide without one.
+  if (current === undefined) return req;
+  const verb = decision === 'accept' ? 'resolve accept' : decision;
+  const given = flags.digest?.trim().toLowerCase();
+  if (!given) {
+    throw new BackfillFailure(
+      BackfillError.InvalidRequest,
+      `${verb} needs --digest: the decision digest \`backfill status ${id}\` prints for the state you are deciding ` +
+        'on. Read the status and the report first, then pass it (its first 12 characters are enough).',
+    );
+  }
+  if (!/^[0-9a-f]{12,64}$/.test(given)) {
+    throw new BackfillFailure(
+      BackfillError.InvalidRequest,
+      `--digest must be 12 to 64 hex characters (the decision digest \`backfill status ${id}\` prints), got ` +
+        `"${given.slice(0, 80)}"`,
+    );
+  }
+  if (current !== null && !current.startsWith(given)) {
+    throw new BackfillFailure(
+      BackfillError.NotAllowed,
+      `${verb} refused: the state changed since you looked (you passed ${given.slice(0, 12)}…, the state now has ` +
+        `${current.slice(0, 12)}…); read \`backfill status ${id}\` and the report again, ` +
+        'and decide on what is there now',
+    );
+  }
+  // No decision open (a wrong state): the workflow's refusal says why.
+  const digest = current ?? given;
+  if (!flags.key) return { ...req, digest };
+  const keys = await need.keys();
+  const key = await keys.readKeyFile(flags.key);
+  const signature = keys.signDecision(key, {
+    backfillId: status.backfillId, decision, by: req.by, digest, text: text ?? null,
+  });
+  return { ...req, digest, key_id: key.key_id, signature };
+}
+
 for (const [name, verb] of [['approve', 'Approve publishing'], ['reject', 'Reject: nothing is published']] as const) {
-  connected(program
+  connected(proven(program
     .command(name)
     .description(`${verb} (listed approvers only; a refusal is an immediate error).`)
     .argument('<backfill-id>')
     .addOption(by('your name as listed in approval.approvers'))
-    .option('--comment <text>', 'recorded with the decision'))
-    .action(async (id: string, opts: { by: string; comment?: string } & Connected) => {
-      const ack = await withClient(opts, (client, op) => op[name](client, id, { by: opts.by, comment: opts.comment }));
+    .option('--comment <text>', 'recorded with the decision')))
+    .action(async (id: string, opts: { by: string; comment?: string } & ProofFlags & Connected) => {
+      const ack = await withClient(opts, async (client, op) => {
+        const req = await withProof(client, op, id, name, { by: opts.by, comment: opts.comment }, opts.comment, opts);
+        return op[name](client, id, req);
+      });
       console.log(`${id}: ${ack.message}`);
     });
 }
 
-connected(program
+program
+  .command('keygen')
+  .description('Make a key pair for signing decisions: the private key goes to --out (only you can read it), ' +
+    "and the entry printed goes into the worker's trusted keys file (BACKFILL_TRUSTED_KEYS).")
+  .requiredOption('--name <name>', 'who the key belongs to: the "by" you decide as')
+  .requiredOption('--out <file>', 'where to write the private key (never overwritten)')
+  .option('--json', 'print the trusted keys entry as JSON')
+  .action(async (opts: { name: string; out: string; json?: boolean }) => {
+    const entry = await (await need.keys()).keygen(opts.name, opts.out);
+    if (opts.json) return console.log(jsonOutput('trusted_key', entry));
+    console.log(`wrote ${opts.out} (mode 600): your private key; keep it to yourself.`);
+    console.log("Add this entry under `keys:` in the worker's trusted keys file (BACKFILL_TRUSTED_KEYS):");
+    console.log(`  - key_id: ${entry.key_id}\n    name: ${entry.name}\n    public_key: ${entry.public_key}`);
+  });
+
+connected(proven(program
   .command('resolve')
-  .description('After a halt: retry the batch, abort the backfill, or accept the failed verdict (with a reason).')
+  .description('After a halt: retry the batch, abort the backfill, or accept the failed verdict (with a reason; ' +
+    'accept takes --digest, and --key when signatures are required).')
   .argument('<backfill-id>')
   .addArgument(new Argument('<action>').choices(['retry', 'abort', 'accept']))
   .addOption(by('who decides'))
-  .option('--reason <text>', 'required for accept and abort'))
+  .option('--reason <text>', 'required for accept and abort')))
   .action(async (
     id: string,
     action: 'retry' | 'abort' | 'accept',
-    opts: { by: string; reason?: string } & Connected,
+    opts: { by: string; reason?: string } & ProofFlags & Connected,
   ) => {
-    const ack = await withClient(opts, (client, op) =>
-      op.resolve(client, id, { action, by: opts.by, reason: opts.reason }),
-    );
+    const ack = await withClient(opts, async (client, op) => {
+      const req = { action, by: opts.by, reason: opts.reason };
+      const proven = action === 'accept' ? await withProof(client, op, id, 'accept', req, opts.reason, opts) : req;
+      return op.resolve(client, id, proven);
+    });
     console.log(`${id}: ${ack.message}`);
   });
 
@@ -429,26 +525,35 @@ for (const [name, description, who, why] of [
   ['cancel', 'Stop a backfill before anything is published: production untouched, the lease released.',
     'who cancels', 'why (the audit log keeps it)'],
 ] as const) {
-  connected(program
+  const cmd = program
     .command(name)
     .description(description)
     .argument('<backfill-id>')
     .addOption(by(who))
-    .requiredOption('--reason <text>', why))
-    .action(async (id: string, opts: { by: string; reason: string } & Connected) => {
-      const ack = await withClient(opts, (client, op) => op[name](client, id, { by: opts.by, reason: opts.reason }));
+    .requiredOption('--reason <text>', why);
+  // A rollback acts on the release the person read; a cancel stops a run before anything is published.
+  connected(name === 'rollback' ? proven(cmd) : cmd)
+    .action(async (id: string, opts: { by: string; reason: string } & ProofFlags & Connected) => {
+      const ack = await withClient(opts, async (client, op) => {
+        const req = { by: opts.by, reason: opts.reason };
+        const proven = name === 'rollback' ? await withProof(client, op, id, name, req, opts.reason, opts) : req;
+        return op[name](client, id, proven);
+      });
       console.log(`${id}: ${ack.message}`);
     });
 }
 
-connected(program
+connected(proven(program
   .command('signoff')
   .description('Confirm the release: the rollback window closes and the snapshot and shadow are dropped.')
   .argument('<backfill-id>')
   .addOption(by('an approver, the owner or the starter'))
-  .option('--comment <text>', 'recorded with the signoff'))
-  .action(async (id: string, opts: { by: string; comment?: string } & Connected) => {
-    const ack = await withClient(opts, (client, op) => op.signoff(client, id, { by: opts.by, comment: opts.comment }));
+  .option('--comment <text>', 'recorded with the signoff')))
+  .action(async (id: string, opts: { by: string; comment?: string } & ProofFlags & Connected) => {
+    const ack = await withClient(opts, async (client, op) => {
+      const req = { by: opts.by, comment: opts.comment };
+      return op.signoff(client, id, await withProof(client, op, id, 'signoff', req, opts.comment, opts));
+    });
     console.log(`${id}: ${ack.message}`);
   });
 

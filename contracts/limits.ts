@@ -72,6 +72,12 @@ export const PAYLOAD_LIMITS = {
   textChars: 2_000,
   /** What a refusal keeps of an oversized value, in status and the audit log. */
   excerptChars: 80,
+  /** `digest`: a SHA-256 in hex. */
+  digestChars: 64,
+  /** `key_id`: 16 hex characters (domain/decision-digest.ts keyIdOf); more is refused. */
+  keyIdChars: 64,
+  /** `signature`: an Ed25519 signature in base64 is 88 characters. */
+  signatureChars: 200,
 } as const;
 
 /** Lists kept in workflow state; each says what it keeps when full. */

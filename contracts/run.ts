@@ -57,6 +57,8 @@ export interface CompletionCheck {
   missingBatches: number[];
   /** One line each, the first few. */
   problems: string[];
+  /** The shadow's fingerprint over the range, when complete (absent in histories from before it was taken). */
+  shadow?: { rows: number; rowHash: string; sums: Record<string, string | null> } | null;
 }
 
 export interface CleanupResult {

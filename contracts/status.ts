@@ -87,6 +87,11 @@ export interface Decision {
   by: string;
   comment: string | null;
   at: string;
+  /** The digest of the state decided on (domain/decision-digest.ts); absent on decisions from before digests. */
+  digest?: string | null;
+  /** The trusted key that signed it, and the signature (base64), when the spec requires signatures. */
+  keyId?: string | null;
+  signature?: string | null;
 }
 
 export interface ApprovalInfo {
@@ -108,12 +113,22 @@ export interface ReleaseRecord {
   sourceRange: { start: string; end: string; grain: string };
   codeVersion: string | null;
   approvedBy: string;
+  /** What was approved (the state's digest) and, with signatures, by which key; absent on older releases. */
+  approval?: ApprovalProof | null;
   /** The snapshot table that restores the pre-publish result. */
   restorePoint: string;
   rollbackExpiresAt: string;
   publishMode: 'range' | 'view' | 'swap';
   /** `publishing`: recorded before the DDL of a view/swap publish on an engine whose DDL autocommits. */
   status: 'publishing' | 'published' | 'rolled_back' | 'signed_off';
+}
+
+/** A decision's proof as the audit log and the release record keep it. */
+export interface ApprovalProof {
+  by: string;
+  digest: string | null;
+  keyId: string | null;
+  signature: string | null;
 }
 
 export interface RollbackInfo {
@@ -184,6 +199,14 @@ export interface BackfillStatus {
    * Absent in runs started before it was kept.
    */
   lastRefusal?: { request: string; by: string; reason: string; at: string | null } | null;
+  /**
+   * The digest a decision on the current state must carry (approval, a halt's accept, a release's
+   * rollback or signoff): shown by `backfill status` and in the UI's details. Null when no such
+   * decision is open; absent in runs started before decisions carried digests.
+   */
+  decisionDigest?: string | null;
+  /** Whether decisions must be signed by a trusted key (approval.require_signature). */
+  signaturesRequired?: boolean;
   /** How many times the workflow continued as new (history kept short). */
   continuedAsNew: number;
 }
@@ -243,6 +266,8 @@ export interface BackfillCursor {
   /** When the visibility query last found no live pipeline (it is asked at most once per poll_interval). */
   lastVisibilityClear: string | null;
   warnings: string[];
+  /** The shadow's fingerprint over the range when the completion check passed (part of the approval digest). */
+  shadowFingerprint?: { rows: number; rowHash: string; sums: Record<string, string | null> } | null;
 }
 
 // ---- message payloads: each signal/update takes one plain JSON object (the UI sends one payload) ----
@@ -265,21 +290,32 @@ export interface ConcurrencyRequest {
   by?: string;
   reason?: string;
 }
-export interface ApprovalRequest {
+/**
+ * What a decision on a looked-at state carries: the state's digest (status.decisionDigest, required
+ * for approve, reject, resolve "accept", rollback and signoff) and, when the spec sets
+ * approval.require_signature, an Ed25519 signature by a trusted key (`backfill approve --key`).
+ */
+export interface DecisionProof {
+  digest?: string;
+  key_id?: string;
+  /** Base64 Ed25519 signature of domain/decision-digest.ts signedMessage. */
+  signature?: string;
+}
+export interface ApprovalRequest extends DecisionProof {
   by: string;
   comment?: string;
 }
-export interface ResolveRequest {
+export interface ResolveRequest extends DecisionProof {
   action: 'retry' | 'abort' | 'accept';
   by: string;
   /** Required for accept and abort. */
   reason?: string;
 }
-export interface RollbackRequest {
+export interface RollbackRequest extends DecisionProof {
   by: string;
   reason: string;
 }
-export interface SignoffRequest {
+export interface SignoffRequest extends DecisionProof {
   by: string;
   comment?: string;
 }

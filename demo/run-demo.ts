@@ -164,10 +164,13 @@ async function main(): Promise<void> {
     for (const line of reportLines(report)) console.log(`  ${line}`);
     for (const w of report.warnings.slice(0, 3)) console.log(`  warning: ${w}`);
 
+    // What the approver decides on: the digest of the reconciled state they read.
+    const digest = waiting.decisionDigest ?? undefined;
+    console.log(`  decision digest ${digest ?? '(none)'}`);
     if (opts.approveAs) {
       console.log(`\nApproving as ${opts.approveAs} (--approve-as)…`);
       await handle.executeUpdate(approveUpdate, {
-        args: [{ by: opts.approveAs, comment: 'demo approval: deltas within the expected ranges' }],
+        args: [{ by: opts.approveAs, comment: 'demo approval: deltas within the expected ranges', digest }],
       });
     } else {
       const approver = spec.approval!.approvers[0];
@@ -176,7 +179,7 @@ async function main(): Promise<void> {
           (ui ? `:\n  ${ui}` : ' (start the demo without --headless for the UI)'),
       );
       console.log(`  choose "Send a Signal", signal name: approve, input (JSON):\n  {"by": "${approver}", "comment": ` +
-        `"reconciliation reviewed"}`);
+        `"reconciliation reviewed", "digest": "${digest}"}`);
       console.log(`  approvers: ${spec.approval!.approvers.join(', ')} (the owner ${spec.owner} may not approve). ` +
         `Or rerun with --approve-as ${approver}.`);
     }
@@ -185,9 +188,11 @@ async function main(): Promise<void> {
     if (published.state !== 'published') throw new Error(`not published: ${published.state} — ${published.phase}`);
     console.log('\nRelease record (backfill_control.releases, written in the publish transaction):');
     console.log(JSON.stringify(published.release, null, 2).replace(/^/gm, '  '));
+    const released = published.decisionDigest ?? '';
     console.log(`\nRollback window open until ${published.rollback.expiresAt}. To roll back, send signal "rollback" ` +
-      `with {"by": "you", "reason": "why"};`);
-    console.log('to confirm the release early, signal "signoff" with {"by": "finance-controller"}.');
+      `with {"by": "you", "reason": "why", "digest": "${released}"};`);
+    console.log('to confirm the release early, signal "signoff" with ' +
+      `{"by": "finance-controller", "digest": "${released}"}.`);
 
     const end = await follow(handle, (s) => !s.rollback.open || s.state !== 'published');
     const final = await handle.query(statusQuery);

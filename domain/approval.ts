@@ -349,3 +349,91 @@ export function cancelProblem(req: unknown, state: BackfillState): string | null
   if (!isText((req as Payload).reason)) return `cancel needs "reason" (it goes into the audit log): send ${example}`;
   return null;
 }
+
+/** A signature as the worker checked it against its trusted keys file (activities/operator.ts verifyDecision). */
+export type SignatureCheck = { ok: true; keyId: string; name: string } | { ok: false; problem: string };
+
+/** What a decision must carry beyond who and why. */
+export interface ProofRules {
+  /** The digest of the state decided on; null when the state has none (nothing to decide on). */
+  expected: string | null;
+  /** approval.require_signature. */
+  signatures: boolean;
+  /** The worker's verdict on the signature; 'pending' before it is asked (everything else is judged). */
+  checked?: SignatureCheck | 'pending';
+  /** How to read the digest, for messages: the CLI command that shows it. */
+  where: string;
+}
+
+const HEX_DIGEST = /^[0-9a-f]{64}$/;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * Shape of a decision's proof fields: `digest` (64 hex), and with signatures `key_id` and
+ * `signature` (base64), each bounded, so an oversized paste is refused before it is kept anywhere.
+ */
+export function proofShapeProblem(name: string, req: unknown, signatures: boolean): string | null {
+  const r = (isPayload(req) ? req : {}) as Payload;
+  const fields: Array<[string, number, RegExp, string]> = [
+    ['digest', PAYLOAD_LIMITS.digestChars, HEX_DIGEST, '64 lower-case hex characters'],
+    ['key_id', PAYLOAD_LIMITS.keyIdChars, /^[0-9a-f]+$/, 'hex characters'],
+    ['signature', PAYLOAD_LIMITS.signatureChars, BASE64, 'base64'],
+  ];
+  for (const [field, max, pattern, what] of fields) {
+    const v = r[field];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string') return `${name} "${field}" must be text, got ${show(v)}`;
+    if (v.length > max) {
+      return `${name} "${field}" is ${v.length} characters, more than the ${max} allowed (got ${show(v)})`;
+    }
+    if (!pattern.test(v)) return `${name} "${field}" must be ${what}, got ${show(v)}`;
+  }
+  if (signatures) {
+    for (const field of ['key_id', 'signature']) {
+      if (!isText(r[field])) {
+        return (
+          `${name} needs "${field}": this backfill requires signed decisions (approval.require_signature); ` +
+          'sign it with the CLI\'s --key FILE ' +
+          '(make a key with `backfill keygen` and have it listed in the worker\'s trusted keys file)'
+        );
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Whether a decision decides on the state as it is now, and (with signatures) was signed by a
+ * trusted key of the person named in `by`. A missing or stale digest is refused: the person
+ * decided on something else, or on nothing they read.
+ */
+export function proofProblem(name: string, req: unknown, rules: ProofRules): string | null {
+  const shape = proofShapeProblem(name, req, rules.signatures);
+  if (shape) return shape;
+  const r = req as Payload;
+  if (rules.expected === null) return `${name} refused: there is no state to decide on right now`;
+  if (!isText(r.digest)) {
+    return (
+      `${name} needs "digest": the digest of the state you decide on, shown by \`${rules.where}\` ` +
+      `and in the Temporal UI's current details; read the report first, then send it with your decision`
+    );
+  }
+  if (r.digest !== rules.expected) {
+    return (
+      `${name} refused: the state changed since you looked (you sent digest ${r.digest.slice(0, 12)}…, ` +
+      `the state now has ${rules.expected.slice(0, 12)}…); read \`${rules.where}\` and the report again, ` +
+      'and decide on what is there now'
+    );
+  }
+  if (!rules.signatures || rules.checked === 'pending') return null;
+  const checked = rules.checked;
+  if (!checked) return `${name} refused: the signature was not checked by the worker; send it again`;
+  if (!checked.ok) return `${name} refused: ${checked.problem}`;
+  if (!sameName(checked.name, r.by as string)) {
+    return (
+      `${name} refused: key ${checked.keyId} belongs to "${checked.name}", not "${named(r.by as string)}"; ` +
+      'sign with your own key'
+    );
+  }
+  return null;
+}

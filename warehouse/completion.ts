@@ -8,6 +8,8 @@ import { partitionAtOrdinal } from '../domain/partitions';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { isDone, type Checkpoint } from '../contracts/checkpoint';
 import type { CompletionCheck } from '../contracts/run';
+import { columnNames } from './catalog';
+import { fingerprint, fingerprintSpec } from './fingerprint';
 import { tablesOf } from './shadow';
 import type { Driver, QueryOptions } from './warehouse';
 
@@ -51,5 +53,8 @@ export async function verifyCompletion(
       );
     }
   }
-  return { complete: missingBatches.length === 0, missingBatches, problems };
+  if (missingBatches.length) return { complete: false, missingBatches, problems };
+  // What the approver decides on: the shadow's rows over the range, hashed (part of the approval digest).
+  const fp = await fingerprint(db, fingerprintSpec(spec, shadow, await columnNames(db, shadow, opts), from, to), opts);
+  return { complete: true, missingBatches, problems, shadow: { rows: fp.rows, rowHash: fp.rowHash, sums: fp.sums } };
 }

@@ -9,6 +9,7 @@ import type { ReleaseRecord } from '../contracts/status';
 import type { Plan } from '../domain/plan';
 import type { TableName } from './identifiers';
 import type { Driver, QueryOptions, Row, Session, SqlValue, Statement } from './warehouse';
+import { columnNames } from './catalog';
 
 export const CONTROL_SCHEMA = 'backfill_control';
 
@@ -27,7 +28,8 @@ const TABLES = {
     action VARCHAR NOT NULL, detail_json VARCHAR NOT NULL`,
   releases: `release_id VARCHAR NOT NULL PRIMARY KEY, dataset VARCHAR NOT NULL, backfill_id VARCHAR NOT NULL,
     published_at TIMESTAMP NOT NULL, source_range VARCHAR NOT NULL, code_version VARCHAR, approved_by VARCHAR NOT NULL,
-    restore_point VARCHAR, rollback_expires_at TIMESTAMP, publish_mode VARCHAR NOT NULL, status VARCHAR NOT NULL`,
+    restore_point VARCHAR, rollback_expires_at TIMESTAMP, publish_mode VARCHAR NOT NULL, status VARCHAR NOT NULL,
+    approval_json VARCHAR`,
   leases: `target_table VARCHAR NOT NULL PRIMARY KEY, backfill_id VARCHAR NOT NULL, workflow_id VARCHAR,
     acquired_at TIMESTAMP NOT NULL`,
   owned_tables: `canonical_name VARCHAR NOT NULL, backfill_id VARCHAR NOT NULL, table_name VARCHAR NOT NULL,
@@ -107,7 +109,16 @@ export function isoTimestamp(text: string, where = 'timestamp'): string {
 
 const RELEASE_COLUMNS =
   'release_id, dataset, backfill_id, published_at, source_range, code_version, approved_by, restore_point, ' +
-    'rollback_expires_at, publish_mode, status';
+    'rollback_expires_at, publish_mode, status, approval_json';
+
+/**
+ * Columns added after a control table was first created: ensure() adds them to older control
+ * schemas (ADD COLUMN IF NOT EXISTS, on both engines), so an upgrade needs no migration step.
+ */
+const ADDED_COLUMNS: ReadonlyArray<[ControlTable, string, string]> = [
+  // The approval's digest, key id and signature (JSON), since decisions carry them.
+  ['releases', 'approval_json', 'VARCHAR'],
+];
 
 function releaseFromRow(r: Row): ReleaseRecord {
   const range = JSON.parse(String(r.source_range)) as ReleaseRecord['sourceRange'];
@@ -115,12 +126,16 @@ function releaseFromRow(r: Row): ReleaseRecord {
     releaseId: String(r.release_id),
     dataset: String(r.dataset),
     backfillId: String(r.backfill_id),
-    publishedAt: isoTimestamp(String(r.published_at), 'releases.published_at'),
+    publishedAt: isoTimestamp(String(r.published_at_text), 'releases.published_at'),
     sourceRange: { start: range.start, end: range.end, grain: range.grain },
     codeVersion: r.code_version === null ? null : String(r.code_version),
     approvedBy: String(r.approved_by),
+    // Releases approved before decisions carried digests have none (and older control schemas no column).
+    ...(r.approval_json === null || r.approval_json === undefined
+      ? {}
+      : { approval: JSON.parse(String(r.approval_json)) as ReleaseRecord['approval'] }),
     restorePoint: String(r.restore_point),
-    rollbackExpiresAt: isoTimestamp(String(r.rollback_expires_at), 'releases.rollback_expires_at'),
+    rollbackExpiresAt: isoTimestamp(String(r.rollback_expires_at_text), 'releases.rollback_expires_at'),
     publishMode: String(r.publish_mode) as ReleaseRecord['publishMode'],
     status: String(r.status) as ReleaseRecord['status'],
   };
@@ -150,6 +165,13 @@ export class ControlStore {
         `CREATE TABLE IF NOT EXISTS ${this.ref(name as ControlTable)} (${columns.replace(/\s+/g, ' ')})`,
         opts,
       );
+    }
+    // Read first, so a schema that has the column sees no DDL (and a publish no write beyond its own).
+    for (const [table, column, type] of ADDED_COLUMNS) {
+      const columns = (await columnNames(this.db, this.table(table), opts)).map((c) => c.toLowerCase());
+      if (!columns.includes(column)) {
+        await this.db.execute(`ALTER TABLE ${this.ref(table)} ADD COLUMN IF NOT EXISTS ${column} ${type}`, opts);
+      }
     }
   }
 
@@ -482,7 +504,7 @@ export class ControlStore {
     await tx.execute(
       this.stmt(
         `INSERT INTO ${this.ref('releases')} (${RELEASE_COLUMNS}) VALUES (?, ?, ?, CAST(? AS TIMESTAMP), ?, ?, ?, ?, ` +
-          `CAST(? AS TIMESTAMP), ?, ?)`,
+          `CAST(? AS TIMESTAMP), ?, ?, ?)`,
         [
           r.releaseId,
           r.dataset,
@@ -495,16 +517,20 @@ export class ControlStore {
           isoTimestamp(r.rollbackExpiresAt, 'rollbackExpiresAt'),
           r.publishMode,
           r.status,
+          r.approval ? JSON.stringify(r.approval) : null,
         ],
       ),
     );
   }
 
+  /**
+   * Every column (`*`), so a control schema from before a column was added (read by `plan` or
+   * `report`, which never alter it) still reads; timestamps as text beside them.
+   */
   private releaseSelect(where: string): string {
     return (
-      `SELECT release_id, dataset, backfill_id, CAST(published_at AS VARCHAR) AS published_at, source_range, ` +
-      `code_version, approved_by, restore_point, CAST(rollback_expires_at AS VARCHAR) AS rollback_expires_at, ` +
-      `publish_mode, status FROM ${this.ref('releases')} WHERE ${where}`
+      `SELECT *, CAST(published_at AS VARCHAR) AS published_at_text, ` +
+      `CAST(rollback_expires_at AS VARCHAR) AS rollback_expires_at_text FROM ${this.ref('releases')} WHERE ${where}`
     );
   }
 

@@ -6,7 +6,7 @@
  */
 import type { CleanupResult } from '../contracts/run';
 import { BackfillError, BackfillFailure } from '../contracts/errors';
-import type { ReleaseRecord } from '../contracts/status';
+import type { ApprovalProof, ReleaseRecord } from '../contracts/status';
 import type { Partition } from '../domain/partitions';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { columnNames } from './catalog';
@@ -28,6 +28,8 @@ import {
 export interface PublishRequest {
   releaseId: string;
   approvedBy: string;
+  /** What was approved (digest) and with which key, kept in the release record. */
+  approval?: ApprovalProof | null;
   /** ISO instant. */
   publishedAt: string;
   /** ISO instant. */
@@ -344,6 +346,7 @@ export async function publish(
     sourceRange: { start: spec.source_range.start, end: spec.source_range.end, grain: spec.source_range.grain },
     codeVersion: spec.transform?.code_version ?? null,
     approvedBy: req.approvedBy,
+    ...(req.approval ? { approval: req.approval } : {}),
     restorePoint: view ? spec.target.table : spec.rollback.snapshot,
     rollbackExpiresAt: isoTimestamp(req.rollbackExpiresAt, 'rollbackExpiresAt'),
     publishMode: mode,

@@ -22,6 +22,8 @@ export interface BackfillWorkerOptions {
   workflowBundle?: WorkflowBundleOption;
   /** Where the activities count partitions, rows, batches and pauses (worker/metrics.ts); not counted when absent. */
   metrics?: BackfillMetrics;
+  /** BACKFILL_TRUSTED_KEYS: who may sign decisions. */
+  trustedKeysFile?: string;
 }
 
 export async function createBackfillWorker(opts: BackfillWorkerOptions): Promise<Worker> {
@@ -36,6 +38,7 @@ export async function createBackfillWorker(opts: BackfillWorkerOptions): Promise
       clock: opts.clock,
       temporal: opts.client ? { client: opts.client } : undefined,
       metrics: opts.metrics,
+      trustedKeysFile: opts.trustedKeysFile,
     }),
     // Every activity log line carries the backfill_id (worker/logging.ts).
     interceptors: { activity: [backfillLogAttributes] },

@@ -63,7 +63,9 @@ async function main(): Promise<void> {
   const clientConnection = await Connection.connect({ ...settings.connection.options, connectTimeout: '10s' })
     .catch(unreachable);
   const client = new Client({ connection: clientConnection, namespace });
-  const worker = await createBackfillWorker({ connection, namespace, warehouse, client, taskQueue, metrics });
+  const worker = await createBackfillWorker({
+    connection, namespace, warehouse, client, taskQueue, metrics, trustedKeysFile: settings.trustedKeys ?? undefined,
+  });
   const tls = Boolean(settings.connection.options.tls) || Boolean(settings.connection.options.apiKey);
   logger.info(
     `backfill worker: task queue ${taskQueue} on ${address}/${namespace}${tls ? ' (TLS)' : ''}, ` +

@@ -43,6 +43,11 @@ export interface WorkerSettings {
   metrics: BindAddress | null;
   /** BACKFILL_LOG_LEVEL: the lowest level written to stdout. */
   logLevel: LogLevel;
+  /**
+   * BACKFILL_TRUSTED_KEYS: the file of public keys that may sign decisions (activities/trusted-keys.ts),
+   * read at every signed decision; null when unset (decisions of specs that require signatures are refused).
+   */
+  trustedKeys: string | null;
 }
 
 function invalid(name: string, raw: string, expected: string): never {
@@ -93,5 +98,6 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
     sdkMetrics: optionalAddress(env, 'BACKFILL_METRICS_SDK_ADDRESS', DEFAULT_SDK_METRICS_ADDRESS),
     metrics: optionalAddress(env, 'BACKFILL_METRICS_ADDRESS', DEFAULT_METRICS_ADDRESS),
     logLevel,
+    trustedKeys: env.BACKFILL_TRUSTED_KEYS?.trim() || null,
   };
 }

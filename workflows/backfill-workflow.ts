@@ -14,9 +14,9 @@ import { backfillFailureIn, BackfillError, nonRetryableErrorTypes, type Backfill
 import { excerpt, STATE_LIMITS } from '../contracts/limits';
 import type { BatchOutcome, BatchRequest, BatchWork } from '../contracts/run';
 import { BackfillStateKey } from '../contracts/search-attributes';
-import type { BackfillInput, BackfillStatus, Decision, ResolveRequest } from '../contracts/status';
+import type { ApprovalProof, BackfillInput, BackfillStatus, Decision, ResolveRequest } from '../contracts/status';
 import {
-  BackfillRun, runInputProblems, type AuditEntry, type GateCheck, type RunFailure,
+  BackfillRun, runInputProblems, type AuditEntry, type GateCheck, type RunFailure, type SignatureToCheck,
 } from '../domain/run/backfill-run';
 import { registerHandlers } from './handlers';
 
@@ -46,6 +46,12 @@ const warehouse = proxyActivities<WarehouseActivities>({
  */
 const PIPELINED_BATCHES = 'pipelined-batches';
 
+/**
+ * Decisions carry the digest of the state they decide on, and signatures when the spec requires
+ * them: runs started before keep deciding without (their histories have decisions without one).
+ */
+const DECISION_DIGESTS = 'decision-digests';
+
 /** A rewrite started ahead of its batch's turn: settled, never rejected. */
 interface Ahead {
   started: number;
@@ -61,6 +67,11 @@ const errorText = (e: unknown) =>
     e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e),
     STATE_LIMITS.messageChars,
   );
+/** A decision's proof for the activity that acts on it; undefined for decisions from before digests. */
+const proofOf = (d: Decision): ApprovalProof | undefined =>
+  d.digest === undefined
+    ? undefined
+    : { by: d.by, digest: d.digest ?? null, keyId: d.keyId ?? null, signature: d.signature ?? null };
 const isFailure = <T extends object>(r: T | RunFailure): r is RunFailure => 'type' in r;
 
 export async function backfillWorkflow(input: BackfillInput): Promise<BackfillStatus> {
@@ -72,13 +83,19 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     detailsChanged: setCurrentDetails,
   });
   const { spec, status } = run;
+  run.digestsRequired = patched(DECISION_DIGESTS);
 
   /** A handler must never throw: an audit write that fails after its retries becomes a warning. */
   const audit = (e: AuditEntry) => metadata.recordAudit(spec, e.actor, e.action, e.detail).catch((err: unknown) => {
     if (isCancellation(err)) throw err;
     run.warn(`audit entry ${e.action} by ${e.actor} was not written: ${errorText(err)}`);
   });
-  registerHandlers(run, audit, () => metadata.reportData(spec));
+  /** A signed decision, checked by the worker; a failed check is a refusal, never a workflow failure. */
+  const verify = (d: SignatureToCheck) => metadata.verifyDecision(spec, d).catch((err: unknown) => {
+    if (isCancellation(err)) throw err;
+    return { ok: false as const, problem: `the worker could not check the signature: ${errorText(err)}` };
+  });
+  registerHandlers(run, audit, () => metadata.reportData(spec), verify);
 
   /** History stays short: continue as new with the plain-JSON cursor, handlers drained first. */
   const maybeContinueAsNew = async () => {
@@ -219,7 +236,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     for (;;) {
       run.verifying();
       const check = await warehouse.verifyCompletion(spec);
-      if (check.complete) return;
+      if (check.complete) return run.verified(check);
       run.haltOnCompletion(check, Date.now());
       const r = await halted();
       if (r.action === 'abort') throw failWith(run.aborted(r, null));
@@ -240,7 +257,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
 
   async function publish(approved: Decision): Promise<void> {
     run.publishing();
-    run.published(await warehouse.publishRelease(spec, approved.by));
+    run.published(await warehouse.publishRelease(spec, approved.by, proofOf(approved)));
   }
 
   // ---- step 7: the rollback window ----
@@ -251,7 +268,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
       const r = run.rollingBack();
       let result: Awaited<ReturnType<typeof warehouse.rollbackRelease>>;
       try {
-        result = await warehouse.rollbackRelease(spec, releaseId, r.by, r.comment ?? '');
+        result = await warehouse.rollbackRelease(spec, releaseId, r.by, r.comment ?? '', proofOf(r));
       } catch (e) {
         // A refused rollback (the restore point is not the one taken) wrote nothing: the release
         // stays published and the window stays open for a signoff; anything else fails the run.
@@ -268,7 +285,9 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     await metadata.releaseLease(spec, run.windowClosed());
     if (run.awaitsSignoff()) await condition(() => run.signoffRequest !== null);
     const signoff = run.signoffRequest;
-    if (signoff) run.signedOff(await metadata.signoffRelease(spec, releaseId, signoff.by, signoff.comment));
+    if (signoff) {
+      run.signedOff(await metadata.signoffRelease(spec, releaseId, signoff.by, signoff.comment, proofOf(signoff)));
+    }
     run.cleanedUp(await warehouse.cleanupTables(spec, run.cleanupReason()));
   }
 

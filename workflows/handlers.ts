@@ -10,7 +10,8 @@ import { BackfillError } from '../contracts/errors';
 import * as m from '../contracts/messages';
 import type { ReportData } from '../contracts/report';
 import type { UpdateAck } from '../contracts/status';
-import type { AuditEntry, BackfillRun, Door, Handled } from '../domain/run/backfill-run';
+import type { SignatureCheck } from '../domain/approval';
+import type { AuditEntry, BackfillRun, Door, Handled, SignatureToCheck } from '../domain/run/backfill-run';
 
 /** Payloads arrive as whatever was typed into the UI's form: the run checks their shape. */
 const DOORS: Array<[Door, SignalDefinition<[unknown]>, UpdateDefinition<UpdateAck, [unknown]>]> = [
@@ -26,6 +27,7 @@ export function registerHandlers(
   run: BackfillRun,
   audit: (entry: AuditEntry) => Promise<void>,
   reportData: () => Promise<ReportData | null>,
+  verify: (d: SignatureToCheck) => Promise<SignatureCheck>,
 ): void {
   const { status } = run;
   const apply = async (h: Handled) => {
@@ -55,16 +57,26 @@ export function registerHandlers(
       if (h.audit) await audit(h.audit);
     }, { description });
   }
+  // A signed decision is checked by the worker (its trusted keys file) and then judged again, as the
+  // state may have moved meanwhile. Unsigned ones are judged at once: no await is added to their chain.
+  const decide = (door: Door, req: unknown, via: 'signal' | 'update'): Handled | Promise<Handled> => {
+    const toCheck = run.signatureToCheck(door, req, Date.now());
+    if (!toCheck) return run.request(door, req, via, Date.now());
+    return verify(toCheck).then((checked) => run.request(door, req, via, Date.now(), checked));
+  };
+
   // One request, two doors: the signal (the UI's form) records a refusal and never fails; the
   // update audits it and then fails with it, so the CLI gets the error at once.
   for (const [door, signal, update] of DOORS) {
     setHandler(signal, async (req) => {
-      const h = run.request(door, req, 'signal', Date.now());
+      const d0 = decide(door, req, 'signal');
+      const h = d0 instanceof Promise ? await d0 : d0;
       if (h.refused === null) return void (await apply(h));
       await refused(h);
     }, { description: d[door] });
     setHandler(update, async (req) => {
-      const h = run.request(door, req, 'update', Date.now());
+      const d0 = decide(door, req, 'update');
+      const h = d0 instanceof Promise ? await d0 : d0;
       if (h.refused === null) return ack(await apply(h));
       await refused(h);
       throw ApplicationFailure.create({ type: BackfillError.NotAllowed, message: h.refused, nonRetryable: true });

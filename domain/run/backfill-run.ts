@@ -35,8 +35,11 @@ import {
   rollbackProblem,
   signoffProblem,
   cancelProblem,
+  proofProblem,
   type ApprovalRules,
+  type SignatureCheck,
 } from '../approval';
+import { decisionDigest, digestedDecision, signedMessage, type DecisionText } from '../decision-digest';
 import { canMove, inputProblems, isTerminal, PUBLISHED_STATES } from '../lifecycle';
 import { batchPartitions, planShape, type PlanShape, type PlanSummary } from '../plan';
 import { buildReport } from '../report';
@@ -111,6 +114,12 @@ export class BackfillRun {
   signoffRequest: Decision | null = null;
   /** Who cancelled and why; the workflow stops the run when it is set. */
   cancelRequest: Decision | null = null;
+  /**
+   * Whether decisions carry the digest of the state they decide on (and, with
+   * approval.require_signature, a signature): set by the workflow for runs started by code that
+   * checks them (a patch), so runs started before keep the rules they started with.
+   */
+  digestsRequired = false;
 
   constructor(input: BackfillInput, private readonly effects: RunEffects = silent) {
     this.spec = input.spec;
@@ -147,7 +156,58 @@ export class BackfillRun {
   }
 
   show(): void {
+    if (this.digestsRequired) {
+      this.status.decisionDigest = decisionDigest(this.status, this.cursor);
+      this.status.signaturesRequired = this.signaturesRequired;
+    }
     this.effects.detailsChanged(currentDetails(this.status));
+  }
+
+  get signaturesRequired(): boolean {
+    return this.digestsRequired && (this.spec.approval?.require_signature ?? false);
+  }
+
+  /**
+   * What the worker must verify before a decision applies: its signed text, key and signature,
+   * when signatures are required and the request is otherwise acceptable; null otherwise (the
+   * request is then refused or applied without asking the worker).
+   */
+  signatureToCheck(door: Door, req: unknown, nowMs: number): SignatureToCheck | null {
+    const kind = digestedDecision(door, req);
+    if (!this.signaturesRequired || kind === null) return null;
+    if (this.problemOf(door, req, nowMs) !== null || this.proofProblemOf(door, req, 'pending') !== null) return null;
+    const r = req as { key_id: string; signature: string };
+    return {
+      message: signedMessage(this.decisionText(door, req)),
+      keyId: r.key_id,
+      signature: r.signature,
+    };
+  }
+
+  private decisionText(door: Door, req: unknown): DecisionText {
+    const r = req as { by: string; comment?: string; reason?: string; digest: string };
+    const text = door === 'approve' || door === 'reject' || door === 'signoff'
+      ? r.comment ?? r.reason
+      : r.reason ?? r.comment;
+    return {
+      backfillId: this.status.backfillId,
+      decision: digestedDecision(door, req)!,
+      by: r.by,
+      digest: r.digest,
+      text: text ?? null,
+    };
+  }
+
+  /** The digest and signature checks of a decision, after who-and-when (problemOf) passed. */
+  private proofProblemOf(door: Door, req: unknown, checked?: SignatureCheck | 'pending'): string | null {
+    const kind = digestedDecision(door, req);
+    if (!this.digestsRequired || kind === null) return null;
+    return proofProblem(kind === 'accept' ? 'resolve "accept"' : kind, req, {
+      expected: decisionDigest(this.status, this.cursor),
+      signatures: this.signaturesRequired,
+      checked,
+      where: `backfill status ${this.status.backfillId}`,
+    });
   }
 
   /** Warnings for the approver: distinct, bounded in number and length. */
@@ -247,9 +307,9 @@ export class BackfillRun {
    * `<door>_refused` with the way it came (`via`); the workflow then fails the update with it. An
    * allowed request changes the run and returns its acknowledgement.
    */
-  request(door: Door, req: unknown, via: 'signal' | 'update', nowMs: number): Handled {
-    const problem = this.problemOf(door, req, nowMs);
-    if (problem === null) return this.apply(door, req, nowMs);
+  request(door: Door, req: unknown, via: 'signal' | 'update', nowMs: number, checked?: SignatureCheck): Handled {
+    const problem = this.problemOf(door, req, nowMs) ?? this.proofProblemOf(door, req, checked);
+    if (problem === null) return this.apply(door, req, nowMs, checked);
     const refusals = this.status.approval?.refusals;
     if ((door === 'approve' || door === 'reject') && refusals) {
       refusals.push({ by: actorOf(req), reason: excerpt(problem, STATE_LIMITS.messageChars), at: iso(nowMs) });
@@ -328,32 +388,36 @@ export class BackfillRun {
       : null;
   }
 
-  private apply(door: Door, req: unknown, nowMs: number): Handled {
+  private apply(door: Door, req: unknown, nowMs: number, checked?: SignatureCheck): Handled {
     this.wake++;
+    const proof = this.digestsRequired && digestedDecision(door, req) ? proofOf(req, checked) : {};
     switch (door) {
       case 'approve':
       case 'reject': {
-        const d = decision(req, 'comment', nowMs);
+        const d = { ...decision(req, 'comment', nowMs), ...proof };
         if (door === 'approve') this.status.approval!.approved = d;
         else this.status.approval!.rejected = d;
         const done = door === 'approve' ? 'approved' : 'rejected';
-        return applied({ actor: d.by, action: done, detail: { comment: d.comment } }, `${done} by ${d.by}`);
+        const detail = { comment: d.comment, ...auditProof(proof) };
+        return applied({ actor: d.by, action: done, detail }, `${done} by ${d.by}${signedBy(proof)}`);
       }
       case 'resolve': {
         const r = req as ResolveRequest;
         this.resolution = { action: r.action, by: r.by.trim(), reason: r.reason?.trim() };
-        const detail = { batch: this.status.halt?.batch ?? null, reason: r.reason ?? null };
-        return applied({ actor: r.by, action: `resolve_${r.action}`, detail }, `${r.action} accepted`);
+        const detail = { batch: this.status.halt?.batch ?? null, reason: r.reason ?? null, ...auditProof(proof) };
+        const message = `${r.action} accepted${signedBy(proof)}`;
+        return applied({ actor: r.by, action: `resolve_${r.action}`, detail }, message);
       }
       case 'rollback':
-        this.rollbackRequest = decision(req, 'reason', nowMs);
+        this.rollbackRequest = { ...decision(req, 'reason', nowMs), ...proof };
         return applied(
           null,
-          `rollback requested by ${this.rollbackRequest.by}; the pre-publish result is being restored`,
+          `rollback requested by ${this.rollbackRequest.by}${signedBy(proof)}; ` +
+            'the pre-publish result is being restored',
         );
       case 'signoff':
-        this.signoffRequest = decision(req, 'comment', nowMs);
-        return applied(null, `signed off by ${this.signoffRequest.by}`);
+        this.signoffRequest = { ...decision(req, 'comment', nowMs), ...proof };
+        return applied(null, `signed off by ${this.signoffRequest.by}${signedBy(proof)}`);
       case 'cancel': {
         const c = (this.cancelRequest = decision(req, 'reason', nowMs));
         return applied(
@@ -664,6 +728,11 @@ export class BackfillRun {
     this.setPhase('verifying: every planned partition checkpointed and present in the shadow');
   }
 
+  /** The completion check passed: the shadow's fingerprint is part of what the approver decides on. */
+  verified(check: CompletionCheck): void {
+    this.cursor.shadowFingerprint = check.shadow ?? null;
+  }
+
   /** The completion check found batches incomplete: they run again before approval. */
   redoBatches(missing: number[]): void {
     const { cursor: s, status } = this;
@@ -686,10 +755,12 @@ export class BackfillRun {
     }
     a.deadline ??= iso(nowMs + this.spec.approval.timeout);
     const moved = measureMoves(this.report().measures);
+    const send = this.digestsRequired
+      ? 'Send approve or reject with {"by": "...", "comment": "...", "digest": "..."} (the decision digest below).'
+      : 'Send approve or reject with {"by": "...", "comment": "..."}.';
     this.moveTo(
       'awaiting_approval',
-      `awaiting approval from ${a.approvers.join(' or ')} until ${a.deadline}: ${moved}. ` +
-        'Send approve or reject with {"by": "...", "comment": "..."}.',
+      `awaiting approval from ${a.approvers.join(' or ')} until ${a.deadline}: ${moved}. ${send}`,
     );
     return { deadlineMs: Date.parse(a.deadline) };
   }
@@ -849,6 +920,35 @@ function applied(audit: AuditEntry | null, message: string): Handled {
 function refusedAs(actor: string, action: string, problem: string): Handled {
   return { refused: problem, audit: { actor, action, detail: { problem } }, message: problem };
 }
+
+/** What the worker verifies for a signed decision. */
+export interface SignatureToCheck {
+  /** The exact text signed (domain/decision-digest.ts signedMessage). */
+  message: string;
+  keyId: string;
+  signature: string;
+}
+
+type Proof = Pick<Decision, 'digest' | 'keyId' | 'signature'>;
+
+/** A decision's digest and, when checked, its key and signature. */
+function proofOf(req: unknown, checked?: SignatureCheck): Proof {
+  const r = req as { digest?: string; signature?: string };
+  const signed = checked?.ok === true;
+  return {
+    digest: r.digest ?? null,
+    keyId: signed ? checked.keyId : null,
+    signature: signed ? (r.signature ?? null) : null,
+  };
+}
+
+/** The proof as audit detail: snake_case like every detail, left out when there is none. */
+function auditProof(p: Proof): Record<string, unknown> {
+  if (p.digest === undefined) return {};
+  return { digest: p.digest, key_id: p.keyId ?? null, signature: p.signature ?? null };
+}
+
+const signedBy = (p: Proof): string => (p.keyId ? ` (signed with key ${p.keyId})` : '');
 
 /** A decision with its text: the comment, or the reason for a rollback (which requires one). */
 function decision(req: unknown, text: 'comment' | 'reason', nowMs: number): Decision {

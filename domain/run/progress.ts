@@ -30,6 +30,10 @@ export function currentDetails(status: BackfillStatus): string {
     status.pause ? `Paused (${status.pause.kind}): ${status.pause.reason}` : null,
     status.halt ? `Halted: ${codeJson(status.halt.reason)}` : null,
     r ? `Release ${r.releaseId} (${r.status}); rollback until ${r.rollbackExpiresAt}` : null,
+    status.decisionDigest
+      ? `Decision digest: \`${status.decisionDigest}\` — send it as "digest" with your decision` +
+        (status.signaturesRequired ? ', signed (`backfill ... --key FILE`)' : '')
+      : null,
     refusal
       ? `Last refused: ${refusal.request} from "${refusal.by}"${refusal.at ? ` at ${refusal.at}` : ''}: ` +
         codeJson(refusal.reason)

@@ -316,6 +316,11 @@ export const specSchema = z
         /** Whether the owner may approve their own backfill. */
         allow_owner: z.boolean().default(false),
         timeout: duration('approval.timeout', '7d').prefault('7d'),
+        /**
+         * Decisions (approve, reject, accept, rollback, signoff) must be signed by a key listed in
+         * the worker's trusted keys file (BACKFILL_TRUSTED_KEYS), which the requester does not write.
+         */
+        require_signature: z.boolean().default(false),
       })
       .optional(),
     publish: z

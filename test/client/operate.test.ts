@@ -19,6 +19,8 @@ import { ControlStore } from '../../warehouse/control-store';
 import { startBackfill } from '../../client/start-backfill';
 import { temporalTestEnv } from '../support/temporal';
 import { exampleSpecFile } from '../support/scratch';
+import { digested } from '../support/decide';
+import * as m from '../../contracts/messages';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'backfill.cjs');
 let env: Env;
@@ -95,7 +97,8 @@ describe('operating a backfill', () => {
     expect(await failure(op.approve(env.client, id, { by: 'mallory' }), BackfillError.NotAllowed)).toContain(
       'not an approver',
     );
-    const ack = await op.approve(env.client, id, { by: 'finance-controller', comment: 'checked' });
+    const approval = await digested(handle, { by: 'finance-controller', comment: 'checked' });
+    const ack = await op.approve(env.client, id, approval);
     expect(ack.message).toContain('approved by finance-controller');
     const published = await op.watch(env.client, id, { intervalMs: 100 });
     expect(published.state).toBe('published');
@@ -112,7 +115,8 @@ describe('operating a backfill', () => {
         BackfillError.NotAllowed,
       ),
     ).toContain('rollback.operators');
-    await op.rollback(env.client, id, { by: 'finance-controller', reason: 'downstream mismatch' });
+    const rollback = await digested(handle, { by: 'finance-controller', reason: 'downstream mismatch' });
+    await op.rollback(env.client, id, rollback);
     expect((await handle.result()).state).toBe('rolled_back');
     expect(await failure(op.signoff(env.client, id, { by: 'finance-controller' }), BackfillError.NotAllowed)).toContain(
       'ended',
@@ -156,7 +160,8 @@ describe('the backfill bin', () => {
     };
     expect(listJson.items.map((r) => r.backfill_id)).toContain(id);
 
-    const refused = await cli('approve', id, '--by', 'finance-data');
+    const digest = (await handle.query(m.statusQuery)).decisionDigest!;
+    const refused = await cli('approve', id, '--by', 'finance-data', '--digest', digest);
     expect(refused.code).toBe(ExitCode.refused);
     expect(refused.stderr).toContain('BackfillNotAllowed');
     expect(refused.stderr).toContain('not an approver');
@@ -165,7 +170,8 @@ describe('the backfill bin', () => {
     expect(missingBy.code).not.toBe(0);
     expect(missingBy.stderr).toContain('--by');
 
-    expect((await cli('approve', id, '--by', 'finance-controller', '--comment', 'ok')).code).toBe(ExitCode.ok);
+    expect((await cli('approve', id, '--by', 'finance-controller', '--comment', 'ok', '--digest', digest)).code)
+      .toBe(ExitCode.ok);
     await waitForStatus(handle, (s) => s.state === 'published');
     const out = mkdtempSync(join(tmpdir(), 'backfill-report-'));
     const report = await cli('report', id, '--out', out);
@@ -174,7 +180,8 @@ describe('the backfill bin', () => {
     expect(readFileSync(join(out, `${id}.html`), 'utf8')).toContain('class="chart"');
     expect(readFileSync(join(out, `${id}.md`), 'utf8')).toContain('FIN-2841');
 
-    const signed = await cli('signoff', id, '--by', 'head-of-finance-data');
+    const released = (await handle.query(m.statusQuery)).decisionDigest!;
+    const signed = await cli('signoff', id, '--by', 'head-of-finance-data', '--digest', released.slice(0, 16));
     expect(signed.code, signed.stderr).toBe(ExitCode.ok);
     expect((await handle.result()).state).toBe('completed');
     const unknown = await cli('status', 'no-such-backfill');

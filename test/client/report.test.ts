@@ -16,6 +16,7 @@ import { gatherReportData } from '../../warehouse/report-data';
 import { lab, testSpec, waitForStatus, type Env, type Lab } from '../support/backfill-harness';
 import { launchBrowser } from '../support/browser';
 import { temporalTestEnv } from '../support/temporal';
+import { decide } from '../support/decide';
 
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
 
@@ -299,9 +300,7 @@ describe('the report of a real published backfill', () => {
     const spec = testSpec('report-render');
     const handle = await l.start(spec, 'data-engineer');
     await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
-    await handle.executeUpdate(m.approveUpdate, {
-      args: [{ by: 'finance-controller', comment: 'deltas as expected' }],
-    });
+    await decide(handle, m.approveUpdate, { by: 'finance-controller', comment: 'deltas as expected' });
     await waitForStatus(handle, (s) => s.state === 'published');
     data = (await gatherReportData(l.warehouse, spec.backfill_id))!;
     await handle.terminate('report test over');

@@ -59,18 +59,28 @@ describe('the README walk-through, with the worker holding the warehouse', () =>
     expect(write.stderr).toContain('uses DELETE; only reading is allowed here');
     expect((await backfill('start', spec, '--by', 'vitest')).stdout).toContain('planned, target leased, tables owned');
     expect((await backfill('watch', id, '--interval', '200')).stdout).toContain(`${id}: awaiting_approval`);
-    expect((await backfill('status', id)).stdout).toContain('awaiting_approval');
+    const waiting = (await backfill('status', id)).stdout;
+    expect(waiting).toContain('awaiting_approval');
+    // The approver decides on the state they read: its digest, from status (the first 12 characters).
+    const digest = /decision digest ([0-9a-f]{64})/.exec(waiting)?.[1];
+    expect(digest, waiting).toBeDefined();
     expect((await backfill('list', '--state', 'awaiting_approval')).stdout).toContain(id);
     const checkpoints = `SELECT COUNT(*) AS batches FROM backfill_control.checkpoints WHERE backfill_id = '${id}'`;
     const look = await backfill('sql', checkpoints);
     expect(look.stdout).toMatch(/^batches\n2\n/m);
     expect((await backfill('sql', production)).stdout).toBe(before);
-    await backfill('approve', id, '--by', 'finance-controller', '--comment', 'deltas as expected');
+    const blind = await backfillWith(settings, 'approve', id, '--by', 'finance-controller');
+    expect(blind.code).toBe(ExitCode.badInput);
+    expect(blind.stderr).toContain('approve needs --digest');
+    await backfill('approve', id, '--by', 'finance-controller', '--comment', 'deltas as expected',
+      '--digest', digest!.slice(0, 12));
     const reports = join(dir, 'reports');
     await backfill('report', id, '--out', reports);
     expect(existsSync(join(reports, `${id}.html`))).toBe(true);
     expect((await backfill('watch', id, '--interval', '200')).stdout).toContain(`${id}: published`);
-    await backfill('signoff', id, '--by', 'head-of-finance-data');
+    const released = /decision digest ([0-9a-f]{64})/.exec((await backfill('status', id)).stdout)?.[1];
+    expect(released).not.toBe(digest);
+    await backfill('signoff', id, '--by', 'head-of-finance-data', '--digest', released!);
     await env.client.workflow.getHandle(`backfill-${id}`).result();
     // Ended: the report is read from the control schema, through the worker that holds the file.
     const late = await backfill('report', id, '--out', join(dir, 'late'));

@@ -54,23 +54,26 @@ describe('npm run demo', () => {
 
   it('without --approve-as, waits for the approve signal the Temporal UI sends, and says how to send it', async () => {
     let address: string | undefined;
+    let digest: string | undefined;
     let sent: Promise<void> | undefined;
     const { code, out } = await runDemo(['--rollback-window', '1s'], (line) => {
       address ??= /on the dev server at (\S+) /.exec(line)?.[1];
-      if (line.includes('signal name: approve') && address && !sent) {
+      digest ??= /"digest": "([0-9a-f]{64})"/.exec(line)?.[1];
+      if (digest && address && !sent) {
         sent = (async () => {
           const connection = await Connection.connect({ address: address! });
           const client = new Client({ connection });
           await client.workflow
             .getHandle(workflowIdFor('revenue-tax-fix-2026-06'))
-            .signal(approveSignal, { by: 'head-of-finance-data', comment: 'from the UI form' });
+            .signal(approveSignal, { by: 'head-of-finance-data', comment: 'from the UI form', digest });
           await connection.close();
         })();
       }
     });
     await sent;
     expect(code, out).toBe(0);
-    expect(out).toContain('{"by": "finance-controller", "comment": "reconciliation reviewed"}');
+    expect(out)
+      .toMatch(/\{"by": "finance-controller", "comment": "reconciliation reviewed", "digest": "[0-9a-f]{64}"\}/);
     expect(out).toContain('"approvedBy": "head-of-finance-data"');
   }, 120_000);
 });

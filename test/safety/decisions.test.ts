@@ -29,6 +29,7 @@ import {
   warehouseState,
   WHOLE,
 } from './support';
+import { decide, decideBySignal } from '../support/decide';
 
 const week = (s: BackfillSpec) => {
   s.source_range = { ...s.source_range, start: '2025-01-01', end: '2025-01-07' };
@@ -49,14 +50,12 @@ describe('decisions through the workflow', () => {
     const before = await warehouseState(l.warehouse);
     const handle = await l.start(spec);
     await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
-    await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller', comment: 'checked' }] });
+    await decide(handle, m.approveUpdate, { by: 'finance-controller', comment: 'checked' });
     const published = await waitForStatus(handle, (s) => s.state === 'published');
     const releaseId = published.release!.releaseId;
     expect(await productionFingerprint(l.warehouse)).not.toEqual(before.production);
 
-    await handle.executeUpdate(m.rollbackUpdate, {
-      args: [{ by: 'head-of-finance-data', reason: 'dashboard totals look wrong' }],
-    });
+    await decide(handle, m.rollbackUpdate, { by: 'head-of-finance-data', reason: 'dashboard totals look wrong' });
     const result = await handle.result();
     expect(result.state).toBe('rolled_back');
     expect(result.rollback.rolledBack?.by).toBe('head-of-finance-data');
@@ -87,19 +86,19 @@ describe('decisions through the workflow', () => {
     const before = await warehouseState(l.warehouse);
     const handle = await l.start(spec);
     await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
-    await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller' }] });
+    await decide(handle, m.approveUpdate, { by: 'finance-controller' });
     await waitForStatus(handle, (s) => s.state === 'published');
     const publishedProduction = await productionFingerprint(l.warehouse);
     expect(publishedProduction).not.toEqual(before.production);
 
     const refusal = await updateRefusal(
-      handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'mallory', reason: 'trust me' }] }),
+      decide(handle, m.rollbackUpdate, { by: 'mallory', reason: 'trust me' }),
     );
     expect(refusal.type).toBe(BackfillError.NotAllowed);
     expect(refusal.message).toContain('"mallory" is not an approver, the owner or a rollback operator');
     expect(refusal.message).toContain('"oncall"');
     // Whoever started the run is not on the list either; through the signal the refusal is recorded.
-    await handle.signal(m.rollbackSignal, { by: 'vitest', reason: 'I started it' });
+    await decideBySignal(handle, m.rollbackSignal, { by: 'vitest', reason: 'I started it' });
     const audit = await waitForAudit(l.warehouse, spec.backfill_id, (a) => count(a, 'rollback_refused') >= 2);
     expect(audit.filter((a) => a.action === 'rollback_refused').map((a) => [a.actor, a.detail.via])).toEqual([
       ['mallory', 'update'],
@@ -110,9 +109,7 @@ describe('decisions through the workflow', () => {
     expect(still.rollback.rolledBack).toBeNull();
     expect(await productionFingerprint(l.warehouse)).toEqual(publishedProduction);
 
-    const ack = await handle.executeUpdate(m.rollbackUpdate, {
-      args: [{ by: 'oncall', reason: 'paged: revenue dashboard off' }],
-    });
+    const ack = await decide(handle, m.rollbackUpdate, { by: 'oncall', reason: 'paged: revenue dashboard off' });
     expect(ack.accepted).toBe(true);
     expect((await handle.result()).state).toBe('rolled_back');
     const trail = await auditOf(l.warehouse, spec.backfill_id);

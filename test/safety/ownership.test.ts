@@ -25,6 +25,7 @@ import {
 } from '../support/backfill-harness';
 import { backfillWith } from '../support/cli';
 import { productionFingerprint, tableSet, warehouseState } from './support';
+import { decide } from '../support/decide';
 
 const labs = useLabs();
 let l: Lab;
@@ -51,7 +52,7 @@ async function failedWith(handle: BackfillHandle): Promise<{ type: string | unde
 }
 
 const approve = (h: BackfillHandle) =>
-  h.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller', comment: 'checked' }] });
+  decide(h, m.approveUpdate, { by: 'finance-controller', comment: 'checked' });
 
 describe('a backfill never adopts a table it did not create', () => {
   it('refuses existing unrelated tables named as shadow and restore point before any write, naming them', async () => {
@@ -116,7 +117,7 @@ describe('a backfill never adopts a table it did not create', () => {
     expect(error).toContain(`"finance.daily_revenue_pre_copied" is the snapshot of backfill ${a.backfill_id}`);
     expect(await world()).toEqual(published);
 
-    await ha.executeUpdate(m.rollbackUpdate, { args: [{ by: 'finance-controller', reason: 'exercise' }] });
+    await decide(ha, m.rollbackUpdate, { by: 'finance-controller', reason: 'exercise' });
     await ha.result();
     expect(await productionFingerprint(l.warehouse)).toEqual(pre);
   });
@@ -189,9 +190,7 @@ describe('rollback and cleanup act only on what the backfill recorded', () => {
     await l.warehouse.execute(`DELETE FROM ${spec.rollback.snapshot} WHERE revenue_date = DATE '2025-01-15'`);
     const published = await world();
 
-    await handle.executeUpdate(m.rollbackUpdate, {
-      args: [{ by: 'finance-controller', reason: 'downstream mismatch' }],
-    });
+    await decide(handle, m.rollbackUpdate, { by: 'finance-controller', reason: 'downstream mismatch' });
     const refused = await waitForStatus(handle, (s) => s.phase.includes('was refused'));
     expect(refused.state).toBe('published');
     expect(refused.rollback.open).toBe(true);
@@ -200,7 +199,7 @@ describe('rollback and cleanup act only on what the backfill recorded', () => {
     expect(audit).toContain('rollback_refused');
     expect(audit).not.toContain('rolled_back');
 
-    await handle.executeUpdate(m.signoffUpdate, { args: [{ by: 'finance-controller' }] });
+    await decide(handle, m.signoffUpdate, { by: 'finance-controller' });
     const done = await handle.result();
     expect(done.state).toBe('completed');
     expect(done.rollback.cleanedUp).toEqual([spec.target.shadow_table]);
@@ -218,7 +217,7 @@ describe('rollback and cleanup act only on what the backfill recorded', () => {
     expect(await tableSet(l.warehouse)).toEqual([...before, spec.target.shadow_table, spec.rollback.snapshot].sort());
     await approve(handle);
     await waitForStatus(handle, (s) => s.state === 'published');
-    await handle.executeUpdate(m.signoffUpdate, { args: [{ by: 'finance-controller' }] });
+    await decide(handle, m.signoffUpdate, { by: 'finance-controller' });
     const done = await handle.result();
     expect(done.rollback.cleanedUp).toEqual([spec.rollback.snapshot, spec.target.shadow_table]);
     expect(await tableSet(l.warehouse)).toEqual(before);

@@ -30,6 +30,7 @@ import {
   warehouseState,
   WHOLE,
 } from './support';
+import { decide, decideBySignal } from '../support/decide';
 
 const labs = useLabs();
 const newLab = labs.newLab;
@@ -62,7 +63,8 @@ describe('oversized payloads are refused as excerpts', () => {
     const handle = await l.start(spec);
     await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
 
-    for (const c of ['a', 'b', 'c']) await handle.signal(m.approveSignal, { by: huge(c), comment: 'approved' });
+    for (const c of ['a', 'b', 'c']) await decideBySignal(handle, m.approveSignal,
+      { by: huge(c), comment: 'approved' });
     const refused = await waitForStatus(handle, (s) => (s.approval?.refusals.length ?? 0) >= 3, 30_000);
     expect(refused.state).toBe('awaiting_approval');
     expect(refused.approval!.approved).toBeNull();
@@ -85,9 +87,7 @@ describe('oversized payloads are refused as excerpts', () => {
       expect(e.detail.via).toBe('signal');
     }
 
-    await handle.executeUpdate(m.approveUpdate, {
-      args: [{ by: 'finance-controller', comment: 'checked the report' }],
-    });
+    await decide(handle, m.approveUpdate, { by: 'finance-controller', comment: 'checked the report' });
     const published = await waitForStatus(handle, (s) => s.state === 'published');
     expect(published.release?.approvedBy).toBe('finance-controller');
     // Production's range is the shadow's now; nothing else in the warehouse moved.
@@ -112,7 +112,7 @@ describe('oversized payloads are refused as excerpts', () => {
 
     const started = Date.now();
     const refusal = await updateRefusal(
-      handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller', comment: huge('z') }] }),
+      decide(handle, m.approveUpdate, { by: 'finance-controller', comment: huge('z') }),
     );
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(refusal.type).toBe(BackfillError.NotAllowed);
@@ -132,7 +132,7 @@ describe('oversized payloads are refused as excerpts', () => {
     expect(status.approval?.approved).toBeNull();
     expect(JSON.stringify(status.approval!.refusals).length).toBeLessThan(SHORT);
 
-    await handle.executeUpdate(m.rejectUpdate, { args: [{ by: 'finance-controller', comment: 'end of test' }] });
+    await decide(handle, m.rejectUpdate, { by: 'finance-controller', comment: 'end of test' });
     expect(await failureTypeOf(handle)).toBe(BackfillError.Rejected);
     await expectOnlyAdded(l.warehouse, before, ownTables(spec));
   });
@@ -149,7 +149,7 @@ describe('oversized payloads are refused as excerpts', () => {
     await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
 
     const request = { by: 'finance-controller', reason: huge('q') } as ApprovalRequest;
-    const refusal = await updateRefusal(handle.executeUpdate(m.approveUpdate, { args: [request] }));
+    const refusal = await updateRefusal(decide(handle, m.approveUpdate, request));
     expect(refusal.type).toBe(BackfillError.NotAllowed);
     expect(refusal.message).toContain('"reason" is 1048576 characters');
     expect(refusal.message.length).toBeLessThan(SHORT);
@@ -170,7 +170,7 @@ describe('oversized payloads are refused as excerpts', () => {
     const before = await warehouseState(l.warehouse);
     const handle = await l.start(spec);
     await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
-    await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller' }] });
+    await decide(handle, m.approveUpdate, { by: 'finance-controller' });
     await waitForStatus(handle, (s) => s.state === 'published');
 
     const request = {
@@ -178,12 +178,10 @@ describe('oversized payloads are refused as excerpts', () => {
       reason: 'dashboard totals look wrong',
       comment: huge('k'),
     } as RollbackRequest;
-    const refusal = await updateRefusal(handle.executeUpdate(m.rollbackUpdate, { args: [request] }));
+    const refusal = await updateRefusal(decide(handle, m.rollbackUpdate, request));
     expect(refusal.message).toContain('"comment" is 1048576 characters');
     expect((await handle.query(m.statusQuery)).state).toBe('published');
-    await handle.executeUpdate(m.rollbackUpdate, {
-      args: [{ by: 'finance-controller', reason: 'dashboard totals look wrong' }],
-    });
+    await decide(handle, m.rollbackUpdate, { by: 'finance-controller', reason: 'dashboard totals look wrong' });
     const final = await handle.result();
     expect(final.state).toBe('rolled_back');
     expect(JSON.stringify(await handle.query(m.statusQuery)).length).toBeLessThan(20 * SHORT);
@@ -201,7 +199,7 @@ describe('oversized payloads are refused as excerpts', () => {
     await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
 
     const names = Array.from({ length: 25 }, (_, i) => `stranger-${String(i).padStart(2, '0')}`);
-    for (const by of names) await handle.signal(m.approveSignal, { by, comment: 'let me in' });
+    for (const by of names) await decideBySignal(handle, m.approveSignal, { by, comment: 'let me in' });
     const audit = await waitForAudit(l.warehouse, spec.backfill_id, (a) => count(a, 'approve_refused') >= 25);
     expect(audit.filter((a) => a.action === 'approve_refused').map((a) => a.actor).sort()).toEqual(names);
     const status = await handle.query(m.statusQuery);
@@ -210,7 +208,7 @@ describe('oversized payloads are refused as excerpts', () => {
     expect(status.approval!.refusals[0]!.reason).toContain('"stranger-05" is not an approver');
     expect(status.approval!.approved).toBeNull();
 
-    await handle.executeUpdate(m.rejectUpdate, { args: [{ by: 'finance-controller', comment: 'end of test' }] });
+    await decide(handle, m.rejectUpdate, { by: 'finance-controller', comment: 'end of test' });
     expect(await failureTypeOf(handle)).toBe(BackfillError.Rejected);
     await expectOnlyAdded(l.warehouse, before, ownTables(spec));
   });

@@ -37,6 +37,7 @@ import {
   WHOLE,
   type WarehouseState,
 } from './support';
+import { decide, decideBySignal } from '../support/decide';
 
 const labs = useLabs();
 const newLab = labs.newLab;
@@ -86,13 +87,12 @@ async function refusedStructuralHalt(
   expect(halted.batches.done).toBe(batch - 1);
 
   const refusal = await updateRefusal(
-    handle.executeUpdate(m.resolveUpdate, {
-      args: [{ action: 'accept', by: 'finance-controller', reason: 'the totals look plausible' }],
-    }),
+    decide(handle, m.resolveUpdate,
+      { action: 'accept', by: 'finance-controller', reason: 'the totals look plausible' }),
   );
   expect(refusal.type).toBe(BackfillError.NotAllowed);
   expect(refusal.message).toContain('not possible for this halt');
-  await handle.signal(m.resolveSignal, { action: 'accept', by: 'head-of-finance-data', reason: 'ship it' });
+  await decideBySignal(handle, m.resolveSignal, { action: 'accept', by: 'head-of-finance-data', reason: 'ship it' });
   const refused = await waitForAudit(l.warehouse, spec.backfill_id, (a) => count(a, 'resolve_refused') >= 2);
   expect(refused.filter((a) => a.action === 'resolve_refused').map((a) => [a.actor, a.detail.via])).toEqual([
     ['finance-controller', 'update'],
@@ -102,9 +102,8 @@ async function refusedStructuralHalt(
   expect(still.state).toBe('halted');
   expect(still.halt?.options).toEqual(['retry', 'abort']);
 
-  const ack = await handle.executeUpdate(m.resolveUpdate, {
-    args: [{ action: 'abort', by: 'oncall', reason: 'the transform loses rows' }],
-  });
+  const ack = await decide(handle, m.resolveUpdate,
+    { action: 'abort', by: 'oncall', reason: 'the transform loses rows' });
   expect(ack.accepted).toBe(true);
   expect(await failureTypeOf(handle)).toBe(BackfillError.Aborted);
   const final = await handle.query(m.statusQuery);
@@ -245,9 +244,7 @@ describe('a structural failure can be retried or aborted, never accepted', () =>
     // The approver is told which day the fix empties.
     expect(report.warnings.join('\n')).toMatch(/2025-01-03 \(production \d+ rows, shadow 0\)/);
 
-    await handle.executeUpdate(m.approveUpdate, {
-      args: [{ by: 'finance-controller', comment: 'the day held test orders only' }],
-    });
+    await decide(handle, m.approveUpdate, { by: 'finance-controller', comment: 'the day held test orders only' });
     await waitForStatus(handle, (s) => s.state === 'published');
     expect(await dayRows()).toBe(0);
     const target = await rangeFingerprint(l.warehouse, spec, 'target');
@@ -367,9 +364,7 @@ describe('expectations mean what they say', () => {
     // Only net_revenue's expectation excludes 0: the unchanged gross and order count pass.
     expect(halted.halt!.failures.every((f) => f.startsWith('net_revenue'))).toBe(true);
 
-    await handle.executeUpdate(m.resolveUpdate, {
-      args: [{ action: 'abort', by: 'oncall', reason: 'the fix is not deployed' }],
-    });
+    await decide(handle, m.resolveUpdate, { action: 'abort', by: 'oncall', reason: 'the fix is not deployed' });
     expect(await failureTypeOf(handle)).toBe(BackfillError.Aborted);
     await expectOnlyAdded(l.warehouse, before, ownTables(spec));
   });
@@ -389,9 +384,7 @@ describe('expectations mean what they say', () => {
     expect(halted.halt?.options).toEqual(['retry', 'abort', 'accept']);
 
     const accept = (by: string) =>
-      handle.executeUpdate(m.resolveUpdate, {
-        args: [{ action: 'accept', by, reason: 'the change is in the next release' }],
-      });
+      decide(handle, m.resolveUpdate, { action: 'accept', by, reason: 'the change is in the next release' });
     const byOwner = await updateRefusal(accept(spec.owner));
     expect(byOwner.type).toBe(BackfillError.NotAllowed);
     expect(byOwner.message).toContain(`"${spec.owner}" owns this backfill`);
@@ -415,9 +408,7 @@ describe('expectations mean what they say', () => {
       ['resolve_accept', 'finance-controller'],
     ]);
 
-    await handle.executeUpdate(m.rejectUpdate, {
-      args: [{ by: 'finance-controller', comment: 'not publishing an unchanged result' }],
-    });
+    await decide(handle, m.rejectUpdate, { by: 'finance-controller', comment: 'not publishing an unchanged result' });
     expect(await failureTypeOf(handle)).toBe(BackfillError.Rejected);
     await expectOnlyAdded(l.warehouse, before, ownTables(spec));
   });

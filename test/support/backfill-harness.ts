@@ -80,6 +80,8 @@ export interface LabOptions {
    * against the local wire emulator (built on its own DuckDB, seeded the same way).
    */
   engine?: 'duckdb' | 'snowflake';
+  /** The worker's trusted keys file (BACKFILL_TRUSTED_KEYS), for signed decisions. */
+  trustedKeys?: string;
 }
 
 interface LabWarehouse {
@@ -115,6 +117,7 @@ export async function lab(env: Env, opts: LabOptions = {}): Promise<Lab> {
   const connection = await NativeConnection.connect({ address: env.address });
   const worker = await createBackfillWorker({
     connection, namespace: env.namespace, warehouse, taskQueue, client: env.client, clock: opts.clock,
+    trustedKeysFile: opts.trustedKeys,
     workflowBundle: await workflowBundle(),
   });
   const running = worker.run();

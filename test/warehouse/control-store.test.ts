@@ -273,6 +273,28 @@ describe('ControlStore on DuckDB', () => {
       });
     });
 
+    it('keeps what was approved, and with which key', async () => {
+      const approval = {
+        by: 'finance-controller', digest: 'ab'.repeat(32), keyId: '0123456789abcdef', signature: 'c2ln',
+      };
+      await db.transaction((tx) => store.recordRelease({ ...release('r1'), approval }, tx));
+      expect((await store.release('r1'))?.approval).toEqual(approval);
+    });
+
+    it('adds the approval column to a control schema from before it existed, and reads its releases', async () => {
+      await db.execute(`ALTER TABLE ${CONTROL_SCHEMA}.releases DROP COLUMN approval_json`);
+      await db.execute(
+        `INSERT INTO ${CONTROL_SCHEMA}.releases VALUES ('old', 'finance.daily_revenue', 'b', ` +
+          `TIMESTAMP '2026-06-20 09:30:00', '{"start":"2024-12-01","end":"2026-05-31","grain":"day"}', NULL, 'x', ` +
+          `'snap', TIMESTAMP '2026-06-27 09:30:00', 'range', 'published')`,
+      );
+      await store.ensure();
+      await store.ensure();
+      expect((await store.release('old'))?.approval).toBeUndefined();
+      await db.transaction((tx) => store.recordRelease({ ...release('r1'), approval: null }, tx));
+      expect(await store.release('r1')).toEqual(release('r1'));
+    });
+
     it('stores timestamps as UTC instants, whatever offset the caller wrote', async () => {
       await db.transaction((tx) =>
         store.recordRelease({ ...release('r1'), publishedAt: '2026-06-20T11:30:00+02:00', codeVersion: null }, tx),

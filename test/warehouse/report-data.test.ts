@@ -22,6 +22,7 @@ import { openDuckDb } from '../../warehouse/duckdb/driver';
 import { gatherReportData, REPORT_TOP_ROWS } from '../../warehouse/report-data';
 import { lab, testSpec, waitForStatus, type Env, type Lab } from '../support/backfill-harness';
 import { temporalTestEnv } from '../support/temporal';
+import { decide, decideBySignal } from '../support/decide';
 
 let env: Env;
 let l: Lab;
@@ -64,12 +65,10 @@ describe('gatherReportData', () => {
     const workflowReport: ReconciliationReport = await handle.query(m.reportQuery);
 
     // A refused approval through the signal (not an approver) is recorded and shown.
-    await handle.signal(m.approveSignal, { by: 'intern', comment: 'lgtm' });
+    await decideBySignal(handle, m.approveSignal, { by: 'intern', comment: 'lgtm' });
     const control = new ControlStore(l.warehouse);
     await eventually(() => control.auditTrail(spec.backfill_id), (a) => a.some((e) => e.action === 'approve_refused'));
-    await handle.executeUpdate(m.approveUpdate, {
-      args: [{ by: 'finance-controller', comment: 'net -1.1% as FIN-2841 predicts' }],
-    });
+    await decide(handle, m.approveUpdate, { by: 'finance-controller', comment: 'net -1.1% as FIN-2841 predicts' });
     await waitForStatus(handle, (s) => s.state === 'published');
 
     const data = (await gatherReportData(l.warehouse, spec.backfill_id))!;
@@ -225,9 +224,7 @@ describe('gatherReportData', () => {
     expect(data.timeline.find((e) => e.action === 'published')?.note).toMatch(new RegExp(`^${release.releaseId}: `));
 
     // Rolled back: the release, the state and the rollback record all say so.
-    await handle.executeUpdate(m.rollbackUpdate, {
-      args: [{ by: 'head-of-finance-data', reason: 'dashboard owners not yet told' }],
-    });
+    await decide(handle, m.rollbackUpdate, { by: 'head-of-finance-data', reason: 'dashboard owners not yet told' });
     expect((await handle.result()).state).toBe('rolled_back');
     const after = (await eventually(
       () => gatherReportData(l.warehouse, spec.backfill_id),

@@ -23,6 +23,7 @@ describe('workerSettingsFromEnv', () => {
       sdkMetrics: { host: '0.0.0.0', port: 9464 },
       metrics: { host: '0.0.0.0', port: 9465 },
       logLevel: 'INFO',
+      trustedKeys: null,
     });
   });
 
@@ -34,6 +35,7 @@ describe('workerSettingsFromEnv', () => {
       BACKFILL_METRICS_SDK_ADDRESS: 'OFF',
       BACKFILL_METRICS_ADDRESS: '[::]:9999',
       BACKFILL_LOG_LEVEL: 'debug',
+      BACKFILL_TRUSTED_KEYS: ' /etc/backfill/trusted-keys.yaml ',
       TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml',
     })).toEqual({
       address: 'temporal:7233',
@@ -43,6 +45,7 @@ describe('workerSettingsFromEnv', () => {
       sdkMetrics: null,
       metrics: { host: '::', port: 9999 },
       logLevel: 'DEBUG',
+      trustedKeys: '/etc/backfill/trusted-keys.yaml',
     });
   });
 

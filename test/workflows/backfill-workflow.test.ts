@@ -18,6 +18,7 @@ import {
   waitForStatus,
   useLabs,
 } from '../support/backfill-harness';
+import { decide, decideBySignal } from '../support/decide';
 
 const labs = useLabs();
 const newLab = labs.newLab;
@@ -63,9 +64,7 @@ describe('backfillWorkflow: the happy path', () => {
     expect(batches.items).toHaveLength(9);
     expect(batches.items.every((b) => b.verdict === 'passed')).toBe(true);
 
-    const ack = await handle.executeUpdate(m.approveUpdate, {
-      args: [{ by: 'finance-controller', comment: 'deltas as expected' }],
-    });
+    const ack = await decide(handle, m.approveUpdate, { by: 'finance-controller', comment: 'deltas as expected' });
     expect(ack.accepted).toBe(true);
     const published = await waitForStatus(handle, (s) => s.state === 'published');
     const release = published.release!;
@@ -88,7 +87,7 @@ describe('backfillWorkflow: the happy path', () => {
     expect(await control.release(release.releaseId))
       .toMatchObject({ releaseId: release.releaseId, status: 'published' });
 
-    await handle.signal(m.signoffSignal, { by: 'head-of-finance-data', comment: 'announced' });
+    await decideBySignal(handle, m.signoffSignal, { by: 'head-of-finance-data', comment: 'announced' });
     const result = await handle.result();
     expect(result.state).toBe('completed');
     expect(result.rollback.signedOff?.by).toBe('head-of-finance-data');
@@ -247,8 +246,8 @@ describe('backfillWorkflow: reconciliation halts, operators resolve', () => {
     expect(halted.lastVerdict?.verdict).toBe('failed');
     expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(prodBefore);
     // Even an approver's accept, with a reason, is refused at once, audited, and nothing changes.
-    const refused = await handle
-      .executeUpdate(m.resolveUpdate, { args: [{ action: 'accept', by: 'finance-controller', reason: 'looks fine' }] })
+    const refused = await decide(handle, m.resolveUpdate,
+      { action: 'accept', by: 'finance-controller', reason: 'looks fine' })
       .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
     expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe(BackfillError.NotAllowed);
@@ -257,9 +256,7 @@ describe('backfillWorkflow: reconciliation halts, operators resolve', () => {
     expect((await handle.query(m.statusQuery)).state).toBe('halted');
 
     await l.warehouse.execute('INSERT INTO staging.revenue_events SELECT * FROM staging.late_events');
-    await handle.executeUpdate(m.resolveUpdate, {
-      args: [{ action: 'retry', by: 'oncall', reason: 'late events loaded' }],
-    });
+    await decide(handle, m.resolveUpdate, { action: 'retry', by: 'oncall', reason: 'late events loaded' });
     const waiting = await untilAwaitingApproval(handle);
     expect(waiting.batches.done).toBe(9);
     const report = await handle.query(m.reportQuery);
@@ -283,7 +280,8 @@ describe('backfillWorkflow: reconciliation halts, operators resolve', () => {
     const handle = await l.start(spec);
     const halted = await waitForStatus(handle, (s) => s.state === 'halted');
     expect(halted.halt?.failures.join(' ')).toContain('net_revenue');
-    await handle.signal(m.resolveSignal, { action: 'abort', by: 'oncall', reason: 'expectation was wrong; re-spec' });
+    await decideBySignal(handle, m.resolveSignal,
+      { action: 'abort', by: 'oncall', reason: 'expectation was wrong; re-spec' });
     expect(await failureTypeOf(handle)).toBe(BackfillError.Aborted);
     const final = await handle.query(m.statusQuery);
     expect(final.state).toBe('failed');
@@ -302,9 +300,8 @@ describe('backfillWorkflow: reconciliation halts, operators resolve', () => {
     });
     const handle = await l.start(spec);
     await waitForStatus(handle, (s) => s.state === 'halted');
-    await handle.executeUpdate(m.resolveUpdate, {
-      args: [{ action: 'accept', by: 'head-of-finance-data', reason: 'range in the spec was a typo' }],
-    });
+    await decide(handle, m.resolveUpdate,
+      { action: 'accept', by: 'head-of-finance-data', reason: 'range in the spec was a typo' });
     await untilAwaitingApproval(handle);
     const [checkpoint] = await new ControlStore(l.warehouse).checkpoints(spec.backfill_id);
     expect(checkpoint!.verdict).toBe('accepted');
@@ -347,14 +344,14 @@ describe('backfillWorkflow: approval', () => {
     });
     const handle = await l.start(spec, 'alice');
     // Too early: the signal is recorded as a refusal, never fatal.
-    await handle.signal(m.approveSignal, { by: 'finance-controller', comment: 'looks fine' });
+    await decideBySignal(handle, m.approveSignal, { by: 'finance-controller', comment: 'looks fine' });
     await untilAwaitingApproval(handle);
     const early = (await handle.query(m.statusQuery)).approval!;
     expect(early.approved).toBeNull();
     expect(early.refusals[0]).toMatchObject({ by: 'finance-controller' });
 
     const updateError = async (by: string) => {
-      const e = await handle.executeUpdate(m.approveUpdate, { args: [{ by }] }).catch((x: unknown) => x);
+      const e = await decide(handle, m.approveUpdate, { by }).catch((x: unknown) => x);
       expect(e).toBeInstanceOf(WorkflowUpdateFailedError);
       const cause = (e as WorkflowUpdateFailedError).cause as ApplicationFailure;
       expect(cause.type).toBe(BackfillError.NotAllowed);
@@ -364,10 +361,10 @@ describe('backfillWorkflow: approval', () => {
     // The owner and the person who started the run are listed as approvers here, and still may not approve.
     expect(await updateError('finance-data')).toMatch(/owner/i);
     expect(await updateError('alice')).toMatch(/started/i);
-    await handle.signal(m.approveSignal, { by: 'mallory' });
+    await decideBySignal(handle, m.approveSignal, { by: 'mallory' });
     await waitForStatus(handle, (s) => (s.approval?.refusals.length ?? 0) >= 2);
 
-    await handle.signal(m.rejectSignal, { by: 'finance-controller', comment: 'numbers need a second look' });
+    await decideBySignal(handle, m.rejectSignal, { by: 'finance-controller', comment: 'numbers need a second look' });
     expect(await failureTypeOf(handle)).toBe(BackfillError.Rejected);
     const final = await handle.query(m.statusQuery);
     expect(final.state).toBe('failed');
@@ -451,7 +448,7 @@ describe('backfillWorkflow: publish modes', () => {
     const prodBefore = await rangeFingerprint(l.warehouse, spec, 'target');
     const handle = await l.start(spec);
     await untilAwaitingApproval(handle);
-    await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller' }] });
+    await decide(handle, m.approveUpdate, { by: 'finance-controller' });
     const published = await waitForStatus(handle, (s) => s.state === 'published');
     expect(published.release).toMatchObject({ publishMode: 'view', dataset: 'finance.daily_revenue_current' });
     const viewSum = async () => Number((await l.warehouse.query(
@@ -464,7 +461,7 @@ describe('backfillWorkflow: publish modes', () => {
     ))[0]!.s);
     expect(await viewSum()).toBeCloseTo(shadowSum, 2);
     expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(prodBefore);
-    await handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'finance-controller', reason: 'exercise' }] });
+    await decide(handle, m.rollbackUpdate, { by: 'finance-controller', reason: 'exercise' });
     expect((await handle.result()).state).toBe('rolled_back');
     expect(await viewSum()).toBeCloseTo(Number(prodBefore.sums.net_revenue), 2);
   });
@@ -511,15 +508,14 @@ describe('backfillWorkflow: ends without publishing', () => {
     });
     const handle = await l.start(spec);
     await untilAwaitingApproval(handle);
-    await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller' }] });
+    await decide(handle, m.approveUpdate, { by: 'finance-controller' });
     await waitForStatus(handle, (s) => s.state === 'published' && !s.rollback.open);
-    const refused = await handle
-      .executeUpdate(m.rollbackUpdate, { args: [{ by: 'oncall', reason: 'too late' }] })
+    const refused = await decide(handle, m.rollbackUpdate, { by: 'oncall', reason: 'too late' })
       .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
     expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).message).toMatch(/window/i);
     // Waiting for the signoff that drops the snapshot and shadow; then it completes.
-    await handle.signal(m.signoffSignal, { by: 'finance-controller' });
+    await decideBySignal(handle, m.signoffSignal, { by: 'finance-controller' });
     const result = await handle.result();
     expect(result.state).toBe('completed');
     expect(result.release?.status).toBe('signed_off');

@@ -18,6 +18,7 @@ import { createShadow } from '../../warehouse/shadow';
 import type { Driver, StatementEvent } from '../../warehouse/warehouse';
 import { rangeFingerprint, testSpec, useLabs, waitForStatus, type BackfillHandle } from '../support/backfill-harness';
 import { AT, claimed } from '../support/owned';
+import { decide, decideBySignal } from '../support/decide';
 
 const { newLab } = useLabs();
 
@@ -155,16 +156,14 @@ describe('batch modes', () => {
     expect(batchInserts()).toHaveLength(59);
     expect(await rangeFingerprint(l.warehouse, spec, 'shadow')).toEqual(expected);
 
-    const ack = await handle.executeUpdate(m.approveUpdate, {
-      args: [{ by: 'finance-controller', comment: 'window fallback' }],
-    });
+    const ack = await decide(handle, m.approveUpdate, { by: 'finance-controller', comment: 'window fallback' });
     expect(ack.accepted).toBe(true);
     await waitForStatus(handle, (s) => s.state === 'published', 60_000);
     expect(await rangeFingerprint(l.warehouse, spec, 'target')).toEqual(expected);
     expect(await rangeFingerprint(l.warehouse, spec, 'target', { from: '2025-03-01', to: '2025-04-01' }))
       .toEqual(outsideBefore);
 
-    await handle.signal(m.signoffSignal, { by: 'head-of-finance-data', comment: 'checked' });
+    await decideBySignal(handle, m.signoffSignal, { by: 'head-of-finance-data', comment: 'checked' });
     expect((await handle.result()).state).toBe('completed');
     // The proof and the run left no table of theirs behind: only the control schema is new.
     const added = (await tablesIn(l.warehouse)).filter((t) => !tablesBefore.includes(t));

@@ -31,6 +31,7 @@ import {
 } from '../support/backfill-harness';
 import { temporalTestEnv } from '../support/temporal';
 import { AT, claimed } from '../support/owned';
+import { decide } from '../support/decide';
 
 let env: Env;
 const labs: Lab[] = [];
@@ -77,16 +78,14 @@ describe('continue-as-new and replay', () => {
     expect(batches.total).toBe(79);
     expect(batches.omitted + batches.items.length).toBe(79);
 
-    await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'head-of-finance-data', comment: 'ok' }] });
+    await decide(handle, m.approveUpdate, { by: 'head-of-finance-data', comment: 'ok' });
     const published = await waitForStatus(handle, (s) => s.state === 'published');
     expect(await rangeFingerprint(l.warehouse, spec, 'target')).not.toEqual(prodBefore);
-    const ack = await handle.executeUpdate(m.rollbackUpdate, {
-      args: [{ by: 'finance-controller', reason: 'downstream report disagrees' }],
-    });
+    const ack = await decide(handle, m.rollbackUpdate,
+      { by: 'finance-controller', reason: 'downstream report disagrees' });
     expect(ack.accepted).toBe(true);
     // A second rollback while the first is being applied is refused at once.
-    const second = await handle
-      .executeUpdate(m.rollbackUpdate, { args: [{ by: 'oncall', reason: 'again' }] })
+    const second = await decide(handle, m.rollbackUpdate, { by: 'oncall', reason: 'again' })
       .catch((e: unknown) => e);
     expect(String((second as Error).cause ?? second)).toContain('already in progress');
     const result = await handle.result();
@@ -99,7 +98,7 @@ describe('continue-as-new and replay', () => {
     // The run is over: the lease is free, and a rollback can no longer be requested.
     expect(await new ControlStore(l.warehouse).leaseOf(spec.target.table)).toBeNull();
     await expect(
-      handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'oncall', reason: 'late' }] }),
+      decide(handle, m.rollbackUpdate, { by: 'oncall', reason: 'late' }),
     ).rejects.toThrow();
 
     // Determinism: the first and the last run's recorded histories replay against the current code.

@@ -10,6 +10,7 @@ import * as m from '../../contracts/messages';
 import type { BatchSummary } from '../../contracts/status';
 import { ControlStore } from '../../warehouse/control-store';
 import { batchMode, rangeFingerprint, testSpec, waitForStatus, type Lab, useLabs } from '../support/backfill-harness';
+import { decide } from '../support/decide';
 
 const { newLab } = useLabs();
 
@@ -35,10 +36,10 @@ async function lifecycle(l: Lab, name: string): Promise<Outcome> {
   );
   const batches = await handle.query(m.batchesQuery);
   const report = await handle.query(m.reportQuery);
-  await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller' }] });
+  await decide(handle, m.approveUpdate, { by: 'finance-controller' });
   await waitForStatus(handle, (s) => s.state === 'published', 60_000);
   const published = await rangeFingerprint(l.backing, spec, 'target');
-  await handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'finance-controller', reason: 'compare engines' }] });
+  await decide(handle, m.rollbackUpdate, { by: 'finance-controller', reason: 'compare engines' });
   expect((await handle.result()).state).toBe('rolled_back');
   const rolledBack = await rangeFingerprint(l.backing, spec, 'target');
   expect(await new ControlStore(l.backing).checkpoints(spec.backfill_id)).toHaveLength(3);

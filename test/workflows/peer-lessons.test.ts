@@ -15,6 +15,7 @@ import { parseTableName } from '../../warehouse/identifiers';
 import {
   batchMode, failureTypeOf, rangeFingerprint, testSpec, waitForStatus, useLabs,
 } from '../support/backfill-harness';
+import { decide } from '../support/decide';
 
 const { newLab } = useLabs();
 
@@ -40,9 +41,9 @@ describe('peer lessons', () => {
     const target = writesTo(spec.target.table);
     expect(log.filter((e) => target.test(e.sql)), 'nothing writes production before publish').toEqual([]);
 
-    await handle.executeUpdate(m.approveUpdate, { args: [{ by: 'finance-controller' }] });
+    await decide(handle, m.approveUpdate, { by: 'finance-controller' });
     await waitForStatus(handle, (s) => s.state === 'published');
-    await handle.executeUpdate(m.rollbackUpdate, { args: [{ by: 'finance-controller', reason: 'exercise' }] });
+    await decide(handle, m.rollbackUpdate, { by: 'finance-controller', reason: 'exercise' });
     await handle.result();
 
     const prodWrites = log.filter((e) => target.test(e.sql));
@@ -86,9 +87,7 @@ describe('peer lessons', () => {
     expect(halted.halt?.batch).toBe(6);
     await l.warehouse.execute(`DELETE FROM ${spec.target.shadow_table} WHERE revenue_date = DATE '2025-01-03'`);
     await l.warehouse.execute('INSERT INTO staging.revenue_events SELECT * FROM staging.held_back');
-    await handle.executeUpdate(m.resolveUpdate, {
-      args: [{ action: 'retry', by: 'oncall', reason: 'late data loaded' }],
-    });
+    await decide(handle, m.resolveUpdate, { action: 'retry', by: 'oncall', reason: 'late data loaded' });
 
     const caught = await waitForStatus(
       handle,
@@ -98,11 +97,10 @@ describe('peer lessons', () => {
     expect(caught.batches.done).toBe(9);
     expect(caught.halt?.options).toEqual(['retry', 'abort']);
     // A missing range cannot be accepted: the update refuses at once and the halt stays open.
-    const refused = await handle
-      .executeUpdate(m.resolveUpdate, { args: [{ action: 'accept', by: 'oncall', reason: 'ship it' }] })
+    const refused = await decide(handle, m.resolveUpdate, { action: 'accept', by: 'oncall', reason: 'ship it' })
       .catch((e: unknown) => e);
     expect(String((refused as Error).cause ?? refused)).toContain('not possible');
-    await handle.executeUpdate(m.resolveUpdate, { args: [{ action: 'retry', by: 'oncall', reason: 'rewrite it' }] });
+    await decide(handle, m.resolveUpdate, { action: 'retry', by: 'oncall', reason: 'rewrite it' });
     const waiting = await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
     expect(waiting.batches.done).toBe(9);
     const shadow = await rangeFingerprint(l.warehouse, spec, 'shadow');
@@ -138,7 +136,7 @@ describe('peer lessons', () => {
     const spec = testSpec('visible-failure');
     const handle = await l.start(spec);
     await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
-    await handle.executeUpdate(m.rejectUpdate, { args: [{ by: 'finance-controller', comment: 'not this quarter' }] });
+    await decide(handle, m.rejectUpdate, { by: 'finance-controller', comment: 'not this quarter' });
     expect(await failureTypeOf(handle)).toBe(BackfillError.Rejected);
     const description = await handle.describe();
     expect(description.status.name).toBe('FAILED');

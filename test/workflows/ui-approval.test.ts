@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { approveSignal, messageDescriptions } from '../../contracts/messages';
+import { approveSignal, messageDescriptions, statusQuery } from '../../contracts/messages';
 import { startDevServer, type DevServer } from '../../scripts/dev-server';
 import { lab, testSpec, waitForStatus, type Lab } from '../support/backfill-harness';
 import { launchBrowser } from '../support/browser';
@@ -21,11 +21,13 @@ import {
   uiStep,
   waitForListedWorkflow,
 } from '../support/temporal-ui';
+import { decideBySignal } from '../support/decide';
 
 const FAILURE_PREFIX = 'ui-approval-failed';
 const APPROVAL = { by: 'finance-controller', comment: 'approved in the Temporal UI' };
-/** What the approver types into the form, as README's messages table shows it. */
-const APPROVAL_JSON = '{"by": "finance-controller", "comment": "approved in the Temporal UI"}';
+/** What the approver types into the form, as README's messages table shows it, with the digest the details show. */
+const approvalJson = (digest: string) =>
+  `{"by": "finance-controller", "comment": "approved in the Temporal UI", "digest": "${digest}"}`;
 
 let server: DevServer | undefined;
 let connection: Connection | undefined;
@@ -71,9 +73,10 @@ describe('approval through the Temporal UI', () => {
 
     // A wrong approver's signal is accepted by the server (a form only says "Workflow signaled."),
     // so the refusal must be where the operator looks next: the workflow page's current details.
-    await handle.signal(approveSignal, { by: 'mallory', comment: 'ok' });
+    await decideBySignal(handle, approveSignal, { by: 'mallory', comment: 'ok' });
     await waitForStatus(handle, (s) => s.lastRefusal?.by === 'mallory');
-    await uiStep(page, FAILURE_PREFIX, 'the refusal in the current details', async () => {
+    let digest = '';
+    await uiStep(page, FAILURE_PREFIX, 'the refusal and the decision digest in the current details', async () => {
       await page.goto(`${uiUrl}/namespaces/${namespace}/workflows/${workflowId}`);
       // This UI shows the workflow's current details under its User Metadata tab.
       await page.getByText('User Metadata', { exact: true }).first().click();
@@ -87,7 +90,10 @@ describe('approval through the Temporal UI', () => {
         if (!shown) await new Promise((r) => setTimeout(r, 250));
       }
       expect(shown).toMatch(/Last refused: approve from .mallory. at .*is not an approver/);
-      expect(shown).toContain('{"by": "...", "comment": "..."}');
+      expect(shown).toContain('{"by": "...", "comment": "...", "digest": "..."}');
+      // The approver copies the digest of what they read from the details into the form.
+      digest = /Decision digest: ([0-9a-f]{64})/.exec(shown)?.[1] ?? '';
+      expect(digest).toBe((await handle.query(statusQuery)).decisionDigest);
     });
     await page.screenshot({ path: artifactPath('ui-approval-refusal.png') });
 
@@ -96,7 +102,7 @@ describe('approval through the Temporal UI', () => {
       namespace,
       workflowId,
       signalName: 'approve',
-      inputJson: APPROVAL_JSON,
+      inputJson: approvalJson(digest),
       formScreenshot: artifactPath('ui-approval-signal-form.png'),
       failurePrefix: FAILURE_PREFIX,
     });
@@ -106,7 +112,9 @@ describe('approval through the Temporal UI', () => {
     const published = await waitForStatus(handle, (s) => s.state === 'published' || s.state === 'failed');
     expect(published.state).toBe('published');
     expect(published.release?.approvedBy).toBe(APPROVAL.by);
-    expect(published.approval?.approved).toMatchObject(APPROVAL);
+    expect(published.approval?.approved).toMatchObject({ ...APPROVAL, digest });
+    // The release record keeps what was approved.
+    expect(published.release?.approval).toEqual({ by: APPROVAL.by, digest, keyId: null, signature: null });
     expect(published.approval?.refusals.map((r) => r.by)).toEqual(['mallory']);
 
     // The UI sent exactly one json/plain payload, the object typed into the form.

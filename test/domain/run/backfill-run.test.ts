@@ -588,3 +588,104 @@ describe('BackfillRun: operator requests', () => {
     expect(run.status.concurrency).toBe(8);
   });
 });
+
+describe('decisions carry the digest of the state they decide on', () => {
+  const completed = (rowHash: string) =>
+    ({ complete: true, missingBatches: [], problems: [], shadow: { rows: 6300, rowHash, sums: {} } });
+  /** A run started by code that checks digests (the workflow sets this through a patch). */
+  function digestedApproval(patch: (s: BackfillSpec) => void = () => {}) {
+    const r = prepared(specWith(patch));
+    r.run.digestsRequired = true;
+    for (let i = 0; i < 9; i++) {
+      reconcile(r.run, i, 'passed');
+      r.run.batchDone(i, false, T0);
+    }
+    r.run.verifying();
+    r.run.verified(completed('h1'));
+    r.run.awaitingApproval(T0);
+    return r;
+  }
+
+  it('shows the digest in status and the details only while a decision is open', () => {
+    const r = prepared();
+    r.run.digestsRequired = true;
+    reconcile(r.run, 0, 'passed');
+    expect(r.run.statusView(T0).decisionDigest).toBeNull();
+    const { run, details } = digestedApproval();
+    const digest = run.statusView(T0).decisionDigest!;
+    expect(digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(details.at(-1)).toContain(`Decision digest: \`${digest}\``);
+    expect(run.status.phase).toContain('{"by": "...", "comment": "...", "digest": "..."}');
+  });
+
+  it('differs when the shadow differs, with everything else equal', () => {
+    const a = digestedApproval().run;
+    const b = prepared();
+    b.run.digestsRequired = true;
+    for (let i = 0; i < 9; i++) {
+      reconcile(b.run, i, 'passed');
+      b.run.batchDone(i, false, T0);
+    }
+    b.run.verified(completed('h2'));
+    b.run.awaitingApproval(T0);
+    expect(b.run.statusView(T0).decisionDigest).not.toBe(a.statusView(T0).decisionDigest);
+  });
+
+  it('refuses an approval without a digest, or with another state\'s, and keeps it with a matching one', () => {
+    const { run } = digestedApproval();
+    const digest = run.statusView(T0).decisionDigest!;
+    const blind = run.request('approve', { by: 'finance-controller' }, 'update', T0);
+    expect(blind.refused).toContain('approve needs "digest"');
+    const stale = run.request('approve', { by: 'finance-controller', digest: 'a'.repeat(64) }, 'update', T0);
+    expect(stale.refused).toContain('the state changed since you looked');
+    const junk = run.request('approve', { by: 'finance-controller', digest: 'x'.repeat(5000) }, 'update', T0);
+    expect(junk.refused).toContain('"digest" is 5000 characters, more than the 64 allowed');
+    expect(run.status.state).toBe('awaiting_approval');
+    const ok = run.request('approve', { by: 'finance-controller', comment: 'checked', digest }, 'update', T0);
+    expect(ok.refused).toBeNull();
+    expect(ok.audit).toEqual({
+      actor: 'finance-controller', action: 'approved',
+      detail: { comment: 'checked', digest, key_id: null, signature: null },
+    });
+    expect(run.status.approval!.approved).toMatchObject({ by: 'finance-controller', digest, keyId: null });
+  });
+
+  it('who-and-when refusals come first; retry, abort and cancel need no digest', () => {
+    const { run } = digestedApproval();
+    expect(run.request('approve', { by: 'mallory' }, 'update', T0).refused).toContain('"mallory" is not an approver');
+    expect(run.request('cancel', { by: 'oncall', reason: 'wrong fix' }, 'update', T0).refused).toBeNull();
+  });
+
+  it('with require_signature, asks the worker to check the signed text, and judges its verdict', () => {
+    const { run } = digestedApproval((s) => {
+      s.approval = { ...s.approval!, require_signature: true };
+    });
+    const digest = run.statusView(T0).decisionDigest!;
+    expect(run.statusView(T0).signaturesRequired).toBe(true);
+    const unsigned = { by: 'finance-controller', comment: 'ok', digest };
+    expect(run.signatureToCheck('approve', unsigned, T0)).toBeNull();
+    expect(run.request('approve', unsigned, 'update', T0).refused).toContain('approve needs "key_id"');
+    const req = { ...unsigned, key_id: '0123456789abcdef', signature: 'c2lnbmF0dXJl' };
+    const toCheck = run.signatureToCheck('approve', req, T0)!;
+    expect(JSON.parse(toCheck.message)).toEqual({
+      backfill_id: run.status.backfillId, by: 'finance-controller', decision: 'approve', digest, text: 'ok', v: 1,
+    });
+    // A refused who-and-when is never sent to the worker.
+    expect(run.signatureToCheck('approve', { ...req, by: 'mallory' }, T0)).toBeNull();
+    expect(run.request('approve', req, 'update', T0, { ok: false, problem: 'key 0123 is not trusted' }).refused)
+      .toBe('approve refused: key 0123 is not trusted');
+    const key = '0123456789abcdef';
+    expect(run.request('approve', req, 'update', T0, { ok: true, keyId: key, name: 'head-of-finance-data' }).refused)
+      .toContain('belongs to "head-of-finance-data", not "finance-controller"');
+    const ok = run.request('approve', req, 'update', T0, { ok: true, keyId: key, name: 'Finance-Controller' });
+    expect(ok.refused).toBeNull();
+    expect(ok.message).toBe('approved by finance-controller (signed with key 0123456789abcdef)');
+    expect(run.status.approval!.approved).toMatchObject({ keyId: '0123456789abcdef', signature: 'c2lnbmF0dXJl' });
+  });
+
+  it('a run started before digests decides without one', () => {
+    const { run } = toApproval();
+    expect(run.statusView(T0).decisionDigest).toBeUndefined();
+    expect(run.request('approve', { by: 'finance-controller' }, 'update', T0).refused).toBeNull();
+  });
+});

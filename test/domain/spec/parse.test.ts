@@ -205,6 +205,7 @@ describe('examples/revenue-tax-fix.yaml', () => {
       approvers: ['finance-controller', 'head-of-finance-data'],
       allow_owner: false,
       timeout: 7 * 86_400_000,
+      require_signature: false,
     });
     expect(loaded.spec.measures.map((m) => m.column)).toEqual(['net_revenue', 'gross_revenue', 'order_count']);
   });

@@ -1062,6 +1062,22 @@ class StatementTranslator {
           status: 'Statement executed successfully.',
         }, { writes: [this.key(a), this.key(b)] });
       }
+      if (c.word('ADD')) {
+        // ADD [COLUMN] [IF NOT EXISTS] <name> <type>: how the control schema gains a column.
+        c.word('COLUMN');
+        let ifNotExists = false;
+        if (c.word('IF')) {
+          c.expectWord('NOT');
+          c.expectWord('EXISTS');
+          ifNotExists = true;
+        }
+        const [column] = this.columnDefinitions(c.rest());
+        return this.result('ddl', STATEMENT_TYPE.ddl, {
+          type: 'ddl',
+          sql: `ALTER TABLE ${renderRef(a)} ADD COLUMN ${ifNotExists ? 'IF NOT EXISTS ' : ''}${column}`,
+          status: 'Statement executed successfully.',
+        }, { writes: [this.key(a)] });
+      }
       throw notTranslated(`ALTER TABLE ... ${c.peek()?.text ?? ''}`);
     }
     throw notTranslated(`ALTER ${c.peek()?.text ?? ''}`);

@@ -31,6 +31,7 @@ import { openDuckDb } from '../../../warehouse/duckdb/driver';
 import { createBackfillWorker } from '../../../worker/create-worker';
 import type { backfillWorkflow } from '../../../workflows';
 import { testSpec } from '../../support/test-spec';
+import { decide, decideBySignal } from '../../support/decide';
 
 type Handle = WorkflowHandleWithFirstExecutionRunId<typeof backfillWorkflow>;
 type History = Awaited<ReturnType<Handle['fetchHistory']>>;
@@ -103,9 +104,8 @@ const scenarios: Record<string, Scenario> = {
     async drive(handle) {
       const halted = await waitFor(handle, 'the halt', (s) => s.state === 'halted');
       console.log(`  halted at batch ${halted.halt!.batch}: ${halted.halt!.reason.slice(0, 160)}`);
-      await handle.executeUpdate(m.resolveUpdate, {
-        args: [{ action: 'accept', by: 'head-of-finance-data', reason: 'recorded history: accepted on purpose' }],
-      });
+      await decide(handle, m.resolveUpdate,
+        { action: 'accept', by: 'head-of-finance-data', reason: 'recorded history: accepted on purpose' });
       await handle.signal(m.pauseSignal, { by: 'oncall', reason: 'warehouse maintenance' });
       const paused = await waitFor(handle, 'the operator pause', (s) => s.state === 'paused' || s.state === 'halted');
       if (paused.state !== 'paused') throw new Error(`expected one halt only, halted again: ${paused.halt?.reason}`);
@@ -115,13 +115,11 @@ const scenarios: Record<string, Scenario> = {
       if (waiting.state !== 'awaiting_approval') {
         throw new Error(`expected one halt only, halted again: ${waiting.halt?.reason}`);
       }
-      await handle.executeUpdate(m.approveUpdate, {
-        args: [{ by: 'finance-controller', comment: 'one batch accepted, rest within range' }],
-      });
+      await decide(handle, m.approveUpdate,
+        { by: 'finance-controller', comment: 'one batch accepted, rest within range' });
       await waitFor(handle, 'publish', (s) => s.state === 'published');
-      await handle.executeUpdate(m.rollbackUpdate, {
-        args: [{ by: 'finance-controller', reason: 'recorded history: rollback within the window' }],
-      });
+      await decide(handle, m.rollbackUpdate,
+        { by: 'finance-controller', reason: 'recorded history: rollback within the window' });
       return handle.result();
     },
   },
@@ -133,9 +131,9 @@ const scenarios: Record<string, Scenario> = {
     }),
     async drive(handle) {
       await waitFor(handle, 'approval', (s) => s.state === 'awaiting_approval', 300_000);
-      await handle.signal(m.approveSignal, { by: 'finance-controller', comment: 'deltas as expected' });
+      await decideBySignal(handle, m.approveSignal, { by: 'finance-controller', comment: 'deltas as expected' });
       await waitFor(handle, 'publish', (s) => s.state === 'published');
-      await handle.signal(m.signoffSignal, { by: 'head-of-finance-data', comment: 'announced' });
+      await decideBySignal(handle, m.signoffSignal, { by: 'head-of-finance-data', comment: 'announced' });
       return handle.result();
     },
   },
