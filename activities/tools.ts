@@ -26,8 +26,13 @@ export interface SqlResult {
   truncated: boolean;
 }
 
-/** `sql` checked, wrapped in a row limit and run; shared by the worker's activity and the CLI's direct path. */
-export async function readOnlyQuery(db: Pick<Driver, 'query'>, req: SqlRequest): Promise<SqlResult> {
+/**
+ * `sql` checked, wrapped in a row limit and run in a read-only transaction where the engine has one
+ * (DuckDB: a write that got past the checks, such as nextval(), fails and nothing persists; Snowflake
+ * has none, its role's grants guard it); shared by the worker's activity, on the file it holds
+ * read-write, and the CLI's direct path, which also opens the file read-only.
+ */
+export async function readOnlyQuery(db: Pick<Driver, 'transaction'>, req: SqlRequest): Promise<SqlResult> {
   const problems = readOnlySelectProblems(req.sql);
   if (problems.length) {
     throw new BackfillFailure(BackfillError.InvalidRequest, `sql: the statement ${problems.join('; ')}.`, { problems });
@@ -37,7 +42,10 @@ export async function readOnlyQuery(db: Pick<Driver, 'query'>, req: SqlRequest):
   }
   // Trailing comments and `;` dropped the way a transform's are, so the SELECT nests as a subquery.
   const body = compileTransform(req.sql, () => '').sql;
-  const rows: Row[] = await db.query(`SELECT * FROM (\n${body}\n) AS backfill_sql LIMIT ${req.limit + 1}`);
+  const rows: Row[] = await db.transaction(
+    (tx) => tx.query(`SELECT * FROM (\n${body}\n) AS backfill_sql LIMIT ${req.limit + 1}`),
+    { readOnly: true },
+  );
   const plain = rows.slice(0, req.limit).map((r) =>
     Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof (v as unknown) === 'bigint' ? String(v) : v])));
   return { columns: Object.keys(rows[0] ?? {}), rows: plain, truncated: rows.length > req.limit };

@@ -63,6 +63,7 @@ export function formatPlan(plan: Plan, opts: { engine: string; maxRows?: number 
       ? `Estimates scale the median of ${s.reads.length} ${kind} reads, per existing row, by each partition's rows ` +
         `(${s.reads.map(read).join('; ')}).`
       : `Estimates scale a ${kind} read of ${read(s)} by each partition's rows.`;
+  const bytesFrom = s?.bytesBasis ? ` Bytes: ${s.bytesBasis}.` : '';
   return [
     `Plan for ${plan.backfillId}: ${plan.range.start} .. ${plan.range.end} by ${plan.grain}, ` +
       `${plan.order.replace('_', ' ')}, ` +
@@ -75,7 +76,7 @@ export function formatPlan(plan: Plan, opts: { engine: string; maxRows?: number 
     `Idempotency proof partition: ${plan.representativePartition}` +
       (plan.emptyPartitions ? ` · ${plan.emptyPartitions} partitions have no rows in the target yet` : ''),
     `Batches rewritten: ${plan.batchMode}`,
-    sample,
+    sample + bytesFrom,
     ...plan.warnings.map((w) => `Warning: ${w}`),
   ].join('\n');
 }

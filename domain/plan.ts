@@ -104,6 +104,8 @@ export interface PlanEstimates {
     partition: string;
     rows: number | null;
     bytes: number | null;
+    /** What the bytes come from, as the warehouse says ("storage size of the columns read from staging.events"). */
+    bytesBasis?: string;
     seconds: number | null;
     measured: boolean;
     /** The reads the figures above are the median of (absent: one read, the figures themselves). */
@@ -162,11 +164,12 @@ export function representativePartition(spec: PlanInput, rowsByPartition: Record
   return byRows[Math.floor((byRows.length - 1) / 2)]!;
 }
 
-/** One read of the transform for a partition: rows read, bytes scanned, seconds. */
+/** One read of the transform for a partition: rows read, bytes scanned (and their basis), seconds. */
 export interface SampleRead {
   partition: string;
   rows: number | null;
   bytes: number | null;
+  bytesBasis?: string;
   seconds: number | null;
   measured: boolean;
 }
@@ -203,6 +206,7 @@ const median = (values: number[]): number => {
  * Several reads as one sample for the representative partition (the first read): each read's
  * bytes and seconds per existing row of its partition, the median of those, times the
  * representative's rows (a partition with no rows yet counts as one row). Null where any read lacks it.
+ * The bytes' basis is the reads' (each different one once).
  */
 export function combineReads(reads: SampleRead[], rowsByPartition: Record<string, number>): PlanEstimates['sample'] {
   if (reads.length === 0) return null;
@@ -211,10 +215,12 @@ export function combineReads(reads: SampleRead[], rowsByPartition: Record<string
   const per = (pick: (r: SampleRead) => number | null) =>
     reads.some((r) => pick(r) === null) ? null : median(reads.map((r) => pick(r)! / rowsOf(r.partition)));
   const scaled = (v: number | null) => (v === null ? null : v * rowsOf(first.partition));
+  const bases = [...new Set(reads.flatMap((r) => (r.bytesBasis ? [r.bytesBasis] : [])))];
   return {
     partition: first.partition,
     rows: first.rows,
     bytes: scaled(per((r) => r.bytes)),
+    ...(bases.length && { bytesBasis: bases.join('; ') }),
     seconds: scaled(per((r) => r.seconds)),
     measured: reads.every((r) => r.measured),
     reads,

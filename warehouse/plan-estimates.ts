@@ -57,7 +57,10 @@ export async function previewPlan(db: Driver, spec: BackfillSpec, sample: boolea
 }
 
 export interface EstimateOptions extends QueryOptions {
-  /** Read the transform for the representative partition to estimate bytes and time. */
+  /**
+   * Read the transform for the sample partitions to estimate bytes (the engine's storage size of
+   * what it reads: Driver.explain) and time.
+   */
   sample?: boolean;
 }
 
@@ -85,6 +88,7 @@ export async function estimatePlan(db: Driver, spec: BackfillSpec, opts: Estimat
         partition,
         rows: scan.rows,
         bytes: scan.bytes,
+        ...(scan.bytesBasis !== null && { bytesBasis: scan.bytesBasis }),
         seconds: scan.seconds ?? (performance.now() - started) / 1000,
         measured: scan.seconds !== null,
       });

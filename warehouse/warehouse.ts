@@ -135,6 +135,8 @@ export interface Dialect {
   begin(): string;
   commit(): string;
   rollback(): string;
+  /** BEGIN of a transaction in which every write fails, where the engine has one; null where it has none. */
+  beginReadOnly(): string | null;
   /** Row count, distinct unique keys, per-measure sums and an order-independent row hash. */
   fingerprint(spec: FingerprintSpec): Statement;
   /** Existing rows per partition in [from, to): columns `partition_start` (ISO text), `row_count`. */
@@ -167,6 +169,8 @@ export interface ScanEstimate {
   rows: number | null;
   /** Bytes the statement is estimated to read. */
   bytes: number | null;
+  /** What `bytes` comes from, for the plan to say (e.g. "storage size of the columns read from staging.events"). */
+  bytesBasis: string | null;
   /** Seconds the statement took, when the estimate came from running it once. */
   seconds: number | null;
 }
@@ -186,11 +190,23 @@ export function inTx(db: Pick<Driver, 'dialect'>, tx: Session): Db {
   return { dialect: db.dialect, query: (s, o) => tx.query(s, o), execute: (s, o) => tx.execute(s, o) };
 }
 
+export interface TransactionOptions extends QueryOptions {
+  /**
+   * Only reading: a read-only transaction where the engine has one (Dialect.beginReadOnly), ended
+   * by ROLLBACK. Where it has none, `fn` runs on one session without a transaction.
+   */
+  readOnly?: boolean;
+}
+
 export interface Driver extends Session {
   readonly dialect: Dialect;
   /** Runs `fn` inside BEGIN/COMMIT on one dedicated session; rolls back when it throws. */
-  transaction<T>(fn: (tx: Session) => Promise<T>, opts?: QueryOptions): Promise<T>;
-  /** Rows and bytes a read-only query scans (EXPLAIN; on engines whose EXPLAIN is too coarse, a profiled run). */
+  transaction<T>(fn: (tx: Session) => Promise<T>, opts?: TransactionOptions): Promise<T>;
+  /**
+   * Rows and bytes a read-only query scans, bytes from the engine's storage size of what it reads
+   * (Snowflake: EXPLAIN; DuckDB, whose EXPLAIN guesses filtered rows: a profiled run and the file's
+   * storage metadata).
+   */
   explain(stmt: Statement, opts?: QueryOptions): Promise<ScanEstimate>;
   /**
    * Time Travel retention of a table and whether it is transient, on engines that have Time Travel

@@ -193,6 +193,16 @@ describe('estimate samples', () => {
     expect(combineReads([read('2025-01-04', 1), read('2025-01-01', null)], rows)!.seconds).toBeNull();
     expect(combineReads([], rows)).toBeNull();
   });
+
+  it('keeps the basis the warehouse gave for the bytes, each different one once, and none when it gave none', () => {
+    const storage = 'storage size of the columns read from staging.events';
+    const widths = 'type widths of the columns read from staging.late (not in the database file yet)';
+    const based = (partition: string, bytesBasis: string) => ({ ...read(partition, 1), bytesBasis });
+    expect(combineReads([based('2025-01-04', storage), based('2025-01-01', storage)], rows)!.bytesBasis).toBe(storage);
+    expect(combineReads([based('2025-01-04', storage), based('2025-01-01', widths)], rows)!.bytesBasis)
+      .toBe(`${storage}; ${widths}`);
+    expect(combineReads([read('2025-01-04', 1)], rows)).not.toHaveProperty('bytesBasis');
+  });
 });
 
 describe('buildPlan', () => {

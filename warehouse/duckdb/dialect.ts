@@ -7,6 +7,16 @@ import type { TableName } from '../identifiers';
 import { reconcileSql } from '../reconcile-sql';
 import type { Dialect, PartitionGrain, Statement } from '../warehouse';
 
+/** DuckDB's dialect, with the storage metadata its driver reads for scan estimates. */
+export interface DuckDbDialect extends Dialect {
+  /**
+   * Bytes each column of `table` occupies in the database file and the rows they hold, from
+   * pragma_storage_info: columns `column`, `bytes`, `rows` (the same on every row). Only
+   * checkpointed segments have blocks; no rows, or `rows` 0, when nothing of the table is on disk yet.
+   */
+  tableStorage(table: TableName): Statement;
+}
+
 const quoteIdent = (part: string): string => `"${part.replace(/"/g, '""')}"`;
 
 const table = (t: TableName): string =>
@@ -40,7 +50,7 @@ const reconcile = reconcileSql({
   keyWeight: (keys) => `(hash(${keys.join(', ')}) % 1000) / 1000.0`,
 });
 
-export const duckDbDialect: Dialect = {
+export const duckDbDialect: DuckDbDialect = {
   name: 'duckdb',
   quoteIdent,
   table,
@@ -64,6 +74,8 @@ export const duckDbDialect: Dialect = {
   begin: () => 'BEGIN TRANSACTION',
   commit: () => 'COMMIT',
   rollback: () => 'ROLLBACK',
+  // Any write in it fails ("transaction is launched in read-only mode"), nextval() included.
+  beginReadOnly: () => 'BEGIN TRANSACTION READ ONLY',
 
   ...reconcile,
 
@@ -83,4 +95,24 @@ export const duckDbDialect: Dialect = {
 
   // Profiled, so it runs the (read-only) statement: see DuckDbDriver.explain for why.
   explain: (sql) => `EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`,
+
+  tableStorage(t): Statement {
+    // A segment's size is the gap to the next segment of the table in its block, or to the end of
+    // the block (which counts a partly filled block in full: at most one block too many per block
+    // the table shares); segments stored as a constant have no block and take no space.
+    const blockSize = `get_block_size(${t.database ? '$2' : 'current_database()'})`;
+    return {
+      sql:
+        `WITH segments AS (SELECT column_name, row_group_id, start + count AS row_end, block_id, ` +
+        `coalesce(lead(block_offset) OVER (PARTITION BY block_id ORDER BY block_offset), ${blockSize}) ` +
+        `- block_offset ` +
+        `+ len(additional_block_ids) * ${blockSize} AS size ` +
+        `FROM pragma_storage_info($1) WHERE persistent) ` +
+        `SELECT column_name AS "column", coalesce(sum(size) FILTER (WHERE block_id >= 0), 0) AS "bytes", ` +
+        `(SELECT sum(n) FROM (SELECT max(row_end) AS n FROM segments GROUP BY row_group_id)) AS "rows" ` +
+        `FROM segments GROUP BY column_name`,
+      // pragma_storage_info takes the qualified name as text: quoted here, bound as a value.
+      params: t.database ? [table(t), t.database] : [table(t)],
+    };
+  },
 };

@@ -16,7 +16,9 @@ import {
   type Session,
   type Statement,
   type StatementEvent,
+  type TransactionOptions,
 } from '../warehouse';
+import type { TableName } from '../identifiers';
 import { duckDbDialect } from './dialect';
 import { classifyDuckDbError } from './errors';
 
@@ -89,8 +91,8 @@ export function duckDbTypeWidth(type: string): number {
 
 interface ProfileNode {
   operator_type?: string;
-  operator_rows_scanned?: number;
-  cumulative_rows_scanned?: number;
+  /** Rows the operator passed on: for a table scan, those left after the filters pushed into it. */
+  operator_cardinality?: number;
   latency?: number;
   children?: ProfileNode[];
   extra_info?: { Table?: string; Projections?: string[] | string };
@@ -99,6 +101,19 @@ interface ProfileNode {
 function scans(node: ProfileNode): ProfileNode[] {
   const own = node.extra_info?.Table ? [node] : [];
   return own.concat(...(node.children ?? []).map(scans));
+}
+
+/** A profile's `catalog.schema.table`, parts quoted where they are keywords ("load"); null if not three-part. */
+function profiledTable(text: string): Required<TableName> | null {
+  const parts = [...text.matchAll(/"((?:[^"]|"")*)"|([^."]+)/g)].map((m) => m[1]?.replace(/""/g, '"') ?? m[2]!);
+  const [database, schema, name] = parts;
+  return parts.length === 3 ? { database: database!, schema: schema!, name: name! } : null;
+}
+
+/** Bytes a row of the columns a scan reads takes, and what that figure comes from. */
+interface RowSize {
+  bytes: number;
+  basis: 'storage size' | 'type widths';
 }
 
 export class DuckDbDriver implements Driver {
@@ -142,18 +157,20 @@ export class DuckDbDriver implements Driver {
     );
   }
 
-  transaction<T>(fn: (tx: Session) => Promise<T>, opts: QueryOptions = {}): Promise<T> {
+  transaction<T>(fn: (tx: Session) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
+    const { readOnly, ...queryOpts } = opts;
     return this.withConnection(async (c) => {
       const exec = (s: Statement | string, o?: QueryOptions) =>
-        run(c, toStatement(s), { ...opts, ...o }, true, this.options.onStatement);
+        run(c, toStatement(s), { ...queryOpts, ...o }, true, this.options.onStatement);
       const session: Session = {
         query: async (s, o) => (await exec(s, o)).rows,
         execute: async (s, o) => (await exec(s, o)).changed,
       };
-      await exec(this.dialect.begin());
+      await exec((readOnly && this.dialect.beginReadOnly()) || this.dialect.begin());
       try {
         const out = await fn(session);
-        await exec(this.dialect.commit());
+        // A read-only transaction refuses writes; ending it with ROLLBACK also keeps none.
+        await exec(readOnly ? this.dialect.rollback() : this.dialect.commit());
         return out;
       } catch (e) {
         // The connection is closed right after, which also discards the transaction if ROLLBACK fails.
@@ -165,26 +182,58 @@ export class DuckDbDriver implements Driver {
 
   /**
    * DuckDB's plain EXPLAIN guesses filtered cardinalities (a one-day filter on a two-year table is
-   * estimated at 20% of it), so the estimate comes from profiling the statement once: rows actually
-   * scanned after zone-map pruning, times the width of the columns each scan reads.
+   * estimated at 20% of it), so the estimate comes from profiling the statement once: for each table
+   * scan, the rows it read after its pushed-down filters, times what a row of the columns it reads
+   * takes in the database file (tableStorage). Rows rather than row groups: DuckDB prunes by row
+   * group (122,880 rows), so on a small table one day reads a whole row group, and counting it per
+   * day would count the same blocks hundreds of times over a range; rows × storage per row adds up
+   * to the table's storage over the range, and approaches the blocks really read once a day fills
+   * row groups. Rows not checkpointed yet (an in-memory database) have no storage size: their type
+   * widths stand in, and the basis says so.
    */
   async explain(stmt: Statement, opts: QueryOptions = {}): Promise<ScanEstimate> {
     const rows = await this.query({ sql: this.dialect.explain(stmt.sql), params: stmt.params }, opts);
     const profileText = rows.find((r) => r.explain_key === 'analyzed_plan')?.explain_value;
-    if (typeof profileText !== 'string') return { rows: null, bytes: null, seconds: null };
+    if (typeof profileText !== 'string') return { rows: null, bytes: null, bytesBasis: null, seconds: null };
     const profile = JSON.parse(profileText) as ProfileNode;
+    let read = 0;
     let bytes = 0;
+    const bases = new Map<RowSize['basis'], Set<string>>();
     for (const node of scans(profile)) {
-      const [schema, name] = (node.extra_info?.Table ?? '').split('.').slice(-2);
-      if (!schema || !name) continue;
+      const table = profiledTable(node.extra_info?.Table ?? '');
+      if (!table) continue;
       const projected = ([] as string[]).concat(node.extra_info?.Projections ?? []);
-      const columns = await this.query(this.dialect.describeTable({ schema, name }), opts);
-      const width = columns
-        .filter((c) => projected.length === 0 || projected.includes(String(c.name)))
-        .reduce((sum, c) => sum + duckDbTypeWidth(String(c.type)), 0);
-      bytes += (node.operator_rows_scanned ?? 0) * width;
+      const size = await this.rowSize(table, projected, opts);
+      const scanned = node.operator_cardinality ?? 0;
+      read += scanned;
+      bytes += scanned * size.bytes;
+      const name = `${table.schema}.${table.name}`;
+      bases.set(size.basis, (bases.get(size.basis) ?? new Set()).add(name));
     }
-    return { rows: profile.cumulative_rows_scanned ?? null, bytes, seconds: profile.latency ?? null };
+    const basis = [...bases].map(([kind, names]) =>
+      `${kind} of the columns read from ${[...names].join(', ')}` +
+        (kind === 'type widths' ? ' (not in the database file yet)' : ''));
+    return {
+      rows: read,
+      bytes,
+      bytesBasis: basis.length ? basis.join('; ') : null,
+      seconds: profile.latency ?? null,
+    };
+  }
+
+  /** Bytes a row of `projected` (every column when empty) takes in `table`'s storage, or by type width. */
+  private async rowSize(table: TableName, projected: string[], opts: QueryOptions): Promise<RowSize> {
+    const reads = (column: string) => projected.length === 0 || projected.includes(column);
+    const stored = await this.query(this.dialect.tableStorage(table), opts);
+    const storedRows = Number(stored[0]?.rows ?? 0);
+    if (storedRows > 0) {
+      const bytes = stored.filter((c) => reads(String(c.column))).reduce((sum, c) => sum + Number(c.bytes), 0);
+      return { bytes: bytes / storedRows, basis: 'storage size' };
+    }
+    const columns = await this.query(this.dialect.describeTable(table), opts);
+    const width = columns.filter((c) => reads(String(c.name)))
+      .reduce((sum, c) => sum + duckDbTypeWidth(String(c.type)), 0);
+    return { bytes: width, basis: 'type widths' };
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,10 @@ const RULES: Array<[RegExp, BackfillErrorType, string]> = [
       'or point at another file.'],
   [/Catalog Error|Binder Error: Referenced column .* not found/i, BackfillError.MissingObject,
     'Check that the table and columns the spec names exist.'],
+  // Before the conflict rule: a read-only transaction's refusal is a TransactionContext Error too.
+  [/launched in read-only mode|attached in read-only mode/i, BackfillError.WarehousePermanent,
+    'The statement writes, and it ran read-only (a read-only transaction, or a file opened read-only); ' +
+      'only reading is allowed here.'],
   [/(TransactionContext Error|Transaction conflict|write-write conflict|Conflict on)/i,
     BackfillError.WarehouseTransient, 'Another transaction touched the same rows; the step is retried.'],
   [/INTERRUPT|Interrupted/i, BackfillError.WarehouseTransient,

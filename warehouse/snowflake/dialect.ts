@@ -66,6 +66,9 @@ export const snowflakeDialect: Dialect = {
   begin: () => 'BEGIN TRANSACTION',
   commit: () => 'COMMIT',
   rollback: () => 'ROLLBACK',
+  // Snowflake has no read-only transaction, and ROLLBACK would not undo what a SELECT can change
+  // (a sequence's NEXTVAL; DDL autocommits): read-only rests on the statement rules and the role's grants.
+  beginReadOnly: () => null,
 
   ...reconcile,
 
@@ -84,6 +87,7 @@ export const snowflakeDialect: Dialect = {
 
   currentDatabase: () => 'SELECT CURRENT_DATABASE() AS "db"',
 
-  // Compiles only (nothing runs): bytesAssigned in the JSON plan is what the scan will read.
+  // Compiles only (nothing runs): bytesAssigned in the JSON plan is the storage size of the
+  // micro-partitions left to scan after pruning.
   explain: (sql) => `EXPLAIN USING JSON ${sql}`,
 };

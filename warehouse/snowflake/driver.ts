@@ -24,6 +24,7 @@ import {
   type SqlValue,
   type Statement,
   type StatementEvent,
+  type TransactionOptions,
 } from '../warehouse';
 import type { SnowflakeConfig } from './config';
 import { snowflakeDialect } from './dialect';
@@ -441,15 +442,18 @@ export class SnowflakeDriver implements Driver {
   /**
    * BEGIN … COMMIT on one session, which nobody else uses meanwhile. The session parameters of
    * `opts` are set before BEGIN; a statement inside with other options sets them inside, which
-   * Snowflake allows (ALTER SESSION is not DDL and does not commit).
+   * Snowflake allows (ALTER SESSION is not DDL and does not commit). `readOnly`: Snowflake has no
+   * read-only transaction (see the dialect's beginReadOnly), so `fn` runs on the session without one.
    */
-  async transaction<T>(fn: (tx: Session) => Promise<T>, opts: QueryOptions = {}): Promise<T> {
+  async transaction<T>(fn: (tx: Session) => Promise<T>, transactionOpts: TransactionOptions = {}): Promise<T> {
+    const { readOnly, ...opts } = transactionOpts;
+    const begin = readOnly ? this.dialect.beginReadOnly() : this.dialect.begin();
     const p = await this.pool.acquire(opts.signal);
     let broken = false;
     let tail: Promise<unknown> = Promise.resolve();
     // Statements of one transaction go one at a time, so each runs with its own session parameters.
     const exec = (s: Statement | string, o?: QueryOptions) => {
-      const next = tail.then(() => this.run(p, toStatement(s), { ...opts, ...o }, true));
+      const next = tail.then(() => this.run(p, toStatement(s), { ...opts, ...o }, begin !== null));
       tail = next.catch(() => undefined);
       return next;
     };
@@ -458,10 +462,11 @@ export class SnowflakeDriver implements Driver {
       execute: async (s, o) => (await exec(s, o)).changed,
     };
     try {
-      await this.run(p, { sql: this.dialect.begin(), params: [] }, opts, true);
+      if (begin === null) return await fn(session);
+      await this.run(p, { sql: begin, params: [] }, opts, true);
       try {
         const out = await fn(session);
-        await exec(this.dialect.commit());
+        await exec(readOnly ? this.dialect.rollback() : this.dialect.commit());
         return out;
       } catch (e) {
         // Without the caller's signal or timeout: the rollback must run even when they fired.
@@ -479,20 +484,31 @@ export class SnowflakeDriver implements Driver {
   }
 
   /**
-   * EXPLAIN USING JSON compiles the statement without running it; GlobalStats.bytesAssigned is
-   * what the scan reads after partition pruning. Snowflake's plan has no row estimate and no
-   * time, so those stay null (the planner then times the EXPLAIN itself).
+   * EXPLAIN USING JSON compiles the statement without running it; GlobalStats.bytesAssigned is the
+   * storage size of the micro-partitions the scans are assigned after pruning (Snowflake calls it
+   * an upper bound: pruning at run time may skip more). Snowflake's plan has no row estimate and
+   * no time, so those stay null (the planner then times the EXPLAIN itself).
    */
   async explain(stmt: Statement, opts: QueryOptions = {}): Promise<ScanEstimate> {
+    const none: ScanEstimate = { rows: null, bytes: null, bytesBasis: null, seconds: null };
     const [row] = await this.query({ sql: this.dialect.explain(stmt.sql), params: stmt.params }, opts);
     const content = row ? Object.values(row)[0] : null;
-    if (typeof content !== 'string') return { rows: null, bytes: null, seconds: null };
+    if (typeof content !== 'string') return none;
     try {
-      const plan = JSON.parse(content) as { GlobalStats?: { bytesAssigned?: unknown } };
+      const plan = JSON.parse(content) as {
+        GlobalStats?: { bytesAssigned?: unknown };
+        Operations?: Array<Array<{ operation?: string; objects?: string[] }>>;
+      };
       const bytes = Number(plan.GlobalStats?.bytesAssigned);
-      return { rows: null, bytes: Number.isFinite(bytes) ? bytes : null, seconds: null };
+      if (!Number.isFinite(bytes)) return none;
+      const tables = [...new Set((plan.Operations ?? []).flat()
+        .filter((o) => o.operation === 'TableScan')
+        .flatMap((o) => o.objects ?? []))];
+      const basis = 'storage size of the micro-partitions left after pruning' +
+        (tables.length ? ` of ${tables.join(', ')}` : '') + ' (EXPLAIN bytesAssigned)';
+      return { rows: null, bytes, bytesBasis: basis, seconds: null };
     } catch {
-      return { rows: null, bytes: null, seconds: null };
+      return none;
     }
   }
 

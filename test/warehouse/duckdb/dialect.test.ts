@@ -129,7 +129,19 @@ describe('statement text', () => {
       'CREATE OR REPLACE VIEW "finance"."current" AS SELECT * FROM "finance"."daily_revenue_v2"',
     );
     expect([d.begin(), d.commit(), d.rollback()]).toEqual(['BEGIN TRANSACTION', 'COMMIT', 'ROLLBACK']);
+    expect(d.beginReadOnly()).toBe('BEGIN TRANSACTION READ ONLY');
     expect(d.explain('SELECT 1')).toBe('EXPLAIN (ANALYZE, FORMAT JSON) SELECT 1');
+  });
+
+  it('reads storage sizes with the qualified name (and catalog) bound, never spliced', () => {
+    const three = d.tableStorage({ database: 'lake', schema: 'finance', name: 'daily_revenue' });
+    expect(three.params).toEqual(['"lake"."finance"."daily_revenue"', 'lake']);
+    expect(three.sql).toContain('FROM pragma_storage_info($1) WHERE persistent');
+    expect(three.sql).toContain('get_block_size($2)');
+    const two = d.tableStorage(revenue);
+    expect(two.params).toEqual(['"finance"."daily_revenue"']);
+    expect(two.sql).toContain('get_block_size(current_database())');
+    expect(two.sql).not.toContain('daily_revenue');
   });
 });
 
@@ -179,6 +191,10 @@ describe('the text runs on DuckDB', () => {
       ['ts', 'TIMESTAMP', true],
     ]);
     expect(await db.query(d.describeTable({ schema: 'finance', name: 'nope' }))).toEqual([]);
+  });
+
+  it('tableStorage finds nothing on disk for an in-memory table (the driver then uses type widths)', async () => {
+    expect(await db.query(d.tableStorage(revenue))).toEqual([]);
   });
 
   it('clone, create-like and swap behave as named, the swap inside one transaction', async () => {

@@ -120,6 +120,21 @@ describe('DuckDbDriver in memory', () => {
     expect(await db.query('SELECT count(*) AS n FROM s.t')).toEqual([{ n: '2' }]);
   });
 
+  it('a read-only transaction reads, refuses any write as WarehousePermanent, and ends with ROLLBACK', async () => {
+    const rows = await db.transaction((tx) => tx.query('SELECT count(*) AS n FROM s.t'), { readOnly: true });
+    expect(rows).toEqual([{ n: '2' }]);
+    expect(events.map((e) => e.sql)).toEqual([
+      'BEGIN TRANSACTION READ ONLY', 'SELECT count(*) AS n FROM s.t', 'ROLLBACK',
+    ]);
+    const failure = await failureOf(
+      db.transaction((tx) => tx.execute('DELETE FROM s.t'), { readOnly: true }),
+      BackfillError.WarehousePermanent,
+    );
+    expect(failure.message).toContain('read-only mode');
+    expect(failure.message).toContain('only reading is allowed here');
+    expect(await db.query('SELECT count(*) AS n FROM s.t')).toEqual([{ n: '2' }]);
+  });
+
   it('cancels a statement that exceeds timeoutMs with WarehouseTransient', async () => {
     const started = performance.now();
     const failure = await failureOf(db.query(SLOW, { timeoutMs: 150 }), BackfillError.WarehouseTransient);
@@ -194,35 +209,37 @@ describe('DuckDbDriver in memory', () => {
 describe('DuckDbDriver.explain', () => {
   let db: DuckDbDriver;
   const TOTAL = 730 * 1000;
-
-  beforeAll(async () => {
-    db = await openDuckDb({ path: ':memory:' });
-    await db.execute('CREATE SCHEMA f');
-    await db.execute('CREATE TABLE f.daily (d DATE, merchant VARCHAR, amount DECIMAL(18, 2), n BIGINT)');
-    // Two years of 1,000 rows a day, stored in date order so a one-day scan prunes row groups.
-    await db.execute(
+  const oneDay = {
+    sql: 'SELECT d, sum(amount) FROM f.daily WHERE d >= CAST($1 AS DATE) AND d < CAST($2 AS DATE) GROUP BY d',
+    params: ['2025-03-01', '2025-03-02'],
+  };
+  // Two years of 1,000 rows a day, stored in date order so a one-day scan prunes row groups.
+  const seed = async (d: DuckDbDriver) => {
+    await d.execute('CREATE SCHEMA f');
+    await d.execute('CREATE TABLE f.daily (d DATE, merchant VARCHAR, amount DECIMAL(18, 2), n BIGINT)');
+    await d.execute(
       `INSERT INTO f.daily SELECT DATE '2024-01-01' + CAST(i // 1000 AS INTEGER), 'M' || (i % 1000), (i % 97) * 1.5, ` +
         `i FROM range(${TOTAL}) r(i)`,
     );
+  };
+
+  beforeAll(async () => {
+    db = await openDuckDb({ path: ':memory:' });
+    await seed(db);
   });
   afterAll(async () => {
     await db?.close();
   });
 
-  it('reports rows, bytes and seconds for a filtered scan, far below the table size for one day', async () => {
-    const estimate = await db.explain({
-      sql: 'SELECT d, sum(amount) FROM f.daily WHERE d >= CAST($1 AS DATE) AND d < CAST($2 AS DATE) GROUP BY d',
-      params: ['2025-03-01', '2025-03-02'],
-    });
-    expect(estimate.rows).toEqual(expect.any(Number));
-    expect(estimate.rows!).toBeGreaterThanOrEqual(1000);
-    expect(estimate.rows!).toBeLessThan(TOTAL / 4);
+  it('reports the rows a filtered scan reads, its bytes and seconds: one day of the table', async () => {
+    const estimate = await db.explain(oneDay);
+    expect(estimate.rows).toBe(1000);
     expect(estimate.bytes!).toBeGreaterThan(0);
     expect(estimate.seconds).toEqual(expect.any(Number));
     expect(estimate.seconds!).toBeGreaterThanOrEqual(0);
   });
 
-  it('reports a full scan as the whole table', async () => {
+  it('in memory, where nothing is in storage, counts the type widths of the columns read, and says so', async () => {
     const one = await db.explain({
       sql: 'SELECT sum(n) FROM f.daily WHERE d >= CAST($1 AS DATE) AND d < CAST($2 AS DATE)',
       params: ['2025-03-01', '2025-03-02'],
@@ -232,6 +249,41 @@ describe('DuckDbDriver.explain', () => {
     expect(all.bytes!).toBeGreaterThan(one.bytes!);
     // n is BIGINT: 8 bytes a row when it is the only projected column.
     expect(all.bytes).toBe(TOTAL * 8);
+    expect(all.bytesBasis).toBe('type widths of the columns read from f.daily (not in the database file yet)');
+  });
+
+  describe('on a file', () => {
+    let dir: string;
+    let file: DuckDbDriver;
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'duckdb-explain-'));
+      file = await openDuckDb({ path: join(dir, 'w.duckdb') });
+      await seed(file);
+      await file.execute('CHECKPOINT');
+    });
+    afterAll(async () => {
+      await file?.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('counts the storage size per row of the columns read, from the file\'s storage metadata', async () => {
+      const storage = await file.query(file.dialect.tableStorage({ schema: 'f', name: 'daily' }));
+      expect(storage.map((c) => c.column).sort()).toEqual(['amount', 'd', 'merchant', 'n']);
+      expect(storage.every((c) => Number(c.rows) === TOTAL && Number(c.bytes) >= 0)).toBe(true);
+      const stored = (names: string[]) =>
+        storage.filter((c) => names.includes(String(c.column))).reduce((sum, c) => sum + Number(c.bytes), 0);
+      const [size] = await file.query('SELECT total_blocks * block_size AS bytes FROM pragma_database_size()');
+      // The columns' storage is the table's part of the file.
+      expect(stored(['amount', 'd', 'merchant', 'n'])).toBeLessThanOrEqual(Number(size!.bytes));
+
+      const estimate = await file.explain(oneDay);
+      expect(estimate.rows).toBe(1000);
+      expect(estimate.bytes).toBeCloseTo((1000 * stored(['d', 'amount'])) / TOTAL, 6);
+      expect(estimate.bytesBasis).toBe('storage size of the columns read from f.daily');
+      const all = await file.explain({ sql: 'SELECT sum(n) FROM f.daily', params: [] });
+      expect(all.bytes).toBeCloseTo(stored(['n']), 6);
+    });
   });
 });
 

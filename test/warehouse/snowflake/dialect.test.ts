@@ -48,6 +48,7 @@ describe('snowflake dialect', () => {
     );
     expect(d.dropTable(v2)).toBe('DROP TABLE IF EXISTS "FINANCE"."DAILY_REVENUE_V2"');
     expect([d.begin(), d.commit(), d.rollback()]).toEqual(['BEGIN TRANSACTION', 'COMMIT', 'ROLLBACK']);
+    expect(d.beginReadOnly()).toBeNull(); // Snowflake has no read-only transaction
     expect(d.createSchema('backfill_control')).toBe('CREATE SCHEMA IF NOT EXISTS "BACKFILL_CONTROL"');
   });
 

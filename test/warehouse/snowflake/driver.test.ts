@@ -290,15 +290,35 @@ describe('SnowflakeDriver', () => {
     expect(events.filter((e) => e.sql === 'ROLLBACK').length).toBeGreaterThan(0);
   });
 
-  it('explain reads bytes from EXPLAIN USING JSON (GlobalStats.bytesAssigned); no rows or time', async () => {
+  it('explain reads bytes from EXPLAIN USING JSON (bytesAssigned) and names the tables; no rows or time', async () => {
     const spec = loadSpecFile('examples/revenue-tax-fix.yaml').spec;
     const compiled = compileTransform(spec.transform!.sql, (i) => db.dialect.boundValue(i, 'day'));
     const stmt = { sql: compiled.sql, params: ['2025-06-03', '2025-06-04'] };
     const estimate = await db.explain(stmt);
     const [plan] = await db.query({ sql: db.dialect.explain(stmt.sql), params: stmt.params });
     const stats = JSON.parse(String(plan!.content)).GlobalStats as { bytesAssigned: number };
-    expect(estimate).toEqual({ rows: null, bytes: stats.bytesAssigned, seconds: null });
+    expect(estimate).toEqual({
+      rows: null,
+      bytes: stats.bytesAssigned,
+      bytesBasis:
+        'storage size of the micro-partitions left after pruning of ANALYTICS.STAGING.REVENUE_EVENTS ' +
+        '(EXPLAIN bytesAssigned)',
+      seconds: null,
+    });
     expect(estimate.bytes).toBeGreaterThan(0);
+  });
+
+  it('a read-only transaction runs on one session without BEGIN: Snowflake has no read-only transaction', async () => {
+    const mark = events.length;
+    const count = 'SELECT COUNT(*) AS "n" FROM "LOAD"."NUMS"';
+    const rows = await db.transaction(
+      async (tx) => [...(await tx.query(count)), ...(await tx.query('SELECT 1 AS "one"'))],
+      { readOnly: true },
+    );
+    expect(rows).toEqual([{ n: 3000 }, { one: 1 }]);
+    expect(events.slice(mark).map((e) => [e.sql, e.inTransaction])).toEqual([
+      [count, false], ['SELECT 1 AS "one"', false],
+    ]);
   });
 
   it('retention() reads Time Travel retention and transient-ness from SHOW TABLES', async () => {
