@@ -20,6 +20,8 @@ const UNIT = [
   'test/warehouse/snowflake/dialect.test.ts',
   'test/worker/metrics-server.test.ts',
   'test/worker/worker-settings.test.ts',
+  'test/activities/trusted-keys.test.ts',
+  'test/client/terminal.test.ts',
 ];
 
 /**

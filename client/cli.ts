@@ -40,6 +40,7 @@ const need = {
     ...(require('./format') as typeof import('./format')),
   }),
   tools: async () => require('../activities/tools') as typeof import('../activities/tools'),
+  terminal: async () => require('./terminal') as typeof import('./terminal'),
   keys: async () => require('./keys') as typeof import('./keys'),
   report: async () => ({
     ...(require('../warehouse/report-data') as typeof import('../warehouse/report-data')),
@@ -229,9 +230,8 @@ connected(program
     if (opts.json) return console.log(jsonOutput('sql', result));
     const cell = (v: unknown) =>
       (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
-    const table = [result.columns, ...result.rows.map((r) => result.columns.map((c) => cell(r[c])))];
-    const widths = result.columns.map((_, i) => Math.min(40, Math.max(...table.map((row) => row[i]!.length))));
-    for (const row of table) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+    const { table } = await need.terminal();
+    console.log(table(result.columns, result.rows.map((r) => result.columns.map((c) => cell(r[c]))), { maxWidth: 40 }));
     console.log(`(${result.rows.length} row${result.rows.length === 1 ? '' : 's'}` +
       `${result.truncated ? `; more not shown, raise --limit (at most ${SQL_LIMITS.rows})` : ''})`);
   });
@@ -343,21 +343,16 @@ connected(program
   .argument('<backfill-id>', "the spec's backfill_id")
   .option('--interval <ms>', 'poll interval', (v) => Number(v), 500))
   .action(async (id: string, opts: { interval: number } & Connected) => {
-    const tty = process.stdout.isTTY;
-    let last = '';
-    const final = await withClient(opts, (client, op) =>
-      op.watch(client, id, {
-        intervalMs: opts.interval,
-        onStatus: (s, rate) => {
-          const line = op.progressLine(s, rate);
-          if (tty) process.stdout.write(`\r\x1b[2K${line}`);
-          else if (line.replace(/ · [\d.]+\/s/, '') !== last.replace(/ · [\d.]+\/s/, '')) console.log(line);
-          last = line;
-        },
-      }),
-    );
-    if (tty) process.stdout.write('\n');
-    console.log(`${final.backfillId}: ${final.state} — ${final.phase}`);
+    const { watchDisplay, stateText } = await need.terminal();
+    const final = await withClient(opts, async (client, op) => {
+      const display = watchDisplay(op.progressLine);
+      try {
+        return await op.watch(client, id, { intervalMs: opts.interval, onStatus: display.show });
+      } finally {
+        display.stop();
+      }
+    });
+    console.log(`${final.backfillId}: ${stateText(final.state)} — ${final.phase}`);
     if (final.state === 'halted' || final.state === 'failed') process.exitCode = ExitCode.stopped;
   });
 
@@ -370,11 +365,9 @@ connected(program
     const rows = await withClient(opts, (client, op) => op.list(client, { state: opts.state }));
     if (opts.json) return console.log(jsonOutput('list', rows));
     if (rows.length === 0) return console.log(opts.state ? `no backfills in state ${opts.state}` : 'no backfills');
-    const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd([40, 18, 28][i]!) : c)).join(' ').trimEnd();
-    console.log(line(['BACKFILL', 'STATE', 'TARGET', 'OWNER', 'WORKFLOW', 'STARTED']));
-    for (const r of rows) {
-      console.log(line([r.backfillId, r.state ?? '?', r.target ?? '', r.owner ?? '', r.status, r.startTime]));
-    }
+    const { table, stateText } = await need.terminal();
+    console.log(table(['BACKFILL', 'STATE', 'TARGET', 'OWNER', 'WORKFLOW', 'STARTED'], rows.map((r) =>
+      [r.backfillId, stateText(r.state ?? '?'), r.target ?? '', r.owner ?? '', r.status, r.startTime])));
   });
 
 connected(program

@@ -1,5 +1,6 @@
 /** Human formatting for CLI output. */
 import type { Plan } from '../domain/plan';
+import { paint, table } from './terminal';
 
 export function formatNumber(n: number): string {
   return Math.round(n).toLocaleString('en-US');
@@ -24,13 +25,6 @@ export function formatSeconds(seconds: number | null): string {
   const m = Math.floor(seconds / 60);
   if (m < 60) return `${m}m ${Math.round(seconds % 60)}s`;
   return `${Math.floor(m / 60)}h ${m % 60}m`;
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 export function formatPlan(plan: Plan, opts: { engine: string; maxRows?: number }): string {
@@ -69,7 +63,10 @@ export function formatPlan(plan: Plan, opts: { engine: string; maxRows?: number 
       `${plan.order.replace('_', ' ')}, ` +
       `${plan.partitionsPerBatch} partitions per batch, concurrency ${plan.maxConcurrency}`,
     '',
-    table(['batch', 'first', 'last', 'partitions', 'rows', 'est. bytes', 'est. time'], shown),
+    table(['batch', 'first', 'last', 'partitions', 'rows', 'est. bytes', 'est. time'], shown, {
+      right: [3, 4, 5, 6],
+      rule: true,
+    }),
     '',
     `Total: ${formatNumber(t.partitions)} ${plan.grain} partitions in ${formatNumber(t.batches)} batches · ` +
       `${formatNumber(t.rows)} rows · ${formatBytes(t.bytes)} scanned · ${formatSeconds(t.seconds)} · cost ${cost}`,
@@ -77,6 +74,6 @@ export function formatPlan(plan: Plan, opts: { engine: string; maxRows?: number 
       (plan.emptyPartitions ? ` · ${plan.emptyPartitions} partitions have no rows in the target yet` : ''),
     `Batches rewritten: ${plan.batchMode}`,
     sample + bytesFrom,
-    ...plan.warnings.map((w) => `Warning: ${w}`),
+    ...plan.warnings.map((w) => `${paint.yellow('Warning:')} ${w}`),
   ].join('\n');
 }

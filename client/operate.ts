@@ -225,13 +225,13 @@ export async function watch(client: Client, id: string, opts: WatchOptions = {})
   }
 }
 
-/** One progress line: bar, partitions, rate, ETA, phase, and why it is paused or halted. */
-export function progressLine(s: BackfillStatus, rate: number | null, width = 24): string {
-  const done = s.partitions.total ? s.partitions.done / s.partitions.total : 0;
-  const filled = Math.round(done * width);
-  const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+/**
+ * What watch says about the progress: partitions, batches, rate, ETA, state, and why it is paused or
+ * halted (on a terminal, client/terminal.ts draws the bar in front of it).
+ */
+export function progressLine(s: BackfillStatus, rate: number | null): string {
   const parts = [
-    `${bar} ${s.partitions.done}/${s.partitions.total} partitions`,
+    `${s.partitions.done}/${s.partitions.total} partitions`,
     `batch ${s.batches.done}/${s.batches.total}`,
     rate !== null && rate > 0 ? `${rate.toFixed(1)}/s` : null,
     s.eta && (s.state === 'running' || s.state === 'paused') ? `ETA ${s.eta.slice(11, 19)}Z` : null,

@@ -1,6 +1,9 @@
 /**
- * Structured logs: one JSON object per line, every line about a backfill carrying its backfill_id,
- * so `grep`, Loki or CloudWatch can follow one backfill through workflow and activity lines.
+ * Structured logs: one JSON object per line (pino), every line about a backfill carrying its
+ * backfill_id, so `grep`, Loki or CloudWatch can follow one backfill through workflow and activity
+ * lines. The Temporal SDK's logger (the Runtime's, which also receives Core's forwarded lines) is a
+ * DefaultLogger whose entries are handed to pino: ts (the entry's own time), level (the SDK's names),
+ * msg, backfill_id and the SDK's meta.
  *
  * Where backfill_id comes from:
  * - activity lines: an activity interceptor reads it from the activity's first argument (every
@@ -15,12 +18,11 @@
  */
 import type { LogLevel } from '@temporalio/common';
 import { DefaultLogger, type ActivityInterceptorsFactory, type LogEntry } from '@temporalio/worker';
+import { pino, type DestinationStream, type Logger as Pino } from 'pino';
 import { workflowIdFor } from '../contracts/settings';
 
 const WORKFLOW_ID_PREFIX = workflowIdFor('');
 
-/** Meta the SDK attaches that is long and useless in a log line (the base64 task token). */
-const DROPPED_META = new Set(['taskToken']);
 /** Fields of the line itself; meta with these names cannot overwrite them. */
 const RESERVED = new Set(['ts', 'level', 'msg', 'backfill_id']);
 
@@ -39,62 +41,66 @@ export function backfillIdOf(meta: Record<string, unknown> | undefined): string 
   return undefined;
 }
 
-/** Errors become plain objects (JSON.stringify would write `{}`); bigints become strings. */
-function plain(value: unknown, depth = 0): unknown {
-  if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Error) {
-    const e = value as Error & { type?: unknown; code?: unknown; cause?: unknown };
-    return {
-      name: e.name,
-      message: e.message,
-      ...(typeof e.type === 'string' && { type: e.type }),
-      ...(typeof e.code === 'string' && { code: e.code }),
-      ...(e.stack && { stack: e.stack }),
-      ...(e.cause !== undefined && depth < 3 && { cause: plain(e.cause, depth + 1) }),
-    };
-  }
-  return value;
+/**
+ * What a line says about an error: its class, message, the failure type of the backfill vocabulary
+ * (BackfillError) and a driver's code, the stack and the causes. pino's own error serializer would
+ * put the class name where a Temporal failure keeps its type.
+ */
+function errorFields(value: unknown, depth = 0): unknown {
+  if (!(value instanceof Error)) return value;
+  const e = value as Error & { type?: unknown; code?: unknown; cause?: unknown };
+  return {
+    name: e.name,
+    message: e.message,
+    ...(typeof e.type === 'string' && { type: e.type }),
+    ...(typeof e.code === 'string' && { code: e.code }),
+    ...(e.stack && { stack: e.stack }),
+    ...(e.cause !== undefined && depth < 3 && { cause: errorFields(e.cause, depth + 1) }),
+  };
 }
 
-/** One log entry as one line of JSON (no trailing newline): ts, level, msg, backfill_id, then the meta. */
-export function jsonLogLine(entry: LogEntry): string {
+/** The line's fields besides level and msg: ts, backfill_id, then the SDK's meta. */
+function fieldsOf(entry: LogEntry): Record<string, unknown> {
   const meta = entry.meta ?? {};
-  const line: Record<string, unknown> = {
-    ts: new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString(),
-    level: entry.level,
-    msg: entry.message,
-  };
+  const fields: Record<string, unknown> = { ts: new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString() };
   const backfillId = backfillIdOf(meta);
-  if (backfillId !== undefined) line.backfill_id = backfillId;
-  for (const [key, value] of Object.entries(meta)) {
-    if (!RESERVED.has(key) && !DROPPED_META.has(key) && value !== undefined) line[key] = value;
-  }
-  try {
-    return JSON.stringify(line, (_key, value: unknown) => plain(value));
-  } catch {
-    // A circular meta value: write each object once rather than lose the line.
-    const seen = new WeakSet<object>();
-    return JSON.stringify(line, (_key, value: unknown) => {
-      const v = plain(value);
-      if (typeof v === 'object' && v !== null) {
-        if (seen.has(v)) return '[circular]';
-        seen.add(v);
-      }
-      return v;
-    });
-  }
+  if (backfillId !== undefined) fields.backfill_id = backfillId;
+  for (const [key, value] of Object.entries(meta)) if (!RESERVED.has(key)) fields[key] = value;
+  return fields;
 }
 
 export interface JsonLoggerOptions {
   level?: LogLevel;
-  /** Receives each line without its newline; stdout by default. */
-  write?: (line: string) => void;
+  /**
+   * Where the lines go; stdout by default, written synchronously (no transport, no worker thread:
+   * the worker runs as one bundled file, and a line logged just before an exit is not lost).
+   */
+  destination?: DestinationStream;
 }
 
-/** The Runtime logger: the SDK's DefaultLogger (level filter, timestamps) writing JSON lines. */
+/** The pino logger behind the worker's lines. */
+function createPino(opts: JsonLoggerOptions = {}): Pino {
+  return pino(
+    {
+      level: (opts.level ?? 'INFO').toLowerCase(),
+      // No pid/hostname; the time is the SDK entry's own (Core's lines arrive in batches), set as ts.
+      base: undefined,
+      timestamp: false,
+      formatters: { level: (label) => ({ level: label.toUpperCase() }) },
+      serializers: { error: errorFields, err: errorFields },
+      // The base64 task token the SDK attaches: long and useless in a log line.
+      redact: { paths: ['taskToken'], remove: true },
+    },
+    opts.destination ?? pino.destination({ dest: 1, sync: true }),
+  );
+}
+
+/** The Runtime logger: the SDK's DefaultLogger (level filter, Core's timestamps) forwarding to pino. */
 export function createJsonLogger(opts: JsonLoggerOptions = {}): DefaultLogger {
-  const write = opts.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
-  return new DefaultLogger(opts.level ?? 'INFO', (entry) => write(jsonLogLine(entry)));
+  const log = createPino(opts);
+  return new DefaultLogger(opts.level ?? 'INFO', (entry) =>
+    log[entry.level.toLowerCase() as Lowercase<LogLevel>](fieldsOf(entry), entry.message),
+  );
 }
 
 /** The backfill_id of an activity's arguments: the spec comes first. */

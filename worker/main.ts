@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   const metrics = new Metrics();
   let metricsServer: MetricsServer | null = null;
   if (settings.metrics) {
-    metricsServer = await serveMetrics(metrics, settings.metrics).catch((e: Error) => {
+    metricsServer = await serveMetrics(metrics.registry, settings.metrics).catch((e: Error) => {
       throw new BackfillFailure(
         BackfillError.InvalidConfig,
         `${e.message}. Set BACKFILL_METRICS_ADDRESS to a free host:port, or to "off".`,

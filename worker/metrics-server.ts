@@ -1,11 +1,11 @@
 /**
- * Serves a metrics registry at GET /metrics over node:http, for Prometheus to scrape. Everything
+ * Serves a prom-client registry at GET /metrics over node:http, for Prometheus to scrape. Everything
  * else is refused, so a misconfigured scrape path shows up as a 404 rather than as empty data.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import { formatBindAddress, type BindAddress } from './worker-settings';
-import { METRICS_CONTENT_TYPE } from './metrics';
 
 export const METRICS_PATH = '/metrics';
 
@@ -17,33 +17,40 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function serveMetrics(registry: { render(): string }, bind: BindAddress): Promise<MetricsServer> {
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path !== METRICS_PATH) {
-      res
-        .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
-        .end(`not found; metrics are at ${METRICS_PATH}\n`);
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res
-        .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' })
-        .end('method not allowed\n');
-      return;
-    }
-    let body: string;
-    try {
-      body = registry.render();
-    } catch (e) {
-      res
-        .writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
-        .end(`rendering metrics failed: ${(e as Error).message}\n`);
-      return;
-    }
-    res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  });
+/** What is served: a prom-client Registry (its exposition text and the content type that names its format). */
+export type ScrapedRegistry = Pick<Registry, 'metrics' | 'contentType'>;
+
+/** GET or HEAD /metrics: the registry's exposition, rendered afresh for every scrape. */
+async function respond(registry: ScrapedRegistry, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path !== METRICS_PATH) {
+    res
+      .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
+      .end(`not found; metrics are at ${METRICS_PATH}\n`);
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res
+      .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' })
+      .end('method not allowed\n');
+    return;
+  }
+  let body: string;
+  try {
+    body = await registry.metrics();
+  } catch (e) {
+    res
+      .writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
+      .end(`rendering metrics failed: ${(e as Error).message}\n`);
+    return;
+  }
+  res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(body) });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+export async function serveMetrics(registry: ScrapedRegistry, bind: BindAddress): Promise<MetricsServer> {
+  // A response that cannot be written (the scraper hung up) ends its connection, never the worker.
+  const server: Server = createServer((req, res) => void respond(registry, req, res).catch(() => res.destroy()));
   await new Promise<void>((resolve, reject) => {
     const onError = (e: Error) =>
       reject(new Error(`metrics endpoint could not listen on ${formatBindAddress(bind)}: ${e.message}`));

@@ -80,8 +80,8 @@ describe('operating a backfill', () => {
       onStatus: (s, rate) => lines.push(op.progressLine(s, rate)),
     });
     expect(waiting.state).toBe('awaiting_approval');
-    expect(lines.at(-1)).toContain('28/28 partitions');
-    expect(lines.some((x) => x.includes('['))).toBe(true);
+    expect(lines.at(-1)).toMatch(/^28\/28 partitions · batch (\d+)\/\1 · ([\d.]+\/s · )?awaiting_approval$/);
+    expect(lines.every((x) => /^\d+\/\d+ partitions · batch \d+\/\d+ · /.test(x))).toBe(true);
 
     const listed = await op.list(env.client, { state: 'awaiting_approval' });
     expect(listed.find((r) => r.backfillId === id)).toMatchObject({

@@ -48,10 +48,11 @@ function parseLabels(text: string, line: string): Record<string, string> {
   return labels;
 }
 
+/** As Go's strconv.ParseFloat reads it: NaN and Inf in any case (prom-client writes "Nan"). */
 function parseValue(text: string, line: string): number {
-  if (text === '+Inf') return Infinity;
-  if (text === '-Inf') return -Infinity;
-  if (text === 'NaN') return NaN;
+  const special = /^([+-]?)(inf|infinity)$/i.exec(text);
+  if (special) return special[1] === '-' ? -Infinity : Infinity;
+  if (/^nan$/i.test(text)) return NaN;
   if (!/^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(text)) throw new Error(`bad value "${text}" in: ${line}`);
   return Number(text);
 }

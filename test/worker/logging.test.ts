@@ -1,72 +1,75 @@
 /**
- * Structured logs: the JSON line format, the activity interceptor that adds backfill_id, and a real
+ * Structured logs: the JSON line format (pino), the activity interceptor that adds backfill_id, and a real
  * worker on the shared dev server whose every activity and workflow line carries the backfill_id.
  * This file installs the Runtime's logger itself (capturing, not printing), before the harness
  * would install its quiet one: the Runtime logger can be installed once per process.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { ApplicationFailure } from '@temporalio/common';
-import { Runtime, LogTimestamp, type LogEntry } from '@temporalio/worker';
+import { ApplicationFailure, type LogLevel } from '@temporalio/common';
+import { Runtime, LogTimestamp } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { loadSpecFile } from '../../client/load-spec';
 import { workflowIdFor } from '../../contracts/settings';
 import { openDuckDb } from '../../warehouse/duckdb/driver';
-import { backfillIdOf, backfillLogAttributes, createJsonLogger, jsonLogLine } from '../../worker/logging';
+import { backfillIdOf, backfillLogAttributes, createJsonLogger } from '../../worker/logging';
 import type * as Harness from '../support/backfill-harness';
 
 type Line = Record<string, unknown> & { ts: string; level: string; msg: string; backfill_id?: string };
+
+/** A pino destination that keeps each write (one line, newline-terminated) without its newline. */
+const into = (lines: string[]) => ({
+  write(chunk: string) {
+    expect(chunk.indexOf('\n')).toBe(chunk.length - 1);
+    lines.push(chunk.slice(0, -1));
+  },
+});
 
 const runtimeLines: string[] = [];
 let harness: typeof Harness;
 
 beforeAll(async () => {
-  Runtime.install({ logger: createJsonLogger({ level: 'DEBUG', write: (line) => runtimeLines.push(line) }) });
+  Runtime.install({ logger: createJsonLogger({ level: 'DEBUG', destination: into(runtimeLines) }) });
   harness = await import('../support/backfill-harness');
 });
 
-const entry = (
-  message: string,
-  meta?: Record<string | symbol, unknown>,
-  level: LogEntry['level'] = 'INFO',
-): LogEntry => ({ level, message, meta, timestampNanos: 1_767_225_600_123_456_789n });
+/** The line the worker's logger writes for one SDK log call, at a fixed time (as Core's lines carry one). */
+const lineOf = (message: string, meta?: Record<string, unknown>, level: LogLevel = 'INFO'): Line => {
+  const lines: string[] = [];
+  createJsonLogger({ level: 'TRACE', destination: into(lines) })
+    .log(level, message, { ...meta, [LogTimestamp]: 1_767_225_600_123_456_789n });
+  expect(lines).toHaveLength(1);
+  return JSON.parse(lines[0]!) as Line;
+};
 
-describe('jsonLogLine', () => {
-  it('writes ts, level, msg and backfill_id first, then the SDK meta, on one line', () => {
-    const line = jsonLogLine(
-      entry('batch 1/9 passed', { backfill_id: 'fix-a', sdkComponent: 'activity', batch: 1, multi: 'a\nb' }),
-    );
-    expect(line).not.toContain('\n');
-    expect(Object.keys(JSON.parse(line))).toEqual([
-      'ts', 'level', 'msg', 'backfill_id', 'sdkComponent', 'batch', 'multi',
-    ]);
-    expect(JSON.parse(line)).toEqual({
-      ts: '2026-01-01T00:00:00.123Z',
-      level: 'INFO',
-      msg: 'batch 1/9 passed',
-      backfill_id: 'fix-a',
-      sdkComponent: 'activity',
-      batch: 1,
-      multi: 'a\nb',
-    });
+describe('the JSON line', () => {
+  it('has ts (the entry\'s time), level, msg and backfill_id, then the SDK meta, on one line', () => {
+    expect(lineOf('batch 1/9 passed', { backfill_id: 'fix-a', sdkComponent: 'activity', batch: 1, multi: 'a\nb' }))
+      .toStrictEqual({
+        ts: '2026-01-01T00:00:00.123Z',
+        level: 'INFO',
+        msg: 'batch 1/9 passed',
+        backfill_id: 'fix-a',
+        sdkComponent: 'activity',
+        batch: 1,
+        multi: 'a\nb',
+      });
+    expect(lineOf('loud', {}, 'WARN').level).toBe('WARN');
+    // No printf-style interpolation of the message.
+    expect(lineOf('100%s done %d').msg).toBe('100%s done %d');
   });
 
   it('derives backfill_id from a backfill workflow ID, and leaves lines about no backfill without one', () => {
-    expect(
-      JSON.parse(jsonLogLine(entry('Workflow started', { workflowId: workflowIdFor('fix-b'), runId: 'r' })))
-        .backfill_id,
-    ).toBe('fix-b');
+    expect(lineOf('Workflow started', { workflowId: workflowIdFor('fix-b'), runId: 'r' }).backfill_id).toBe('fix-b');
     expect(backfillIdOf({ workflowId: 'dailyRevenuePipeline-run' })).toBeUndefined();
     expect(backfillIdOf({ workflowId: workflowIdFor('') })).toBeUndefined();
-    expect(JSON.parse(jsonLogLine(entry('Worker state changed', { state: 'RUNNING' })))).not.toHaveProperty(
-      'backfill_id',
-    );
+    expect(lineOf('Worker state changed', { state: 'RUNNING' })).not.toHaveProperty('backfill_id');
     // The activity's own attribute wins over the workflow ID.
     expect(backfillIdOf({ backfill_id: 'fix-c', workflowId: workflowIdFor('other') })).toBe('fix-c');
   });
 
-  it('keeps errors, bigints and circular meta readable, drops the task token, and never lets meta ' +
-    'overwrite the line fields', () => {
+  it('keeps errors (with their failure type), bigints and circular meta readable, drops the task token, ' +
+    'and never lets meta overwrite the line fields', () => {
     const failure = ApplicationFailure.create({
       type: 'BackfillWarehouseTransient',
       message: 'lock wait',
@@ -74,20 +77,21 @@ describe('jsonLogLine', () => {
     });
     const circular: Record<string, unknown> = { name: 'c' };
     circular.self = circular;
-    const line = JSON.parse(jsonLogLine(entry('Activity failed', {
-      error: failure, rows: 12n, taskToken: 'Q2hJY...', msg: 'spoofed', level: 'DEBUG', circular, [LogTimestamp]: 1n,
-    }, 'WARN')));
+    const line = lineOf('Activity failed', {
+      error: failure, rows: 12n, taskToken: 'Q2hJY...', msg: 'spoofed', level: 'DEBUG', ts: 'then', circular,
+    }, 'WARN') as Line & { error: { stack: string } };
     expect(line).toMatchObject({
+      ts: '2026-01-01T00:00:00.123Z',
       level: 'WARN',
       msg: 'Activity failed',
-      rows: '12',
+      rows: 12,
       error: {
         name: 'ApplicationFailure',
         message: 'lock wait',
         type: 'BackfillWarehouseTransient',
         cause: { name: 'Error', message: 'deadlock' },
       },
-      circular: { name: 'c', self: '[circular]' },
+      circular: { name: 'c', self: '[Circular]' },
     });
     expect(line.error.stack).toContain('lock wait');
     expect(line).not.toHaveProperty('taskToken');
@@ -95,10 +99,12 @@ describe('jsonLogLine', () => {
 
   it('filters below the level and writes one line per entry', () => {
     const out: string[] = [];
-    const logger = createJsonLogger({ level: 'WARN', write: (l) => out.push(l) });
+    const logger = createJsonLogger({ level: 'WARN', destination: into(out) });
     logger.info('quiet');
+    logger.debug('quieter');
     logger.warn('loud', { backfill_id: 'fix-a' });
-    expect(out.map((l) => JSON.parse(l).msg)).toEqual(['loud']);
+    logger.error('louder');
+    expect(out.map((l) => JSON.parse(l).msg)).toEqual(['loud', 'louder']);
   });
 });
 
@@ -110,7 +116,7 @@ describe('backfillLogAttributes: the activity interceptor', () => {
       const spec = loadSpecFile('examples/revenue-tax-fix.yaml').spec;
       // The mock's workflow ID is "test", so backfill_id can only come from the interceptor.
       const env = new MockActivityEnvironment(undefined, {
-        logger: createJsonLogger({ level: 'DEBUG', write: (l) => lines.push(l) }),
+        logger: createJsonLogger({ level: 'DEBUG', destination: into(lines) }),
         interceptors: [backfillLogAttributes],
       });
       await env.run(createActivities({ warehouse: db }).recordAudit, spec, 'oncall', 'paused', {
@@ -135,7 +141,7 @@ describe('backfillLogAttributes: the activity interceptor', () => {
   it('adds nothing when the first argument is not a spec', async () => {
     const lines: string[] = [];
     const env = new MockActivityEnvironment(undefined, {
-      logger: createJsonLogger({ level: 'DEBUG', write: (l) => lines.push(l) }),
+      logger: createJsonLogger({ level: 'DEBUG', destination: into(lines) }),
       interceptors: [backfillLogAttributes],
     });
     await env.run(async (query: string) => {

@@ -2,11 +2,11 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Metrics } from '../../worker/metrics';
-import { serveMetrics, type MetricsServer } from '../../worker/metrics-server';
+import { serveMetrics, type MetricsServer, type ScrapedRegistry } from '../../worker/metrics-server';
 import { parseExposition } from './exposition';
 
 const servers: MetricsServer[] = [];
-const serve = async (registry: { render(): string }) => {
+const serve = async (registry: ScrapedRegistry) => {
   const s = await serveMetrics(registry, { host: '127.0.0.1', port: 0 });
   servers.push(s);
   return s;
@@ -16,9 +16,9 @@ afterEach(async () => {
 });
 
 describe('serveMetrics', () => {
-  it('serves the current exposition at GET /metrics with the 0.0.4 content type', async () => {
+  it('serves the current exposition at GET /metrics with the registry\'s content type (0.0.4)', async () => {
     const metrics = new Metrics();
-    const server = await serve(metrics);
+    const server = await serve(metrics.registry);
     expect(server.url).toBe(`http://127.0.0.1:${server.address.port}/metrics`);
     expect(server.address.port).toBeGreaterThan(0);
 
@@ -26,9 +26,9 @@ describe('serveMetrics', () => {
     const first = await fetch(server.url);
     expect(first.status).toBe(200);
     expect(first.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
-    const body = await first.text();
-    expect(body).toBe(metrics.render());
-    expect(parseExposition(body).value('backfill_rows_written_total', { backfill_id: 'fix-a' })).toBe(12);
+    const body = parseExposition(await first.text());
+    expect(body.value('backfill_rows_written_total', { backfill_id: 'fix-a' })).toBe(12);
+    expect(body.types.get('process_cpu_user_seconds_total')).toBe('counter');
 
     // Each scrape renders afresh.
     metrics.partitionRewritten('fix-a', 3, 100);
@@ -42,9 +42,8 @@ describe('serveMetrics', () => {
 
   it('refuses other paths and methods, and reports a failed render as 500', async () => {
     const server = await serve({
-      render() {
-        throw new Error('registry broke');
-      },
+      contentType: 'text/plain; version=0.0.4; charset=utf-8',
+      metrics: () => Promise.reject(new Error('registry broke')),
     });
     const base = `http://127.0.0.1:${server.address.port}`;
     const notFound = await fetch(`${base}/`);
@@ -63,7 +62,7 @@ describe('serveMetrics', () => {
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const port = (blocker.address() as { port: number }).port;
     try {
-      await expect(serveMetrics(new Metrics(), { host: '127.0.0.1', port })).rejects.toThrow(
+      await expect(serveMetrics(new Metrics().registry, { host: '127.0.0.1', port })).rejects.toThrow(
         new RegExp(`metrics endpoint could not listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`),
       );
     } finally {
@@ -72,7 +71,7 @@ describe('serveMetrics', () => {
   });
 
   it('stops listening on close, even with a keep-alive connection open', async () => {
-    const server = await serveMetrics(new Metrics(), { host: '127.0.0.1', port: 0 });
+    const server = await serveMetrics(new Metrics().registry, { host: '127.0.0.1', port: 0 });
     const res = await fetch(server.url, { headers: { connection: 'keep-alive' } });
     await res.text();
     await server.close();

@@ -1,5 +1,6 @@
 /**
- * The backfill metrics registry renders valid exposition text (format 0.0.4) and the activities
+ * The backfill metrics registry (prom-client) renders valid exposition text (format 0.0.4) with the
+ * documented families, labels and values beside the default process metrics, and the activities
  * feed it: pauses counted once from the audit entries the workflow writes.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -8,32 +9,42 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { loadSpecFile } from '../../client/load-spec';
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
-import { BATCH_SECONDS_BUCKETS, escapeLabelValue, formatSampleValue, Metrics } from '../../worker/metrics';
-import { parseExposition } from './exposition';
+import { BATCH_SECONDS_BUCKETS, Metrics } from '../../worker/metrics';
+import { parseExposition, type Exposition } from './exposition';
 
 /** Activity log lines are asserted in logging.test.ts; here they would only be noise. */
 const quiet = { logger: new DefaultLogger('WARN') };
 
+/** Every backfill family, its type and the labels its series carry (histogram buckets add `le`). */
 const FAMILIES = {
-  backfill_partitions_rewritten_total: 'counter',
-  backfill_rows_written_total: 'counter',
-  backfill_bytes_scanned_total: 'counter',
-  backfill_validation_failures_total: 'counter',
-  backfill_pauses_total: 'counter',
-  backfill_batches_total: 'counter',
-  backfill_batch_seconds: 'histogram',
-};
+  backfill_partitions_rewritten_total: ['counter', ['backfill_id']],
+  backfill_rows_written_total: ['counter', ['backfill_id']],
+  backfill_bytes_scanned_total: ['counter', ['backfill_id']],
+  backfill_validation_failures_total: ['counter', ['backfill_id']],
+  backfill_pauses_total: ['counter', ['backfill_id', 'kind']],
+  backfill_batches_total: ['counter', ['backfill_id', 'verdict']],
+  backfill_batch_seconds: ['histogram', ['backfill_id']],
+} as const;
+
+const scrape = async (m: Metrics) => parseExposition(await m.registry.metrics());
+const backfillTypes = (p: Exposition) => Object.fromEntries([...p.types].filter(([n]) => n.startsWith('backfill_')));
 
 describe('Metrics: the registry', () => {
-  it('declares every family with HELP and TYPE before anything is counted', () => {
-    const text = new Metrics().render();
-    const parsed = parseExposition(text);
-    expect(Object.fromEntries(parsed.types)).toEqual(FAMILIES);
-    expect([...parsed.help.keys()].sort()).toEqual(Object.keys(FAMILIES).sort());
-    expect(parsed.samples).toEqual([]);
+  it('declares every backfill family with HELP and TYPE before anything is counted, ' +
+    'beside the default process metrics', async () => {
+    const m = new Metrics();
+    expect(m.registry.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const p = await scrape(m);
+    expect(backfillTypes(p)).toEqual(Object.fromEntries(Object.entries(FAMILIES).map(([n, [type]]) => [n, type])));
+    for (const name of Object.keys(FAMILIES)) expect(p.help.get(name), name).toMatch(/^\S.{19,}$/);
+    expect(p.samples.filter((s) => s.name.startsWith('backfill_'))).toEqual([]);
+    // collectDefaultMetrics: the process and the Node.js runtime.
+    expect(p.types.get('process_cpu_user_seconds_total')).toBe('counter');
+    expect(p.value('process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(p.types.get('nodejs_heap_size_used_bytes')).toBe('gauge');
   });
 
-  it('counts per backfill and renders counters, labels and a cumulative histogram', () => {
+  it('counts per backfill: counters with their labels and a cumulative histogram', async () => {
     const m = new Metrics();
     m.partitionRewritten('fix-a', 10, 1000.3);
     m.partitionRewritten('fix-a', 5, 1000.3);
@@ -46,11 +57,12 @@ describe('Metrics: the registry', () => {
     m.paused('fix-a', 'operator');
     m.paused('fix-a', 'pause_window');
     m.paused('fix-a', 'operator');
-    const p = parseExposition(m.render());
+    const p = await scrape(m);
 
     expect(p.value('backfill_partitions_rewritten_total', { backfill_id: 'fix-a' })).toBe(2);
     expect(p.value('backfill_partitions_rewritten_total', { backfill_id: 'fix-b' })).toBe(1);
     expect(p.value('backfill_rows_written_total', { backfill_id: 'fix-a' })).toBe(15);
+    expect(p.value('backfill_rows_written_total', { backfill_id: 'fix-b' })).toBe(0);
     // Summed exactly (2000.6), shown in whole bytes.
     expect(p.value('backfill_bytes_scanned_total', { backfill_id: 'fix-a' })).toBe(2001);
     // No estimate, no bytes series: an absent series is not a zero estimate.
@@ -72,44 +84,56 @@ describe('Metrics: the registry', () => {
     expect(p.value('backfill_batch_seconds_count', { backfill_id: 'fix-a' })).toBe(3);
     expect(p.value('backfill_batch_seconds_sum', { backfill_id: 'fix-a' })).toBeCloseTo(7203.07, 9);
     const les = p.samples.filter((s) => s.name === 'backfill_batch_seconds_bucket').map((s) => s.labels.le);
-    expect(les).toEqual([...BATCH_SECONDS_BUCKETS.map(String), '+Inf']);
+    expect(les.sort()).toEqual([...BATCH_SECONDS_BUCKETS.map(String), '+Inf'].sort());
+
+    // Every series carries exactly its family's labels.
+    for (const s of p.samples.filter((x) => x.name.startsWith('backfill_'))) {
+      const family = s.name.replace(/_(bucket|sum|count)$/, '') as keyof typeof FAMILIES;
+      const expected = [...FAMILIES[family][1], ...(s.name.endsWith('_bucket') ? ['le'] : [])];
+      expect(Object.keys(s.labels).sort(), s.name).toEqual(expected.sort());
+    }
   });
 
-  it('writes exactly the expected lines, in a stable order', () => {
+  it('keeps the bytes counter whole as fractional estimates add up', async () => {
     const m = new Metrics();
-    m.paused('b-2', 'scan_budget');
-    m.paused('a-1', 'live_pipeline');
-    m.paused('a-1', 'operator');
-    const lines = m.render().split('\n');
-    expect(lines.filter((l) => l.startsWith('backfill_pauses_total'))).toEqual([
-      'backfill_pauses_total{backfill_id="a-1",kind="live_pipeline"} 1',
-      'backfill_pauses_total{backfill_id="a-1",kind="operator"} 1',
-      'backfill_pauses_total{backfill_id="b-2",kind="scan_budget"} 1',
-    ]);
-    expect(lines).toContain('# TYPE backfill_pauses_total counter');
-    expect(m.render()).toBe(m.render());
+    for (let i = 0; i < 7; i++) m.partitionRewritten('fix-a', 1, 0.3);
+    const p = await scrape(m);
+    expect(p.value('backfill_bytes_scanned_total', { backfill_id: 'fix-a' })).toBe(2); // 2.1, not 0 (seven 0s)
   });
 
-  it('escapes backslash, double quote and newline in label values, and reads back the original', () => {
-    expect(escapeLabelValue('a"b\\c\nd')).toBe('a\\"b\\\\c\\nd');
+  it('gives each registry its own counts', async () => {
+    const a = new Metrics();
+    const b = new Metrics();
+    a.paused('fix-a', 'operator');
+    expect((await scrape(a)).value('backfill_pauses_total', { backfill_id: 'fix-a', kind: 'operator' })).toBe(1);
+    expect((await scrape(b)).value('backfill_pauses_total', { backfill_id: 'fix-a', kind: 'operator' }))
+      .toBeUndefined();
+  });
+
+  it('escapes backslash, double quote and newline in label values, and reads back the original', async () => {
     const m = new Metrics();
     const nasty = 'kind "x"\\y\nz} 1\n# TYPE';
     m.paused('fix-a', nasty);
-    const text = m.render();
-    expect(text).toContain('backfill_pauses_total{backfill_id="fix-a",kind="kind \\"x\\"\\\\y\\nz} 1\\n# TYPE"} 1\n');
+    const text = await m.registry.metrics();
+    // One line for the series: a raw newline would split it, and the strict reader would refuse the rest.
+    expect(text.split('\n').filter((l) => l.startsWith('backfill_pauses_total{'))).toHaveLength(1);
     expect(parseExposition(text).value('backfill_pauses_total', { backfill_id: 'fix-a', kind: nasty })).toBe(1);
   });
 
-  it('formats special values the way Prometheus reads them, and never lets a counter go down', () => {
-    expect([Infinity, -Infinity, NaN, 0.25, 1e21, 3].map(formatSampleValue)).toEqual([
-      '+Inf', '-Inf', 'NaN', '0.25', '1e+21', '3',
-    ]);
+  it('never lets a counter go down or a bad value in, and never throws into an activity', async () => {
     const m = new Metrics();
     m.partitionRewritten('fix-a', 10, null);
-    m.partitionRewritten('fix-a', -4, NaN);
-    const p = parseExposition(m.render());
+    expect(() => {
+      m.partitionRewritten('fix-a', -4, NaN);
+      m.partitionRewritten('fix-a', Infinity, -1);
+      m.batchFinished('fix-a', 'passed', NaN);
+    }).not.toThrow();
+    const p = await scrape(m);
     expect(p.value('backfill_rows_written_total', { backfill_id: 'fix-a' })).toBe(10);
+    expect(p.value('backfill_partitions_rewritten_total', { backfill_id: 'fix-a' })).toBe(3);
     expect(p.value('backfill_bytes_scanned_total', { backfill_id: 'fix-a' })).toBeUndefined();
+    expect(p.value('backfill_batches_total', { backfill_id: 'fix-a', verdict: 'passed' })).toBe(1);
+    expect(p.value('backfill_batch_seconds_count', { backfill_id: 'fix-a' })).toBeUndefined();
   });
 });
 
@@ -137,9 +161,9 @@ describe('Metrics: what the activities count', () => {
     await audit('workflow', 'yielding', { kind: 'scan_budget', reason: 'spent' });
     await audit('workflow', 'yield_ended', { kind: 'scan_budget' });
     await audit('oncall', 'resumed', { reason: null });
-    const p = parseExposition(metrics.render());
+    const p = await scrape(metrics);
     const pauses = p.samples.filter((s) => s.name === 'backfill_pauses_total');
-    expect(pauses.map((s) => [s.labels.kind, s.value])).toEqual([
+    expect(pauses.map((s) => [s.labels.kind, s.value]).sort()).toEqual([
       ['operator', 1],
       ['pause_window', 1],
       ['scan_budget', 1],

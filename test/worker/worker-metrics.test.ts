@@ -41,7 +41,7 @@ beforeAll(async () => {
   });
   running = worker.run();
   // Port 0: test files run in parallel processes and must not fight over 9465.
-  server = await serveMetrics(metrics, { host: '127.0.0.1', port: 0 });
+  server = await serveMetrics(metrics.registry, { host: '127.0.0.1', port: 0 });
 });
 
 afterAll(async () => {
