@@ -139,6 +139,11 @@ export async function sendSignalThroughUi(page: Page, opts: SignalThroughUi): Pr
     // bracket auto-closing cannot double any brace or quote.
     const editor = dialog.getByRole('textbox', { name: 'Data' });
     await editor.fill(opts.inputJson);
+    // Leaving the editor pretty-prints the JSON, which makes the dialog taller and moves Submit: a
+    // click on Submit straight from the editor blurs it first and lands where the button was.
+    await editor.blur();
+    await dialog.getByText('Single JSON payload supported.').waitFor();
+    await page.waitForTimeout(300);
     const typed = await editor.innerText();
     if (typed.replace(/\s+/g, '') !== opts.inputJson.replace(/\s+/g, '')) {
       throw new Error(`the Data editor holds ${typed}, not ${opts.inputJson}`);

@@ -126,7 +126,7 @@ describe('approval through the Temporal UI', () => {
     const payloads = signals[1]!.input?.payloads ?? [];
     expect(payloads).toHaveLength(1);
     expect(Buffer.from(payloads[0]!.metadata!.encoding!).toString()).toBe('json/plain');
-    expect(defaultPayloadConverter.fromPayload(payloads[0]!)).toEqual(APPROVAL);
+    expect(defaultPayloadConverter.fromPayload(payloads[0]!)).toEqual({ ...APPROVAL, digest });
 
     await uiStep(page, FAILURE_PREFIX, 'list filtered by BackfillState after publish', () =>
       waitForListedWorkflow(page, { uiUrl, namespace, query: 'BackfillState="published"', workflowId }),
