@@ -396,6 +396,7 @@ connected(program
 interface ProofFlags {
   digest?: string;
   key?: string;
+  print?: boolean;
 }
 
 /** --digest and --key on a decision that acts on what a person read (approve, reject, accept, rollback, signoff). */
@@ -404,7 +405,26 @@ function proven(cmd: Command): Command {
     .option('--digest <hex>', 'the decision digest `backfill status` prints for the state you read (its first ' +
       '12+ characters); the decision is refused if the state has changed since')
     .option('--key <file>', 'sign the decision with a key from `backfill keygen` ' +
-      '(required when the spec sets approval.require_signature)');
+      '(required when the spec sets approval.require_signature)')
+    .option('--print', "print the decision's JSON (digest and signature included) to paste into the Temporal " +
+      "UI's signal form, and send nothing");
+}
+
+/**
+ * Sends a decision built (digest, signature) from the flags and prints the acknowledgement; with
+ * --print, prints the JSON instead, for the UI's signal form (a signed decision from the UI).
+ */
+async function decideFromCli<T extends object>(
+  id: string,
+  flags: ProofFlags & Connected,
+  build: (client: Client, op: Operate) => Promise<T>,
+  send: (client: Client, op: Operate, req: T) => Promise<{ message: string }>,
+): Promise<void> {
+  const said = await withClient(flags, async (client, op) => {
+    const req = await build(client, op);
+    return flags.print ? JSON.stringify(req) : `${id}: ${(await send(client, op, req)).message}`;
+  });
+  console.log(said);
 }
 
 /**
@@ -468,11 +488,9 @@ for (const [name, verb] of [['approve', 'Approve publishing'], ['reject', 'Rejec
     .addOption(by('your name as listed in approval.approvers'))
     .option('--comment <text>', 'recorded with the decision')))
     .action(async (id: string, opts: { by: string; comment?: string } & ProofFlags & Connected) => {
-      const ack = await withClient(opts, async (client, op) => {
-        const req = await withProof(client, op, id, name, { by: opts.by, comment: opts.comment }, opts.comment, opts);
-        return op[name](client, id, req);
-      });
-      console.log(`${id}: ${ack.message}`);
+      await decideFromCli(id, opts,
+        (client, op) => withProof(client, op, id, name, { by: opts.by, comment: opts.comment }, opts.comment, opts),
+        (client, op, req) => op[name](client, id, req));
     });
 }
 
@@ -504,12 +522,10 @@ connected(proven(program
     action: 'retry' | 'abort' | 'accept',
     opts: { by: string; reason?: string } & ProofFlags & Connected,
   ) => {
-    const ack = await withClient(opts, async (client, op) => {
-      const req = { action, by: opts.by, reason: opts.reason };
-      const proven = action === 'accept' ? await withProof(client, op, id, 'accept', req, opts.reason, opts) : req;
-      return op.resolve(client, id, proven);
-    });
-    console.log(`${id}: ${ack.message}`);
+    const req = { action, by: opts.by, reason: opts.reason };
+    await decideFromCli(id, opts,
+      async (client, op) => (action === 'accept' ? withProof(client, op, id, 'accept', req, opts.reason, opts) : req),
+      (client, op, proven) => op.resolve(client, id, proven));
   });
 
 // Two decisions that take who and why: roll back a release, or cancel before anything is published.
@@ -527,12 +543,10 @@ for (const [name, description, who, why] of [
   // A rollback acts on the release the person read; a cancel stops a run before anything is published.
   connected(name === 'rollback' ? proven(cmd) : cmd)
     .action(async (id: string, opts: { by: string; reason: string } & ProofFlags & Connected) => {
-      const ack = await withClient(opts, async (client, op) => {
-        const req = { by: opts.by, reason: opts.reason };
-        const proven = name === 'rollback' ? await withProof(client, op, id, name, req, opts.reason, opts) : req;
-        return op[name](client, id, proven);
-      });
-      console.log(`${id}: ${ack.message}`);
+      const req = { by: opts.by, reason: opts.reason };
+      await decideFromCli(id, opts,
+        async (client, op) => (name === 'rollback' ? withProof(client, op, id, name, req, opts.reason, opts) : req),
+        (client, op, proven) => op[name](client, id, proven));
     });
 }
 
@@ -543,11 +557,10 @@ connected(proven(program
   .addOption(by('an approver, the owner or the starter'))
   .option('--comment <text>', 'recorded with the signoff')))
   .action(async (id: string, opts: { by: string; comment?: string } & ProofFlags & Connected) => {
-    const ack = await withClient(opts, async (client, op) => {
-      const req = { by: opts.by, comment: opts.comment };
-      return op.signoff(client, id, await withProof(client, op, id, 'signoff', req, opts.comment, opts));
-    });
-    console.log(`${id}: ${ack.message}`);
+    const req = { by: opts.by, comment: opts.comment };
+    await decideFromCli(id, opts,
+      (client, op) => withProof(client, op, id, 'signoff', req, opts.comment, opts),
+      (client, op, proven) => op.signoff(client, id, proven));
   });
 
 connected(program

@@ -161,7 +161,7 @@ describe('with approval.require_signature, decisions are signed by a trusted key
     expect(rolled.detail).toMatchObject({ digest: released, key_id: head.key_id });
   });
 
-  it('through the CLI: keygen, then approve --key --digest; a key of someone else is refused with exit 4', async () => {
+  it('through the CLI: keygen, approve --key --digest (--print for the UI form); someone else\'s key exits 4', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'backfill-cli-keys-'));
     const env = { TEMPORAL_ADDRESS: labs.env().address, TEMPORAL_NAMESPACE: labs.env().namespace,
       TEMPORAL_CONFIG_FILE: join(dir, 'no-profile.toml') };
@@ -199,11 +199,18 @@ describe('with approval.require_signature, decisions are signed by a trusted key
     expect(wrong.code).toBe(ExitCode.refused);
     expect(wrong.stderr).toContain('the state changed since you looked');
 
-    const ok = await backfillWith(env, 'approve', spec.backfill_id, '--by', 'finance-controller',
-      '--comment', 'checked the report', '--digest', digest.slice(0, 12), '--key', join(dir, 'me.key'));
-    expect(ok.code, ok.stderr).toBe(ExitCode.ok);
-    expect(ok.stdout).toContain(`approved by finance-controller (signed with key ${entry.key_id})`);
+    // --print: the signed decision's JSON for the UI's signal form; nothing is sent.
+    const printed = await backfillWith(env, 'approve', spec.backfill_id, '--by', 'finance-controller',
+      '--comment', 'checked the report', '--digest', digest.slice(0, 12), '--key', join(dir, 'me.key'), '--print');
+    expect(printed.code, printed.stderr).toBe(ExitCode.ok);
+    const payload = JSON.parse(printed.stdout) as Record<string, string>;
+    expect(payload)
+      .toMatchObject({ by: 'finance-controller', comment: 'checked the report', digest, key_id: entry.key_id });
+    expect((await handle.query(m.statusQuery)).state).toBe('awaiting_approval');
+    // Sent as the UI's form sends it: a signal with that one JSON object.
+    await handle.signal(m.approveSignal, payload);
     const published = await waitForStatus(handle, (s) => s.state === 'published');
+    expect(published.approval!.approved).toMatchObject({ by: 'finance-controller', keyId: entry.key_id });
     expect(published.release!.approval).toMatchObject({ digest, keyId: entry.key_id });
     await handle.terminate('test over');
   });
