@@ -161,7 +161,8 @@ describe('with approval.require_signature, decisions are signed by a trusted key
     expect(rolled.detail).toMatchObject({ digest: released, key_id: head.key_id });
   });
 
-  it('through the CLI: keygen, approve --key --digest (--print for the UI form); someone else\'s key exits 4', async () => {
+  it('through the CLI: keygen, approve --key --digest (--print for the UI form); ' +
+    'someone else\'s key exits 4', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'backfill-cli-keys-'));
     const env = { TEMPORAL_ADDRESS: labs.env().address, TEMPORAL_NAMESPACE: labs.env().namespace,
       TEMPORAL_CONFIG_FILE: join(dir, 'no-profile.toml') };
