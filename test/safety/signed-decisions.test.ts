@@ -204,7 +204,7 @@ describe('with approval.require_signature, decisions are signed by a trusted key
     const printed = await backfillWith(env, 'approve', spec.backfill_id, '--by', 'finance-controller',
       '--comment', 'checked the report', '--digest', digest.slice(0, 12), '--key', join(dir, 'me.key'), '--print');
     expect(printed.code, printed.stderr).toBe(ExitCode.ok);
-    const payload = JSON.parse(printed.stdout) as Record<string, string>;
+    const payload = JSON.parse(printed.stdout) as { by: string } & Record<string, string>;
     expect(payload)
       .toMatchObject({ by: 'finance-controller', comment: 'checked the report', digest, key_id: entry.key_id });
     expect((await handle.query(m.statusQuery)).state).toBe('awaiting_approval');
