@@ -198,12 +198,13 @@ export function batchActivities({ db, metrics, controlOf, opts, audit, now, colu
         const check = await verifyCompletion(db, spec, current, opts(spec, 'completion', signal));
         // People count batches from 1 in the audit log; missingBatches stays the workflow's indexes.
         const detail = { ...check, missingBatches: check.missingBatches.map((b) => b + 1) };
-        await audit(spec, 'workflow', check.complete ? 'completion_verified' : 'completion_failed', detail);
-        if (check.complete) {
+        const ok = check.complete && !check.failures?.length;
+        await audit(spec, 'workflow', ok ? 'completion_verified' : 'completion_failed', detail);
+        if (ok) {
           log().info('completion verified: every planned partition is checkpointed and in the shadow');
         } else {
           metrics?.validationFailed(spec.backfill_id);
-          log().warn(`completion check failed: ${check.problems[0]}`, {
+          log().warn(`completion check failed: ${check.problems[0] ?? check.failures?.[0]}`, {
             problems: check.problems.length,
             missingBatches: detail.missingBatches,
           });

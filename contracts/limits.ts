@@ -62,6 +62,10 @@ export const SPEC_LIMITS = {
   absTolerance: 1e15,
   /** daily_scan_budget: one exabyte. */
   bytes: 1e18,
+  /** validation.checks: custom checks per spec, the SQL of one, and failing rows kept per check and batch. */
+  checks: 20,
+  checkSqlChars: 20_000,
+  checkRowsKept: 10,
 } as const;
 
 /** Fields of signal and update payloads (the Temporal UI's form sends whatever was typed). */

@@ -57,6 +57,13 @@ export interface CompletionCheck {
   missingBatches: number[];
   /** One line each, the first few. */
   problems: string[];
+  /**
+   * Measures whose change over the whole range is outside their expected_delta (one line each). The
+   * run halts on them before approval; they are aggregate, so an approver may accept them.
+   */
+  failures?: string[];
+  /** For the approver: change-points in the per-partition deltas (domain/change-points.ts). */
+  warnings?: string[];
   /** The shadow's fingerprint over the range, when complete (absent in histories from before it was taken). */
   shadow?: { rows: number; rowHash: string; sums: Record<string, string | null> } | null;
 }

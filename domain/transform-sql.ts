@@ -111,6 +111,40 @@ export function compileTransform(sql: string, placeholder: (index: number) => st
   return { sql: text, params: PARTITION_PARAMS };
 }
 
+/** The tables a custom check may name through placeholders: the shadow and production. */
+export const CHECK_TABLES = ['shadow', 'target'] as const;
+export type CheckTable = (typeof CHECK_TABLES)[number];
+const TABLE_PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+
+/**
+ * Problems of a custom check's SQL (validation.checks[].sql): the transform's rules — one SELECT,
+ * only :partition_start and :partition_end, both used — and, as for `backfill sql`, no word that
+ * writes or reconfigures; {{shadow}} and {{target}} name the backfill's tables.
+ */
+export function checkSqlProblems(sql: string): string[] {
+  const problems = [...sql.matchAll(TABLE_PLACEHOLDER)]
+    .map((m) => m[1]!)
+    .filter((name) => !(CHECK_TABLES as readonly string[]).includes(name))
+    .map((name) => `uses {{${name}}}; only {{shadow}} and {{target}} name tables`);
+  const plain = sql.replace(TABLE_PLACEHOLDER, 'checked_table');
+  for (const p of transformProblems(plain)) {
+    problems.push(p
+      .replace("producing the target table's columns", 'returning the rows that break the rule')
+      .replace('so that it reads and returns one partition', "so that it checks the batch's partitions"));
+  }
+  const parts = pieces(plain);
+  if (Array.isArray(parts)) {
+    const writing = WRITING.exec(parts.filter((p) => p.kind === 'code').map((p) => p.text).join(' '));
+    if (writing) problems.push(`uses ${writing[1]!.toUpperCase()}; a check only reads`);
+  }
+  return problems;
+}
+
+/** A check's SQL with {{shadow}} / {{target}} replaced by the tables as the dialect quotes them. */
+export function resolveCheckTables(sql: string, tables: Record<CheckTable, string>): string {
+  return sql.replace(TABLE_PLACEHOLDER, (_m, name: string) => tables[name as CheckTable] ?? _m);
+}
+
 /** Bounds of `backfill sql`: the text an operator pastes, and the rows it prints. */
 export const SQL_LIMITS = { chars: 20_000, rows: 10_000, defaultRows: 100 } as const;
 

@@ -4,7 +4,10 @@
  * The verdict itself is pure (domain/reconcile.ts).
  */
 import type { Partition } from '../domain/partitions';
-import type { BatchEvidence, ChangedRow, PartitionComparison } from '../domain/reconcile';
+import { BackfillError, backfillFailureIn } from '../contracts/errors';
+import { SPEC_LIMITS } from '../contracts/limits';
+import type { BatchEvidence, ChangedRow, CustomCheckResult, PartitionComparison } from '../domain/reconcile';
+import { compileTransform, resolveCheckTables } from '../domain/transform-sql';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { tablesOf } from './shadow';
 import type { Db, Driver, PartitionStatsSpec, QueryOptions, Row } from './warehouse';
@@ -134,5 +137,61 @@ export async function gatherBatchEvidence(
       topChangedRows.push(...rows.filter((r) => Number(r.measure_index) === i).map(changedRow(keys, m)));
     }
   }
-  return { batchIndex, partitions: comparisons, plannedPartitions: partitions.map((p) => p.start), topChangedRows };
+  const custom = await customCheckResults(db, spec, from, to, opts);
+  return {
+    batchIndex, partitions: comparisons, plannedPartitions: partitions.map((p) => p.start), topChangedRows,
+    ...(custom.length ? { custom } : {}),
+  };
+}
+
+/** A failing row's value for the checkpoint: text, bounded. */
+function cellText(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  const text = v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/**
+ * Runs each validation.checks[] SELECT over the batch's range (:partition_start/:partition_end bound,
+ * {{shadow}} and {{target}} resolved), read-only, and keeps its first failing rows. A check that cannot run
+ * is a result with its error, so the batch fails with what went wrong instead of the activity retrying.
+ */
+export async function customCheckResults(
+  db: Driver,
+  spec: BackfillSpec,
+  from: string,
+  to: string,
+  opts?: QueryOptions,
+): Promise<CustomCheckResult[]> {
+  const checks = spec.validation.checks ?? [];
+  if (!checks.length) return [];
+  const { target, shadow } = tablesOf(spec);
+  const tables = { shadow: db.dialect.table(shadow), target: db.dialect.table(target) };
+  const kept = SPEC_LIMITS.checkRowsKept;
+  const results: CustomCheckResult[] = [];
+  for (const c of checks) {
+    const compiled = compileTransform(resolveCheckTables(c.sql, tables), (i) =>
+      db.dialect.boundValue(i, spec.source_range.grain));
+    try {
+      // In a read-only transaction where the engine has one: a check only reads, whatever its text.
+      const rows = await db.transaction((tx) => tx.query(
+        { sql: `SELECT * FROM (${compiled.sql}) failing_rows LIMIT ${kept + 1}`, params: [from, to] },
+        opts,
+      ), { ...opts, readOnly: true });
+      results.push({
+        name: c.name,
+        rows: rows.slice(0, kept).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, cellText(v)]))),
+        more: rows.length > kept,
+      });
+    } catch (e) {
+      // Only a statement the warehouse cannot run (a wrong column, a type error) is the check's
+      // failure; a lost connection or a cancellation is retried like any other statement.
+      const failure = backfillFailureIn(e);
+      const permanent =
+        failure?.type === BackfillError.MissingObject || failure?.type === BackfillError.WarehousePermanent;
+      if (!permanent || opts?.signal?.aborted) throw e;
+      results.push({ name: c.name, rows: [], more: false, error: (e as Error).message.slice(0, 500) });
+    }
+  }
+  return results;
 }

@@ -10,6 +10,7 @@ import { isDone, type Checkpoint } from '../contracts/checkpoint';
 import type { CompletionCheck } from '../contracts/run';
 import { columnNames } from './catalog';
 import { fingerprint, fingerprintSpec } from './fingerprint';
+import { judgeRange } from '../domain/reconcile';
 import { tablesOf } from './shadow';
 import type { Driver, QueryOptions } from './warehouse';
 
@@ -54,7 +55,13 @@ export async function verifyCompletion(
     }
   }
   if (missingBatches.length) return { complete: false, missingBatches, problems };
+  // Runbook step 5's last word: the whole range against each measure's expected_delta.
+  const partitions = checkpoints.filter(isDone).flatMap((c) => c.provenance.partitions);
+  const failures = judgeRange(spec, partitions).filter((c) => !c.passed).map((c) => c.message);
   // What the approver decides on: the shadow's rows over the range, hashed (part of the approval digest).
   const fp = await fingerprint(db, fingerprintSpec(spec, shadow, await columnNames(db, shadow, opts), from, to), opts);
-  return { complete: true, missingBatches, problems, shadow: { rows: fp.rows, rowHash: fp.rowHash, sums: fp.sums } };
+  return {
+    complete: true, missingBatches, problems, shadow: { rows: fp.rows, rowHash: fp.rowHash, sums: fp.sums },
+    ...(failures.length ? { failures } : {}),
+  };
 }

@@ -683,6 +683,12 @@ export class BackfillRun {
   }
 
   haltOnCompletion(check: CompletionCheck, nowMs: number): void {
+    // Every batch in place, but the whole range outside a measure's expected_delta: aggregate, so an
+    // approver may accept it (the approval then decides on it); anything missing can only be redone.
+    if (check.complete && check.failures?.length) {
+      this.halt(null, `completion check: ${check.failures[0]}`, check.failures, true, nowMs);
+      return;
+    }
     this.halt(null, `completion check: ${check.problems[0]}`, check.problems, false, nowMs);
   }
 
@@ -726,6 +732,16 @@ export class BackfillRun {
 
   verifying(): void {
     this.setPhase('verifying: every planned partition checkpointed and present in the shadow');
+  }
+
+  /**
+   * An approver accepted the whole range outside an expectation at the completion check: the run
+   * goes on to approval, and the approver there is warned of it.
+   */
+  completionAccepted(r: ResolveRequest, check: CompletionCheck): void {
+    this.warn(`accepted at the completion check by ${r.by} (${r.reason ?? ''}): ${check.failures?.join('; ') ?? ''}`);
+    this.moveTo('running', `completion check accepted by ${r.by}`);
+    this.verified(check);
   }
 
   /** The completion check passed: the shadow's fingerprint is part of what the approver decides on. */

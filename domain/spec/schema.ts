@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { DURATION_BOUNDS, formatDurationMs, SPEC_LIMITS, type DurationField } from '../../contracts/limits';
 import { identifierProblem } from '../../warehouse/identifiers';
 import { boundaryFormat, partitionCount, rangeOrdinals, type Grain } from '../partitions';
+import { checkSqlProblems } from '../transform-sql';
 import { durationMs, parseBytes, parseClock, parseDeltaRange, parseFraction, shown } from './values';
 
 /** Default ceiling on partitions in one backfill; raise with source_range.max_partitions. */
@@ -128,8 +129,16 @@ const slug = z.string().regex(/^[a-z0-9][a-z0-9_-]{2,99}$/, {
 });
 
 const measureSchema = z.strictObject({
-  /** Expected change of the measure's sum, e.g. "-1.5% to -0.8%"; "0%" means unchanged. */
+  /**
+   * Expected change of the measure's sum over the whole range, e.g. "-1.5% to -0.8%"; "0%" means
+   * unchanged. Judged on the running total after every batch (a warning) and on the whole range
+   * at the completion check before approval (a failure).
+   */
   expected_delta: deltaRange,
+  /** Band for one batch's sum (halts the batch); defaults to expected_delta. Wider when batches vary. */
+  batch_delta: deltaRange.optional(),
+  /** Band for each partition's sum (halts the batch naming the partitions); no per-partition check when absent. */
+  partition_delta: deltaRange.optional(),
   /** Absolute difference treated as equal, against float noise (data-diff#649). */
   abs_tolerance: z
     .number()
@@ -138,6 +147,24 @@ const measureSchema = z.strictObject({
       message: `must be at most ${SPEC_LIMITS.absTolerance.toExponential().replace('e+', 'e')}; write e.g. 0.005`,
     })
     .default(0.005),
+});
+
+const checkSchema = z.strictObject({
+  /** Names the check in verdicts, the checkpoint and the report. */
+  name: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, {
+    message: 'must be 1–64 lowercase letters, digits, "-" or "_", starting with a letter, e.g. gross-matches-events',
+  }),
+  description: freeText(SPEC_LIMITS.textChars, 'must say what the rule means', '"gross revenue equals the events"'),
+  /** fail halts the batch (retry or abort only); warn is shown to the approver. */
+  severity: z.enum(['fail', 'warn']).default('fail'),
+  /** One SELECT returning the failing rows; the rules of the transform, and no writing words. */
+  sql: z.string().min(1, { message: 'is empty; write one SELECT that returns the rows breaking the rule' })
+    .max(SPEC_LIMITS.checkSqlChars, {
+      error: (iss) => `is ${(iss.input as string).length} characters, above the maximum ${SPEC_LIMITS.checkSqlChars}`,
+    })
+    .superRefine((sql, ctx) => {
+      for (const problem of checkSqlProblems(sql)) ctx.addIssue({ code: 'custom', message: problem });
+    }),
 });
 
 const pauseWindow = z
@@ -297,6 +324,17 @@ export const specSchema = z
         }, { when: (payload) => typeof payload.value === 'object' && payload.value !== null })
         .default({}),
       not_null: columnList.default([]),
+      /**
+       * Custom checks, run after every batch: each a SELECT returning the rows that break a rule
+       * (zero rows = pass), with :partition_start/:partition_end bound to the batch's range and
+       * {{shadow}} / {{target}} naming the shadow and production tables.
+       */
+      checks: boundedList(
+        checkSchema,
+        SPEC_LIMITS.checks,
+        'checks',
+        'keep the rules that matter for this fix; a check may test several things with OR',
+      ).default([]),
       /** Changed rows kept per batch for the report, largest deltas first. */
       sample_rows: z.number().int().min(0).max(10_000).default(100),
       /**
@@ -459,7 +497,12 @@ export type ParsedSpec = z.output<typeof specSchema>;
 
 export interface Measure {
   column: string;
+  /** The whole range (and the running total, as a warning). */
   expected_delta: { min: number; max: number };
+  /** One batch's band; expected_delta when absent. */
+  batch_delta?: { min: number; max: number };
+  /** Each partition's band; not checked when absent. */
+  partition_delta?: { min: number; max: number };
   abs_tolerance: number;
 }
 

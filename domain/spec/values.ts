@@ -69,8 +69,10 @@ export function parseDeltaRange(text: string): DeltaRange | null {
   return range.min <= range.max ? range : null;
 }
 
+/** A range as people write it, signs kept: "+3% to +6%", "-1.5% to -0.8%", "0%". */
 export function formatDeltaRange(r: DeltaRange): string {
-  return r.min === r.max ? `${r.min}%` : `${r.min}% to ${r.max}%`;
+  const signed = (v: number) => `${v > 0 ? '+' : ''}${v}%`;
+  return r.min === r.max ? signed(r.min) : `${signed(r.min)} to ${signed(r.max)}`;
 }
 
 /** A tolerance as a fraction: 0, 0.01, "1%" → 0.01. */

@@ -1,6 +1,7 @@
 /**
- * Batch reconciliation over the runbook's spec: structural, aggregate (batch, cumulative, month
- * boundary) and row-level checks, with the figures and places each message must name.
+ * Batch reconciliation over the runbook's spec: structural, aggregate (batch band, running total,
+ * partition band, the whole range), custom and row-level checks, with the figures and places each
+ * message must name.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -9,6 +10,8 @@ import {
   emptyCumulative,
   isAcceptable,
   judgeDelta,
+  judgeRange,
+  partitionDeltaSeries,
   reconcileBatch,
   summarizeVerdict,
   type BatchEvidence,
@@ -124,7 +127,6 @@ describe('a batch that reconciles', () => {
       'aggregate/measure-delta-cumulative:net_revenue',
       'aggregate/measure-delta:gross_revenue',
       'aggregate/measure-delta-cumulative:gross_revenue',
-      'aggregate/month-boundary',
       'row-level/top-changed',
     ]);
     expect(check(v, 'measure-delta', 'gross_revenue').message)
@@ -308,11 +310,13 @@ describe('aggregate: measure delta, batch and cumulative', () => {
     expect(v.measures[0]!.cumulativeDeltaPct).toBeCloseTo((100 * (69_160 + 6860 - 77_000)) / 77_000, 10);
   });
 
-  it('fails when the cumulative delta drifts outside the range while the batch is within', () => {
+  it('warns, without failing the batch, when the running total drifts outside the range while the batch is within',
+    () => {
     const v = reconcileBatch(SPEC, evidence(10, WEEK), before(-1.7));
     const cum = check(v, 'measure-delta-cumulative', 'net_revenue');
-    expect(v.passed).toBe(false);
-    expect(failedNames(v)).toEqual(['measure-delta-cumulative']);
+    // The whole range is judged (and fails) at the completion check: judgeRange.
+    expect(v.passed).toBe(true);
+    expect(cum).toMatchObject({ passed: false, severity: 'warn' });
     expect(check(v, 'measure-delta', 'net_revenue').passed).toBe(true);
     expect(cum.message).toMatch(
       /net_revenue changed -1\.65% over the 77 partitions reconciled so far .*outside the expected -1\.5% to -0\.8%/,
@@ -474,114 +478,6 @@ describe('aggregate: cumulative totals', () => {
   });
 });
 
-describe('aggregate: month boundary', () => {
-  /** net_revenue delta% per day; the batch as a whole stays inside -1.5%..-0.8%. */
-  const byDay = (deltas: Record<string, number>) => (p: string) => {
-    const d = deltas[p] ?? -1.2;
-    return net('1000', String(1000 * (1 + d / 100)));
-  };
-  const SPANNING = labels('2025-01-29', 7);
-
-  it('warns, without failing the batch, when the delta jumps across the boundary inside a batch', () => {
-    const v = reconcileBatch(
-      SPEC,
-      evidence(8, SPANNING, byDay({ '2025-01-31': -0.5, '2025-02-01': -1.45 })),
-      emptyCumulative(),
-    );
-    const c = check(v, 'month-boundary');
-    expect(v.passed).toBe(true);
-    expect(check(v, 'measure-delta', 'net_revenue').passed).toBe(true);
-    expect(c).toMatchObject({
-      kind: 'aggregate',
-      passed: false,
-      severity: 'warn',
-      measure: 'net_revenue',
-      partition: '2025-02-01',
-    });
-    expect(c.message)
-      .toContain('net_revenue -0.50% on 2025-01-31 → -1.45% on 2025-02-01 (0.95 points, threshold 0.70)');
-    expect(summarizeVerdict(v)).toMatch(/^batch 9 passed: .*; 1 warning: month-boundary$/);
-  });
-
-  it('does not warn on a jump within the expected range width', () => {
-    const v = reconcileBatch(
-      SPEC,
-      evidence(8, SPANNING, byDay({ '2025-01-31': -0.85, '2025-02-01': -1.45 })),
-      emptyCumulative(),
-    );
-    const c = check(v, 'month-boundary');
-    expect(c.passed).toBe(true);
-    expect(c.message).toContain('month boundaries 2025-01-31 → 2025-02-01');
-  });
-
-  it('uses a floor of 0.5 points for a 0% measure', () => {
-    const gross = (after: string) => (p: string) =>
-      p === '2025-02-01' ? { newSums: { net_revenue: '988.00', gross_revenue: after } } : {};
-    const small = reconcileBatch(SPEC, evidence(8, SPANNING, gross('1204.8')), emptyCumulative());
-    expect(check(small, 'month-boundary').passed).toBe(true);
-    const big = reconcileBatch(SPEC, evidence(8, SPANNING, gross('1207.2')), emptyCumulative());
-    expect(check(big, 'month-boundary')).toMatchObject({ passed: false, measure: 'gross_revenue' });
-    expect(check(big, 'month-boundary').message).toContain('threshold 0.50');
-  });
-
-  it('says so when no boundary falls in the batch', () => {
-    const c = check(reconcileBatch(SPEC, evidence(9, WEEK), emptyCumulative()), 'month-boundary');
-    expect(c.passed).toBe(true);
-    expect(c.message).toContain('no month boundary');
-  });
-
-  it('pairs a boundary that falls between two batches, in either order', () => {
-    const january = evidence(0, labels('2025-01-25', 7), byDay({ '2025-01-31': -0.5 }));
-    const february = evidence(1, labels('2025-02-01', 7), byDay({ '2025-02-01': -1.45 }));
-
-    const first = reconcileBatch(SPEC, january, emptyCumulative());
-    expect(check(first, 'month-boundary').passed).toBe(true);
-    expect(check(first, 'month-boundary').message)
-      .toContain('2025-01-31 → 2025-02-01 will be checked when the batch on its other side is reconciled');
-    expect(Object.keys(first.cumulative.monthEdges ?? {})).toEqual(['2025-01-31']);
-    const second = reconcileBatch(SPEC, february, first.cumulative);
-    expect(check(second, 'month-boundary')).toMatchObject({ passed: false, severity: 'warn', partition: '2025-02-01' });
-    expect(second.passed).toBe(true);
-    expect(second.cumulative.monthEdges).toEqual({});
-
-    const newestFirst = reconcileBatch(
-      SPEC,
-      { ...january, batchIndex: 1 },
-      reconcileBatch(SPEC, { ...february, batchIndex: 0 }, emptyCumulative()).cumulative,
-    );
-    expect(check(newestFirst, 'month-boundary').message).toContain('-0.50% on 2025-01-31 → -1.45% on 2025-02-01');
-  });
-
-  it('leaves no edge waiting at the start of the source range', () => {
-    const v = reconcileBatch(SPEC, evidence(0, labels('2024-12-01', 7)), emptyCumulative());
-    expect(v.cumulative.monthEdges).toEqual({});
-  });
-
-  it('works at hour grain and does not apply at month grain', () => {
-    const hourly = specWith((s) =>
-      Object.assign(s.source_range, { grain: 'hour', start: '2025-01-31T20:00', end: '2025-02-01T03:00' }),
-    );
-    const hours = labels('2025-01-31T20:00:00', 8, 'hour');
-    const v = reconcileBatch(
-      hourly,
-      evidence(0, hours, byDay({ '2025-01-31T23:00:00': -0.5, '2025-02-01T00:00:00': -1.45 })),
-      emptyCumulative(),
-    );
-    expect(check(v, 'month-boundary')).toMatchObject({ passed: false, partition: '2025-02-01T00:00:00' });
-
-    const monthly = specWith((s) =>
-      Object.assign(s.source_range, { grain: 'month', start: '2025-01', end: '2025-03' }),
-    );
-    const m = reconcileBatch(
-      monthly,
-      evidence(0, ['2025-01-01', '2025-02-01', '2025-03-01'], byDay({ '2025-02-01': -0.5 })),
-      emptyCumulative(),
-    );
-    expect(check(m, 'month-boundary')).toMatchObject({ passed: true, severity: 'warn' });
-    expect(check(m, 'month-boundary').message).toContain('does not apply at month grain');
-  });
-});
-
 describe('row level: top changed rows', () => {
   const row = (merchant: number, delta: number, measure = 'net_revenue'): ChangedRow => ({
     key: { revenue_date: '2025-06-09', merchant_id: merchant },
@@ -630,11 +526,11 @@ describe('summarizeVerdict on failure', () => {
       ),
       emptyCumulative(),
     );
-    expect(failedNames(v)).toEqual(['row-count', 'unique-key', 'measure-delta', 'measure-delta-cumulative']);
+    expect(failedNames(v)).toEqual(['row-count', 'unique-key', 'measure-delta']);
     const line = summarizeVerdict(v);
     expect(line).toMatch(new RegExp('^batch 13 FAILED: row counts differ beyond row_count_tolerance 0 \\(exact\\) ' +
       'in 1 of 7 partitions of batch 13: 2025-06-13: production 100, shadow 99'));
-    expect(line).toContain('(+3 more failed: unique-key, measure-delta, measure-delta-cumulative)');
+    expect(line).toContain('(+2 more failed: unique-key, measure-delta)');
     expect(line).not.toContain('\n');
   });
 });
@@ -644,7 +540,7 @@ describe('aggregate: expectations mean what they say', () => {
     const v = reconcileBatch(SPEC, evidence(3, WEEK, () => net('1000.00', '1000.00')), emptyCumulative());
     const c = check(v, 'measure-delta', 'net_revenue');
     expect(v.passed).toBe(false);
-    expect(failedNames(v)).toEqual(['measure-delta', 'measure-delta-cumulative']);
+    expect(failedNames(v)).toEqual(['measure-delta']);
     expect(c.message).toContain(
       'net_revenue did not change in batch 4 (production 7000, shadow 7000, difference 0), ' +
         'but validation.revenue_delta_expected expects -1.5% to -0.8%; ' +
@@ -730,7 +626,7 @@ describe('acceptable: only aggregate failures may be accepted by a person', () =
   it('is true when only aggregate checks failed', () => {
     const v = reconcileBatch(SPEC, evidence(3, WEEK, () => net('1000', '980')), emptyCumulative());
     expect(v.passed).toBe(false);
-    expect(failedNames(v)).toEqual(['measure-delta', 'measure-delta-cumulative']);
+    expect(failedNames(v)).toEqual(['measure-delta']);
     expect(v.acceptable).toBe(true);
   });
 
@@ -763,7 +659,7 @@ describe('acceptable: only aggregate failures may be accepted by a person', () =
       evidence(3, WEEK, (p) => (p === '2025-06-13' ? { newRows: 99, newDistinctKeys: 99, ...net('1000', '900') } : {})),
       emptyCumulative(),
     );
-    expect(failedNames(v)).toEqual(['row-count', 'measure-delta', 'measure-delta-cumulative']);
+    expect(failedNames(v)).toEqual(['row-count', 'measure-delta']);
     expect(v.acceptable).toBe(false);
   });
 
@@ -878,5 +774,124 @@ describe('batch numbers in messages count from 1', () => {
       expect(numbers.length).toBeGreaterThan(3);
       expect(new Set(numbers)).toEqual(new Set(['1']));
     }
+  });
+});
+
+describe('expectation scopes: the whole range, one batch, one partition', () => {
+  /** The FX case: the whole range moves +3%..+6%, single batches +1.5%..+5.5%, partitions more. */
+  const FX = specWith((s) => {
+    s.validation.revenue_delta_expected = undefined;
+    s.validation.measures = {
+      net_revenue: { expected_delta: '+3% to +6%', batch_delta: '+1% to +8%', partition_delta: '0% to +12%' },
+    };
+  });
+  /** net_revenue +pct% in every partition of the batch. */
+  const moved = (pct: number) => () => net('1000.00', (1000 * (1 + pct / 100)).toFixed(2));
+
+  it('judges a batch on batch_delta when set: +2% passes a batch although the range expects +3% to +6%', () => {
+    const v = reconcileBatch(FX, evidence(0, WEEK, moved(2)), emptyCumulative());
+    expect(v.passed).toBe(true);
+    expect(check(v, 'measure-delta', 'net_revenue').message).toContain('within the batch band +1% to +8%');
+    // The running total is outside the whole range's expectation: a warning, with the user's signs.
+    expect(check(v, 'measure-delta-cumulative', 'net_revenue')).toMatchObject({ passed: false, severity: 'warn' });
+    expect(check(v, 'measure-delta-cumulative', 'net_revenue').message)
+      .toContain('outside the expected +3% to +6% (validation.measures.net_revenue.expected_delta');
+    expect(v.measures[0]!.expected).toEqual({ min: 1, max: 8 });
+  });
+
+  it('halts a batch outside batch_delta, naming the batch band and its path', () => {
+    const v = reconcileBatch(FX, evidence(4, WEEK, moved(9)), emptyCumulative());
+    expect(failedNames(v)).toEqual(['measure-delta']);
+    expect(check(v, 'measure-delta', 'net_revenue').message).toContain(
+      'outside the batch band +1% to +8% (validation.measures.net_revenue.batch_delta; abs_tolerance 0.005)');
+    expect(check(v, 'measure-delta', 'net_revenue').message).toContain('correct the batch band');
+    expect(v.acceptable).toBe(true);
+  });
+
+  it('without batch_delta, a batch is judged on expected_delta (the seed spec still stops early)', () => {
+    const seedLike = specWith((s) => {
+      s.validation.revenue_delta_expected = undefined;
+      s.validation.measures = { net_revenue: { expected_delta: '+3% to +6%' } };
+    });
+    const v = reconcileBatch(seedLike, evidence(0, WEEK, moved(2)), emptyCumulative());
+    expect(failedNames(v)).toEqual(['measure-delta']);
+    expect(check(v, 'measure-delta', 'net_revenue').message)
+      .toContain('outside the expected +3% to +6% (validation.measures.net_revenue.expected_delta;');
+  });
+
+  it('halts on partitions outside partition_delta, naming each with its delta', () => {
+    const v = reconcileBatch(FX, evidence(2, WEEK, (p) => (p === '2025-06-11' ? net('1000.00', '1150.00')
+      : p === '2025-06-13' ? net('1000.00', '990.00') : moved(4)())), emptyCumulative());
+    expect(failedNames(v)).toEqual(['measure-delta-partition']);
+    const c = check(v, 'measure-delta-partition', 'net_revenue');
+    expect(c).toMatchObject({ kind: 'aggregate', partition: '2025-06-11' });
+    expect(c.message).toContain('2 partitions of batch 3 outside the partition band 0% to +12% ' +
+      '(validation.measures.net_revenue.partition_delta): 2025-06-11 +15.00%; 2025-06-13 -1.00%');
+    expect(v.acceptable).toBe(true);
+  });
+
+  it('has no partition check without partition_delta', () => {
+    const v = reconcileBatch(SPEC, evidence(2, WEEK), emptyCumulative());
+    expect(v.checks.some((c) => c.name === 'measure-delta-partition')).toBe(false);
+  });
+
+  it('judgeRange: the whole range against expected_delta, failing outside it with the signs kept', () => {
+    const parts = (pct: number) => WEEK.map((p) => ({ ...evidence(0, [p]).partitions[0]!, ...moved(pct)() }));
+    expect(judgeRange(FX, parts(4.2)).map((c) => c.passed)).toEqual([true]);
+    const [low] = judgeRange(FX, parts(1.5));
+    expect(low).toMatchObject({ name: 'measure-delta-range', passed: false, severity: 'fail', kind: 'aggregate' });
+    expect(low!.message).toContain('net_revenue changed +1.50% over the whole range (7 partitions)');
+    expect(low!.message).toContain('outside the expected +3% to +6%');
+  });
+
+  it('partitionDeltaSeries: per measure, in partition order, null where no percentage applies', () => {
+    const parts = evidence(0, WEEK, (p, i) => (i === 1 ? { newRows: 0 } : moved(i)())).partitions.reverse();
+    const series = partitionDeltaSeries(FX.measures, parts).net_revenue!;
+    expect(series.map((x) => x.partition)).toEqual(WEEK);
+    expect(series[1]!.deltaPct).toBeNull();
+    expect(series[3]!.deltaPct).toBeCloseTo(3, 10);
+  });
+});
+
+describe('custom checks (validation.checks)', () => {
+  const CHECKED = specWith((s) => {
+    s.validation.checks = [
+      { name: 'gross-matches-events', description: 'gross revenue equals the events per day',
+        sql: 'SELECT d FROM {{shadow}} WHERE d >= :partition_start AND d < :partition_end AND gross < 0' },
+      { name: 'few-refunds', description: 'refunds stay rare', severity: 'warn',
+        sql: 'SELECT d FROM {{target}} WHERE d >= :partition_start AND d < :partition_end' },
+    ];
+  });
+  const withResults = (custom: BatchEvidence['custom']) => ({ ...evidence(5, WEEK), custom });
+
+  it('passes on zero rows, and records each as a custom check', () => {
+    const v = reconcileBatch(CHECKED, withResults([
+      { name: 'gross-matches-events', rows: [], more: false }, { name: 'few-refunds', rows: [], more: false },
+    ]), emptyCumulative());
+    expect(v.passed).toBe(true);
+    expect(check(v, 'gross-matches-events')).toMatchObject({ kind: 'custom', passed: true, severity: 'fail' });
+  });
+
+  it('fails on returned rows, keeps them in the check, and is never acceptable', () => {
+    const rows = [{ d: '2025-06-11', diff: '12.5' }];
+    const v = reconcileBatch(CHECKED, withResults([
+      { name: 'gross-matches-events', rows, more: true }, { name: 'few-refunds', rows, more: false },
+    ]), emptyCumulative());
+    expect(failedNames(v)).toEqual(['gross-matches-events']);
+    const c = check(v, 'gross-matches-events');
+    expect(c.rows).toEqual(rows);
+    expect(c.message).toContain('gross-matches-events (gross revenue equals the events per day) returned more than ' +
+      '1 row in batch 6, first: d=2025-06-11, diff=12.5');
+    expect(v.acceptable).toBe(false);
+    expect(check(v, 'few-refunds')).toMatchObject({ passed: false, severity: 'warn' });
+    expect(check(v, 'few-refunds').message).toContain('(warning: the batch is not failed)');
+  });
+
+  it('fails a check that could not run, or for which no result came, saying so', () => {
+    const v = reconcileBatch(CHECKED, withResults([
+      { name: 'gross-matches-events', rows: [], more: false, error: 'Binder Error: column "gross" not found' },
+    ]), emptyCumulative());
+    expect(check(v, 'gross-matches-events').message).toContain('failed to run for batch 6: Binder Error');
+    expect(check(v, 'few-refunds').message).toContain('did not run for batch 6');
   });
 });

@@ -402,3 +402,51 @@ describe('transform.sql_file content bounds', () => {
       .toBeLessThanOrEqual(SPEC_LIMITS.specPayloadBytes);
   });
 });
+
+describe('validation.checks and the expectation scopes', () => {
+  const check = (over: Record<string, unknown> = {}) => ({
+    name: 'gross-matches-events',
+    description: 'gross revenue equals the events per day',
+    sql: 'SELECT revenue_date FROM {{shadow}} WHERE revenue_date >= :partition_start AND revenue_date < :partition_end',
+    ...over,
+  });
+  const withChecks = (...checks: unknown[]) => edited((s) => {
+    s.validation.checks = checks;
+  });
+
+  it('parses a check with severity fail by default, and the measure bands', () => {
+    const r = parseSpec(edited((s) => {
+      s.validation.checks = [check()];
+      s.validation.measures = { gross_revenue: { expected_delta: '+3% to +6%', batch_delta: '+1% to +8%',
+        partition_delta: '0% to +12%' } };
+    }));
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.spec.validation.checks).toEqual([{ ...check(), severity: 'fail' }]);
+    expect(r.spec.measures.find((m) => m.column === 'gross_revenue')).toMatchObject({
+      expected_delta: { min: 3, max: 6 }, batch_delta: { min: 1, max: 8 }, partition_delta: { min: 0, max: 12 },
+    });
+  });
+
+  it.each([
+    [{ sql: 'DELETE FROM {{shadow}} WHERE d >= :partition_start AND d < :partition_end' }, 'must be a SELECT'],
+    [{ sql: 'SELECT 1 FROM t WHERE d >= :partition_start' }, 'must filter on :partition_end'],
+    [{ sql: 'SELECT 1 FROM {{prod}} WHERE d >= :partition_start AND d < :partition_end' }, 'uses {{prod}}'],
+    [{ sql: 'SELECT nextval(\'s\') FROM t WHERE d >= :partition_start AND d < :partition_end; SELECT 2' },
+      'more than one statement'],
+    [{ sql: 'SELECT 1 FROM t WHERE d >= :partition_start AND d < :partition_end AND x IN (SELECT 1 FROM t ' +
+      'WHERE (SELECT 1) = 1) UNION SELECT 1 FROM read_csv(\'x\') WHERE 1=1 AND EXISTS (SELECT 1 FROM t) ' +
+      'AND 1 = (SELECT COUNT(*) FROM (COPY t TO \'f\'))' }, 'uses COPY'],
+    [{ name: 'Bad Name' }, 'lowercase letters'],
+    [{ severity: 'info' }, 'severity'],
+  ])('refuses %j naming the field', (over, message) => {
+    const issues = issuesOf(withChecks(check(over)));
+    expect(issues.map((i) => `${i.path}: ${i.message}`).join('\n')).toContain(message);
+    expect(issues[0]!.path).toMatch(/^validation\.checks\[0\]\./);
+  });
+
+  it('bounds the list: more than 20 checks is one refusal', () => {
+    const issues = issuesOf(withChecks(...Array.from({ length: 21 }, (_, i) => check({ name: `c${i}` }))));
+    expect(issues).toEqual([{ path: 'validation.checks', message: expect.stringContaining('21') }]);
+  });
+});
