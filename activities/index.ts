@@ -44,5 +44,7 @@ export type WarehouseActivities = Pick<
   | 'publishRelease' | 'rollbackRelease' | 'cleanupTables'
 >;
 
-/** What the CLI asks of the worker that holds the warehouse (short, read-only). */
-export type ToolActivities = Pick<Activities, 'estimatePlanForCli' | 'readOnlySql' | 'reportDataById'>;
+/** What the CLI asks of the worker that holds the warehouse (short; read-only but the preview's scratch table). */
+export type ToolActivities = Pick<
+  Activities, 'estimatePlanForCli' | 'readOnlySql' | 'reportDataById' | 'previewForCli'
+>;

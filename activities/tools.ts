@@ -1,14 +1,17 @@
 /**
  * What the CLI asks of the worker while the worker holds the warehouse (DuckDB allows one writing
- * process per file): a plan's estimates, a read-only look at tables, and a finished backfill's
- * report data. Nothing here writes; each runs inside a short workflow (workflows/tools.ts).
+ * process per file): a plan's estimates, a read-only look at tables, a finished backfill's report
+ * data, and a preview. Only the preview writes (its own scratch table); each runs inside a short
+ * workflow (workflows/tools.ts).
  */
 import { BackfillError, BackfillFailure } from '../contracts/errors';
 import type { ReportData } from '../contracts/report';
 import type { Plan } from '../domain/plan';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { compileTransform, readOnlySelectProblems, SQL_LIMITS } from '../domain/transform-sql';
+import type { PreviewResult } from '../domain/preview';
 import { previewPlan } from '../warehouse/plan-estimates';
+import { previewBackfill } from '../warehouse/preview';
 import type { Driver, Row } from '../warehouse/warehouse';
 import type { Toolkit } from './context';
 import { reportForWorkflow } from './operator';
@@ -51,7 +54,7 @@ export async function readOnlyQuery(db: Pick<Driver, 'transaction'>, req: SqlReq
   return { columns: Object.keys(rows[0] ?? {}), rows: plain, truncated: rows.length > req.limit };
 }
 
-export function toolActivities({ db }: Toolkit) {
+export function toolActivities({ db, now }: Toolkit) {
   return {
     /** The plan `backfill plan` prints (warehouse/plan-estimates.ts previewPlan); nothing is recorded. */
     async estimatePlanForCli(spec: BackfillSpec, sample: boolean): Promise<Plan> {
@@ -66,6 +69,14 @@ export function toolActivities({ db }: Toolkit) {
     /** `backfill report` for a backfill whose workflow has ended, read by the worker that holds the file. */
     async reportDataById(backfillId: string): Promise<ReportData | null> {
       return reportForWorkflow(db, backfillId);
+    },
+
+    /**
+     * `backfill preview` while the worker holds the file: the one tool that writes, and only its
+     * scratch table and that table's ownership record (warehouse/preview.ts); production is read.
+     */
+    async previewForCli(spec: BackfillSpec, req: { partitions: number }): Promise<PreviewResult> {
+      return previewBackfill(db, spec, { partitions: req.partitions, now });
     },
   };
 }

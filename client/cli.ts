@@ -4,9 +4,11 @@
  */
 import { Argument, Command, Option } from 'commander';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { BackfillError, BackfillFailure, backfillFailureIn, isBackfillFailure } from '../contracts/errors';
 import type { ReportData } from '../contracts/report';
 import type { Plan } from '../domain/plan';
+import { PREVIEW_LIMITS, previewPartitionsProblem, type PreviewResult } from '../domain/preview';
 import { readOnlySelectProblems, SQL_LIMITS } from '../domain/transform-sql';
 import type { SqlResult } from '../activities/tools';
 import { TASK_QUEUE } from '../contracts/settings';
@@ -40,6 +42,10 @@ const need = {
     ...(require('./format') as typeof import('./format')),
   }),
   tools: async () => require('../activities/tools') as typeof import('../activities/tools'),
+  preview: async () => ({
+    ...(require('../warehouse/preview') as typeof import('../warehouse/preview')),
+    ...(require('./preview-format') as typeof import('./preview-format')),
+  }),
   terminal: async () => require('./terminal') as typeof import('./terminal'),
   keys: async () => require('./keys') as typeof import('./keys'),
   report: async () => ({
@@ -61,7 +67,7 @@ const program = new Command()
     '',
     'Exit codes: 0 ok · 1 unexpected · 2 bad input (usage, invalid spec, missing table or column, unknown',
     'backfill) · 3 unreachable or locked (Temporal, no worker, the DuckDB file) · 4 refused (leased target,',
-    'duplicate start, a refused decision) · 5 (watch) the backfill halted or failed.',
+    'duplicate start, a refused decision) · 5 (watch) the backfill halted or failed; (preview) a check failed.',
   ].join('\n'));
 
 const warehouseOption = () =>
@@ -234,6 +240,73 @@ connected(program
     console.log(table(result.columns, result.rows.map((r) => result.columns.map((c) => cell(r[c]))), { maxWidth: 40 }));
     console.log(`(${result.rows.length} row${result.rows.length === 1 ? '' : 's'}` +
       `${result.truncated ? `; more not shown, raise --limit (at most ${SQL_LIMITS.rows})` : ''})`);
+  });
+
+/**
+ * The warehouse opened read-write, for `preview` (it writes its scratch table), or null when it is a
+ * DuckDB file a worker holds: the preview then runs on the worker. A missing file is not created.
+ */
+async function openWritable(where: string | undefined) {
+  const { openWarehouse, warehouseConfigFromEnv } = await need.warehouse();
+  const config = warehouseConfigFromEnv(where ? { ...process.env, BACKFILL_WAREHOUSE: where } : process.env);
+  if (config.engine === 'duckdb' && config.path !== ':memory:' && !existsSync(config.path)) {
+    throw new BackfillFailure(
+      BackfillError.MissingObject,
+      `the DuckDB file ${config.path} does not exist; pass --warehouse (or set BACKFILL_WAREHOUSE), ` +
+        'or seed the demo with `npm run demo -- --only-plan`.',
+    );
+  }
+  try {
+    return await openWarehouse(config);
+  } catch (e) {
+    if (config.engine === 'duckdb' && isBackfillFailure(e, BackfillError.WarehouseLocked)) {
+      console.error(`note: a worker holds ${config.path}; previewing through the worker`);
+      return null;
+    }
+    throw e;
+  }
+}
+
+function parsePreviewPartitions(text: string): number {
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : text;
+  const problem = previewPartitionsProblem(n);
+  if (problem) throw new BackfillFailure(BackfillError.InvalidRequest, problem);
+  return n as number;
+}
+
+connected(program
+  .command('preview')
+  .description('A quick look before the run: rewrites a sample of partitions into a scratch table, runs every ' +
+    'check and expectation on them, prints the verdicts and an estimate of the full run, and drops the table. ' +
+    'No lease, no snapshot, production untouched; exit 5 when a check fails. While a worker holds the DuckDB ' +
+    'file, the worker runs it.')
+  .argument('<spec>', 'backfill spec (YAML)')
+  .option(
+    '--partitions <n>',
+    `partitions to rewrite, ${PREVIEW_LIMITS.minPartitions}..${PREVIEW_LIMITS.maxPartitions}: the first, the last, ` +
+      'the representative one and the rest spread between',
+    parsePreviewPartitions,
+    PREVIEW_LIMITS.defaultPartitions,
+  )
+  .option('--json', 'print the result as JSON')
+  .addOption(warehouseOption()))
+  .action(async (file: string, opts: { partitions: number; json?: boolean; warehouse?: string } & Connected) => {
+    const { spec } = (await need.spec()).loadRunnableSpec(file);
+    const { previewBackfill, formatPreview } = await need.preview();
+    const db = await openWritable(opts.warehouse);
+    let result: PreviewResult;
+    if (!db) {
+      const req = { partitions: opts.partitions };
+      result = await throughWorker<PreviewResult>(opts, 'previewThroughWorker', [spec, req]);
+    } else {
+      try {
+        result = await previewBackfill(db, spec, { partitions: opts.partitions });
+      } finally {
+        await db.close();
+      }
+    }
+    console.log(opts.json ? jsonOutput('preview', result) : formatPreview(result));
+    if (!result.passed) process.exitCode = ExitCode.stopped;
   });
 
 program

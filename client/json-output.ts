@@ -1,14 +1,14 @@
 /**
  * The shape of every `--json` output: one object with `schema_version` (bumped when a field is
- * renamed or removed; added fields do not bump it), `kind` (status, plan, list, sql, trusted_key), and the value with
- * its keys in snake_case like the spec's, numbers without float noise. `sql` rows keep their column
- * names as the query wrote them. The fields are those of the
- * TypeScript interfaces named in the README (BackfillStatus, Plan, ListedBackfill), each key
- * snake_cased: `partitions.done`, `backfill_id`, `last_verdict.rows_written`.
+ * renamed or removed; added fields do not bump it), `kind` (status, plan, list, sql, trusted_key,
+ * preview), and the value with its keys in snake_case like the spec's, numbers without float noise.
+ * `sql` rows keep their column names as the query wrote them. The fields are those of the
+ * TypeScript interfaces named in the README (BackfillStatus, Plan, ListedBackfill, PreviewResult),
+ * each key snake_cased: `partitions.done`, `backfill_id`, `last_verdict.rows_written`.
  */
 export const JSON_SCHEMA_VERSION = 1;
 
-export type JsonKind = 'status' | 'plan' | 'list' | 'sql' | 'trusted_key';
+export type JsonKind = 'status' | 'plan' | 'list' | 'sql' | 'trusted_key' | 'preview';
 
 /** camelCase → snake_case for identifier-like keys; data used as keys (dates, column names) is left as is. */
 export function snakeKey(key: string): string {

@@ -51,8 +51,11 @@ export interface AuditEntry {
 /** One checkpointed batch: the provenance stamp of what was written and how it was judged. */
 export type { Checkpoint } from '../contracts/checkpoint';
 
-/** What a backfill derives from its target: the tables it creates, and (view mode) the view it points. */
-export type OwnedRole = 'shadow' | 'snapshot' | 'view';
+/**
+ * What a backfill derives from its target: the tables it creates, (view mode) the view it points,
+ * and the scratch table of `backfill preview` (warehouse/preview.ts).
+ */
+export type OwnedRole = 'shadow' | 'snapshot' | 'view' | 'preview';
 
 /**
  * A table this product created for a backfill. `claimed` is recorded before the CREATE (the name
@@ -448,6 +451,24 @@ export class ControlStore {
           isoTimestamp(t.claimedAt, 'claimedAt'),
           t.createdAt && isoTimestamp(t.createdAt, 'createdAt'),
           t.droppedAt && isoTimestamp(t.droppedAt, 'droppedAt'),
+        ],
+      ),
+    );
+  }
+
+  /**
+   * Claims again a name this backfill's record already holds (a preview reusing its scratch name
+   * after dropping it): the row starts over as `t`, so no time of the earlier table stays on it.
+   */
+  async reclaimTable(t: OwnedTable, tx: Session): Promise<void> {
+    await tx.execute(
+      this.stmt(
+        `UPDATE ${this.ref('owned_tables')} SET table_name = ?, role = ?, target_table = ?, status = ?, ` +
+          `record_json = ?, claimed_at = CAST(? AS TIMESTAMP), created_at = NULL, dropped_at = NULL ` +
+          `WHERE canonical_name = ? AND backfill_id = ?`,
+        [
+          t.tableName, t.role, t.targetTable, t.status, t.record === null ? null : JSON.stringify(t.record),
+          isoTimestamp(t.claimedAt, 'claimedAt'), t.canonicalName, t.backfillId,
         ],
       ),
     );

@@ -374,10 +374,12 @@ export async function identityProblem(
     : null;
 }
 
-const FIELD_OF: Record<OwnedRole, DerivedTable['field']> = {
+const FIELD_OF: Record<OwnedRole, DerivedTable['field'] | 'preview'> = {
   shadow: 'target.shadow_table',
   snapshot: 'rollback.snapshot',
   view: 'publish.view',
+  // The preview's scratch table is named from target.table and backfill_id (warehouse/preview.ts).
+  preview: 'preview',
 };
 
 /**

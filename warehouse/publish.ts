@@ -630,9 +630,10 @@ export async function cleanupBackfillTables(
     shadowServed = release !== null && release.status !== 'rolled_back';
   }
   // The restore point first, as the runbook takes it first; the view is never dropped.
-  const order = { snapshot: 0, shadow: 1, view: 2 } as const;
+  // A preview's scratch table is still recorded only when a preview died before dropping it.
+  const order = { snapshot: 0, shadow: 1, preview: 2, view: 3 } as const;
   const records = (await store.ownedBy(spec.backfill_id, db, opts))
-    .filter((r) => r.role !== 'view')
+    .filter((r) => r.role !== 'view' && !(r.role === 'preview' && r.status === 'dropped'))
     .sort((a, b) => order[a.role] - order[b.role]);
   const database = await currentDatabase(db, opts);
   const never = new Set(

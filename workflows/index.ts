@@ -1,2 +1,2 @@
 export { backfillWorkflow } from './backfill-workflow';
-export { planThroughWorker, reportThroughWorker, sqlThroughWorker } from './tools';
+export { planThroughWorker, previewThroughWorker, reportThroughWorker, sqlThroughWorker } from './tools';

@@ -1,7 +1,8 @@
 /**
  * Short workflows through which the CLI reads the warehouse while a worker holds it (DuckDB allows
- * one writing process per file): `plan`, `sql` and `report` for an ended backfill. One activity
- * each, read-only, no state; a refused request fails at once (not retried).
+ * one writing process per file): `plan`, `sql` and `report` for an ended backfill, and `preview`.
+ * One activity each, no state; read-only but for the preview's scratch table; a refused request
+ * fails at once (not retried).
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { ToolActivities } from '../activities';
@@ -9,6 +10,7 @@ import type { SqlRequest, SqlResult } from '../activities/tools';
 import { nonRetryableErrorTypes } from '../contracts/errors';
 import type { ReportData } from '../contracts/report';
 import type { Plan } from '../domain/plan';
+import type { PreviewResult } from '../domain/preview';
 import type { BackfillSpec } from '../domain/spec/schema';
 
 const tools = proxyActivities<ToolActivities>({
@@ -26,4 +28,9 @@ export async function sqlThroughWorker(req: SqlRequest): Promise<SqlResult> {
 
 export async function reportThroughWorker(backfillId: string): Promise<ReportData | null> {
   return tools.reportDataById(backfillId);
+}
+
+/** `backfill preview`: writes only its scratch table (dropped before it returns) and that table's record. */
+export async function previewThroughWorker(spec: BackfillSpec, req: { partitions: number }): Promise<PreviewResult> {
+  return tools.previewForCli(spec, req);
 }
