@@ -33,7 +33,7 @@ export type Activities = ReturnType<typeof createActivities>;
 export type MetadataActivities = Pick<
   Activities,
   | 'planBackfill' | 'acquireLease' | 'releaseLease' | 'claimTables' | 'resumePoint' | 'recordAudit'
-  | 'countLivePipelines' | 'acceptBatch' | 'signoffRelease' | 'reportData' | 'verifyDecision'
+  | 'countLivePipelines' | 'acceptBatch' | 'signoffRelease' | 'reportData' | 'verifyDecision' | 'evaluateMonitors'
 >;
 
 /** Long warehouse statements: heartbeating, cancellable, retried with backoff. */

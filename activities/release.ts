@@ -1,7 +1,11 @@
 /** Runbook steps 6–7: the atomic publish, the rollback, the signoff, and dropping the backfill's own tables. */
 import type { CleanupResult } from '../contracts/run';
 import type { ApprovalProof, ReleaseRecord } from '../contracts/status';
+import { BackfillError, backfillFailureIn } from '../contracts/errors';
+import { judgeMonitor, type MonitorResult } from '../domain/monitors';
 import type { BackfillSpec } from '../domain/spec/schema';
+import { resolveCheckTables } from '../domain/transform-sql';
+import { tablesOf } from '../warehouse/shadow';
 import { cleanupBackfillTables, publish, rollbackRelease, signoffRelease } from '../warehouse/publish';
 import { activitySource, heartbeating, log, type Toolkit } from './context';
 
@@ -65,6 +69,38 @@ export function releaseActivities({ db, clock, tagged, opts, audit, now }: Toolk
         });
         return { release, rowsRestored };
       });
+    },
+
+    /**
+     * Runbook step 7: evaluates the named monitors (rollback.monitors) read-only. A query the
+     * warehouse cannot run is a result saying why (a breach); a lost connection is retried.
+     */
+    async evaluateMonitors(spec: BackfillSpec, names: string[]): Promise<MonitorResult[]> {
+      const { target, snapshot } = tablesOf(spec);
+      const tables = { target: db.dialect.table(target), snapshot: db.dialect.table(snapshot) };
+      const o = opts(spec, 'monitor');
+      const results: MonitorResult[] = [];
+      for (const m of (spec.rollback.monitors ?? []).filter((x) => names.includes(x.name))) {
+        const at = now();
+        try {
+          const rows = await db.transaction(
+            (tx) => tx.query({ sql: resolveCheckTables(m.sql, tables), params: [] }, o),
+            { ...o, readOnly: true },
+          );
+          const first = rows[0] ? Object.values(rows[0])[0] : undefined;
+          const value = first === null || first === undefined || first === '' ? NaN : Number(first);
+          results.push(judgeMonitor(m, Number.isFinite(value) ? value : null, at));
+        } catch (e) {
+          const type = backfillFailureIn(e)?.type;
+          if (type !== BackfillError.MissingObject && type !== BackfillError.WarehousePermanent) throw e;
+          results.push(judgeMonitor(m, null, at, (e as Error).message.slice(0, 500)));
+        }
+      }
+      for (const r of results) {
+        if (r.ok) log().info(r.message, { monitor: r.name, value: r.value });
+        else log().warn(r.message, { monitor: r.name, value: r.value });
+      }
+      return results;
     },
 
     async signoffRelease(

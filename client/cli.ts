@@ -392,6 +392,9 @@ connected(program
         if (status.state === 'awaiting_approval' && status.approval) {
           console.log(`  approvers: ${status.approval.approvers.join(', ')}; deadline ${status.approval.deadline}`);
         }
+        for (const r of status.monitors?.results ?? []) {
+          console.log(`  monitor ${r.ok ? r.message : `BREACHED: ${r.message}`} (at ${r.at})`);
+        }
         if (status.decisionDigest) {
           console.log(`  decision digest ${status.decisionDigest}` +
             `${status.signaturesRequired ? ' (decisions must be signed: --key)' : ''}`);

@@ -29,6 +29,8 @@ export const DURATION_BOUNDS = {
   'approval.timeout': { min: SECOND, max: 90 * DAY },
   /** Snowflake Time Travel keeps at most 90 days. */
   'rollback.window': { min: SECOND, max: 90 * DAY },
+  /** A monitor evaluated more often than every second is load, not watching; daily is the least. */
+  'rollback.monitors.interval': { min: SECOND, max: DAY },
 } as const satisfies Record<string, DurationBound>;
 
 export type DurationField = keyof typeof DURATION_BOUNDS;
@@ -66,6 +68,8 @@ export const SPEC_LIMITS = {
   checks: 20,
   checkSqlChars: 20_000,
   checkRowsKept: 10,
+  /** rollback.monitors: evaluated after publish and then every interval while the window is open. */
+  monitors: 10,
 } as const;
 
 /** Fields of signal and update payloads (the Temporal UI's form sends whatever was typed). */

@@ -3,6 +3,7 @@
  * continue-as-new cursor). Type-only imports, so workflow, client and worker can all use them
  * without pulling runtime code into the sandbox.
  */
+import type { MonitorResult } from '../domain/monitors';
 import type { PlanSummary } from '../domain/plan';
 import type { CumulativeTotals } from '../domain/reconcile';
 import type { BackfillSpec } from '../domain/spec/schema';
@@ -207,6 +208,11 @@ export interface BackfillStatus {
   decisionDigest?: string | null;
   /** Whether decisions must be signed by a trusted key (approval.require_signature). */
   signaturesRequired?: boolean;
+  /**
+   * The rollback window's monitors (rollback.monitors): the latest result of each, and when each
+   * is next due. Absent when the spec has none.
+   */
+  monitors?: { results: MonitorResult[]; next: Record<string, string> } | null;
   /** How many times the workflow continued as new (history kept short). */
   continuedAsNew: number;
 }

@@ -5,8 +5,8 @@
 import { DURATION_BOUNDS, formatDurationMs, type DurationField } from '../contracts/limits';
 import type { BackfillState } from '../contracts/status';
 
-/** Where each bounded duration sits in the parsed spec. */
-const DURATION_AT: Record<DurationField, readonly string[]> = {
+/** Where each bounded duration sits in the parsed spec (a monitor's interval: in each of rollback.monitors). */
+const DURATION_AT: Record<Exclude<DurationField, 'rollback.monitors.interval'>, readonly string[]> = {
   'execution.query_timeout': ['execution', 'query_timeout'],
   'execution.live_pipeline.poll_interval': ['execution', 'live_pipeline', 'poll_interval'],
   'approval.timeout': ['approval', 'timeout'],
@@ -19,16 +19,24 @@ const DURATION_AT: Record<DurationField, readonly string[]> = {
  */
 export function durationProblems(spec: unknown): string[] {
   const problems: string[] = [];
-  for (const [field, path] of Object.entries(DURATION_AT) as Array<[DurationField, readonly string[]]>) {
-    let v: unknown = spec;
-    for (const key of path) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined;
-    if (v === undefined) continue;
+  const judge = (field: DurationField, where: string, v: unknown) => {
+    if (v === undefined) return;
     const { min, max } = DURATION_BOUNDS[field];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
       problems.push(
-        `spec.${field} is ${JSON.stringify(v)} ms; it must be ${formatDurationMs(min)}..${formatDurationMs(max)}`,
+        `spec.${where} is ${JSON.stringify(v)} ms; it must be ${formatDurationMs(min)}..${formatDurationMs(max)}`,
       );
     }
+  };
+  for (const [field, path] of Object.entries(DURATION_AT) as Array<[DurationField, readonly string[]]>) {
+    let v: unknown = spec;
+    for (const key of path) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined;
+    judge(field, field, v);
+  }
+  const monitors = (spec as { rollback?: { monitors?: unknown } } | null)?.rollback?.monitors;
+  if (Array.isArray(monitors)) {
+    monitors.forEach((m, i) => judge('rollback.monitors.interval', `rollback.monitors[${i}].interval`,
+      (m as { interval?: unknown } | null)?.interval));
   }
   return problems;
 }

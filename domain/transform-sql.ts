@@ -140,9 +140,24 @@ export function checkSqlProblems(sql: string): string[] {
   return problems;
 }
 
+/** The tables a monitor may name through placeholders: production and the restore point. */
+export const MONITOR_TABLES = ['target', 'snapshot'] as const;
+
+/**
+ * Problems of a monitor's SQL (rollback.monitors[].sql): `backfill sql`'s rules — one SELECT, no
+ * writing words, no :parameters — with {{target}} and {{snapshot}} naming the backfill's tables.
+ */
+export function monitorSqlProblems(sql: string): string[] {
+  const problems = [...sql.matchAll(TABLE_PLACEHOLDER)]
+    .map((m) => m[1]!)
+    .filter((name) => !(MONITOR_TABLES as readonly string[]).includes(name))
+    .map((name) => `uses {{${name}}}; only {{target}} and {{snapshot}} name tables`);
+  return [...problems, ...readOnlySelectProblems(sql.replace(TABLE_PLACEHOLDER, 'watched_table'))];
+}
+
 /** A check's SQL with {{shadow}} / {{target}} replaced by the tables as the dialect quotes them. */
-export function resolveCheckTables(sql: string, tables: Record<CheckTable, string>): string {
-  return sql.replace(TABLE_PLACEHOLDER, (_m, name: string) => tables[name as CheckTable] ?? _m);
+export function resolveCheckTables(sql: string, tables: Partial<Record<string, string>>): string {
+  return sql.replace(TABLE_PLACEHOLDER, (_m, name: string) => tables[name] ?? _m);
 }
 
 /** Bounds of `backfill sql`: the text an operator pastes, and the rows it prints. */

@@ -264,9 +264,32 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
   }
 
   // ---- step 7: the rollback window ----
+
+  /**
+   * Waits for a rollback, a signoff or the window's end; with rollback.monitors, evaluates each right
+   * after publish and then every interval meanwhile (a spec without monitors waits as it always has).
+   */
+  async function watchWindow(): Promise<void> {
+    if (!(spec.rollback.monitors ?? []).length) {
+      await condition(() => run.windowRequested(), run.windowMsLeft(Date.now()));
+      return;
+    }
+    while (!run.windowRequested() && run.windowOpen(Date.now())) {
+      const due = run.dueMonitors(Date.now());
+      if (due.length) {
+        for (const entry of run.monitorsEvaluated(await metadata.evaluateMonitors(spec, due), Date.now())) {
+          await audit(entry);
+        }
+        continue;
+      }
+      if (await condition(() => run.windowRequested(), run.monitorWaitMs(Date.now()))) return;
+      await maybeContinueAsNew();
+    }
+  }
+
   async function rollbackWindow(): Promise<void> {
     const releaseId = status.release!.releaseId;
-    if (status.rollback.open) await condition(() => run.windowRequested(), run.windowMsLeft(Date.now()));
+    if (status.rollback.open) await watchWindow();
     while (run.rollbackRequest) {
       const r = run.rollingBack();
       let result: Awaited<ReturnType<typeof warehouse.rollbackRelease>>;

@@ -40,6 +40,7 @@ import {
   type SignatureCheck,
 } from '../approval';
 import { decisionDigest, digestedDecision, signedMessage, type DecisionText } from '../decision-digest';
+import { nextDue, type MonitorResult } from '../monitors';
 import { canMove, inputProblems, isTerminal, PUBLISHED_STATES } from '../lifecycle';
 import { batchPartitions, planShape, type PlanShape, type PlanSummary } from '../plan';
 import { buildReport } from '../report';
@@ -375,11 +376,23 @@ export class BackfillRun {
         return this.windowBusy('rollback') ?? rollbackProblem(req, state, window, nowMs, this.rules);
       }
       case 'signoff':
-        return this.windowBusy('signoff') ?? signoffProblem(req, state, this.rules);
+        return this.windowBusy('signoff') ?? this.monitorBlock(nowMs) ?? signoffProblem(req, state, this.rules);
       case 'cancel':
         if (this.cancelRequest) return `cancel refused: already cancelled by ${this.cancelRequest.by}`;
         return cancelProblem(req, state);
     }
+  }
+
+  /** A monitor's latest evaluation breached while the window is open: no signoff until it passes. */
+  private monitorBlock(nowMs: number): string | null {
+    const breached = (this.status.monitors?.results ?? []).filter((r) => !r.ok);
+    const expires = this.status.rollback.expiresAt ? Date.parse(this.status.rollback.expiresAt) : 0;
+    if (!breached.length || this.status.state !== 'published' || nowMs >= expires) return null;
+    const next = breached.map((r) => this.status.monitors!.next[r.name]).filter(Boolean).sort()[0];
+    return (
+      `signoff refused: ${breached.map((r) => `${r.message} (at ${r.at})`).join('; ')}; roll back, or wait until ` +
+      `it passes again${next ? ` (next evaluation at ${next})` : ''}`
+    );
   }
 
   private windowBusy(what: string): string | null {
@@ -829,6 +842,63 @@ export class BackfillRun {
 
   windowRequested(): boolean {
     return this.rollbackRequest !== null || this.signoffRequest !== null;
+  }
+
+  /** Whether the rollback window is still open at `nowMs`. */
+  windowOpen(nowMs: number): boolean {
+    return nowMs < Date.parse(this.status.release!.rollbackExpiresAt);
+  }
+
+  /** The monitors due at `nowMs` (all of them before the first evaluation). */
+  dueMonitors(nowMs: number): string[] {
+    const next = this.status.monitors?.next ?? {};
+    return (this.spec.rollback.monitors ?? [])
+      .filter((m) => next[m.name] === undefined || Date.parse(next[m.name]!) <= nowMs)
+      .map((m) => m.name);
+  }
+
+  /** Milliseconds until the next monitor is due, or until the window closes if sooner (at least 1). */
+  monitorWaitMs(nowMs: number): number {
+    const dues = Object.values(this.status.monitors?.next ?? {}).map((t) => Date.parse(t));
+    return Math.max(1, Math.min(Date.parse(this.status.release!.rollbackExpiresAt), ...dues) - nowMs);
+  }
+
+  /**
+   * Keeps the monitors' latest results and next due times; returns the audit entries (a breach, or a
+   * monitor passing again after one) and, for a breach of a monitor with on_breach: rollback, asks
+   * for the rollback itself.
+   */
+  monitorsEvaluated(results: MonitorResult[], nowMs: number): AuditEntry[] {
+    const previous = new Map((this.status.monitors?.results ?? []).map((r) => [r.name, r]));
+    const latest = new Map(previous);
+    for (const r of results) latest.set(r.name, r);
+    const monitors = this.spec.rollback.monitors ?? [];
+    const specs = monitors.filter((m) => results.some((r) => r.name === m.name));
+    this.status.monitors = {
+      results: monitors.flatMap((m) => (latest.has(m.name) ? [latest.get(m.name)!] : [])),
+      next: { ...(this.status.monitors?.next ?? {}), ...nextDue(specs, nowMs) },
+    };
+    const entries: AuditEntry[] = [];
+    for (const r of results) {
+      const was = previous.get(r.name);
+      if (!r.ok) {
+        this.warn(r.message);
+        const detail = { monitor: r.name, value: r.value, message: r.message };
+        entries.push({ actor: 'workflow', action: 'monitor_breached', detail });
+      } else if (was && !was.ok) {
+        entries.push({ actor: 'workflow', action: 'monitor_passed', detail: { monitor: r.name, value: r.value } });
+      }
+    }
+    const trigger = results.find((r) => !r.ok && r.onBreach === 'rollback');
+    if (trigger && !this.windowRequested() && this.windowOpen(nowMs)) {
+      const comment = `monitor ${trigger.message} (on_breach: rollback)`;
+      this.rollbackRequest = { by: 'workflow', comment, at: iso(nowMs) };
+      const detail = { monitor: trigger.name, reason: trigger.message };
+      entries.push({ actor: 'workflow', action: 'rollback_requested', detail });
+      this.wake++;
+    }
+    this.show();
+    return entries;
   }
 
   /** Time left in the rollback window (at least 1 ms, so a timer is armed). */

@@ -30,6 +30,10 @@ export function currentDetails(status: BackfillStatus): string {
     status.pause ? `Paused (${status.pause.kind}): ${status.pause.reason}` : null,
     status.halt ? `Halted: ${codeJson(status.halt.reason)}` : null,
     r ? `Release ${r.releaseId} (${r.status}); rollback until ${r.rollbackExpiresAt}` : null,
+    status.monitors?.results.length
+      ? `Monitors: ${status.monitors.results.map((r) => (r.ok ? `${r.name} ok (${r.value})` : `**${r.message}**`))
+        .join(' · ')}`
+      : null,
     status.decisionDigest
       ? `Decision digest: \`${status.decisionDigest}\` — send it as "digest" with your decision` +
         (status.signaturesRequired ? ', signed (`backfill ... --key FILE`)' : '')

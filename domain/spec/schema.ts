@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { DURATION_BOUNDS, formatDurationMs, SPEC_LIMITS, type DurationField } from '../../contracts/limits';
 import { identifierProblem } from '../../warehouse/identifiers';
 import { boundaryFormat, partitionCount, rangeOrdinals, type Grain } from '../partitions';
-import { checkSqlProblems } from '../transform-sql';
+import { checkSqlProblems, monitorSqlProblems } from '../transform-sql';
 import { durationMs, parseBytes, parseClock, parseDeltaRange, parseFraction, shown } from './values';
 
 /** Default ceiling on partitions in one backfill; raise with source_range.max_partitions. */
@@ -93,7 +93,8 @@ const deltaRange = z.string().transform((v, ctx) => {
   if (r === null) {
     ctx.addIssue({ code: 'custom', message: `${shown(v)} is not a percentage range; ${example}` });
   } else if (!(Math.abs(r.min) <= SPEC_LIMITS.percent && Math.abs(r.max) <= SPEC_LIMITS.percent)) {
-    ctx.addIssue({ code: 'custom', message: `${shown(v)} is beyond the maximum ±${SPEC_LIMITS.percent}%; ${example}` });
+    const message = `${shown(v)} is beyond the maximum ±${SPEC_LIMITS.percent}%; ${example}`;
+    ctx.addIssue({ code: 'custom', message });
   } else {
     return r;
   }
@@ -165,6 +166,39 @@ const checkSchema = z.strictObject({
     .superRefine((sql, ctx) => {
       for (const problem of checkSqlProblems(sql)) ctx.addIssue({ code: 'custom', message: problem });
     }),
+});
+
+const finite = z.number().refine(Number.isFinite, { message: 'must be a finite number' });
+
+const monitorSchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, {
+    message: 'must be 1–64 lowercase letters, digits, "-" or "_", starting with a letter, e.g. monthly-totals',
+  }),
+  description: freeText(SPEC_LIMITS.textChars, 'must say what is watched', '"monthly net revenue stays put"'),
+  /** One SELECT whose first row's first column is the value; {{target}} and {{snapshot}} name those tables. */
+  sql: z.string().min(1, { message: 'is empty; write one SELECT returning the watched value' })
+    .max(SPEC_LIMITS.checkSqlChars, {
+      error: (iss) => `is ${(iss.input as string).length} characters, above the maximum ${SPEC_LIMITS.checkSqlChars}`,
+    })
+    .superRefine((sql, ctx) => {
+      for (const problem of monitorSqlProblems(sql)) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  /** The value must be at least / at most this, or equal to `equals` within `tolerance`. */
+  min: finite.optional(),
+  max: finite.optional(),
+  equals: finite.optional(),
+  tolerance: z.number().min(0).max(SPEC_LIMITS.absTolerance).default(0),
+  interval: duration('rollback.monitors.interval', '1h').prefault('1h'),
+  /** block: a breach blocks signoff until it passes again; rollback: the workflow rolls back by itself. */
+  on_breach: z.enum(['block', 'rollback']).default('block'),
+}).superRefine((m, ctx) => {
+  if (m.min === undefined && m.max === undefined && m.equals === undefined) {
+    const message = 'needs a threshold (min, max) or an expected value (equals), e.g. max: 0';
+    ctx.addIssue({ code: 'custom', message });
+  }
+  if (m.min !== undefined && m.max !== undefined && m.min > m.max) {
+    ctx.addIssue({ code: 'custom', path: ['min'], message: `is above max (${m.max}); write the low bound first` });
+  }
 });
 
 const pauseWindow = z
@@ -379,6 +413,18 @@ export const specSchema = z
         SPEC_LIMITS.operators,
         'operators',
         'name groups rather than every person, e.g. [data-platform-oncall]',
+      ).default([]),
+      /**
+       * Watches after publish: each a SELECT whose first column of its one row is compared with a
+       * threshold or an expected value, right after publish and then every interval while the
+       * rollback window is open. A breach blocks signoff; with on_breach: rollback the workflow
+       * rolls back by itself.
+       */
+      monitors: boundedList(
+        monitorSchema,
+        SPEC_LIMITS.monitors,
+        'monitors',
+        'watch the few totals that matter, e.g. monthly revenue and the finance export',
       ).default([]),
     }),
   })

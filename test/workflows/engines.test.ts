@@ -37,7 +37,10 @@ async function lifecycle(l: Lab, name: string): Promise<Outcome> {
   const batches = await handle.query(m.batchesQuery);
   const report = await handle.query(m.reportQuery);
   await decide(handle, m.approveUpdate, { by: 'finance-controller' });
-  await waitForStatus(handle, (s) => s.state === 'published', 60_000);
+  // The example's monitor (monthly totals against the restore point) is evaluated right after publish.
+  const watched = await waitForStatus(handle, (s) => s.state === 'published' && Boolean(s.monitors?.results.length),
+    60_000);
+  expect(watched.monitors!.results).toMatchObject([{ name: 'monthly-net-revenue', ok: true, value: 0 }]);
   const published = await rangeFingerprint(l.backing, spec, 'target');
   await decide(handle, m.rollbackUpdate, { by: 'finance-controller', reason: 'compare engines' });
   expect((await handle.result()).state).toBe('rolled_back');

@@ -689,3 +689,61 @@ describe('decisions carry the digest of the state they decide on', () => {
     expect(run.request('approve', { by: 'finance-controller' }, 'update', T0).refused).toBeNull();
   });
 });
+
+describe('monitors in the rollback window', () => {
+  const monitor = (on_breach: 'block' | 'rollback') => ({
+    name: 'monthly-net-revenue', description: 'months moved more than 2%', sql: 'SELECT 0', max: 0,
+    tolerance: 0, interval: HOUR, on_breach,
+  });
+  function published(on_breach: 'block' | 'rollback') {
+    const r = prepared(specWith((s) => {
+      s.rollback = { ...s.rollback, monitors: [monitor(on_breach)] };
+    }));
+    for (let i = 0; i < 9; i++) {
+      reconcile(r.run, i, 'passed');
+      r.run.batchDone(i, false, T0);
+    }
+    r.run.awaitingApproval(T0);
+    r.run.request('approve', { by: 'finance-controller', comment: 'checked' }, 'update', T0);
+    r.run.publishing();
+    r.run.published(release);
+    return r;
+  }
+  const result = (value: number, ok: boolean, on_breach: 'block' | 'rollback' = 'block') => ({
+    name: 'monthly-net-revenue', value, ok, message: ok ? 'monthly-net-revenue: 0, expected at most 0'
+      : `monthly-net-revenue (months moved more than 2%) breached: ${value}, expected at most 0`,
+    at: new Date(T0).toISOString(), onBreach: on_breach,
+  });
+
+  it('evaluates every monitor at first, then each when its interval has passed', () => {
+    const { run } = published('block');
+    expect(run.dueMonitors(T0)).toEqual(['monthly-net-revenue']);
+    run.monitorsEvaluated([result(0, true)], T0);
+    expect(run.dueMonitors(T0 + HOUR - 1)).toEqual([]);
+    expect(run.monitorWaitMs(T0)).toBe(HOUR);
+    expect(run.dueMonitors(T0 + HOUR)).toEqual(['monthly-net-revenue']);
+  });
+
+  it('a breach is audited, shown in the details, and blocks signoff until it passes again', () => {
+    const { run, details } = published('block');
+    expect(run.monitorsEvaluated([result(3, false)], T0)).toEqual([{
+      actor: 'workflow', action: 'monitor_breached',
+      detail: { monitor: 'monthly-net-revenue', value: 3, message: expect.stringContaining('breached: 3') },
+    }]);
+    expect(details.at(-1)).toContain('**monthly-net-revenue (months moved more than 2%) breached: 3');
+    const refused = run.request('signoff', { by: 'finance-controller' }, 'update', T0 + 1);
+    expect(refused.refused).toContain('signoff refused: monthly-net-revenue (months moved more than 2%) breached: 3');
+    expect(refused.refused).toContain(`next evaluation at ${new Date(T0 + HOUR).toISOString()}`);
+    expect(run.rollbackRequest).toBeNull();
+    expect(run.monitorsEvaluated([result(0, true)], T0 + HOUR)).toMatchObject([{ action: 'monitor_passed' }]);
+    expect(run.request('signoff', { by: 'finance-controller' }, 'update', T0 + HOUR).refused).toBeNull();
+  });
+
+  it('with on_breach: rollback, a breach asks for the rollback itself, saying why', () => {
+    const { run } = published('rollback');
+    const entries = run.monitorsEvaluated([result(3, false, 'rollback')], T0);
+    expect(entries.map((e) => e.action)).toEqual(['monitor_breached', 'rollback_requested']);
+    expect(run.rollbackRequest).toMatchObject({ by: 'workflow', comment: expect.stringContaining('breached: 3') });
+    expect(run.windowRequested()).toBe(true);
+  });
+});

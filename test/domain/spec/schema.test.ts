@@ -52,6 +52,7 @@ describe('the seed block as written', () => {
       window: 7 * 86_400_000,
       cleanup: 'after_signoff',
       operators: [],
+      monitors: [],
     });
     expect(spec.validation.allow_empty_partitions).toBe(false);
     expect(spec.target.audit_columns).toEqual([]);
@@ -396,10 +397,18 @@ describe('new fields', () => {
 });
 
 /** Sets the duration field `field` (a DURATION_BOUNDS key) on a spec that has every section it needs. */
+/** Where a bounded duration is written: a monitor's interval sits in the rollback.monitors list. */
+const MONITOR = 'rollback.monitors.interval';
+const pathOf = (field: DurationField) => (field === MONITOR ? 'rollback.monitors[0].interval' : field);
+
 function withDuration(field: DurationField, value: unknown) {
   return edited((s) => {
     s.approval = { approvers: ['finance-controller'] };
     s.execution.live_pipeline = {};
+    if (field === MONITOR) {
+      s.rollback.monitors = [{ name: 'watched', description: 'a total', sql: 'SELECT 1', max: 1, interval: value }];
+      return;
+    }
     const path = field.split('.');
     let at = s;
     for (const key of path.slice(0, -1)) at = at[key];
@@ -408,15 +417,17 @@ function withDuration(field: DurationField, value: unknown) {
 }
 
 function durationOf(spec: ReturnType<typeof parsed>['spec'], field: DurationField): unknown {
+  if (field === MONITOR) return spec.rollback.monitors[0]!.interval;
   return field.split('.').reduce<unknown>((at, key) => (at as Record<string, unknown>)[key], spec);
 }
 
 describe('duration bounds (DURATION_BOUNDS, per field)', () => {
   const fields = Object.keys(DURATION_BOUNDS) as DurationField[];
 
-  it('covers the four duration fields', () => {
+  it('covers the five duration fields', () => {
     expect(fields.sort()).toEqual([
-      'approval.timeout', 'execution.live_pipeline.poll_interval', 'execution.query_timeout', 'rollback.window',
+      'approval.timeout', 'execution.live_pipeline.poll_interval', 'execution.query_timeout',
+      'rollback.monitors.interval', 'rollback.window',
     ]);
   });
 
@@ -427,20 +438,20 @@ describe('duration bounds (DURATION_BOUNDS, per field)', () => {
   });
 
   it.each(fields)('%s refuses "99999999999w" (an invalid Date in a workflow task) naming the maximum', (field) => {
-    const issue = issueAt(withDuration(field, '99999999999w'), field);
+    const issue = issueAt(withDuration(field, '99999999999w'), pathOf(field));
     expect(issue.message).toMatch(/^"99999999999w" is above the maximum \d+[dhms]; write e\.g\. "\d+[dhm]"$/);
   });
 
   it.each(fields)('%s refuses one millisecond past its maximum, and one below its minimum', (field) => {
     const { min, max } = DURATION_BOUNDS[field];
-    expect(issueAt(withDuration(field, `${max + 1}ms`), field).message).toContain('above the maximum');
-    expect(issueAt(withDuration(field, `${min - 1}ms`), field).message).toContain('below the minimum 1s');
+    expect(issueAt(withDuration(field, `${max + 1}ms`), pathOf(field)).message).toContain('above the maximum');
+    expect(issueAt(withDuration(field, `${min - 1}ms`), pathOf(field)).message).toContain('below the minimum 1s');
   });
 
   it.each(fields)('%s refuses 0, a fraction of a millisecond and absurdly many digits', (field) => {
-    expect(issueAt(withDuration(field, '0s'), field).message).toContain('below the minimum');
-    expect(issueAt(withDuration(field, '0.4ms'), field).message).toContain('below the minimum');
-    expect(issueAt(withDuration(field, `${'9'.repeat(400)}s`), field).message).toContain('above the maximum');
+    expect(issueAt(withDuration(field, '0s'), pathOf(field)).message).toContain('below the minimum');
+    expect(issueAt(withDuration(field, '0.4ms'), pathOf(field)).message).toContain('below the minimum');
+    expect(issueAt(withDuration(field, `${'9'.repeat(400)}s`), pathOf(field)).message).toContain('above the maximum');
   });
 
   it('words the refusal with the field, the bound and an example', () => {
@@ -707,5 +718,38 @@ describe('pause windows', () => {
       parsed(edited((s) => { s.execution.pause_windows = [{ start: '23:00', end: '01:00' }]; })).spec.execution
         .pause_windows,
     ).toEqual([{ start: '23:00', end: '01:00' }]);
+  });
+});
+
+describe('rollback.monitors', () => {
+  const monitor = (over: Record<string, unknown> = {}) => ({
+    name: 'monthly-net-revenue', description: 'monthly net revenue stays put',
+    sql: 'SELECT COUNT(*) FROM {{target}} t JOIN {{snapshot}} s ON t.d = s.d', max: 0, ...over,
+  });
+  const withMonitors = (...monitors: unknown[]) => edited((s) => {
+    s.rollback.monitors = monitors;
+  });
+
+  it('parses a monitor with its defaults: every hour, blocking signoff on a breach', () => {
+    expect(parsed(withMonitors(monitor())).spec.rollback.monitors).toEqual([
+      { ...monitor(), tolerance: 0, interval: 3_600_000, on_breach: 'block' },
+    ]);
+  });
+
+  it.each([
+    [{ max: undefined }, 'rollback.monitors[0]', 'needs a threshold (min, max) or an expected value (equals)'],
+    [{ min: 5, max: 1 }, 'rollback.monitors[0].min', 'is above max (1)'],
+    [{ sql: 'SELECT 1 FROM (COPY t TO \'x\')' }, 'rollback.monitors[0].sql', 'uses COPY'],
+    [{ sql: 'SELECT 1 FROM {{shadow}}' }, 'rollback.monitors[0].sql', 'uses {{shadow}}'],
+    [{ sql: 'SELECT 1 FROM t WHERE d >= :partition_start' }, 'rollback.monitors[0].sql', ':parameter'],
+    [{ on_breach: 'page' }, 'rollback.monitors[0].on_breach', ''],
+    [{ max: Number.NaN }, 'rollback.monitors[0].max', ''],
+  ])('refuses %j at %s', (over, path, message) => {
+    expect(issueAt(withMonitors(monitor(over)), path).message).toContain(message);
+  });
+
+  it('bounds the list at 10 monitors, as one refusal', () => {
+    const issues = issuesOf(withMonitors(...Array.from({ length: 11 }, (_, i) => monitor({ name: `m${i}` }))));
+    expect(issues).toEqual([{ path: 'rollback.monitors', message: expect.stringContaining('11') }]);
   });
 });
