@@ -4,6 +4,7 @@
  * (client/report/). Plain JSON — no Map, Date or class instances — so it can be written to a file,
  * diffed, or rendered elsewhere. Type-only imports keep it dependency-free.
  */
+import type { ChangePoint } from '../domain/change-points';
 import type { ChangedRow } from '../domain/reconcile';
 import type { BackfillState, BatchSummary, ReleaseRecord } from './status';
 
@@ -88,12 +89,19 @@ export interface ReportPoint {
   deltaPct: number | null;
   oldRows: number;
   newRows: number;
+  /** Consecutive partitions summed into this point (domain/report-points.ts); absent means one. */
+  partitions?: number;
 }
 
 export interface ReportSeries {
   column: string;
-  /** Every reconciled partition in partition order (one point per partition). */
+  /** Every reconciled partition in partition order (one point per partition), or buckets of them. */
   points: ReportPoint[];
+  /**
+   * Jumps and outlier partitions in the per-partition delta%, found on the full series before any
+   * bucketing (domain/change-points.ts); absent in data gathered before they were computed.
+   */
+  changePoints?: ChangePoint[];
 }
 
 /** A measure over every reconciled partition (passing and accepted batches). */
@@ -180,7 +188,7 @@ export interface ReportData {
   series: ReportSeries[];
   /** Largest |delta| first, across all batches. */
   topChangedRows: ReportChangedRow[];
-  /** Distinct warning messages of all batches (e.g. month-boundary discontinuities). */
+  /** Distinct warning messages of all batches (e.g. change-points found at the completion check). */
   warnings: string[];
   proof: ReportProof | null;
   approval: ReportApproval;

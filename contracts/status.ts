@@ -57,7 +57,7 @@ export interface BatchSummary {
   verdict: 'passed' | 'failed' | 'accepted';
   /** Messages of failed checks (severity fail). */
   failures: string[];
-  /** Messages of warnings (e.g. month-boundary discontinuity). */
+  /** Messages of warnings (e.g. a warn-severity custom check). */
   warnings: string[];
   measures: Array<{
     column: string;
@@ -67,6 +67,8 @@ export interface BatchSummary {
   }>;
   rows: { old: number; new: number };
   seconds: number;
+  /** Measures whose running total is outside their whole range's expectation after this batch (a warning). */
+  runningTotal?: Array<{ measure: string; message: string }>;
   /** A failed verdict an approver may accept: only aggregate checks failed (no row lost or doubled). */
   acceptable?: boolean;
   /** Estimated bytes the batch scanned (from the plan), charged to the daily budget. */

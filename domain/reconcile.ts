@@ -75,7 +75,8 @@ export interface CumulativeTotals {
   partitions: number;
   /**
    * Partitions at a month edge whose neighbour across the boundary belongs to a batch not yet
-   * reconciled, keyed by partition label: the month-boundary check pairs them when that batch comes.
+   * reconciled, keyed by partition label. Kept only so checkpoints written while the (since removed)
+   * month-boundary check existed still read; nothing writes new entries.
    */
   monthEdges?: Record<string, PartitionDeltas>;
 }
@@ -129,7 +130,7 @@ export interface BatchVerdict {
 /**
  * Percentage points by which two delta percentages may differ and still count as equal: it absorbs
  * the float error of 100 * (new - old) / |old| where percentages are compared with each other (the
- * month-boundary jump, the report) and is far below any change a person would write a range for.
+ * report) and is far below any change a person would write a range for.
  * The pass/fail judgement of a measure (judgeDelta) works on the difference itself, not on this.
  */
 export const PCT_EPSILON = 1e-6;

@@ -4,7 +4,10 @@ import type { ReportPoint } from '../contracts/report';
 /** Points per measure a report carries through Temporal (the HTML draws at most 800). */
 export const REPORT_POINTS = 1000;
 
-/** Consecutive points summed into at most `max` buckets, each labelled by its first partition. */
+/**
+ * Consecutive points summed into at most `max` buckets, each labelled by its first partition and
+ * counting the partitions it sums, so a chart can say "per 3 hours" rather than "per hour".
+ */
 export function bucketPoints(points: ReportPoint[], max: number): ReportPoint[] {
   if (points.length <= max) return points;
   const size = Math.ceil(points.length / max);
@@ -21,6 +24,7 @@ export function bucketPoints(points: ReportPoint[], max: number): ReportPoint[] 
       deltaPct: old === 0 ? null : (100 * (now - old)) / Math.abs(old),
       oldRows: group.reduce((a, p) => a + p.oldRows, 0),
       newRows: group.reduce((a, p) => a + p.newRows, 0),
+      partitions: group.reduce((a, p) => a + (p.partitions ?? 1), 0),
     });
   }
   return out;

@@ -10,7 +10,8 @@ import { isDone, type Checkpoint } from '../contracts/checkpoint';
 import type { CompletionCheck } from '../contracts/run';
 import { columnNames } from './catalog';
 import { fingerprint, fingerprintSpec } from './fingerprint';
-import { judgeRange } from '../domain/reconcile';
+import { changePoints } from '../domain/change-points';
+import { judgeRange, partitionDeltaSeries } from '../domain/reconcile';
 import { tablesOf } from './shadow';
 import type { Driver, QueryOptions } from './warehouse';
 
@@ -58,10 +59,16 @@ export async function verifyCompletion(
   // Runbook step 5's last word: the whole range against each measure's expected_delta.
   const partitions = checkpoints.filter(isDone).flatMap((c) => c.provenance.partitions);
   const failures = judgeRange(spec, partitions).filter((c) => !c.passed).map((c) => c.message);
+  // For the approver: jumps and outlier partitions in each measure's per-partition delta series.
+  const series = partitionDeltaSeries(spec.measures, partitions);
+  const warnings = spec.measures.flatMap((m) => changePoints(series[m.column] ?? [], {
+    grain: spec.source_range.grain, measure: m.column, expected: m.expected_delta,
+  }).map((p) => p.message));
   // What the approver decides on: the shadow's rows over the range, hashed (part of the approval digest).
   const fp = await fingerprint(db, fingerprintSpec(spec, shadow, await columnNames(db, shadow, opts), from, to), opts);
   return {
     complete: true, missingBatches, problems, shadow: { rows: fp.rows, rowHash: fp.rowHash, sums: fp.sums },
     ...(failures.length ? { failures } : {}),
+    ...(warnings.length ? { warnings } : {}),
   };
 }

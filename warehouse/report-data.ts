@@ -22,6 +22,7 @@ import type {
   ReportState,
 } from '../contracts/report';
 import type { ReleaseRecord } from '../contracts/status';
+import { changePoints } from '../domain/change-points';
 import type { CumulativeTotals } from '../domain/reconcile';
 import { measureReports } from '../domain/report';
 import type { BackfillSpec } from '../domain/spec/schema';
@@ -195,14 +196,17 @@ const sumOf = (text: string | null | undefined) => {
   return Number.isFinite(v) ? v : 0;
 };
 
+/**
+ * One series per measure, a point per partition; change-points are found here, on every partition,
+ * because the series may be summed into buckets on its way to a renderer (activities/operator.ts).
+ */
 function seriesOf(spec: ReportSpec, counted: Checkpoint[]): ReportSeries[] {
   const partitions = counted
     .flatMap((c) => c.provenance.partitions)
     // Labels are canonical ISO starts at one grain, so text order is time order.
     .sort((a, b) => (a.partition < b.partition ? -1 : a.partition > b.partition ? 1 : 0));
-  return spec.measures.map(({ column }) => ({
-    column,
-    points: partitions.map((p): ReportPoint => {
+  return spec.measures.map(({ column, expected }) => {
+    const points = partitions.map((p): ReportPoint => {
       const old = sumOf(p.oldSums[column]);
       const neu = sumOf(p.newSums[column]);
       return {
@@ -214,8 +218,13 @@ function seriesOf(spec: ReportSpec, counted: Checkpoint[]): ReportSeries[] {
         oldRows: p.oldRows,
         newRows: p.newRows,
       };
-    }),
-  }));
+    });
+    return {
+      column,
+      points,
+      changePoints: changePoints(points, { grain: spec.range.grain, measure: column, expected }),
+    };
+  });
 }
 
 function topRows(counted: Checkpoint[]): ReportChangedRow[] {

@@ -177,15 +177,22 @@ export function summarySentences(data: ReportData): string[] {
       );
       break;
   }
-  const notes = data.warnings.length + data.batches.accepted;
-  if (notes) {
-    const parts = [
-      data.warnings.length ? `${data.warnings.length} warning${data.warnings.length === 1 ? '' : 's'}` : '',
-      data.batches.accepted ? `${data.batches.accepted} accepted batch${data.batches.accepted === 1 ? '' : 'es'}` : '',
-    ].filter(Boolean);
-    out.push(`Read the ${parts.join(' and ')} below before relying on it.`);
+  const changePoints = changePointCount(data);
+  const parts = [
+    changePoints ? `${changePoints} change-point${changePoints === 1 ? '' : 's'}` : '',
+    data.warnings.length ? `${data.warnings.length} warning${data.warnings.length === 1 ? '' : 's'}` : '',
+    data.batches.accepted ? `${data.batches.accepted} accepted batch${data.batches.accepted === 1 ? '' : 'es'}` : '',
+  ].filter(Boolean);
+  if (parts.length) {
+    const listed = parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}` : parts[0];
+    out.push(`Read the ${listed} below before relying on it.`);
   }
   return out;
+}
+
+/** Jumps and outlier partitions found in the measures' per-partition change. */
+function changePointCount(data: ReportData): number {
+  return data.series.reduce((a, s) => a + (s.changePoints?.length ?? 0), 0);
 }
 
 /** A changed row's key as "revenue_date=2025-01-03, merchant_id=m-001". */

@@ -4,10 +4,13 @@
  * prints cleanly. Every piece of data goes through `escapeHtml` (spec values are user input).
  *
  * Charts: per measure, the per-partition sums before (production) and after (the backfill) as two
- * polylines, and below them the per-partition change in percent against the expected range. Long
+ * polylines, and below them the per-partition change in percent against the expected range, with
+ * the series' change-points marked and numbered as the Change-points section lists them. Long
  * ranges are drawn in buckets of consecutive partitions (sums add up exactly), at most
- * MAX_CHART_POINTS points per line.
+ * MAX_CHART_POINTS points per line; the unit says how many partitions a point sums, counting those
+ * the data arrived bucketed in.
  */
+import type { ChangePoint } from '../../domain/change-points';
 import type { ReportBatch, ReportData, ReportPoint, ReportSeries } from '../../contracts/report';
 import {
   amount,
@@ -46,7 +49,12 @@ interface ChartPoint {
   deltaPct: number | null;
 }
 
-function bucketed(points: ReportPoint[]): { points: ChartPoint[]; bucket: number } {
+/**
+ * The series in at most MAX_CHART_POINTS points, and how many partitions a point sums: the
+ * renderer's buckets times the partitions each incoming point already sums (the report data of a
+ * running backfill arrives bucketed, domain/report-points.ts).
+ */
+function bucketed(points: ReportPoint[]): { points: ChartPoint[]; partitionsPerPoint: number } {
   const bucket = Math.max(1, Math.ceil(points.length / MAX_CHART_POINTS));
   const out: ChartPoint[] = [];
   for (let i = 0; i < points.length; i += bucket) {
@@ -60,7 +68,14 @@ function bucketed(points: ReportPoint[]): { points: ChartPoint[]; bucket: number
       deltaPct: old === 0 ? null : (100 * (neu - old)) / Math.abs(old),
     });
   }
-  return { points: out, bucket };
+  // Every bucket but the last is full, so the first says the size.
+  const partitionsPerPoint = points.slice(0, bucket).reduce((a, p) => a + (p.partitions ?? 1), 0);
+  return { points: out, partitionsPerPoint };
+}
+
+/** "per hour", "per 3 hours". */
+function perUnit(grain: string, partitionsPerPoint: number): string {
+  return partitionsPerPoint === 1 ? `per ${grain}` : `per ${partitionsPerPoint} ${grain}s`;
 }
 
 /** Round tick values covering [lo, hi]: 1, 2 or 5 times a power of ten apart. */
@@ -80,14 +95,33 @@ function niceTicks(lo: number, hi: number, target = 5): number[] {
   return ticks;
 }
 
-/** A tick label: 1.2M, 350k, 12, 0.5. */
-function compact(v: number): string {
-  const a = Math.abs(v);
-  const fmt = (x: number, unit: string) => `${Number(x.toPrecision(3))}${unit}`;
-  if (a >= 1e9) return fmt(v / 1e9, 'B');
-  if (a >= 1e6) return fmt(v / 1e6, 'M');
-  if (a >= 1e3) return fmt(v / 1e3, 'k');
-  return String(Number(v.toPrecision(3)));
+const SCALES: Array<[number, string]> = [
+  [1e9, 'B'],
+  [1e6, 'M'],
+  [1e3, 'k'],
+];
+
+/**
+ * Labels for evenly spaced ticks, as many digits as their step needs so no two read alike: 1,765 and
+ * 1,770 (not 1.77k twice); 199.5k and 200.0k; 1.2M. Below ten thousand numbers are written out.
+ */
+export function tickLabels(ticks: number[], suffix = ''): string[] {
+  const step = ticks.length > 1 ? Math.abs(ticks[1]! - ticks[0]!) : Math.abs(ticks[0] ?? 1) || 1;
+  const largest = Math.max(...ticks.map(Math.abs));
+  const [div, unit] = largest >= 1e4 ? (SCALES.find(([d]) => largest >= d) ?? [1, '']) : [1, ''];
+  const sign = suffix === '%' ? (v: number) => (v > 0 ? '+' : '') : () => '';
+  let decimals = Math.max(0, -Math.floor(Math.log10(step / div) + 1e-9));
+  for (;;) {
+    const labels = ticks.map(
+      (v) =>
+        `${sign(v)}${(v / div).toLocaleString('en-US', {
+          minimumFractionDigits: decimals,
+          maximumFractionDigits: decimals,
+        })}${unit}${suffix}`,
+    );
+    if (decimals >= 6 || labels.every((l, i) => i === 0 || l !== labels[i - 1])) return labels;
+    decimals++;
+  }
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -124,21 +158,15 @@ const yOf = (f: Frame, lo: number, hi: number) => (v: number) =>
   f.top + (1 - (v - lo) / (hi - lo || 1)) * (f.height - f.top - f.bottom);
 const xy = (x: number, y: number) => `${x.toFixed(1)},${y.toFixed(1)}`;
 
-function axes(
-  f: Frame,
-  points: ChartPoint[],
-  ticks: number[],
-  y: (v: number) => number,
-  label: (v: number) => string,
-): string {
+function axes(f: Frame, points: ChartPoint[], ticks: number[], y: (v: number) => number, labels: string[]): string {
   const x = xOf(f, points.length);
   const grid = ticks
     .map(
-      (t) =>
+      (t, i) =>
         `<line class="grid" x1="${f.left}" x2="${f.width - f.right}" y1="${y(t).toFixed(1)}" ` +
         `y2="${y(t).toFixed(1)}"/>` +
         `<text class="tick y-tick" x="${f.left - 6}" y="${(y(t) + 3.5).toFixed(1)}" ` +
-        `text-anchor="end">${h(label(t))}</text>`,
+        `text-anchor="end">${h(labels[i])}</text>`,
     )
     .join('');
   const bottom = f.height - f.bottom;
@@ -158,7 +186,56 @@ function axes(
   );
 }
 
-function sumsChart(series: ReportSeries, points: ChartPoint[], bucket: number, grain: string): string {
+/** A change-point numbered as the Change-points section lists it. */
+interface NumberedPoint {
+  n: number;
+  point: ChangePoint;
+}
+
+/** The chart point whose bucket holds `partition`: the last one starting at or before it. */
+function chartIndex(points: ChartPoint[], partition: string): number {
+  let at = 0;
+  points.forEach((p, i) => {
+    if (p.partition <= partition) at = i;
+  });
+  return at;
+}
+
+/**
+ * Change-points as vertical lines; on the change chart also a dot at the delta% after and the number
+ * the Change-points section gives it. Each carries its message as a tooltip (SVG title, no script).
+ */
+function markers(
+  f: Frame,
+  points: ChartPoint[],
+  numbered: NumberedPoint[],
+  dot?: { y: (v: number) => number; lo: number; hi: number },
+): string {
+  const x = xOf(f, points.length);
+  return numbered
+    .map(({ n, point }) => {
+      const cx = x(chartIndex(points, point.partition)).toFixed(1);
+      const cy = dot ? dot.y(Math.min(dot.hi, Math.max(dot.lo, point.after))).toFixed(1) : '';
+      return (
+        `<g class="change-point ${h(point.kind)}" data-partition="${h(point.partition)}" data-n="${n}">` +
+        `<title>${h(`${n}. ${point.message}`)}</title>` +
+        `<line class="change-point-line" x1="${cx}" x2="${cx}" y1="${f.top}" y2="${f.height - f.bottom}"/>` +
+        (dot
+          ? `<circle class="change-point-dot" cx="${cx}" cy="${cy}" r="3.5"/>` +
+            `<text class="change-point-label" x="${(Number(cx) + 3).toFixed(1)}" y="${f.top + 9}">${n}</text>`
+          : '') +
+        `</g>`
+      );
+    })
+    .join('');
+}
+
+function sumsChart(
+  series: ReportSeries,
+  points: ChartPoint[],
+  per: string,
+  numbered: NumberedPoint[],
+): string {
   const f: Frame = { width: 760, height: 250, left: 64, right: 14, top: 30, bottom: 30 };
   const values = points.flatMap((p) => [p.old, p.new]);
   const ticks = niceTicks(Math.min(...values), Math.max(...values));
@@ -168,13 +245,13 @@ function sumsChart(series: ReportSeries, points: ChartPoint[], bucket: number, g
   const y = yOf(f, lo, hi);
   const line = (cls: string, pick: (p: ChartPoint) => number) =>
     `<polyline class="${cls}" points="${points.map((p, i) => xy(x(i), y(pick(p)))).join(' ')}"/>`;
-  const per = bucket === 1 ? `per ${grain}` : `per ${bucket} ${grain}s`;
   const legendY = 14;
   return (
     `<svg class="chart" data-measure="${h(series.column)}" viewBox="0 0 ${f.width} ${f.height}" role="img" ` +
     `aria-label="${h(`${series.column} ${per}, before and after`)}">` +
     `<title>${h(`${series.column} ${per}: before (production) and after (backfill)`)}</title>` +
-    axes(f, points, ticks, y, compact) +
+    axes(f, points, ticks, y, tickLabels(ticks)) +
+    markers(f, points, numbered) +
     line('series-old', (p) => p.old) +
     line('series-new', (p) => p.new) +
     `<g class="legend"><line class="series-old" x1="${f.left}" x2="${f.left + 22}" y1="${legendY}" y2="${legendY}"/>` +
@@ -191,6 +268,7 @@ function deltaChart(
   series: ReportSeries,
   points: ChartPoint[],
   expected: { min: number; max: number } | undefined,
+  numbered: NumberedPoint[],
 ): string {
   const f: Frame = { width: 760, height: 130, left: 64, right: 14, top: 22, bottom: 26 };
   const known = points.map((p) => p.deltaPct).filter((v): v is number => v !== null);
@@ -221,9 +299,10 @@ function deltaChart(
     `<title>${h(`${series.column}: change per partition in percent` +
       `${expected ? `, expected ${expectedRange(expected)}` : ''}`)}</title>` +
     band +
-    axes(f, points, ticks, y, (v) => `${Number(v.toPrecision(3))}%`) +
+    axes(f, points, ticks, y, tickLabels(ticks, '%')) +
     `<line class="zero" x1="${f.left}" x2="${f.width - f.right}" y1="${y(0).toFixed(1)}" y2="${y(0).toFixed(1)}"/>` +
     `<path class="series-delta" d="${d}"/>` +
+    markers(f, points, numbered, { y, lo, hi }) +
     `<g class="legend"><line class="series-delta" x1="${f.left}" x2="${f.left + 22}" y1="12" y2="12"/>` +
     `<text x="${f.left + 28}" y="16">change %</text>` +
     (expected
@@ -234,7 +313,7 @@ function deltaChart(
   );
 }
 
-function chartFigure(data: ReportData, series: ReportSeries): string {
+function chartFigure(data: ReportData, series: ReportSeries, numbered: NumberedPoint[]): string {
   const m = data.measures.find((x) => x.column === series.column);
   const expected = data.spec.measures.find((x) => x.column === series.column)?.expected;
   if (series.points.length === 0) {
@@ -243,13 +322,49 @@ function chartFigure(data: ReportData, series: ReportSeries): string {
       `<code>${h(series.column)}</code></figcaption><p class="muted">No reconciled partitions yet.</p></figure>`
     );
   }
-  const { points, bucket } = bucketed(series.points);
+  const { points, partitionsPerPoint } = bucketed(series.points);
+  const per = perUnit(data.spec.range.grain, partitionsPerPoint);
   return (
     `<figure class="measure-chart" data-measure="${h(series.column)}">` +
     `<figcaption><code>${h(series.column)}</code>${m ? ` — ${h(change(data, m))}` : ''}</figcaption>` +
-    sumsChart(series, points, bucket, data.spec.range.grain) +
-    deltaChart(series, points, expected) +
+    sumsChart(series, points, per, numbered) +
+    deltaChart(series, points, expected, numbered) +
     `</figure>`
+  );
+}
+
+/** Every series' change-points, numbered in series order as the charts mark them. */
+function numberedPoints(data: ReportData): Map<string, NumberedPoint[]> {
+  let n = 0;
+  return new Map(
+    data.series.map((s) => [s.column, (s.changePoints ?? []).map((point) => ({ n: ++n, point }))] as const),
+  );
+}
+
+function changePointsSection(data: ReportData, numbered: Map<string, NumberedPoint[]>): string {
+  const all = [...numbered.values()].flat();
+  if (!all.length) {
+    return (
+      `<p class="muted">No jump or outlier partition in the per-partition change of any measure ` +
+      `(robust scan, ${h(data.spec.range.grain)} grain).</p>`
+    );
+  }
+  return table(
+    'change-points',
+    ['#', 'Measure', 'Partition', 'Kind', 'Before', 'After', 'What it means'],
+    all.map(({ n, point }) => ({
+      cls: point.kind,
+      cells: [
+        h(n),
+        code(point.measure),
+        h(point.partition),
+        `<span class="badge ${h(point.kind)}">${h(point.kind)}</span>`,
+        h(percent(point.before)),
+        h(percent(point.after)),
+        h(point.message),
+      ],
+    })),
+    [0, 4, 5],
   );
 }
 
@@ -516,6 +631,12 @@ svg .series-old{fill:none;stroke:var(--old);stroke-width:3;stroke-linejoin:round
 svg .series-new{fill:none;stroke:var(--new);stroke-width:1.5;stroke-linejoin:round;stroke-linecap:round}
 svg .series-delta{fill:none;stroke:var(--new);stroke-width:1.5;stroke-linejoin:round}
 svg .expected-band{fill:var(--band);stroke:none}
+svg .change-point-line{stroke:var(--warn);stroke-width:1;stroke-dasharray:4 3}
+svg .change-point-dot{fill:var(--warn);stroke:#fff;stroke-width:1}
+svg text.change-point-label{fill:var(--warn);font-weight:600}
+.badge.jump,.badge.outlier{color:var(--warn)}
+table.change-points td:nth-child(3){white-space:nowrap}
+table.change-points td:last-child{font-size:12px;overflow-wrap:anywhere}
 footer{margin-top:36px;color:var(--muted);font-size:12px;border-top:1px solid var(--line);padding-top:8px}
 @media print{
   body{font-size:11px}
@@ -587,13 +708,18 @@ export function renderReportHtml(data: ReportData): string {
       `<p class="muted">${h(`Over ${data.coverage.partitions.toLocaleString('en-US')} reconciled partitions; ` +
         `rows ${rows.old.toLocaleString('en-US')} before, ${rows.new.toLocaleString('en-US')} after.`)}</p>`,
   );
+  const numbered = numberedPoints(data);
   const charts = section(
     'charts',
     'Per partition: before and after',
     data.series.length
-      ? data.series.map((s) => chartFigure(data, s)).join('')
+      ? data.series.map((s) => chartFigure(data, s, numbered.get(s.column) ?? [])).join('')
       : '<p class="muted">No measures to chart.</p>',
   );
+  // Data gathered before change-points were computed has none to list, not an empty list.
+  const changePoints = data.series.some((s) => s.changePoints && s.points.length)
+    ? section('change-points', 'Change-points', changePointsSection(data, numbered))
+    : '';
   const warnings = data.warnings.length || data.plan.warnings.length
     ? section(
       'warnings',
@@ -608,7 +734,7 @@ export function renderReportHtml(data: ReportData): string {
     `<!doctype html>\n<html lang="en"><head><meta charset="utf-8">` +
     `<meta name="viewport" content="width=device-width, initial-scale=1">` +
     `<title>${h(`${title} — backfill report`)}</title><style>${CSS}</style></head>` +
-    `<body><main>${header}${what}${measures}${charts}${warnings}` +
+    `<body><main>${header}${what}${measures}${charts}${changePoints}${warnings}` +
     section('batches', 'Batch verdicts', batchesSection(data)) +
     section('top-rows', 'Largest changed rows', topRowsSection(data)) +
     section('approval', 'Approval', approvalSection(data)) +

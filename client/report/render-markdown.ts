@@ -1,7 +1,8 @@
 /**
  * The announcement as Markdown, paste-ready for a GitHub issue or a Slack post: a heading, the
  * summary, the measures table, what needs a look (warnings, accepted or failed batches, refused
- * approvals), and the release record. Spec values are user input, so they are escaped.
+ * approvals), the change-points in the per-partition change, and the release record. Spec values
+ * are user input, so they are escaped.
  */
 import type { ReportData } from '../../contracts/report';
 import {
@@ -123,6 +124,14 @@ export function renderReportMarkdown(data: ReportData): string {
         ...data.approval.refused.map((r) => `Refused ${r.kind} by ${e(r.by)} at ${when(r.at)}: ${e(r.problem)}`),
       ]),
     );
+    lines.push('');
+  }
+
+  const changePoints = data.series.flatMap((s) => s.changePoints ?? []);
+  if (changePoints.length) {
+    lines.push('**Change-points**');
+    lines.push('');
+    lines.push(...listed(changePoints.map((p) => `${p.kind === 'jump' ? 'Jump' : 'Outlier'}: ${e(p.message)}`)));
     lines.push('');
   }
 

@@ -211,6 +211,20 @@ export class BackfillRun {
     });
   }
 
+  /**
+   * The running total's word per measure, replaced after every batch (and gone when the total is
+   * back inside the whole range's expectation), so it never crowds out the other warnings.
+   */
+  private runningTotals(summary: BatchSummary): void {
+    const prefix = (measure: string) => `running total of ${measure}: `;
+    const measures = summary.measures.map((m) => m.column);
+    const warnings = this.cursor.warnings;
+    for (let i = warnings.length - 1; i >= 0; i--) {
+      if (measures.some((m) => warnings[i]!.startsWith(prefix(m)))) warnings.splice(i, 1);
+    }
+    for (const r of summary.runningTotal ?? []) this.warn(`${prefix(r.measure)}${r.message}`);
+  }
+
   /** Warnings for the approver: distinct, bounded in number and length. */
   warn(w: string): void {
     const text = excerpt(w, STATE_LIMITS.messageChars);
@@ -651,6 +665,7 @@ export class BackfillRun {
     }
     status.lastVerdict = summary;
     for (const w of summary.warnings) this.warn(w);
+    this.runningTotals(summary);
     if (summary.verdict === 'passed') {
       s.verdicts.passed++;
       s.batchMs += elapsedMs;

@@ -10,8 +10,13 @@ export function batchSummary(
   run: { rowsWritten: number; seconds: number; attempt: number },
 ): BatchSummary {
   const parts = batchPartitions(spec, index);
-  const failed = (severity: 'fail' | 'warn') =>
-    verdict.checks.filter((c) => !c.passed && c.severity === severity).map((c) => c.message);
+  // The running total against the whole range's expectation is kept apart: it is re-judged after
+  // every batch, so the run keeps its latest word per measure rather than one warning per batch.
+  const RUNNING = 'measure-delta-cumulative';
+  const failed = (severity: 'fail' | 'warn') => verdict.checks
+    .filter((c) => !c.passed && c.severity === severity && c.name !== RUNNING).map((c) => c.message);
+  const running = verdict.checks.filter((c) => c.name === RUNNING && !c.passed && c.measure)
+    .map((c) => ({ measure: c.measure!, message: c.message }));
   return {
     index,
     first: parts[0]!.start,
@@ -22,6 +27,7 @@ export function batchSummary(
     acceptable: verdict.acceptable,
     failures: failed('fail'),
     warnings: failed('warn'),
+    ...(running.length ? { runningTotal: running } : {}),
     measures: verdict.measures.map((m) => ({
       column: m.column, deltaPct: m.deltaPct, cumulativeDeltaPct: m.cumulativeDeltaPct, expected: m.expected,
     })),

@@ -9,9 +9,12 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escapeHtml, escapeMarkdown, renderReportHtml, renderReportMarkdown, writeReport } from '../../client/report';
-import { MAX_CHART_POINTS } from '../../client/report/render-html';
+import { MAX_CHART_POINTS, tickLabels } from '../../client/report/render-html';
 import * as m from '../../contracts/messages';
-import type { ReportData, ReportPoint } from '../../contracts/report';
+import type { ReportData, ReportPoint, ReportSeries } from '../../contracts/report';
+import { changePoints } from '../../domain/change-points';
+import { partitionLabel, partitionOrdinal, type Grain } from '../../domain/partitions';
+import { bucketPoints, REPORT_POINTS } from '../../domain/report-points';
 import { gatherReportData } from '../../warehouse/report-data';
 import { lab, testSpec, waitForStatus, type Env, type Lab } from '../support/backfill-harness';
 import { launchBrowser } from '../support/browser';
@@ -109,7 +112,19 @@ function hostileFixture(): ReportData {
       { column: 'order_count', oldSum: 18_000, newSum: 18_050, delta: 50, deltaPct: 0.2777,
         expected: { min: 0, max: 0 }, withinExpected: false },
     ],
-    series: [{ column: measureCol, points: net }, { column: 'order_count', points: weird }],
+    series: [
+      {
+        column: measureCol,
+        points: net,
+        changePoints: [
+          {
+            measure: measureCol, partition: '2025-02-01', kind: 'jump', before: -1.1, after: -3.2, magnitude: 2.1,
+            message: `${measureCol} delta% drops from -1.10% to -3.20% at 2025-02-01 ${HOSTILE[6]}`,
+          },
+        ],
+      },
+      { column: 'order_count', points: weird, changePoints: [] },
+    ],
     topChangedRows: [
       { key: { revenue_date: '2025-01-02', merchant_id: HOSTILE[0]! }, measure: measureCol,
         oldValue: 100, newValue: 90, delta: -10, batch: 1 },
@@ -255,6 +270,138 @@ describe('renderReportHtml on hostile text', () => {
     expect(counts).toEqual([667, 667]); // 2000 days in buckets of 3
     expect(counts.every((n) => n <= MAX_CHART_POINTS)).toBe(true);
     expect(await page.locator('svg.chart title').textContent()).toMatch(/per 3 days/);
+  });
+});
+
+/** A partition-by-partition series at `grain` from its delta%: production 1,000 a partition. */
+function seriesOf(column: string, grain: Grain, start: string, deltas: Array<number | null>): ReportSeries {
+  const first = partitionOrdinal(start, grain)!;
+  const points = deltas.map((pct, i): ReportPoint => {
+    const neu = 1000 * (1 + (pct ?? 0) / 100);
+    return {
+      partition: partitionLabel(first + i, grain),
+      old: 1000,
+      new: neu,
+      delta: neu - 1000,
+      deltaPct: pct === null ? null : (100 * (neu - 1000)) / 1000,
+      oldRows: 10,
+      newRows: 10,
+    };
+  });
+  return { column, points, changePoints: changePoints(points, { grain, measure: column }) };
+}
+
+/** The FX case: 0.00% until the bug starts on Mar 1, then about +1.48%. */
+function fxDeltas(n: number, perDay: number): number[] {
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  return Array.from({ length: n }, (_, i) => (i < 59 * perDay ? 0 : 1.48 + (rnd() - 0.5) * 0.6));
+}
+
+function withSeries(series: ReportSeries[], grain: Grain): ReportData {
+  const data = hostileFixture();
+  data.spec.range = { start: '2026-01-01', end: '2026-03-31', grain };
+  data.series = series;
+  return data;
+}
+
+describe('renderReportHtml: units, ticks and change-points on the charts', () => {
+  it('names the bucket size in the unit when the data arrived bucketed, as a run\'s report does', async () => {
+    // 92 days of hours, bucketed by the worker to REPORT_POINTS (3 hours a point) before the renderer sees them.
+    const hours = seriesOf('revenue_usd', 'hour', '2026-01-01T00:00', fxDeltas(92 * 24, 24));
+    const carried = { ...hours, points: bucketPoints(hours.points, REPORT_POINTS) };
+    expect(carried.points).toHaveLength(736);
+    await page.setContent(renderReportHtml(withSeries([carried], 'hour')));
+    const chart = page.locator('svg.chart');
+    expect(await chart.locator('text.unit').textContent()).toBe('sum of revenue_usd per 3 hours');
+    expect(await chart.locator('> title').textContent()).toMatch(/^revenue_usd per 3 hours:/);
+    // Ten years of hours: the worker's buckets of 88, summed again by twos to fit MAX_CHART_POINTS.
+    const decade = seriesOf('revenue_usd', 'hour', '2016-01-01T00:00', Array.from({ length: 87_600 }, () => 1));
+    const twice = { ...decade, points: bucketPoints(decade.points, REPORT_POINTS) };
+    await page.setContent(renderReportHtml(withSeries([twice], 'hour')));
+    expect(await page.locator('svg.chart text.unit').textContent()).toBe('sum of revenue_usd per 176 hours');
+    // Unbucketed: one partition a point.
+    const days = seriesOf('revenue_usd', 'day', '2026-01-01', fxDeltas(90, 1));
+    await page.setContent(renderReportHtml(withSeries([days], 'day')));
+    expect(await page.locator('svg.chart text.unit').textContent()).toBe('sum of revenue_usd per day');
+  });
+
+  it('labels y ticks distinctly on a narrow range: 1,765 to 1,780, not 1.77k three times', async () => {
+    expect(tickLabels([1765, 1770, 1775, 1780])).toEqual(['1,765', '1,770', '1,775', '1,780']);
+    expect(tickLabels([199_500, 200_000, 200_500])).toEqual(['199.5k', '200.0k', '200.5k']);
+    expect(tickLabels([1_200_000, 1_400_000])).toEqual(['1.2M', '1.4M']);
+    expect(tickLabels([1.482, 1.484, 1.486], '%')).toEqual(['+1.482%', '+1.484%', '+1.486%']);
+    expect(tickLabels([-1, 0, 1], '%')).toEqual(['-1%', '0%', '+1%']);
+    const data = withSeries([seriesOf('revenue_usd', 'day', '2026-01-01', fxDeltas(90, 1))], 'day');
+    // Sums between 1,765 and 1,778 a day, barely changed: a tight band of values.
+    data.series[0]!.points = data.series[0]!.points.map((p, i) => {
+      const old = 1765 + (i % 14);
+      const neu = old * 1.00083;
+      return { ...p, old, new: neu, delta: neu - old, deltaPct: (100 * (neu - old)) / old };
+    });
+    await page.setContent(renderReportHtml(data));
+    const sums = await page.locator('svg.chart text.y-tick').allTextContents();
+    expect(sums).toEqual(['1,765', '1,770', '1,775', '1,780']);
+    const deltas = await page.locator('svg.delta-chart text.y-tick').allTextContents();
+    expect(new Set(deltas).size).toBe(deltas.length);
+    expect(deltas.length).toBeGreaterThan(1);
+  });
+
+  it('marks the day the FX bug starts on the chart, numbered as the Change-points section lists it', async () => {
+    const fx = seriesOf('amount_usd', 'day', '2026-01-01', fxDeltas(90, 1));
+    expect(fx.changePoints!.map((p) => p.partition)).toEqual(['2026-03-01']);
+    const data = withSeries([fx, seriesOf('order_count', 'day', '2026-01-01', Array(90).fill(0))], 'day');
+    const html = renderReportHtml(data);
+    for (const pattern of FOREIGN_TAGS) expect(html).not.toMatch(pattern);
+    await page.setContent(html);
+    const marker = page.locator('svg.delta-chart[data-measure="amount_usd"] g.change-point');
+    expect(await marker.count()).toBe(1);
+    expect(await marker.getAttribute('data-partition')).toBe('2026-03-01');
+    expect(await marker.locator('text.change-point-label').textContent()).toBe('1');
+    expect(await marker.locator('title').textContent()).toMatch(
+      /^1\. amount_usd delta% jumps from \+0\.00% to \+1\.\d\d% at 2026-03-01/,
+    );
+    // On the 60th point of the line (Mar 1 is day 60), in the sums chart too.
+    const x = await marker.locator('line').getAttribute('x1');
+    const path = page.locator('svg.delta-chart[data-measure="amount_usd"] path.series-delta');
+    expect((await path.getAttribute('d'))!.split(/[ML]/).filter(Boolean)[59]!.split(',')[0]).toBe(x);
+    expect(await page.locator('svg.chart[data-measure="amount_usd"] g.change-point line').getAttribute('x1')).toBe(x);
+    expect(await page.locator('svg[data-measure="order_count"] g.change-point').count()).toBe(0);
+    const rows = page.locator('#change-points table.change-points tbody tr');
+    expect(await rows.count()).toBe(1);
+    expect(await rows.locator('td').allTextContents()).toEqual([
+      '1', 'amount_usd', '2026-03-01', 'jump', '0.00%', expect.stringMatching(/^\+1\.\d\d%$/),
+      fx.changePoints![0]!.message,
+    ]);
+    expect(await page.locator('.summary').textContent()).toContain(
+      'Read the 1 change-point, 2 warnings and 1 accepted batch below before relying on it.',
+    );
+    const md = renderReportMarkdown(data);
+    expect(md).toContain(`**Change-points**\n\n- Jump: ${fx.changePoints![0]!.message}\n`);
+  });
+
+  it('marks an hourly change-point in the bucket that holds it', async () => {
+    const hours = seriesOf('revenue_usd', 'hour', '2026-01-01T00:00', fxDeltas(92 * 24, 24));
+    expect(hours.changePoints!.map((p) => p.partition)).toEqual(['2026-03-01T00:00:00']);
+    const carried = { ...hours, points: bucketPoints(hours.points, REPORT_POINTS) };
+    await page.setContent(renderReportHtml(withSeries([carried], 'hour')));
+    const marker = page.locator('svg.delta-chart g.change-point');
+    expect(await marker.getAttribute('data-partition')).toBe('2026-03-01T00:00:00');
+    // 59 days of 8 buckets: the bucket starting at Mar 1 00:00 is point 472.
+    expect(carried.points[472]!.partition).toBe('2026-03-01T00:00:00');
+    const path = (await page.locator('svg.delta-chart path.series-delta').getAttribute('d'))!;
+    const x = await marker.locator('line').getAttribute('x1');
+    expect(path.split(/[ML]/).filter(Boolean)[472]!.split(',')[0]).toBe(x);
+  });
+
+  it('says when no change-point was found, and nothing for data gathered before they were computed', async () => {
+    const flat = withSeries([seriesOf('amount_usd', 'day', '2026-01-01', Array(90).fill(1.2))], 'day');
+    await page.setContent(renderReportHtml(flat));
+    expect(await page.locator('#change-points').textContent()).toContain('No jump or outlier partition');
+    expect(renderReportMarkdown(flat)).not.toContain('Change-points');
+    flat.series[0]!.changePoints = undefined;
+    await page.setContent(renderReportHtml(flat));
+    expect(await page.locator('#change-points').count()).toBe(0);
   });
 });
 

@@ -26,4 +26,17 @@ describe('bucketPoints (report data carried through Temporal)', () => {
     expect(out.reduce((a, p) => a + p.old, 0)).toBe(36520);
     expect(out.reduce((a, p) => a + p.newRows, 0)).toBe(7304);
   });
+
+  it('counts the partitions each bucket sums, so a chart can name the bucket size; buckets of buckets add up', () => {
+    // 2,208 hours (three months) in buckets of 3: what a report made during a run receives.
+    const hours = bucketPoints(Array.from({ length: 2208 }, (_, i) => point(i)), 1000);
+    expect(hours).toHaveLength(736);
+    expect(hours.every((p) => p.partitions === 3)).toBe(true);
+    const again = bucketPoints(hours, 400);
+    expect(again[0]!.partitions).toBe(6);
+    expect(again.reduce((a, p) => a + p.partitions!, 0)).toBe(2208);
+    // A last, shorter bucket says so.
+    const uneven = bucketPoints(Array.from({ length: 7 }, (_, i) => point(i)), 3);
+    expect(uneven.map((p) => p.partitions)).toEqual([3, 3, 1]);
+  });
 });

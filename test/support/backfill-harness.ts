@@ -82,6 +82,8 @@ export interface LabOptions {
   engine?: 'duckdb' | 'snowflake';
   /** The worker's trusted keys file (BACKFILL_TRUSTED_KEYS), for signed decisions. */
   trustedKeys?: string;
+  /** Seeds the warehouse (default: the revenue tax-bug scenario). */
+  seed?: (db: Driver) => Promise<unknown>;
 }
 
 interface LabWarehouse {
@@ -94,7 +96,7 @@ interface LabWarehouse {
 async function openLabWarehouse(opts: LabOptions): Promise<LabWarehouse> {
   if (opts.engine === 'snowflake') {
     const emulator = await startSnowflakeEmulator();
-    await seedRevenueScenario(emulator.backing);
+    await (opts.seed ?? seedRevenueScenario)(emulator.backing);
     const warehouse = await openSnowflake({
       account: 'emulator', user: 'backfill', warehouse: 'BACKFILL_WH', database: 'ANALYTICS',
       auth: { kind: 'password', password: 'emulator' }, accessUrl: emulator.accessUrl, maxConnections: 4,
@@ -106,7 +108,7 @@ async function openLabWarehouse(opts: LabOptions): Promise<LabWarehouse> {
     return { warehouse, backing: emulator.backing, emulator, close };
   }
   const db = await openDuckDb({ path: ':memory:', onStatement: opts.onStatement });
-  await seedRevenueScenario(db);
+  await (opts.seed ?? seedRevenueScenario)(db);
   return { warehouse: db, backing: db, emulator: null, close: () => db.close() };
 }
 

@@ -260,9 +260,11 @@ function checkpointOf(
     oldSums: { net_revenue: '1000.00', gross_revenue: '1200.00', order_count: '10' },
     newSums: { net_revenue: (1000 * (1 + pct / 100)).toFixed(2), gross_revenue: '1200.00', order_count: '10' },
   }));
+  // The spec's custom checks (validation.checks) ran and returned no failing rows.
+  const custom = spec.validation.checks.map((c) => ({ name: c.name, rows: [], more: false }));
   const verdict = reconcileBatch(
     spec,
-    { batchIndex: index, partitions, plannedPartitions: parts.map((p) => p.start), topChangedRows: [] },
+    { batchIndex: index, partitions, plannedPartitions: parts.map((p) => p.start), topChangedRows: [], custom },
     before,
   );
   const at = `2026-06-01T10:0${index}:00.000Z`;
@@ -347,6 +349,8 @@ describe('gatherReportData: the state as the control schema shows it', () => {
       // Totals and series cover the passing batches only: 14 days.
       expect(data.coverage.partitions).toBe(14);
       expect(data.series[0]!.points).toHaveLength(14);
+      // -1.10% for a week, then -1.20%: no change-point in so small a step.
+      expect(data.series.map((x) => x.changePoints)).toEqual([[], [], []]);
       const net = data.measures.find((x) => x.column === 'net_revenue')!;
       expect(net).toMatchObject({ oldSum: 14_000, withinExpected: true });
       expect(net.newSum).toBeCloseTo(7 * 989 + 7 * 988, 6);
@@ -370,6 +374,27 @@ describe('gatherReportData: the state as the control schema shows it', () => {
       });
       expect(data.coverage.partitions).toBe(21);
       expect(data.measures.find((x) => x.column === 'net_revenue')!.withinExpected).toBe(false);
+      // The accepted week moves net revenue -5.00% a day: a jump on its first day, found on the
+      // per-partition series; the unchanged measures have none.
+      const byColumn = Object.fromEntries(data.series.map((x) => [x.column, x.changePoints]));
+      expect(byColumn).toEqual({
+        net_revenue: [
+          {
+            measure: 'net_revenue',
+            partition: '2025-01-15',
+            kind: 'jump',
+            before: expect.closeTo(-1.2, 9),
+            after: expect.closeTo(-5, 9),
+            magnitude: expect.closeTo(3.8, 9),
+            message:
+              'net_revenue delta% drops from -1.20% to -5.00% at 2025-01-15 (median of 7 days before vs after; ' +
+              'expected -1.5% to -0.8%): a discontinuity the change may not explain — ' +
+              'confirm its cause before approving',
+          },
+        ],
+        gross_revenue: [],
+        order_count: [],
+      });
       expect(data.timeline.at(-1)).toMatchObject({ actor: 'oncall', action: 'resolve_accept', note: 'promo week' });
 
       // A checkpoint of an earlier code version is shown as stale and left out of everything else.

@@ -747,3 +747,23 @@ describe('monitors in the rollback window', () => {
     expect(run.windowRequested()).toBe(true);
   });
 });
+
+describe('the running total against the whole range', () => {
+  it('keeps one warning per measure, replaced after every batch and gone once back inside', () => {
+    const { run } = prepared();
+    const withRunning = (i: number, message: string | null) => {
+      run.batchStarted(i, 1, false);
+      const o = outcome(i, 'passed');
+      const summary = { ...o.summary, ...(message ? { runningTotal: [{ measure: 'net_revenue', message }] } : {}) };
+      run.batchReconciled(i, { ...o, summary }, false, 1_000, T0);
+      run.batchDone(i, false, T0);
+    };
+    withRunning(0, 'net_revenue changed -2.00% over the 7 partitions reconciled so far');
+    withRunning(1, 'net_revenue changed -1.90% over the 14 partitions reconciled so far');
+    expect(run.report().warnings.filter((w) => w.startsWith('running total of net_revenue: '))).toEqual([
+      'running total of net_revenue: net_revenue changed -1.90% over the 14 partitions reconciled so far',
+    ]);
+    withRunning(2, null);
+    expect(run.report().warnings.some((w) => w.startsWith('running total of'))).toBe(false);
+  });
+});
