@@ -188,6 +188,13 @@ async function main(): Promise<void> {
     if (published.state !== 'published') throw new Error(`not published: ${published.state} — ${published.phase}`);
     console.log('\nRelease record (backfill_control.releases, written in the publish transaction):');
     console.log(JSON.stringify(published.release, null, 2).replace(/^/gm, '  '));
+    // Runbook step 7: the spec's monitors are evaluated right after publish.
+    if (spec.rollback.monitors.length) {
+      const watched = await follow(handle, (x) => (x.monitors?.results.length ?? 0) > 0 || x.state !== 'published');
+      for (const r of watched.monitors?.results ?? []) {
+        console.log(`Monitor ${r.ok ? 'ok' : 'BREACHED'}: ${r.message} (next at ${watched.monitors!.next[r.name]})`);
+      }
+    }
     const released = published.decisionDigest ?? '';
     console.log(`\nRollback window open until ${published.rollback.expiresAt}. To roll back, send signal "rollback" ` +
       `with {"by": "you", "reason": "why", "digest": "${released}"};`);
