@@ -195,4 +195,28 @@ export interface ReportData {
   release: ReleaseRecord | null;
   rollback: ReportRollback;
   timeline: ReportAuditEntry[];
+  /** The spec's custom checks (validation.checks) over the current batches; absent in older data. */
+  checks?: ReportCustomCheck[];
+  /** The rollback window's monitors, from the audit log (breaches and recoveries); absent in older data. */
+  monitors?: ReportMonitor[];
+}
+
+export interface ReportCustomCheck {
+  name: string;
+  description: string;
+  severity: 'fail' | 'warn';
+  /** Batches whose checkpoint holds this check's result, and how many of them it failed. */
+  batches: number;
+  failed: number;
+  /** The first failure's message (its rows are in that batch's checkpoint). */
+  firstFailure: string | null;
+}
+
+export interface ReportMonitor {
+  name: string;
+  description: string;
+  onBreach: 'block' | 'rollback';
+  breaches: number;
+  /** The latest breach or recovery in the audit log, in words; null when it never breached. */
+  latest: string | null;
 }

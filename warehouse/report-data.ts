@@ -13,7 +13,9 @@ import type {
   ReportApproval,
   ReportBatch,
   ReportChangedRow,
+  ReportCustomCheck,
   ReportData,
+  ReportMonitor,
   ReportPlan,
   ReportPoint,
   ReportRollback,
@@ -96,7 +98,40 @@ export async function gatherReportData(
     release,
     rollback: rollbackOf(spec, audit, release, generatedAt),
     timeline: audit.map((e) => ({ at: e.at, actor: e.actor, action: e.action, note: noteOf(e) })),
+    checks: customChecksOf(recorded, checkpoints.filter((_, i) => !batches[i]!.stale)),
+    monitors: monitorsOf(recorded, audit),
   };
+}
+
+/** Each custom check's results over the current checkpoints. */
+function customChecksOf(spec: BackfillSpec, checkpoints: Checkpoint[]): ReportCustomCheck[] {
+  return (spec.validation.checks ?? []).map((c) => {
+    const results = checkpoints.flatMap((cp) =>
+      cp.provenance.checks.filter((x) => x.kind === 'custom' && x.name === c.name));
+    const failures = results.filter((x) => !x.passed);
+    return {
+      name: c.name, description: c.description, severity: c.severity,
+      batches: results.length, failed: failures.length, firstFailure: failures[0]?.message ?? null,
+    };
+  });
+}
+
+/** Each monitor's breaches and latest word, from the audit log. */
+function monitorsOf(spec: BackfillSpec, audit: Array<{ at: string; action: string; detail: Record<string, unknown> }>):
+  ReportMonitor[] {
+  return (spec.rollback.monitors ?? []).map((m) => {
+    const mine = audit.filter((e) => (e.action === 'monitor_breached' || e.action === 'monitor_passed') &&
+      e.detail.monitor === m.name);
+    const last = mine[mine.length - 1];
+    return {
+      name: m.name, description: m.description, onBreach: m.on_breach,
+      breaches: mine.filter((e) => e.action === 'monitor_breached').length,
+      latest: last
+        ? (last.action === 'monitor_breached' ? `breached at ${last.at}: ${String(last.detail.message ?? '')}`
+          : `passed again at ${last.at} (${String(last.detail.value ?? '')})`)
+        : null,
+    };
+  });
 }
 
 function specEssentials(s: BackfillSpec): ReportSpec {

@@ -371,6 +371,35 @@ function changePointsSection(data: ReportData, numbered: Map<string, NumberedPoi
 // ---------------------------------------------------------------------------------------------
 // Sections
 
+/** The spec's custom checks over the batches, and the rollback window's monitors (absent in older data). */
+function checksAndMonitors(data: ReportData): string {
+  const checks = data.checks?.length
+    ? section('custom-checks', 'Custom checks', table(
+      'checks',
+      ['check', 'severity', 'batches', 'failed', 'first failure'],
+      data.checks.map((c) => ({
+        cls: c.failed ? (c.severity === 'fail' ? 'failed' : 'warned') : '',
+        cells: [`${code(c.name)} ${h(c.description)}`, h(c.severity), String(c.batches), String(c.failed),
+          h(c.firstFailure ?? '—')],
+      })),
+      [2, 3],
+    ))
+    : '';
+  const monitors = data.monitors?.length
+    ? section('monitors', 'Monitors after publish', table(
+      'monitors',
+      ['monitor', 'on breach', 'breaches', 'latest'],
+      data.monitors.map((m) => ({
+        cls: m.breaches ? 'failed' : '',
+        cells: [`${code(m.name)} ${h(m.description)}`, h(m.onBreach), String(m.breaches),
+          h(m.latest ?? 'no breach recorded')],
+      })),
+      [2],
+    ))
+    : '';
+  return checks + monitors;
+}
+
 function section(id: string, title: string, body: string): string {
   return `<section id="${h(id)}"><h2>${h(title)}</h2>${body}</section>`;
 }
@@ -734,7 +763,7 @@ export function renderReportHtml(data: ReportData): string {
     `<!doctype html>\n<html lang="en"><head><meta charset="utf-8">` +
     `<meta name="viewport" content="width=device-width, initial-scale=1">` +
     `<title>${h(`${title} — backfill report`)}</title><style>${CSS}</style></head>` +
-    `<body><main>${header}${what}${measures}${charts}${changePoints}${warnings}` +
+    `<body><main>${header}${what}${measures}${charts}${changePoints}${warnings}${checksAndMonitors(data)}` +
     section('batches', 'Batch verdicts', batchesSection(data)) +
     section('top-rows', 'Largest changed rows', topRowsSection(data)) +
     section('approval', 'Approval', approvalSection(data)) +

@@ -127,6 +127,24 @@ export function renderReportMarkdown(data: ReportData): string {
     lines.push('');
   }
 
+  const checks = data.checks ?? [];
+  if (checks.length) {
+    lines.push('**Custom checks**');
+    lines.push('');
+    lines.push(...listed(checks.map((c) => `${code(c.name)} (${e(c.description)}, ${c.severity}): ` +
+      (c.failed ? `failed ${c.failed} of ${c.batches} batches; first: ${e(c.firstFailure ?? '')}` :
+        `passed in ${c.batches} batches`))));
+    lines.push('');
+  }
+  const monitors = data.monitors ?? [];
+  if (monitors.some((m) => m.latest)) {
+    lines.push('**Monitors after publish**');
+    lines.push('');
+    lines.push(...listed(monitors.map((m) => `${code(m.name)} (${e(m.description)}): ` +
+      `${m.breaches} breach${m.breaches === 1 ? '' : 'es'}${m.latest ? `; ${e(m.latest)}` : ''}`)));
+    lines.push('');
+  }
+
   const changePoints = data.series.flatMap((s) => s.changePoints ?? []);
   if (changePoints.length) {
     lines.push('**Change-points**');

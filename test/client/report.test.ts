@@ -257,6 +257,30 @@ describe('renderReportHtml on hostile text', () => {
     expect(await page.locator('#rollback').textContent()).toContain('1,800 rows restored');
   });
 
+  it('lists the custom checks with their failures and the monitors with their breaches, in HTML and Markdown',
+    async () => {
+      const data: ReportData = {
+        ...hostileFixture(),
+        checks: [
+          { name: 'gross-matches-events', description: 'gross equals the events', severity: 'fail', batches: 9,
+            failed: 1, firstFailure: 'gross-matches-events returned 2 rows in batch 4, first: d=2025-01-22' },
+          { name: 'few-refunds', description: 'refunds stay rare', severity: 'warn', batches: 9, failed: 0,
+            firstFailure: null },
+        ],
+        monitors: [{
+          name: 'monthly-net-revenue', description: 'months moved more than 2%', onBreach: 'rollback', breaches: 1,
+          latest: 'breached at 2026-06-20T10:00:00Z: monthly-net-revenue breached: 3, expected at most 0' }],
+      };
+      await page.setContent(renderReportHtml(data));
+      expect(await page.locator('table.checks tr.failed').count()).toBe(1);
+      expect(await page.locator('table.checks tr.failed').textContent()).toContain('returned 2 rows in batch 4');
+      expect(await page.locator('#monitors').textContent()).toContain('breached: 3, expected at most 0');
+      const md = renderReportMarkdown(data);
+      expect(md).toContain('failed 1 of 9 batches');
+      expect(md).toContain('passed in 9 batches');
+      expect(md).toContain('1 breach; breached at 2026-06-20T10:00:00Z');
+    });
+
   it('draws a long range in buckets of consecutive partitions, at most MAX_CHART_POINTS points a line', async () => {
     const data = hostileFixture();
     const labels = Array.from({ length: 2000 }, (_, i) =>
