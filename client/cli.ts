@@ -32,6 +32,7 @@ const need = {
   schema: async () => ({
     ...(require('zod') as typeof import('zod')),
     ...(require('../domain/spec/schema') as typeof import('../domain/spec/schema')),
+    ...(require('../domain/spec/field-docs') as typeof import('../domain/spec/field-docs')),
   }),
   temporal: async () => require('./temporal') as typeof import('./temporal'),
   op: async () => require('./operate') as typeof import('./operate'),
@@ -313,8 +314,8 @@ program
   .command('schema')
   .description('Print the JSON Schema of the spec, for editor autocompletion.')
   .action(async () => {
-    const { toJSONSchema, specSchema } = await need.schema();
-    const schema = toJSONSchema(specSchema, { io: 'input', unrepresentable: 'any' });
+    const { toJSONSchema, specSchema, describeSchema } = await need.schema();
+    const schema = describeSchema(toJSONSchema(specSchema, { io: 'input', unrepresentable: 'any' }));
     console.log(JSON.stringify({ title: 'Backfill spec', ...schema }, null, 2));
   });
 

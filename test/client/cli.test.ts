@@ -182,5 +182,19 @@ describe('backfill schema', () => {
       expect.arrayContaining(['partitions_per_batch', 'max_concurrency', 'pause_during_live_pipeline']),
     );
     expect(schema.properties.execution!.additionalProperties).toBe(false);
+    // Editor help reaches nested fields: a measure's batch band, under a map of columns.
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      properties: {
+        validation: {
+          properties: {
+            measures: {
+              additionalProperties: {
+                properties: { batch_delta: { description: expect.stringContaining('Defaults to expected_delta') } },
+              },
+            },
+          },
+        },
+      },
+    });
   });
 });
