@@ -294,8 +294,9 @@ describe('backfillWorkflow: reconciliation halts, operators resolve', () => {
     const l = await newLab();
     const spec = testSpec('halt-accept', (s) => {
       s.source_range.end = '2025-01-07';
+      // The batch band fails the batch; the whole range keeps the example's expectation, which it meets.
       s.measures = s.measures.map((x) =>
-        x.column === 'net_revenue' ? { ...x, expected_delta: { min: -0.1, max: 0.1 } } : x,
+        x.column === 'net_revenue' ? { ...x, batch_delta: { min: -0.1, max: 0.1 } } : x,
       );
     });
     const handle = await l.start(spec);
