@@ -47,7 +47,7 @@ describe('decisions carry the digest of what they decide on', () => {
     const spec = testSpec('stale-digest', (s) => {
       week(s);
       s.measures = s.measures.map((x) =>
-        x.column === 'net_revenue' ? { ...x, expected_delta: { min: -0.1, max: 0.1 } } : x,
+        x.column === 'net_revenue' ? { ...x, batch_delta: { min: -0.1, max: 0.1 } } : x,
       );
     });
     const handle = await l.start(spec);
