@@ -25,7 +25,7 @@ import type {
 } from '../contracts/report';
 import type { ReleaseRecord } from '../contracts/status';
 import { changePoints } from '../domain/change-points';
-import type { CumulativeTotals } from '../domain/reconcile';
+import { partitionDeltaSeries, type CumulativeTotals } from '../domain/reconcile';
 import { measureReports } from '../domain/report';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { tableExists } from './catalog';
@@ -233,13 +233,19 @@ const sumOf = (text: string | null | undefined) => {
 
 /**
  * One series per measure, a point per partition; change-points are found here, on every partition,
- * because the series may be summed into buckets on its way to a renderer (activities/operator.ts).
+ * because the series may be summed into buckets on its way to a renderer (activities/operator.ts),
+ * and on the same per-partition deltas the completion check scans (partitionDeltaSeries: a change
+ * within abs_tolerance counts as none), so the report marks what the approver was warned of.
  */
 function seriesOf(spec: ReportSpec, counted: Checkpoint[]): ReportSeries[] {
   const partitions = counted
     .flatMap((c) => c.provenance.partitions)
     // Labels are canonical ISO starts at one grain, so text order is time order.
     .sort((a, b) => (a.partition < b.partition ? -1 : a.partition > b.partition ? 1 : 0));
+  const deltas = partitionDeltaSeries(
+    spec.measures.map((m) => ({ column: m.column, expected_delta: m.expected, abs_tolerance: m.absTolerance })),
+    partitions,
+  );
   return spec.measures.map(({ column, expected }) => {
     const points = partitions.map((p): ReportPoint => {
       const old = sumOf(p.oldSums[column]);
@@ -257,7 +263,7 @@ function seriesOf(spec: ReportSpec, counted: Checkpoint[]): ReportSeries[] {
     return {
       column,
       points,
-      changePoints: changePoints(points, { grain: spec.range.grain, measure: column, expected }),
+      changePoints: changePoints(deltas[column] ?? [], { grain: spec.range.grain, measure: column, expected }),
     };
   });
 }
