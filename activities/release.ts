@@ -1,11 +1,12 @@
 /** Runbook steps 6–7: the atomic publish, the rollback, the signoff, and dropping the backfill's own tables. */
 import type { CleanupResult } from '../contracts/run';
 import type { ApprovalProof, ReleaseRecord } from '../contracts/status';
-import { BackfillError, backfillFailureIn } from '../contracts/errors';
+import { isStatementRefusal } from '../contracts/errors';
 import { judgeMonitor, type MonitorResult } from '../domain/monitors';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { resolveCheckTables } from '../domain/transform-sql';
 import { tablesOf } from '../warehouse/shadow';
+import { queryReadOnly } from '../warehouse/warehouse';
 import { cleanupBackfillTables, publish, rollbackRelease, signoffRelease } from '../warehouse/publish';
 import { activitySource, heartbeating, log, type Toolkit } from './context';
 
@@ -83,16 +84,12 @@ export function releaseActivities({ db, clock, tagged, opts, audit, now }: Toolk
       for (const m of (spec.rollback.monitors ?? []).filter((x) => names.includes(x.name))) {
         const at = now();
         try {
-          const rows = await db.transaction(
-            (tx) => tx.query({ sql: resolveCheckTables(m.sql, tables), params: [] }, o),
-            { ...o, readOnly: true },
-          );
+          const rows = await queryReadOnly(db, { sql: resolveCheckTables(m.sql, tables), params: [] }, o);
           const first = rows[0] ? Object.values(rows[0])[0] : undefined;
           const value = first === null || first === undefined || first === '' ? NaN : Number(first);
           results.push(judgeMonitor(m, Number.isFinite(value) ? value : null, at));
         } catch (e) {
-          const type = backfillFailureIn(e)?.type;
-          if (type !== BackfillError.MissingObject && type !== BackfillError.WarehousePermanent) throw e;
+          if (!isStatementRefusal(e)) throw e;
           results.push(judgeMonitor(m, null, at, (e as Error).message.slice(0, 500)));
         }
       }

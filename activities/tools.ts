@@ -12,7 +12,7 @@ import { compileTransform, readOnlySelectProblems, SQL_LIMITS } from '../domain/
 import type { PreviewResult } from '../domain/preview';
 import { previewPlan } from '../warehouse/plan-estimates';
 import { previewBackfill } from '../warehouse/preview';
-import type { Driver, Row } from '../warehouse/warehouse';
+import { queryReadOnly, type Driver, type Row } from '../warehouse/warehouse';
 import type { Toolkit } from './context';
 import { reportForWorkflow } from './operator';
 
@@ -45,10 +45,7 @@ export async function readOnlyQuery(db: Pick<Driver, 'transaction'>, req: SqlReq
   }
   // Trailing comments and `;` dropped the way a transform's are, so the SELECT nests as a subquery.
   const body = compileTransform(req.sql, () => '').sql;
-  const rows: Row[] = await db.transaction(
-    (tx) => tx.query(`SELECT * FROM (\n${body}\n) AS backfill_sql LIMIT ${req.limit + 1}`),
-    { readOnly: true },
-  );
+  const rows: Row[] = await queryReadOnly(db, `SELECT * FROM (\n${body}\n) AS backfill_sql LIMIT ${req.limit + 1}`);
   const plain = rows.slice(0, req.limit).map((r) =>
     Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof (v as unknown) === 'bigint' ? String(v) : v])));
   return { columns: Object.keys(rows[0] ?? {}), rows: plain, truncated: rows.length > req.limit };

@@ -103,6 +103,16 @@ export function backfillFailureIn(error: unknown): { type: BackfillErrorType; me
   return null;
 }
 
+/**
+ * The warehouse refused the statement itself (a missing table or column, a type error): running it
+ * again gives the same answer. A user's own SQL (a custom check, a monitor) that fails this way is a
+ * result to report; anything else (a lost connection, a lock) is retried like any other statement.
+ */
+export function isStatementRefusal(error: unknown): boolean {
+  const type = backfillFailureIn(error)?.type;
+  return type === BackfillError.MissingObject || type === BackfillError.WarehousePermanent;
+}
+
 export function isBackfillFailure(e: unknown, code?: BackfillErrorType): e is BackfillFailure {
   return e instanceof BackfillFailure && (code === undefined || e.code === code);
 }

@@ -274,6 +274,11 @@ export interface BackfillCursor {
   /** When the visibility query last found no live pipeline (it is asked at most once per poll_interval). */
   lastVisibilityClear: string | null;
   warnings: string[];
+  /**
+   * The running total's latest word per measure, when it is outside the whole range's expectation
+   * (replaced after every batch, so it never crowds out `warnings`); absent in older runs.
+   */
+  runningTotals?: Record<string, string>;
   /** The shadow's fingerprint over the range when the completion check passed (part of the approval digest). */
   shadowFingerprint?: { rows: number; rowHash: string; sums: Record<string, string | null> } | null;
 }

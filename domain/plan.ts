@@ -100,14 +100,7 @@ export interface PlanEstimates {
    * A measured or explained read of the transform for one partition; with `reads`, the median of
    * several reads (each per existing row, times the partition's rows), stated for `partition`.
    */
-  sample: {
-    partition: string;
-    rows: number | null;
-    bytes: number | null;
-    /** What the bytes come from, as the warehouse says ("storage size of the columns read from staging.events"). */
-    bytesBasis?: string;
-    seconds: number | null;
-    measured: boolean;
+  sample: SampleRead & {
     /** The reads the figures above are the median of (absent: one read, the figures themselves). */
     reads?: SampleRead[];
   } | null;
@@ -169,6 +162,7 @@ export interface SampleRead {
   partition: string;
   rows: number | null;
   bytes: number | null;
+  /** What the bytes come from, as the warehouse says ("storage size of the columns read from staging.events"). */
   bytesBasis?: string;
   seconds: number | null;
   measured: boolean;

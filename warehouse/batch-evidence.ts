@@ -4,13 +4,13 @@
  * The verdict itself is pure (domain/reconcile.ts).
  */
 import type { Partition } from '../domain/partitions';
-import { BackfillError, backfillFailureIn } from '../contracts/errors';
+import { isStatementRefusal } from '../contracts/errors';
 import { SPEC_LIMITS } from '../contracts/limits';
 import type { BatchEvidence, ChangedRow, CustomCheckResult, PartitionComparison } from '../domain/reconcile';
 import { compileTransform, resolveCheckTables } from '../domain/transform-sql';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { tablesOf } from './shadow';
-import type { Db, Driver, PartitionStatsSpec, QueryOptions, Row } from './warehouse';
+import { queryReadOnly, type Db, type Driver, type PartitionStatsSpec, type QueryOptions, type Row } from './warehouse';
 import type { TableName } from './identifiers';
 
 /** One partition's statistics in one table: what reconciliation compares. */
@@ -173,23 +173,15 @@ export async function customCheckResults(
     const compiled = compileTransform(resolveCheckTables(c.sql, tables), (i) =>
       db.dialect.boundValue(i, spec.source_range.grain));
     try {
-      // In a read-only transaction where the engine has one: a check only reads, whatever its text.
-      const rows = await db.transaction((tx) => tx.query(
-        { sql: `SELECT * FROM (${compiled.sql}) failing_rows LIMIT ${kept + 1}`, params: [from, to] },
-        opts,
-      ), { ...opts, readOnly: true });
+      const rows = await queryReadOnly(
+        db, { sql: `SELECT * FROM (${compiled.sql}) failing_rows LIMIT ${kept + 1}`, params: [from, to] }, opts);
       results.push({
         name: c.name,
         rows: rows.slice(0, kept).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, cellText(v)]))),
         more: rows.length > kept,
       });
     } catch (e) {
-      // Only a statement the warehouse cannot run (a wrong column, a type error) is the check's
-      // failure; a lost connection or a cancellation is retried like any other statement.
-      const failure = backfillFailureIn(e);
-      const permanent =
-        failure?.type === BackfillError.MissingObject || failure?.type === BackfillError.WarehousePermanent;
-      if (!permanent || opts?.signal?.aborted) throw e;
+      if (!isStatementRefusal(e) || opts?.signal?.aborted) throw e;
       results.push({ name: c.name, rows: [], more: false, error: (e as Error).message.slice(0, 500) });
     }
   }

@@ -185,6 +185,15 @@ export interface Session {
 /** A driver, or a transaction's session with its driver's dialect: what read helpers need. */
 export type Db = Pick<Driver, 'dialect'> & Session;
 
+/**
+ * One query that only reads, in a read-only transaction where the engine has one (DuckDB), so a
+ * statement that passed the text rules still cannot write; on one session where it has none.
+ */
+export function queryReadOnly(db: Pick<Driver, 'transaction'>, stmt: Statement | string, opts: QueryOptions = {}):
+  Promise<Row[]> {
+  return db.transaction((tx) => tx.query(stmt, opts), { ...opts, readOnly: true });
+}
+
 /** A transaction's session with its driver's dialect, for helpers that take either. */
 export function inTx(db: Pick<Driver, 'dialect'>, tx: Session): Db {
   return { dialect: db.dialect, query: (s, o) => tx.query(s, o), execute: (s, o) => tx.execute(s, o) };

@@ -216,13 +216,16 @@ export class BackfillRun {
    * back inside the whole range's expectation), so it never crowds out the other warnings.
    */
   private runningTotals(summary: BatchSummary): void {
-    const prefix = (measure: string) => `running total of ${measure}: `;
-    const measures = summary.measures.map((m) => m.column);
-    const warnings = this.cursor.warnings;
-    for (let i = warnings.length - 1; i >= 0; i--) {
-      if (measures.some((m) => warnings[i]!.startsWith(prefix(m)))) warnings.splice(i, 1);
+    const totals: Record<string, string> = {};
+    for (const r of summary.runningTotal ?? []) {
+      totals[r.measure] = excerpt(`running total of ${r.measure}: ${r.message}`, STATE_LIMITS.messageChars);
     }
-    for (const r of summary.runningTotal ?? []) this.warn(`${prefix(r.measure)}${r.message}`);
+    this.cursor.runningTotals = totals;
+  }
+
+  /** The approver's warnings: the run's own, then the running total's latest word per measure. */
+  private warnings(): string[] {
+    return [...this.cursor.warnings, ...Object.values(this.cursor.runningTotals ?? {})];
   }
 
   /** Warnings for the approver: distinct, bounded in number and length. */
@@ -250,8 +253,8 @@ export class BackfillRun {
   }
 
   report(): ReconciliationReport {
-    const { cumulative, verdicts, warnings } = this.cursor;
-    return buildReport({ spec: this.spec, status: this.status, cumulative, verdicts, warnings });
+    const { cumulative, verdicts } = this.cursor;
+    return buildReport({ spec: this.spec, status: this.status, cumulative, verdicts, warnings: this.warnings() });
   }
 
   // ---- throttle requests ----
