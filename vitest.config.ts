@@ -14,6 +14,7 @@ const UNIT = [
   'test/temporal-dev.test.ts',
   'test/client/json-output.test.ts',
   'test/scripts/temporal-cli.test.ts',
+  'test/warehouse/compatibility-rules.test.ts',
   'test/warehouse/dialects.test.ts',
   'test/warehouse/identifiers.test.ts',
   'test/warehouse/snowflake/config.test.ts',
@@ -22,6 +23,7 @@ const UNIT = [
   'test/worker/worker-settings.test.ts',
   'test/activities/trusted-keys.test.ts',
   'test/client/terminal.test.ts',
+  'test/client/load-graph.test.ts',
 ];
 
 /**

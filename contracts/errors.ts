@@ -109,7 +109,8 @@ export function backfillFailureIn(error: unknown): { type: BackfillErrorType; me
  * result to report; anything else (a lost connection, a lock) is retried like any other statement.
  */
 export function isStatementRefusal(error: unknown): boolean {
-  const type = backfillFailureIn(error)?.type;
+  // As a driver throws it (code), or as Temporal carries it (type, maybe wrapped).
+  const type = error instanceof BackfillFailure ? error.code : backfillFailureIn(error)?.type;
   return type === BackfillError.MissingObject || type === BackfillError.WarehousePermanent;
 }
 

@@ -15,6 +15,7 @@ export function withDefaults(db: Driver, defaults: QueryOptions): Driver {
     transaction: <T>(fn: (tx: Session) => Promise<T>, opts?: QueryOptions) => db.transaction(fn, merge(opts)),
     explain: (stmt: Statement, opts?: QueryOptions) => db.explain(stmt, merge(opts)),
     ...(db.retention ? { retention: (table, opts) => db.retention!(table, merge(opts)) } : {}),
+    ...(db.resultColumns ? { resultColumns: (stmt, opts) => db.resultColumns!(stmt, merge(opts)) } : {}),
     close: () => db.close(),
   } satisfies Driver;
 }

@@ -64,6 +64,12 @@ export interface ColumnInfo {
   nullable: boolean;
 }
 
+/** A column of a query's result: its name and its type as the engine spells it (DECIMAL(18,2), NUMBER(18,2)). */
+export interface ResultColumn {
+  name: string;
+  type: string;
+}
+
 export type PartitionGrain = 'hour' | 'day' | 'month';
 
 /** A slice [from, to) of a table's partition key, and the key that identifies its rows. */
@@ -162,6 +168,17 @@ export interface Dialect {
   currentDatabase(): string;
   /** Plan for a query, as rows the driver knows how to read (see Driver.explain). */
   explain(sql: string): string;
+  /**
+   * The views of the session's database (or `database`), the engine's own catalog views left out:
+   * columns `schema`, `name` and `sql`, the definition as the catalog keeps it (DuckDB: its CREATE VIEW
+   * text; Snowflake: VIEW_DEFINITION).
+   */
+  views(database?: string): Statement;
+  /**
+   * Whether FLOAT and REAL name a double-precision type (Snowflake: every float is a double) rather
+   * than a 4-byte one (DuckDB): type comparisons read them accordingly (warehouse/compatibility-rules.ts).
+   */
+  readonly floatIsDouble: boolean;
 }
 
 export interface ScanEstimate {
@@ -222,6 +239,13 @@ export interface Driver extends Session {
    * (Snowflake); absent elsewhere. The plan warns when the rollback window outlives it.
    */
   retention?(table: TableName, opts?: QueryOptions): Promise<{ days: number; transient: boolean } | null>;
+  /**
+   * The columns a query returns, from the result's metadata, the query run read-only as queryReadOnly
+   * runs it: pass one that reads nothing (`SELECT * FROM (…) LIMIT 0`), the engine still binds it in
+   * full. Schema checks compare what a transform produces with its target this way
+   * (warehouse/compatibility.ts); a driver without it cannot run them.
+   */
+  resultColumns?(stmt: Statement, opts?: QueryOptions): Promise<ResultColumn[]>;
   /** Price of warehouse time, when the engine has one (credits or currency per hour), else null. */
   readonly pricePerHour: { amount: number; unit: string } | null;
   close(): Promise<void>;

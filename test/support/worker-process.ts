@@ -24,6 +24,7 @@ function slowed(db: Driver, batchIndex: number): Driver {
     execute: async (s, o) => (await wait(o), db.execute(s, o)),
     transaction: async (fn, o) => (await wait(o), db.transaction(fn, o)),
     explain: (s, o) => db.explain(s, o),
+    ...(db.resultColumns ? { resultColumns: (s, o) => db.resultColumns!(s, o) } : {}),
     close: () => db.close(),
   };
 }

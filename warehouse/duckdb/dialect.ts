@@ -57,6 +57,7 @@ export const duckDbDialect: DuckDbDialect = {
   placeholder: (index) => `$${index}`,
   boundValue,
   transactionalDdl: true,
+  floatIsDouble: false,
 
   createSchema: (schema) => `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`,
   cloneTable: (target, source) => `CREATE TABLE ${table(target)} AS SELECT * FROM ${table(source)}`,
@@ -92,6 +93,18 @@ export const duckDbDialect: DuckDbDialect = {
   },
 
   currentDatabase: () => 'SELECT current_database() AS db',
+
+  views(database): Statement {
+    // duckdb_views() keeps the CREATE VIEW text as DuckDB prints it back (names as written, comments dropped).
+    return {
+      sql:
+        `SELECT schema_name AS "schema", view_name AS "name", sql AS "sql" FROM duckdb_views() ` +
+        `WHERE NOT internal AND ` +
+        (database ? `lower(database_name) = lower($1)` : `database_name = current_database()`) +
+        ` ORDER BY schema_name, view_name`,
+      params: database ? [database] : [],
+    };
+  },
 
   // Profiled, so it runs the (read-only) statement: see DuckDbDriver.explain for why.
   explain: (sql) => `EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`,

@@ -11,6 +11,7 @@ import {
   statementReporter,
   type Driver,
   type QueryOptions,
+  type ResultColumn,
   type Row,
   type ScanEstimate,
   type Session,
@@ -43,7 +44,7 @@ async function run(
   opts: QueryOptions,
   inTransaction: boolean,
   onStatement: DuckDbOptions['onStatement'],
-): Promise<{ rows: Row[]; changed: number }> {
+): Promise<{ rows: Row[]; changed: number; columns: () => ResultColumn[] }> {
   let timedOut = false;
   const interrupt = () => conn.interrupt();
   const timer = opts.timeoutMs
@@ -59,8 +60,9 @@ async function run(
     const result = await conn.run(stmt.sql, stmt.params.length ? ([...stmt.params] as never) : undefined);
     const changed = result.returnType === ResultReturnType.CHANGED_ROWS ? result.rowsChanged : 0;
     const rows = (await result.getRowObjectsJson()) as Row[];
+    const columns = () => result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
     report();
-    return { rows, changed };
+    return { rows, changed, columns };
   } catch (e) {
     report(e instanceof Error ? e.message : String(e));
     if (timedOut) {
@@ -176,6 +178,20 @@ export class DuckDbDriver implements Driver {
         // The connection is closed right after, which also discards the transaction if ROLLBACK fails.
         await exec(this.dialect.rollback()).catch(() => undefined);
         throw e;
+      }
+    });
+  }
+
+  /** The result's column names and DuckDB types (DECIMAL(18,2), TIMESTAMP WITH TIME ZONE), read-only. */
+  resultColumns(stmt: Statement, opts: QueryOptions = {}): Promise<ResultColumn[]> {
+    return this.withConnection(async (c) => {
+      const exec = (s: Statement | string) => run(c, toStatement(s), opts, true, this.options.onStatement);
+      await exec(this.dialect.beginReadOnly() ?? this.dialect.begin());
+      try {
+        return (await exec(stmt)).columns();
+      } finally {
+        // Nothing to keep; the connection is closed right after, which also ends the transaction if this fails.
+        await exec(this.dialect.rollback()).catch(() => undefined);
       }
     });
   }

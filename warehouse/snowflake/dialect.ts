@@ -55,6 +55,7 @@ export const snowflakeDialect: Dialect = {
   placeholder: (index) => `:${index}`,
   boundValue,
   transactionalDdl: false,
+  floatIsDouble: true,
 
   createSchema: (schema) => `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`,
   cloneTable: (target, source) => `CREATE TABLE ${table(target)} CLONE ${table(source)}`,
@@ -86,6 +87,17 @@ export const snowflakeDialect: Dialect = {
   },
 
   currentDatabase: () => 'SELECT CURRENT_DATABASE() AS "db"',
+
+  views(database): Statement {
+    // Names lower case, as describeTable hands them back; the INFORMATION_SCHEMA's own views left out.
+    const infoSchema = database ? `${quoteIdent(database)}.INFORMATION_SCHEMA.VIEWS` : 'INFORMATION_SCHEMA.VIEWS';
+    return {
+      sql:
+        `SELECT LOWER(TABLE_SCHEMA) AS "schema", LOWER(TABLE_NAME) AS "name", VIEW_DEFINITION AS "sql" ` +
+        `FROM ${infoSchema} WHERE TABLE_SCHEMA <> 'INFORMATION_SCHEMA' ORDER BY TABLE_SCHEMA, TABLE_NAME`,
+      params: [],
+    };
+  },
 
   // Compiles only (nothing runs): bytesAssigned in the JSON plan is the storage size of the
   // micro-partitions left to scan after pruning.

@@ -18,6 +18,7 @@ import {
   type Driver,
   type QueryOptions,
   type QueryTag,
+  type ResultColumn,
   type Row,
   type ScanEstimate,
   type Session,
@@ -258,6 +259,31 @@ function converter(column: Column): (v: unknown) => SqlValue {
   }
 }
 
+/**
+ * A result column's type in Snowflake's spelling, from the result metadata: NUMBER(p,s), FLOAT,
+ * TIMESTAMP_NTZ(scale). snowflake-sdk exposes no length, so text and binary come without one.
+ */
+export function snowflakeColumnType(column: Column): string {
+  const type = column.getType();
+  switch (type) {
+    case 'fixed':
+      return `NUMBER(${column.getPrecision()},${column.getScale()})`;
+    case 'real':
+      return 'FLOAT';
+    case 'text':
+      return 'VARCHAR';
+    case 'time':
+    case 'timestamp_ntz':
+    case 'timestamp_ltz':
+    case 'timestamp_tz': {
+      const scale = column.getScale();
+      return `${type.toUpperCase()}${scale === null || scale === undefined ? '' : `(${scale})`}`;
+    }
+    default:
+      return type.toUpperCase();
+  }
+}
+
 function toRows(statement: RowStatement, rows: unknown[][]): Row[] {
   const columns = statement.getColumns() ?? [];
   const names = columns.map((c) => c.getName().toLowerCase());
@@ -280,7 +306,7 @@ function runStatement(
   guardMs: number | undefined,
   /** Statement-level parameters (QUERY_TAG): sent with the statement, no ALTER SESSION round trip. */
   parameters?: Record<string, string>,
-): Promise<{ rows: Row[]; changed: number; guardFired: boolean }> {
+): Promise<{ rows: Row[]; changed: number; columns: () => ResultColumn[]; guardFired: boolean }> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(
@@ -317,6 +343,10 @@ function runStatement(
             resolve({
               rows: toRows(st, (rows ?? []) as unknown[][]),
               changed: Math.max(0, st.getNumUpdatedRows() ?? 0),
+              columns: () => (st.getColumns() ?? []).map((c) => ({
+                name: c.getName().toLowerCase(),
+                type: snowflakeColumnType(c),
+              })),
               guardFired,
             });
         },
@@ -395,7 +425,7 @@ export class SnowflakeDriver implements Driver {
     stmt: Statement,
     opts: QueryOptions,
     inTransaction: boolean,
-  ): Promise<{ rows: Row[]; changed: number }> {
+  ): Promise<{ rows: Row[]; changed: number; columns: () => ResultColumn[] }> {
     const report = statementReporter(this.options.onStatement, stmt, opts, inTransaction);
     try {
       await this.prepare(p, opts);
@@ -437,6 +467,14 @@ export class SnowflakeDriver implements Driver {
 
   execute(stmt: Statement | string, opts: QueryOptions = {}): Promise<number> {
     return this.withConnection(opts, async (p) => (await this.run(p, toStatement(stmt), opts, false)).changed);
+  }
+
+  /**
+   * The result's column names (lower case, as rows have them) and Snowflake types. Snowflake has no
+   * read-only transaction (see the dialect's beginReadOnly): the statement runs on one session as it is.
+   */
+  resultColumns(stmt: Statement, opts: QueryOptions = {}): Promise<ResultColumn[]> {
+    return this.withConnection(opts, async (p) => (await this.run(p, stmt, opts, false)).columns());
   }
 
   /**

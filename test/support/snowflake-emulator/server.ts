@@ -37,7 +37,7 @@ import {
   objectMissing,
   statementTimeout,
 } from './sql-errors';
-import { quoteIdent } from './sql-tokens';
+import { quoteIdent, quoteString } from './sql-tokens';
 import { renderRef, translate, type StatementKind, type TableRef, type Translation } from './translate';
 
 export interface EmulatorUser {
@@ -798,7 +798,13 @@ class Emulator {
         return this.dmlResult('inserted', inserted);
       }
       case 'ddl': {
+        // CREATE VIEW IF NOT EXISTS of a view that exists keeps that view, and its text.
+        const keptView = a.viewText?.ifNotExists ? await this.viewExists(q, entry, a.viewText.view) : false;
         await this.duck(q, entry, a.sql, binds);
+        if (a.viewText && !keptView) {
+          const { view, text } = a.viewText;
+          await this.duck(q, entry, `COMMENT ON VIEW ${renderRef(view)} IS ${quoteString(text)}`);
+        }
         this.afterDdl(tr);
         return this.status(a.status);
       }
@@ -878,6 +884,17 @@ class Emulator {
       entry,
       `SELECT 1 FROM duckdb_tables() WHERE upper(schema_name) = upper(coalesce($1, current_schema())) ` +
         `AND upper(table_name) = $2`,
+      [t.schema, t.name],
+    );
+    return (await result.getRowsJson()).length > 0;
+  }
+
+  private async viewExists(q: Query, entry: LoggedStatement, t: TableRef): Promise<boolean> {
+    const result = await this.duck(
+      q,
+      entry,
+      `SELECT 1 FROM duckdb_views() WHERE upper(schema_name) = upper(coalesce($1, current_schema())) ` +
+        `AND upper(view_name) = $2`,
       [t.schema, t.name],
     );
     return (await result.getRowsJson()).length > 0;

@@ -45,7 +45,13 @@ export type Action =
   | { type: 'query'; sql: string }
   | { type: 'dml'; verb: 'inserted' | 'deleted' | 'updated' | 'merged'; sql: string }
   | { type: 'insert-overwrite'; deleteSql: string; insertSql: string }
-  | { type: 'ddl'; sql: string; status: string }
+  | {
+      type: 'ddl';
+      sql: string;
+      status: string;
+      /** CREATE VIEW: the statement as sent, which INFORMATION_SCHEMA.VIEWS shows as VIEW_DEFINITION. */
+      viewText?: { view: TableRef; text: string; ifNotExists: boolean };
+    }
   | {
       type: 'create-copy';
       target: TableRef;
@@ -162,6 +168,18 @@ const COLUMNS_VIEW =
        ELSE data_type END AS DATA_TYPE,
   numeric_precision AS NUMERIC_PRECISION, numeric_scale AS NUMERIC_SCALE
   FROM information_schema.columns)`.replace(/\s+/g, ' ');
+
+/**
+ * INFORMATION_SCHEMA.VIEWS as Snowflake shows it: names upper case, VIEW_DEFINITION the CREATE VIEW
+ * statement as it was sent (kept as the DuckDB view's comment; DuckDB's own text for a view created
+ * on the backing database directly).
+ */
+const VIEWS_VIEW =
+  `(SELECT UPPER(database_name) AS TABLE_CATALOG, UPPER(schema_name) AS TABLE_SCHEMA, UPPER(view_name) AS TABLE_NAME,
+  coalesce(comment, sql) AS VIEW_DEFINITION, 'NO' AS IS_SECURE
+  FROM duckdb_views() WHERE NOT internal)`.replace(/\s+/g, ' ');
+
+const INFORMATION_SCHEMA: Record<string, string> = { COLUMNS: COLUMNS_VIEW, VIEWS: VIEWS_VIEW };
 
 const TWO_POW_64 = "CAST('18446744073709551616' AS HUGEINT)";
 const TWO_POW_63 = "CAST('9223372036854775808' AS HUGEINT)";
@@ -379,13 +397,14 @@ class Renderer {
       throw objectMissing(parts.map(upper).join('.'));
     }
     if (parts.length === 2 && upper(parts[0]!) === 'INFORMATION_SCHEMA') {
-      if (upper(parts[1]!) !== 'COLUMNS') throw notTranslated(`INFORMATION_SCHEMA.${upper(parts[1]!)}`);
+      const view = INFORMATION_SCHEMA[upper(parts[1]!)];
+      if (!view) throw notTranslated(`INFORMATION_SCHEMA.${upper(parts[1]!)}`);
       const next = tokens[j];
       const aliased =
         isWord(next, 'AS') ||
         (next?.type === 'word' && !KEYWORDS.has(next.text.toUpperCase())) ||
         next?.type === 'qident';
-      return [aliased ? COLUMNS_VIEW : `${COLUMNS_VIEW} AS COLUMNS`, j];
+      return [aliased ? view : `${view} AS ${upper(parts[1]!)}`, j];
     }
     if (isOp(tokens[j], '(') && !afterAs) {
       throw notTranslated(`schema-qualified functions (${parts.map((p) => p.text).join('.')}(...))`);
@@ -621,6 +640,8 @@ class StatementTranslator {
   constructor(
     private readonly tokens: Token[],
     private readonly ctx: TranslateContext,
+    /** The request's SQL text, which the tokens' positions index. */
+    private readonly source: string,
   ) {
     this.aliases = collectQuotedAliases(tokens);
     this.renderer = new Renderer(ctx, this.aliases);
@@ -661,6 +682,12 @@ class StatementTranslator {
     return parts.length === 2
       ? { schema: parts[0]!.name, name: parts[1]!.name }
       : { schema: null, name: parts[0]!.name };
+  }
+
+  /** The statement's own text, from its first token to its last (no trailing `;` or comment). */
+  private text(): string {
+    const last = this.tokens[this.tokens.length - 1]!;
+    return this.source.slice(this.tokens[0]!.pos, last.pos + last.text.length);
   }
 
   private key(t: TableRef): string {
@@ -933,6 +960,7 @@ class StatementTranslator {
             this.renderer.render(body),
           ]),
           status: `View ${view.name} successfully created.`,
+          viewText: { view, text: this.text(), ifNotExists: ifne },
         },
         { writes: [this.key(view)] },
       );
@@ -1127,5 +1155,5 @@ export function translate(sql: string, ctx: TranslateContext): Translation {
   const statements = splitStatements(tokenize(sql));
   if (statements.length === 0) throw syntaxError('empty SQL statement');
   if (statements.length > 1) throw statementCount(statements.length);
-  return new StatementTranslator(statements[0]!, ctx).translate();
+  return new StatementTranslator(statements[0]!, ctx, sql).translate();
 }

@@ -252,6 +252,35 @@ describe('statements', () => {
     expect(nums).toEqual([expect.objectContaining({ name: 'NUMS', kind: 'TABLE', retention_time: '1', rows: 3000 })]);
   });
 
+  it('INFORMATION_SCHEMA.VIEWS shows each view with the CREATE VIEW text as sent; IF NOT EXISTS keeps it', async () => {
+    const created = `CREATE VIEW "LOAD"."SMALL_NUMS" COPY GRANTS AS SELECT x FROM "LOAD"."NUMS" WHERE x < 10 -- ten`;
+    await runRaw(conn, `${created};`);
+    await runRaw(conn, 'CREATE VIEW IF NOT EXISTS LOAD.SMALL_NUMS AS SELECT 1 AS x');
+    const { rows } = await runRaw(conn, `SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION
+      FROM "ANALYTICS".INFORMATION_SCHEMA.VIEWS WHERE TABLE_NAME = 'SMALL_NUMS'`);
+    expect(rows).toEqual([{
+      TABLE_SCHEMA: 'LOAD',
+      TABLE_NAME: 'SMALL_NUMS',
+      VIEW_DEFINITION: created.replace(' -- ten', ''),
+    }]);
+    await runRaw(conn, 'CREATE OR REPLACE VIEW LOAD.SMALL_NUMS AS SELECT x FROM LOAD.NUMS WHERE x < 5');
+    const replaced = await runRaw(conn, `SELECT VIEW_DEFINITION FROM INFORMATION_SCHEMA.VIEWS V
+      WHERE V.TABLE_NAME = 'SMALL_NUMS'`);
+    expect(replaced.rows).toEqual([
+      { VIEW_DEFINITION: 'CREATE OR REPLACE VIEW LOAD.SMALL_NUMS AS SELECT x FROM LOAD.NUMS WHERE x < 5' },
+    ]);
+    await runRaw(conn, 'DROP VIEW LOAD.SMALL_NUMS');
+  });
+
+  it('a LIMIT 0 query answers no rows with the full rowtype of its columns', async () => {
+    const { statement, rows } = await runRaw(conn, `SELECT CAST(x AS NUMBER(10, 2)) AS d, CAST(x AS VARCHAR) AS s,
+      CAST(x AS DOUBLE) AS f, CAST('2025-01-01' AS TIMESTAMP_NTZ) AS ts FROM "LOAD"."NUMS" LIMIT 0`);
+    expect(rows).toEqual([]);
+    expect(statement.getColumns()!.map((c) => [c.getName(), c.getType(), c.getPrecision(), c.getScale()])).toEqual([
+      ['D', 'fixed', 10, 2], ['S', 'text', null, null], ['F', 'real', null, null], ['TS', 'timestamp_ntz', null, 9],
+    ]);
+  });
+
   it('EXPLAIN USING JSON answers one JSON plan with GlobalStats computed from a profiled DuckDB run', async () => {
     const { rows } = await runRaw(conn, 'EXPLAIN USING JSON SELECT SUM(x) FROM "LOAD"."NUMS" WHERE x < :1', [10]);
     const plan = JSON.parse(String(rows[0]!.content)) as {
