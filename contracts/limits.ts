@@ -72,6 +72,19 @@ export const SPEC_LIMITS = {
   monitors: 10,
 } as const;
 
+/** Release graph specs (domain/graph): several backfills in dependency order, published as one release. */
+export const GRAPH_LIMITS = {
+  /** Nodes (tables) in one release. */
+  nodes: 20,
+  /** nodes[].inputs: production tables one node reads besides its upstream nodes. */
+  inputs: 20,
+  /** release_id, so that `<release_id>--<node id>` stays a backfill_id of at most 100 characters. */
+  releaseIdChars: 60,
+  nodeIdChars: 30,
+  /** The parsed graph as JSON: each node's spec is bounded by specPayloadBytes, the graph by this. */
+  payloadBytes: 20 * SPEC_LIMITS.specPayloadBytes,
+} as const;
+
 /** Fields of signal and update payloads (the Temporal UI's form sends whatever was typed). */
 export const PAYLOAD_LIMITS = {
   /** `by`, `run_id`, `pipeline`: who or what. */

@@ -23,6 +23,9 @@ export const SCENARIO = {
   backfillEnd: '2026-05-31',
   /** Inclusive; days after backfillEnd were computed by the fixed transform. */
   liveEnd: '2026-06-14',
+  /** Derived from targetTable by the nightly pipeline: the release graph's downstream nodes. */
+  monthlyTable: 'finance.monthly_revenue',
+  ltvTable: 'finance.merchant_ltv_monthly',
 } as const;
 
 /** Merchants at scale 1: ~316 orders a day, enough to keep every day's net delta within 0.25 points of -1.1%. */
@@ -42,6 +45,9 @@ export interface SeedResult {
   dailyRows: number;
   days: number;
   merchants: number;
+  /** Rows of finance.monthly_revenue and finance.merchant_ltv_monthly (seedReleaseTables). */
+  monthlyRows: number;
+  ltvRows: number;
   ms: number;
 }
 
@@ -93,6 +99,79 @@ const CREATE_DAILY = `CREATE TABLE finance.daily_revenue (
   recalculated_at TIMESTAMP,
   backfill_id VARCHAR
 )`;
+
+const MONTHLY_COLUMNS = [
+  'revenue_month',
+  'merchant_id',
+  'gross_revenue',
+  'tax_amount',
+  'net_revenue',
+  'order_count',
+  'recalculated_at',
+  'backfill_id',
+] as const;
+
+const LTV_COLUMNS = [
+  'revenue_month',
+  'merchant_id',
+  'month_net_revenue',
+  'lifetime_net_revenue',
+  'lifetime_order_count',
+  'recalculated_at',
+  'backfill_id',
+] as const;
+
+const CREATE_MONTHLY = `CREATE TABLE finance.monthly_revenue (
+  revenue_month DATE NOT NULL,
+  merchant_id VARCHAR NOT NULL,
+  gross_revenue DECIMAL(18, 2),
+  tax_amount DECIMAL(18, 2),
+  net_revenue DECIMAL(18, 2),
+  order_count BIGINT,
+  recalculated_at TIMESTAMP,
+  backfill_id VARCHAR
+)`;
+
+const CREATE_LTV = `CREATE TABLE finance.merchant_ltv_monthly (
+  revenue_month DATE NOT NULL,
+  merchant_id VARCHAR NOT NULL,
+  month_net_revenue DECIMAL(18, 2),
+  lifetime_net_revenue DECIMAL(18, 2),
+  lifetime_order_count BIGINT,
+  recalculated_at TIMESTAMP,
+  backfill_id VARCHAR
+)`;
+
+/**
+ * The monthly roll-up the pipeline loaded from finance.daily_revenue as it stood (wrong up to
+ * backfillEnd), as examples/sql/monthly-revenue.sql computes it; each month stamped at 03:00 on the
+ * first of the next month, a fixed timestamp so reruns are identical.
+ */
+const MONTHLY_SELECT = `
+SELECT
+  revenue_month,
+  merchant_id,
+  CAST(sum(gross_revenue) AS DECIMAL(18, 2)) AS gross_revenue,
+  CAST(sum(tax_amount) AS DECIMAL(18, 2)) AS tax_amount,
+  CAST(sum(net_revenue) AS DECIMAL(18, 2)) AS net_revenue,
+  CAST(sum(order_count) AS BIGINT) AS order_count,
+  CAST(revenue_month AS TIMESTAMP) + INTERVAL 1 MONTH + INTERVAL 3 HOUR AS recalculated_at,
+  CAST(NULL AS VARCHAR) AS backfill_id
+FROM (SELECT *, CAST(date_trunc('month', revenue_date) AS DATE) AS revenue_month FROM finance.daily_revenue)
+GROUP BY revenue_month, merchant_id`;
+
+/** Lifetime net revenue per merchant and month from finance.monthly_revenue (examples/sql/merchant-ltv-monthly.sql). */
+const LTV_SELECT = `
+SELECT
+  revenue_month,
+  merchant_id,
+  net_revenue AS month_net_revenue,
+  CAST(sum(net_revenue) OVER lifetime AS DECIMAL(18, 2)) AS lifetime_net_revenue,
+  CAST(sum(order_count) OVER lifetime AS BIGINT) AS lifetime_order_count,
+  CAST(revenue_month AS TIMESTAMP) + INTERVAL 1 MONTH + INTERVAL 4 HOUR AS recalculated_at,
+  CAST(NULL AS VARCHAR) AS backfill_id
+FROM finance.monthly_revenue
+WINDOW lifetime AS (PARTITION BY merchant_id ORDER BY revenue_month ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`;
 
 /**
  * Orders for every active merchant-day. $1/$2: first and last day (inclusive), $3: merchant count.
@@ -203,10 +282,14 @@ interface ExistingTable {
   comment: string | null;
 }
 
+/** Every table seeding writes, the revenue events first. */
+const SCENARIO_TABLES = [SCENARIO.sourceTable, SCENARIO.targetTable, SCENARIO.monthlyTable, SCENARIO.ltvTable];
+
 async function existingTables(tx: Session): Promise<ExistingTable[]> {
   const rows = await tx.query(
     `SELECT schema_name || '.' || table_name AS name, comment FROM duckdb_tables()
-     WHERE (schema_name, table_name) IN (('staging', 'revenue_events'), ('finance', 'daily_revenue')) ORDER BY name`,
+     WHERE (schema_name, table_name) IN (('staging', 'revenue_events'), ('finance', 'daily_revenue'),
+       ('finance', 'monthly_revenue'), ('finance', 'merchant_ltv_monthly')) ORDER BY name`,
   );
   return rows.map((r) => ({
     name: String(r.name),
@@ -221,11 +304,17 @@ async function counts(tx: Session): Promise<Omit<SeedResult, 'ms'>> {
   const [daily] = await tx.query(
     `SELECT count(*) AS daily_rows, count(DISTINCT revenue_date) AS days FROM finance.daily_revenue`,
   );
+  const [release] = await tx.query(
+    `SELECT (SELECT count(*) FROM finance.monthly_revenue) AS monthly_rows,
+       (SELECT count(*) FROM finance.merchant_ltv_monthly) AS ltv_rows`,
+  );
   return {
     events: Number(events?.events ?? 0),
     dailyRows: Number(daily?.daily_rows ?? 0),
     days: Number(daily?.days ?? 0),
     merchants: Number(events?.merchants ?? 0),
+    monthlyRows: Number(release?.monthly_rows ?? 0),
+    ltvRows: Number(release?.ltv_rows ?? 0),
   };
 }
 
@@ -249,8 +338,42 @@ async function holdsScenario(tx: Session, merchants: number): Promise<boolean> {
   );
 }
 
+/** Whether both release tables hold exactly what seedReleaseTables derives from finance.daily_revenue now. */
+async function holdsReleaseTables(tx: Session): Promise<boolean> {
+  for (const [select, table, columns] of [
+    [MONTHLY_SELECT, SCENARIO.monthlyTable, MONTHLY_COLUMNS],
+    [LTV_SELECT, SCENARIO.ltvTable, LTV_COLUMNS],
+  ] as const) {
+    const [want] = await tx.query(fingerprintSql(select, columns));
+    const [have] = await tx.query(fingerprintSql(`SELECT * FROM ${table}`, columns));
+    if (!want || !have || want.row_count !== have.row_count || want.row_hash !== have.row_hash) return false;
+  }
+  return true;
+}
+
 /**
- * Creates staging.revenue_events and finance.daily_revenue for the scenario. Seeding a database
+ * Creates and fills the tables the nightly pipeline derives from finance.daily_revenue, the release
+ * graph's downstream nodes (examples/revenue-release.yaml): finance.monthly_revenue (per merchant
+ * and month) and finance.merchant_ltv_monthly (lifetime net revenue per merchant at each month's
+ * end), over the whole history, from the daily table as it stands — so production agrees with the
+ * old, wrong daily numbers until the release corrects all three. Run it in seeding's transaction
+ * (`db` a transaction's session); the tables must not exist yet.
+ */
+export async function seedReleaseTables(db: Session): Promise<{ monthlyRows: number; ltvRows: number }> {
+  await db.execute(CREATE_MONTHLY);
+  await db.execute(CREATE_LTV);
+  const monthlyRows = await db.execute(
+    `INSERT INTO finance.monthly_revenue SELECT * FROM (${MONTHLY_SELECT}) ORDER BY revenue_month, merchant_id`,
+  );
+  const ltvRows = await db.execute(
+    `INSERT INTO finance.merchant_ltv_monthly SELECT * FROM (${LTV_SELECT}) ORDER BY revenue_month, merchant_id`,
+  );
+  return { monthlyRows, ltvRows };
+}
+
+/**
+ * Creates staging.revenue_events and finance.daily_revenue for the scenario, and the tables derived
+ * from it (seedReleaseTables). Seeding a database
  * that already holds this scale's scenario is a no-op that returns its counts; anything else there
  * (another scale, or a published backfill) is refused unless `replace` is set.
  */
@@ -261,15 +384,24 @@ export async function seedRevenueScenario(db: Driver, opts: SeedOptions = {}): P
   const result = await db.transaction(async (tx) => {
     const present = await existingTables(tx);
     if (opts.replace) {
-      await tx.execute('DROP TABLE IF EXISTS finance.daily_revenue');
-      await tx.execute('DROP TABLE IF EXISTS staging.revenue_events');
+      for (const table of [...SCENARIO_TABLES].reverse()) await tx.execute(`DROP TABLE IF EXISTS ${table}`);
     } else if (present.length > 0) {
-      if (present.length === 2 && (await holdsScenario(tx, merchants))) return counts(tx);
-      const found = present.map((t) => (t.comment ? `${t.name} (${t.comment})` : t.name)).join(' and ');
+      const base = present.filter((t) => t.name === SCENARIO.sourceTable || t.name === SCENARIO.targetTable);
+      const derived = present.length - base.length;
+      if (base.length === 2 && (await holdsScenario(tx, merchants))) {
+        if (derived === 2 && (await holdsReleaseTables(tx))) return counts(tx);
+        if (derived === 0) {
+          // Seeded before the release tables existed: add them, as seeding now would.
+          await seedReleaseTables(tx);
+          await commentTables(tx, [SCENARIO.monthlyTable, SCENARIO.ltvTable], scale);
+          return counts(tx);
+        }
+      }
+      const found = present.map((t) => (t.comment ? `${t.name} (${t.comment})` : t.name));
       throw new SeedConflictError(
-        `Refusing to seed the scale-${scale} revenue scenario: found ${found}, which do not hold exactly that data ` +
-          `(seeded at another scale, only partly present, or changed since, e.g. by a published backfill). ` +
-          `Re-run with replace (--replace) to drop and recreate ${SCENARIO.sourceTable} and ${SCENARIO.targetTable}.`,
+        `Refusing to seed the scale-${scale} revenue scenario: found ${listed(found)}, which do not hold exactly ` +
+          `that data (seeded at another scale, only partly present, or changed since, e.g. by a published ` +
+          `backfill). Re-run with replace (--replace) to drop and recreate ${listed(SCENARIO_TABLES)}.`,
       );
     }
     await tx.execute('CREATE SCHEMA IF NOT EXISTS staging');
@@ -285,13 +417,22 @@ export async function seedRevenueScenario(db: Driver, opts: SeedOptions = {}): P
       sql: `INSERT INTO finance.daily_revenue SELECT * FROM (${DAILY_SELECT}) ORDER BY revenue_date, merchant_id`,
       params: [SCENARIO.backfillEnd],
     });
-    // Comments cannot take bound values; scale is a validated number.
-    for (const table of [SCENARIO.sourceTable, SCENARIO.targetTable]) {
-      await tx.execute(`COMMENT ON TABLE ${table} IS 'FIN-2841 demo revenue scenario, seeded at scale ${scale}'`);
-    }
+    await seedReleaseTables(tx);
+    await commentTables(tx, SCENARIO_TABLES, scale);
     return counts(tx);
   });
   return { ...result, ms: Math.round(performance.now() - started) };
+}
+
+/** "a", "a and b", "a, b and c". */
+const listed = (items: readonly string[]) =>
+  items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+
+async function commentTables(tx: Session, tables: readonly string[], scale: number): Promise<void> {
+  // Comments cannot take bound values; scale is a validated number.
+  for (const table of tables) {
+    await tx.execute(`COMMENT ON TABLE ${table} IS 'FIN-2841 demo revenue scenario, seeded at scale ${scale}'`);
+  }
 }
 
 /**

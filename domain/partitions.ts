@@ -87,3 +87,25 @@ export function rangeOrdinals(start: string, end: string, grain: Grain): Ordinal
 export function partitionCount(r: OrdinalRange): number {
   return Math.max(0, r.last - r.first + 1);
 }
+
+/** Grains from finest to coarsest: a coarser partition holds whole partitions of every finer grain. */
+export const GRAIN_ORDER: readonly Grain[] = ['hour', 'day', 'month'];
+
+/** Whether a partition at `grain` is made of whole partitions at `finer` (true for the same grain). */
+export const isSameOrCoarser = (grain: Grain, finer: Grain): boolean =>
+  GRAIN_ORDER.indexOf(grain) >= GRAIN_ORDER.indexOf(finer);
+
+/** Start of the partition with this ordinal, in milliseconds since the epoch (UTC). */
+export function ordinalStartMs(ordinal: number, grain: Grain): number {
+  if (grain === 'month') return Date.UTC(1970 + Math.floor(ordinal / 12), ((ordinal % 12) + 12) % 12, 1);
+  return ordinal * (grain === 'day' ? DAY_MS : HOUR_MS);
+}
+
+/** Ordinal of the partition at `grain` that contains the instant `ms` (UTC). */
+export function ordinalAtMs(ms: number, grain: Grain): number {
+  if (grain === 'month') {
+    const t = new Date(ms);
+    return (t.getUTCFullYear() - 1970) * 12 + t.getUTCMonth();
+  }
+  return Math.floor(ms / (grain === 'day' ? DAY_MS : HOUR_MS));
+}

@@ -16,11 +16,11 @@ export interface TransformProblem {
   message: string;
 }
 
-type Piece = { kind: 'code' | 'skip'; text: string };
+export type SqlPiece = { kind: 'code' | 'skip'; text: string };
 
-/** Splits SQL into code and non-code (strings, quoted identifiers, comments). */
-function pieces(sql: string): Piece[] | { unterminated: string } {
-  const out: Piece[] = [];
+/** Splits SQL into code and non-code (strings, quoted identifiers, comments); the pieces concatenate to `sql`. */
+export function sqlPieces(sql: string): SqlPiece[] | { unterminated: string } {
+  const out: SqlPiece[] = [];
   let code = '';
   let i = 0;
   const flush = () => {
@@ -65,7 +65,7 @@ const NAMED = /(^|[^A-Za-z0-9_:$.\]"])(:)([A-Za-z_][A-Za-z0-9_]*)/g;
 
 /** Problems that make a transform unusable, each phrased as what to change. */
 export function transformProblems(sql: string): string[] {
-  const parts = pieces(sql);
+  const parts = sqlPieces(sql);
   if (!Array.isArray(parts)) return [`has an unterminated ${parts.unterminated}; close it`];
   const code = parts.filter((p) => p.kind === 'code').map((p) => p.text).join(' ');
   const problems: string[] = [];
@@ -90,11 +90,11 @@ export function transformProblems(sql: string): string[] {
 
 /** Replaces the named parameters with `placeholder(1)` / `placeholder(2)`; the SQL must be problem-free. */
 export function compileTransform(sql: string, placeholder: (index: number) => string): CompiledTransform {
-  const parts = pieces(sql);
+  const parts = sqlPieces(sql);
   if (!Array.isArray(parts)) throw new Error(`transform SQL has an unterminated ${parts.unterminated}`);
   // Trailing comments go first: otherwise a final `;` hides behind them, and a final `--` comment
   // would swallow the `)` of a caller that wraps the SQL as a subquery.
-  const isTrailingNoise = (p: Piece) => (p.kind === 'skip' ? /^(--|\/\*)/.test(p.text) : p.text.trim() === '');
+  const isTrailingNoise = (p: SqlPiece) => (p.kind === 'skip' ? /^(--|\/\*)/.test(p.text) : p.text.trim() === '');
   while (parts.length && isTrailingNoise(parts[parts.length - 1]!)) parts.pop();
   const text = parts
     .map((p) =>
@@ -132,7 +132,7 @@ export function checkSqlProblems(sql: string): string[] {
       .replace("producing the target table's columns", 'returning the rows that break the rule')
       .replace('so that it reads and returns one partition', "so that it checks the batch's partitions"));
   }
-  const parts = pieces(plain);
+  const parts = sqlPieces(plain);
   if (Array.isArray(parts)) {
     const writing = WRITING.exec(parts.filter((p) => p.kind === 'code').map((p) => p.text).join(' '));
     if (writing) problems.push(`uses ${writing[1]!.toUpperCase()}; a check only reads`);
@@ -178,7 +178,7 @@ export function readOnlySelectProblems(sql: string): string[] {
   if (sql.length > SQL_LIMITS.chars) {
     return [`is ${sql.length} characters; at most ${SQL_LIMITS.chars} (look at less at once)`];
   }
-  const parts = pieces(sql);
+  const parts = sqlPieces(sql);
   if (!Array.isArray(parts)) return [`has an unterminated ${parts.unterminated}; close it`];
   const code = parts.filter((p) => p.kind === 'code').map((p) => p.text).join(' ');
   const body = code.trim().replace(/;\s*$/, '');

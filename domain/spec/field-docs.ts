@@ -484,9 +484,14 @@ const isNode = (v: unknown): v is Node => typeof v === 'object' && v !== null &&
 /**
  * `jsonSchema` with SPEC_DOC on the root and each FIELD_DOCS entry's description (and examples) on
  * the node at its path; the input is not changed. A node reached through a `$ref` is described by
- * the path it is first reached at.
+ * the path it is first reached at. `docs` and `rootDoc` describe another schema the same way (the
+ * release graph's, domain/graph/field-docs.ts).
  */
-export function describeSchema<T extends object>(jsonSchema: T): T {
+export function describeSchema<T extends object>(
+  jsonSchema: T,
+  docs: Readonly<Record<string, FieldDoc>> = FIELD_DOCS,
+  rootDoc: string = SPEC_DOC,
+): T {
   // Through JSON, not structuredClone: a node zod shares between two paths must get each path's help.
   const root = JSON.parse(JSON.stringify(jsonSchema)) as Node;
   const defs = { ...(isNode(root.$defs) ? root.$defs : {}), ...(isNode(root.definitions) ? root.definitions : {}) };
@@ -512,12 +517,12 @@ export function describeSchema<T extends object>(jsonSchema: T): T {
     }
   };
   const visit = (node: Node, path: string): void => {
-    const doc = FIELD_DOCS[path];
+    const doc = docs[path];
     if (doc) withHelpFirst(node, doc);
     walk(node, path);
   };
 
-  withHelpFirst(root, { description: SPEC_DOC });
+  withHelpFirst(root, { description: rootDoc });
   walk(root, '');
   return root as T;
 }

@@ -81,7 +81,11 @@ const HINT_KEY_CHARS = 64;
 const isUnder = (path: readonly PropertyKey[], parent: readonly PropertyKey[]) =>
   path.length > parent.length && parent.every((p, i) => path[i] === p);
 
-function issuesFrom(error: z.ZodError): SpecIssue[] {
+/**
+ * The zod error's issues as SpecIssues (YAML path and what to do); `schema` is the schema that was
+ * parsed, for the "did you mean" hints on unknown keys.
+ */
+export function issuesFrom(error: z.ZodError, schema: unknown = specSchema): SpecIssue[] {
   // A list or map refused as too large is one problem, not one per entry.
   const tooLarge = error.issues
     .filter((i) => (i.code === 'too_big' && i.origin === 'array') || (i.code === 'custom' && i.params?.tooLarge))
@@ -89,7 +93,7 @@ function issuesFrom(error: z.ZodError): SpecIssue[] {
   const kept = error.issues.filter((i) => !tooLarge.some((p) => isUnder(i.path, p)));
   return kept.flatMap((issue): SpecIssue[] => {
     if (issue.code === 'unrecognized_keys') {
-      const known = shapeKeys(specSchema, issue.path);
+      const known = shapeKeys(schema, issue.path);
       // Hints only for keys that will be listed: thousands of unknown keys cost no edit distances.
       return issue.keys.map((key, index) => {
         const best = index >= MAX_LISTED_ISSUES || key.length > HINT_KEY_CHARS ? undefined : known
@@ -183,13 +187,18 @@ function payloadProblem(spec: BackfillSpec): SpecIssue | null {
   };
 }
 
-export function parseSpec(input: unknown, options: ParseOptions = {}): ParseResult {
-  const protoIssues = protoKeyPaths(input).map((path) => ({
+/** An issue per "__proto__" key in `input` (protoKeyPaths), saying to rename it. */
+export function protoKeyIssues(input: unknown): SpecIssue[] {
+  return protoKeyPaths(input).map((path) => ({
     path: formatPath(path),
     message:
       'is a "__proto__" key, which a JavaScript object cannot hold as data ' +
       '(it would be dropped silently); rename or remove it',
   }));
+}
+
+export function parseSpec(input: unknown, options: ParseOptions = {}): ParseResult {
+  const protoIssues = protoKeyIssues(input);
   const parsed = specSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) return { ok: false, issues: listedIssues([...protoIssues, ...issuesFrom(parsed.error)]) };
   if (protoIssues.length) return { ok: false, issues: listedIssues(protoIssues) };

@@ -4,6 +4,7 @@
  * type, which is plain JSON with defaults applied and human units turned into numbers.
  */
 import { z } from 'zod';
+import type { NodeRelease } from '../../contracts/release';
 import { DURATION_BOUNDS, formatDurationMs, SPEC_LIMITS, type DurationField } from '../../contracts/limits';
 import { identifierProblem } from '../../warehouse/identifiers';
 import { boundaryFormat, partitionCount, rangeOrdinals, type Grain } from '../partitions';
@@ -27,14 +28,14 @@ const identifier = (parts: number, qualified: boolean, example: string) =>
     }
   });
 
-const tableName = identifier(3, true, 'finance.daily_revenue');
-const columnName = identifier(1, false, 'revenue_date');
+export const tableName = identifier(3, true, 'finance.daily_revenue');
+export const columnName = identifier(1, false, 'revenue_date');
 
 /**
  * A list of at most `max` entries. Beyond it only the length is reported (zod then skips the
  * entries), so an oversized list yields one line, not one per entry.
  */
-const boundedList = <T extends z.ZodType>(item: T, max: number, noun: string, advice: string) =>
+export const boundedList = <T extends z.ZodType>(item: T, max: number, noun: string, advice: string) =>
   z.array(item).max(max, {
     error: (iss) => `lists ${(iss.input as unknown[]).length} ${noun}, above the maximum ${max}; ${advice}`,
   });
@@ -50,7 +51,7 @@ const columnList = boundedList(
  * Free text a person writes (names, tickets, reasons): not blank after trimming, at most `max`
  * characters. `need` says what it must hold; `example` is a valid value.
  */
-const freeText = (max: number, need: string, example: string) =>
+export const freeText = (max: number, need: string, example: string) =>
   z.string().superRefine((v, ctx) => {
     if (v.trim() === '') {
       ctx.addIssue({ code: 'custom', message: `${need}, e.g. ${example}; it is ${v ? 'only blanks' : 'empty'}` });
@@ -62,14 +63,14 @@ const freeText = (max: number, need: string, example: string) =>
     }
   });
 
-const personName = (example: string) => freeText(SPEC_LIMITS.nameChars, 'must name a person or group', example);
+export const personName = (example: string) => freeText(SPEC_LIMITS.nameChars, 'must name a person or group', example);
 
 /**
  * A duration within the field's DURATION_BOUNDS, in whole milliseconds. Compared before rounding,
  * so "0.4ms" is too short rather than 0 (no timeout), and "99999999999w" is too long rather than an
  * invalid Date in a workflow task.
  */
-const duration = (field: DurationField, example: string) => {
+export const duration = (field: DurationField, example: string) => {
   const { min, max } = DURATION_BOUNDS[field];
   const write = `write e.g. "${example}"`;
   return z.string().transform((v, ctx) => {
@@ -113,7 +114,7 @@ const fraction = z.union([z.number(), z.string()]).transform((v, ctx) => {
 });
 
 /** YAML 1.2 keeps 2024-12-01 a string; a YAML 1.1 loader may hand us a Date, so accept both. */
-const boundary = z.union([z.string(), z.date()]).transform((v) =>
+export const boundary = z.union([z.string(), z.date()]).transform((v) =>
   typeof v === 'string' ? v.trim() : v.toISOString().replace(/T00:00:00\.000Z$/, '').replace(/:00\.000Z$/, ''),
 );
 
@@ -218,252 +219,290 @@ const pauseWindow = z
     }
   });
 
+/** The range to rewrite: start and end inclusive, at the grain. */
+export const sourceRangeSchema = z.strictObject({
+  start: boundary,
+  /** Inclusive, as in the seed (2024-12-01 .. 2026-05-31 is 547 days). */
+  end: boundary,
+  grain: z.enum(['day', 'hour', 'month']).default('day'),
+  /** Ceiling on partitions; a larger range is refused unless allow_large_range is true. */
+  max_partitions: z.number()
+    .int({ message: `must be a whole number of partitions; write e.g. ${DEFAULT_MAX_PARTITIONS}` })
+    .min(1, { message: `must be at least 1; write e.g. ${DEFAULT_MAX_PARTITIONS}` })
+    .max(SPEC_LIMITS.maxPartitions, {
+      message:
+        `must be at most ${SPEC_LIMITS.maxPartitions}, the ceiling even with allow_large_range; ` +
+        `write e.g. ${DEFAULT_MAX_PARTITIONS}, and split a longer range into several backfills`,
+    })
+    .default(DEFAULT_MAX_PARTITIONS),
+  allow_large_range: z.boolean().default(false),
+});
+
+/** The production table and how its rows are keyed. */
+export const targetSchema = z.strictObject({
+  table: tableName,
+  partition_key: columnName,
+  /** Business key, unique per row; checked after every batch. */
+  unique_key: columnList.min(1, { message: 'must list at least one column' }).optional(),
+  /** Columns the transform stamps per run (recalculated_at, backfill_id): left out of fingerprints. */
+  audit_columns: columnList.default([]),
+  /** Where corrected history is built; default <table>__shadow_<backfill_id>. */
+  shadow_table: tableName.optional(),
+});
+
+/** The ticket and what the fix changes. */
+export const reasonSchema = z.strictObject({
+  issue: freeText(SPEC_LIMITS.nameChars, 'must name the ticket', 'FIN-2841'),
+  change: freeText(
+    SPEC_LIMITS.textChars,
+    'must say what the fix changes',
+    '"Correct tax-inclusive revenue calculation"',
+  ),
+});
+
+/** The fixed code for one partition (optional in a spec: needed to run). */
+export const transformSchema = z
+  .strictObject({
+    /** SELECT for one partition; :partition_start and :partition_end are bound, typed values. */
+    sql: z.string().min(1, { message: 'is empty; write one SELECT for one partition, or use transform.sql_file' })
+      .max(SPEC_LIMITS.sqlChars, {
+        error: (iss) =>
+          `is ${(iss.input as string).length} characters, above the maximum ${SPEC_LIMITS.sqlChars}; ` +
+          `a transform is one SELECT for one partition, e.g. ` +
+          `SELECT … WHERE d >= :partition_start AND d < :partition_end`,
+      })
+      .optional(),
+    /** Path of a .sql file, relative to the spec file. */
+    sql_file: z.string().min(1).optional(),
+    /** The fixed code's version, recorded in every checkpoint and the release, e.g. git:8f31c2a. */
+    code_version: freeText(SPEC_LIMITS.nameChars, 'must identify the fixed code', 'git:8f31c2a'),
+  })
+  .superRefine((t, ctx) => {
+    if ((t.sql === undefined) === (t.sql_file === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sql'],
+        message: 'give exactly one of transform.sql or transform.sql_file',
+      });
+    }
+  });
+
+/** How batches run. */
+export const executionSchema = z.strictObject({
+  partitions_per_batch: positiveInt('partitions', 10_000, 7),
+  max_concurrency: positiveInt('concurrent partitions', SPEC_LIMITS.concurrency, 4),
+  pause_during_live_pipeline: z.boolean().default(false),
+  order: z.enum(['oldest_first', 'newest_first']).default('oldest_first'),
+  /**
+   * auto: a batch is rewritten with one DELETE + INSERT over its whole range when preparation proves
+   * the transform decomposable (the range's output equals the union of its partitions' outputs),
+   * otherwise partition by partition. partition: always partition by partition.
+   */
+  batch_mode: z.enum(['auto', 'partition']).default('auto'),
+  query_timeout: duration('execution.query_timeout', '30m').prefault('30m'),
+  /** Bytes the backfill may scan per UTC day; when spent it waits for the next day. */
+  daily_scan_budget: z
+    .union([z.string(), z.number()])
+    .transform((v, ctx) => {
+      const b = parseBytes(v);
+      if (b === null) {
+        ctx.addIssue({ code: 'custom', message: `${shown(v)} is not a size; write e.g. "2 TB" or "500 GB"` });
+      } else if (b > SPEC_LIMITS.bytes) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            `${shown(v)} is above the maximum 1 EB ` +
+            `(${SPEC_LIMITS.bytes.toExponential().replace('e+', 'e')} bytes); write e.g. "2 TB"`,
+        });
+      } else {
+        return b;
+      }
+      return z.NEVER;
+    })
+    .optional(),
+  live_pipeline: z
+    .strictObject({
+      /** Temporal visibility query that matches a running live pipeline. */
+      visibility_query: freeText(
+        SPEC_LIMITS.textChars,
+        'must be a Temporal visibility query',
+        `"WorkflowType = 'dailyRevenuePipeline' AND ExecutionStatus = 'Running'"`,
+      ).optional(),
+      /** Listen for live_pipeline_started / live_pipeline_finished signals. */
+      signals: z.boolean().default(true),
+      poll_interval: duration('execution.live_pipeline.poll_interval', '1m').prefault('1m'),
+    })
+    .optional(),
+  /** UTC windows in which no batch starts (e.g. around the nightly live load). */
+  pause_windows: boundedList(
+    pauseWindow,
+    SPEC_LIMITS.pauseWindows,
+    'windows',
+    'merge overlapping windows, e.g. one { start: "01:00", end: "03:00" }',
+  ).default([]),
+});
+
+/** What every batch, and the whole range, must satisfy. */
+export const validationSchema = z.strictObject({
+  row_count_tolerance: fraction,
+  /** The seed's shorthand: expected change of revenue_measure's sum. */
+  revenue_delta_expected: deltaRange.optional(),
+  revenue_measure: columnName.default('net_revenue'),
+  measures: z
+    .record(z.string(), measureSchema)
+    .superRefine((m, ctx) => {
+      const count = Object.keys(m).length;
+      if (count > SPEC_LIMITS.measures) {
+        // tooLarge: parse.ts then reports this one line instead of one per measure.
+        ctx.addIssue({
+          code: 'custom',
+          params: { tooLarge: true },
+          message:
+            `lists ${count} measures, above the maximum ${SPEC_LIMITS.measures}; ` +
+            `keep the measures the fix should (or must not) move, e.g. net_revenue`,
+        });
+      }
+    }, { when: (payload) => typeof payload.value === 'object' && payload.value !== null })
+    .default({}),
+  not_null: columnList.default([]),
+  /**
+   * Custom checks, run after every batch: each a SELECT returning the rows that break a rule
+   * (zero rows = pass), with :partition_start/:partition_end bound to the batch's range and
+   * {{shadow}} / {{target}} naming the shadow and production tables.
+   */
+  checks: boundedList(
+    checkSchema,
+    SPEC_LIMITS.checks,
+    'checks',
+    'keep the rules that matter for this fix; a check may test several things with OR',
+  ).default([]),
+  /** Changed rows kept per batch for the report, largest deltas first. */
+  sample_rows: z.number().int().min(0).max(10_000).default(100),
+  /**
+   * A fix may legitimately empty a partition (test users removed): such a partition then passes
+   * the partitions-present and row-count checks as long as its shadow holds no rows at all.
+   */
+  allow_empty_partitions: z.boolean().default(false),
+});
+
+/** Who may approve publication (optional in a spec: needed to run). */
+export const approvalSchema = z
+  .strictObject({
+    approvers: boundedList(
+      personName('finance-controller'),
+      SPEC_LIMITS.approvers,
+      'approvers',
+      'name groups rather than every person, e.g. [finance-controller]',
+    ).min(1, { message: 'must list at least one approver, e.g. [finance-controller]' }),
+    /** Whether the owner may approve their own backfill. */
+    allow_owner: z.boolean().default(false),
+    timeout: duration('approval.timeout', '7d').prefault('7d'),
+    /**
+     * Decisions (approve, reject, accept, rollback, signoff) must be signed by a key listed in
+     * the worker's trusted keys file (BACKFILL_TRUSTED_KEYS), which the requester does not write.
+     */
+    require_signature: z.boolean().default(false),
+  });
+
+/** How the corrected range reaches production. */
+export const publishSchema = z
+  .strictObject({
+    mode: z.enum(['range', 'view', 'swap']).default('range'),
+    /** view mode: the consumer-facing view repointed in one statement. */
+    view: tableName.optional(),
+  });
+
+/** rollback.window: how long a rollback stays available after publish. */
+export const rollbackWindowSchema = duration('rollback.window', '7d').prefault('7d');
+export const rollbackCleanupSchema = z.enum(['after_signoff', 'after_window']).default('after_signoff');
+/** Who may roll back besides the approvers and the owner (on-call, data platform). */
+export const rollbackOperatorsSchema = boundedList(
+  personName('data-platform-oncall'),
+  SPEC_LIMITS.operators,
+  'operators',
+  'name groups rather than every person, e.g. [data-platform-oncall]',
+).default([]);
+/**
+ * Watches after publish: each a SELECT whose first column of its one row is compared with a
+ * threshold or an expected value, right after publish and then every interval while the
+ * rollback window is open. A breach blocks signoff; with on_breach: rollback the workflow
+ * rolls back by itself.
+ */
+export const rollbackMonitorsSchema = boundedList(
+  monitorSchema,
+  SPEC_LIMITS.monitors,
+  'monitors',
+  'watch the few totals that matter, e.g. monthly revenue and the finance export',
+).default([]);
+
+export const ownerSchema = freeText(SPEC_LIMITS.nameChars, 'must name the owning team or person', 'finance-data');
+
+/** A problem of a source_range, at a path below it ([] is source_range itself). */
+export interface RangeProblem {
+  path: Array<'start' | 'end'>;
+  message: string;
+}
+
+/** What is wrong with a parsed source_range: unreadable or inverted bounds, or too many partitions. */
+export function sourceRangeProblems(r: z.output<typeof sourceRangeSchema>): RangeProblem[] {
+  const { start, end, grain, max_partitions, allow_large_range } = r;
+  const range = rangeOrdinals(start, end, grain as Grain);
+  if (range === null) {
+    return (['start', 'end'] as const)
+      .filter((key) => rangeOrdinals(r[key], r[key], grain as Grain) === null)
+      .map((key) => ({
+        path: [key],
+        message: `"${r[key]}" is not a valid ${grain} boundary; write ${boundaryFormat(grain as Grain)}`,
+      }));
+  }
+  if (range.last < range.first) {
+    const message = `${end} is before start ${start}; the range is inclusive and must not be inverted`;
+    return [{ path: ['end'], message }];
+  }
+  if (partitionCount(range) > SPEC_LIMITS.maxPartitions) {
+    return [{
+      path: [],
+      message:
+        `covers ${partitionCount(range)} ${grain} partitions, ` +
+        `above the maximum ${SPEC_LIMITS.maxPartitions} even with allow_large_range; ` +
+        `split it into several backfills, e.g. one per year`,
+    }];
+  }
+  if (partitionCount(range) > max_partitions && !allow_large_range) {
+    return [{
+      path: [],
+      message:
+        `covers ${partitionCount(range)} ${grain} partitions, more than max_partitions (${max_partitions}); ` +
+        `narrow the range, or raise source_range.max_partitions / set allow_large_range: true after review`,
+    }];
+  }
+  return [];
+}
+
 export const specSchema = z
   .strictObject({
     backfill_id: slug,
-    owner: freeText(SPEC_LIMITS.nameChars, 'must name the owning team or person', 'finance-data'),
-    source_range: z.strictObject({
-      start: boundary,
-      /** Inclusive, as in the seed (2024-12-01 .. 2026-05-31 is 547 days). */
-      end: boundary,
-      grain: z.enum(['day', 'hour', 'month']).default('day'),
-      /** Ceiling on partitions; a larger range is refused unless allow_large_range is true. */
-      max_partitions: z.number()
-        .int({ message: `must be a whole number of partitions; write e.g. ${DEFAULT_MAX_PARTITIONS}` })
-        .min(1, { message: `must be at least 1; write e.g. ${DEFAULT_MAX_PARTITIONS}` })
-        .max(SPEC_LIMITS.maxPartitions, {
-          message:
-            `must be at most ${SPEC_LIMITS.maxPartitions}, the ceiling even with allow_large_range; ` +
-            `write e.g. ${DEFAULT_MAX_PARTITIONS}, and split a longer range into several backfills`,
-        })
-        .default(DEFAULT_MAX_PARTITIONS),
-      allow_large_range: z.boolean().default(false),
-    }),
-    target: z.strictObject({
-      table: tableName,
-      partition_key: columnName,
-      /** Business key, unique per row; checked after every batch. */
-      unique_key: columnList.min(1, { message: 'must list at least one column' }).optional(),
-      /** Columns the transform stamps per run (recalculated_at, backfill_id): left out of fingerprints. */
-      audit_columns: columnList.default([]),
-      /** Where corrected history is built; default <table>__shadow_<backfill_id>. */
-      shadow_table: tableName.optional(),
-    }),
-    reason: z.strictObject({
-      issue: freeText(SPEC_LIMITS.nameChars, 'must name the ticket', 'FIN-2841'),
-      change: freeText(
-        SPEC_LIMITS.textChars,
-        'must say what the fix changes',
-        '"Correct tax-inclusive revenue calculation"',
-      ),
-    }),
-    transform: z
-      .strictObject({
-        /** SELECT for one partition; :partition_start and :partition_end are bound, typed values. */
-        sql: z.string().min(1, { message: 'is empty; write one SELECT for one partition, or use transform.sql_file' })
-          .max(SPEC_LIMITS.sqlChars, {
-            error: (iss) =>
-              `is ${(iss.input as string).length} characters, above the maximum ${SPEC_LIMITS.sqlChars}; ` +
-              `a transform is one SELECT for one partition, e.g. ` +
-              `SELECT … WHERE d >= :partition_start AND d < :partition_end`,
-          })
-          .optional(),
-        /** Path of a .sql file, relative to the spec file. */
-        sql_file: z.string().min(1).optional(),
-        /** The fixed code's version, recorded in every checkpoint and the release, e.g. git:8f31c2a. */
-        code_version: freeText(SPEC_LIMITS.nameChars, 'must identify the fixed code', 'git:8f31c2a'),
-      })
-      .superRefine((t, ctx) => {
-        if ((t.sql === undefined) === (t.sql_file === undefined)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['sql'],
-            message: 'give exactly one of transform.sql or transform.sql_file',
-          });
-        }
-      })
-      .optional(),
-    execution: z.strictObject({
-      partitions_per_batch: positiveInt('partitions', 10_000, 7),
-      max_concurrency: positiveInt('concurrent partitions', SPEC_LIMITS.concurrency, 4),
-      pause_during_live_pipeline: z.boolean().default(false),
-      order: z.enum(['oldest_first', 'newest_first']).default('oldest_first'),
-      /**
-       * auto: a batch is rewritten with one DELETE + INSERT over its whole range when preparation proves
-       * the transform decomposable (the range's output equals the union of its partitions' outputs),
-       * otherwise partition by partition. partition: always partition by partition.
-       */
-      batch_mode: z.enum(['auto', 'partition']).default('auto'),
-      query_timeout: duration('execution.query_timeout', '30m').prefault('30m'),
-      /** Bytes the backfill may scan per UTC day; when spent it waits for the next day. */
-      daily_scan_budget: z
-        .union([z.string(), z.number()])
-        .transform((v, ctx) => {
-          const b = parseBytes(v);
-          if (b === null) {
-            ctx.addIssue({ code: 'custom', message: `${shown(v)} is not a size; write e.g. "2 TB" or "500 GB"` });
-          } else if (b > SPEC_LIMITS.bytes) {
-            ctx.addIssue({
-              code: 'custom',
-              message:
-                `${shown(v)} is above the maximum 1 EB ` +
-                `(${SPEC_LIMITS.bytes.toExponential().replace('e+', 'e')} bytes); write e.g. "2 TB"`,
-            });
-          } else {
-            return b;
-          }
-          return z.NEVER;
-        })
-        .optional(),
-      live_pipeline: z
-        .strictObject({
-          /** Temporal visibility query that matches a running live pipeline. */
-          visibility_query: freeText(
-            SPEC_LIMITS.textChars,
-            'must be a Temporal visibility query',
-            `"WorkflowType = 'dailyRevenuePipeline' AND ExecutionStatus = 'Running'"`,
-          ).optional(),
-          /** Listen for live_pipeline_started / live_pipeline_finished signals. */
-          signals: z.boolean().default(true),
-          poll_interval: duration('execution.live_pipeline.poll_interval', '1m').prefault('1m'),
-        })
-        .optional(),
-      /** UTC windows in which no batch starts (e.g. around the nightly live load). */
-      pause_windows: boundedList(
-        pauseWindow,
-        SPEC_LIMITS.pauseWindows,
-        'windows',
-        'merge overlapping windows, e.g. one { start: "01:00", end: "03:00" }',
-      ).default([]),
-    }),
-    validation: z.strictObject({
-      row_count_tolerance: fraction,
-      /** The seed's shorthand: expected change of revenue_measure's sum. */
-      revenue_delta_expected: deltaRange.optional(),
-      revenue_measure: columnName.default('net_revenue'),
-      measures: z
-        .record(z.string(), measureSchema)
-        .superRefine((m, ctx) => {
-          const count = Object.keys(m).length;
-          if (count > SPEC_LIMITS.measures) {
-            // tooLarge: parse.ts then reports this one line instead of one per measure.
-            ctx.addIssue({
-              code: 'custom',
-              params: { tooLarge: true },
-              message:
-                `lists ${count} measures, above the maximum ${SPEC_LIMITS.measures}; ` +
-                `keep the measures the fix should (or must not) move, e.g. net_revenue`,
-            });
-          }
-        }, { when: (payload) => typeof payload.value === 'object' && payload.value !== null })
-        .default({}),
-      not_null: columnList.default([]),
-      /**
-       * Custom checks, run after every batch: each a SELECT returning the rows that break a rule
-       * (zero rows = pass), with :partition_start/:partition_end bound to the batch's range and
-       * {{shadow}} / {{target}} naming the shadow and production tables.
-       */
-      checks: boundedList(
-        checkSchema,
-        SPEC_LIMITS.checks,
-        'checks',
-        'keep the rules that matter for this fix; a check may test several things with OR',
-      ).default([]),
-      /** Changed rows kept per batch for the report, largest deltas first. */
-      sample_rows: z.number().int().min(0).max(10_000).default(100),
-      /**
-       * A fix may legitimately empty a partition (test users removed): such a partition then passes
-       * the partitions-present and row-count checks as long as its shadow holds no rows at all.
-       */
-      allow_empty_partitions: z.boolean().default(false),
-    }),
-    approval: z
-      .strictObject({
-        approvers: boundedList(
-          personName('finance-controller'),
-          SPEC_LIMITS.approvers,
-          'approvers',
-          'name groups rather than every person, e.g. [finance-controller]',
-        ).min(1, { message: 'must list at least one approver, e.g. [finance-controller]' }),
-        /** Whether the owner may approve their own backfill. */
-        allow_owner: z.boolean().default(false),
-        timeout: duration('approval.timeout', '7d').prefault('7d'),
-        /**
-         * Decisions (approve, reject, accept, rollback, signoff) must be signed by a key listed in
-         * the worker's trusted keys file (BACKFILL_TRUSTED_KEYS), which the requester does not write.
-         */
-        require_signature: z.boolean().default(false),
-      })
-      .optional(),
-    publish: z
-      .strictObject({
-        mode: z.enum(['range', 'view', 'swap']).default('range'),
-        /** view mode: the consumer-facing view repointed in one statement. */
-        view: tableName.optional(),
-      })
-      .default({ mode: 'range' }),
+    owner: ownerSchema,
+    source_range: sourceRangeSchema,
+    target: targetSchema,
+    reason: reasonSchema,
+    transform: transformSchema.optional(),
+    execution: executionSchema,
+    validation: validationSchema,
+    approval: approvalSchema.optional(),
+    publish: publishSchema.default({ mode: 'range' }),
     rollback: z.strictObject({
       /** Restore point: a copy of the trusted result taken before any write. */
       snapshot: tableName,
-      window: duration('rollback.window', '7d').prefault('7d'),
-      cleanup: z.enum(['after_signoff', 'after_window']).default('after_signoff'),
-      /** Who may roll back besides the approvers and the owner (on-call, data platform). */
-      operators: boundedList(
-        personName('data-platform-oncall'),
-        SPEC_LIMITS.operators,
-        'operators',
-        'name groups rather than every person, e.g. [data-platform-oncall]',
-      ).default([]),
-      /**
-       * Watches after publish: each a SELECT whose first column of its one row is compared with a
-       * threshold or an expected value, right after publish and then every interval while the
-       * rollback window is open. A breach blocks signoff; with on_breach: rollback the workflow
-       * rolls back by itself.
-       */
-      monitors: boundedList(
-        monitorSchema,
-        SPEC_LIMITS.monitors,
-        'monitors',
-        'watch the few totals that matter, e.g. monthly revenue and the finance export',
-      ).default([]),
+      window: rollbackWindowSchema,
+      cleanup: rollbackCleanupSchema,
+      operators: rollbackOperatorsSchema,
+      monitors: rollbackMonitorsSchema,
     }),
   })
   .superRefine((spec, ctx) => {
-    const { start, end, grain, max_partitions, allow_large_range } = spec.source_range;
-    const range = rangeOrdinals(start, end, grain as Grain);
-    if (range === null) {
-      for (const [key, value] of [['start', start], ['end', end]] as const) {
-        if (rangeOrdinals(value, value, grain as Grain) === null) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['source_range', key],
-            message: `"${value}" is not a valid ${grain} boundary; write ${boundaryFormat(grain as Grain)}`,
-          });
-        }
-      }
-    } else if (range.last < range.first) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['source_range', 'end'],
-        message: `${end} is before start ${start}; the range is inclusive and must not be inverted`,
-      });
-    } else if (partitionCount(range) > SPEC_LIMITS.maxPartitions) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['source_range'],
-        message:
-          `covers ${partitionCount(range)} ${grain} partitions, ` +
-          `above the maximum ${SPEC_LIMITS.maxPartitions} even with allow_large_range; ` +
-          `split it into several backfills, e.g. one per year`,
-      });
-    } else if (partitionCount(range) > max_partitions && !allow_large_range) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['source_range'],
-        message:
-          `covers ${partitionCount(range)} ${grain} partitions, more than max_partitions (${max_partitions}); ` +
-          `narrow the range, or raise source_range.max_partitions / set allow_large_range: true after review`,
-      });
+    for (const problem of sourceRangeProblems(spec.source_range)) {
+      ctx.addIssue({ code: 'custom', path: ['source_range', ...problem.path], message: problem.message });
     }
 
     const names = [
@@ -561,4 +600,6 @@ export interface BackfillSpec extends Omit<ParsedSpec, 'transform' | 'target'> {
   target: ParsedSpec['target'] & { shadow_table: string };
   transform?: { sql: string; sql_file?: string; code_version: string };
   measures: Measure[];
+  /** Set only on a release graph's node, by the release workflow (contracts/release.ts). */
+  release?: NodeRelease;
 }

@@ -12,6 +12,7 @@ import {
   seedRevenueScenario,
   type SeedResult,
 } from '../../demo/revenue-scenario';
+import { loadGraphFile } from '../../client/load-graph';
 import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
 
 const FIX_SQL = readFileSync(new URL('../../examples/sql/revenue-tax-fix.sql', import.meta.url), 'utf8');
@@ -304,6 +305,90 @@ describe('revenue scenario at scale 10', () => {
       expect(pct(d?.pct)).toBeLessThanOrEqual(EXPECTED_DELTA.max);
     } finally {
       await db.close();
+    }
+  });
+});
+
+describe('the release tables (examples/revenue-release.yaml)', () => {
+  let db: DuckDbDriver;
+  beforeAll(async () => {
+    db = await openDuckDb({ path: ':memory:' });
+    await seedRevenueScenario(db, { scale: 0.5 });
+  });
+  afterAll(() => db?.close());
+
+  const columns = async (table: string) =>
+    (await db.query({
+      sql: `SELECT column_name, data_type FROM information_schema.columns
+            WHERE table_schema || '.' || table_name = $1 ORDER BY ordinal_position`,
+      params: [table],
+    })).map((r) => `${String(r.column_name)} ${String(r.data_type)}`);
+
+  it('hold the monthly roll-up of the (wrong) daily table and the lifetime value per merchant and month', async () => {
+    const [r] = await db.query(
+      `WITH d AS (SELECT CAST(date_trunc('month', revenue_date) AS DATE) AS revenue_month, merchant_id,
+                    sum(net_revenue) AS net, sum(gross_revenue) AS gross, sum(order_count) AS orders
+                  FROM finance.daily_revenue GROUP BY ALL)
+       SELECT (SELECT count(*) FROM d) AS months,
+         (SELECT count(*) FROM finance.monthly_revenue) AS monthly_rows,
+         (SELECT count(*) FROM d JOIN finance.monthly_revenue m USING (revenue_month, merchant_id)
+           WHERE m.net_revenue = d.net AND m.gross_revenue = d.gross AND m.order_count = d.orders) AS equal,
+         (SELECT count(*) FROM finance.merchant_ltv_monthly l
+           WHERE l.lifetime_net_revenue <> (SELECT sum(net_revenue) FROM finance.monthly_revenue m
+             WHERE m.merchant_id = l.merchant_id AND m.revenue_month <= l.revenue_month)) AS wrong_lifetime,
+         (SELECT count(*) FROM finance.merchant_ltv_monthly) AS ltv_rows`,
+    );
+    expect(Number(r?.months)).toBeGreaterThan(0);
+    expect(r).toMatchObject({ monthly_rows: r?.months, equal: r?.months, wrong_lifetime: '0', ltv_rows: r?.months });
+  });
+
+  it("each node's transform returns its target's columns and types, and moves the measures as the graph " +
+    'expects when run as the release runs it', async () => {
+    const { graph } = loadGraphFile(join(REPO_ROOT, 'examples/revenue-release.yaml'));
+    const months = ['2025-01-01', '2025-02-01', '2025-03-01', '2025-04-01', '2025-05-01', '2025-06-01', '2025-07-01'];
+    for (const node of graph.nodes) {
+      const { table, shadow_table: shadow } = node.spec.target;
+      await db.execute(`CREATE TABLE ${shadow} AS SELECT * FROM ${table} LIMIT 0`);
+      // Each upstream node's shadow is complete before the node reads it, as its waits ensure.
+      const bounds = node.spec.source_range.grain === 'month' ? months
+        : [...months.slice(0, -1).flatMap((m, i) => {
+          const days: string[] = [];
+          for (let d = m; d < months[i + 1]!; d = addDays(d, 1)) days.push(d);
+          return days;
+        }), months.at(-1)!];
+      for (let i = 0; i + 1 < bounds.length; i++) {
+        const bound = bindPartition(node.spec.transform!.sql, bounds[i]!, bounds[i + 1]!);
+        await db.execute({ sql: `INSERT INTO ${shadow} SELECT * FROM (${bound.sql})`, params: bound.params });
+      }
+      expect(await columns(shadow), node.id).toEqual(await columns(table));
+      const key = node.spec.target.partition_key;
+      for (const m of node.spec.measures) {
+        const [d] = await db.query(
+          `SELECT CAST(100 * (sum(s.${m.column}) - sum(o.${m.column})) / sum(o.${m.column}) AS DOUBLE) AS pct,
+             count(*) AS n, count(o.merchant_id) AS matched
+           FROM ${shadow} s LEFT JOIN ${table} o USING (${key}, merchant_id)`,
+        );
+        expect(d?.matched, `${node.id} rows`).toBe(d?.n);
+        expect(pct(d?.pct), `${node.id}.${m.column}`).toBeGreaterThanOrEqual(m.expected_delta.min - 1e-9);
+        expect(pct(d?.pct), `${node.id}.${m.column}`).toBeLessThanOrEqual(m.expected_delta.max + 1e-9);
+      }
+    }
+  });
+
+  it('are added to a scenario seeded before they existed, and a changed one is refused', async () => {
+    const other = await openDuckDb({ path: ':memory:' });
+    try {
+      const first = await seedRevenueScenario(other, { scale: 0.25 });
+      await other.execute('DROP TABLE finance.merchant_ltv_monthly');
+      await other.execute('DROP TABLE finance.monthly_revenue');
+      expect({ ...(await seedRevenueScenario(other, { scale: 0.25 })), ms: 0 }).toEqual({ ...first, ms: 0 });
+      await other.execute(
+        `UPDATE finance.merchant_ltv_monthly SET lifetime_net_revenue = 0 WHERE merchant_id = 'M00001'`,
+      );
+      await expect(seedRevenueScenario(other, { scale: 0.25 }))
+        .rejects.toThrow(/finance\.merchant_ltv_monthly.*--replace/);
+    } finally {
+      await other.close();
     }
   });
 });

@@ -223,7 +223,10 @@ describe('examples/revenue-tax-fix.yaml', () => {
 });
 
 describe('examples/invalid/*.yaml', () => {
-  const files = readdirSync(INVALID).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml')).sort();
+  // graph-*.yaml are release graph specs, refused by client/load-graph.ts (test/client/load-graph.test.ts).
+  const files = readdirSync(INVALID)
+    .filter((f) => (f.endsWith('.yaml') || f.endsWith('.yml')) && !f.startsWith('graph-'))
+    .sort();
 
   it('holds examples', () => {
     expect(files.length).toBeGreaterThanOrEqual(10);
