@@ -10,6 +10,7 @@ import { gatherBatchEvidence } from '../warehouse/batch-evidence';
 import { rewriteBatch } from '../warehouse/batch-rewrite';
 import { verifyCompletion } from '../warehouse/completion';
 import { checkpointOf, workerName } from './checkpoint';
+import { assertInputsUnchanged } from './release-graph';
 import { heartbeating, log, type Toolkit } from './context';
 
 /** What a retried attempt finds in the heartbeat of the one before. */
@@ -39,6 +40,7 @@ export function batchActivities({ db, metrics, controlOf, opts, audit, now, colu
   /** Rewrites batch `req.batchIndex` into the shadow and gathers its evidence (parallel-safe). */
   async function rewrite(spec: BackfillSpec, req: BatchRequest, signal: AbortSignal, beat: (d: unknown) => void) {
     const { batchIndex: i } = req;
+    await assertInputsUnchanged(db, spec, opts(spec, 'freeze', signal, i));
     const partitions = batchPartitions(spec, i);
     const startedAt = now();
     const t0 = performance.now();

@@ -11,6 +11,7 @@ import { operatorActivities } from './operator';
 import { planActivities } from './plan';
 import { prepareActivities } from './prepare';
 import { releaseActivities } from './release';
+import { releaseGraphActivities } from './release-graph';
 import { toolActivities } from './tools';
 
 export type { ActivityDeps, BackfillMetrics } from './context';
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...prepareActivities(kit),
     ...batchActivities(kit),
     ...releaseActivities(kit),
+    ...releaseGraphActivities(kit),
     ...operatorActivities(kit),
     ...toolActivities(kit),
   });
@@ -34,6 +36,7 @@ export type MetadataActivities = Pick<
   Activities,
   | 'planBackfill' | 'acquireLease' | 'releaseLease' | 'claimTables' | 'resumePoint' | 'recordAudit'
   | 'countLivePipelines' | 'acceptBatch' | 'signoffRelease' | 'reportData' | 'verifyDecision' | 'evaluateMonitors'
+  | 'upstreamReady' | 'signoffReleaseGraph' | 'failReleaseGraph'
 >;
 
 /** Long warehouse statements: heartbeating, cancellable, retried with backoff. */
@@ -42,9 +45,10 @@ export type WarehouseActivities = Pick<
   | 'takeSnapshot' | 'prepareShadow' | 'proveIdempotency' | 'runBatch' | 'rewriteBatch' | 'checkpointBatch'
   | 'verifyCompletion'
   | 'publishRelease' | 'rollbackRelease' | 'cleanupTables'
+  | 'prepareRelease' | 'publishReleaseGraph' | 'rollbackReleaseGraph'
 >;
 
 /** What the CLI asks of the worker that holds the warehouse (short; read-only but the preview's scratch table). */
 export type ToolActivities = Pick<
-  Activities, 'estimatePlanForCli' | 'readOnlySql' | 'reportDataById' | 'previewForCli'
+  Activities, 'estimatePlanForCli' | 'readOnlySql' | 'reportDataById' | 'previewForCli' | 'lineageForCli'
 >;

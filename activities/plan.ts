@@ -15,7 +15,12 @@ export function planActivities({ db, controlOf, ensureControl, audit, now }: Too
     async planBackfill(spec: BackfillSpec, startedBy: string): Promise<PlanSummary> {
       const tag = { backfillId: spec.backfill_id, phase: 'plan' };
       await ensureControl(spec);
-      const plan = await estimatePlan(db, spec, { tag, sample: true, timeoutMs: spec.execution.query_timeout });
+      // A release node's transform reads upstream shadows, still being written: it is estimated on
+      // the production tables they replace (same columns, the rows before the fix).
+      const estimated = spec.release && spec.transform
+        ? { ...spec, transform: { ...spec.transform, sql: spec.release.planSql } }
+        : spec;
+      const plan = await estimatePlan(db, estimated, { tag, sample: true, timeoutMs: spec.execution.query_timeout });
       const at = now();
       const { partitions, batches, rows, bytes } = plan.totals;
       await controlOf(spec).recordPlan(plan, spec, at, { tag });

@@ -4,10 +4,10 @@
  */
 import { Argument, Command, Option } from 'commander';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { BackfillError, BackfillFailure, backfillFailureIn, isBackfillFailure } from '../contracts/errors';
 import type { ReportData } from '../contracts/report';
-import type { Plan } from '../domain/plan';
+import { allPartitions, type Plan } from '../domain/plan';
 import { PREVIEW_LIMITS, previewPartitionsProblem, type PreviewResult } from '../domain/preview';
 import { readOnlySelectProblems, SQL_LIMITS } from '../domain/transform-sql';
 import type { SqlResult } from '../activities/tools';
@@ -19,7 +19,11 @@ import { jsonOutput } from './json-output';
 import type { Client } from '@temporalio/client';
 import type { ConnectionFlags } from './temporal';
 import type { DigestedDecision } from '../domain/decision-digest';
-import type { DecisionProof } from '../contracts/status';
+import type { BackfillStatus, DecisionProof } from '../contracts/status';
+import type { Lineage, ReleaseStatus, UpstreamWait } from '../contracts/release';
+import type { Partition } from '../domain/partitions';
+
+const isRelease = (s: BackfillStatus | ReleaseStatus): s is ReleaseStatus => (s as ReleaseStatus).kind === 'release';
 
 /**
  * What a command needs, loaded when it runs: the Temporal client (~0.3 s to load), DuckDB and the
@@ -29,6 +33,11 @@ import type { DecisionProof } from '../contracts/status';
 /* eslint-disable @typescript-eslint/no-require-imports -- deliberate, see above */
 const need = {
   spec: async () => require('./load-spec') as typeof import('./load-spec'),
+  graph: async () => ({
+    ...(require('./load-graph') as typeof import('./load-graph')),
+    ...(require('../domain/graph/plan') as typeof import('../domain/graph/plan')),
+    ...(require('./release-format') as typeof import('./release-format')),
+  }),
   schema: async () => ({
     ...(require('zod') as typeof import('zod')),
     ...(require('../domain/spec/schema') as typeof import('../domain/spec/schema')),
@@ -43,6 +52,7 @@ const need = {
     ...(require('./format') as typeof import('./format')),
   }),
   tools: async () => require('../activities/tools') as typeof import('../activities/tools'),
+  lineage: async () => require('../warehouse/release-graph') as typeof import('../warehouse/release-graph'),
   preview: async () => ({
     ...(require('../warehouse/preview') as typeof import('../warehouse/preview')),
     ...(require('./preview-format') as typeof import('./preview-format')),
@@ -158,6 +168,16 @@ function parseWait(text: string): number {
   return n;
 }
 
+/** A release graph spec (release_id and nodes at the top level) rather than a single backfill's. */
+function isGraphFile(file: string): boolean {
+  try {
+    const head = readFileSync(file, { encoding: 'utf8', flag: 'r' }).slice(0, 200_000);
+    return /^release_id\s*:/m.test(head) && /^nodes\s*:/m.test(head);
+  } catch {
+    return false;
+  }
+}
+
 const by = (description: string) => new Option('--by <name>', description).makeOptionMandatory();
 const defaultBy = process.env.USER ?? 'cli';
 
@@ -167,6 +187,14 @@ program
   .argument('<spec>', 'backfill spec (YAML)')
   .option('--runnable', 'also require it to be runnable (exit 2 if it is valid but cannot run yet)')
   .action(async (file: string, opts: { runnable?: boolean }) => {
+    if (isGraphFile(file)) {
+      const { graph, warnings } = (await need.graph()).loadGraphFile(file);
+      console.log(`✓ ${file}: valid release graph ${graph.release_id} (${graph.nodes.length} nodes in dependency ` +
+        `order: ${graph.nodes.map((n) => `${n.id} ${n.spec.target.table} by ${n.spec.source_range.grain}`)
+          .join(' → ')})`);
+      for (const w of warnings) console.log(`  warning: ${w.path}: ${w.message}`);
+      return;
+    }
     const { spec, warnings, notRunnable } = (await need.spec()).loadSpecFile(file);
     const what =
       `${spec.backfill_id} (${spec.target.table}, ` +
@@ -194,6 +222,7 @@ connected(program
     file: string,
     opts: { json?: boolean; sample: boolean; maxRows?: number; warehouse?: string } & Connected,
   ) => {
+    if (isGraphFile(file)) return planGraph(file, opts);
     const { spec } = (await need.spec()).loadSpecFile(file);
     const { previewPlan, formatPlan } = await need.plan();
     const print = (plan: Plan, engine: string) =>
@@ -330,6 +359,7 @@ connected(program.command('start'))
     30,
   )
   .action(async (file: string, opts: { by: string; wait: number } & Connected) => {
+    if (isGraphFile(file)) return startGraph(file, opts);
     const { spec } = (await need.spec()).loadRunnableSpec(file);
     const { connectClient, workflowUiUrl } = await need.temporal();
     const op = await need.op();
@@ -368,6 +398,11 @@ connected(program
     const { client, connection } = await (await need.temporal()).connectClient(opts);
     try {
       const status = await op.status(client, id);
+      if (isRelease(status)) {
+        const { formatReleaseStatus } = await need.graph();
+        console.log(opts.json ? jsonOutput('release_status', status) : formatReleaseStatus(status));
+        return;
+      }
       if (opts.json) console.log(jsonOutput('status', status));
       else {
         console.log(`${status.backfillId}: ${status.state} — ${status.phase}`);
@@ -552,7 +587,8 @@ async function withProof<T extends { by: string }>(
   const keys = await need.keys();
   const key = await keys.readKeyFile(flags.key);
   const signature = keys.signDecision(key, {
-    backfillId: status.backfillId, decision, by: req.by, digest, text: text ?? null,
+    backfillId: isRelease(status) ? status.releaseId : status.backfillId,
+    decision, by: req.by, digest, text: text ?? null,
   });
   return { ...req, digest, key_id: key.key_id, signature };
 }
@@ -639,6 +675,78 @@ connected(proven(program
       (client, op) => withProof(client, op, id, 'signoff', req, opts.comment, opts),
       (client, op, proven) => op.signoff(client, id, proven));
   });
+
+connected(program
+  .command('lineage')
+  .description("A release graph's lineage: each node's inputs, transform hash, code version, batches and verdicts, " +
+    'and what was published or rolled back (kept in the control schema after cleanup).')
+  .argument('<release-id>', "the graph spec's release_id")
+  .option('--json', 'print it as JSON (for export)')
+  .addOption(warehouseOption()))
+  .action(async (id: string, opts: { json?: boolean; warehouse?: string } & Connected) => {
+    const db = await openReadOnly(opts.warehouse);
+    let lineage: Lineage | null;
+    if (!db) lineage = await throughWorker<Lineage | null>(opts, 'lineageThroughWorker', [id]);
+    else {
+      try {
+        lineage = await (await need.lineage()).lineageOf(db, id);
+      } finally {
+        await db.close();
+      }
+    }
+    if (!lineage) {
+      throw new BackfillFailure(BackfillError.UnknownBackfill,
+        `no release ${id} in backfill_control.release_graphs; check the release_id, or pass --warehouse for the ` +
+          'warehouse it ran on.');
+    }
+    console.log(opts.json ? jsonOutput('lineage', lineage) : (await need.graph()).formatLineage(lineage));
+  });
+
+/** `plan` of a release graph: every node's plan in dependency order, with what each partition waits for. */
+async function planGraph(file: string, opts: { json?: boolean; sample: boolean; warehouse?: string } & Connected) {
+  const g = await need.graph();
+  const { graph } = g.loadGraphFile(file);
+  const { previewPlan } = await need.plan();
+  const db = await openReadOnly(opts.warehouse);
+  const plans: Array<{ id: string; plan: Plan; waits: Array<{ partition: Partition; waits: UpstreamWait[] }> }> = [];
+  try {
+    for (const n of graph.nodes) {
+      // Estimated on the production tables its refs replace (the shadows do not exist yet).
+      const spec = n.spec.transform ? { ...n.spec, transform: { ...n.spec.transform, sql: n.planSql } } : n.spec;
+      const plan = db ? await previewPlan(db, spec, opts.sample)
+        : await throughWorker<Plan>(opts, 'planThroughWorker', [spec, opts.sample]);
+      const waits = n.upstream.length
+        ? allPartitions(n.spec).map((partition) => ({ partition, waits: g.upstreamWaits(graph, n.id, partition) }))
+        : [];
+      plans.push({ id: n.id, plan, waits });
+    }
+  } finally {
+    await db?.close();
+  }
+  console.log(opts.json ? jsonOutput('release_plan', { release_id: graph.release_id, nodes: plans })
+    : g.formatGraphPlan(graph, plans, db?.dialect.name ?? 'duckdb'));
+}
+
+/** `start` of a release graph: one release workflow, which starts one backfill per node. */
+async function startGraph(file: string, opts: { by: string; wait: number } & Connected) {
+  const { graph } = (await need.graph()).loadGraphFile(file);
+  const { connectClient, workflowUiUrl } = await need.temporal();
+  const op = await need.op();
+  const { startRelease } = await need.start();
+  const { client, connection, namespace } = await connectClient(opts);
+  try {
+    const taskQueue = process.env.BACKFILL_TASK_QUEUE?.trim() || TASK_QUEUE;
+    await op.requireWorker(client, taskQueue);
+    const handle = await startRelease(client, graph, { startedBy: opts.by, taskQueue });
+    console.log(`started release ${graph.release_id}: ${graph.nodes.map((n) => n.id).join(' → ')}`);
+    console.log(`  workflow ID: ${handle.workflowId}`);
+    console.log(`  UI:          ${workflowUiUrl(namespace, handle.workflowId)}`);
+    console.log(`  nodes:       ${graph.nodes.map((n) => n.spec.backfill_id).join(', ')} ` +
+      '(each a backfill: status, pause, resume, resolve by its id)');
+  } finally {
+    await connection.close();
+  }
+}
 
 connected(program
   .command('report')

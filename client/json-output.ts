@@ -8,7 +8,8 @@
  */
 export const JSON_SCHEMA_VERSION = 1;
 
-export type JsonKind = 'status' | 'plan' | 'list' | 'sql' | 'trusted_key' | 'preview';
+export type JsonKind =
+  | 'status' | 'plan' | 'list' | 'sql' | 'trusted_key' | 'preview' | 'release_status' | 'release_plan' | 'lineage';
 
 /** camelCase → snake_case for identifier-like keys; data used as keys (dates, column names) is left as is. */
 export function snakeKey(key: string): string {

@@ -10,7 +10,8 @@ import { BackfillOwnerKey, BackfillStateKey, BackfillTargetKey } from '../contra
 import { TASK_QUEUE, workflowIdFor } from '../contracts/settings';
 import type { BackfillInput } from '../contracts/status';
 import type { BackfillSpec } from '../domain/spec/schema';
-import { backfillWorkflow } from '../workflows';
+import { backfillWorkflow, releaseWorkflow } from '../workflows';
+import type { ReleaseGraph, ReleaseInput } from '../contracts/release';
 
 export interface StartOptions {
   startedBy: string;
@@ -83,5 +84,36 @@ export async function awaitPreflight(
     if (state !== undefined && state !== 'planning' && state !== 'failed') return 'passed';
     if (Date.now() >= deadline) return 'pending';
     await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+/** Starts a release graph's workflow: one per release_id, its id derived like a backfill's. */
+export async function startRelease(client: Client, graph: ReleaseGraph, opts: StartOptions) {
+  const workflowId = workflowIdFor(graph.release_id);
+  const input: ReleaseInput = { graph, startedBy: opts.startedBy };
+  try {
+    return await client.workflow.start(releaseWorkflow, {
+      workflowId,
+      taskQueue: opts.taskQueue ?? TASK_QUEUE,
+      args: [input],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      typedSearchAttributes: [
+        { key: BackfillStateKey, value: 'planning' },
+        { key: BackfillTargetKey, value: graph.nodes.map((n) => n.spec.target.table).join(',').slice(0, 1000) },
+        { key: BackfillOwnerKey, value: graph.owner },
+      ],
+      staticSummary: `release ${graph.release_id}: ${graph.nodes.map((n) => n.spec.target.table).join(' → ')}`,
+      staticDetails: `${graph.reason.issue}: ${graph.reason.change} (owner ${graph.owner})`,
+    });
+  } catch (e) {
+    if (e instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new BackfillFailure(
+        BackfillError.DuplicateBackfill,
+        `release ${graph.release_id} already has a workflow (${workflowId}); a release id is used once: watch it ` +
+          `with \`backfill status ${graph.release_id}\`, or start a new release under a new release_id.`,
+        { workflowId },
+      );
+    }
+    throw e;
   }
 }

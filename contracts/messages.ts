@@ -6,6 +6,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { SPEC_LIMITS } from './limits';
+import type { NodeUpdate, ReleaseStatus } from './release';
 import type { ReportData } from './report';
 import type {
   ApprovalRequest,
@@ -46,6 +47,13 @@ export const rollbackUpdate = defineUpdate<UpdateAck, [RollbackRequest]>('rollba
 export const signoffUpdate = defineUpdate<UpdateAck, [SignoffRequest]>('signoff_update');
 export const cancelUpdate = defineUpdate<UpdateAck, [CancelRequest]>('cancel_update');
 /** The report's data, read by the worker (which owns the warehouse) from the control schema. */
+/** A release node's workflow → the release workflow, on each change of state (contracts/release.ts). */
+export const nodeUpdateSignal = defineSignal<[NodeUpdate]>('node_update');
+/** An upstream node's workflow → the nodes that read it, after each batch that passed: look again. */
+export const upstreamPassedSignal = defineSignal<[{ node: string }]>('upstream_passed');
+/** The release workflow's status: one section per node. */
+export const releaseStatusQuery = defineQuery<ReleaseStatus>('status');
+
 export const reportDataUpdate = defineUpdate<ReportData | null, [Record<string, never>]>('report_data');
 
 /** Shown in the Temporal UI next to each handler (passed to setHandler); examples are what to type in its form. */

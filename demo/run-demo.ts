@@ -27,6 +27,7 @@ import type { backfillWorkflow } from '../workflows';
 import type { WorkflowHandle } from '@temporalio/client';
 import { seedRevenueScenario } from './revenue-scenario';
 import { resetDemoBackfill } from './reset';
+import { demoGraph, printGraphPlan, resetDemoGraph, runGraphDemo } from './run-graph-demo';
 
 const SPEC = resolve(__dirname, '..', 'examples', 'revenue-tax-fix.yaml');
 
@@ -38,6 +39,7 @@ interface DemoOptions {
   headless?: boolean;
   approveAs?: string;
   rollbackWindow: string;
+  graph?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -93,6 +95,8 @@ async function main(): Promise<void> {
     )
     .option('--rollback-window <duration>', "the demo's rollback window (the spec says 14d)", '30s')
     .option('--headless', 'start the dev server without its web UI')
+    .option('--graph', 'run the release graph examples/revenue-release.yaml instead: daily revenue → monthly ' +
+      'revenue → merchant lifetime value, one approval, one publish')
     .option('--keep-open', 'keep the dev server, its UI and the worker running until Ctrl-C at the end')
     .parse()
     .opts<DemoOptions>();
@@ -103,6 +107,7 @@ async function main(): Promise<void> {
 
   const { spec } = loadRunnableSpec(SPEC);
   const warehouse = await openDuckDb({ path: opts.db });
+  if (opts.graph) return graphDemo(opts, windowMs, warehouse);
   // A fresh demo: the demo's own backfill is forgotten explicitly (its recorded tables dropped, its
   // control rows deleted) before the scenario is reseeded; other backfills in the file are untouched.
   const reset = await resetDemoBackfill(warehouse, spec);
@@ -210,6 +215,43 @@ async function main(): Promise<void> {
       console.log(`  ${spec.rollback.snapshot} and ${spec.target.shadow_table} stay until a signoff ` +
         `(rollback.cleanup: ${spec.rollback.cleanup}).`);
     }
+    if (opts.keepOpen) {
+      console.log(`\nDev server ${server.address}${server.uiUrl ? `, UI ${server.uiUrl}` : ''}. Ctrl-C to stop.`);
+      await new Promise<void>((done) => process.once('SIGINT', () => done()));
+    }
+  } finally {
+    worker.shutdown();
+    await running;
+    await native.close();
+    await connection.close();
+    await server.stop();
+    await warehouse.close();
+  }
+}
+
+/** `--graph`: the release graph on the same demo warehouse, dev server and worker. */
+async function graphDemo(opts: DemoOptions, windowMs: number, warehouse: Awaited<ReturnType<typeof openDuckDb>>) {
+  const graph = demoGraph(windowMs);
+  const dropped = await resetDemoGraph(warehouse, graph);
+  if (dropped.length) console.log(`Reset the demo release ${graph.release_id}: dropped ${dropped.join(', ')}.`);
+  const seeded = await seedRevenueScenario(warehouse, { scale: opts.scale, replace: true });
+  console.log(`Seeded ${opts.db}: ${seeded.events.toLocaleString('en-US')} revenue events; daily, monthly and ` +
+    `merchant lifetime revenue with the pre-FIN-2841 tax bug, in ${formatSeconds(seeded.ms / 1000)}.\n`);
+  await printGraphPlan(warehouse, graph);
+  if (opts.onlyPlan) return warehouse.close();
+  console.log(`\nDemo settings: no pause windows, rollback window ${opts.rollbackWindow}.`);
+  console.log('Starting a Temporal dev server…');
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const server = await startDevServer({ headless: opts.headless ?? false });
+  const native = await NativeConnection.connect({ address: server.address });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace: server.namespace });
+  const worker = await createBackfillWorker({ connection: native, namespace: server.namespace, warehouse, client });
+  const running = worker.run();
+  try {
+    await runGraphDemo({
+      client, db: warehouse, graph, namespace: server.namespace, uiUrl: server.uiUrl ?? null, approveAs: opts.approveAs,
+    });
     if (opts.keepOpen) {
       console.log(`\nDev server ${server.address}${server.uiUrl ? `, UI ${server.uiUrl}` : ''}. Ctrl-C to stop.`);
       await new Promise<void>((done) => process.once('SIGINT', () => done()));

@@ -5,6 +5,7 @@
  */
 import { readProvenance, type Checkpoint } from '../contracts/checkpoint';
 import { BackfillError, BackfillFailure } from '../contracts/errors';
+import type { GraphRecord } from '../contracts/release';
 import type { ReleaseRecord } from '../contracts/status';
 import type { Plan } from '../domain/plan';
 import type { TableName } from './identifiers';
@@ -36,6 +37,9 @@ const TABLES = {
     role VARCHAR NOT NULL, target_table VARCHAR NOT NULL, status VARCHAR NOT NULL, record_json VARCHAR,
     claimed_at TIMESTAMP NOT NULL, created_at TIMESTAMP, dropped_at TIMESTAMP,
     PRIMARY KEY (canonical_name, backfill_id)`,
+  // A release graph and its lineage (contracts/release.ts GraphRecord as JSON), kept after cleanup.
+  release_graphs: `release_id VARCHAR NOT NULL PRIMARY KEY, status VARCHAR NOT NULL, graph_hash VARCHAR NOT NULL,
+    started_at TIMESTAMP NOT NULL, record_json VARCHAR NOT NULL`,
 } as const;
 
 export type ControlTable = keyof typeof TABLES;
@@ -583,5 +587,34 @@ export class ControlStore {
         { releaseId },
       );
     }
+  }
+
+  /** A release graph's record, or null when none was started under this id. */
+  async graph(releaseId: string, db: Session = this.db, opts?: QueryOptions): Promise<GraphRecord | null> {
+    const [row] = await db.query(
+      this.stmt(`SELECT record_json FROM ${this.ref('release_graphs')} WHERE release_id = ?`, [releaseId]),
+      opts,
+    );
+    return row ? (JSON.parse(String(row.record_json)) as GraphRecord) : null;
+  }
+
+  async recordGraph(r: GraphRecord, tx: Session): Promise<void> {
+    await tx.execute(
+      this.stmt(
+        `INSERT INTO ${this.ref('release_graphs')} (release_id, status, graph_hash, started_at, record_json) ` +
+          `VALUES (?, ?, ?, CAST(? AS TIMESTAMP), ?)`,
+        [r.releaseId, r.status, r.graphHash, isoTimestamp(r.startedAt, 'startedAt'), JSON.stringify(r)],
+      ),
+    );
+  }
+
+  async updateGraph(r: GraphRecord, tx: Session): Promise<void> {
+    await tx.execute(
+      this.stmt(`UPDATE ${this.ref('release_graphs')} SET status = ?, record_json = ? WHERE release_id = ?`, [
+        r.status,
+        JSON.stringify(r),
+        r.releaseId,
+      ]),
+    );
   }
 }

@@ -66,7 +66,7 @@ export interface RollbackResult {
 export { publishedRange };
 
 /** SQL over one table's slice of the range; every statement binds [start, end) as $1, $2. */
-class RangeSql {
+export class RangeSql {
   private readonly key: string;
   private readonly from: string;
   private readonly to: string;
@@ -134,7 +134,7 @@ function requireText(value: string, where: string): void {
 }
 
 /** The target, shadow and restore point must exist, and the shadow must have the target's columns. */
-async function guardPublish(db: Driver, spec: BackfillSpec, opts?: QueryOptions): Promise<string[]> {
+export async function guardPublish(db: Driver, spec: BackfillSpec, opts?: QueryOptions): Promise<string[]> {
   const t = tablesOf(spec);
   const mode = spec.publish.mode;
   const target = await columnNames(db, t.target, opts);
@@ -245,7 +245,7 @@ async function structuralProblems(tx: Db, spec: BackfillSpec, range: Partition):
   return problems;
 }
 
-async function refuseUnsound(tx: Db, spec: BackfillSpec, range: Partition): Promise<void> {
+export async function refuseUnsound(tx: Db, spec: BackfillSpec, range: Partition): Promise<void> {
   const problems = await structuralProblems(tx, spec, range);
   if (problems.length === 0) return;
   throw new BackfillFailure(
@@ -258,7 +258,7 @@ async function refuseUnsound(tx: Db, spec: BackfillSpec, range: Partition): Prom
   );
 }
 
-const auditEntry = (
+export const auditEntry = (
   spec: BackfillSpec,
   actor: string,
   action: string,
@@ -271,7 +271,7 @@ const auditEntry = (
  * schemas, so a shadow in another schema would take the target's name there: refuse inside the
  * transaction, which rolls the renames back.
  */
-async function checkSwapped(tx: Session, d: Dialect, spec: BackfillSpec): Promise<void> {
+export async function checkSwapped(tx: Session, d: Dialect, spec: BackfillSpec): Promise<void> {
   const t = tablesOf(spec);
   for (const [name, table] of [[spec.target.table, t.target], [spec.target.shadow_table, t.shadow]] as const) {
     if ((await tx.query(d.describeTable(table))).length === 0) {
@@ -564,7 +564,7 @@ export async function rollbackRelease(
  * table the release names, and still holding over the range exactly the rows fingerprinted when it
  * was taken. Anything else would "restore" someone else's data, so it is refused, nothing written.
  */
-async function verifyRestorePoint(
+export async function verifyRestorePoint(
   tx: Db,
   spec: BackfillSpec,
   release: ReleaseRecord,

@@ -7,11 +7,15 @@
  */
 import {
   ActivityCancellationType, allHandlersFinished, ApplicationFailure, CancellationScope, condition, ContinueAsNew,
-  continueAsNew, isCancellation, patched, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo,
+  continueAsNew, getExternalWorkflowHandle, isCancellation, patched, proxyActivities, setCurrentDetails, setHandler,
+  upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { MetadataActivities, WarehouseActivities } from '../activities';
 import { backfillFailureIn, BackfillError, nonRetryableErrorTypes, type BackfillErrorType } from '../contracts/errors';
 import { excerpt, STATE_LIMITS } from '../contracts/limits';
+import { nodeUpdateSignal, upstreamPassedSignal } from '../contracts/messages';
+import type { Partition } from '../domain/partitions';
+import { batchOf, batchPartitions } from '../domain/plan';
 import type { BatchOutcome, BatchRequest, BatchWork } from '../contracts/run';
 import { BackfillStateKey } from '../contracts/search-attributes';
 import type { ApprovalProof, BackfillInput, BackfillStatus, Decision, ResolveRequest } from '../contracts/status';
@@ -78,11 +82,30 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
   // A plain Error here would fail the workflow task and retry forever; a bad input is bad input.
   const problems = runInputProblems(input);
   if (problems.length) throw fail(BackfillError.InvalidSpec, `Invalid backfill input: ${problems.join('; ')}`);
+  // A release graph's node (spec.release): tells the release workflow of each change of state.
+  const rel = input.spec.release;
+  let told = '';
+  /** Resolves once sent: the last one is awaited, as a signal still pending when the run ends is dropped. */
+  const tellRelease = (summary = false): Promise<void> => {
+    if (!rel) return Promise.resolve();
+    const u = run.nodeUpdate(rel.node, summary);
+    // Reconciled is told once, with the summary (signals from one run may arrive out of order).
+    if (u.state === 'awaiting_approval' && !summary) return Promise.resolve();
+    // Coarse: running and paused are one state to the release, so its history stays short.
+    const key = `${u.state === 'paused' ? 'running' : u.state}|${u.halt?.reason ?? ''}|${u.digest ?? ''}|${summary}`;
+    if (key === told) return Promise.resolve();
+    told = key;
+    return getExternalWorkflowHandle(rel.parentWorkflowId).signal(nodeUpdateSignal, u).catch(() => undefined);
+  };
   const run = new BackfillRun(input, {
     stateChanged: (state) => upsertSearchAttributes([{ key: BackfillStateKey, value: state }]),
-    detailsChanged: setCurrentDetails,
+    detailsChanged: (details) => {
+      setCurrentDetails(details);
+      void tellRelease();
+    },
   });
   const { spec, status } = run;
+  if (rel) setHandler(upstreamPassedSignal, () => void run.upstreamWake++);
   run.digestsRequired = patched(DECISION_DIGESTS);
 
   /** A handler must never throw: an audit write that fails after its retries becomes a warning. */
@@ -115,7 +138,29 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     await warehouse.takeSnapshot(spec);
     run.preparingShadow();
     await warehouse.prepareShadow(spec);
+    const partition = status.plan!.representativePartition;
+    // The proof rewrites the representative partition's batch: it reads the upstream partitions in it.
+    await awaitUpstream(batchRange(batchOf(spec, partition, run.shape) ?? 0));
     run.proven(await warehouse.proveIdempotency(spec, run.proving()));
+  }
+
+  // ---- a release graph's node: a batch starts once the upstream partitions it reads have passed ----
+  function batchRange(i: number): Partition {
+    const parts = batchPartitions(spec, i, run.shape);
+    return { start: parts[0]!.start, end: parts[parts.length - 1]!.end };
+  }
+
+  async function awaitUpstream(range: Partition): Promise<void> {
+    if (!rel?.upstream.length) return;
+    for (;;) {
+      const seen = run.upstreamWake;
+      const ready = await metadata.upstreamReady(spec, range);
+      if (ready.ready) return;
+      run.waitingForUpstream(ready.waiting);
+      // Woken by the upstream node after each batch that passed; looks again every 30 s regardless.
+      await condition(() => run.upstreamWake !== seen || run.cancelRequest !== null, '30 seconds');
+      await maybeContinueAsNew();
+    }
   }
 
   // ---- step 4, the gate: operator pause, live pipeline, pause windows, daily scan budget ----
@@ -126,6 +171,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
   }
 
   async function gate(i: number): Promise<void> {
+    await awaitUpstream(batchRange(i));
     for (;;) {
       const check = await blocker(i);
       const entry = run.yieldEntry(check);
@@ -223,10 +269,14 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
   }
 
   async function runBatches(): Promise<void> {
-    pipelined = patched(PIPELINED_BATCHES);
+    // A node that reads upstream nodes starts each batch only after its wait (no rewrites ahead).
+    pipelined = patched(PIPELINED_BATCHES) && !rel?.upstream.length;
     for (let next = run.nextBatch(); next; next = run.nextBatch()) {
       await runBatch(next.index, next.redo);
       run.batchDone(next.index, next.redo, Date.now());
+      for (const id of rel?.dependants ?? []) {
+        void getExternalWorkflowHandle(id).signal(upstreamPassedSignal, { node: rel!.node }).catch(() => undefined);
+      }
       await maybeContinueAsNew();
     }
   }
@@ -329,6 +379,12 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
         await runBatches();
         await verifyCompletion();
       }
+      if (rel) {
+        // The release approves and publishes every node at once; the lease stays with it.
+        run.reconciledForRelease(rel.releaseId);
+        await tellRelease(true);
+        return;
+      }
       if (status.state !== 'published') {
         const approved = await awaitApproval();
         await publish(approved);
@@ -339,6 +395,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     if (caught instanceof ContinueAsNew) throw caught;
     const e = run.cancelRequest && isCancellation(caught) ? failWith(run.cancelled()) : caught;
     const { wrote } = run.failed(errorText(e));
+    await CancellationScope.nonCancellable(() => tellRelease(true));
     // Cancellation must not stop the bookkeeping: the lease is released in a non-cancellable scope.
     if (!wrote) {
       await CancellationScope.nonCancellable(() => metadata.releaseLease(spec, `failed: ${status.error}`))

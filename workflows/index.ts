@@ -1,2 +1,5 @@
 export { backfillWorkflow } from './backfill-workflow';
-export { planThroughWorker, previewThroughWorker, reportThroughWorker, sqlThroughWorker } from './tools';
+export {
+  lineageThroughWorker, planThroughWorker, previewThroughWorker, reportThroughWorker, sqlThroughWorker,
+} from './tools';
+export { releaseWorkflow } from './release-workflow';

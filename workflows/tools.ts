@@ -8,6 +8,7 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { ToolActivities } from '../activities';
 import type { SqlRequest, SqlResult } from '../activities/tools';
 import { nonRetryableErrorTypes } from '../contracts/errors';
+import type { Lineage } from '../contracts/release';
 import type { ReportData } from '../contracts/report';
 import type { Plan } from '../domain/plan';
 import type { PreviewResult } from '../domain/preview';
@@ -33,4 +34,9 @@ export async function reportThroughWorker(backfillId: string): Promise<ReportDat
 /** `backfill preview`: writes only its scratch table (dropped before it returns) and that table's record. */
 export async function previewThroughWorker(spec: BackfillSpec, req: { partitions: number }): Promise<PreviewResult> {
   return tools.previewForCli(spec, req);
+}
+
+/** `backfill lineage`: a release graph's record and its nodes' verdicts. */
+export async function lineageThroughWorker(releaseId: string): Promise<Lineage | null> {
+  return tools.lineageForCli(releaseId);
 }

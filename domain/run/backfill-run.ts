@@ -9,6 +9,7 @@
  */
 import { excerpt, STATE_LIMITS } from '../../contracts/limits';
 import { BackfillError, type BackfillErrorType } from '../../contracts/errors';
+import type { NodeUpdate } from '../../contracts/release';
 import type {
   BackfillCursor,
   BackfillInput,
@@ -810,6 +811,49 @@ export class BackfillRun {
       `awaiting approval from ${a.approvers.join(' or ')} until ${a.deadline}: ${moved}. ${send}`,
     );
     return { deadlineMs: Date.parse(a.deadline) };
+  }
+
+  // ---- a release graph's node: the release approves and publishes (workflows/release-workflow.ts) ----
+
+  /** Bumped when an upstream node reports a batch that passed: the wait for its partitions looks again. */
+  upstreamWake = 0;
+
+  /** Batches wait for the upstream partitions they read. */
+  waitingForUpstream(what: string): void {
+    this.setPhase(`waiting for upstream partitions: ${what}`);
+  }
+
+  /** Every batch reconciled and the completion check passed: the release takes over from here. */
+  reconciledForRelease(releaseId: string): void {
+    this.moveTo(
+      'awaiting_approval',
+      `reconciled; approved and published with release ${releaseId} (backfill status ${releaseId})`,
+    );
+  }
+
+  /** What the release workflow is told about this node. */
+  nodeUpdate(node: string, summary: boolean): NodeUpdate {
+    const s = this.status;
+    const report = summary ? this.report() : null;
+    return {
+      node,
+      state: s.state,
+      phase: s.phase,
+      batches: { done: s.batches.done, total: s.batches.total },
+      partitions: { ...s.partitions },
+      halt: s.halt ? { batch: s.halt.batch, reason: s.halt.reason } : null,
+      digest: s.state === 'awaiting_approval' ? s.decisionDigest ?? null : null,
+      summary: report && {
+        batches: report.batches,
+        partitions: report.partitions.done,
+        rows: report.rows,
+        measures: report.measures.map((m) => ({
+          column: m.column, oldSum: m.oldSum, newSum: m.newSum, deltaPct: m.deltaPct, withinExpected: m.withinExpected,
+        })),
+        warnings: report.warnings,
+      },
+      error: s.error,
+    };
   }
 
   decided(): boolean {
