@@ -50,5 +50,6 @@ export type WarehouseActivities = Pick<
 
 /** What the CLI asks of the worker that holds the warehouse (short; read-only but the preview's scratch table). */
 export type ToolActivities = Pick<
-  Activities, 'estimatePlanForCli' | 'readOnlySql' | 'reportDataById' | 'previewForCli' | 'lineageForCli'
+  Activities,
+  'estimatePlanForCli' | 'readOnlySql' | 'reportDataById' | 'releaseReportById' | 'previewForCli' | 'lineageForCli'
 >;

@@ -7,6 +7,7 @@
 import type { ChangePoint } from '../domain/change-points';
 import type { ChangedRow } from '../domain/reconcile';
 import type { BackfillState, BatchSummary, ReleaseRecord } from './status';
+import type { Lineage } from './release';
 
 /**
  * Where the backfill stands, as the control schema shows it (no workflow is asked):
@@ -219,4 +220,27 @@ export interface ReportMonitor {
   breaches: number;
   /** The latest breach or recovery in the audit log, in words; null when it never breached. */
   latest: string | null;
+}
+
+/**
+ * A release graph's report (`backfill report <release_id>`): the release's record and lineage, its
+ * own decisions, and each node's reconciliation report, one per node in topological order. Read
+ * from the control schema alone (warehouse/release-report-data.ts); plain JSON like ReportData.
+ */
+export interface ReleaseReportData {
+  version: 1;
+  generatedAt: string;
+  /** backfill_control.release_graphs' record, with each node's batches and verdicts from its checkpoints. */
+  lineage: Lineage;
+  /**
+   * Each node's report, in lineage.nodes' (topological) order, one for one; null for a node that
+   * recorded no plan (the release stopped before that node planned). As part of the release: its
+   * approval is the release's one decision, and a node still waiting when the release failed
+   * before publishing is `failed` (or `rejected`) with it.
+   */
+  nodes: Array<ReportData | null>;
+  /** The release's one approval or rejection, and refused requests, from the audit log under its id. */
+  approval: ReportApproval;
+  /** The release-level audit log (decisions, refusals, cancel requests) under the release id. */
+  timeline: ReportAuditEntry[];
 }

@@ -11,6 +11,7 @@
  */
 import type {
   ReportApproval,
+  ReportAuditEntry,
   ReportBatch,
   ReportChangedRow,
   ReportCustomCheck,
@@ -57,10 +58,7 @@ export async function gatherReportData(
   const recorded = JSON.parse(String(row.spec_json)) as BackfillSpec;
   const planJson = JSON.parse(String(row.plan_json)) as Record<string, unknown>;
   const checkpoints = await control.checkpoints(backfillId, opts);
-  const audit = (await control.auditTrail(backfillId, opts)).map((e) => ({
-    ...e,
-    at: isoTimestamp(e.at, `${CONTROL_SCHEMA}.audit_log.logged_at`),
-  }));
+  const audit = await auditOf(control, backfillId, opts);
   const release = await control.releaseOf(backfillId, opts);
   const generatedAt = new Date().toISOString();
 
@@ -94,13 +92,26 @@ export async function gatherReportData(
     topChangedRows: topRows(counted),
     warnings: [...new Set(current.flatMap((b) => b.warnings))],
     proof: proofOf(audit),
-    approval: approvalOf(spec, audit),
+    approval: approvalOf(spec.approval?.approvers ?? [], audit),
     release,
     rollback: rollbackOf(spec, audit, release, generatedAt),
-    timeline: audit.map((e) => ({ at: e.at, actor: e.actor, action: e.action, note: noteOf(e) })),
+    timeline: timelineOf(audit),
     checks: customChecksOf(recorded, checkpoints.filter((_, i) => !batches[i]!.stale)),
     monitors: monitorsOf(recorded, audit),
   };
+}
+
+/** The audit log of `id` (a backfill, or a release for its own entries), oldest first, times in ISO. */
+export async function auditOf(control: ControlStore, id: string, opts?: QueryOptions): Promise<AuditEntry[]> {
+  return (await control.auditTrail(id, opts)).map((e) => ({
+    ...e,
+    at: isoTimestamp(e.at, `${CONTROL_SCHEMA}.audit_log.logged_at`),
+  }));
+}
+
+/** The audit log as the report's timeline: each entry's gist in one line. */
+export function timelineOf(audit: AuditEntry[]): ReportAuditEntry[] {
+  return audit.map((e) => ({ at: e.at, actor: e.actor, action: e.action, note: noteOf(e) }));
 }
 
 /** Each custom check's results over the current checkpoints. */
@@ -299,13 +310,14 @@ function proofOf(audit: AuditEntry[]): ReportData['proof'] {
   };
 }
 
-function approvalOf(spec: ReportSpec, audit: AuditEntry[]): ReportApproval {
+/** The latest approval and rejection in `audit`, and every refused one. */
+export function approvalOf(approvers: string[], audit: AuditEntry[]): ReportApproval {
   const decision = (action: string) => {
     const e = audit.filter((x) => x.action === action).at(-1);
     return e ? { by: e.actor, comment: text(e.detail.comment), at: e.at } : null;
   };
   return {
-    approvers: spec.approval?.approvers ?? [],
+    approvers: [...approvers],
     approved: decision('approved'),
     rejected: decision('rejected'),
     refused: audit

@@ -1,5 +1,6 @@
 export { backfillWorkflow } from './backfill-workflow';
 export {
-  lineageThroughWorker, planThroughWorker, previewThroughWorker, reportThroughWorker, sqlThroughWorker,
+  lineageThroughWorker, planThroughWorker, previewThroughWorker, releaseReportThroughWorker, reportThroughWorker,
+  sqlThroughWorker,
 } from './tools';
 export { releaseWorkflow } from './release-workflow';

@@ -1,6 +1,7 @@
 /**
  * Short workflows through which the CLI reads the warehouse while a worker holds it (DuckDB allows
- * one writing process per file): `plan`, `sql` and `report` for an ended backfill, and `preview`.
+ * one writing process per file): `plan`, `sql`, `report` for an ended backfill or a release,
+ * `lineage`, and `preview`.
  * One activity each, no state; read-only but for the preview's scratch table; a refused request
  * fails at once (not retried).
  */
@@ -9,7 +10,7 @@ import type { ToolActivities } from '../activities';
 import type { SqlRequest, SqlResult } from '../activities/tools';
 import { nonRetryableErrorTypes } from '../contracts/errors';
 import type { Lineage } from '../contracts/release';
-import type { ReportData } from '../contracts/report';
+import type { ReleaseReportData, ReportData } from '../contracts/report';
 import type { Plan } from '../domain/plan';
 import type { PreviewResult } from '../domain/preview';
 import type { BackfillSpec } from '../domain/spec/schema';
@@ -29,6 +30,11 @@ export async function sqlThroughWorker(req: SqlRequest): Promise<SqlResult> {
 
 export async function reportThroughWorker(backfillId: string): Promise<ReportData | null> {
   return tools.reportDataById(backfillId);
+}
+
+/** `backfill report <release_id>`: the release's record and lineage and every node's report; read-only. */
+export async function releaseReportThroughWorker(releaseId: string): Promise<ReleaseReportData | null> {
+  return tools.releaseReportById(releaseId);
 }
 
 /** `backfill preview`: writes only its scratch table (dropped before it returns) and that table's record. */

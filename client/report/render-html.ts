@@ -372,9 +372,9 @@ function changePointsSection(data: ReportData, numbered: Map<string, NumberedPoi
 // Sections
 
 /** The spec's custom checks over the batches, and the rollback window's monitors (absent in older data). */
-function checksAndMonitors(data: ReportData): string {
+function checksAndMonitors(data: ReportData, at: Layout): string {
   const checks = data.checks?.length
-    ? section('custom-checks', 'Custom checks', table(
+    ? section(at, 'custom-checks', 'Custom checks', table(
       'checks',
       ['check', 'severity', 'batches', 'failed', 'first failure'],
       data.checks.map((c) => ({
@@ -386,7 +386,7 @@ function checksAndMonitors(data: ReportData): string {
     ))
     : '';
   const monitors = data.monitors?.length
-    ? section('monitors', 'Monitors after publish', table(
+    ? section(at, 'monitors', 'Monitors after publish', table(
       'monitors',
       ['monitor', 'on breach', 'breaches', 'latest'],
       data.monitors.map((m) => ({
@@ -400,11 +400,30 @@ function checksAndMonitors(data: ReportData): string {
   return checks + monitors;
 }
 
-function section(id: string, title: string, body: string): string {
-  return `<section id="${h(id)}"><h2>${h(title)}</h2>${body}</section>`;
+/**
+ * Where a report's content stands in its page: on a page of its own (no prefix, depth 0: an h1 title,
+ * h2 sections), or as one of several (a release's node: ids prefixed, headings one level down).
+ */
+export interface Layout {
+  /** Put before every section id, so several reports' sections can share a page. */
+  idPrefix: string;
+  /** Levels the headings move down: h1 becomes h(1 + depth). */
+  depth: number;
 }
 
-function dl(items: Array<[string, string | null]>): string {
+const ALONE: Layout = { idPrefix: '', depth: 0 };
+
+/** An opening and closing heading tag of `level` (1 for the page's title) moved down by the layout's depth. */
+export function heading(at: Layout, level: number, html: string): string {
+  const n = Math.min(6, level + at.depth);
+  return `<h${n}>${html}</h${n}>`;
+}
+
+export function section(at: Layout, id: string, title: string, body: string): string {
+  return `<section id="${h(at.idPrefix + id)}">${heading(at, 2, h(title))}${body}</section>`;
+}
+
+export function dl(items: Array<[string, string | null]>): string {
   return `<dl class="facts">${items
     .filter((i): i is [string, string] => i[1] !== null)
     .map(([k, v]) => `<div><dt>${h(k)}</dt><dd>${v}</dd></div>`)
@@ -412,7 +431,7 @@ function dl(items: Array<[string, string | null]>): string {
 }
 
 /** `cells` are already escaped HTML. */
-function table(
+export function table(
   cls: string,
   header: string[],
   rows: Array<{ cells: string[]; cls?: string }>,
@@ -427,7 +446,7 @@ function table(
   return `<table class="${h(cls)}"><thead><tr>${th}</tr></thead><tbody>${body}</tbody></table>`;
 }
 
-const code = (s: string) => `<code>${h(s)}</code>`;
+export const code = (s: string) => `<code>${h(s)}</code>`;
 
 function stateDetail(data: ReportData): string {
   const { release, rollback } = data;
@@ -529,7 +548,7 @@ function topRowsSection(data: ReportData): string {
   );
 }
 
-function approvalSection(data: ReportData): string {
+function approvalSection(data: ReportData, at: Layout): string {
   const a = data.approval;
   const decision = (d: { by: string; comment: string | null; at: string } | null) =>
     d ? `${h(d.by)}, ${h(when(d.at))}${d.comment ? ` — <q>${h(d.comment)}</q>` : ''}` : null;
@@ -541,7 +560,7 @@ function approvalSection(data: ReportData): string {
     ['Approval timeout', data.spec.approval ? h(duration(data.spec.approval.timeoutMs)) : null],
   ]);
   const refused = a.refused.length
-    ? `<h3>Refused</h3>${table(
+    ? `${heading(at, 3, 'Refused')}${table(
         'refusals',
         ['Who', 'Kind', 'When', 'Why'],
         a.refused.map((r) => ({ cells: [h(r.by), h(r.kind), h(when(r.at)), h(r.problem)] })),
@@ -607,7 +626,7 @@ function timelineSection(data: ReportData): string {
   );
 }
 
-const CSS = `
+export const CSS = `
 :root{--ink:#1d2330;--muted:#5f6b7a;--line:#d9dee5;--bg:#fff;--soft:#f5f7fa;--old:#8a94a3;--new:#1f6feb;\
 --ok:#1a7f37;--bad:#cf222e;--warn:#9a6700;--band:#e6f0ff}
 *{box-sizing:border-box}
@@ -680,11 +699,18 @@ footer{margin-top:36px;color:var(--muted);font-size:12px;border-top:1px solid va
 @page{margin:14mm}
 `;
 
-export function renderReportHtml(data: ReportData): string {
+/** The report's title: its issue and the change. */
+export const reportTitle = (data: ReportData): string => `${data.spec.reason.issue}: ${data.spec.reason.change}`;
+
+/**
+ * A report's content without the page around it: its header (title, state, summary) and every
+ * section, laid out by `at`; `title` replaces the issue-and-change heading (a release's node names
+ * itself). renderReportHtml puts it on a page of its own; a release's report puts one per node.
+ */
+export function renderReportContentHtml(data: ReportData, at: Layout = ALONE, title = reportTitle(data)): string {
   const { spec } = data;
-  const title = `${spec.reason.issue}: ${spec.reason.change}`;
   const header =
-    `<header><h1>${h(title)}</h1>` +
+    `<header>${heading(at, 1, h(title))}` +
     `<p class="subtitle">${h(`Changed history in ${spec.target.table}, ${spec.range.start} to ${spec.range.end}`)} · ` +
     `backfill ${code(spec.backfillId)}` +
     `${spec.codeVersion ? ` · code ${code(spec.codeVersion)}` : ''}</p>` +
@@ -693,6 +719,7 @@ export function renderReportHtml(data: ReportData): string {
     `<div class="summary">${summarySentences(data).map((s) => `<p>${h(s)}</p>`).join('')}</div></header>`;
 
   const what = section(
+    at,
     'what',
     'What changed and why',
     dl([
@@ -731,6 +758,7 @@ export function renderReportHtml(data: ReportData): string {
 
   const rows = data.coverage.rows;
   const measures = section(
+    at,
     'measures',
     'Measures over the range',
     measuresTable(data) +
@@ -739,6 +767,7 @@ export function renderReportHtml(data: ReportData): string {
   );
   const numbered = numberedPoints(data);
   const charts = section(
+    at,
     'charts',
     'Per partition: before and after',
     data.series.length
@@ -747,10 +776,11 @@ export function renderReportHtml(data: ReportData): string {
   );
   // Data gathered before change-points were computed has none to list, not an empty list.
   const changePoints = data.series.some((s) => s.changePoints && s.points.length)
-    ? section('change-points', 'Change-points', changePointsSection(data, numbered))
+    ? section(at, 'change-points', 'Change-points', changePointsSection(data, numbered))
     : '';
   const warnings = data.warnings.length || data.plan.warnings.length
     ? section(
+      at,
       'warnings',
       'Warnings',
       `<ul class="warnings">${[...data.plan.warnings.map((w) => `plan: ${w}`), ...data.warnings]
@@ -760,18 +790,31 @@ export function renderReportHtml(data: ReportData): string {
     : '';
 
   return (
+    `${header}${what}${measures}${charts}${changePoints}${warnings}${checksAndMonitors(data, at)}` +
+    section(at, 'batches', 'Batch verdicts', batchesSection(data)) +
+    section(at, 'top-rows', 'Largest changed rows', topRowsSection(data)) +
+    section(at, 'approval', 'Approval', approvalSection(data, at)) +
+    section(at, 'release', 'Release', releaseSection(data)) +
+    section(at, 'rollback', 'Rollback', rollbackSection(data)) +
+    section(at, 'timeline', 'Audit timeline', timelineSection(data))
+  );
+}
+
+/** A self-contained page: inline CSS (`css` added to the report's), no script, nothing loaded from elsewhere. */
+export function htmlPage(title: string, main: string, css = CSS): string {
+  return (
     `<!doctype html>\n<html lang="en"><head><meta charset="utf-8">` +
     `<meta name="viewport" content="width=device-width, initial-scale=1">` +
-    `<title>${h(`${title} — backfill report`)}</title><style>${CSS}</style></head>` +
-    `<body><main>${header}${what}${measures}${charts}${changePoints}${warnings}${checksAndMonitors(data)}` +
-    section('batches', 'Batch verdicts', batchesSection(data)) +
-    section('top-rows', 'Largest changed rows', topRowsSection(data)) +
-    section('approval', 'Approval', approvalSection(data)) +
-    section('release', 'Release', releaseSection(data)) +
-    section('rollback', 'Rollback', rollbackSection(data)) +
-    section('timeline', 'Audit timeline', timelineSection(data)) +
-    `<footer>${h(`Generated ${when(data.generatedAt)} from the backfill control schema ` +
-      `(report version ${data.version}).`)}</footer>` +
-    `</main></body></html>\n`
+    `<title>${h(title)}</title><style>${css}</style></head>` +
+    `<body><main>${main}</main></body></html>\n`
+  );
+}
+
+export function renderReportHtml(data: ReportData): string {
+  return htmlPage(
+    `${reportTitle(data)} — backfill report`,
+    renderReportContentHtml(data) +
+      `<footer>${h(`Generated ${when(data.generatedAt)} from the backfill control schema ` +
+        `(report version ${data.version}).`)}</footer>`,
   );
 }

@@ -36,7 +36,7 @@ export function escapeMarkdown(text: string): string {
  * Inline code whose fence is longer than any run of backticks inside. In a table cell a pipe ends
  * the cell even inside code, so there it is escaped (GitHub renders `\|` in a cell as a pipe).
  */
-function code(text: string, inTable = false): string {
+export function code(text: string, inTable = false): string {
   const clean = inTable ? text.replace(/\s+/g, ' ').replace(/\|/g, '\\|') : text.replace(/\s+/g, ' ');
   const longest = Math.max(0, ...(clean.match(/`+/g) ?? []).map((r) => r.length));
   const fence = '`'.repeat(longest + 1);
@@ -44,7 +44,7 @@ function code(text: string, inTable = false): string {
   return `${fence}${pad}${clean}${pad}${fence}`;
 }
 
-function table(header: string[], align: Array<'l' | 'r'>, rows: string[][]): string[] {
+export function table(header: string[], align: Array<'l' | 'r'>, rows: string[][]): string[] {
   return [
     `| ${header.join(' | ')} |`,
     `| ${align.map((a) => (a === 'r' ? '---:' : '---')).join(' | ')} |`,
@@ -55,17 +55,28 @@ function table(header: string[], align: Array<'l' | 'r'>, rows: string[][]): str
 /** At most this many items in a list; the HTML report has them all. */
 const LISTED = 10;
 
-function listed(items: string[]): string[] {
+export function listed(items: string[]): string[] {
   const shown = items.slice(0, LISTED).map((i) => `- ${i}`);
   if (items.length > LISTED) shown.push(`- …and ${items.length - LISTED} more (see the HTML report)`);
   return shown;
 }
 
 export function renderReportMarkdown(data: ReportData): string {
+  const lines = renderReportSectionMarkdown(data);
+  lines.push(`_Generated ${when(data.generatedAt)} from the backfill control schema._`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A report's announcement without its closing line: a heading of `level` (`title` is Markdown,
+ * already escaped; default the issue and the change), the summary, the measures, what needs a look
+ * and the release record. A release's announcement has one per node, a level down.
+ */
+export function renderReportSectionMarkdown(data: ReportData, level = 2, title?: string): string[] {
   const { spec, release, rollback } = data;
   const e = escapeMarkdown;
   const lines: string[] = [];
-  lines.push(`## ${e(spec.reason.issue)}: ${e(spec.reason.change)}`);
+  lines.push(`${'#'.repeat(level)} ${title ?? `${e(spec.reason.issue)}: ${e(spec.reason.change)}`}`);
   lines.push('');
   lines.push(
     `**${STATE_LABELS[data.state]}** · ${code(spec.target.table)} · ` +
@@ -172,6 +183,5 @@ export function renderReportMarkdown(data: ReportData): string {
     );
     lines.push('');
   }
-  lines.push(`_Generated ${when(data.generatedAt)} from the backfill control schema._`);
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
