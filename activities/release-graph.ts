@@ -104,9 +104,10 @@ export function releaseGraphActivities({ db, opts, controlOf, ensureControl, aud
           );
         }
         const frozenInputs: GraphRecord['frozenInputs'] = {};
+        // Each node's inputs and its own target: a schema change to either mid-run halts its next batch.
         for (const n of graph.nodes) {
-          const o = opts(n.spec, 'freeze', signal);
-          frozenInputs[n.id] = n.inputs.length ? await inputSignature(db, n.inputs, o) : {};
+          const tables = [...new Set([...n.inputs, n.spec.target.table])];
+          frozenInputs[n.id] = await inputSignature(db, tables, opts(n.spec, 'freeze', signal));
         }
         const nodes = graph.nodes.map(lineageNode);
         const record: GraphRecord = {
@@ -136,8 +137,10 @@ export function releaseGraphActivities({ db, opts, controlOf, ensureControl, aud
       const waiting: string[] = [];
       for (const u of spec.release?.upstream ?? []) {
         const checkpoints = await controlOf(spec).checkpoints(u.backfillId);
-        const { passed, needed } = covered(checkpoints, u.grain, range);
-        const within = `${range.start}..${range.end}`;
+        // range_to_date: every upstream partition from the range's start up to this batch's end.
+        const reads = u.from ? { ...range, start: u.from } : range;
+        const { passed, needed } = covered(checkpoints, u.grain, reads);
+        const within = `${reads.start}..${reads.end}`;
         if (passed < needed) waiting.push(`${u.node} ${passed} of ${needed} ${u.grain}s in ${within}`);
       }
       return { ready: waiting.length === 0, waiting: waiting.join('; ') };

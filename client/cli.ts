@@ -6,7 +6,7 @@ import { Argument, Command, Option } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { BackfillError, BackfillFailure, backfillFailureIn, isBackfillFailure } from '../contracts/errors';
-import type { ReportData } from '../contracts/report';
+import type { ReleaseReportData, ReportData } from '../contracts/report';
 import { allPartitions, type Plan } from '../domain/plan';
 import { PREVIEW_LIMITS, previewPartitionsProblem, type PreviewResult } from '../domain/preview';
 import { readOnlySelectProblems, SQL_LIMITS } from '../domain/transform-sql';
@@ -43,6 +43,11 @@ const need = {
     ...(require('../domain/spec/schema') as typeof import('../domain/spec/schema')),
     ...(require('../domain/spec/field-docs') as typeof import('../domain/spec/field-docs')),
   }),
+  graphSchema: async () => ({
+    ...(require('zod') as typeof import('zod')),
+    ...(require('../domain/graph/schema') as typeof import('../domain/graph/schema')),
+    ...(require('../domain/graph/field-docs') as typeof import('../domain/graph/field-docs')),
+  }),
   temporal: async () => require('./temporal') as typeof import('./temporal'),
   op: async () => require('./operate') as typeof import('./operate'),
   start: async () => require('./start-backfill') as typeof import('./start-backfill'),
@@ -61,6 +66,7 @@ const need = {
   keys: async () => require('./keys') as typeof import('./keys'),
   report: async () => ({
     ...(require('../warehouse/report-data') as typeof import('../warehouse/report-data')),
+    ...(require('../warehouse/release-report-data') as typeof import('../warehouse/release-report-data')),
     ...(require('./report') as typeof import('./report')),
   }),
 };
@@ -342,7 +348,14 @@ connected(program
 program
   .command('schema')
   .description('Print the JSON Schema of the spec, for editor autocompletion.')
-  .action(async () => {
+  .option('--graph', 'the JSON Schema of a release graph spec instead')
+  .action(async (opts: { graph?: boolean }) => {
+    if (opts.graph) {
+      const { toJSONSchema, graphSchema, describeGraphSchema } = await need.graphSchema();
+      const schema = describeGraphSchema(toJSONSchema(graphSchema, { io: 'input', unrepresentable: 'any' }));
+      console.log(JSON.stringify({ title: 'Release graph spec', ...schema }, null, 2));
+      return;
+    }
     const { toJSONSchema, specSchema, describeSchema } = await need.schema();
     const schema = describeSchema(toJSONSchema(specSchema, { io: 'input', unrepresentable: 'any' }));
     console.log(JSON.stringify({ title: 'Backfill spec', ...schema }, null, 2));
@@ -400,7 +413,10 @@ connected(program
       const status = await op.status(client, id);
       if (isRelease(status)) {
         const { formatReleaseStatus } = await need.graph();
-        console.log(opts.json ? jsonOutput('release_status', status) : formatReleaseStatus(status));
+        const live = await liveRelease(client, op, status);
+        // The envelope's kind (release_status) says what it is; the status's own `kind` would overwrite it.
+        const { kind: _kind, ...body } = live;
+        console.log(opts.json ? jsonOutput('release_status', body) : formatReleaseStatus(live));
         return;
       }
       if (opts.json) console.log(jsonOutput('status', status));
@@ -455,6 +471,9 @@ connected(program
   .argument('<backfill-id>', "the spec's backfill_id")
   .option('--interval <ms>', 'poll interval', (v) => Number(v), 500))
   .action(async (id: string, opts: { interval: number } & Connected) => {
+    if (await withClient(opts, async (client, op) => isRelease(await op.status(client, id)))) {
+      return watchRelease(id, opts);
+    }
     const { watchDisplay, stateText } = await need.terminal();
     const final = await withClient(opts, async (client, op) => {
       const display = watchDisplay(op.progressLine);
@@ -467,6 +486,38 @@ connected(program
     console.log(`${final.backfillId}: ${stateText(final.state)} — ${final.phase}`);
     if (final.state === 'halted' || final.state === 'failed') process.exitCode = ExitCode.stopped;
   });
+
+/**
+ * A release's status with each running node's own progress: the release hears from a node only when
+ * its state changes (its history stays short), so batches and phase come from the node itself.
+ */
+async function liveRelease(client: Client, op: Operate, s: ReleaseStatus): Promise<ReleaseStatus> {
+  const nodes = await Promise.all(s.nodes.map(async (n) => {
+    if (!['preparing', 'running', 'paused', 'halted'].includes(n.state)) return n;
+    const own = await op.status(client, n.backfillId, false).catch(() => null);
+    return own ? { ...n, state: own.state, phase: own.phase, batches: own.batches, partitions: own.partitions } : n;
+  }));
+  return { ...s, nodes };
+}
+
+/** `watch` of a release: its nodes' progress until it waits for a person or ends. */
+async function watchRelease(id: string, opts: { interval: number } & Connected): Promise<void> {
+  const final = await withClient(opts, async (client, op) => {
+    let shown = '';
+    for (;;) {
+      const s = await liveRelease(client, op, (await op.status(client, id, false)) as unknown as ReleaseStatus);
+      const line = `${s.state}: ${s.nodes.map((n) => `${n.node} ${n.state} ${n.batches.done}/${n.batches.total}`)
+        .join(' · ')}`;
+      if (line !== shown) console.log(line);
+      shown = line;
+      const waits = s.nodes.some((n) => n.state === 'halted');
+      if (waits || ['awaiting_approval', 'published', ...op.ENDS].includes(s.state)) return s;
+      await new Promise((r) => setTimeout(r, Math.max(100, opts.interval)));
+    }
+  });
+  console.log((await need.graph()).formatReleaseStatus(final));
+  if (final.state === 'failed' || final.nodes.some((n) => n.state === 'halted')) process.exitCode = ExitCode.stopped;
+}
 
 connected(program
   .command('list')
@@ -750,31 +801,45 @@ async function startGraph(file: string, opts: { by: string; wait: number } & Con
 
 connected(program
   .command('report')
-  .description('Write the reconciliation report: a self-contained HTML page and a Markdown announcement.')
-  .argument('<backfill-id>')
-  .option('--out <dir>', 'where to write <backfill-id>.html and .md', 'reports')
+  .description('Write the reconciliation report: a self-contained HTML page and a Markdown announcement. For a ' +
+    "release graph's id: the release's header and lineage, then one section per node.")
+  .argument('<backfill-id>', 'a backfill_id, or a release_id')
+  .option('--out <dir>', 'where to write <id>.html and <id>.md', 'reports')
   .addOption(warehouseOption()
     .default(undefined, 'read the warehouse directly instead of asking the running workflow')))
   .action(async (id: string, opts: { out: string; warehouse?: string } & Connected) => {
-    const data = opts.warehouse
+    const found = opts.warehouse
       ? await reportFromWarehouse(id, opts.warehouse, opts)
       : await reportFromWorkflow(id, opts);
-    if (!data) {
+    if (!found) {
       throw new BackfillFailure(
         BackfillError.UnknownBackfill,
-        `the control schema has no plan for ${id}; check the id, or pass --warehouse for the warehouse it ran on.`,
+        `the control schema has no plan and no release for ${id}; check the id, or pass --warehouse for the ` +
+          'warehouse it ran on.',
       );
     }
-    const { renderReportMarkdown, writeReport } = await need.report();
-    const { htmlPath, markdownPath } = writeReport(data, opts.out);
-    console.log(renderReportMarkdown(data).split('\n').slice(0, 6).join('\n'));
+    const r = await need.report();
+    const { htmlPath, markdownPath } = found.kind === 'release'
+      ? r.writeReleaseReport(found.data, opts.out)
+      : r.writeReport(found.data, opts.out);
+    const markdown = found.kind === 'release'
+      ? r.renderReleaseReportMarkdown(found.data)
+      : r.renderReportMarkdown(found.data);
+    console.log(markdown.split('\n').slice(0, 6).join('\n'));
     console.log(`\nwrote ${htmlPath}\nwrote ${markdownPath}`);
   });
 
-/** While the workflow runs, its worker (which owns the warehouse) reads the report's data. */
-async function reportFromWorkflow(id: string, flags: Connected) {
+type FoundReport = { kind: 'backfill'; data: ReportData } | { kind: 'release'; data: ReleaseReportData };
+
+/**
+ * While the workflow runs, its worker (which owns the warehouse) reads the report's data. A release
+ * workflow answers no report update (refused: not allowed), so a release id is read from the
+ * warehouse, as a backfill whose workflow has ended is.
+ */
+async function reportFromWorkflow(id: string, flags: Connected): Promise<FoundReport | null> {
   try {
-    return await withClient(flags, (client, op) => op.reportData(client, id));
+    const data = await withClient(flags, (client, op) => op.reportData(client, id));
+    return data && { kind: 'backfill', data };
   } catch (e) {
     if (isBackfillFailure(e, BackfillError.NotAllowed) || isBackfillFailure(e, BackfillError.UnknownBackfill)) {
       // The workflow has ended (or was never on this server): read the warehouse this CLI is configured for.
@@ -784,14 +849,28 @@ async function reportFromWorkflow(id: string, flags: Connected) {
   }
 }
 
-async function reportFromWarehouse(id: string, where: string | undefined, flags: Connected = {}) {
-  const { gatherReportData } = await need.report();
+/**
+ * A backfill's report (its recorded plan), else a release's (backfill_control.release_graphs): read
+ * directly, or through the worker that holds the DuckDB file. The backfill is asked first, so a
+ * worker deployed before release reports still serves every backfill's.
+ */
+async function reportFromWarehouse(id: string, where: string | undefined, flags: Connected = {}):
+  Promise<FoundReport | null> {
+  const { gatherReportData, gatherReleaseReportData } = await need.report();
   const db = await openReadOnly(where);
-  if (!db) return throughWorker<ReportData | null>(flags, 'reportThroughWorker', [id]);
+  const read = db
+    ? { backfill: () => gatherReportData(db, id), release: () => gatherReleaseReportData(db, id) }
+    : {
+      backfill: () => throughWorker<ReportData | null>(flags, 'reportThroughWorker', [id]),
+      release: () => throughWorker<ReleaseReportData | null>(flags, 'releaseReportThroughWorker', [id]),
+    };
   try {
-    return await gatherReportData(db, id);
+    const data = await read.backfill();
+    if (data) return { kind: 'backfill', data };
+    const release = await read.release();
+    return release && { kind: 'release', data: release };
   } finally {
-    await db.close();
+    await db?.close();
   }
 }
 

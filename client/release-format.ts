@@ -44,10 +44,15 @@ export function formatReleaseStatus(s: ReleaseStatus): string {
     lines.push(`  decision digest ${s.decisionDigest}${signed}`);
   }
   const p = s.record?.publish;
+  const back = s.record?.rollback;
+  const off = s.record?.signoff;
   if (p) {
-    lines.push(`  published ${p.publishedAt} by approval of ${p.approvedBy}; ` +
-      `rollback window until ${p.rollbackExpiresAt}`);
+    // Once rolled back or signed off, the rollback window is no longer open: not shown.
+    lines.push(`  published ${p.publishedAt} by approval of ${p.approvedBy}` +
+      `${back || off ? '' : `; rollback window until ${p.rollbackExpiresAt}`}`);
   }
+  if (back) lines.push(`  rolled back ${back.at} by ${back.by}: ${back.reason}`);
+  if (off) lines.push(`  signed off ${off.at} by ${off.by}`);
   for (const w of s.warnings) lines.push(`  warning: ${w}`);
   const r = s.lastRefusal;
   if (r) lines.push(`  last refusal: ${r.request} by ${r.by}: ${r.reason}`);

@@ -81,8 +81,11 @@ export const GRAPH_LIMITS = {
   /** release_id, so that `<release_id>--<node id>` stays a backfill_id of at most 100 characters. */
   releaseIdChars: 60,
   nodeIdChars: 30,
-  /** The parsed graph as JSON: each node's spec is bounded by specPayloadBytes, the graph by this. */
-  payloadBytes: 20 * SPEC_LIMITS.specPayloadBytes,
+  /**
+   * The parsed graph as JSON (every node's spec and its plan SQL): it is the release workflow's
+   * input, which Temporal refuses above 2 MiB, so the whole graph shares one spec's bound.
+   */
+  payloadBytes: SPEC_LIMITS.specPayloadBytes,
 } as const;
 
 /** Fields of signal and update payloads (the Temporal UI's form sends whatever was typed). */

@@ -25,6 +25,11 @@ export interface ReleaseNode {
   upstream: string[];
   /** Production tables it reads besides upstream nodes (`inputs:` in the graph spec). */
   inputs: string[];
+  /**
+   * What each partition waits for in its upstream nodes: the upstream partitions inside it, or every
+   * upstream partition from the range's start to its end (`waits_for: range_to_date`).
+   */
+  waitsFor: 'partition' | 'range_to_date';
 }
 
 export interface ReleaseGraph {
@@ -53,7 +58,7 @@ export interface NodeRelease {
   /** The release workflow's id, to report state changes to. */
   parentWorkflowId: string;
   /** Upstream nodes this node waits for, with their backfill ids and grains. */
-  upstream: Array<{ node: string; backfillId: string; grain: Grain }>;
+  upstream: Array<{ node: string; backfillId: string; grain: Grain; from?: string }>;
   /** Workflow ids of the nodes that read this one, woken after each batch that passed. */
   dependants: string[];
   /** Input schemas frozen at the release's start (table → signature); a change halts the batch. */

@@ -69,6 +69,7 @@ function nodeSpec(graph: ReleaseGraph, i: number, parentWorkflowId: string, inpu
       parentWorkflowId,
       upstream: n.upstream.map((id) => ({
         node: id, backfillId: byId.get(id)!.spec.backfill_id, grain: byId.get(id)!.spec.source_range.grain,
+        ...(n.waitsFor === 'range_to_date' ? { from: byId.get(id)!.spec.source_range.start } : {}),
       })),
       dependants: graph.nodes.filter((d) => d.upstream.includes(n.id)).map((d) => workflowIdFor(d.spec.backfill_id)),
       inputs,

@@ -153,6 +153,13 @@ export const GRAPH_FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
       '(not corrected). Default none, e.g. [staging.revenue_events].',
     examples: [['staging.revenue_events']],
   },
+  'nodes[].waits_for': {
+    description:
+      'What each of its partitions waits for in the nodes it refs before its batch starts (default partition): ' +
+      'partition, the upstream partitions inside it (a month waits for its days); range_to_date, every upstream ' +
+      "partition from the release's start to its end (a running total, which reads every month before it).",
+    examples: ['partition', 'range_to_date'],
+  },
   ...reused('validation', 'nodes[].validation'),
   ...reused('publish', 'nodes[].publish'),
   ...executionDocs('nodes[].execution', "Here, this node's overrides of the release's execution, field by field."),

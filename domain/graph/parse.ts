@@ -161,6 +161,7 @@ interface Draft {
   snapshot: string;
   view?: string;
   inputs: string[];
+  waitsFor: 'partition' | 'range_to_date';
   /** nodes[i].transform.sql or nodes[i].transform.sql_file, when the node has a transform. */
   sqlPath?: string;
   text?: string;
@@ -247,6 +248,7 @@ function draftsOf(g: ParsedGraph, options: ParseOptions, issues: SpecIssue[]): D
       snapshot: n.rollback?.snapshot ?? snapshotTableFor(n.target.table, g.release_id),
       ...(n.publish.view ? { view: n.publish.view } : {}),
       inputs: n.inputs,
+      waitsFor: n.waits_for,
       upstream: [],
       range: { start: '', end: '' },
       rangeProblem: false,
@@ -584,6 +586,7 @@ export function parseGraph(input: unknown, options: ParseOptions = {}): GraphPar
       planSql: d.text !== undefined && d.scan ? substitute(d.text, d.scan, toTable) : '',
       upstream: d.upstream.map((u) => drafts[u]!.id),
       inputs: d.inputs,
+      waitsFor: d.waitsFor,
     };
   });
   const graph: ReleaseGraph = {

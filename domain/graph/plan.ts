@@ -112,8 +112,12 @@ export function upstreamWaits(graph: ReleaseGraph, nodeId: string, partition: Pa
   const startMs = ordinalStartMs(first, grain);
   const endMs = ordinalStartMs(end, grain);
   return node.upstream.map((id) => {
-    const up = grainOf(nodeById(graph, id));
-    const a = ordinalAtMs(startMs, up);
+    const upstream = nodeById(graph, id);
+    const up = grainOf(upstream);
+    // range_to_date: from the upstream node's first partition (its range's start).
+    const a = node.waitsFor === 'range_to_date'
+      ? partitionOrdinal(upstream.spec.source_range.start, up)!
+      : ordinalAtMs(startMs, up);
     const b = ordinalAtMs(endMs - 1, up) + 1;
     return {
       node: id,

@@ -66,6 +66,11 @@ export const nodeSchema = z.strictObject({
   transform: transformSchema.optional(),
   /** Production tables read by name (not through a ref); their schemas are frozen at the release's start. */
   inputs: inputList.default([]),
+  /**
+   * What a partition waits for in each upstream node: its own span (a month waits for its days), or
+   * everything from the range's start to its end (a running total reads every month before it).
+   */
+  waits_for: z.enum(['partition', 'range_to_date']).default('partition'),
   validation: validationSchema,
   publish: publishSchema.default({ mode: 'range' }),
   /** Overrides the release's execution field by field. */

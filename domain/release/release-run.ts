@@ -31,6 +31,8 @@ export interface ReleaseEffects {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** 6008 → "6,008" (no Intl: the same text in the workflow sandbox and everywhere else). */
+const thousands = (n: number) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 
 /** The release's approval subject: every node's own approval digest, in topological order. */
 export function releaseDigest(status: ReleaseStatus): string | null {
@@ -256,11 +258,25 @@ export class ReleaseRun {
       `in one transaction`);
   }
 
+  /** Every node's section follows the release once the nodes' own workflows have ended. */
+  private nodesAre(state: BackfillState, phase: string): void {
+    for (const n of this.status.nodes) Object.assign(n, { state, phase });
+  }
+
   published(record: GraphRecord): void {
     this.status.record = record;
+    for (const n of record.publish!.nodes) {
+      const section = this.node(n.id);
+      if (!section) continue;
+      section.state = 'published';
+      section.phase = `published with ${record.releaseId}: ${thousands(n.rowsDeleted)} rows replaced by ` +
+        `${thousands(n.rowsInserted)}`;
+    }
     this.status.rollback.expiresAt = record.publish!.rollbackExpiresAt;
     this.status.rollback.open = true;
-    const rows = record.publish!.nodes.map((n) => `${n.id} ${n.rowsDeleted}→${n.rowsInserted} rows`).join(', ');
+    const rows = record.publish!.nodes
+      .map((n) => `${n.id} ${thousands(n.rowsDeleted)}→${thousands(n.rowsInserted)} rows`)
+      .join(', ');
     this.moveTo('published', `published ${record.releaseId} (${rows}); rollback window open until ` +
       `${this.status.rollback.expiresAt}`);
   }
@@ -278,6 +294,7 @@ export class ReleaseRun {
     const rows = (record.rollback?.nodes ?? []).reduce((a, n) => a + n.rowsRestored, 0);
     this.status.rollback.rolledBack = { ...r, rowsRestored: rows };
     this.status.rollback.open = false;
+    this.nodesAre('rolled_back', `rolled back with ${record.releaseId} by ${r.by}`);
     this.moveTo('rolled_back', `rolled back by ${r.by}: every node restored to the pre-publish result in one ` +
       `transaction; restore points and shadows kept for investigation`);
   }
@@ -303,6 +320,7 @@ export class ReleaseRun {
 
   cleanedUp(dropped: string[]): void {
     this.status.rollback.cleanedUp = dropped;
+    this.nodesAre('completed', `completed with ${this.status.releaseId}`);
     this.moveTo('completed', `completed: ${this.status.releaseId}; dropped ${dropped.join(', ') || 'nothing'}`);
   }
 

@@ -827,7 +827,8 @@ export class BackfillRun {
   reconciledForRelease(releaseId: string): void {
     this.moveTo(
       'awaiting_approval',
-      `reconciled; approved and published with release ${releaseId} (backfill status ${releaseId})`,
+      `reconciled; release ${releaseId} approves and publishes it with the other nodes ` +
+        `(backfill status ${releaseId})`,
     );
   }
 

@@ -52,6 +52,23 @@ describe('npm run demo', () => {
     expect(out).toContain('rollback window ended');
   }, 120_000);
 
+  it('--graph runs the three-node release: the plan with waits, every node reconciled within its bands, one ' +
+    'approval, one publish of every table, the release record and its lineage', async () => {
+    const { code, out } = await runDemo(['--graph', '--approve-as', 'finance-controller', '--rollback-window', '2s']);
+    expect(code, out).toBe(0);
+    expect(out).toContain('2025-01-01 waits for daily_revenue 2025-01-01..2025-02-01 (31 days)');
+    expect(out).toContain('2025-03-01 waits for monthly_revenue 2025-01-01..2025-04-01 (3 months)');
+    expect(out).toMatch(/\[monthly_revenue\] finance\.monthly_revenue \(month\) — awaiting_approval/);
+    expect(out).toMatch(/net_revenue: -1\.1\d\d%/);
+    expect(out).toMatch(/lifetime_net_revenue: -0\.8\d\d%/);
+    expect(out).not.toContain('OUTSIDE EXPECTED');
+    expect(out).toContain('Approving the whole release as finance-controller');
+    expect(out).toMatch(/"target": "finance\.merchant_ltv_monthly",\s+"rowsDeleted": \d+,\s+"rowsInserted": \d+/);
+    expect(out).toContain('$ backfill lineage revenue-release-2025-h1');
+    expect(out).toMatch(/batches 26 \(181 partitions\): 26 passed/);
+    expect(out).toContain('rollback window ended');
+  }, 180_000);
+
   it('without --approve-as, waits for the approve signal the Temporal UI sends, and says how to send it', async () => {
     let address: string | undefined;
     let digest: string | undefined;

@@ -537,7 +537,7 @@ describe('the graph payload', () => {
     expect(issues[0]!.path).toBe('nodes[7]');
     expect(issues[0]!.message).toMatch(
       new RegExp(`^the parsed release is \\d+ bytes as JSON \\(.+\\), above the maximum ${GRAPH_LIMITS.payloadBytes} ` +
-        'bytes \\(30 MiB\\); nodes\\[7\\] \\(t7\\) is .+ of it: shorten its transform, or split the release$'),
+        'bytes \\(1.5 MiB\\); nodes\\[7\\] \\(t7\\) is .+ of it: shorten its transform, or split the release$'),
     );
   });
 });

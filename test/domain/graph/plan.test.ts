@@ -135,3 +135,18 @@ describe('graphPlanLines', () => {
     );
   });
 });
+
+describe('upstreamWaits with waits_for: range_to_date', () => {
+  it('waits for every upstream partition from the range start to its end (a running total)', async () => {
+    const { loadGraphFile } = await import('../../../client/load-graph');
+    const { graph } = loadGraphFile(`${__dirname}/../../../examples/revenue-release.yaml`);
+    const ltv = graph.nodes.find((x) => x.id === 'merchant_ltv_monthly')!;
+    expect(ltv.waitsFor).toBe('range_to_date');
+    expect(upstreamWaits(graph, ltv.id, { start: '2025-03-01', end: '2025-04-01' })).toEqual([
+      { node: 'monthly_revenue', grain: 'month', range: { start: '2025-01-01', end: '2025-04-01' }, partitions: 3 },
+    ]);
+    // The monthly node itself waits only for its own month's days.
+    expect(upstreamWaits(graph, 'monthly_revenue', { start: '2025-03-01', end: '2025-04-01' })[0]!.range)
+      .toEqual({ start: '2025-03-01', end: '2025-04-01' });
+  });
+});

@@ -13,6 +13,7 @@ function graph(): ReleaseGraph {
     planSql: 'SELECT 1',
     upstream,
     inputs: [],
+    waitsFor: 'partition' as const,
   });
   return {
     release_id: 'rel-1',
