@@ -6,12 +6,12 @@
  * write the audit entries it returns; state is one plain-JSON cursor, carried across continue-as-new.
  */
 import {
-  ActivityCancellationType, allHandlersFinished, ApplicationFailure, CancellationScope, condition, ContinueAsNew,
+  allHandlersFinished, ApplicationFailure, CancellationScope, condition, ContinueAsNew,
   continueAsNew, getExternalWorkflowHandle, isCancellation, patched, proxyActivities, setCurrentDetails, setHandler,
   upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { MetadataActivities, WarehouseActivities } from '../activities';
-import { backfillFailureIn, BackfillError, nonRetryableErrorTypes, type BackfillErrorType } from '../contracts/errors';
+import { backfillFailureIn, BackfillError, type BackfillErrorType } from '../contracts/errors';
 import { excerpt, STATE_LIMITS } from '../contracts/limits';
 import { nodeUpdateSignal, upstreamPassedSignal } from '../contracts/messages';
 import type { Partition } from '../domain/partitions';
@@ -22,27 +22,11 @@ import type { ApprovalProof, BackfillInput, BackfillStatus, Decision, ResolveReq
 import {
   BackfillRun, runInputProblems, type AuditEntry, type GateCheck, type RunFailure, type SignatureToCheck,
 } from '../domain/run/backfill-run';
+import { METADATA_OPTIONS, WAREHOUSE_OPTIONS } from './activity-options';
 import { registerHandlers } from './handlers';
 
-/** Short metadata calls (plan, lease, audit, control-schema bookkeeping). */
-const metadata = proxyActivities<MetadataActivities>({
-  startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes },
-});
-
-/**
- * Long warehouse statements: they heartbeat every 2 s, so a dead worker is noticed within the
- * heartbeat timeout and the batch retried elsewhere; cancellation reaches the running statement.
- */
-const warehouse = proxyActivities<WarehouseActivities>({
-  startToCloseTimeout: '12 hours',
-  heartbeatTimeout: '15 seconds',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: {
-    initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8,
-    nonRetryableErrorTypes,
-  },
-});
+const metadata = proxyActivities<MetadataActivities>(METADATA_OPTIONS);
+const warehouse = proxyActivities<WarehouseActivities>(WAREHOUSE_OPTIONS);
 
 /**
  * Batches rewritten by rewriteBatch (several in flight) and checkpointed in order by checkpointBatch,

@@ -7,13 +7,13 @@
  * Its own history stays short: child starts, and one signal per change of a node's state.
  */
 import {
-  ActivityCancellationType, allHandlersFinished, ApplicationFailure, CancellationScope, ChildWorkflowCancellationType,
+  allHandlersFinished, ApplicationFailure, CancellationScope, ChildWorkflowCancellationType,
   condition, isCancellation, ParentClosePolicy, proxyActivities, setCurrentDetails, setHandler, startChild,
   upsertSearchAttributes, workflowInfo, type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { MetadataActivities, WarehouseActivities } from '../activities';
-import { BackfillError, nonRetryableErrorTypes } from '../contracts/errors';
+import { BackfillError } from '../contracts/errors';
 import { excerpt, STATE_LIMITS } from '../contracts/limits';
 import * as m from '../contracts/messages';
 import type { ReleaseGraph, ReleaseInput, ReleaseStatus } from '../contracts/release';
@@ -23,22 +23,11 @@ import type { ApprovalProof, Decision, UpdateAck } from '../contracts/status';
 import type { SignatureCheck } from '../domain/approval';
 import { ReleaseRun, type ReleaseDoor, type ReleaseHandled } from '../domain/release/release-run';
 import type { BackfillSpec } from '../domain/spec/schema';
+import { METADATA_OPTIONS, WAREHOUSE_OPTIONS } from './activity-options';
 import { backfillWorkflow } from './backfill-workflow';
 
-const metadata = proxyActivities<MetadataActivities>({
-  startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes },
-});
-
-const warehouse = proxyActivities<WarehouseActivities>({
-  startToCloseTimeout: '12 hours',
-  heartbeatTimeout: '15 seconds',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: {
-    initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8,
-    nonRetryableErrorTypes,
-  },
-});
+const metadata = proxyActivities<MetadataActivities>(METADATA_OPTIONS);
+const warehouse = proxyActivities<WarehouseActivities>(WAREHOUSE_OPTIONS);
 
 const errorText = (e: unknown) =>
   excerpt(e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e),
@@ -110,8 +99,14 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     })
     : Promise.resolve());
 
-  setHandler(m.releaseStatusQuery, () => status);
-  setHandler(m.nodeUpdateSignal, (u) => run.nodeUpdated(u));
+  const d = m.messageDescriptions;
+  setHandler(m.releaseStatusQuery, () => status, {
+    description: 'Release state and phase, one section per node (state, batches, halt, reconciliation), the ' +
+      'approval, the decision digest, the release record and the rollback window.',
+  });
+  setHandler(m.nodeUpdateSignal, (u) => run.nodeUpdated(u), {
+    description: "Sent by a node's own workflow when its state changes; not for people.",
+  });
   const decide = async (door: ReleaseDoor, req: unknown, via: 'signal' | 'update'): Promise<ReleaseHandled> => {
     const toCheck = run.signatureToCheck(door, req, Date.now());
     if (!toCheck) return run.request(door, req, via, Date.now());
@@ -123,6 +118,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   for (const [door, signal, update] of DOORS) {
     setHandler(signal, async (req: unknown) => {
       await audit(await decide(door, req, 'signal'));
+    }, {
+      description: door === 'resolve' ? 'Not for a release: resolve the halted node by its backfill id.' : d[door],
     });
     setHandler(update, async (req: unknown): Promise<UpdateAck> => {
       const h = await decide(door, req, 'update');
@@ -131,7 +128,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
         throw ApplicationFailure.create({ type: BackfillError.NotAllowed, message: h.refused, nonRetryable: true });
       }
       return { accepted: true, state: status.state, message: h.message };
-    });
+    }, { description: d[`${door}_update`] });
   }
 
   const releaseLeases = (why: string) =>

@@ -16,6 +16,7 @@ import {
 } from '../approval';
 import { canonicalJson, digestedDecision, sha256Hex, signedMessage } from '../decision-digest';
 import { canMove } from '../lifecycle';
+import { codeJson } from '../run/progress';
 
 export type ReleaseDoor = 'approve' | 'reject' | 'resolve' | 'rollback' | 'signoff' | 'cancel';
 
@@ -55,7 +56,7 @@ export function releaseDetails(s: ReleaseStatus): string {
   const lines = [
     `## Release ${s.releaseId}: ${s.state}`,
     '',
-    s.phase,
+    codeJson(s.phase),
     '',
   ];
   for (const n of s.nodes) {
@@ -63,7 +64,7 @@ export function releaseDetails(s: ReleaseStatus): string {
     lines.push(`${n.phase}`);
     lines.push(`batches ${n.batches.done}/${n.batches.total}, partitions ${n.partitions.done}/${n.partitions.total}` +
       (n.upstream.length ? `; reads ${n.upstream.join(', ')}` : ''));
-    if (n.halt) lines.push(`halted at batch ${n.halt.batch ?? 'completion check'}: ${n.halt.reason}`);
+    if (n.halt) lines.push(`halted at batch ${n.halt.batch ?? 'completion check'}: ${codeJson(n.halt.reason)}`);
     if (n.summary) {
       const m = n.summary.measures.map((x) =>
         `${x.column} ${x.deltaPct === null ? 'n/a' : `${x.deltaPct >= 0 ? '+' : ''}${x.deltaPct.toFixed(3)}%`}` +
@@ -76,7 +77,7 @@ export function releaseDetails(s: ReleaseStatus): string {
   }
   if (s.decisionDigest) lines.push(`decision digest \`${s.decisionDigest}\``);
   const r = s.lastRefusal;
-  if (r) lines.push(`last refusal: ${r.request} by ${r.by}: ${r.reason}`);
+  if (r) lines.push(`Last refused: ${r.request} from "${r.by}"${r.at ? ` at ${r.at}` : ''}: ${codeJson(r.reason)}`);
   return lines.join('\n');
 }
 

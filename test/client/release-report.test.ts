@@ -10,28 +10,26 @@
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RELEASE_REPORT_POINTS, seriesBudgets } from '../../activities/tools';
-import { loadGraphText } from '../../client/load-graph';
 import { renderReleaseReportHtml, renderReleaseReportMarkdown, writeReleaseReport } from '../../client/report';
 import { percent } from '../../client/report/format';
 import { startRelease } from '../../client/start-backfill';
 import * as m from '../../contracts/messages';
-import type { ReleaseGraph, ReleaseStatus } from '../../contracts/release';
+import type { ReleaseGraph } from '../../contracts/release';
 import type { ReleaseReportData } from '../../contracts/report';
 import { workflowIdFor } from '../../contracts/settings';
 import { openDuckDb } from '../../warehouse/duckdb/driver';
 import { gatherReleaseReportData } from '../../warehouse/release-report-data';
 import type { Driver } from '../../warehouse/warehouse';
 import { useLabs, type Lab } from '../support/backfill-harness';
+import { exampleGraph, waitForRelease } from '../support/release-harness';
 import { launchBrowser } from '../support/browser';
 import { backfillWith } from '../support/cli';
 import { decide } from '../support/decide';
 
-const EXAMPLE = resolve(__dirname, '..', '..', 'examples', 'revenue-release.yaml');
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
 const NODES = ['daily_revenue', 'monthly_revenue', 'merchant_ltv_monthly'];
 const SLOW = 300_000;
@@ -41,32 +39,11 @@ const ADDRESSES = [/https?:\/\//i, /\ssrc=/i, /\shref=/i];
 const FOREIGN_ELEMENTS = 'script, link, iframe, img, object, embed, [src], [href], [onerror], [onmouseover], [onload]';
 
 const { env, newLab } = useLabs();
-let counter = 0;
-
-/** The example graph under a fresh release id, without its UTC pause window; `edit` changes the parsed graph. */
+/** The example graph under a fresh release id; `edit` changes the parsed graph. */
 function testGraph(name: string, edit: (g: ReleaseGraph) => void = () => undefined): ReleaseGraph {
-  const id = `rr-${name}-${process.pid % 10_000}-${Date.now().toString(36)}-${counter++}`;
-  const text = readFileSync(EXAMPLE, 'utf8')
-    .replace(/^release_id: .*$/m, `release_id: ${id}`)
-    .replace(/^ {2}pause_windows:\n.*\n/m, '');
-  const { graph } = loadGraphText(text, EXAMPLE);
+  const graph = exampleGraph(`rr-${name}`);
   edit(graph);
   return graph;
-}
-
-async function waitForRelease(handle: WorkflowHandle, done: (s: ReleaseStatus) => boolean): Promise<ReleaseStatus> {
-  const deadline = Date.now() + 200_000;
-  let last: ReleaseStatus | undefined;
-  for (;;) {
-    try {
-      last = await handle.query(m.releaseStatusQuery);
-      if (done(last)) return last;
-    } catch (e) {
-      if (!/not found|no.*query|did not register/i.test(String(e))) throw e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out; last status: ${JSON.stringify(last, null, 1)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 async function gathered(db: Driver, id: string): Promise<ReleaseReportData> {

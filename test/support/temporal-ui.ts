@@ -92,6 +92,46 @@ export async function expectEmptyList(
   await page.getByRole('heading', { name: 'No Workflows Found' }).waitFor();
 }
 
+/**
+ * Signal input as an operator types it into the form, the way README's messages table shows it:
+ * `{"by": "finance-controller", "comment": "...", "digest": "..."}`.
+ */
+export function typedJson(fields: Record<string, string>): string {
+  return `{${Object.entries(fields).map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(', ')}}`;
+}
+
+/**
+ * The workflow's current details as its page shows them (under the User Metadata tab), once they
+ * match `shows`. The UI renders the Markdown in a sandboxed frame, so the frames' text is read until
+ * one matches; the page is reloaded every few seconds, as it need not follow a running workflow.
+ */
+export async function readCurrentDetails(
+  page: Page,
+  opts: { uiUrl: string; namespace: string; workflowId: string; shows: string | RegExp; timeoutMs?: number },
+): Promise<string> {
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const matches = (t: string) => (typeof opts.shows === 'string' ? t.includes(opts.shows) : opts.shows.test(t));
+  const deadline = Date.now() + timeoutMs;
+  let texts: string[] = [];
+  for (;;) {
+    await page.goto(workflowUrl(opts.uiUrl, opts.namespace, opts.workflowId));
+    // This UI shows the workflow's current details under its User Metadata tab.
+    await page.getByText('User Metadata', { exact: true }).first().click();
+    const reload = Math.min(deadline, Date.now() + 5_000);
+    while (Date.now() < reload) {
+      texts = await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')));
+      const shown = texts.find(matches);
+      if (shown !== undefined) return shown;
+      await page.waitForTimeout(250);
+    }
+    if (Date.now() >= deadline) {
+      const seen = texts.filter((t) => t.trim()).map((t) => t.trim().slice(0, 400)).join('\n---\n');
+      throw new Error(`the current details do not show ${String(opts.shows)} (within ${timeoutMs} ms); ` +
+        `the page's frames show:\n${seen}`);
+    }
+  }
+}
+
 export interface SignalThroughUi {
   uiUrl: string;
   namespace: string;

@@ -3,56 +3,23 @@
  * Snowflake emulator through snowflake-sdk). The example graph (examples/revenue-release.yaml):
  * daily revenue → monthly revenue → merchant lifetime value, one approval, one publish.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
-import { loadGraphText } from '../../client/load-graph';
 import { startRelease } from '../../client/start-backfill';
 import * as m from '../../contracts/messages';
-import type { ReleaseGraph, ReleaseStatus } from '../../contracts/release';
+import type { ReleaseGraph } from '../../contracts/release';
 import { workflowIdFor } from '../../contracts/settings';
 import { ControlStore } from '../../warehouse/control-store';
 import { lineageOf } from '../../warehouse/release-graph';
 import type { Driver } from '../../warehouse/warehouse';
 import { useLabs, type Lab } from '../support/backfill-harness';
+import { EXAMPLE_TARGETS, exampleGraph, waitForRelease } from '../support/release-harness';
 import { decide } from '../support/decide';
 import { tableDigests, tableSet } from '../safety/support';
 
-const EXAMPLE = resolve(__dirname, '..', '..', 'examples', 'revenue-release.yaml');
 const { env, newLab } = useLabs();
 const SLOW = 240_000;
-let counter = 0;
-
-/** The example graph under a fresh release id, without its UTC pause window; `edit` changes the YAML text. */
-function testGraph(name: string, edit: (yaml: string) => string = (y) => y): ReleaseGraph {
-  const id = `rg-${name}-${process.pid % 10_000}-${Date.now().toString(36)}-${counter++}`;
-  const text = edit(readFileSync(EXAMPLE, 'utf8')
-    .replace(/^release_id: .*$/m, `release_id: ${id}`)
-    .replace(/^ {2}pause_windows:\n.*\n/m, ''));
-  return loadGraphText(text, EXAMPLE).graph;
-}
-
-const TARGETS = ['finance.daily_revenue', 'finance.monthly_revenue', 'finance.merchant_ltv_monthly'];
-
-async function waitForRelease(
-  handle: WorkflowHandle,
-  done: (s: ReleaseStatus) => boolean,
-  timeoutMs = 150_000,
-): Promise<ReleaseStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: ReleaseStatus | undefined;
-  for (;;) {
-    try {
-      last = await handle.query(m.releaseStatusQuery);
-      if (done(last)) return last;
-    } catch (e) {
-      if (!/not found|no.*query|did not register/i.test(String(e))) throw e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out; last status: ${JSON.stringify(last, null, 1)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const TARGETS = EXAMPLE_TARGETS;
+const testGraph = exampleGraph;
 
 const start = (l: Lab, graph: ReleaseGraph) =>
   startRelease(env().client, graph, { startedBy: 'vitest', taskQueue: l.taskQueue });

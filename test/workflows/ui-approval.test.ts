@@ -5,62 +5,35 @@
  * `approve` from the workflow page's signal form, then check through the client that it published.
  * Screenshots land in test-artifacts/ui-approval-*.png.
  */
-import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { approveSignal, messageDescriptions, statusQuery } from '../../contracts/messages';
-import { startDevServer, type DevServer } from '../../scripts/dev-server';
-import { lab, testSpec, waitForStatus, type Lab } from '../support/backfill-harness';
-import { launchBrowser } from '../support/browser';
+import { testSpec, waitForStatus } from '../support/backfill-harness';
 import {
   artifactPath,
   expectEmptyList,
-  openUiPage,
+  readCurrentDetails,
   sendSignalThroughUi,
+  typedJson,
   uiStep,
   waitForListedWorkflow,
 } from '../support/temporal-ui';
+import { useUiLab } from '../support/ui-lab';
 import { decideBySignal } from '../support/decide';
 
 const FAILURE_PREFIX = 'ui-approval-failed';
 const APPROVAL = { by: 'finance-controller', comment: 'approved in the Temporal UI' };
-/** What the approver types into the form, as README's messages table shows it, with the digest the details show. */
-const approvalJson = (digest: string) =>
-  `{"by": "finance-controller", "comment": "approved in the Temporal UI", "digest": "${digest}"}`;
-
-let server: DevServer | undefined;
-let connection: Connection | undefined;
-let l: Lab | undefined;
-let browser: Browser | undefined;
-let page: Page;
-
-beforeAll(async () => {
-  server = await startDevServer({ headless: false, startTimeoutMs: 120_000 });
-  connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection, namespace: server.namespace });
-  l = await lab({ address: server.address, namespace: server.namespace, connection, client });
-  browser = await launchBrowser();
-  page = await openUiPage(browser, server.uiUrl!);
-}, 180_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await l?.stop();
-  await connection?.close();
-  await server?.stop();
-});
+const ui = useUiLab();
 
 describe('approval through the Temporal UI', () => {
   it('lists the backfill under BackfillState="awaiting_approval", ' +
     'approves it with the UI\'s signal form, and it publishes', async () => {
-    const uiUrl = server!.uiUrl!;
-    const namespace = server!.namespace;
+    const { uiUrl, namespace, lab: l, page } = ui();
     // Two weeks: two batches of seven days, enough to reach approval in a few seconds.
     const spec = testSpec('ui-approval', (s) => {
       s.source_range = { ...s.source_range, start: '2025-01-01', end: '2025-01-14' };
     });
-    const handle = await l!.start(spec);
+    const handle = await l.start(spec);
     const { workflowId } = handle;
     await waitForStatus(handle, (s) => s.state === 'awaiting_approval');
 
@@ -77,18 +50,8 @@ describe('approval through the Temporal UI', () => {
     await waitForStatus(handle, (s) => s.lastRefusal?.by === 'mallory');
     let digest = '';
     await uiStep(page, FAILURE_PREFIX, 'the refusal and the decision digest in the current details', async () => {
-      await page.goto(`${uiUrl}/namespaces/${namespace}/workflows/${workflowId}`);
-      // This UI shows the workflow's current details under its User Metadata tab.
-      await page.getByText('User Metadata', { exact: true }).first().click();
       // (Markdown curls the quotes of plain text; the JSON examples are code and keep theirs.)
-      // The UI renders the Markdown in a sandboxed frame: read the frames' text until it shows.
-      const deadline = Date.now() + 20_000;
-      let shown = '';
-      while (!shown.includes('Last refused') && Date.now() < deadline) {
-        const texts = await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')));
-        shown = texts.find((t) => t.includes('Last refused')) ?? '';
-        if (!shown) await new Promise((r) => setTimeout(r, 250));
-      }
+      const shown = await readCurrentDetails(page, { uiUrl, namespace, workflowId, shows: 'Last refused' });
       expect(shown).toMatch(/Last refused: approve from .mallory. at .*is not an approver/);
       expect(shown).toContain('{"by": "...", "comment": "...", "digest": "..."}');
       // The approver copies the digest of what they read from the details into the form.
@@ -102,7 +65,8 @@ describe('approval through the Temporal UI', () => {
       namespace,
       workflowId,
       signalName: 'approve',
-      inputJson: approvalJson(digest),
+      // What the approver types into the form, with the digest the details show.
+      inputJson: typedJson({ ...APPROVAL, digest }),
       formScreenshot: artifactPath('ui-approval-signal-form.png'),
       failurePrefix: FAILURE_PREFIX,
     });
