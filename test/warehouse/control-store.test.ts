@@ -16,7 +16,7 @@ import { openDuckDb, type DuckDbDriver } from '../../warehouse/duckdb/driver';
 
 const { spec } = loadSpecFile(fileURLToPath(new URL('../../examples/revenue-tax-fix.yaml', import.meta.url)));
 const TABLES: ControlTable[] = [
-  'plans', 'plan_batches', 'checkpoints', 'audit_log', 'releases', 'leases', 'owned_tables',
+  'plans', 'plan_batches', 'checkpoints', 'audit_log', 'releases', 'leases', 'owned_tables', 'release_graphs',
 ];
 const TARGET = 'finance.daily_revenue';
 
@@ -94,6 +94,22 @@ describe('ControlStore on DuckDB', () => {
       await store.recordCheckpoint(checkpoint(3, 'accepted'));
       expect(await count('checkpoints')).toBe(1);
       expect((await store.checkpoints(spec.backfill_id))[0]!.verdict).toBe('accepted');
+    });
+  });
+
+  describe('release graphs', () => {
+    it('keeps a release graph\'s record as written, and its status with each update', async () => {
+      await store.ensure();
+      const record = {
+        releaseId: 'rel-1', status: 'running' as const, owner: 'finance-data', reason: { issue: 'FIN-1', change: 'x' },
+        startedBy: 'me', startedAt: '2026-06-01T00:00:00.000Z', graphHash: '0123456789abcdef', nodes: [],
+        frozenInputs: { daily: { 'staging.revenue_events': 'table: a DATE' } },
+      };
+      expect(await store.graph('rel-1')).toBeNull();
+      await db.transaction((tx) => store.recordGraph(record, tx));
+      expect(await store.graph('rel-1')).toEqual(record);
+      await db.transaction((tx) => store.updateGraph({ ...record, status: 'failed', error: 'e' }, tx));
+      expect(await store.graph('rel-1')).toMatchObject({ status: 'failed', error: 'e', graphHash: record.graphHash });
     });
   });
 
