@@ -14,7 +14,7 @@ import type { Driver } from '../../warehouse/warehouse';
 import { useLabs, type Lab } from '../support/backfill-harness';
 import { EXAMPLE_TARGETS, exampleGraph, waitForRelease } from '../support/release-harness';
 import { decide } from '../support/decide';
-import { tableDigests, tableSet } from '../safety/support';
+import { tableDigests, tableSet, updateRefusal } from '../safety/support';
 
 const { env, newLab } = useLabs();
 const SLOW = 240_000;
@@ -190,6 +190,38 @@ describe.each(['duckdb', 'snowflake'] as const)('release graph on %s', (engine) 
       await decide(handle, m.approveUpdate, { by: 'finance-controller', comment: 'swap' });
       const published = await waitForRelease(handle, (s) => s.state === 'published' || s.state === 'failed');
       expect(published.state, published.error ?? '').toBe('published');
+    }
+  }, SLOW);
+});
+
+describe('release graph signoff', () => {
+  it('signs off the release, drops every node\'s shadow and restore point, and keeps the lineage', async () => {
+    const l = await newLab();
+    const graph = testGraph('signoff');
+    const tables = await tableSet(l.backing);
+    const handle = await start(l, graph);
+    const waiting = await waitForRelease(handle, (s) => s.state === 'awaiting_approval' || s.state === 'failed');
+    expect(waiting.state, waiting.error ?? waiting.phase).toBe('awaiting_approval');
+    await decide(handle, m.approveUpdate, { by: 'finance-controller', comment: 'ok' });
+    await waitForRelease(handle, (s) => s.state === 'published');
+    // Only who may: the owner, an approver or who started it.
+    expect((await updateRefusal(decide(handle, m.signoffUpdate, { by: 'stranger' }))).message)
+      .toMatch(/not an approver/);
+    await decide(handle, m.signoffUpdate, { by: 'finance-data', comment: 'numbers confirmed' });
+    const done = await waitForRelease(handle, (s) => s.state === 'completed' || s.state === 'failed');
+    expect(done.state, done.error ?? '').toBe('completed');
+    expect(done.nodes.map((n) => n.state)).toEqual(['completed', 'completed', 'completed']);
+    await handle.result();
+    // Every node's own tables are gone; production tables stay, corrected.
+    expect(await tableSet(l.backing)).toEqual(tables);
+    const lineage = (await lineageOf(l.backing, graph.release_id))!;
+    expect(lineage.status).toBe('signed_off');
+    expect(lineage.signoff?.by).toBe('finance-data');
+    expect(lineage.nodes.map((n) => lineage.batches[n.id]!.batches)).toEqual([26, 6, 6]);
+    const store = new ControlStore(l.backing);
+    for (const n of graph.nodes) {
+      expect((await store.releaseOf(n.spec.backfill_id))?.status).toBe('signed_off');
+      expect(await store.leaseOf(n.spec.target.table)).toBeNull();
     }
   }, SLOW);
 });
