@@ -139,16 +139,7 @@ async function main(): Promise<void> {
   console.log(
     `\nDemo settings: no pause windows, rollback window ${opts.rollbackWindow}; everything else as in ${SPEC}.`,
   );
-  console.log('Starting a Temporal dev server…');
-  // The worker's INFO lines (bundling, state changes) would bury the progress; warnings still show.
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const server = await startDevServer({ headless: opts.headless ?? false });
-  const native = await NativeConnection.connect({ address: server.address });
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection, namespace: server.namespace });
-  const worker = await createBackfillWorker({ connection: native, namespace: server.namespace, warehouse, client });
-  const running = worker.run();
-  try {
+  await withDevServer(opts, warehouse, async ({ client, server }) => {
     const handle = await startBackfill(client, demoSpec, { startedBy: 'demo' });
     const ui = server.uiUrl
       ? workflowUiUrl(server.namespace, handle.workflowId, { TEMPORAL_UI_URL: server.uiUrl })
@@ -215,6 +206,29 @@ async function main(): Promise<void> {
       console.log(`  ${spec.rollback.snapshot} and ${spec.target.shadow_table} stay until a signoff ` +
         `(rollback.cleanup: ${spec.rollback.cleanup}).`);
     }
+  });
+}
+
+/**
+ * Starts a Temporal dev server (with its UI unless --headless) and a worker on `warehouse`, runs
+ * `fn`, keeps them up with --keep-open until Ctrl-C, then stops everything and closes the warehouse.
+ */
+async function withDevServer(
+  opts: DemoOptions,
+  warehouse: Awaited<ReturnType<typeof openDuckDb>>,
+  fn: (ctx: { client: Client; server: Awaited<ReturnType<typeof startDevServer>> }) => Promise<void>,
+): Promise<void> {
+  console.log('Starting a Temporal dev server…');
+  // The worker's INFO lines (bundling, state changes) would bury the progress; warnings still show.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const server = await startDevServer({ headless: opts.headless ?? false });
+  const native = await NativeConnection.connect({ address: server.address });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace: server.namespace });
+  const worker = await createBackfillWorker({ connection: native, namespace: server.namespace, warehouse, client });
+  const running = worker.run();
+  try {
+    await fn({ client, server });
     if (opts.keepOpen) {
       console.log(`\nDev server ${server.address}${server.uiUrl ? `, UI ${server.uiUrl}` : ''}. Ctrl-C to stop.`);
       await new Promise<void>((done) => process.once('SIGINT', () => done()));
@@ -240,30 +254,11 @@ async function graphDemo(opts: DemoOptions, windowMs: number, warehouse: Awaited
   await printGraphPlan(warehouse, graph);
   if (opts.onlyPlan) return warehouse.close();
   console.log(`\nDemo settings: no pause windows, rollback window ${opts.rollbackWindow}.`);
-  console.log('Starting a Temporal dev server…');
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const server = await startDevServer({ headless: opts.headless ?? false });
-  const native = await NativeConnection.connect({ address: server.address });
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection, namespace: server.namespace });
-  const worker = await createBackfillWorker({ connection: native, namespace: server.namespace, warehouse, client });
-  const running = worker.run();
-  try {
+  await withDevServer(opts, warehouse, async ({ client, server }) => {
     await runGraphDemo({
       client, db: warehouse, graph, namespace: server.namespace, uiUrl: server.uiUrl ?? null, approveAs: opts.approveAs,
     });
-    if (opts.keepOpen) {
-      console.log(`\nDev server ${server.address}${server.uiUrl ? `, UI ${server.uiUrl}` : ''}. Ctrl-C to stop.`);
-      await new Promise<void>((done) => process.once('SIGINT', () => done()));
-    }
-  } finally {
-    worker.shutdown();
-    await running;
-    await native.close();
-    await connection.close();
-    await server.stop();
-    await warehouse.close();
-  }
+  });
 }
 
 main().catch((e: unknown) => {
