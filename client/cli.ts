@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { BackfillError, BackfillFailure, backfillFailureIn, isBackfillFailure } from '../contracts/errors';
 import type { ReleaseReportData, ReportData } from '../contracts/report';
-import { allPartitions, type Plan } from '../domain/plan';
+import type { Plan } from '../domain/plan';
 import { PREVIEW_LIMITS, previewPartitionsProblem, type PreviewResult } from '../domain/preview';
 import { readOnlySelectProblems, SQL_LIMITS } from '../domain/transform-sql';
 import type { SqlResult } from '../activities/tools';
@@ -36,6 +36,7 @@ const need = {
   graph: async () => ({
     ...(require('./load-graph') as typeof import('./load-graph')),
     ...(require('../domain/graph/plan') as typeof import('../domain/graph/plan')),
+    allPartitions: (require('../domain/plan') as typeof import('../domain/plan')).allPartitions,
     ...(require('./release-format') as typeof import('./release-format')),
   }),
   schema: async () => ({
@@ -767,7 +768,7 @@ async function planGraph(file: string, opts: { json?: boolean; sample: boolean; 
       const plan = db ? await previewPlan(db, spec, opts.sample)
         : await throughWorker<Plan>(opts, 'planThroughWorker', [spec, opts.sample]);
       const waits = n.upstream.length
-        ? allPartitions(n.spec).map((partition) => ({ partition, waits: g.upstreamWaits(graph, n.id, partition) }))
+        ? g.allPartitions(n.spec).map((partition) => ({ partition, waits: g.upstreamWaits(graph, n.id, partition) }))
         : [];
       plans.push({ id: n.id, plan, waits });
     }
