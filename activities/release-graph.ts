@@ -14,6 +14,7 @@ import {
   type GraphNodeSpec,
 } from '../warehouse/release-graph';
 import type { Driver, QueryOptions } from '../warehouse/warehouse';
+import { publishedRange } from '../warehouse/shadow';
 import { activitySource, heartbeating, log, type Toolkit } from './context';
 
 const hash16 = (v: unknown) => sha256Hex(canonicalJson(v)).slice(0, 16);
@@ -133,8 +134,16 @@ export function releaseGraphActivities({ db, opts, controlOf, ensureControl, aud
     },
 
     /** Whether the upstream partitions a node's `range` reads have all passed reconciliation. */
-    async upstreamReady(spec: BackfillSpec, range: Partition): Promise<{ ready: boolean; waiting: string }> {
+    /**
+     * Whether the upstream partitions a node's `range` reads have all passed reconciliation, and
+     * whether every upstream partition of the release has (then the node need not ask again).
+     */
+    async upstreamReady(spec: BackfillSpec, range: Partition):
+      Promise<{ ready: boolean; waiting: string; complete: boolean }> {
       const waiting: string[] = [];
+      let complete = true;
+      // The node's range spans every upstream partition (its grain is the same or coarser).
+      const whole = publishedRange(spec.source_range);
       for (const u of spec.release?.upstream ?? []) {
         const checkpoints = await controlOf(spec).checkpoints(u.backfillId);
         // range_to_date: every upstream partition from the range's start up to this batch's end.
@@ -142,8 +151,10 @@ export function releaseGraphActivities({ db, opts, controlOf, ensureControl, aud
         const { passed, needed } = covered(checkpoints, u.grain, reads);
         const within = `${reads.start}..${reads.end}`;
         if (passed < needed) waiting.push(`${u.node} ${passed} of ${needed} ${u.grain}s in ${within}`);
+        const all = covered(checkpoints, u.grain, whole);
+        complete &&= all.passed === all.needed;
       }
-      return { ready: waiting.length === 0, waiting: waiting.join('; ') };
+      return { ready: waiting.length === 0, waiting: waiting.join('; '), complete };
     },
 
     /** One transaction: every node's range, one release record listing every node. */

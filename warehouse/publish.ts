@@ -332,13 +332,44 @@ export async function publish(
     return existingPublish(previous, spec);
   }
 
-  const t = tablesOf(spec);
-  const mode = spec.publish.mode;
-  const view = mode === 'view' ? parseTableName(spec.publish.view ?? '', 'publish.view') : null;
+  const view = viewOf(spec);
+  const sql = await publishSql(db, spec, opts);
+  const release = releaseRecordOf(spec, req);
+
+  if (spec.publish.mode !== 'range' && !db.dialect.transactionalDdl) {
+    return publishWithAutocommitDdl(db, spec, release, sql, view, req, opts);
+  }
+
+  return db.transaction(async (tx) => {
+    const existing = await store.release(req.releaseId, tx);
+    if (existing) return existingPublish(existing, spec);
+    const { rowsDeleted, rowsInserted } = await publishInTx(db, tx, spec, sql);
+    await store.recordRelease(release, tx);
+    // The decision is in the audit log exactly when production changed: same transaction.
+    await store.audit(auditEntry(spec, req.approvedBy, 'published', release.publishedAt, {
+      ...req.auditDetail, releaseId: release.releaseId, rowsDeleted, rowsInserted,
+    }), tx);
+    return { release, rowsDeleted, rowsInserted, alreadyPublished: false };
+  }, opts);
+}
+
+const viewOf = (spec: BackfillSpec): TableName | null =>
+  spec.publish.mode === 'view' ? parseTableName(spec.publish.view ?? '', 'publish.view') : null;
+
+/** The checks before a publish (guardPublish) and the range statements over the target's columns. */
+export async function publishSql(db: Driver, spec: BackfillSpec, opts?: QueryOptions): Promise<RangeSql> {
   const columns = await guardPublish(db, spec, opts);
   const range = publishedRange(spec.source_range);
-  const sql = new RangeSql(db.dialect, spec.target.partition_key, spec.source_range.grain, range, columns);
-  const release: ReleaseRecord = {
+  return new RangeSql(db.dialect, spec.target.partition_key, spec.source_range.grain, range, columns);
+}
+
+/** The release row a publish of `spec` writes. */
+export function releaseRecordOf(
+  spec: BackfillSpec,
+  req: Pick<PublishRequest, 'releaseId' | 'approvedBy' | 'approval' | 'publishedAt' | 'rollbackExpiresAt'>,
+): ReleaseRecord {
+  const view = viewOf(spec);
+  return {
     releaseId: req.releaseId,
     dataset: view ? formatTableName(view) : spec.target.table,
     backfillId: spec.backfill_id,
@@ -349,40 +380,39 @@ export async function publish(
     ...(req.approval ? { approval: req.approval } : {}),
     restorePoint: view ? spec.target.table : spec.rollback.snapshot,
     rollbackExpiresAt: isoTimestamp(req.rollbackExpiresAt, 'rollbackExpiresAt'),
-    publishMode: mode,
+    publishMode: spec.publish.mode,
     status: 'published',
   };
+}
 
-  if (mode !== 'range' && !db.dialect.transactionalDdl) {
-    return publishWithAutocommitDdl(db, spec, release, sql, view, req, opts);
+/**
+ * One table's publish inside the caller's transaction (one backfill's, or every node's of a
+ * release): the structural re-check, then per publish.mode the range replaced (range), or the
+ * shadow brought up to date outside the range and served (view: repointed; swap: swapped).
+ */
+export async function publishInTx(
+  db: Driver,
+  tx: Session,
+  spec: BackfillSpec,
+  sql: RangeSql,
+): Promise<{ rowsDeleted: number; rowsInserted: number }> {
+  const t = tablesOf(spec);
+  await refuseUnsound(inTx(db, tx), spec, publishedRange(spec.source_range));
+  if (spec.publish.mode === 'range') {
+    const { deleted, inserted } = await sql.replaceRange(tx, t.target, t.shadow);
+    return { rowsDeleted: deleted, rowsInserted: inserted };
   }
-
-  return db.transaction(async (tx) => {
-    const existing = await store.release(req.releaseId, tx);
-    if (existing) return existingPublish(existing, spec);
-    await refuseUnsound(inTx(db, tx), spec, range);
-    let rowsDeleted: number;
-    let rowsInserted: number;
-    if (mode === 'range') {
-      ({ deleted: rowsDeleted, inserted: rowsInserted } = await sql.replaceRange(tx, t.target, t.shadow));
-    } else {
-      await sql.replaceOutside(tx, t.shadow, t.target);
-      rowsDeleted = await sql.count(tx, t.target);
-      rowsInserted = await sql.count(tx, t.shadow);
-      if (view) {
-        await tx.execute(db.dialect.createOrReplaceView(view, t.shadow));
-      } else {
-        for (const statement of db.dialect.swapTables(t.target, t.shadow)) await tx.execute(statement);
-        await checkSwapped(tx, db.dialect, spec);
-      }
-    }
-    await store.recordRelease(release, tx);
-    // The decision is in the audit log exactly when production changed: same transaction.
-    await store.audit(auditEntry(spec, req.approvedBy, 'published', release.publishedAt, {
-      ...req.auditDetail, releaseId: release.releaseId, rowsDeleted, rowsInserted,
-    }), tx);
-    return { release, rowsDeleted, rowsInserted, alreadyPublished: false };
-  }, opts);
+  await sql.replaceOutside(tx, t.shadow, t.target);
+  const rowsDeleted = await sql.count(tx, t.target);
+  const rowsInserted = await sql.count(tx, t.shadow);
+  const view = viewOf(spec);
+  if (view) {
+    await tx.execute(db.dialect.createOrReplaceView(view, t.shadow));
+  } else {
+    for (const statement of db.dialect.swapTables(t.target, t.shadow)) await tx.execute(statement);
+    await checkSwapped(tx, db.dialect, spec);
+  }
+  return { rowsDeleted, rowsInserted };
 }
 
 /**

@@ -7,13 +7,13 @@
  */
 import { BackfillError, BackfillFailure } from '../contracts/errors';
 import type { GraphRecord, Lineage, NodeRows } from '../contracts/release';
-import type { ApprovalProof, ReleaseRecord } from '../contracts/status';
+import type { ApprovalProof } from '../contracts/status';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { ControlStore, isoTimestamp } from './control-store';
-import { formatTableName, parseTableName } from './identifiers';
+import { parseTableName } from './identifiers';
 import { columnNames } from './catalog';
 import {
-  auditEntry, checkSwapped, guardPublish, publishedRange, RangeSql, refuseUnsound, verifyRestorePoint,
+  auditEntry, publishedRange, publishInTx, publishSql, RangeSql, releaseRecordOf, verifyRestorePoint,
 } from './publish';
 import { tablesOf } from './shadow';
 import { inTx, type Driver, type PartitionGrain, type QueryOptions } from './warehouse';
@@ -99,8 +99,8 @@ export async function publishGraph(
   await store.ensure(opts);
   const before = graphOrRefuse(await store.graph(req.releaseId, db, opts), req.releaseId);
   if (before.status !== 'running') return { record: before, alreadyPublished: before.status !== 'failed' };
-  const columns = new Map<string, string[]>();
-  for (const n of nodes) columns.set(n.id, await guardPublish(db, n.spec, opts));
+  const statements = new Map<string, RangeSql>();
+  for (const n of nodes) statements.set(n.id, await publishSql(db, n.spec, opts));
   const publishedAt = isoTimestamp(req.publishedAt, 'publishedAt');
   const rollbackExpiresAt = isoTimestamp(req.rollbackExpiresAt, 'rollbackExpiresAt');
 
@@ -109,46 +109,13 @@ export async function publishGraph(
     if (current.status !== 'running') return { record: current, alreadyPublished: true };
     const rows: NodeRows[] = [];
     for (const { id, spec } of nodes) {
-      const t = tablesOf(spec);
-      const range = publishedRange(spec.source_range);
-      const sql = new RangeSql(db.dialect, spec.target.partition_key, spec.source_range.grain, range, columns.get(id)!);
-      await refuseUnsound(inTx(db, tx), spec, range);
-      let deleted: number;
-      let inserted: number;
-      const view = spec.publish.mode === 'view' ? parseTableName(spec.publish.view ?? '', 'publish.view') : null;
-      if (spec.publish.mode === 'range') {
-        ({ deleted, inserted } = await sql.replaceRange(tx, t.target, t.shadow));
-      } else {
-        await sql.replaceOutside(tx, t.shadow, t.target);
-        deleted = await sql.count(tx, t.target);
-        inserted = await sql.count(tx, t.shadow);
-        if (view) {
-          await tx.execute(db.dialect.createOrReplaceView(view, t.shadow));
-        } else {
-          for (const statement of db.dialect.swapTables(t.target, t.shadow)) await tx.execute(statement);
-          await checkSwapped(tx, db.dialect, spec);
-        }
-      }
-      const release: ReleaseRecord = {
-        releaseId: nodeReleaseId(req.releaseId, id),
-        dataset: view ? formatTableName(view) : spec.target.table,
-        backfillId: spec.backfill_id,
-        publishedAt,
-        sourceRange: { start: spec.source_range.start, end: spec.source_range.end, grain: spec.source_range.grain },
-        codeVersion: spec.transform?.code_version ?? null,
-        approvedBy: req.approvedBy,
-        ...(req.approval ? { approval: req.approval } : {}),
-        restorePoint: view ? spec.target.table : spec.rollback.snapshot,
-        rollbackExpiresAt,
-        publishMode: spec.publish.mode,
-        status: 'published',
-      };
+      const { rowsDeleted, rowsInserted } = await publishInTx(db, tx, spec, statements.get(id)!);
+      const release = releaseRecordOf(spec, { ...req, releaseId: nodeReleaseId(req.releaseId, id) });
       await store.recordRelease(release, tx);
       await store.audit(auditEntry(spec, req.approvedBy, 'published', publishedAt, {
-        ...req.auditDetail, releaseId: release.releaseId, release: req.releaseId,
-        rowsDeleted: deleted, rowsInserted: inserted,
+        ...req.auditDetail, releaseId: release.releaseId, release: req.releaseId, rowsDeleted, rowsInserted,
       }), tx);
-      rows.push({ id, target: spec.target.table, rowsDeleted: deleted, rowsInserted: inserted });
+      rows.push({ id, target: spec.target.table, rowsDeleted, rowsInserted });
     }
     const record: GraphRecord = {
       ...current,

@@ -134,11 +134,14 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     return { start: parts[0]!.start, end: parts[parts.length - 1]!.end };
   }
 
+  /** Every upstream partition has passed: no batch of this run needs to ask again. */
+  let upstreamComplete = false;
   async function awaitUpstream(range: Partition): Promise<void> {
-    if (!rel?.upstream.length) return;
+    if (!rel?.upstream.length || upstreamComplete) return;
     for (;;) {
       const seen = run.upstreamWake;
       const ready = await metadata.upstreamReady(spec, range);
+      upstreamComplete = ready.complete;
       if (ready.ready) return;
       run.waitingForUpstream(ready.waiting);
       // Woken by the upstream node after each batch that passed; looks again every 30 s regardless.

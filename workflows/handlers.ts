@@ -13,8 +13,11 @@ import type { UpdateAck } from '../contracts/status';
 import type { SignatureCheck } from '../domain/approval';
 import type { AuditEntry, BackfillRun, Door, Handled, SignatureToCheck } from '../domain/run/backfill-run';
 
-/** Payloads arrive as whatever was typed into the UI's form: the run checks their shape. */
-const DOORS: Array<[Door, SignalDefinition<[unknown]>, UpdateDefinition<UpdateAck, [unknown]>]> = [
+/**
+ * Payloads arrive as whatever was typed into the UI's form: the run checks their shape. A release
+ * workflow has the same doors (workflows/release-workflow.ts), so the CLI and the UI work on both.
+ */
+export const DOORS: Array<[Door, SignalDefinition<[unknown]>, UpdateDefinition<UpdateAck, [unknown]>]> = [
   ['approve', m.approveSignal, m.approveUpdate],
   ['reject', m.rejectSignal, m.rejectUpdate],
   ['resolve', m.resolveSignal, m.resolveUpdate],

@@ -11,7 +11,6 @@ import {
   condition, isCancellation, ParentClosePolicy, proxyActivities, setCurrentDetails, setHandler, startChild,
   upsertSearchAttributes, workflowInfo, type ChildWorkflowHandle,
 } from '@temporalio/workflow';
-import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { MetadataActivities, WarehouseActivities } from '../activities';
 import { BackfillError } from '../contracts/errors';
 import { excerpt, STATE_LIMITS } from '../contracts/limits';
@@ -25,6 +24,7 @@ import { ReleaseRun, type ReleaseDoor, type ReleaseHandled } from '../domain/rel
 import type { BackfillSpec } from '../domain/spec/schema';
 import { METADATA_OPTIONS, WAREHOUSE_OPTIONS } from './activity-options';
 import { backfillWorkflow } from './backfill-workflow';
+import { DOORS } from './handlers';
 
 const metadata = proxyActivities<MetadataActivities>(METADATA_OPTIONS);
 const warehouse = proxyActivities<WarehouseActivities>(WAREHOUSE_OPTIONS);
@@ -67,15 +67,6 @@ function nodeSpec(graph: ReleaseGraph, i: number, parentWorkflowId: string, inpu
   };
 }
 
-/** The same doors as a backfill's (the CLI and the UI's forms work on a release as on a backfill). */
-const DOORS: Array<[ReleaseDoor, SignalDefinition<[unknown]>, UpdateDefinition<UpdateAck, [unknown]>]> = [
-  ['approve', m.approveSignal, m.approveUpdate],
-  ['reject', m.rejectSignal, m.rejectUpdate],
-  ['resolve', m.resolveSignal, m.resolveUpdate],
-  ['rollback', m.rollbackSignal, m.rollbackUpdate],
-  ['signoff', m.signoffSignal, m.signoffUpdate],
-  ['cancel', m.cancelSignal, m.cancelUpdate],
-];
 
 export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseStatus> {
   const problems = graphProblems(input);

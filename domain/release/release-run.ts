@@ -16,6 +16,7 @@ import {
 } from '../approval';
 import { canonicalJson, digestedDecision, sha256Hex, signedMessage } from '../decision-digest';
 import { canMove } from '../lifecycle';
+import { auditProof, decision, proofOf } from '../run/backfill-run';
 import { codeJson } from '../run/progress';
 
 export type ReleaseDoor = 'approve' | 'reject' | 'resolve' | 'rollback' | 'signoff' | 'cancel';
@@ -413,22 +414,12 @@ export class ReleaseRun {
       return { refused: problem, audit, message: problem };
     }
     this.wake++;
-    const r = req as { by: string; comment?: string; reason?: string; digest?: string; signature?: string };
-    const signed = checked?.ok === true;
-    const proof = digestedDecision(door, req)
-      ? {
-        digest: r.digest ?? null, keyId: signed ? checked.keyId : null,
-        signature: signed ? r.signature ?? null : null,
-      }
-      : {};
+    // As a backfill's decisions are kept: who, the comment (or the reason), when, and the proof.
+    const proof = digestedDecision(door, req) ? proofOf(req, checked) : {};
     const d: Decision = {
-      by: r.by.trim(),
-      comment: (door === 'rollback' || door === 'cancel' ? r.reason ?? r.comment : r.comment ?? r.reason) ?? null,
-      at: iso(nowMs),
-      ...proof,
+      ...decision(req, door === 'rollback' || door === 'cancel' ? 'reason' : 'comment', nowMs), ...proof,
     };
-    const auditProof = 'digest' in proof
-      ? { digest: proof.digest, key_id: proof.keyId, signature: proof.signature } : {};
+    const audited = auditProof(proof);
     switch (door) {
       case 'approve':
       case 'reject': {
@@ -436,7 +427,7 @@ export class ReleaseRun {
         else this.status.approval.rejected = d;
         const done = door === 'approve' ? 'approved' : 'rejected';
         this.show();
-        return { refused: null, audit: { actor: d.by, action: done, detail: { comment: d.comment, ...auditProof } },
+        return { refused: null, audit: { actor: d.by, action: done, detail: { comment: d.comment, ...audited } },
           message: `${done} by ${d.by}: the whole release` };
       }
       case 'rollback':

@@ -1081,7 +1081,7 @@ export interface SignatureToCheck {
 type Proof = Pick<Decision, 'digest' | 'keyId' | 'signature'>;
 
 /** A decision's digest and, when checked, its key and signature. */
-function proofOf(req: unknown, checked?: SignatureCheck): Proof {
+export function proofOf(req: unknown, checked?: SignatureCheck): Proof {
   const r = req as { digest?: string; signature?: string };
   const signed = checked?.ok === true;
   return {
@@ -1092,7 +1092,7 @@ function proofOf(req: unknown, checked?: SignatureCheck): Proof {
 }
 
 /** The proof as audit detail: snake_case like every detail, left out when there is none. */
-function auditProof(p: Proof): Record<string, unknown> {
+export function auditProof(p: Proof): Record<string, unknown> {
   if (p.digest === undefined) return {};
   return { digest: p.digest, key_id: p.keyId ?? null, signature: p.signature ?? null };
 }
@@ -1100,7 +1100,7 @@ function auditProof(p: Proof): Record<string, unknown> {
 const signedBy = (p: Proof): string => (p.keyId ? ` (signed with key ${p.keyId})` : '');
 
 /** A decision with its text: the comment, or the reason for a rollback (which requires one). */
-function decision(req: unknown, text: 'comment' | 'reason', nowMs: number): Decision {
+export function decision(req: unknown, text: 'comment' | 'reason', nowMs: number): Decision {
   const r = req as { by: string; comment?: string; reason?: string };
   return {
     by: r.by.trim(),
