@@ -536,7 +536,41 @@ export async function rollbackRelease(
   const seen = rollbackable(await store.release(req.releaseId, db, opts), req.releaseId, spec);
   if (seen.status === 'rolled_back') return { release: seen, rowsRestored: 0, alreadyRolledBack: true };
 
-  // range/swap: dataset is the target, restorePoint the snapshot; view: dataset is the view, restorePoint the target.
+  const restore = await restoreSql(db, spec, seen, opts);
+
+  // Where DDL autocommits, the repoint runs first on its own (it is one atomic statement, and
+  // repeating it is harmless); the release is marked rolled back after it.
+  const ddlApart = seen.publishMode === 'view' && !db.dialect.transactionalDdl;
+  if (ddlApart) await db.execute(db.dialect.createOrReplaceView(restore.dataset, restore.target), opts);
+
+  return db.transaction(async (tx) => {
+    const release = rollbackable(await store.release(req.releaseId, tx), req.releaseId, spec);
+    if (release.status === 'rolled_back') return { release, rowsRestored: 0, alreadyRolledBack: true };
+    const rowsRestored = await restoreInTx(db, tx, spec, release, restore, !ddlApart);
+    await store.setReleaseStatus(release.releaseId, 'rolled_back', tx);
+    await store.audit(auditEntry(spec, req.by, 'rolled_back', isoTimestamp(req.at, 'at'), {
+      ...req.auditDetail, releaseId: release.releaseId, reason: req.reason, rowsRestored,
+    }), tx);
+    return { release: { ...release, status: 'rolled_back' as const }, rowsRestored, alreadyRolledBack: false };
+  }, opts);
+}
+
+/** What a rollback of `release` writes: its tables, from its record, checked to exist, and the range statements. */
+export interface RestoreSql {
+  /** range/swap: the target; view: the view. */
+  dataset: TableName;
+  /** range/swap: the snapshot; view: the target. */
+  restorePoint: TableName;
+  target: TableName;
+  sql: RangeSql;
+}
+
+export async function restoreSql(
+  db: Driver,
+  spec: BackfillSpec,
+  seen: ReleaseRecord,
+  opts?: QueryOptions,
+): Promise<RestoreSql> {
   const dataset = parseTableName(seen.dataset, `release ${seen.releaseId} dataset`);
   const restorePoint = parseTableName(seen.restorePoint, `release ${seen.releaseId} restore point`);
   const target = seen.publishMode === 'view' ? restorePoint : dataset;
@@ -557,36 +591,30 @@ export async function rollbackRelease(
       { table: seen.restorePoint },
     );
   }
-  const sql = new RangeSql(
-    db.dialect,
-    spec.target.partition_key,
-    seen.sourceRange.grain as PartitionGrain,
-    publishedRange(seen.sourceRange),
-    columns,
-  );
+  const grain = seen.sourceRange.grain as PartitionGrain;
+  const sql = new RangeSql(db.dialect, spec.target.partition_key, grain, publishedRange(seen.sourceRange), columns);
+  return { dataset, restorePoint, target, sql };
+}
 
-  // Where DDL autocommits, the repoint runs first on its own (it is one atomic statement, and
-  // repeating it is harmless); the release is marked rolled back after it.
-  const ddlApart = seen.publishMode === 'view' && !db.dialect.transactionalDdl;
-  if (ddlApart) await db.execute(db.dialect.createOrReplaceView(dataset, target), opts);
-
-  return db.transaction(async (tx) => {
-    const release = rollbackable(await store.release(req.releaseId, tx), req.releaseId, spec);
-    if (release.status === 'rolled_back') return { release, rowsRestored: 0, alreadyRolledBack: true };
-    let rowsRestored: number;
-    if (release.publishMode === 'view') {
-      if (!ddlApart) await tx.execute(db.dialect.createOrReplaceView(dataset, target));
-      rowsRestored = await sql.count(tx, target);
-    } else {
-      await verifyRestorePoint(inTx(db, tx), spec, release, restorePoint);
-      rowsRestored = (await sql.replaceRange(tx, target, restorePoint)).inserted;
-    }
-    await store.setReleaseStatus(release.releaseId, 'rolled_back', tx);
-    await store.audit(auditEntry(spec, req.by, 'rolled_back', isoTimestamp(req.at, 'at'), {
-      ...req.auditDetail, releaseId: release.releaseId, reason: req.reason, rowsRestored,
-    }), tx);
-    return { release: { ...release, status: 'rolled_back' as const }, rowsRestored, alreadyRolledBack: false };
-  }, opts);
+/**
+ * One release's restore inside the caller's transaction (a backfill's, or every node's of a
+ * release): view points the view back at the target (unless `repoint` is false: done apart);
+ * range and swap restore the range from the verified restore point. Returns the rows restored.
+ */
+export async function restoreInTx(
+  db: Driver,
+  tx: Session,
+  spec: BackfillSpec,
+  release: ReleaseRecord,
+  r: RestoreSql,
+  repoint = true,
+): Promise<number> {
+  if (release.publishMode === 'view') {
+    if (repoint) await tx.execute(db.dialect.createOrReplaceView(r.dataset, r.target));
+    return r.sql.count(tx, r.target);
+  }
+  await verifyRestorePoint(inTx(db, tx), spec, release, r.restorePoint);
+  return (await r.sql.replaceRange(tx, r.target, r.restorePoint)).inserted;
 }
 
 /**

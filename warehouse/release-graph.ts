@@ -10,13 +10,10 @@ import type { GraphRecord, Lineage, NodeRows } from '../contracts/release';
 import type { ApprovalProof } from '../contracts/status';
 import type { BackfillSpec } from '../domain/spec/schema';
 import { ControlStore, isoTimestamp } from './control-store';
-import { parseTableName } from './identifiers';
-import { columnNames } from './catalog';
 import {
-  auditEntry, publishedRange, publishInTx, publishSql, RangeSql, releaseRecordOf, verifyRestorePoint,
+  auditEntry, publishInTx, publishSql, RangeSql, releaseRecordOf, restoreInTx, restoreSql, type RestoreSql,
 } from './publish';
-import { tablesOf } from './shadow';
-import { inTx, type Driver, type PartitionGrain, type QueryOptions } from './warehouse';
+import type { Driver, QueryOptions } from './warehouse';
 
 /** A node's release row: the release id, a slash, the node id. */
 export const nodeReleaseId = (releaseId: string, nodeId: string) => `${releaseId}/${nodeId}`;
@@ -148,15 +145,15 @@ export async function rollbackGraph(
       { releaseId: req.releaseId, status: before.status },
     );
   }
-  const columns = new Map<string, string[]>();
+  // Each node's restore is driven by its release row, as a single backfill's rollback is.
+  const restores = new Map<string, RestoreSql>();
   for (const n of nodes) {
-    const cols = await columnNames(db, tablesOf(n.spec).target, opts);
-    if (!cols.length) {
-      throw new BackfillFailure(BackfillError.MissingObject,
-        `${n.spec.target.table} does not exist; release ${req.releaseId} cannot be rolled back onto it. Nothing ` +
-          `was written.`, { table: n.spec.target.table });
+    const release = await store.release(nodeReleaseId(req.releaseId, n.id), db, opts);
+    if (!release) {
+      throw new BackfillFailure(BackfillError.NotAllowed,
+        `node ${n.id} has no release row ${nodeReleaseId(req.releaseId, n.id)}; nothing was written.`);
     }
-    columns.set(n.id, cols);
+    restores.set(n.id, await restoreSql(db, n.spec, release, opts));
   }
   const at = isoTimestamp(req.at, 'at');
   return db.transaction(async (tx) => {
@@ -164,23 +161,8 @@ export async function rollbackGraph(
     if (current.status === 'rolled_back') return { record: current, alreadyRolledBack: true };
     const restored: Array<{ id: string; rowsRestored: number }> = [];
     for (const { id, spec } of nodes) {
-      const t = tablesOf(spec);
-      const release = await store.release(nodeReleaseId(req.releaseId, id), tx);
-      if (!release) {
-        throw new BackfillFailure(BackfillError.NotAllowed,
-          `node ${id} has no release row ${nodeReleaseId(req.releaseId, id)}; nothing was written.`);
-      }
-      const range = publishedRange(release.sourceRange);
-      const grain = release.sourceRange.grain as PartitionGrain;
-      const sql = new RangeSql(db.dialect, spec.target.partition_key, grain, range, columns.get(id)!);
-      let rowsRestored: number;
-      if (release.publishMode === 'view') {
-        await tx.execute(db.dialect.createOrReplaceView(parseTableName(release.dataset, 'dataset'), t.target));
-        rowsRestored = await sql.count(tx, t.target);
-      } else {
-        await verifyRestorePoint(inTx(db, tx), spec, release, t.snapshot);
-        rowsRestored = (await sql.replaceRange(tx, t.target, t.snapshot)).inserted;
-      }
+      const release = (await store.release(nodeReleaseId(req.releaseId, id), tx))!;
+      const rowsRestored = await restoreInTx(db, tx, spec, release, restores.get(id)!);
       await store.setReleaseStatus(release.releaseId, 'rolled_back', tx);
       await store.audit(auditEntry(spec, req.by, 'rolled_back', at, {
         ...req.auditDetail, releaseId: release.releaseId, release: req.releaseId, reason: req.reason, rowsRestored,
